@@ -1,0 +1,191 @@
+//! Compiled rule sets: the validated, typed form the engine evaluates (spec sections 2 and 4).
+//! Owns no parsing (see `parse`) and no evaluation state (see `engine`).
+
+use crate::signal::{Level, Trigger};
+
+/// A validated rule set, as its JSON document describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSet {
+    /// `header.rule_set`; informational (the store names the set it activates).
+    pub name: Option<String>,
+    /// `header.rule_set_version`, exactly as written; `None` when the header has none.
+    pub version: Option<serde_json::Number>,
+    /// `header.description`.
+    pub description: Option<String>,
+    /// The rules in document order.
+    pub rules: Vec<Rule>,
+}
+
+/// One validated rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Unique within its set.
+    pub id: String,
+    pub trigger: Trigger,
+    /// The monitored action; for process rules the process name. `None` only for LOGGING.
+    pub action: Option<String>,
+    /// `None` means the rule applies to every context (the missing one included).
+    pub context: Option<String>,
+    /// The operator as written, upper-cased (e.g. `ON_START`, `MAX_DURATION_MS`).
+    pub operator: String,
+    pub condition: Condition,
+    pub handler: String,
+    pub severity: Severity,
+    /// Throttle window in milliseconds; 0 never throttles.
+    pub throttle_ms: f64,
+    /// `alert.auto_resolve_seconds` in ms: the alert resolves after this long without a new
+    /// firing. `None`: the server's setting (by default, resolved by hand).
+    pub auto_resolve_ms: Option<f64>,
+    /// `condition.metric`, informational.
+    pub metric: Option<String>,
+}
+
+/// The typed condition of a rule. Durations are held in milliseconds, converted exactly from
+/// the decimal the user wrote (see [`scaled`]); percent thresholds stay percent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// `ON_EVENT`, `ON_START`, `ON_STOP`, `ON_UPDATE`, `PROCESS_START`, `PROCESS_STOP`.
+    Always,
+    /// `used_ms > limit_ms`.
+    MaxDurationMs { limit_ms: f64 },
+    /// Monitor: `action_count > limit`; process: `steps_done > limit`.
+    MaxOccurrence { limit: f64 },
+    /// Mark: gap since the previous mark of the key; trace start: since the previous stop.
+    MaxGapSeconds { limit_ms: f64, seconds: f64 },
+    /// EWMA baseline deviation (spec 4.1).
+    AvgDeviationPct { pct: f64, warmup: u32, alpha: f64 },
+    /// The predecessor must be ACTION (with CONTEXT when given).
+    PrecededBy { expect: KeyPattern },
+    /// `PRECEDED_BY_WITHIN_MS` / `_SECS`: as `PrecededBy`, and no older than the limit.
+    PrecededByWithin {
+        expect: KeyPattern,
+        limit_ms: f64,
+        unit: Unit,
+        limit: f64,
+    },
+    /// The open process's runtime passes the limit; by signal and by timer, once per run.
+    RuntimeExceeded { limit_ms: f64 },
+    /// At stop: stop − start > limit.
+    MaxRuntimeExceeded { limit_ms: f64 },
+    /// `steps_todo − steps_done > limit`.
+    StepsLeftHigh { limit: f64 },
+    /// `steps_todo > 0` and `steps_done × 100 < limit × steps_todo`.
+    SuccessRateLow { pct: f64 },
+    /// `status == value`.
+    StatusEquals { status: f64 },
+    /// `info` contains the text, case-insensitively. `needle` is lower-cased.
+    InfoContains { needle: String },
+    /// The log level equals this one.
+    Severity { level: Level },
+    /// The message contains the text (lower-cased) case-insensitively, and the level matches.
+    LogContains {
+        level: Option<Level>,
+        needle: String,
+    },
+    /// Timer: ACTION (CONTEXT) must follow in the same process within the limit.
+    FollowedByWithinMs { expect: KeyPattern, limit_ms: f64 },
+    /// Timer: the trace is still open this long after its start.
+    MaxOpenMs { limit_ms: f64 },
+    /// Timer: the open process sends no signal for this long.
+    SilenceSeconds { limit_ms: f64, seconds: f64 },
+}
+
+/// An expected monitor key: ACTION alone matches any context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPattern {
+    pub action: String,
+    pub context: Option<String>,
+}
+
+/// The unit a limit was written in, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Ms,
+    Secs,
+}
+
+/// Severity levels of the product, lowest last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    /// Parses a severity case-insensitively, accepting WARN/WARNING as medium and ERROR as high.
+    pub fn parse(s: &str) -> Option<Severity> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("warn") || s.eq_ignore_ascii_case("warning") {
+            return Some(Severity::Medium);
+        }
+        if s.eq_ignore_ascii_case("error") {
+            return Some(Severity::High);
+        }
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// The lower-case name used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
+}
+
+impl Condition {
+    /// Timer conditions fire from the deadline set, not only from signals.
+    pub fn is_timer(&self) -> bool {
+        matches!(
+            self,
+            Condition::FollowedByWithinMs { .. }
+                | Condition::MaxOpenMs { .. }
+                | Condition::SilenceSeconds { .. }
+                | Condition::RuntimeExceeded { .. }
+        )
+    }
+}
+
+/// `v × 10^exp`, rounded once from the shortest decimal form of `v`, so that `1.3` seconds is
+/// exactly 1300 ms (a plain `1.3 * 1000.0` may not be).
+pub fn scaled(v: f64, exp: i32) -> f64 {
+    format!("{v}e{exp}").parse().unwrap_or(v * 10f64.powi(exp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_is_exact_for_short_decimals() {
+        assert_eq!(scaled(1.3, 3), 1300.0);
+        assert_eq!(scaled(0.8, 3), 800.0);
+        assert_eq!(scaled(4.35, 3), 4350.0);
+        assert_eq!(scaled(2.0, 3), 2000.0);
+    }
+
+    #[test]
+    fn severity_aliases() {
+        assert_eq!(Severity::parse("WARN"), Some(Severity::Medium));
+        assert_eq!(Severity::parse("warning"), Some(Severity::Medium));
+        assert_eq!(Severity::parse("Error"), Some(Severity::High));
+        assert_eq!(Severity::parse("CRITICAL"), Some(Severity::Critical));
+        assert_eq!(Severity::parse("fatal"), None);
+    }
+}

@@ -1,0 +1,850 @@
+//! Threshold rule-set parsing and validation: turns a document in the Step 8 format into a
+//! [`ThresholdRuleSet`] or into the complete list of what is wrong with it, every error of
+//! every rule at once, as [`RuleError`]s (rule id or index, field, reason; line and column for
+//! JSON syntax errors). Owns no storage, activation or evaluation.
+//!
+//! Three document shapes are accepted: a set `{"header": {...}, "rules": [...]}`, a bare array
+//! of rules, and one bare rule object. The decisions are listed in `docs/threshold-rules.md`.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::rule::{Aggregation, LabelMatcher, MatchOp, Operator, ThresholdRule, ThresholdRuleSet};
+use crate::parse::{get, kind, suggestion, syntax_error, RuleError, StrictValue};
+use crate::rule::{scaled, Severity};
+
+/// A threshold rule set that passed validation, with the warnings it produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedThreshold {
+    pub set: ThresholdRuleSet,
+    pub warnings: Vec<RuleError>,
+}
+
+/// Parses and validates a threshold rule document. `Err` holds every error.
+pub fn parse_threshold_rules(text: &str) -> Result<ParsedThreshold, Vec<RuleError>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let doc = match serde_json::from_str::<StrictValue>(text) {
+        Ok(StrictValue(doc)) => doc,
+        Err(e) => return Err(vec![syntax_error(&e)]),
+    };
+    let mut checker = Checker::default();
+    let set = checker.document(&doc);
+    if checker.errors.is_empty() {
+        Ok(ParsedThreshold {
+            set,
+            warnings: checker.warnings,
+        })
+    } else {
+        Err(checker.errors)
+    }
+}
+
+/// The longest accepted `evaluation_window`, `for` or `resolve_after`: 31 days.
+pub const MAX_DURATION_MS: i64 = 31 * 86_400_000;
+
+const DURATION_FORMS: &str =
+    "a duration such as \"30s\", \"5m\", \"1h30m\", \"250ms\" (units w, d, h, m, s, ms, largest \
+     first) or a number of seconds";
+
+/// Parses a duration string (`"30s"`, `"5m"`, `"1h30m"`, `"250ms"`, `"0"`) into milliseconds.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let bad = || format!("{text:?} is not {DURATION_FORMS}");
+    if t == "0" {
+        return Ok(0);
+    }
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!(
+            "{text:?} has no unit; write e.g. \"{t}s\" (or a JSON number of seconds)"
+        ));
+    }
+    const UNITS: [(&str, i64); 6] = [
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    let mut rest = t.as_str();
+    let mut total: i64 = 0;
+    let mut last_unit = usize::MAX;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        if rest.starts_with('.') {
+            return Err(format!(
+                "{text:?}: fractions are not allowed in a duration string; combine units \
+                 (\"1h30m\") or use a JSON number of seconds"
+            ));
+        }
+        // `ms` before `m`.
+        let Some(u) = [5, 0, 1, 2, 3, 4]
+            .into_iter()
+            .find(|&i| rest.starts_with(UNITS[i].0))
+        else {
+            return Err(bad());
+        };
+        if last_unit != usize::MAX && u <= last_unit {
+            return Err(format!(
+                "{text:?}: units must appear once each, largest first (e.g. \"1h30m\")"
+            ));
+        }
+        last_unit = u;
+        rest = &rest[UNITS[u].0.len()..];
+        total = n
+            .checked_mul(UNITS[u].1)
+            .and_then(|ms| total.checked_add(ms))
+            .filter(|&ms| ms <= MAX_DURATION_MS)
+            .ok_or_else(|| format!("{text:?} is longer than the maximum of 31 days"))?;
+    }
+    Ok(total)
+}
+
+/// A duration given as a JSON string or number of seconds.
+fn duration_value(v: &Value) -> Result<i64, String> {
+    match v {
+        Value::String(s) => parse_duration(s),
+        Value::Number(n) => {
+            let Some(secs) = n.as_f64().filter(|s| s.is_finite() && *s >= 0.0) else {
+                return Err(format!("{n} is negative; expected {DURATION_FORMS}"));
+            };
+            let ms = scaled(secs, 3);
+            if ms.fract() != 0.0 {
+                return Err(format!(
+                    "{n} seconds is finer than a millisecond; expected whole milliseconds"
+                ));
+            }
+            if ms > MAX_DURATION_MS as f64 {
+                return Err(format!("{n} seconds is longer than the maximum of 31 days"));
+            }
+            // Whole and within 0..=MAX_DURATION_MS, so the conversion is exact.
+            Ok(ms as i64)
+        }
+        other => Err(format!("must be {DURATION_FORMS}, got {}", kind(other))),
+    }
+}
+
+/// A matcher written as `label=value`, `label!=value`, `label=~pattern` or `label!~pattern`;
+/// the value may be in double quotes (JSON string escapes apply inside them).
+fn matcher(text: &str) -> Result<LabelMatcher, String> {
+    let expected = "expected label=value, label!=value, label=~pattern or label!~pattern, e.g. \
+                    env!=\"staging\"";
+    let Some(at) = text.find(['=', '!']) else {
+        return Err(format!("{text:?} has no operator; {expected}"));
+    };
+    let label = text[..at].trim();
+    let rest = &text[at..];
+    let (op, rest) = [
+        ("=~", MatchOp::Matches),
+        ("!~", MatchOp::NotMatches),
+        ("!=", MatchOp::NotEqual),
+        ("=", MatchOp::Equal),
+    ]
+    .into_iter()
+    .find_map(|(sym, op)| rest.strip_prefix(sym).map(|r| (op, r)))
+    .ok_or_else(|| format!("{text:?} has no valid operator; {expected}"))?;
+    if label.is_empty()
+        || label.contains(['~', '"', '{', '}', ','])
+        || label.contains(char::is_whitespace)
+    {
+        return Err(format!("{text:?} has no valid label name; {expected}"));
+    }
+    let raw = rest.trim();
+    let value = if raw.starts_with('"') {
+        serde_json::from_str::<String>(raw)
+            .map_err(|_| format!("{text:?}: the quoted value is not a valid JSON string"))?
+    } else {
+        raw.to_owned()
+    };
+    LabelMatcher::new(label, op, &value).map_err(|e| format!("{text:?}: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checker
+
+const DOC_KEYS: &[&str] = &["header", "rules"];
+const HEADER_KEYS: &[&str] = &["rule_set", "rule_set_version", "description"];
+const RULE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "metric",
+    "labels",
+    "label_matchers",
+    "threshold",
+    "operator",
+    "aggregation",
+    "evaluation_window",
+    "for",
+    "severity",
+    "notification_channels",
+    "escalation_policy",
+    "suppression_rules",
+    "auto_resolve",
+    "resolve_after",
+    "enabled",
+];
+
+const SEVERITIES: &str = "critical, high, medium, low, info (any case; WARN and WARNING mean \
+                          medium, ERROR means high)";
+
+fn operator_names() -> String {
+    Operator::ALL
+        .iter()
+        .map(|o| format!("{} ({}, {})", o.as_str(), o.short(), o.symbol()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn aggregation_names() -> String {
+    Aggregation::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where an error belongs.
+#[derive(Clone)]
+struct At {
+    rule: Option<String>,
+    index: Option<usize>,
+}
+
+const DOCUMENT: At = At {
+    rule: None,
+    index: None,
+};
+
+#[derive(Default)]
+struct Checker {
+    errors: Vec<RuleError>,
+    warnings: Vec<RuleError>,
+}
+
+fn report(at: &At, field: &str, message: String) -> RuleError {
+    RuleError {
+        rule: at.rule.clone(),
+        index: at.index,
+        field: field.to_owned(),
+        message,
+        line: None,
+        column: None,
+    }
+}
+
+impl Checker {
+    fn error(&mut self, at: &At, field: &str, message: impl Into<String>) {
+        self.errors.push(report(at, field, message.into()));
+    }
+
+    fn warn(&mut self, at: &At, field: &str, message: impl Into<String>) {
+        self.warnings.push(report(at, field, message.into()));
+    }
+
+    fn unknown_keys(
+        &mut self,
+        at: &At,
+        obj: &Map<String, Value>,
+        prefix: &str,
+        accepted: &[&'static str],
+    ) {
+        for key in obj
+            .keys()
+            .filter(|k| !k.starts_with('_') && !accepted.contains(&k.as_str()))
+        {
+            let hint = suggestion(key, accepted)
+                .map(|s| format!(" (did you mean {prefix}{s}?)"))
+                .unwrap_or_default();
+            self.error(
+                at,
+                &format!("{prefix}{key}"),
+                format!(
+                    "unknown key{hint}; accepted keys here: {} (keys starting with _ are ignored)",
+                    accepted.join(", ")
+                ),
+            );
+        }
+    }
+
+    /// An optional string; `None` when absent or wrong (reported). `non_empty` rejects blanks.
+    fn opt_string(
+        &mut self,
+        at: &At,
+        obj: &Map<String, Value>,
+        key: &str,
+        field: &str,
+        non_empty: bool,
+    ) -> Option<String> {
+        match get(obj, key)? {
+            Value::String(s) if non_empty && s.trim().is_empty() => {
+                self.error(at, field, "must be a non-empty string");
+                None
+            }
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.error(at, field, format!("must be a string, got {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn opt_bool(&mut self, at: &At, obj: &Map<String, Value>, key: &str, default: bool) -> bool {
+        match get(obj, key) {
+            None => default,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                self.error(
+                    at,
+                    key,
+                    format!("must be true or false, got {}", kind(other)),
+                );
+                default
+            }
+        }
+    }
+
+    /// An optional array of non-empty strings.
+    fn string_list(&mut self, at: &At, obj: &Map<String, Value>, key: &str) -> Vec<String> {
+        match get(obj, key) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| match v {
+                    Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+                    other => {
+                        let got = if other.is_string() {
+                            "an empty string"
+                        } else {
+                            kind(other)
+                        };
+                        self.error(
+                            at,
+                            &format!("{key}[{i}]"),
+                            format!("must be a non-empty string, got {got}"),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            Some(other) => {
+                self.error(
+                    at,
+                    key,
+                    format!("must be an array of strings, got {}", kind(other)),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn duration(
+        &mut self,
+        at: &At,
+        obj: &Map<String, Value>,
+        key: &str,
+        default: i64,
+        positive: bool,
+    ) -> i64 {
+        match get(obj, key).map(duration_value) {
+            None => default,
+            Some(Ok(0)) if positive => {
+                self.error(at, key, "must be longer than 0");
+                default
+            }
+            Some(Ok(ms)) => ms,
+            Some(Err(e)) => {
+                self.error(at, key, e);
+                default
+            }
+        }
+    }
+
+    fn document(&mut self, doc: &Value) -> ThresholdRuleSet {
+        let mut set = ThresholdRuleSet {
+            name: None,
+            version: None,
+            description: None,
+            rules: Vec::new(),
+        };
+        let rules: &[Value] = match doc {
+            Value::Array(rules) => rules,
+            Value::Object(obj) if obj.contains_key("rules") || obj.contains_key("header") => {
+                self.header(obj, &mut set);
+                self.unknown_keys(&DOCUMENT, obj, "", DOC_KEYS);
+                match get(obj, "rules") {
+                    None => {
+                        self.error(
+                            &DOCUMENT,
+                            "rules",
+                            "is required: an array of threshold rules (it may be empty)",
+                        );
+                        &[]
+                    }
+                    Some(Value::Array(rules)) => rules,
+                    Some(other) => {
+                        self.error(
+                            &DOCUMENT,
+                            "rules",
+                            format!("must be an array of threshold rules, got {}", kind(other)),
+                        );
+                        &[]
+                    }
+                }
+            }
+            Value::Object(obj) if obj.keys().any(|k| RULE_KEYS.contains(&k.as_str())) => {
+                std::slice::from_ref(doc)
+            }
+            other => {
+                self.error(
+                    &DOCUMENT,
+                    "document",
+                    format!(
+                        "must be a threshold rule set {{\"header\", \"rules\"}}, an array of \
+                         rules or one rule object, got {}",
+                        match other {
+                            Value::Object(_) => "an object with none of the rule keys",
+                            other => kind(other),
+                        }
+                    ),
+                );
+                &[]
+            }
+        };
+        let mut seen = HashMap::new();
+        for (index, rule) in rules.iter().enumerate() {
+            if let Some(rule) = self.rule(index, rule, &mut seen) {
+                set.rules.push(rule);
+            }
+        }
+        set
+    }
+
+    fn header(&mut self, obj: &Map<String, Value>, set: &mut ThresholdRuleSet) {
+        match get(obj, "header") {
+            None => {}
+            Some(Value::Object(h)) => {
+                set.name = self.opt_string(&DOCUMENT, h, "rule_set", "header.rule_set", false);
+                set.description =
+                    self.opt_string(&DOCUMENT, h, "description", "header.description", false);
+                set.version = match get(h, "rule_set_version") {
+                    None => None,
+                    Some(Value::Number(n)) => Some(n.clone()),
+                    Some(other) => {
+                        self.error(
+                            &DOCUMENT,
+                            "header.rule_set_version",
+                            format!("must be a number, got {}", kind(other)),
+                        );
+                        None
+                    }
+                };
+                self.unknown_keys(&DOCUMENT, h, "header.", HEADER_KEYS);
+            }
+            Some(other) => self.error(
+                &DOCUMENT,
+                "header",
+                format!(
+                    "must be an object with rule_set, rule_set_version and description, got {}",
+                    kind(other)
+                ),
+            ),
+        }
+    }
+
+    /// Checks one rule; `None` when it has an error (all of them reported).
+    fn rule(
+        &mut self,
+        index: usize,
+        v: &Value,
+        seen: &mut HashMap<String, usize>,
+    ) -> Option<ThresholdRule> {
+        let before = self.errors.len();
+        let Some(obj) = v.as_object() else {
+            let at = At {
+                rule: None,
+                index: Some(index),
+            };
+            self.error(&at, "rule", format!("must be an object, got {}", kind(v)));
+            return None;
+        };
+
+        // id first: every later error carries it.
+        let (id, id_error) = match get(obj, "id") {
+            None => (
+                None,
+                Some("is required: a non-empty string, unique in the set".to_owned()),
+            ),
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                (None, Some("must be a non-empty string".to_owned()))
+            }
+            Some(Value::String(s)) => (Some(s.clone()), None),
+            Some(other) => (
+                None,
+                Some(format!("must be a non-empty string, got {}", kind(other))),
+            ),
+        };
+        let at = At {
+            rule: id.clone(),
+            index: Some(index),
+        };
+        if let Some(message) = id_error {
+            self.error(&at, "id", message);
+        }
+        if let Some(id) = &id {
+            if let Some(first) = seen.get(id) {
+                self.error(
+                    &at,
+                    "id",
+                    format!(
+                        "duplicate id {id:?}: rule #{first} already uses it; ids must be unique \
+                         in the set"
+                    ),
+                );
+            } else {
+                seen.insert(id.clone(), index);
+            }
+        }
+
+        let name = self.opt_string(&at, obj, "name", "name", false);
+        let description = self.opt_string(&at, obj, "description", "description", false);
+        let metric = match get(obj, "metric") {
+            None => {
+                self.error(
+                    &at,
+                    "metric",
+                    "is required: the metric name, e.g. \"system.cpu.usage\"",
+                );
+                None
+            }
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                self.error(&at, "metric", "must be a non-empty string");
+                None
+            }
+            Some(Value::String(s)) => {
+                if s.trim() != s {
+                    self.warn(
+                        &at,
+                        "metric",
+                        format!("metric {s:?} has leading or trailing whitespace, which is matched exactly"),
+                    );
+                }
+                Some(s.clone())
+            }
+            Some(other) => {
+                self.error(
+                    &at,
+                    "metric",
+                    format!("must be a non-empty string, got {}", kind(other)),
+                );
+                None
+            }
+        };
+
+        let mut matchers = Vec::new();
+        match get(obj, "labels") {
+            None => {}
+            Some(Value::Object(labels)) => {
+                for (k, v) in labels {
+                    let field = format!("labels.{k}");
+                    match v {
+                        _ if k.is_empty() => {
+                            self.error(&at, "labels", "a label name must not be empty");
+                        }
+                        Value::String(s) => match LabelMatcher::new(k, MatchOp::Equal, s) {
+                            Ok(m) => matchers.push(m),
+                            Err(e) => self.error(&at, &field, e),
+                        },
+                        other => self.error(
+                            &at,
+                            &field,
+                            format!(
+                                "must be a string (labels match exactly), got {}",
+                                kind(other)
+                            ),
+                        ),
+                    }
+                }
+            }
+            Some(other) => self.error(
+                &at,
+                "labels",
+                format!(
+                    "must be an object of label names to values, got {}",
+                    kind(other)
+                ),
+            ),
+        }
+        match get(obj, "label_matchers") {
+            None => {}
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let field = format!("label_matchers[{i}]");
+                    match item {
+                        Value::String(s) => match matcher(s) {
+                            Ok(m) => matchers.push(m),
+                            Err(e) => self.error(&at, &field, e),
+                        },
+                        other => self.error(
+                            &at,
+                            &field,
+                            format!(
+                                "must be a string such as env!=\"staging\", got {}",
+                                kind(other)
+                            ),
+                        ),
+                    }
+                }
+            }
+            Some(other) => self.error(
+                &at,
+                "label_matchers",
+                format!(
+                    "must be an array of strings such as [\"env!=staging\", \"host=~web-.*\"], \
+                     got {}",
+                    kind(other)
+                ),
+            ),
+        }
+
+        let threshold = match get(obj, "threshold") {
+            None => {
+                self.error(&at, "threshold", "is required: a number");
+                None
+            }
+            Some(Value::Number(n)) => match n.as_f64().filter(|t| t.is_finite()) {
+                Some(t) => Some(t + 0.0),
+                None => {
+                    self.error(&at, "threshold", format!("{n} is out of range"));
+                    None
+                }
+            },
+            Some(other) => {
+                self.error(
+                    &at,
+                    "threshold",
+                    format!("must be a number, got {}", kind(other)),
+                );
+                None
+            }
+        };
+
+        let operator = match get(obj, "operator") {
+            None => {
+                self.error(
+                    &at,
+                    "operator",
+                    format!("is required: one of {} (any case)", operator_names()),
+                );
+                None
+            }
+            Some(Value::String(s)) => {
+                let op = Operator::parse(s);
+                if op.is_none() {
+                    self.error(
+                        &at,
+                        "operator",
+                        format!(
+                            "unknown operator {s:?}; accepted: {} (any case)",
+                            operator_names()
+                        ),
+                    );
+                }
+                op
+            }
+            Some(other) => {
+                self.error(
+                    &at,
+                    "operator",
+                    format!(
+                        "must be a string, one of {}, got {}",
+                        operator_names(),
+                        kind(other)
+                    ),
+                );
+                None
+            }
+        };
+
+        let aggregation = match get(obj, "aggregation") {
+            None => Some(Aggregation::Last),
+            Some(Value::String(s)) => {
+                let a = Aggregation::parse(s);
+                if a.is_none() {
+                    self.error(
+                        &at,
+                        "aggregation",
+                        format!(
+                            "unknown aggregation {s:?}; accepted: {} (any case)",
+                            aggregation_names()
+                        ),
+                    );
+                }
+                a
+            }
+            Some(other) => {
+                self.error(
+                    &at,
+                    "aggregation",
+                    format!(
+                        "must be a string, one of {}, got {}",
+                        aggregation_names(),
+                        kind(other)
+                    ),
+                );
+                None
+            }
+        };
+
+        let window_ms = self.duration(&at, obj, "evaluation_window", 60_000, true);
+        let for_ms = self.duration(&at, obj, "for", 0, false);
+        let resolve_after_ms = self.duration(&at, obj, "resolve_after", 0, false);
+
+        let severity = match get(obj, "severity") {
+            None => Some(Severity::Medium),
+            Some(Value::String(s)) => {
+                let sev = Severity::parse(s);
+                if sev.is_none() {
+                    self.error(
+                        &at,
+                        "severity",
+                        format!("unknown severity {s:?}; accepted: {SEVERITIES}"),
+                    );
+                }
+                sev
+            }
+            Some(other) => {
+                self.error(
+                    &at,
+                    "severity",
+                    format!("must be a string, one of {SEVERITIES}, got {}", kind(other)),
+                );
+                None
+            }
+        };
+
+        let notification_channels = self.string_list(&at, obj, "notification_channels");
+        let escalation_policy =
+            self.opt_string(&at, obj, "escalation_policy", "escalation_policy", true);
+        let suppression_rules = self.string_list(&at, obj, "suppression_rules");
+        let auto_resolve = self.opt_bool(&at, obj, "auto_resolve", true);
+        let enabled = self.opt_bool(&at, obj, "enabled", true);
+
+        self.unknown_keys(&at, obj, "", RULE_KEYS);
+
+        if let (Some(op @ (Operator::Equal | Operator::NotEqual)), Some(agg)) =
+            (operator, aggregation)
+        {
+            if matches!(agg, Aggregation::Avg | Aggregation::Rate | Aggregation::P95) {
+                self.warn(
+                    &at,
+                    "operator",
+                    format!(
+                        "{op} compares the computed {agg} exactly, which rarely holds for a \
+                         fractional result; consider a range or another aggregation"
+                    ),
+                );
+            }
+        }
+
+        if self.errors.len() > before {
+            return None;
+        }
+        let id = id?;
+        Some(ThresholdRule {
+            name: name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| id.clone()),
+            id,
+            description,
+            metric: metric?,
+            matchers,
+            threshold: threshold?,
+            operator: operator?,
+            aggregation: aggregation?,
+            window_ms,
+            for_ms,
+            severity: severity?,
+            auto_resolve,
+            resolve_after_ms,
+            enabled,
+            notification_channels,
+            escalation_policy,
+            suppression_rules,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ok = |s: &str| parse_duration(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(ok("30s"), 30_000);
+        assert_eq!(ok("5m"), 300_000);
+        assert_eq!(ok("1h"), 3_600_000);
+        assert_eq!(ok("1h30m"), 5_400_000);
+        assert_eq!(ok("250ms"), 250);
+        assert_eq!(ok("1m30s250ms"), 90_250);
+        assert_eq!(ok(" 2D "), 172_800_000);
+        assert_eq!(ok("1w"), 604_800_000);
+        assert_eq!(ok("0"), 0);
+        assert_eq!(ok("0s"), 0);
+        for bad in [
+            "", "5", "1.5h", "m", "5x", "30m1h", "1m1m", "-5s", "5 m", "32d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad} must be rejected");
+        }
+        assert!(parse_duration("5")
+            .expect_err("unit")
+            .contains("has no unit"));
+        assert_eq!(duration_value(&Value::from(1.5)), Ok(1_500));
+        assert_eq!(duration_value(&Value::from(90)), Ok(90_000));
+        assert!(duration_value(&Value::from(0.0001)).is_err());
+        assert!(duration_value(&Value::from(-1)).is_err());
+        assert!(duration_value(&Value::Bool(true)).is_err());
+    }
+
+    #[test]
+    fn matchers() {
+        let m = matcher("env!=staging").expect("valid");
+        assert_eq!(
+            (m.label.as_str(), m.op, m.value.as_str()),
+            ("env", MatchOp::NotEqual, "staging")
+        );
+        let m = matcher(r#" host =~ "web-.*" "#).expect("valid");
+        assert_eq!(
+            (m.label.as_str(), m.op, m.value.as_str()),
+            ("host", MatchOp::Matches, "web-.*")
+        );
+        assert!(m.matches("web-1") && !m.matches("db-1"));
+        let m = matcher(r#"dc="eu \"west\"""#).expect("valid");
+        assert_eq!(m.value, "eu \"west\"");
+        let m = matcher("dc=").expect("valid");
+        assert!(m.matches("") && !m.matches("eu"));
+        let m = matcher("host!~db-.*").expect("valid");
+        assert!(m.matches("web-1") && !m.matches("db-2") && m.matches(""));
+        for bad in [
+            "host",
+            "=x",
+            "host~=x",
+            "host=~(a|b)",
+            "ho st=x",
+            r#"h="unterminated"#,
+        ] {
+            assert!(matcher(bad).is_err(), "{bad} must be rejected");
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Heap allocations and memory of the engine, counted by a wrapping global allocator:
+//! zero allocations per signal in the steady state of workload (a), and bytes per tracked key
+//! and per open process (figure (c) of BENCHMARKS.md).
+// A global allocator needs `unsafe impl GlobalAlloc`; it only forwards to the system allocator.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use klaxon_engine::testkit::{rule_set, signals, starts, Workload};
+use klaxon_engine::{Alert, Engine};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// The counters are global: tests that read them must not run at the same time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        LIVE.fetch_add(l.size() as isize, Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        LIVE.fetch_add(new as isize - l.size() as isize, Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+type Warmed = (Engine, Vec<klaxon_engine::Signal>, i64, Vec<Alert>);
+
+fn warmed(w: Workload) -> Warmed {
+    let mut engine = Engine::new();
+    engine.activate("default", "bench", None, &rule_set(&w));
+    let mut out = Vec::with_capacity(4096);
+    let mut now = 1_000_000;
+    for s in starts(&w, now) {
+        engine.process(now, &s, &mut out);
+    }
+    let mut sigs = signals(&w);
+    for _ in 0..3 {
+        for s in sigs.iter_mut() {
+            now += 1;
+            s.ts = Some(now);
+            engine.process(now, s, &mut out);
+        }
+    }
+    out.clear();
+    (engine, sigs, now, out)
+}
+
+#[test]
+fn steady_state_of_workload_a_allocates_nothing_per_signal() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut engine, mut sigs, mut now, mut out) = warmed(Workload::QUIET);
+    let before = ALLOCS.load(Relaxed);
+    let mut n = 0u64;
+    for _ in 0..3 {
+        for s in sigs.iter_mut() {
+            now += 1;
+            s.ts = Some(now);
+            engine.process(now, s, &mut out);
+            n += 1;
+        }
+    }
+    let allocs = ALLOCS.load(Relaxed) - before;
+    println!("workload (a): {n} signals, {allocs} heap allocations");
+    assert!(out.is_empty(), "workload (a) must not fire");
+    assert_eq!(
+        allocs, 0,
+        "{allocs} allocations in {n} steady-state signals"
+    );
+}
+
+#[test]
+fn memory_per_tracked_key_and_per_open_process() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let w = Workload::QUIET;
+    let mut engine = Engine::new();
+    engine.activate("default", "bench", None, &rule_set(&w));
+    let mut out = Vec::with_capacity(4096);
+    // Intern the vocabulary (actions, contexts, process names) through one throw-away run per
+    // name, so that only the state of runs and keys is measured.
+    let mut sigs = signals(&w);
+    for s in sigs.iter_mut() {
+        let real = std::mem::replace(&mut s.process, "warm-up".to_owned());
+        s.ts = Some(0);
+        engine.process(0, s, &mut out);
+        s.process = real;
+    }
+    let stop = klaxon_engine::Signal::new(
+        "warm-up",
+        Some(0),
+        klaxon_engine::Body::ProcessStop(Default::default()),
+    );
+    engine.process(0, &stop, &mut out);
+
+    let before_runs = LIVE.load(Relaxed);
+    for s in starts(&w, 1) {
+        engine.process(1, &s, &mut out);
+    }
+    let run_bytes = LIVE.load(Relaxed) - before_runs;
+    let before_keys = LIVE.load(Relaxed);
+    for s in sigs.iter_mut().take(w.processes * w.keys_per_process) {
+        s.ts = Some(2);
+        engine.process(2, s, &mut out);
+    }
+    let keys = engine.stats().tracked_keys;
+    let key_bytes = LIVE.load(Relaxed) - before_keys;
+    let per_key = key_bytes as f64 / keys as f64;
+    let per_run = run_bytes as f64 / w.processes as f64;
+    println!(
+        "memory: {per_key:.0} bytes per tracked key ({keys} keys); {per_run:.0} bytes per open process without keys, {:.0} with its {} keys",
+        per_run + key_bytes as f64 / w.processes as f64,
+        w.keys_per_process
+    );
+    assert_eq!(keys, w.processes * w.keys_per_process);
+    assert!(per_key <= 200.0, "{per_key:.0} bytes per key, target 200");
+}

@@ -1,0 +1,539 @@
+//! Alertmanager API v2, so that Prometheus, Grafana, vmalert and amtool can use klaxon as their
+//! Alertmanager: `POST /api/v2/alerts`, `GET /api/v2/alerts`, `GET /api/v2/status` and
+//! `GET /api/v2/receivers`, with Alertmanager's wire shapes (camelCase, its 400 bodies).
+//! It maps wire shapes only: deduplication, resolution and timers are the lifecycle manager's.
+//!
+//! - Posted alerts are identified by their label set; one request is one `Command::Labelled`,
+//!   committed before the answer. As in Alertmanager, valid alerts of a batch are kept when
+//!   others are invalid, and the 400 lists every invalid one.
+//! - Listed alerts are klaxon's open alerts of every source. States map as: `active` and
+//!   `acknowledged` → `active`; `suppressed` → `suppressed`, silenced by `klaxon-suppression-<id>`;
+//!   `pending` → `unprocessed`. Resolved and closed alerts are not listed, as Alertmanager does
+//!   not list ended alerts.
+
+mod matcher;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use axum::Json;
+use klaxon_engine::timestamp::{format_ts, parse_ts_str};
+use klaxon_store::{HistoryQuery, Source, Store, StoredAlert};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use self::matcher::{Matcher, Op, Regex};
+use super::AppState;
+use crate::auth::Need;
+use crate::driver::wall_ms;
+use crate::error::{ApiError, ApiResult};
+use crate::lifecycle::convert::{label_fingerprint, Labelled};
+use crate::lifecycle::Command;
+
+/// The receiver every alert without a handler of its own goes to.
+pub const RECEIVER: &str = "klaxon";
+
+/// Go's zero time, which Alertmanager clients send for "not set".
+const GO_ZERO_MS: i64 = -62_135_596_800_000;
+
+/// Alerts read from the store per page when listing.
+const PAGE: usize = 1000;
+
+static STARTED: OnceLock<i64> = OnceLock::new();
+
+/// The route of `GET /api/v2/status`; building it pins the start time the status reports.
+pub fn status_route<S: Store + Clone>() -> MethodRouter<AppState<S>> {
+    STARTED.get_or_init(wall_ms);
+    get(status::<S>)
+}
+
+/// Alertmanager answers a bad request with a JSON string, and its clients expect that shape.
+fn bad_request(message: impl Into<String>) -> Response {
+    (StatusCode::BAD_REQUEST, Json(Value::String(message.into()))).into_response()
+}
+
+/// One alert of `POST /api/v2/alerts` (Alertmanager's `postableAlert`); unknown fields are
+/// ignored, as Alertmanager does.
+#[derive(Debug, Deserialize)]
+struct Postable {
+    labels: Option<BTreeMap<String, String>>,
+    annotations: Option<BTreeMap<String, String>>,
+    #[serde(rename = "startsAt")]
+    starts_at: Option<String>,
+    #[serde(rename = "endsAt")]
+    ends_at: Option<String>,
+    #[serde(rename = "generatorURL")]
+    generator_url: Option<String>,
+}
+
+/// `POST /api/v2/alerts`: a JSON array of alerts. Needs an `ingest` or `admin` token. Answers
+/// 200 with an empty body once every valid alert is committed, or 400 with a JSON string naming
+/// each invalid alert (the valid ones are still taken, as Alertmanager does).
+pub async fn post_alerts<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    st.auth.check(&headers, Need::Ingest).await?;
+    let now = wall_ms();
+    let (alerts, errors) = match serde_json::from_slice::<Vec<Postable>>(&body) {
+        Ok(list) => validate_all(list.into_iter().map(Ok), now),
+        // Find out which alerts are bad, so the valid ones can still be taken.
+        Err(e) => match serde_json::from_slice::<Vec<Value>>(&body) {
+            Ok(values) => validate_all(
+                values
+                    .into_iter()
+                    .map(|v| serde_json::from_value::<Postable>(v).map_err(|e| e.to_string())),
+                now,
+            ),
+            Err(_) => {
+                return Ok(bad_request(format!(
+                    "body: expected a JSON array of alerts: {e}"
+                )))
+            }
+        },
+    };
+    if !alerts.is_empty() {
+        let (tx, rx) = oneshot::channel();
+        st.command(Command::Labelled {
+            alerts,
+            reply: Some(tx),
+        })?;
+        rx.await
+            .map_err(|_| ApiError::unavailable("lifecycle manager stopped"))?;
+    }
+    if errors.is_empty() {
+        Ok(StatusCode::OK.into_response())
+    } else {
+        Ok(bad_request(errors.join("; ")))
+    }
+}
+
+fn validate_all(
+    list: impl Iterator<Item = Result<Postable, String>>,
+    now: i64,
+) -> (Vec<Labelled>, Vec<String>) {
+    let (mut ok, mut errors) = (Vec::new(), Vec::new());
+    for (i, p) in list.enumerate() {
+        match p.and_then(|p| validate(p, now)) {
+            Ok(l) => ok.push(l),
+            Err(e) => errors.push(format!("alert {i}: {e}")),
+        }
+    }
+    (ok, errors)
+}
+
+/// Checks one posted alert as Alertmanager does and maps it to a labelled alert.
+fn validate(p: Postable, now: i64) -> Result<Labelled, String> {
+    let labels = p.labels.ok_or("labels: required")?;
+    let annotations = p.annotations.unwrap_or_default();
+    if labels
+        .keys()
+        .chain(annotations.keys())
+        .any(|k| k.trim().is_empty())
+    {
+        return Err("label and annotation names must not be empty".into());
+    }
+    let name = labels
+        .get("alertname")
+        .filter(|n| !n.trim().is_empty())
+        .ok_or("labels: alertname is required")?
+        .clone();
+    let starts = am_time("startsAt", p.starts_at.as_deref())?;
+    let ends = am_time("endsAt", p.ends_at.as_deref())?;
+    // A missing start is now, or the end when the alert already ended (as Alertmanager does).
+    let starts = starts.unwrap_or_else(|| ends.map_or(now, |e| e.min(now)));
+    if ends.is_some_and(|e| e < starts) {
+        return Err("endsAt: must not be before startsAt".into());
+    }
+    let severity = labels
+        .get("severity")
+        .and_then(|s| klaxon_engine::Severity::parse(s))
+        .map_or("medium", klaxon_engine::Severity::as_str)
+        .to_owned();
+    let summary = ["summary", "description"]
+        .iter()
+        .find_map(|k| annotations.get(*k).filter(|s| !s.trim().is_empty()))
+        .cloned()
+        .unwrap_or_else(|| name.clone());
+    Ok(Labelled {
+        source: Source::Alertmanager,
+        fingerprint: label_fingerprint(&labels),
+        labels,
+        annotations,
+        severity,
+        summary,
+        starts_at: starts,
+        ends_at: ends,
+        generator_url: p.generator_url.filter(|u| !u.trim().is_empty()),
+        value: None,
+        pending: false,
+    })
+}
+
+/// An Alertmanager time: RFC 3339, or absent (missing, empty or Go's zero time).
+fn am_time(field: &str, s: Option<&str>) -> Result<Option<i64>, String> {
+    let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return Err(format!("{field}: `{s}` is not an RFC 3339 time"));
+    }
+    match parse_ts_str(s).map_err(|e| format!("{field}: {e}"))? {
+        GO_ZERO_MS => Ok(None),
+        ms => Ok(Some(ms)),
+    }
+}
+
+/// The query of `GET /api/v2/alerts`.
+#[derive(Debug)]
+struct ListParams {
+    active: bool,
+    silenced: bool,
+    inhibited: bool,
+    unprocessed: bool,
+    filter: Vec<Matcher>,
+    receiver: Option<Regex>,
+}
+
+fn parse_params(raw: &str) -> Result<ListParams, String> {
+    let mut p = ListParams {
+        active: true,
+        silenced: true,
+        inhibited: true,
+        unprocessed: true,
+        filter: Vec::new(),
+        receiver: None,
+    };
+    for pair in raw.split('&').filter(|s| !s.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (decode(k)?, decode(v)?);
+        let flag = match k.as_str() {
+            "active" => &mut p.active,
+            "silenced" => &mut p.silenced,
+            "inhibited" => &mut p.inhibited,
+            "unprocessed" => &mut p.unprocessed,
+            "filter" => {
+                p.filter.extend(matcher::parse_filter(&v)?);
+                continue;
+            }
+            "receiver" => {
+                p.receiver = Some(Regex::new(&v).map_err(|e| format!("receiver: {e}"))?);
+                continue;
+            }
+            _ => continue,
+        };
+        // Go's strconv.ParseBool, which Alertmanager's query parsing uses.
+        *flag = match v.as_str() {
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
+            "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
+            _ => return Err(format!("{k}: `{v}` is not a boolean")),
+        };
+    }
+    Ok(p)
+}
+
+/// Percent-decoding of a query component (`+` is a space).
+fn decode(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let (mut out, mut i) = (Vec::with_capacity(b.len()), 0);
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("bad percent-encoding in `{s}`"))?;
+                out.push(byte);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("`{s}` is not UTF-8 once decoded"))
+}
+
+/// `GET /api/v2/alerts`: klaxon's open alerts as Alertmanager's `gettableAlerts`, sorted by
+/// fingerprint, filtered by `active`, `silenced`, `inhibited`, `unprocessed`, `filter` and
+/// `receiver` as Alertmanager filters them. Needs a reading token.
+pub async fn get_alerts<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    st.auth.check(&headers, Need::Read).await?;
+    let p = match parse_params(raw.as_deref().unwrap_or("")) {
+        Ok(p) => p,
+        Err(e) => return Ok(bad_request(e)),
+    };
+    let mut states = Vec::new();
+    if p.active {
+        states.extend(["active", "acknowledged"]);
+    }
+    if p.silenced {
+        states.push("suppressed");
+    }
+    if p.unprocessed {
+        states.push("pending");
+    }
+    // `inhibited` has nothing to exclude: klaxon has no inhibition rules.
+    let _ = p.inhibited;
+    if states.is_empty() {
+        return Ok(Json(json!([])).into_response());
+    }
+    // Equality matchers on a non-empty value narrow the store's query; every matcher is still
+    // checked below.
+    let labels: Vec<(String, String)> = p
+        .filter
+        .iter()
+        .filter_map(|m| match &m.op {
+            Op::Eq(v) if !v.is_empty() => Some((m.name.clone(), v.clone())),
+            _ => None,
+        })
+        .collect();
+    let now = wall_ms();
+    let p = Arc::new(p);
+    let mut out: Vec<(String, Value)> = Vec::new();
+    let mut before = None;
+    loop {
+        let q = HistoryQuery {
+            before_id: before,
+            states: states.iter().map(|s| (*s).to_owned()).collect(),
+            labels: labels.clone(),
+            limit: PAGE,
+            ..HistoryQuery::default()
+        };
+        let page = st.store.alert_history(q).await?;
+        let full = page.len() == PAGE;
+        before = page.last().map(|a| a.id);
+        // Matching (regexes included) and shaping a page is CPU work: off the async workers.
+        let (p, settings) = (Arc::clone(&p), st.config.lifecycle.clone());
+        let shaped = tokio::task::spawn_blocking(move || {
+            page.iter()
+                .filter_map(|a| {
+                    let labels = alert_labels(a);
+                    let wanted = p.filter.iter().all(|m| m.matches(&labels))
+                        && p.receiver
+                            .as_ref()
+                            .is_none_or(|r| r.is_match(receiver_of(a)));
+                    wanted.then(|| (a.fingerprint.clone(), gettable(&settings, a, labels, now)))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        out.extend(shaped);
+        if !full {
+            break;
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Json(Value::Array(out.into_iter().map(|(_, v)| v).collect())).into_response())
+}
+
+/// An alert's labels as Alertmanager shows them: always with `alertname`.
+fn alert_labels(a: &StoredAlert) -> BTreeMap<String, String> {
+    let mut labels = a.labels.clone();
+    labels
+        .entry("alertname".to_owned())
+        .or_insert_with(|| a.name.clone());
+    labels
+}
+
+/// Engine alerts go to their rule's handler; every other alert to [`RECEIVER`].
+fn receiver_of(a: &StoredAlert) -> &str {
+    if a.handler.is_empty() {
+        RECEIVER
+    } else {
+        &a.handler
+    }
+}
+
+/// One alert as Alertmanager's `gettableAlert`.
+fn gettable(
+    settings: &crate::config::Lifecycle,
+    a: &StoredAlert,
+    labels: BTreeMap<String, String>,
+    now: i64,
+) -> Value {
+    let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let timeout = secs(settings.resolve_timeout_seconds);
+    // When klaxon will resolve it unless it hears more; alerts that only a person resolves look
+    // like Alertmanager's alerts without endsAt: valid for another resolve timeout.
+    let ends = match a.source {
+        Source::Alertmanager => a.ends_at.unwrap_or(a.last_seen.saturating_add(timeout)),
+        Source::Rule if settings.rule_auto_resolve_seconds > 0 => a
+            .last_seen
+            .saturating_add(secs(settings.rule_auto_resolve_seconds)),
+        _ => now.saturating_add(timeout),
+    };
+    let mut annotations = a.annotations.clone();
+    if a.source != Source::Alertmanager && !a.message.is_empty() {
+        annotations
+            .entry("summary".to_owned())
+            .or_insert_with(|| a.message.clone());
+    }
+    let (state, silenced_by) = match a.state.as_str() {
+        "suppressed" => ("suppressed", vec![format!("klaxon-suppression-{}", a.id)]),
+        "pending" => ("unprocessed", Vec::new()),
+        _ => ("active", Vec::new()),
+    };
+    let mut v = json!({
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": format_ts(a.first_seen),
+        "endsAt": format_ts(ends),
+        "updatedAt": format_ts(a.updated_at),
+        "fingerprint": a.fingerprint,
+        "receivers": [{"name": receiver_of(a)}],
+        "status": {"state": state, "silencedBy": silenced_by, "inhibitedBy": [], "mutedBy": []},
+    });
+    if let Some(u) = a.generator_url.as_deref().filter(|u| !u.is_empty()) {
+        v["generatorURL"] = json!(u);
+    }
+    v
+}
+
+/// `GET /api/v2/status`: Alertmanager's `alertmanagerStatus` for a single, ready node.
+pub async fn status<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Read).await?;
+    let started = *STARTED.get_or_init(wall_ms);
+    Ok(Json(json!({
+        "cluster": {"name": "klaxon", "status": "ready", "peers": []},
+        "versionInfo": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "revision": "",
+            "branch": "",
+            "buildUser": "",
+            "buildDate": "",
+            "goVersion": "none (klaxon is written in Rust)",
+        },
+        "config": {"original": ""},
+        "uptime": format_ts(started),
+    })))
+}
+
+/// `GET /api/v2/receivers`: [`RECEIVER`] and the handlers of the active rule sets.
+pub async fn receivers<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Read).await?;
+    let mut names = BTreeSet::from([RECEIVER.to_owned()]);
+    for rec in st.store.active_rule_sets().await? {
+        if let Ok(parsed) = klaxon_engine::parse::parse_rule_set(&rec.json) {
+            names.extend(parsed.set.rules.into_iter().map(|r| r.handler));
+        }
+    }
+    Ok(Json(
+        names
+            .into_iter()
+            .map(|name| json!({"name": name}))
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(v: Value) -> Result<Labelled, String> {
+        validate(
+            serde_json::from_value(v).map_err(|e| e.to_string())?,
+            1_700_000_000_000,
+        )
+    }
+
+    #[test]
+    fn posted_alerts_map_to_labelled_alerts() {
+        let l = post(json!({
+            "labels": {"alertname": "DiskFull", "severity": "warning", "instance": "a"},
+            "annotations": {"description": "disk is full"},
+            "startsAt": "2023-11-14T22:13:20.5Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prom/graph",
+            "extra": "ignored",
+        }))
+        .expect("valid");
+        assert_eq!(l.severity, "medium");
+        assert_eq!(l.summary, "disk is full");
+        assert_eq!(l.starts_at, 1_699_999_999_000 + 1_500);
+        assert_eq!(l.ends_at, None, "Go's zero time is no end");
+        assert_eq!(l.fingerprint, label_fingerprint(&l.labels));
+        let l = post(json!({"labels": {"alertname": "X", "severity": "CRITICAL"}})).expect("valid");
+        assert_eq!(
+            (l.severity.as_str(), l.summary.as_str(), l.starts_at),
+            ("critical", "X", 1_700_000_000_000)
+        );
+        let l = post(json!({"labels": {"alertname": "X", "severity": "page"}, "endsAt": "2023-11-14T00:00:00Z"})).expect("valid");
+        assert_eq!(l.severity, "medium");
+        assert_eq!(
+            Some(l.starts_at),
+            l.ends_at,
+            "an ended alert without a start starts at its end"
+        );
+    }
+
+    #[test]
+    fn invalid_alerts_say_why() {
+        for (v, says) in [
+            (json!({"annotations": {}}), "labels: required"),
+            (json!({"labels": {"job": "x"}}), "alertname is required"),
+            (
+                json!({"labels": {"alertname": ""}}),
+                "alertname is required",
+            ),
+            (
+                json!({"labels": {"alertname": "x", "": "v"}}),
+                "must not be empty",
+            ),
+            (
+                json!({"labels": {"alertname": "x"}, "startsAt": "yesterday"}),
+                "startsAt",
+            ),
+            (
+                json!({"labels": {"alertname": "x"}, "startsAt": "1700000000000"}),
+                "not an RFC 3339 time",
+            ),
+            (
+                json!({"labels": {"alertname": "x"}, "startsAt": "2023-11-14T00:00:01Z", "endsAt": "2023-11-14T00:00:00Z"}),
+                "must not be before",
+            ),
+            (json!({"labels": {"alertname": 1}}), "invalid type"),
+        ] {
+            let e = post(v.clone()).expect_err(&v.to_string());
+            assert!(e.contains(says), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn list_parameters_parse_like_alertmanager() {
+        let p = parse_params("active=false&silenced=0&filter=alertname%3D%22a%20b%22&filter=severity%3D~%22crit.*%22&receiver=kl.*")
+            .expect("valid");
+        assert!(!p.active && !p.silenced && p.inhibited && p.unprocessed);
+        assert_eq!(p.filter.len(), 2);
+        assert!(p.receiver.is_some_and(|r| r.is_match("klaxon")));
+        assert!(parse_params("active=maybe").is_err_and(|e| e.contains("not a boolean")));
+        assert!(parse_params("filter=%ZZ").is_err());
+        assert!(parse_params("filter=alertname%3D~%22a%7B2%7D%22")
+            .is_err_and(|e| e.contains("counted repetition")));
+    }
+}

@@ -1,0 +1,427 @@
+//! Signal ingest: `POST /v1/signals` (one JSON signal, a JSON array, or streamed NDJSON) and the
+//! process convenience endpoints. Good lines are never lost because of bad ones; a full queue
+//! answers 429 with Retry-After.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use futures_util::StreamExt;
+use klaxon_engine::wire::{parse_signal, signal_from_value};
+use klaxon_engine::{Body as SignalBody, Signal};
+use klaxon_store::Store;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use tokio::sync::oneshot;
+
+use super::AppState;
+use crate::auth::Need;
+use crate::driver::{wall_ms, Batch, Input};
+use crate::error::{ApiError, ApiResult, JsonBody};
+
+/// Signals sent to the engine in one batch at most while a body streams in.
+const CHUNK: usize = 4096;
+
+/// How long a streamed request waits for queue room after its first chunk was accepted.
+const STREAM_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Deserialize)]
+pub struct IngestQuery {
+    /// `durable`: answer only once the signals' telemetry is committed.
+    wait: Option<String>,
+}
+
+/// A rejected line (NDJSON) or element (array, 1-based).
+#[derive(Debug, serde::Serialize)]
+struct Rejected {
+    line: usize,
+    error: String,
+}
+
+/// Accepts signals in chunks and sends them to the engine.
+struct Intake<'a, S> {
+    st: &'a AppState<S>,
+    received_at: i64,
+    accepted_at: Instant,
+    durable: bool,
+    waits: Vec<oneshot::Receiver<()>>,
+    accepted: usize,
+    chunk: Vec<Signal>,
+    chunk_size: usize,
+    rejected: Vec<Rejected>,
+    generated: Vec<String>,
+}
+
+impl<'a, S: Store + Clone> Intake<'a, S> {
+    fn new(st: &'a AppState<S>, durable: bool) -> Self {
+        let chunk_size = CHUNK.min(st.config.ingest.queue_signals);
+        Intake {
+            st,
+            received_at: wall_ms(),
+            accepted_at: Instant::now(),
+            durable,
+            waits: Vec::new(),
+            accepted: 0,
+            chunk: Vec::with_capacity(chunk_size),
+            chunk_size,
+            rejected: Vec::new(),
+            generated: Vec::new(),
+        }
+    }
+
+    fn reject(&mut self, line: usize, error: String) {
+        self.st.metrics.signals_rejected.fetch_add(1, Relaxed);
+        self.rejected.push(Rejected { line, error });
+    }
+
+    async fn push(&mut self, mut s: Signal, line: usize) -> ApiResult<()> {
+        if s.process.is_empty() {
+            if matches!(s.body, SignalBody::ProcessStart(_)) {
+                s.process = new_process_id()?;
+                self.generated.push(s.process.clone());
+            } else {
+                self.reject(line, "field `process`: required".to_owned());
+                return Ok(());
+            }
+        }
+        self.chunk.push(s);
+        if self.chunk.len() >= self.chunk_size {
+            self.flush(line).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the current chunk; `next_line` is the first line not yet accepted if it fails.
+    async fn flush(&mut self, next_line: usize) -> ApiResult<()> {
+        if self.chunk.is_empty() {
+            return Ok(());
+        }
+        let n = self.chunk.len();
+        let n32 = u32::try_from(n).map_err(ApiError::internal)?;
+        let permits = std::sync::Arc::clone(&self.st.permits);
+        let permit = if self.accepted == 0 {
+            permits.try_acquire_many_owned(n32).ok()
+        } else {
+            // Later chunks of a streamed body wait a little for room (backpressure on the
+            // connection) before giving up.
+            tokio::time::timeout(STREAM_WAIT, permits.acquire_many_owned(n32))
+                .await
+                .ok()
+                .and_then(Result::ok)
+        };
+        let Some(permit) = permit else {
+            self.st.metrics.ingest_throttled.fetch_add(1, Relaxed);
+            let retry = self.st.config.ingest.retry_after_seconds;
+            let err = ApiError::overloaded("the engine queue is full; retry later", retry);
+            return Err(err.with_details(json!({
+                "accepted": self.accepted,
+                "first_unaccepted_line": next_line.saturating_sub(n).max(1),
+            })));
+        };
+        let (tx, rx) = if self.durable {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let batch = Batch {
+            signals: std::mem::replace(&mut self.chunk, Vec::with_capacity(self.chunk_size)),
+            received_at: self.received_at,
+            accepted: self.accepted_at,
+            durable: tx,
+            permit,
+        };
+        self.st
+            .metrics
+            .queue_depth
+            .fetch_add(i64::try_from(n).unwrap_or(0), Relaxed);
+        if let Err(e) = self.st.send(Input::Batch(batch)) {
+            self.st
+                .metrics
+                .queue_depth
+                .fetch_sub(i64::try_from(n).unwrap_or(0), Relaxed);
+            return Err(e);
+        }
+        self.st
+            .metrics
+            .signals_accepted
+            .fetch_add(n as u64, Relaxed);
+        self.accepted += n;
+        self.waits.extend(rx);
+        Ok(())
+    }
+
+    async fn finish(mut self, next_line: usize) -> ApiResult<Json<Value>> {
+        self.flush(next_line).await?;
+        for w in self.waits.drain(..) {
+            w.await.map_err(|_| {
+                ApiError::unavailable(
+                    "the telemetry writer stopped before the signals were durable",
+                )
+            })?;
+        }
+        let mut body = json!({"accepted": self.accepted, "rejected": self.rejected});
+        if !self.generated.is_empty() {
+            body["processes"] = json!(self.generated);
+        }
+        Ok(Json(body))
+    }
+}
+
+/// A new process id: 16 random bytes as a UUID-formatted string.
+pub fn new_process_id() -> ApiResult<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(ApiError::internal)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+/// `POST /v1/signals`.
+pub async fn signals<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Query(q): Query<IngestQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Ingest).await?;
+    let durable = match q.wait.as_deref() {
+        None => false,
+        Some("durable") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "wait: `{other}` is not supported; use wait=durable"
+            )))
+        }
+    };
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.starts_with("application/x-ndjson") || ct.starts_with("application/jsonl")
+        });
+    let mut intake = Intake::new(&st, durable);
+    if ndjson {
+        let last = stream_ndjson(&st, body, &mut intake).await?;
+        return intake.finish(last + 1).await;
+    }
+    let limit = st.config.ingest.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large(limit))?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    match first {
+        Some(b'[') => {
+            let items: Vec<Value> = serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::bad_request(format!("invalid JSON array: {e}")))?;
+            for (i, v) in items.into_iter().enumerate() {
+                match signal_from_value(v) {
+                    Ok(s) => intake.push(s, i + 1).await?,
+                    Err(e) => intake.reject(i + 1, e.to_string()),
+                }
+            }
+            let n = intake.rejected.len() + intake.accepted + intake.chunk.len();
+            intake.finish(n + 1).await
+        }
+        Some(b'{') => {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
+            // One object, or NDJSON sent without its content type.
+            let mut line_no = 0;
+            for line in text.lines() {
+                line_no += 1;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match parse_signal(line) {
+                    Ok(s) => intake.push(s, line_no).await?,
+                    Err(e) => intake.reject(line_no, e.to_string()),
+                }
+            }
+            intake.finish(line_no + 1).await
+        }
+        None => Err(ApiError::bad_request(
+            "empty body: send a JSON signal, a JSON array or NDJSON",
+        )),
+        Some(_) => Err(ApiError::bad_request(
+            "body must be a JSON object, a JSON array or NDJSON",
+        )),
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("request body over {limit} bytes"),
+    )
+}
+
+/// Reads an NDJSON body chunk by chunk, never holding more than one partial line; returns the
+/// number of the last line.
+async fn stream_ndjson<S: Store + Clone>(
+    st: &AppState<S>,
+    body: Body,
+    intake: &mut Intake<'_, S>,
+) -> ApiResult<usize> {
+    let max_body = st.config.ingest.max_body_bytes;
+    let max_line = st.config.ingest.max_line_bytes;
+    let mut stream = body.into_data_stream();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut skipping = false; // inside a line that is over the limit
+    let mut line_no = 0usize;
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+        total += chunk.len();
+        if total > max_body {
+            return Err(too_large(max_body).with_details(
+                json!({"accepted": intake.accepted, "first_unaccepted_line": line_no + 1}),
+            ));
+        }
+        let mut rest: &[u8] = &chunk;
+        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+            let (head, tail) = rest.split_at(pos);
+            rest = &tail[1..];
+            line_no += 1;
+            if skipping {
+                skipping = false;
+                intake.reject(line_no, format!("line over {max_line} bytes"));
+                continue;
+            }
+            if pending.is_empty() {
+                line(intake, head, line_no).await?;
+            } else {
+                pending.extend_from_slice(head);
+                let full = std::mem::take(&mut pending);
+                line(intake, &full, line_no).await?;
+            }
+        }
+        if !skipping {
+            pending.extend_from_slice(rest);
+            if pending.len() > max_line {
+                pending.clear();
+                skipping = true;
+            }
+        }
+    }
+    if skipping {
+        line_no += 1;
+        intake.reject(line_no, format!("line over {max_line} bytes"));
+    } else if !pending.is_empty() {
+        line_no += 1;
+        line(intake, &pending, line_no).await?;
+    }
+    Ok(line_no)
+}
+
+async fn line<S: Store + Clone>(
+    intake: &mut Intake<'_, S>,
+    bytes: &[u8],
+    line_no: usize,
+) -> ApiResult<()> {
+    if bytes.len() > intake.st.config.ingest.max_line_bytes {
+        intake.reject(
+            line_no,
+            format!("line over {} bytes", intake.st.config.ingest.max_line_bytes),
+        );
+        return Ok(());
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        intake.reject(line_no, "line is not UTF-8".to_owned());
+        return Ok(());
+    };
+    let text = text.trim_end_matches('\r');
+    if text.trim().is_empty() {
+        return Ok(());
+    }
+    match parse_signal(text) {
+        Ok(s) => intake.push(s, line_no).await,
+        Err(e) => {
+            intake.reject(line_no, e.to_string());
+            Ok(())
+        }
+    }
+}
+
+/// One signal built from a convenience endpoint's body plus its kind and process.
+async fn one<S: Store + Clone>(
+    st: AppState<S>,
+    headers: HeaderMap,
+    q: IngestQuery,
+    kind: &str,
+    process: Option<String>,
+    body: JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Ingest).await?;
+    let mut obj = match body.0 {
+        Value::Null => Map::new(),
+        Value::Object(m) => m,
+        _ => return Err(ApiError::bad_request("body must be a JSON object")),
+    };
+    obj.insert("kind".to_owned(), Value::from(kind));
+    if let Some(p) = process {
+        obj.insert("process".to_owned(), Value::from(p));
+    }
+    let signal = signal_from_value(Value::Object(obj)).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_signal",
+            e.to_string(),
+        )
+    })?;
+    let durable = q.wait.as_deref() == Some("durable");
+    let mut intake = Intake::new(&st, durable);
+    intake.push(signal, 1).await?;
+    let process = intake.chunk.first().map(|s| s.process.clone());
+    let mut resp = intake.finish(2).await?;
+    if let Some(p) = process {
+        resp.0["process"] = Value::from(p);
+    }
+    Ok(resp)
+}
+
+/// `POST /v1/processes`: starts a run; the id is generated when the body has none.
+pub async fn process_start<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Query(q): Query<IngestQuery>,
+    headers: HeaderMap,
+    body: JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    one(st, headers, q, "process_start", None, body)
+        .await
+        .map(|j| (StatusCode::CREATED, j))
+}
+
+macro_rules! convenience {
+    ($name:ident, $kind:literal) => {
+        #[doc = concat!("`POST /v1/processes/{id}/…`: a `", $kind, "` signal for the process.")]
+        pub async fn $name<S: Store + Clone>(
+            State(st): State<AppState<S>>,
+            Path(id): Path<String>,
+            Query(q): Query<IngestQuery>,
+            headers: HeaderMap,
+            body: JsonBody<Value>,
+        ) -> ApiResult<Json<Value>> {
+            one(st, headers, q, $kind, Some(id), body).await
+        }
+    };
+}
+
+convenience!(process_update, "process_update");
+convenience!(process_stop, "process_stop");
+convenience!(mark, "mark");
+convenience!(trace_start, "trace_start");
+convenience!(trace_stop, "trace_stop");
+convenience!(log, "log");

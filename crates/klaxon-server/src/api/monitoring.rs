@@ -1,0 +1,60 @@
+//! Operating the server: liveness and readiness, and the server's own metrics.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use klaxon_store::Store;
+use serde_json::json;
+
+use super::AppState;
+use crate::auth::Need;
+use crate::driver::wall_ms;
+use crate::error::ApiResult;
+
+/// `GET /monitoring/health`: no token needed. 200 when ready (store writable, engine alive),
+/// 503 otherwise; `live` is true whenever the process answers.
+pub async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> impl IntoResponse {
+    let store = match tokio::time::timeout(Duration::from_secs(2), st.store.ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => format!("error: {e}"),
+        Err(_) => "error: no answer within 2 s".to_owned(),
+    };
+    let beat = st.engine_heartbeat.load(Relaxed);
+    let engine = if wall_ms() - beat < 5_000 {
+        "ok"
+    } else {
+        "stalled"
+    };
+    let ready = store == "ok" && engine == "ok";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ready { "ok" } else { "degraded" },
+        "live": true,
+        "ready": ready,
+        "store": store,
+        "engine": engine,
+        "queue_depth": st.metrics.queue_depth.load(Relaxed),
+        "telemetry_buffered": st.metrics.telemetry_buffered.load(Relaxed),
+    });
+    (status, Json(body))
+}
+
+/// `GET /monitoring/prometheus`: the server's metrics in the Prometheus text format.
+pub async fn prometheus<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    st.auth.check(&headers, Need::Read).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    ))
+}

@@ -1,0 +1,361 @@
+//! Server configuration: embedded defaults, a TOML file, `KLAXON_SECTION__KEY` environment
+//! overrides, then command-line flags. Owns no I/O beyond reading the file it is given; the
+//! environment is an argument so loading can be tested.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Data directory: the SQLite file, the generated admin token.
+    pub data_dir: PathBuf,
+    /// An admin token to accept (stored hashed); without one the first start generates one.
+    pub admin_token: Option<Secret>,
+    pub ingest: Ingest,
+    pub telemetry: Telemetry,
+    pub engine: Engine,
+    pub lifecycle: Lifecycle,
+}
+
+/// The alert lifecycle.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lifecycle {
+    /// A resolved alert that fires again within this reopens instead of opening a new one.
+    pub reopen_window_seconds: u64,
+    /// Resolved alerts close after this.
+    pub close_after_seconds: u64,
+    /// Event-rule alerts resolve after this long without a new firing; 0: resolved by hand.
+    pub rule_auto_resolve_seconds: u64,
+    /// Alertmanager-API alerts without `endsAt` resolve after this long without a resend.
+    pub resolve_timeout_seconds: u64,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            reopen_window_seconds: 300,
+            close_after_seconds: 3600,
+            rule_auto_resolve_seconds: 0,
+            resolve_timeout_seconds: 300,
+        }
+    }
+}
+
+/// Limits of the ingest path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ingest {
+    /// Signals accepted but not yet evaluated; beyond this, requests get 429.
+    pub queue_signals: usize,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest NDJSON line, in bytes.
+    pub max_line_bytes: usize,
+    /// The Retry-After a 429 carries, in seconds.
+    pub retry_after_seconds: u64,
+}
+
+/// The telemetry buffer and its retention.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Telemetry {
+    /// Persist telemetry (processes, marks, traces, logs) at all.
+    pub enabled: bool,
+    /// Longest time rows wait in the buffer before a write, in milliseconds.
+    pub flush_interval_ms: u64,
+    /// Rows buffered between the engine and the disk; when full, ingest is pushed back.
+    pub buffer_rows: usize,
+    /// Telemetry older than this is deleted (0 keeps everything).
+    pub retention_hours: u64,
+}
+
+/// The engine driver.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Engine {
+    /// How often EWMA baselines are persisted, in seconds.
+    pub baseline_save_seconds: u64,
+}
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The default port: clear of 8080, 9090, 9093 and other common ones.
+pub const DEFAULT_PORT: u16 = 7731;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: format!("127.0.0.1:{DEFAULT_PORT}"),
+            data_dir: PathBuf::from("klaxon-data"),
+            admin_token: None,
+            ingest: Ingest::default(),
+            telemetry: Telemetry::default(),
+            engine: Engine::default(),
+            lifecycle: Lifecycle::default(),
+        }
+    }
+}
+
+impl Default for Ingest {
+    fn default() -> Self {
+        Ingest {
+            queue_signals: 1_000_000,
+            max_body_bytes: 64 << 20,
+            max_line_bytes: 1 << 20,
+            retry_after_seconds: 1,
+        }
+    }
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry {
+            enabled: true,
+            flush_interval_ms: 200,
+            buffer_rows: 2_000_000,
+            retention_hours: 24 * 7,
+        }
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine {
+            baseline_save_seconds: 30,
+        }
+    }
+}
+
+/// Overrides from the command line, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub admin_token: Option<String>,
+}
+
+/// Environment variables that are not configuration keys.
+const NOT_KEYS: [&str; 3] = ["KLAXON_CONFIG", "KLAXON_URL", "KLAXON_TOKEN"];
+
+/// Loads the configuration: defaults, then `file`, then `KLAXON_*` variables of `env`, then
+/// `flags`. Every error names the file or variable, the key and the reason.
+pub fn load(
+    file: Option<&Path>,
+    env: &[(String, String)],
+    flags: &Flags,
+) -> Result<Config, String> {
+    let mut table = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+            toml::from_str::<toml::Table>(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("KLAXON_") else {
+            continue;
+        };
+        if NOT_KEYS.contains(&name.as_str()) || rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        set_path(&mut table, &path, parse_env_value(value))
+            .map_err(|e| format!("environment variable {name}: {e}"))?;
+    }
+    let mut config: Config = Config::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let origin = file.map_or_else(|| "configuration".to_owned(), |p| p.display().to_string());
+        format!("{origin}: {}", e.to_string().trim())
+    })?;
+    if let Some(l) = &flags.listen {
+        config.listen = l.clone();
+    }
+    if let Some(d) = &flags.data_dir {
+        config.data_dir = d.clone();
+    }
+    if let Some(t) = &flags.admin_token {
+        config.admin_token = Some(Secret(t.clone()));
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+impl Config {
+    fn validate(&self) -> Result<(), String> {
+        let mut errors = Vec::new();
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            errors.push(format!(
+                "listen: `{}` is not an address like 127.0.0.1:{DEFAULT_PORT}",
+                self.listen
+            ));
+        }
+        if self.ingest.queue_signals == 0 {
+            errors.push("ingest.queue_signals: must be at least 1".to_owned());
+        }
+        if self.ingest.max_line_bytes == 0
+            || self.ingest.max_line_bytes > self.ingest.max_body_bytes
+        {
+            errors.push(
+                "ingest.max_line_bytes: must be between 1 and ingest.max_body_bytes".to_owned(),
+            );
+        }
+        if self.telemetry.buffer_rows == 0 {
+            errors.push("telemetry.buffer_rows: must be at least 1".to_owned());
+        }
+        if self.telemetry.flush_interval_ms == 0 || self.telemetry.flush_interval_ms > 1_500 {
+            errors.push("telemetry.flush_interval_ms: must be between 1 and 1500 (rows are stored within 1.8 s)".to_owned());
+        }
+        if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
+            errors.push("admin_token: must be at least 16 characters".to_owned());
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// The SQLite file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("klaxon.sqlite")
+    }
+}
+
+/// An environment value as TOML when it reads as a number or boolean, else as a string.
+fn parse_env_value(v: &str) -> toml::Value {
+    if let Ok(i) = v.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(b) = v.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    if let Ok(f) = v.parse::<f64>() {
+        if f.is_finite() && v.contains('.') {
+            return toml::Value::Float(f);
+        }
+    }
+    toml::Value::String(v.to_owned())
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut t = table;
+    for p in parents {
+        let entry = t
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{p}` is not a section"))?;
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("klaxon-config-{}-{name}", std::process::id()));
+        std::fs::write(&p, text).expect("write temp config");
+        p
+    }
+
+    #[test]
+    fn defaults_are_loopback_on_an_uncommon_port() {
+        let c = load(None, &[], &Flags::default()).expect("defaults load");
+        assert_eq!(c.listen, "127.0.0.1:7731");
+        assert_eq!(
+            c.database_path(),
+            PathBuf::from("klaxon-data/klaxon.sqlite")
+        );
+    }
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        let f = temp_file(
+            "layers.toml",
+            "listen = \"127.0.0.1:9000\"\n[ingest]\nqueue_signals = 5\n",
+        );
+        let e = env(&[
+            ("KLAXON_INGEST__QUEUE_SIGNALS", "7"),
+            ("KLAXON_TELEMETRY__ENABLED", "false"),
+            ("KLAXON_URL", "x"),
+        ]);
+        let flags = Flags {
+            listen: Some("127.0.0.1:9001".into()),
+            ..Flags::default()
+        };
+        let c = load(Some(&f), &e, &flags).expect("loads");
+        assert_eq!(c.ingest.queue_signals, 7);
+        assert!(!c.telemetry.enabled);
+        assert_eq!(c.listen, "127.0.0.1:9001");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let f = temp_file("typo.toml", "[ingest]\nqueue_signal = 5\n");
+        let err = load(Some(&f), &[], &Flags::default()).expect_err("typo rejected");
+        assert!(err.contains("queue_signal"), "{err}");
+        assert!(err.contains("typo.toml"), "{err}");
+        let err = load(
+            None,
+            &env(&[("KLAXON_TELEMETRY__FLUSH", "1")]),
+            &Flags::default(),
+        )
+        .expect_err("unknown env key");
+        assert!(err.contains("flush"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_reported_together() {
+        let e = env(&[
+            ("KLAXON_LISTEN", "nowhere"),
+            ("KLAXON_INGEST__QUEUE_SIGNALS", "0"),
+        ]);
+        let err = load(None, &e, &Flags::default()).expect_err("invalid");
+        assert!(
+            err.contains("listen") && err.contains("queue_signals"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let c = load(
+            None,
+            &env(&[("KLAXON_ADMIN_TOKEN", "a-very-secret-admin-token")]),
+            &Flags::default(),
+        )
+        .expect("loads");
+        assert!(!format!("{c:?}").contains("a-very-secret"));
+        assert_eq!(
+            c.admin_token.map(|s| s.0).as_deref(),
+            Some("a-very-secret-admin-token")
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! The engine driver: one thread owns the engine, feeds it batches with wall-clock time, wakes
+//! for timers at `next_deadline()`, and hands alerts to the publisher and telemetry rows to the
+//! telemetry writer. Owns no HTTP and no SQL.
+
+use std::sync::atomic::AtomicI64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use klaxon_engine::{Alert, BaselineRecord, Body, Engine, Outcome, RuleSet, Signal};
+use klaxon_store::TelemetryRow;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+
+use crate::lifecycle::Command;
+use crate::metrics::Metrics;
+
+/// Wall-clock time in epoch milliseconds: the engine time of a live server.
+pub fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Signals accepted by one ingest request (or one chunk of a streamed one).
+pub struct Batch {
+    pub signals: Vec<Signal>,
+    /// Server time the request was received (epoch ms), stored with each telemetry row.
+    pub received_at: i64,
+    pub accepted: Instant,
+    /// Answered once the batch's telemetry is durable (`?wait=durable`).
+    pub durable: Option<oneshot::Sender<()>>,
+    /// Queue room held until the engine has evaluated the batch.
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// What the engine thread is asked to do.
+pub enum Input {
+    Batch(Batch),
+    /// Activate a rule set in a group, in order with the signals around it.
+    Activate {
+        group: String,
+        name: String,
+        version: i64,
+        set: Box<RuleSet>,
+        done: oneshot::Sender<()>,
+    },
+    /// Restore persisted baselines (at start, before any signal).
+    Restore(Vec<BaselineRecord>),
+}
+
+/// Alerts the engine emitted, with the time their signal was accepted.
+pub struct Fired {
+    pub alerts: Vec<Alert>,
+    pub accepted: Instant,
+}
+
+/// Telemetry rows of one batch, on their way to the disk.
+pub struct Rows {
+    pub rows: Vec<TelemetryRow>,
+    pub accepted: Instant,
+    pub durable: Option<oneshot::Sender<()>>,
+}
+
+/// Where the engine thread sends its results.
+pub struct Outputs {
+    /// The lifecycle manager.
+    /// The lifecycle manager (bounded: when it falls behind, the engine waits).
+    pub fired: mpsc::Sender<Command>,
+    /// `None` when telemetry is off.
+    pub rows: Option<mpsc::Sender<Rows>>,
+    pub baselines: mpsc::UnboundedSender<Vec<BaselineRecord>>,
+    pub baseline_every: Duration,
+    pub metrics: Arc<Metrics>,
+    /// Wall-clock ms of the last loop, for readiness.
+    pub heartbeat: Arc<AtomicI64>,
+}
+
+/// Runs the engine until the input channel closes; then saves baselines and returns.
+pub fn run(rx: Receiver<Input>, out: Outputs) {
+    let mut engine = Engine::new();
+    let mut alerts: Vec<Alert> = Vec::with_capacity(1024);
+    let mut last_save = Instant::now();
+    loop {
+        out.heartbeat.store(wall_ms(), Relaxed);
+        let timeout = match engine.next_deadline() {
+            // Strictly past the deadline: one millisecond after it.
+            Some(d) => {
+                Duration::from_millis(u64::try_from(d.saturating_add(1) - wall_ms()).unwrap_or(0))
+            }
+            None => Duration::from_millis(500),
+        }
+        .min(Duration::from_millis(500));
+        match rx.recv_timeout(timeout) {
+            Ok(Input::Batch(b)) => evaluate(&mut engine, b, &mut alerts, &out),
+            Ok(Input::Activate {
+                group,
+                name,
+                version,
+                set,
+                done,
+            }) => {
+                engine.activate(&group, &name, Some(version.into()), &set);
+                let _ = done.send(());
+            }
+            Ok(Input::Restore(records)) => {
+                for r in &records {
+                    engine.restore_baseline(r);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        engine.advance(wall_ms(), &mut alerts);
+        if !alerts.is_empty() {
+            let fired = Fired {
+                alerts: std::mem::take(&mut alerts),
+                accepted: Instant::now(),
+            };
+            let _ = out.fired.blocking_send(Command::Fired(fired));
+        }
+        let st = engine.stats();
+        out.metrics
+            .open_processes
+            .store(st.open_processes as u64, Relaxed);
+        out.metrics.alerts_throttled.store(st.throttled, Relaxed);
+        out.metrics
+            .trace_stops_ignored
+            .store(st.ignored_trace_stops, Relaxed);
+        out.metrics.timers_fired.store(st.timers_fired, Relaxed);
+        if last_save.elapsed() >= out.baseline_every {
+            last_save = Instant::now();
+            let _ = out.baselines.send(engine.baselines());
+        }
+    }
+    let _ = out.baselines.send(engine.baselines());
+}
+
+fn evaluate(engine: &mut Engine, b: Batch, alerts: &mut Vec<Alert>, out: &Outputs) {
+    let started = Instant::now();
+    let now = wall_ms();
+    let n = b.signals.len();
+    let mut rows = Vec::with_capacity(if out.rows.is_some() { n } else { 0 });
+    let before = alerts.len();
+    for s in &b.signals {
+        let outcome = engine.process(now, s, alerts);
+        if out.rows.is_some() && !outcome.ignored {
+            rows.extend(row(s, &outcome, b.received_at));
+        }
+    }
+    let fired_here = alerts.len() - before;
+    drop(b.permit);
+    out.metrics
+        .queue_depth
+        .fetch_sub(i64::try_from(n).unwrap_or(0), Relaxed);
+    out.metrics
+        .alerts_fired
+        .fetch_add(fired_here as u64, Relaxed);
+    if n > 0 {
+        out.metrics.engine_latency.observe_n(
+            started.elapsed() / u32::try_from(n).unwrap_or(u32::MAX),
+            n as u64,
+        );
+    }
+    if !alerts.is_empty() {
+        let _ = out.fired.blocking_send(Command::Fired(Fired {
+            alerts: std::mem::take(alerts),
+            accepted: b.accepted,
+        }));
+    }
+    match &out.rows {
+        Some(tx) => {
+            out.metrics
+                .telemetry_buffered
+                .fetch_add(i64::try_from(rows.len()).unwrap_or(0), Relaxed);
+            // Blocks when the disk falls behind: the engine stops taking batches, the queue
+            // fills, and ingest answers 429.
+            let _ = tx.blocking_send(Rows {
+                rows,
+                accepted: b.accepted,
+                durable: b.durable,
+            });
+        }
+        None => {
+            if let Some(d) = b.durable {
+                let _ = d.send(());
+            }
+        }
+    }
+}
+
+/// The telemetry row of a signal; `None` for a metric sample, which has no table yet.
+fn row(s: &Signal, o: &Outcome, received_at: i64) -> Option<TelemetryRow> {
+    let process = s.process.clone();
+    let ts = o.ts;
+    Some(match &s.body {
+        Body::ProcessStart(f) | Body::ProcessUpdate(f) | Body::ProcessStop(f) => {
+            TelemetryRow::Process {
+                kind: match s.body {
+                    Body::ProcessStart(_) => "start",
+                    Body::ProcessUpdate(_) => "update",
+                    _ => "stop",
+                },
+                process,
+                name: s.name.clone(),
+                group: s.group.clone(),
+                status: f.status,
+                info: f.info.clone(),
+                steps_todo: f.steps_todo,
+                steps_done: f.steps_done.or(f.step_done),
+                ts,
+                received_at,
+            }
+        }
+        Body::Mark(m) => TelemetryRow::Mark {
+            process,
+            action: m.action.clone(),
+            context: m.context.clone(),
+            ts,
+            used_ms: o.used_ms.unwrap_or(0),
+            action_count: o.action_count,
+            received_at,
+        },
+        Body::TraceStart(m) | Body::TraceStop(m) => TelemetryRow::Trace {
+            process,
+            action: m.action.clone(),
+            context: m.context.clone(),
+            kind: if matches!(s.body, Body::TraceStart(_)) {
+                "start"
+            } else {
+                "stop"
+            },
+            ts,
+            used_ms: o.used_ms,
+            action_count: o.action_count,
+            received_at,
+        },
+        Body::Log(l) => TelemetryRow::Log {
+            process,
+            level: l.level.as_str().to_owned(),
+            message: l.message.clone(),
+            ts,
+            received_at,
+        },
+        Body::Metric(_) => return None,
+    })
+}

@@ -1,0 +1,140 @@
+//! The replay buffer behind `/alerts/stream`: committed lifecycle changes numbered in order,
+//! the newest kept in a bounded buffer that readers walk with their own cursor. A reader that
+//! falls out of the buffer is told (`lagged`), never silently skipped.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, watch};
+
+use crate::lifecycle::Change;
+
+/// A numbered change.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub seq: u64,
+    pub change: Arc<Change>,
+}
+
+/// The buffer and the newest sequence number.
+pub struct Hub {
+    /// Identifies this server run; event ids are `<boot>-<seq>`.
+    pub boot: i64,
+    capacity: usize,
+    buf: Mutex<VecDeque<Entry>>,
+    latest: watch::Sender<u64>,
+}
+
+/// What a reader gets for its cursor.
+pub enum Read {
+    /// Entries after the cursor (possibly empty: wait for `changed`).
+    Entries(Vec<Entry>),
+    /// The cursor fell out of the buffer: this many changes are gone; continue from `from`.
+    Lagged { missed: u64, from: u64 },
+}
+
+impl Hub {
+    pub fn new(boot: i64, capacity: usize) -> Arc<Hub> {
+        let (latest, _) = watch::channel(0);
+        Arc::new(Hub {
+            boot,
+            capacity: capacity.max(1),
+            buf: Mutex::new(VecDeque::new()),
+            latest,
+        })
+    }
+
+    /// Numbers every change the manager publishes, until the manager stops.
+    pub async fn run(self: Arc<Hub>, mut rx: broadcast::Receiver<Arc<Change>>) {
+        loop {
+            match rx.recv().await {
+                Ok(c) => self.push(c),
+                // The hub reads right away; if it ever lags, readers learn it through a gap.
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        missed = n,
+                        "alert stream hub lagged behind the lifecycle manager"
+                    );
+                    let next = *self.latest.borrow() + n;
+                    self.latest.send_replace(next);
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn push(&self, change: Arc<Change>) {
+        let seq = *self.latest.borrow() + 1;
+        if let Ok(mut b) = self.buf.lock() {
+            b.push_back(Entry { seq, change });
+            while b.len() > self.capacity {
+                b.pop_front();
+            }
+        }
+        self.latest.send_replace(seq);
+    }
+
+    /// The newest sequence number.
+    pub fn latest(&self) -> u64 {
+        *self.latest.borrow()
+    }
+
+    /// A receiver that wakes when a change is added.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.latest.subscribe()
+    }
+
+    /// Up to `max` entries after `cursor`.
+    pub fn read(&self, cursor: u64, max: usize) -> Read {
+        let Ok(b) = self.buf.lock() else {
+            return Read::Entries(Vec::new());
+        };
+        let oldest = b.front().map_or(self.latest() + 1, |e| e.seq);
+        if cursor + 1 < oldest && cursor < self.latest() {
+            return Read::Lagged {
+                missed: oldest - cursor - 1,
+                from: oldest - 1,
+            };
+        }
+        let skip = usize::try_from((cursor + 1).saturating_sub(oldest)).unwrap_or(usize::MAX);
+        Read::Entries(b.iter().skip(skip).take(max).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(id: i64) -> Arc<Change> {
+        Arc::new(Change {
+            alert_id: id,
+            kind: "created",
+            severity: "high".into(),
+            state: "active".into(),
+            labels: Default::default(),
+            json: "{}".into(),
+        })
+    }
+
+    #[test]
+    fn readers_walk_the_buffer_and_learn_when_they_fall_out() {
+        let hub = Hub::new(1, 3);
+        for i in 1..=5 {
+            hub.push(change(i));
+        }
+        match hub.read(0, 10) {
+            Read::Lagged { missed, from } => assert_eq!((missed, from), (2, 2)),
+            Read::Entries(_) => panic!("cursor 0 fell out of a buffer holding 3..=5"),
+        }
+        match hub.read(2, 10) {
+            Read::Entries(e) => {
+                assert_eq!(e.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5])
+            }
+            Read::Lagged { .. } => panic!("cursor 2 is just before the buffer"),
+        }
+        match hub.read(5, 10) {
+            Read::Entries(e) => assert!(e.is_empty()),
+            Read::Lagged { .. } => panic!("up to date"),
+        }
+    }
+}

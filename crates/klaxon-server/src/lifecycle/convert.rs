@@ -1,0 +1,188 @@
+//! Building stored alerts from what fires: engine alerts, Alertmanager alerts, hand-made ones.
+//! Pure data mapping; no state.
+
+use std::collections::BTreeMap;
+
+use klaxon_engine::Alert;
+use klaxon_store::{Occurrence, Source, StoredAlert};
+
+/// Identity labels of an engine alert.
+pub fn engine_labels(a: &Alert) -> BTreeMap<String, String> {
+    let mut l = BTreeMap::new();
+    l.insert("alertname".to_owned(), a.rule_id.to_string());
+    l.insert("rule_set".to_owned(), a.rule_set.to_string());
+    l.insert("group".to_owned(), a.group.to_string());
+    l.insert("process_name".to_owned(), a.process_name.to_string());
+    l.insert("scope".to_owned(), a.scope.to_string());
+    l.insert("action".to_owned(), a.action.to_string());
+    if let Some(c) = &a.context {
+        l.insert("context".to_owned(), c.to_string());
+    }
+    l.insert("handler".to_owned(), a.handler.to_string());
+    l.insert("severity".to_owned(), a.severity.as_str().to_owned());
+    l
+}
+
+/// A new stored alert for an engine alert, with the id the manager chose.
+pub fn from_engine(id: i64, a: &Alert, state: &str, now: i64) -> StoredAlert {
+    StoredAlert {
+        id,
+        fingerprint: a.fingerprint_hex(),
+        state: state.to_owned(),
+        source: Source::Rule,
+        name: a.rule_id.to_string(),
+        labels: engine_labels(a),
+        annotations: BTreeMap::new(),
+        first_seen: a.engine_ts,
+        last_seen: a.engine_ts,
+        occurrences: 1,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: None,
+        resolved_by: None,
+        closed_at: None,
+        suppressed_until: None,
+        assignee: None,
+        ends_at: None,
+        generator_url: None,
+        updated_at: now,
+        group: a.group.to_string(),
+        rule_set: a.rule_set.to_string(),
+        rule_set_version: a.rule_set_version.clone(),
+        rule_id: a.rule_id.to_string(),
+        trigger: a.trigger.as_str().to_owned(),
+        operator: a.operator.to_string(),
+        severity: a.severity.as_str().to_owned(),
+        handler: a.handler.to_string(),
+        process: a.process.to_string(),
+        process_name: a.process_name.to_string(),
+        scope: a.scope.to_string(),
+        action: a.action.to_string(),
+        context: a.context.as_ref().map(|c| c.to_string()),
+        action_count: a.action_count,
+        value: a.value,
+        limit: a.limit,
+        signal_ts: a.signal_ts,
+        engine_ts: a.engine_ts,
+        message: a.message.clone(),
+        created_at: now,
+    }
+}
+
+/// The occurrence row of an engine alert.
+pub fn engine_occurrence(a: &Alert) -> Occurrence {
+    Occurrence {
+        at: a.signal_ts,
+        value: a.value,
+        message: a.message.clone(),
+    }
+}
+
+/// An alert that comes with labels (Alertmanager clients, threshold rules, the API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labelled {
+    pub source: Source,
+    pub fingerprint: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub severity: String,
+    pub summary: String,
+    /// When it started (epoch ms).
+    pub starts_at: i64,
+    /// When the sender says it ends; in the past means resolved.
+    pub ends_at: Option<i64>,
+    pub generator_url: Option<String>,
+    pub value: Option<f64>,
+    /// Create it as `pending` rather than `active` (threshold rules before `for` has passed).
+    pub pending: bool,
+}
+
+/// A new stored alert for a labelled alert.
+pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
+    let name = a
+        .labels
+        .get("alertname")
+        .cloned()
+        .unwrap_or_else(|| "unnamed".to_owned());
+    StoredAlert {
+        id,
+        fingerprint: a.fingerprint.clone(),
+        state: if a.pending { "pending" } else { "active" }.to_owned(),
+        source: a.source,
+        name: name.clone(),
+        labels: a.labels.clone(),
+        annotations: a.annotations.clone(),
+        first_seen: a.starts_at,
+        last_seen: now.max(a.starts_at),
+        occurrences: 1,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: None,
+        resolved_by: None,
+        closed_at: None,
+        suppressed_until: None,
+        assignee: None,
+        ends_at: a.ends_at,
+        generator_url: a.generator_url.clone(),
+        updated_at: now,
+        group: String::new(),
+        rule_set: String::new(),
+        rule_set_version: None,
+        rule_id: name,
+        trigger: String::new(),
+        operator: String::new(),
+        severity: a.severity.clone(),
+        handler: String::new(),
+        process: String::new(),
+        process_name: String::new(),
+        scope: String::new(),
+        action: String::new(),
+        context: None,
+        action_count: 0,
+        value: a.value,
+        limit: None,
+        signal_ts: a.starts_at,
+        engine_ts: now,
+        message: a.summary.clone(),
+        created_at: now,
+    }
+}
+
+/// The fingerprint of a label set: a stable hash of the sorted pairs, as 16 hex digits.
+pub fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    for (k, v) in labels {
+        for part in [k.as_bytes(), v.as_bytes()] {
+            for b in (part.len() as u64).to_le_bytes().iter().chain(part) {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(PRIME);
+            }
+        }
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_fingerprint_ignores_insertion_order_and_separates_pairs() {
+        let a: BTreeMap<String, String> = [("a", "1"), ("b", "2")]
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        let b: BTreeMap<String, String> = [("b", "2"), ("a", "1")]
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        let c: BTreeMap<String, String> = [("a", "1b"), ("", "2")]
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        assert_eq!(label_fingerprint(&a), label_fingerprint(&b));
+        assert_ne!(label_fingerprint(&a), label_fingerprint(&c));
+    }
+}

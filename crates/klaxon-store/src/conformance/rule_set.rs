@@ -1,0 +1,122 @@
+//! Rule sets: versions per (group, name), exclusive activation per group, NotFound.
+
+use std::sync::Arc;
+
+use crate::{NewRuleSet, RuleSetRecord, Store, StoreError};
+
+fn rule_set(group: &str, name: &str, json: &str) -> NewRuleSet {
+    NewRuleSet {
+        group: group.into(),
+        name: name.into(),
+        json: json.into(),
+        author: (name != "anonymous").then(|| "ops".to_owned()),
+        created_at: 7,
+    }
+}
+
+fn keys(sets: &[RuleSetRecord]) -> Vec<(String, String, i64, bool)> {
+    sets.iter()
+        .map(|r| (r.group.clone(), r.name.clone(), r.version, r.active))
+        .collect()
+}
+
+fn key(g: &str, n: &str, v: i64, active: bool) -> (String, String, i64, bool) {
+    (g.into(), n.into(), v, active)
+}
+
+pub async fn rule_set_versions_increment_per_group_and_name<S: Store>(store: &Arc<S>) {
+    let json = r#"{ "rules": [ ] , "odd  spacing": true }"#;
+    let mut versions = Vec::new();
+    for (g, n) in [
+        ("g2", "a"),
+        ("g1", "b"),
+        ("g1", "a"),
+        ("g1", "a"),
+        ("g1", "anonymous"),
+    ] {
+        versions.push(
+            store
+                .insert_rule_set(rule_set(g, n, json))
+                .await
+                .unwrap()
+                .version,
+        );
+    }
+    assert_eq!(versions, [1, 1, 1, 2, 1]);
+    let listed = store.list_rule_sets().await.unwrap();
+    assert_eq!(
+        keys(&listed),
+        [
+            key("g1", "a", 1, false),
+            key("g1", "a", 2, false),
+            key("g1", "anonymous", 1, false),
+            key("g1", "b", 1, false),
+            key("g2", "a", 1, false),
+        ]
+    );
+    let got = store.get_rule_set("g1", "a", 2).await.unwrap();
+    assert_eq!(got.json, json, "the document is kept exactly as submitted");
+    assert_eq!(got.author.as_deref(), Some("ops"));
+    assert_eq!(got.created_at, 7);
+    let anonymous = store.get_rule_set("g1", "anonymous", 1).await.unwrap();
+    assert_eq!(anonymous.author, None);
+    assert!(store.active_rule_sets().await.unwrap().is_empty());
+}
+
+pub async fn activation_is_exclusive_per_group<S: Store>(store: &Arc<S>) {
+    for (g, n) in [("g1", "a"), ("g1", "a"), ("g1", "b"), ("g2", "a")] {
+        store.insert_rule_set(rule_set(g, n, "{}")).await.unwrap();
+    }
+    let active = store.activate_rule_set("g1", "a", 2).await.unwrap();
+    assert!(active.active);
+    assert_eq!((active.version, active.json.as_str()), (2, "{}"));
+    let listed = keys(&store.active_rule_sets().await.unwrap());
+    assert_eq!(listed, [key("g1", "a", 2, true)]);
+
+    store.activate_rule_set("g1", "b", 1).await.unwrap();
+    store.activate_rule_set("g2", "a", 1).await.unwrap();
+    let listed = keys(&store.active_rule_sets().await.unwrap());
+    assert_eq!(listed, [key("g1", "b", 1, true), key("g2", "a", 1, true)]);
+
+    store.activate_rule_set("g1", "a", 1).await.unwrap();
+    store.activate_rule_set("g1", "a", 1).await.unwrap(); // again: stays the one active
+    let all = keys(&store.list_rule_sets().await.unwrap());
+    assert_eq!(
+        all,
+        [
+            key("g1", "a", 1, true),
+            key("g1", "a", 2, false),
+            key("g1", "b", 1, false),
+            key("g2", "a", 1, true),
+        ]
+    );
+}
+
+pub async fn missing_rule_set_version_is_not_found<S: Store>(store: &Arc<S>) {
+    store
+        .insert_rule_set(rule_set("g1", "a", "{}"))
+        .await
+        .unwrap();
+    store.activate_rule_set("g1", "a", 1).await.unwrap();
+    let err = store.activate_rule_set("g1", "a", 9).await.unwrap_err();
+    let StoreError::NotFound(msg) = &err else {
+        panic!("expected NotFound, got {err:?}");
+    };
+    for part in ["g1", "a", "9"] {
+        assert!(msg.contains(part), "{msg:?} names {part}");
+    }
+    assert!(matches!(
+        store.activate_rule_set("nope", "a", 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.get_rule_set("g1", "b", 1).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let active = keys(&store.active_rule_sets().await.unwrap());
+    assert_eq!(
+        active,
+        [key("g1", "a", 1, true)],
+        "a failed activation changes nothing"
+    );
+}

@@ -1,0 +1,323 @@
+//! klaxon-store: the store boundary of klaxon. The [`Store`] trait, the records it keeps, and
+//! the SQLite backend. Only this crate knows SQL; callers see records and [`StoreError`].
+
+#[doc(hidden)]
+pub mod conformance;
+mod error;
+pub mod lifecycle;
+pub mod sqlite;
+
+use std::future::Future;
+
+pub use error::StoreError;
+use klaxon_engine::{Alert, BaselineRecord};
+pub use lifecycle::{
+    AlertChange, AlertDetail, AlertEvent, AlertIndex, HistoryQuery, Note, Occurrence, Performance,
+    Source, Summary, TrendBucket, TrendQuery,
+};
+use serde::Serialize;
+
+/// Result of a store call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An alert as stored. Engine-rule alerts fill the rule columns (`group` … `engine_ts`);
+/// alerts from elsewhere (threshold rules, Alertmanager clients, the API) leave them empty
+/// (`""`, `0`, `None`) and carry `labels` and `annotations`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredAlert {
+    pub id: i64,
+    pub fingerprint: String,
+    /// A lifecycle state name (`klaxon_engine::lifecycle::State::as_str`).
+    pub state: String,
+    pub source: Source,
+    /// `alertname` for labelled alerts, the rule id for engine alerts.
+    pub name: String,
+    /// Identity labels (sorted); for engine alerts derived from the rule and the signal.
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// Epoch ms of the first firing.
+    pub first_seen: i64,
+    /// Epoch ms of the latest firing.
+    pub last_seen: i64,
+    /// Firings folded into this alert (1 for a new one).
+    pub occurrences: u64,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<i64>,
+    pub resolved_by: Option<String>,
+    pub closed_at: Option<i64>,
+    pub suppressed_until: Option<i64>,
+    pub assignee: Option<String>,
+    /// Alertmanager `endsAt` (epoch ms) when the sender gave one.
+    pub ends_at: Option<i64>,
+    pub generator_url: Option<String>,
+    /// Epoch ms of the latest change.
+    pub updated_at: i64,
+    pub group: String,
+    pub rule_set: String,
+    pub rule_set_version: Option<serde_json::Number>,
+    pub rule_id: String,
+    pub trigger: String,
+    pub operator: String,
+    pub severity: String,
+    pub handler: String,
+    pub process: String,
+    pub process_name: String,
+    pub scope: String,
+    pub action: String,
+    pub context: Option<String>,
+    pub action_count: u64,
+    pub value: Option<f64>,
+    pub limit: Option<f64>,
+    /// Epoch ms.
+    pub signal_ts: i64,
+    /// Epoch ms.
+    pub engine_ts: i64,
+    pub message: String,
+    /// Server time (epoch ms) when the alert was committed.
+    pub created_at: i64,
+}
+
+/// An alert to store, with the server time it is stored at.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub alert: Alert,
+    /// Server time (epoch ms).
+    pub created_at: i64,
+}
+
+/// Which alerts to list: newest first when `before_id` pages backwards, or ascending from
+/// `after_id` (for followers catching up).
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    /// Ascending from after this id (exclusive).
+    pub after_id: Option<i64>,
+    /// Descending from before this id (exclusive). Ignored when `after_id` is set.
+    pub before_id: Option<i64>,
+    pub rule_id: Option<String>,
+    pub process: Option<String>,
+    pub severity: Option<String>,
+    /// At most this many (the store caps it at 10,000).
+    pub limit: usize,
+}
+
+/// One telemetry row: what a signal did, with the engine's measurements.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TelemetryRow {
+    /// A process start, update or stop; `kind` is `start`, `update` or `stop`.
+    Process {
+        kind: &'static str,
+        process: String,
+        name: Option<String>,
+        group: Option<String>,
+        status: Option<i64>,
+        info: Option<String>,
+        steps_todo: Option<i64>,
+        steps_done: Option<i64>,
+        ts: i64,
+        received_at: i64,
+    },
+    /// A mark with its gap to the previous mark of the key and its count.
+    Mark {
+        process: String,
+        action: String,
+        context: Option<String>,
+        ts: i64,
+        used_ms: i64,
+        action_count: u64,
+        received_at: i64,
+    },
+    /// A trace start (`used_ms` none) or an accepted trace stop (`used_ms` = duration).
+    Trace {
+        process: String,
+        action: String,
+        context: Option<String>,
+        /// `start` or `stop`.
+        kind: &'static str,
+        ts: i64,
+        used_ms: Option<i64>,
+        action_count: u64,
+        received_at: i64,
+    },
+    Log {
+        process: String,
+        level: String,
+        message: String,
+        ts: i64,
+        received_at: i64,
+    },
+}
+
+/// Telemetry row counts, for tests and operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TelemetryCounts {
+    pub process_events: u64,
+    pub marks: u64,
+    pub traces: u64,
+    pub logs: u64,
+}
+
+/// A stored rule-set version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleSetRecord {
+    pub group: String,
+    pub name: String,
+    pub version: i64,
+    /// The rule-set JSON document exactly as submitted.
+    pub json: String,
+    pub author: Option<String>,
+    /// Epoch ms.
+    pub created_at: i64,
+    pub active: bool,
+}
+
+/// A rule-set version to store; the store assigns the next version of (group, name).
+#[derive(Debug, Clone)]
+pub struct NewRuleSet {
+    pub group: String,
+    pub name: String,
+    pub json: String,
+    pub author: Option<String>,
+    pub created_at: i64,
+}
+
+/// Roles of access tokens, weakest first; a role includes those before it, except `ingest`,
+/// which may only send signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Ingest,
+    Viewer,
+    Responder,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ingest" => Some(Role::Ingest),
+            "viewer" => Some(Role::Viewer),
+            "responder" => Some(Role::Responder),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Viewer => "viewer",
+            Role::Responder => "responder",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A stored access token (only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    /// Hex SHA-256 of the token; never the token itself.
+    #[serde(skip)]
+    pub hash: String,
+    pub created_at: i64,
+}
+
+/// The persistence boundary. Every method that writes returns only after the write is
+/// committed and durable (fsynced); backends batch concurrent writes into one commit
+/// (group commit), so many callers waiting at once cost one fsync.
+///
+/// Implementations: [`sqlite::SqliteStore`]. Every implementation must pass
+/// [`conformance`]'s suite.
+pub trait Store: Send + Sync + 'static {
+    /// Stores alerts durably and returns them with their ids, in the given order.
+    fn insert_alerts(
+        &self,
+        alerts: Vec<NewAlert>,
+    ) -> impl Future<Output = Result<Vec<StoredAlert>>> + Send;
+    fn get_alert(&self, id: i64) -> impl Future<Output = Result<StoredAlert>> + Send;
+    fn list_alerts(&self, q: AlertQuery) -> impl Future<Output = Result<Vec<StoredAlert>>> + Send;
+
+    /// Stores telemetry rows durably, in one transaction with whatever else is queued.
+    fn append_telemetry(&self, rows: Vec<TelemetryRow>) -> impl Future<Output = Result<()>> + Send;
+    fn telemetry_counts(&self) -> impl Future<Output = Result<TelemetryCounts>> + Send;
+    /// Deletes telemetry received before `received_before` (epoch ms); returns rows deleted.
+    fn delete_telemetry_before(
+        &self,
+        received_before: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Stores a new version of (group, name): the highest version so far plus one.
+    fn insert_rule_set(&self, rs: NewRuleSet)
+        -> impl Future<Output = Result<RuleSetRecord>> + Send;
+    /// All versions, ordered by group, name, version.
+    fn list_rule_sets(&self) -> impl Future<Output = Result<Vec<RuleSetRecord>>> + Send;
+    fn get_rule_set(
+        &self,
+        group: &str,
+        name: &str,
+        version: i64,
+    ) -> impl Future<Output = Result<RuleSetRecord>> + Send;
+    /// Makes this version the one active version of its group (NotFound if it does not exist).
+    fn activate_rule_set(
+        &self,
+        group: &str,
+        name: &str,
+        version: i64,
+    ) -> impl Future<Output = Result<RuleSetRecord>> + Send;
+    /// The active version of every group.
+    fn active_rule_sets(&self) -> impl Future<Output = Result<Vec<RuleSetRecord>>> + Send;
+
+    /// Replaces the stored baselines with these (upsert by group, rule, scope, action, context).
+    fn save_baselines(&self, b: Vec<BaselineRecord>) -> impl Future<Output = Result<()>> + Send;
+    fn load_baselines(&self) -> impl Future<Output = Result<Vec<BaselineRecord>>> + Send;
+
+    /// Stores a token hash; AlreadyExists if the name is taken.
+    fn insert_token(
+        &self,
+        name: &str,
+        role: Role,
+        hash: &str,
+        created_at: i64,
+    ) -> impl Future<Output = Result<TokenRecord>> + Send;
+    fn find_token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+    fn list_tokens(&self) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
+
+    /// Applies lifecycle changes in order, durably, in one transaction with whatever else is
+    /// queued. Ids of inserted alerts are chosen by the caller (see `max_alert_id`).
+    /// A change naming an alert that does not exist fails the whole call with NotFound.
+    fn apply_alert_changes(
+        &self,
+        changes: Vec<AlertChange>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The highest alert id ever used (0 for none).
+    fn max_alert_id(&self) -> impl Future<Output = Result<i64>> + Send;
+    /// Every alert that is not closed, for the lifecycle manager's index at start.
+    fn load_open_alerts(&self) -> impl Future<Output = Result<Vec<AlertIndex>>> + Send;
+    /// One alert with its events, its latest occurrences (at most `occurrences`) and notes.
+    fn alert_detail(
+        &self,
+        id: i64,
+        occurrences: usize,
+    ) -> impl Future<Output = Result<AlertDetail>> + Send;
+    /// Alerts newest first (by id) with filters and a cursor (`before_id`).
+    fn alert_history(
+        &self,
+        q: HistoryQuery,
+    ) -> impl Future<Output = Result<Vec<StoredAlert>>> + Send;
+    /// Counts by state and by severity.
+    fn alert_summary(&self) -> impl Future<Output = Result<Summary>> + Send;
+    /// Time to acknowledge and to resolve over alerts first seen in [from, to).
+    fn alert_performance(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> impl Future<Output = Result<Performance>> + Send;
+    /// Alerts first seen in [from, to) counted per time bucket, severity and name.
+    fn alert_trends(&self, q: TrendQuery) -> impl Future<Output = Result<Vec<TrendBucket>>> + Send;
+
+    /// Proves the store accepts a durable write (for readiness).
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+}

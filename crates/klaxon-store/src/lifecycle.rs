@@ -1,0 +1,228 @@
+//! Records of the alert lifecycle: the changes the lifecycle manager commits, and the shapes of
+//! the lifecycle's reads (index, detail, history, summary, performance, trends).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::StoredAlert;
+
+/// Where an alert came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// An event rule (LILAM rule set) of the engine.
+    Rule,
+    /// A threshold rule on metric samples.
+    Threshold,
+    /// An Alertmanager API v2 client (Prometheus, Grafana, vmalert).
+    Alertmanager,
+    /// Created by hand through `POST /alerts/create`.
+    Api,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Rule => "rule",
+            Source::Threshold => "threshold",
+            Source::Alertmanager => "alertmanager",
+            Source::Api => "api",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Source> {
+        [
+            Source::Rule,
+            Source::Threshold,
+            Source::Alertmanager,
+            Source::Api,
+        ]
+        .into_iter()
+        .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// One entry of the audit trail: a transition, or another change (from = to) such as a note or
+/// an assignment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertEvent {
+    pub id: i64,
+    pub alert_id: i64,
+    /// Epoch ms.
+    pub at: i64,
+    pub actor: String,
+    /// `None` for the creation.
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: String,
+}
+
+/// One firing folded into an alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Occurrence {
+    /// Epoch ms (the firing's signal time or the sample time).
+    pub at: i64,
+    pub value: Option<f64>,
+    pub message: String,
+}
+
+/// A note on an alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Note {
+    pub id: i64,
+    pub alert_id: i64,
+    pub at: i64,
+    pub author: String,
+    pub text: String,
+}
+
+/// A change committed by the lifecycle manager. Every change that alters an alert also
+/// writes its audit event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertChange {
+    /// A new alert (with its id already chosen), its `created` event (from none to its state)
+    /// and its first occurrence.
+    Insert {
+        alert: Box<StoredAlert>,
+        actor: String,
+        reason: String,
+        occurrence: Occurrence,
+    },
+    /// Another firing of an open alert: occurrences = `occurrences`, last_seen = `at`, the
+    /// latest summary/value/severity/annotations, and an occurrence row. No event.
+    Occur {
+        id: i64,
+        at: i64,
+        occurrences: u64,
+        summary: String,
+        severity: String,
+        annotations: BTreeMap<String, String>,
+        ends_at: Option<i64>,
+        occurrence: Occurrence,
+    },
+    /// A state change with its event. Sets acknowledged_at/by (to acknowledged),
+    /// resolved_at/by (to resolved; cleared when reopened, kept when closed), closed_at (to
+    /// closed), suppressed_until (to suppressed: `until`; cleared when leaving suppressed).
+    /// Conflict if the alert is not in `from`.
+    Transition {
+        id: i64,
+        from: String,
+        to: String,
+        at: i64,
+        actor: String,
+        reason: String,
+        until: Option<i64>,
+    },
+    /// A note, with an event (from = to = the current state, reason "note").
+    Note {
+        id: i64,
+        at: i64,
+        author: String,
+        text: String,
+        state: String,
+    },
+    /// Sets or clears the assignee, with an event (reason "assigned to …" / "unassigned").
+    Assign {
+        id: i64,
+        at: i64,
+        actor: String,
+        assignee: Option<String>,
+        state: String,
+    },
+}
+
+/// What the lifecycle manager keeps in RAM of a non-closed alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertIndex {
+    pub id: i64,
+    pub fingerprint: String,
+    pub state: String,
+    pub source: Source,
+    pub severity: String,
+    /// The alert's labels (for stream filters).
+    pub labels: BTreeMap<String, String>,
+    pub occurrences: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub resolved_at: Option<i64>,
+    pub suppressed_until: Option<i64>,
+    pub ends_at: Option<i64>,
+}
+
+/// One alert with everything that happened to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertDetail {
+    pub alert: StoredAlert,
+    /// Oldest first.
+    pub events: Vec<AlertEvent>,
+    /// Newest first, at most the number asked for.
+    pub occurrences: Vec<Occurrence>,
+    /// Oldest first.
+    pub notes: Vec<Note>,
+}
+
+/// Filters of the alert history. Every given filter must hold.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    /// Cursor: only alerts with a smaller id.
+    pub before_id: Option<i64>,
+    /// Any of these states.
+    pub states: Vec<String>,
+    /// Any of these severities.
+    pub severities: Vec<String>,
+    /// The alert's name (rule id or alertname).
+    pub name: Option<String>,
+    pub source: Option<Source>,
+    /// Every (label, value) must match exactly.
+    pub labels: Vec<(String, String)>,
+    /// Case-insensitive substring of the name, summary or any label value.
+    pub text: Option<String>,
+    /// first_seen in [from, to) (epoch ms).
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// At most this many (1 to 1,000).
+    pub limit: usize,
+}
+
+/// Counts of alerts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub total: u64,
+    /// Every state, zero included.
+    pub by_state: BTreeMap<String, u64>,
+    /// Open alerts (pending, active, acknowledged, suppressed) by severity.
+    pub open_by_severity: BTreeMap<String, u64>,
+}
+
+/// Response times over a period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Performance {
+    /// Alerts first seen in the period.
+    pub alerts: u64,
+    pub acknowledged: u64,
+    pub resolved: u64,
+    /// Mean time to acknowledge (first_seen → acknowledged_at), ms.
+    pub mtta_ms: Option<f64>,
+    /// Mean time to resolve (first_seen → resolved_at), ms.
+    pub mttr_ms: Option<f64>,
+}
+
+/// Which trends to count.
+#[derive(Debug, Clone)]
+pub struct TrendQuery {
+    pub from: i64,
+    pub to: i64,
+    /// Bucket width in ms (buckets start at multiples of it).
+    pub bucket_ms: i64,
+}
+
+/// Alerts first seen in one bucket with one severity and name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendBucket {
+    /// Bucket start, epoch ms.
+    pub start: i64,
+    pub severity: String,
+    pub name: String,
+    pub count: u64,
+}

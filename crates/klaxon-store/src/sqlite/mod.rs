@@ -1,0 +1,326 @@
+//! The SQLite backend of [`Store`]: one file in WAL mode, one writer thread with group
+//! commit, a small pool of read-only connections for reads.
+//! Owns its SQL, schema and migrations. It must never write on an async runtime thread, never
+//! write from a reader connection, and never answer a write before it is committed and fsynced.
+//!
+//! - `schema.rs`: connection settings and the numbered migrations (`migrations/*.sql`).
+//! - `writer.rs`: the writer thread and group commit; `write.rs`: the SQL of every write but
+//!   lifecycle changes, which `change.rs` owns; `derived.rs`: the tables derived from alerts
+//!   (counts, labels, search text), which every write of an alert keeps in step.
+//! - `read.rs`: the reader pool and the SQL of most reads; `history.rs`: the alert history and
+//!   its plan choice; `report.rs`: summary, response times, trends; `row.rs`: row ↔ record
+//!   mapping and the row inserts both write paths share.
+//! - `error.rs`: rusqlite errors → [`StoreError`], in one place.
+
+mod change;
+mod derived;
+mod error;
+mod history;
+mod read;
+mod report;
+mod row;
+mod schema;
+mod write;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use klaxon_engine::BaselineRecord;
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use self::read::ReadPool;
+use self::writer::{Reply, Request};
+use crate::{
+    AlertChange, AlertDetail, AlertIndex, AlertQuery, HistoryQuery, NewAlert, NewRuleSet,
+    Performance, Result, Role, RuleSetRecord, Store, StoreError, StoredAlert, Summary,
+    TelemetryCounts, TelemetryRow, TokenRecord, TrendBucket, TrendQuery,
+};
+
+/// Read-only connections in the pool (reads run at most this many at once).
+const READERS: usize = 4;
+
+/// A SQLite store. Cheap to clone: clones share the writer thread and the reader pool.
+///
+/// When the last clone is dropped the writer still finishes, commits and answers every queued
+/// request before its thread ends; [`SqliteStore::close`] does the same and also waits for the
+/// thread to end, which is what a graceful shutdown should call.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// `None` only while dropping, so the writer sees the channel close before it is joined.
+    tx: Option<mpsc::Sender<Request>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Arc<ReadPool>,
+}
+
+impl SqliteStore {
+    /// The schema version this build migrates a database to (`PRAGMA user_version`).
+    pub const SCHEMA_VERSION: i64 = schema::NEWEST;
+
+    /// Opens (creating if needed) the database file at `path` and migrates it. The directory
+    /// must exist. Blocking: call it before serving, or from a blocking thread.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = schema::open_writer(path)?;
+        let readers = Arc::new(ReadPool::open(path.to_owned(), READERS)?);
+        let (tx, rx) = mpsc::channel(writer::QUEUE);
+        let handle = writer::spawn(conn, rx).map_err(|e| {
+            StoreError::Unavailable(format!("cannot start the sqlite writer thread: {e}"))
+        })?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                tx: Some(tx),
+                writer: Mutex::new(Some(handle)),
+                readers,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Stops accepting requests, lets the writer finish and commit everything already queued,
+    /// and waits for its thread to end. Later calls on any clone fail `Unavailable`; closing
+    /// again is a no-op.
+    pub async fn close(&self) -> Result<()> {
+        self.inner.readers.close();
+        let (reply, done) = oneshot::channel();
+        let mut result = Ok(());
+        // The send fails only if the writer already stopped accepting (an earlier close).
+        if self.tx().send(Request::Close(reply)).await.is_ok() {
+            result = done.await.unwrap_or_else(|_| Err(writer_gone()));
+        }
+        let handle = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            // The writer has answered (or stopped); joining waits for its last instructions.
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("joining the writer: {e}")))?
+                .map_err(|_| StoreError::Unavailable("the sqlite writer panicked".to_owned()))?;
+        }
+        result
+    }
+
+    /// How [`Store::alert_history`] would run `q`: the chosen plan and SQLite's query plan of
+    /// it, one line each. For benchmarks, tests and operators, not an API.
+    #[doc(hidden)]
+    pub async fn explain_history(&self, q: HistoryQuery) -> Result<String> {
+        self.read(move |c| history::explain(c, &q)).await
+    }
+
+    fn tx(&self) -> &mpsc::Sender<Request> {
+        self.inner
+            .tx
+            .as_ref()
+            .expect("the sender is only taken in Drop, when no SqliteStore is left")
+    }
+
+    /// Queues a write for the writer thread and waits until its batch has committed.
+    async fn write<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.tx()
+            .send(request(reply))
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is closed".to_owned()))?;
+        answer.await.unwrap_or_else(|_| Err(writer_gone()))
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.inner.readers.run(f).await
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Unavailable("the sqlite writer stopped before answering".to_owned())
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer drain what is queued, commit and end.
+        drop(self.tx.take());
+        let handle = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // Outside a runtime (e.g. after it shut down) waiting is harmless and makes sure the
+        // last batch is on disk before the process exits. On a runtime thread we must not
+        // block; the writer finishes on its own.
+        if let Some(handle) = handle {
+            if tokio::runtime::Handle::try_current().is_err() && handle.join().is_err() {
+                tracing::error!("the sqlite writer panicked");
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store for SqliteStore {
+    async fn insert_alerts(&self, alerts: Vec<NewAlert>) -> Result<Vec<StoredAlert>> {
+        if alerts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|r| Request::InsertAlerts(alerts, r)).await
+    }
+
+    async fn get_alert(&self, id: i64) -> Result<StoredAlert> {
+        self.read(move |c| read::get_alert(c, id)).await
+    }
+
+    async fn list_alerts(&self, q: AlertQuery) -> Result<Vec<StoredAlert>> {
+        self.read(move |c| read::list_alerts(c, &q)).await
+    }
+
+    async fn append_telemetry(&self, rows: Vec<TelemetryRow>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.write(|r| Request::AppendTelemetry(rows, r)).await
+    }
+
+    async fn telemetry_counts(&self) -> Result<TelemetryCounts> {
+        self.read(read::telemetry_counts).await
+    }
+
+    async fn delete_telemetry_before(&self, received_before: i64) -> Result<u64> {
+        self.write(|r| Request::DeleteTelemetryBefore(received_before, r))
+            .await
+    }
+
+    async fn insert_rule_set(&self, rs: NewRuleSet) -> Result<RuleSetRecord> {
+        self.write(|r| Request::InsertRuleSet(rs, r)).await
+    }
+
+    async fn list_rule_sets(&self) -> Result<Vec<RuleSetRecord>> {
+        self.read(read::list_rule_sets).await
+    }
+
+    async fn get_rule_set(&self, group: &str, name: &str, version: i64) -> Result<RuleSetRecord> {
+        let (group, name) = (group.to_owned(), name.to_owned());
+        self.read(move |c| row::get_rule_set(c, &group, &name, version))
+            .await
+    }
+
+    async fn activate_rule_set(
+        &self,
+        group: &str,
+        name: &str,
+        version: i64,
+    ) -> Result<RuleSetRecord> {
+        let (group, name) = (group.to_owned(), name.to_owned());
+        self.write(|reply| Request::ActivateRuleSet {
+            group,
+            name,
+            version,
+            reply,
+        })
+        .await
+    }
+
+    async fn active_rule_sets(&self) -> Result<Vec<RuleSetRecord>> {
+        self.read(read::active_rule_sets).await
+    }
+
+    async fn save_baselines(&self, b: Vec<BaselineRecord>) -> Result<()> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        self.write(|r| Request::SaveBaselines(b, r)).await
+    }
+
+    async fn load_baselines(&self) -> Result<Vec<BaselineRecord>> {
+        self.read(read::load_baselines).await
+    }
+
+    async fn insert_token(
+        &self,
+        name: &str,
+        role: Role,
+        hash: &str,
+        created_at: i64,
+    ) -> Result<TokenRecord> {
+        let (name, hash) = (name.to_owned(), hash.to_owned());
+        self.write(|reply| Request::InsertToken {
+            name,
+            role,
+            hash,
+            created_at,
+            reply,
+        })
+        .await
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        let hash = hash.to_owned();
+        self.read(move |c| read::find_token(c, &hash)).await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.read(read::list_tokens).await
+    }
+
+    async fn apply_alert_changes(&self, changes: Vec<AlertChange>) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.write(|r| Request::ApplyAlertChanges(changes, r)).await
+    }
+
+    async fn max_alert_id(&self) -> Result<i64> {
+        self.read(read::max_alert_id).await
+    }
+
+    async fn load_open_alerts(&self) -> Result<Vec<AlertIndex>> {
+        self.read(read::load_open_alerts).await
+    }
+
+    async fn alert_detail(&self, id: i64, occurrences: usize) -> Result<AlertDetail> {
+        self.read(move |c| read::alert_detail(c, id, occurrences))
+            .await
+    }
+
+    async fn alert_history(&self, q: HistoryQuery) -> Result<Vec<StoredAlert>> {
+        self.read(move |c| history::alert_history(c, &q)).await
+    }
+
+    async fn alert_summary(&self) -> Result<Summary> {
+        self.read(report::alert_summary).await
+    }
+
+    async fn alert_performance(&self, from: i64, to: i64) -> Result<Performance> {
+        self.read(move |c| report::alert_performance(c, from, to))
+            .await
+    }
+
+    async fn alert_trends(&self, q: TrendQuery) -> Result<Vec<TrendBucket>> {
+        self.read(move |c| report::alert_trends(c, &q)).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.write(Request::Ping).await
+    }
+}

@@ -1,0 +1,280 @@
+//! The writer thread: the only owner of the write connection, and group commit.
+//! It blocks for one request, drains whatever else is queued (up to a cap), runs the batch in
+//! one transaction with a savepoint per request, commits (one fsync), and only then answers
+//! every caller. It must never answer a caller before the commit, and never runs on an async
+//! runtime thread.
+
+use std::thread::JoinHandle;
+
+use klaxon_engine::BaselineRecord;
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::error::{map, message};
+use super::{change, write};
+use crate::{
+    AlertChange, NewAlert, NewRuleSet, Result, Role, RuleSetRecord, StoreError, StoredAlert,
+    TelemetryRow, TokenRecord,
+};
+
+/// How a caller gets its answer.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
+
+/// Requests the channel holds before senders wait (async backpressure, no blocking).
+pub(crate) const QUEUE: usize = 4096;
+/// At most this many requests in one transaction.
+const MAX_REQUESTS: usize = 10_000;
+/// Stop draining once the batch holds about this many rows (telemetry rows, alerts, ...).
+const MAX_ROWS: usize = 100_000;
+
+/// One write, with where to send its result.
+pub(crate) enum Request {
+    InsertAlerts(Vec<NewAlert>, Reply<Vec<StoredAlert>>),
+    ApplyAlertChanges(Vec<AlertChange>, Reply<()>),
+    AppendTelemetry(Vec<TelemetryRow>, Reply<()>),
+    DeleteTelemetryBefore(i64, Reply<u64>),
+    InsertRuleSet(NewRuleSet, Reply<RuleSetRecord>),
+    ActivateRuleSet {
+        group: String,
+        name: String,
+        version: i64,
+        reply: Reply<RuleSetRecord>,
+    },
+    SaveBaselines(Vec<BaselineRecord>, Reply<()>),
+    InsertToken {
+        name: String,
+        role: Role,
+        hash: String,
+        created_at: i64,
+        reply: Reply<TokenRecord>,
+    },
+    Ping(Reply<()>),
+    /// Finish everything queued, commit, close the connection, then answer.
+    Close(Reply<()>),
+}
+
+impl Request {
+    /// Roughly how many rows the request writes, for the batch cap.
+    fn rows(&self) -> usize {
+        match self {
+            Request::InsertAlerts(a, _) => a.len().max(1),
+            Request::ApplyAlertChanges(c, _) => c.len().max(1),
+            Request::AppendTelemetry(r, _) => r.len().max(1),
+            Request::SaveBaselines(b, _) => b.len().max(1),
+            _ => 1,
+        }
+    }
+
+    /// Runs the request in its own savepoint; the result waits for the batch's commit.
+    fn execute(self, conn: &Connection) -> Box<dyn Answer> {
+        match self {
+            Request::InsertAlerts(alerts, reply) => {
+                pending(reply, savepoint(conn, |c| write::insert_alerts(c, alerts)))
+            }
+            Request::ApplyAlertChanges(changes, reply) => {
+                pending(reply, savepoint(conn, |c| change::apply(c, &changes)))
+            }
+            Request::AppendTelemetry(rows, reply) => pending(
+                reply,
+                savepoint(conn, |c| write::append_telemetry(c, &rows)),
+            ),
+            Request::DeleteTelemetryBefore(cutoff, reply) => pending(
+                reply,
+                savepoint(conn, |c| write::delete_telemetry_before(c, cutoff)),
+            ),
+            Request::InsertRuleSet(rs, reply) => {
+                pending(reply, savepoint(conn, |c| write::insert_rule_set(c, rs)))
+            }
+            Request::ActivateRuleSet {
+                group,
+                name,
+                version,
+                reply,
+            } => pending(
+                reply,
+                savepoint(conn, |c| {
+                    write::activate_rule_set(c, &group, &name, version)
+                }),
+            ),
+            Request::SaveBaselines(b, reply) => {
+                pending(reply, savepoint(conn, |c| write::save_baselines(c, &b)))
+            }
+            Request::InsertToken {
+                name,
+                role,
+                hash,
+                created_at,
+                reply,
+            } => pending(
+                reply,
+                savepoint(conn, |c| {
+                    write::insert_token(c, &name, role, &hash, created_at)
+                }),
+            ),
+            Request::Ping(reply) => pending(reply, savepoint(conn, write::ping)),
+            // Never batched: `run` takes it out of the queue and answers it after the last batch.
+            Request::Close(reply) => pending(reply, Ok(())),
+        }
+    }
+
+    /// Answers `Unavailable(why)` without running: the batch could not start or was lost.
+    fn fail(self, why: &str) {
+        fn err<T>(why: &str) -> Result<T> {
+            Err(StoreError::Unavailable(why.to_owned()))
+        }
+        // A caller that stopped waiting has dropped its receiver; nothing to do then.
+        match self {
+            Request::InsertAlerts(_, r) => drop(r.send(err(why))),
+            Request::AppendTelemetry(_, r)
+            | Request::SaveBaselines(_, r)
+            | Request::ApplyAlertChanges(_, r) => drop(r.send(err(why))),
+            Request::Ping(r) | Request::Close(r) => drop(r.send(err(why))),
+            Request::DeleteTelemetryBefore(_, r) => drop(r.send(err(why))),
+            Request::InsertRuleSet(_, r) | Request::ActivateRuleSet { reply: r, .. } => {
+                drop(r.send(err(why)))
+            }
+            Request::InsertToken { reply, .. } => drop(reply.send(err(why))),
+        }
+    }
+}
+
+/// A result held until the batch commits.
+trait Answer: Send {
+    /// Sends the result, or `Unavailable(why)` when the batch did not commit.
+    fn send(self: Box<Self>, failed: Option<&str>);
+}
+
+struct Pending<T> {
+    reply: Reply<T>,
+    result: Result<T>,
+}
+
+impl<T: Send> Answer for Pending<T> {
+    fn send(self: Box<Self>, failed: Option<&str>) {
+        let result = match failed {
+            None => self.result,
+            Some(why) => Err(StoreError::Unavailable(why.to_owned())),
+        };
+        // A caller that stopped waiting has dropped its receiver; its write still committed.
+        let _ = self.reply.send(result);
+    }
+}
+
+fn pending<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Box<dyn Answer> {
+    Box::new(Pending { reply, result })
+}
+
+/// Runs `op` in a savepoint: on error only its own changes are rolled back, the rest of the
+/// batch stays.
+fn savepoint<T>(conn: &Connection, op: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    exec(conn, "SAVEPOINT request")?;
+    match op(conn) {
+        Ok(v) => {
+            exec(conn, "RELEASE request")?;
+            Ok(v)
+        }
+        Err(e) => {
+            // If SQLite already rolled the whole transaction back (I/O error, disk full), there
+            // is no savepoint left; the batch loop notices and fails the batch.
+            if !conn.is_autocommit() {
+                exec(conn, "ROLLBACK TO request")?;
+                exec(conn, "RELEASE request")?;
+            }
+            Err(e)
+        }
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut st| st.execute([]))
+        .map(drop)
+        .map_err(map)
+}
+
+/// Starts the writer thread; it runs until every sender is gone or a `Close` arrives, and the
+/// queue is empty.
+pub(crate) fn spawn(
+    conn: Connection,
+    rx: mpsc::Receiver<Request>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("klaxon-store-writer".to_owned())
+        .spawn(move || run(conn, rx))
+}
+
+fn run(conn: Connection, mut rx: mpsc::Receiver<Request>) {
+    let mut batch = Vec::new();
+    let mut answers = Vec::new();
+    let mut closers = Vec::new();
+    // Blocks for the first request; `None` once the channel is closed and drained.
+    while let Some(first) = rx.blocking_recv() {
+        let mut rows = 0;
+        let mut next = Some(first);
+        while let Some(req) = next.take() {
+            if let Request::Close(reply) = req {
+                // No new requests from now on; those already queued are still received.
+                rx.close();
+                closers.push(reply);
+            } else {
+                rows += req.rows();
+                batch.push(req);
+            }
+            if batch.len() < MAX_REQUESTS && rows < MAX_ROWS {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&conn, &mut batch, &mut answers);
+        }
+    }
+    let closed = match conn.close() {
+        Ok(()) => Ok(()),
+        Err((_, e)) => {
+            tracing::warn!(error = %e, "closing the sqlite write connection failed");
+            Err(map(e))
+        }
+    };
+    for reply in closers {
+        let _ = reply.send(match &closed {
+            Ok(()) => Ok(()),
+            Err(e) => Err(StoreError::Unavailable(message(e).to_owned())),
+        });
+    }
+}
+
+/// Runs one batch in one transaction and answers every caller after the commit.
+fn commit_batch(conn: &Connection, batch: &mut Vec<Request>, answers: &mut Vec<Box<dyn Answer>>) {
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, "sqlite: cannot begin a write transaction");
+        let why = format!("cannot begin a write transaction: {}", message(&e));
+        batch.drain(..).for_each(|r| r.fail(&why));
+        return;
+    }
+    let mut requests = batch.drain(..);
+    for req in requests.by_ref() {
+        answers.push(req.execute(conn));
+        if conn.is_autocommit() {
+            // SQLite rolled the whole transaction back: nothing of this batch was kept.
+            let why = "the write transaction was rolled back by sqlite";
+            tracing::error!("sqlite: {why}");
+            answers.drain(..).for_each(|a| a.send(Some(why)));
+            requests.for_each(|r| r.fail(why));
+            return;
+        }
+    }
+    drop(requests);
+    match exec(conn, "COMMIT") {
+        Ok(()) => answers.drain(..).for_each(|a| a.send(None)),
+        Err(e) => {
+            tracing::error!(error = %e, "sqlite: commit failed");
+            if !conn.is_autocommit() {
+                if let Err(e) = exec(conn, "ROLLBACK") {
+                    tracing::error!(error = %e, "sqlite: rollback after a failed commit failed");
+                }
+            }
+            let why = format!("commit failed: {}", message(&e));
+            answers.drain(..).for_each(|a| a.send(Some(&why)));
+        }
+    }
+}

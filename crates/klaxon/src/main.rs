@@ -1,0 +1,86 @@
+//! The klaxon binary: the command-line interface over the engine (and, later, the server).
+//! Owns argument parsing, files and exit codes; no rule semantics live here.
+
+mod bench;
+mod client;
+mod remote;
+mod replay;
+mod rules;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// klaxon: a self-hosted alerting server.
+#[derive(Parser, Debug)]
+#[command(name = "klaxon", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Work with rule-set files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Evaluate a rule set against recorded signals and print each alert as one JSON line.
+    ///
+    /// Engine time is event time: the largest `ts` seen so far.
+    Replay(replay::Args),
+    /// Run the klaxon server.
+    Serve(klaxon_server::ServeArgs),
+    /// Drive a running server's signal ingest with load and report throughput and latency.
+    ///
+    /// Needs an admin token: it first stores and activates its own rule set in group `bench`.
+    Bench(bench::Args),
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Validate a rule-set file and print every error; exits non-zero if there is any.
+    Check {
+        /// The rule-set JSON file (`-` for stdin).
+        file: PathBuf,
+        /// Print errors and warnings as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store a rule-set file on a running server as a new version (optionally activating it).
+    Load(remote::LoadArgs),
+    /// Activate a stored rule-set version on a running server.
+    Activate(remote::ActivateArgs),
+    /// List the rule sets stored on a running server, with what is active per group.
+    List(remote::ListArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rules {
+            command: RulesCommand::Check { file, json },
+        } => rules::check(&file, json),
+        Command::Rules {
+            command: RulesCommand::Load(args),
+        } => remote::load(&args),
+        Command::Rules {
+            command: RulesCommand::Activate(args),
+        } => remote::activate(&args),
+        Command::Rules {
+            command: RulesCommand::List(args),
+        } => remote::list(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Replay(args) => replay::run(&args),
+        Command::Serve(args) => klaxon_server::serve(args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

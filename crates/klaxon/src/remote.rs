@@ -1,0 +1,315 @@
+//! `klaxon rules load|activate|list`: rule sets on a running server, through its HTTP API.
+//! Owns the requests, the printing and the exit codes; validation is the server's.
+//!
+//! Exit codes: 0 done, 1 the server said no (invalid set, unknown version, bad token),
+//! 2 the server could not be reached (or a local file could not be read).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use hyper::StatusCode;
+use klaxon_engine::parse::RuleError;
+use serde::Deserialize;
+
+use crate::client::{encode, query, runtime, Client, Reply, Target};
+use crate::rules::read_input;
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct LoadArgs {
+    /// The rule-set JSON file (`-` for stdin).
+    file: PathBuf,
+    /// The group to store (and activate) the set in; the server's default when absent.
+    #[arg(long)]
+    group: Option<String>,
+    /// Who stores this version.
+    #[arg(long)]
+    author: Option<String>,
+    /// Store under this name instead of the header's `rule_set`.
+    #[arg(long)]
+    name: Option<String>,
+    /// Activate the stored version right away.
+    #[arg(long)]
+    activate: bool,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ActivateArgs {
+    /// The rule set's name.
+    name: String,
+    /// The stored version to activate.
+    version: u64,
+    /// The group it was stored in; the server's default when absent.
+    #[arg(long)]
+    group: Option<String>,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+/// A stored rule-set version as the API describes it.
+#[derive(Debug, Deserialize)]
+struct Record {
+    group: String,
+    name: String,
+    version: i64,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    created_at: serde_json::Value,
+    #[serde(default)]
+    active: bool,
+    /// Only in the answer to a store.
+    #[serde(default)]
+    warnings: Vec<serde_json::Value>,
+}
+
+impl Record {
+    fn describe(&self) -> String {
+        format!(
+            "rule set {:?} version {} in group {:?}",
+            self.name, self.version, self.group
+        )
+    }
+}
+
+pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+    let text = read_input(&args.file)?;
+    let client = Client::new(&args.target)?;
+    runtime()?.block_on(async {
+        let path = format!(
+            "/v1/rulesets{}",
+            query(&[
+                ("group", args.group.as_deref()),
+                ("author", args.author.as_deref()),
+                ("name", args.name.as_deref()),
+            ])
+        );
+        let reply = client.post_json(&path, text).await?;
+        if reply.status == StatusCode::UNPROCESSABLE_ENTITY {
+            return Ok(print_invalid(&args.file.display().to_string(), &reply));
+        }
+        if !reply.is_success() {
+            return Ok(refused("storing the rule set", &reply));
+        }
+        let stored: Record = reply.json()?;
+        let file = args.file.display();
+        for w in &stored.warnings {
+            println!("{file}: warning: {}", rule_error(w));
+        }
+        println!("stored {}", stored.describe());
+        if !args.activate {
+            return Ok(ExitCode::SUCCESS);
+        }
+        activate_version(&client, &stored.name, stored.version, Some(&stored.group)).await
+    })
+}
+
+pub(crate) fn activate(args: &ActivateArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.target)?;
+    let version = i64::try_from(args.version).context("version out of range")?;
+    runtime()?.block_on(activate_version(
+        &client,
+        &args.name,
+        version,
+        args.group.as_deref(),
+    ))
+}
+
+async fn activate_version(
+    client: &Client,
+    name: &str,
+    version: i64,
+    group: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let path = format!(
+        "/v1/rulesets/{}/{version}/activate{}",
+        encode(name),
+        query(&[("group", group)])
+    );
+    let reply = client.post_json(&path, "").await?;
+    if !reply.is_success() {
+        return Ok(refused(
+            &format!("activating rule set {name:?} version {version}"),
+            &reply,
+        ));
+    }
+    let rec: Record = reply.json()?;
+    if !rec.active {
+        eprintln!(
+            "warning: the server answered {} but does not report the version active",
+            reply.status
+        );
+    }
+    println!("activated {}", rec.describe());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
+    #[derive(Deserialize)]
+    struct Listing {
+        rule_sets: Vec<Record>,
+    }
+    let client = Client::new(&args.target)?;
+    let reply = runtime()?.block_on(client.get("/v1/rulesets"))?;
+    if !reply.is_success() {
+        return Ok(refused("listing rule sets", &reply));
+    }
+    let mut sets = reply.json::<Listing>()?.rule_sets;
+    if sets.is_empty() {
+        println!("no rule sets stored");
+        return Ok(ExitCode::SUCCESS);
+    }
+    sets.sort_by(|a, b| (&a.group, &a.name, a.version).cmp(&(&b.group, &b.name, b.version)));
+    let rows: Vec<[String; 6]> = sets
+        .iter()
+        .map(|r| {
+            [
+                r.group.clone(),
+                r.name.clone(),
+                r.version.to_string(),
+                if r.active { "*" } else { "" }.to_owned(),
+                r.author.clone().unwrap_or_else(|| "-".to_owned()),
+                match &r.created_at {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => "-".to_owned(),
+                    other => other.to_string(),
+                },
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            ["GROUP", "NAME", "VERSION", "ACTIVE", "AUTHOR", "CREATED"],
+            &rows
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Left-aligned columns separated by two spaces, no trailing blanks.
+fn table<const N: usize>(head: [&str; N], rows: &[[String; N]]) -> String {
+    let mut width = head.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: [&str; N]| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            s.push_str(cell);
+            if i + 1 < N {
+                let pad = width[i] - cell.chars().count() + 2;
+                s.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(head);
+    for row in rows {
+        line(row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+/// Prints every validation error of a 422 as `klaxon rules check` does; exit code 1.
+fn print_invalid(file: &str, reply: &Reply) -> ExitCode {
+    let err = reply.error();
+    let errors: Vec<RuleError> = match &err.details {
+        serde_json::Value::Array(items) => items.iter().map(rule_error).collect(),
+        _ => Vec::new(),
+    };
+    if errors.is_empty() {
+        println!("{file}: error: {}", err.message);
+    }
+    for e in &errors {
+        println!("{file}: error: {e}");
+    }
+    eprintln!(
+        "{file}: {} error(s), rule set rejected by the server",
+        errors.len().max(1)
+    );
+    ExitCode::from(1)
+}
+
+/// One item of a 422's `details`, read leniently: a missing key is absent.
+fn rule_error(v: &serde_json::Value) -> RuleError {
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let n = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|x| usize::try_from(x).ok())
+    };
+    RuleError {
+        rule: s("rule"),
+        index: n("index"),
+        field: s("field").unwrap_or_default(),
+        message: s("message").unwrap_or_else(|| v.to_string()),
+        line: n("line"),
+        column: n("column"),
+    }
+}
+
+/// Reports an error answer on stderr; exit code 1.
+fn refused(what: &str, reply: &Reply) -> ExitCode {
+    let err = reply.error();
+    let hint = match reply.status {
+        StatusCode::UNAUTHORIZED => " (check --token or KLAXON_TOKEN)",
+        StatusCode::FORBIDDEN => " (the token's role does not allow this)",
+        _ => "",
+    };
+    eprintln!("error: {what}: {err}{hint}");
+    ExitCode::from(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns_by_characters() {
+        let rows = [
+            [
+                "default".to_owned(),
+                "METRO Rules".to_owned(),
+                "*".to_owned(),
+            ],
+            ["bench".to_owned(), "ü".to_owned(), String::new()],
+        ];
+        let t = table(["GROUP", "NAME", "ACTIVE"], &rows);
+        assert_eq!(
+            t,
+            "GROUP    NAME         ACTIVE\n\
+             default  METRO Rules  *\n\
+             bench    ü\n"
+        );
+    }
+
+    #[test]
+    fn details_become_rule_errors_printed_like_rules_check() {
+        let v = serde_json::json!({
+            "rule": "B", "index": 1, "field": "condition.operator",
+            "message": "MAX_GAP_SECONDS does not apply to TRACE_STOP", "line": null, "column": null
+        });
+        assert_eq!(
+            rule_error(&v).to_string(),
+            "rule B (#1): condition.operator: MAX_GAP_SECONDS does not apply to TRACE_STOP"
+        );
+        let v = serde_json::json!({"field": "document", "message": "expected value", "line": 3, "column": 7});
+        assert_eq!(
+            rule_error(&v).to_string(),
+            "line 3, column 7: expected value"
+        );
+    }
+}
