@@ -21,6 +21,30 @@ pub struct Config {
     pub telemetry: Telemetry,
     pub engine: Engine,
     pub lifecycle: Lifecycle,
+    pub collector: Collector,
+}
+
+/// The built-in collector of the host's own metrics (`system.cpu.usage`,
+/// `system.memory.usage`, `system.disk.usage`, in percent), sent to the threshold rules like
+/// any other sample.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Collector {
+    pub enabled: bool,
+    /// Seconds between two samples of each metric.
+    pub interval_seconds: u64,
+    /// The `host` label of the samples; the machine's host name when not set.
+    pub host: Option<String>,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Collector {
+            enabled: true,
+            interval_seconds: 10,
+            host: None,
+        }
+    }
 }
 
 /// The alert lifecycle.
@@ -108,6 +132,7 @@ impl Default for Config {
             telemetry: Telemetry::default(),
             engine: Engine::default(),
             lifecycle: Lifecycle::default(),
+            collector: Collector::default(),
         }
     }
 }
@@ -220,6 +245,9 @@ impl Config {
         }
         if self.telemetry.flush_interval_ms == 0 || self.telemetry.flush_interval_ms > 1_500 {
             errors.push("telemetry.flush_interval_ms: must be between 1 and 1500 (rows are stored within 1.8 s)".to_owned());
+        }
+        if self.collector.interval_seconds == 0 {
+            errors.push("collector.interval_seconds: must be at least 1".to_owned());
         }
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());

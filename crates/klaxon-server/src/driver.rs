@@ -8,7 +8,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use klaxon_engine::{Alert, BaselineRecord, Body, Engine, Outcome, RuleSet, Signal};
+use klaxon_engine::threshold::{ThresholdEngine, ThresholdEvent, ThresholdRuleSet};
+use klaxon_engine::{Alert, BaselineRecord, Body, Engine, Labels, Outcome, RuleSet, Signal};
 use klaxon_store::TelemetryRow;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
@@ -45,13 +46,34 @@ pub enum Input {
         set: Box<RuleSet>,
         done: oneshot::Sender<()>,
     },
+    /// Activate a threshold rule set in a group, in order with the samples around it.
+    ActivateThreshold {
+        group: String,
+        name: String,
+        version: i64,
+        set: Box<ThresholdRuleSet>,
+        done: oneshot::Sender<()>,
+    },
     /// Restore persisted baselines (at start, before any signal).
     Restore(Vec<BaselineRecord>),
+    /// Threshold alerts that were firing before a restart (at start, after activation), so
+    /// that they resolve when their condition is found false.
+    RestoreFiring(Vec<FiringBefore>),
 }
 
-/// Alerts the engine emitted, with the time their signal was accepted.
+/// A threshold alert firing before a restart: its rule, its series and since when.
+pub struct FiringBefore {
+    pub group: String,
+    pub rule_id: String,
+    pub labels: Labels,
+    pub since: i64,
+}
+
+/// Alerts the engines emitted, with the time their signal was accepted.
 pub struct Fired {
     pub alerts: Vec<Alert>,
+    /// State changes of threshold alerts, in the order they happened.
+    pub threshold: Vec<ThresholdEvent>,
     pub accepted: Instant,
 }
 
@@ -79,11 +101,17 @@ pub struct Outputs {
 /// Runs the engine until the input channel closes; then saves baselines and returns.
 pub fn run(rx: Receiver<Input>, out: Outputs) {
     let mut engine = Engine::new();
+    let mut thresholds = ThresholdEngine::new();
     let mut alerts: Vec<Alert> = Vec::with_capacity(1024);
+    let mut events: Vec<ThresholdEvent> = Vec::new();
     let mut last_save = Instant::now();
     loop {
         out.heartbeat.store(wall_ms(), Relaxed);
-        let timeout = match engine.next_deadline() {
+        let deadline = match (engine.next_deadline(), thresholds.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = match deadline {
             // Strictly past the deadline: one millisecond after it.
             Some(d) => {
                 Duration::from_millis(u64::try_from(d.saturating_add(1) - wall_ms()).unwrap_or(0))
@@ -92,7 +120,29 @@ pub fn run(rx: Receiver<Input>, out: Outputs) {
         }
         .min(Duration::from_millis(500));
         match rx.recv_timeout(timeout) {
-            Ok(Input::Batch(b)) => evaluate(&mut engine, b, &mut alerts, &out),
+            Ok(Input::Batch(b)) => {
+                let mut engines = Engines {
+                    events: &mut engine,
+                    thresholds: &mut thresholds,
+                };
+                evaluate(&mut engines, b, &mut alerts, &mut events, &out);
+            }
+            Ok(Input::ActivateThreshold {
+                group,
+                name,
+                version,
+                set,
+                done,
+            }) => {
+                thresholds.activate(&group, &name, Some(version.into()), &set, &mut events);
+                let _ = done.send(());
+            }
+            Ok(Input::RestoreFiring(firing)) => {
+                let now = wall_ms();
+                for f in &firing {
+                    thresholds.restore_firing(now, &f.group, &f.rule_id, &f.labels, f.since);
+                }
+            }
             Ok(Input::Activate {
                 group,
                 name,
@@ -111,14 +161,25 @@ pub fn run(rx: Receiver<Input>, out: Outputs) {
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        engine.advance(wall_ms(), &mut alerts);
-        if !alerts.is_empty() {
-            let fired = Fired {
-                alerts: std::mem::take(&mut alerts),
-                accepted: Instant::now(),
-            };
-            let _ = out.fired.blocking_send(Command::Fired(fired));
-        }
+        let now = wall_ms();
+        engine.advance(now, &mut alerts);
+        thresholds.advance(now, &mut events);
+        hand_over(&out, &mut alerts, &mut events, Instant::now());
+        let ts = thresholds.stats();
+        out.metrics
+            .samples_evaluated
+            .store(ts.samples_evaluated, Relaxed);
+        out.metrics.samples_dropped.store(
+            ts.samples_no_rule + ts.samples_out_of_order + ts.samples_series_limit,
+            Relaxed,
+        );
+        out.metrics.threshold_events.store(ts.events, Relaxed);
+        out.metrics
+            .threshold_series
+            .store(ts.series as u64, Relaxed);
+        out.metrics
+            .threshold_firing
+            .store(ts.firing as u64, Relaxed);
         let st = engine.stats();
         out.metrics
             .open_processes
@@ -136,14 +197,30 @@ pub fn run(rx: Receiver<Input>, out: Outputs) {
     let _ = out.baselines.send(engine.baselines());
 }
 
-fn evaluate(engine: &mut Engine, b: Batch, alerts: &mut Vec<Alert>, out: &Outputs) {
+/// The two engines the thread owns.
+struct Engines<'a> {
+    events: &'a mut Engine,
+    thresholds: &'a mut ThresholdEngine,
+}
+
+fn evaluate(
+    engines: &mut Engines<'_>,
+    b: Batch,
+    alerts: &mut Vec<Alert>,
+    events: &mut Vec<ThresholdEvent>,
+    out: &Outputs,
+) {
     let started = Instant::now();
     let now = wall_ms();
     let n = b.signals.len();
     let mut rows = Vec::with_capacity(if out.rows.is_some() { n } else { 0 });
     let before = alerts.len();
     for s in &b.signals {
-        let outcome = engine.process(now, s, alerts);
+        if let Body::Metric(m) = &s.body {
+            engines.thresholds.process(now, s.ts, m, events);
+            continue;
+        }
+        let outcome = engines.events.process(now, s, alerts);
         if out.rows.is_some() && !outcome.ignored {
             rows.extend(row(s, &outcome, b.received_at));
         }
@@ -162,12 +239,7 @@ fn evaluate(engine: &mut Engine, b: Batch, alerts: &mut Vec<Alert>, out: &Output
             n as u64,
         );
     }
-    if !alerts.is_empty() {
-        let _ = out.fired.blocking_send(Command::Fired(Fired {
-            alerts: std::mem::take(alerts),
-            accepted: b.accepted,
-        }));
-    }
+    hand_over(out, alerts, events, b.accepted);
     match &out.rows {
         Some(tx) => {
             out.metrics
@@ -189,7 +261,24 @@ fn evaluate(engine: &mut Engine, b: Batch, alerts: &mut Vec<Alert>, out: &Output
     }
 }
 
-/// The telemetry row of a signal; `None` for a metric sample, which has no table yet.
+/// Hands what the engines emitted to the lifecycle manager; waits while its channel is full.
+fn hand_over(
+    out: &Outputs,
+    alerts: &mut Vec<Alert>,
+    events: &mut Vec<ThresholdEvent>,
+    accepted: Instant,
+) {
+    if !alerts.is_empty() || !events.is_empty() {
+        let _ = out.fired.blocking_send(Command::Fired(Fired {
+            alerts: std::mem::take(alerts),
+            threshold: std::mem::take(events),
+            accepted,
+        }));
+    }
+}
+
+/// The telemetry row of a signal; `None` for a metric sample (samples are not stored: the
+/// threshold engine keeps the windows its rules need in memory).
 fn row(s: &Signal, o: &Outcome, received_at: i64) -> Option<TelemetryRow> {
     let process = s.process.clone();
     let ts = o.ts;

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod collector;
 pub mod config;
 pub mod driver;
 pub mod error;
@@ -143,6 +144,7 @@ pub struct Server<S> {
     saver: tokio::task::JoinHandle<()>,
     retention: Option<tokio::task::JoinHandle<()>>,
     hub_task: tokio::task::JoinHandle<()>,
+    collector: Option<tokio::task::JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -190,33 +192,41 @@ impl<S: Store + Clone> Server<S> {
         let mut loaded = Vec::new();
         let mut rule_auto = std::collections::HashMap::new();
         for rec in store.active_rule_sets().await? {
-            match klaxon_engine::parse::parse_rule_set(&rec.json) {
-                Ok(parsed) => {
-                    for r in &parsed.set.rules {
-                        if let Some(ms) = r.auto_resolve_ms {
-                            rule_auto.insert((rec.group.clone(), r.id.clone()), ms as i64);
+            match api::rulesets::validate(rec.kind, &rec.json) {
+                Ok(doc) => {
+                    if let api::rulesets::Doc::Event(parsed) = &doc {
+                        for r in &parsed.set.rules {
+                            if let Some(ms) = r.auto_resolve_ms {
+                                rule_auto.insert((rec.group.clone(), r.id.clone()), ms as i64);
+                            }
                         }
                     }
                     let (done, wait) = tokio::sync::oneshot::channel();
-                    let input = Input::Activate {
-                        group: rec.group.clone(),
-                        name: rec.name.clone(),
-                        version: rec.version,
-                        set: Box::new(parsed.set),
-                        done,
-                    };
-                    engine_tx.send(input).ok();
+                    engine_tx
+                        .send(api::rulesets::activation(&rec, doc, done))
+                        .ok();
                     let _ = wait.await;
-                    loaded.push(format!("{}/{} v{}", rec.group, rec.name, rec.version));
+                    loaded.push(format!(
+                        "{} {}/{} v{}",
+                        rec.kind.as_str(),
+                        rec.group,
+                        rec.name,
+                        rec.version
+                    ));
                 }
-                Err(errors) => tracing::error!(
-                    group = %rec.group, name = %rec.name, version = rec.version, errors = errors.len(),
+                Err(e) => tracing::error!(
+                    kind = rec.kind.as_str(), group = %rec.group, name = %rec.name,
+                    version = rec.version, error = %e.message,
                     "stored active rule set no longer parses; not loaded"
                 ),
             }
         }
         if !loaded.is_empty() {
             tracing::info!(sets = %loaded.join(", "), "active rule sets loaded");
+        }
+        let (firing, stale_pending) = threshold_alerts_before(&store).await?;
+        if !firing.is_empty() {
+            engine_tx.send(Input::RestoreFiring(firing)).ok();
         }
 
         let (stream_tx, _) = broadcast::channel(16_384);
@@ -243,6 +253,19 @@ impl<S: Store + Clone> Server<S> {
         )
         .await
         .context("loading the open alerts")?;
+        // Pending threshold alerts do not survive a restart in the engine (their `for` starts
+        // over from new samples), so their open alerts end here instead of waiting forever.
+        for id in stale_pending {
+            let (reply, _) = tokio::sync::oneshot::channel();
+            let _ = api_tx.send(lifecycle::Command::Act {
+                id,
+                act: lifecycle::Act::Resolve,
+                actor: "system".to_owned(),
+                reason: "restart: a pending threshold alert starts over from new samples"
+                    .to_owned(),
+                reply,
+            });
+        }
         let publisher = tokio::spawn(manager.run(fired_rx, api_rx));
         let writer = rows_rx.map(|rx| {
             let flush = Duration::from_millis(config.telemetry.flush_interval_ms);
@@ -284,8 +307,20 @@ impl<S: Store + Clone> Server<S> {
             shutdown: shutdown_rx,
             engine_heartbeat: heartbeat,
         });
+        let state = AppState { inner: shared };
+        let collector = state.config.collector.enabled.then(|| {
+            let c = &state.config.collector;
+            tokio::spawn(collector::run(
+                state.clone(),
+                c.host.clone().unwrap_or_else(collector::host_name),
+                state.config.data_dir.clone(),
+                Duration::from_secs(c.interval_seconds),
+                state.shutdown.clone(),
+            ))
+        });
         Ok(Server {
-            state: AppState { inner: shared },
+            state,
+            collector,
             engine_thread,
             publisher,
             writer,
@@ -325,6 +360,9 @@ impl<S: Store + Clone> Server<S> {
     /// Stops taking input and waits until everything accepted is committed.
     pub async fn drain(self) {
         let _ = self.shutdown_tx.send(true);
+        if let Some(c) = self.collector {
+            let _ = c.await;
+        }
         if let Ok(mut g) = self.state.engine.lock() {
             g.take();
         }
@@ -344,6 +382,33 @@ impl<S: Store + Clone> Server<S> {
         self.hub_task.abort();
         tracing::info!("stopped cleanly: every accepted signal and alert is committed");
     }
+}
+
+/// The open alerts of threshold rules: those that were firing (to re-seed the engine, so they
+/// resolve when their condition is found false) and the ids of pending ones.
+async fn threshold_alerts_before<S: Store>(
+    store: &S,
+) -> anyhow::Result<(Vec<driver::FiringBefore>, Vec<i64>)> {
+    let (mut firing, mut pending) = (Vec::new(), Vec::new());
+    for a in store.load_open_alerts().await? {
+        if a.source != klaxon_store::Source::Threshold {
+            continue;
+        }
+        if a.state == "pending" {
+            pending.push(a.id);
+            continue;
+        }
+        let full = store.get_alert(a.id).await?;
+        let mut labels = full.labels;
+        labels.remove("alertname");
+        firing.push(driver::FiringBefore {
+            group: full.group,
+            rule_id: full.rule_id,
+            labels,
+            since: full.first_seen,
+        });
+    }
+    Ok((firing, pending))
 }
 
 fn secs_ms(s: u64) -> i64 {

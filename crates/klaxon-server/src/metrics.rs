@@ -70,6 +70,14 @@ pub struct Metrics {
     pub telemetry_buffered: AtomicI64,
     pub store_errors: AtomicU64,
     pub open_processes: AtomicU64,
+    /// Metric samples the threshold engine took, and those it dropped (out of order, no rule,
+    /// series limit).
+    pub samples_evaluated: AtomicU64,
+    pub samples_dropped: AtomicU64,
+    pub threshold_events: AtomicU64,
+    /// Series and firing (rule, series) pairs the threshold engine tracks.
+    pub threshold_series: AtomicU64,
+    pub threshold_firing: AtomicU64,
     /// Per signal, evaluation in the engine.
     pub engine_latency: Histogram,
     pub store_commit: Histogram,
@@ -83,7 +91,22 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut s = String::with_capacity(8192);
-        let counters: [(&str, &str, &AtomicU64); 8] = [
+        let counters: [(&str, &str, &AtomicU64); 11] = [
+            (
+                "klaxon_samples_evaluated_total",
+                "metric samples evaluated by threshold rules",
+                &self.samples_evaluated,
+            ),
+            (
+                "klaxon_samples_dropped_total",
+                "metric samples not kept: no rule names the metric, out of order, or over the series limit",
+                &self.samples_dropped,
+            ),
+            (
+                "klaxon_threshold_events_total",
+                "state changes of threshold alerts (pending, firing, resolved, cancelled)",
+                &self.threshold_events,
+            ),
             (
                 "klaxon_signals_accepted_total",
                 "signals accepted by ingest",
@@ -133,7 +156,17 @@ impl Metrics {
             );
         }
         let _ = writeln!(s, "# HELP klaxon_store_errors_total failed store calls\n# TYPE klaxon_store_errors_total counter\nklaxon_store_errors_total {}", self.store_errors.load(Relaxed));
-        let gauges: [(&str, &str, i64); 3] = [
+        let gauges: [(&str, &str, i64); 5] = [
+            (
+                "klaxon_threshold_series",
+                "metric series tracked by threshold rules",
+                i64::try_from(self.threshold_series.load(Relaxed)).unwrap_or(i64::MAX),
+            ),
+            (
+                "klaxon_threshold_firing",
+                "threshold (rule, series) pairs firing",
+                i64::try_from(self.threshold_firing.load(Relaxed)).unwrap_or(i64::MAX),
+            ),
             (
                 "klaxon_engine_queue_depth",
                 "signals accepted and not yet evaluated",

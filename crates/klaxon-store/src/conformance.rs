@@ -50,6 +50,7 @@ macro_rules! store_conformance_tests {
             rule_set_versions_increment_per_group_and_name,
             activation_is_exclusive_per_group,
             missing_rule_set_version_is_not_found,
+            threshold_rule_sets_are_versioned_and_activated_apart,
             baselines_upsert_and_load,
             tokens_are_unique_and_found_by_hash,
             concurrent_inserts_all_succeed_with_distinct_ids,

@@ -157,9 +157,39 @@ pub struct TelemetryCounts {
     pub logs: u64,
 }
 
+/// Which engine a rule set is for. Each kind has its own versions and its own active set per
+/// group: an event rule set and a threshold rule set of one group are independent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    /// LILAM event rules (`klaxon_engine::parse`).
+    #[default]
+    Event,
+    /// Threshold rules on metrics (`klaxon_engine::threshold`).
+    Threshold,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Event => "event",
+            RuleKind::Threshold => "threshold",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RuleKind> {
+        match s {
+            "event" => Some(RuleKind::Event),
+            "threshold" => Some(RuleKind::Threshold),
+            _ => None,
+        }
+    }
+}
+
 /// A stored rule-set version.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RuleSetRecord {
+    pub kind: RuleKind,
     pub group: String,
     pub name: String,
     pub version: i64,
@@ -171,9 +201,10 @@ pub struct RuleSetRecord {
     pub active: bool,
 }
 
-/// A rule-set version to store; the store assigns the next version of (group, name).
+/// A rule-set version to store; the store assigns the next version of (kind, group, name).
 #[derive(Debug, Clone)]
 pub struct NewRuleSet {
+    pub kind: RuleKind,
     pub group: String,
     pub name: String,
     pub json: String,
@@ -249,25 +280,28 @@ pub trait Store: Send + Sync + 'static {
         received_before: i64,
     ) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Stores a new version of (group, name): the highest version so far plus one.
+    /// Stores a new version of (kind, group, name): the highest version so far plus one.
     fn insert_rule_set(&self, rs: NewRuleSet)
         -> impl Future<Output = Result<RuleSetRecord>> + Send;
-    /// All versions, ordered by group, name, version.
+    /// All versions, ordered by kind, group, name, version.
     fn list_rule_sets(&self) -> impl Future<Output = Result<Vec<RuleSetRecord>>> + Send;
     fn get_rule_set(
         &self,
+        kind: RuleKind,
         group: &str,
         name: &str,
         version: i64,
     ) -> impl Future<Output = Result<RuleSetRecord>> + Send;
-    /// Makes this version the one active version of its group (NotFound if it does not exist).
+    /// Makes this version the one active version of its kind and group (NotFound if it does
+    /// not exist).
     fn activate_rule_set(
         &self,
+        kind: RuleKind,
         group: &str,
         name: &str,
         version: i64,
     ) -> impl Future<Output = Result<RuleSetRecord>> + Send;
-    /// The active version of every group.
+    /// The active version of every kind and group.
     fn active_rule_sets(&self) -> impl Future<Output = Result<Vec<RuleSetRecord>>> + Send;
 
     /// Replaces the stored baselines with these (upsert by group, rule, scope, action, context).

@@ -12,7 +12,7 @@ use klaxon_store::conformance::alert;
 use klaxon_store::conformance::{insert, labelled};
 use klaxon_store::sqlite::SqliteStore;
 use klaxon_store::{
-    AlertQuery, HistoryQuery, NewAlert, NewRuleSet, Occurrence, Role, Store, StoreError,
+    AlertQuery, HistoryQuery, NewAlert, NewRuleSet, Occurrence, Role, RuleKind, Store, StoreError,
     StoredAlert, TelemetryRow,
 };
 use rusqlite::{Connection, OpenFlags};
@@ -60,6 +60,7 @@ async fn data_survives_close_and_reopen() {
     }];
     store.append_telemetry(rows).await.unwrap();
     let rs = NewRuleSet {
+        kind: RuleKind::Event,
         group: "g".into(),
         name: "n".into(),
         json: "{}".into(),
@@ -67,7 +68,10 @@ async fn data_survives_close_and_reopen() {
         created_at: 3,
     };
     store.insert_rule_set(rs).await.unwrap();
-    let active = store.activate_rule_set("g", "n", 1).await.unwrap();
+    let active = store
+        .activate_rule_set(RuleKind::Event, "g", "n", 1)
+        .await
+        .unwrap();
     let token = store
         .insert_token("t", Role::Responder, "h", 4)
         .await

@@ -1,4 +1,4 @@
-//! The klaxon binary: the command-line interface over the engine (and, later, the server).
+//! The klaxon binary: the command-line interface over the engine and the server.
 //! Owns argument parsing, files and exit codes; no rule semantics live here.
 
 mod bench;
@@ -48,6 +48,9 @@ enum RulesCommand {
         /// Print errors and warnings as one JSON document.
         #[arg(long)]
         json: bool,
+        /// The file holds threshold rules on metrics instead of an event rule set.
+        #[arg(long)]
+        threshold: bool,
     },
     /// Store a rule-set file on a running server as a new version (optionally activating it).
     Load(remote::LoadArgs),
@@ -61,8 +64,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Rules {
-            command: RulesCommand::Check { file, json },
-        } => rules::check(&file, json),
+            command:
+                RulesCommand::Check {
+                    file,
+                    json,
+                    threshold,
+                },
+        } => rules::check(&file, json, threshold),
         Command::Rules {
             command: RulesCommand::Load(args),
         } => remote::load(&args),

@@ -31,6 +31,9 @@ pub(crate) struct LoadArgs {
     /// Activate the stored version right away.
     #[arg(long)]
     activate: bool,
+    /// Threshold rules on metrics instead of an event rule set.
+    #[arg(long)]
+    threshold: bool,
     #[command(flatten)]
     target: Target,
 }
@@ -44,12 +47,18 @@ pub(crate) struct ActivateArgs {
     /// The group it was stored in; the server's default when absent.
     #[arg(long)]
     group: Option<String>,
+    /// Threshold rules on metrics instead of an event rule set.
+    #[arg(long)]
+    threshold: bool,
     #[command(flatten)]
     target: Target,
 }
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ListArgs {
+    /// Threshold rules on metrics instead of an event rule set.
+    #[arg(long)]
+    threshold: bool,
     #[command(flatten)]
     target: Target,
 }
@@ -57,6 +66,8 @@ pub(crate) struct ListArgs {
 /// A stored rule-set version as the API describes it.
 #[derive(Debug, Deserialize)]
 struct Record {
+    #[serde(default)]
+    kind: String,
     group: String,
     name: String,
     version: i64,
@@ -73,10 +84,24 @@ struct Record {
 
 impl Record {
     fn describe(&self) -> String {
+        let what = if self.kind == "threshold" {
+            "threshold rule set"
+        } else {
+            "rule set"
+        };
         format!(
-            "rule set {:?} version {} in group {:?}",
+            "{what} {:?} version {} in group {:?}",
             self.name, self.version, self.group
         )
+    }
+}
+
+/// Where rule sets of the chosen kind live on the server.
+fn base(threshold: bool) -> &'static str {
+    if threshold {
+        "/v1/threshold-rules"
+    } else {
+        "/v1/rulesets"
     }
 }
 
@@ -85,7 +110,8 @@ pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(&args.target)?;
     runtime()?.block_on(async {
         let path = format!(
-            "/v1/rulesets{}",
+            "{}{}",
+            base(args.threshold),
             query(&[
                 ("group", args.group.as_deref()),
                 ("author", args.author.as_deref()),
@@ -108,7 +134,14 @@ pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         if !args.activate {
             return Ok(ExitCode::SUCCESS);
         }
-        activate_version(&client, &stored.name, stored.version, Some(&stored.group)).await
+        activate_version(
+            &client,
+            base(args.threshold),
+            &stored.name,
+            stored.version,
+            Some(&stored.group),
+        )
+        .await
     })
 }
 
@@ -117,6 +150,7 @@ pub(crate) fn activate(args: &ActivateArgs) -> anyhow::Result<ExitCode> {
     let version = i64::try_from(args.version).context("version out of range")?;
     runtime()?.block_on(activate_version(
         &client,
+        base(args.threshold),
         &args.name,
         version,
         args.group.as_deref(),
@@ -125,12 +159,13 @@ pub(crate) fn activate(args: &ActivateArgs) -> anyhow::Result<ExitCode> {
 
 async fn activate_version(
     client: &Client,
+    base: &str,
     name: &str,
     version: i64,
     group: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let path = format!(
-        "/v1/rulesets/{}/{version}/activate{}",
+        "{base}/{}/{version}/activate{}",
         encode(name),
         query(&[("group", group)])
     );
@@ -158,7 +193,7 @@ pub(crate) fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
         rule_sets: Vec<Record>,
     }
     let client = Client::new(&args.target)?;
-    let reply = runtime()?.block_on(client.get("/v1/rulesets"))?;
+    let reply = runtime()?.block_on(client.get(base(args.threshold)))?;
     if !reply.is_success() {
         return Ok(refused("listing rule sets", &reply));
     }

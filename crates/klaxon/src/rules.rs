@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use klaxon_engine::parse::parse_rule_set;
+use klaxon_engine::threshold::parse_threshold_rules;
 
 /// Reads a file, or stdin for `-`.
 pub(crate) fn read_input(path: &Path) -> anyhow::Result<String> {
@@ -20,24 +21,29 @@ pub(crate) fn read_input(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-pub(crate) fn check(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+pub(crate) fn check(path: &Path, json: bool, threshold: bool) -> anyhow::Result<ExitCode> {
     let text = read_input(path)?;
     let name = path.display();
-    match parse_rule_set(&text) {
-        Ok(parsed) => {
+    let parsed = if threshold {
+        parse_threshold_rules(&text).map(|p| (p.set.rules.len(), p.warnings))
+    } else {
+        parse_rule_set(&text).map(|p| (p.set.rules.len(), p.warnings))
+    };
+    match parsed {
+        Ok((rules, warnings)) => {
             if json {
                 let doc = serde_json::json!({
                     "valid": true,
-                    "rules": parsed.set.rules.len(),
+                    "rules": rules,
                     "errors": [],
-                    "warnings": parsed.warnings,
+                    "warnings": warnings,
                 });
                 println!("{doc}");
             } else {
-                for w in &parsed.warnings {
+                for w in &warnings {
                     println!("{name}: warning: {w}");
                 }
-                println!("{name}: ok, {} rules", parsed.set.rules.len());
+                println!("{name}: ok, {rules} rules");
             }
             Ok(ExitCode::SUCCESS)
         }

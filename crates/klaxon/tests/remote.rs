@@ -114,6 +114,64 @@ fn a_rule_set_loaded_and_activated_remotely_fires_on_sent_signals() {
 }
 
 #[test]
+fn threshold_rules_load_activate_and_list_apart_from_event_rule_sets() {
+    let dir = TempDir::new("threshold");
+    let server = Server::start(dir.path());
+    let file = "examples/host.thresholds.json";
+    let check = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_klaxon"));
+        cmd.args(["rules", "check"]).args(args).current_dir(root());
+        clear_env(&mut cmd);
+        cmd.output().expect("run klaxon")
+    };
+    let out = check(&["--threshold", file]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(text(&out.stdout).contains("ok, 3 rules"), "{}", show(&out));
+    // As an event rule set the same file is wrong, and says so.
+    let out = check(&[file]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+
+    let out = klaxon(
+        &server,
+        &[
+            "rules",
+            "load",
+            "--threshold",
+            file,
+            "--activate",
+            "--group",
+            "hosts",
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("stored threshold rule set \"host\" version 1 in group \"hosts\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("activated threshold rule set \"host\" version 1"),
+        "{stdout}"
+    );
+    let out = klaxon(&server, &["rules", "list", "--threshold"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let table = text(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|r| r.starts_with("hosts") && r.contains(" * ")),
+        "{table}"
+    );
+    let out = klaxon(&server, &["rules", "list"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        text(&out.stdout).contains("no rule sets stored"),
+        "threshold sets are not event rule sets: {}",
+        show(&out)
+    );
+}
+
+#[test]
 fn rules_load_of_a_broken_set_lists_every_error_and_stores_nothing() {
     let dir = TempDir::new("broken");
     let server = Server::start(dir.path());

@@ -174,6 +174,8 @@ fn validate(p: Postable, now: i64) -> Result<Labelled, String> {
         generator_url: p.generator_url.filter(|u| !u.trim().is_empty()),
         value: None,
         pending: false,
+        rule: None,
+        end_reason: None,
     })
 }
 

@@ -82,7 +82,7 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             if matches!(s.body, SignalBody::ProcessStart(_)) {
                 s.process = new_process_id()?;
                 self.generated.push(s.process.clone());
-            } else {
+            } else if !matches!(s.body, SignalBody::Metric(_)) {
                 self.reject(line, "field `process`: required".to_owned());
                 return Ok(());
             }

@@ -85,6 +85,8 @@ pub async fn create<S: Store + Clone>(
         generator_url: None,
         value: b.value,
         pending: false,
+        rule: None,
+        end_reason: None,
     };
     let (tx, rx) = oneshot::channel();
     st.command(Command::Labelled {
@@ -350,7 +352,7 @@ pub async fn bulk_resolve<S: Store + Clone>(
     bulk(st, headers, body, "resolve").await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     text: String,
@@ -361,7 +363,7 @@ pub async fn note<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    Json(b): Json<NoteBody>,
+    JsonBody(b): JsonBody<NoteBody>,
 ) -> ApiResult<Json<Value>> {
     let caller = st.auth.caller(&headers, Need::Respond).await?;
     if b.text.trim().is_empty() {
@@ -384,7 +386,7 @@ pub async fn note<S: Store + Clone>(
     Ok(Json(json!({"id": id, "ok": true})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
     /// `null` unassigns.
@@ -396,7 +398,7 @@ pub async fn assign<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
     headers: HeaderMap,
-    Json(b): Json<AssignBody>,
+    JsonBody(b): JsonBody<AssignBody>,
 ) -> ApiResult<Json<Value>> {
     let caller = st.auth.caller(&headers, Need::Respond).await?;
     let (tx, rx) = oneshot::channel();

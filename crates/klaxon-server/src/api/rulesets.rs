@@ -1,11 +1,14 @@
-//! Rule sets over HTTP: store a version (every validation error at once), dry-run check,
-//! activate (persisted first, then swapped into the engine in order with the signals), list.
+//! Rule sets over HTTP, for both engines: event rule sets under `/v1/rulesets` and threshold
+//! rule sets under `/v1/threshold-rules`. Store a version (every validation error at once),
+//! dry-run check, activate (persisted first, then swapped into the engine in order with the
+//! signals), list, read one.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use klaxon_engine::parse::{parse_rule_set, Parsed, RuleError};
-use klaxon_store::{NewRuleSet, RuleSetRecord, Store};
+use klaxon_engine::threshold::{parse_threshold_rules, ParsedThreshold};
+use klaxon_store::{NewRuleSet, RuleKind, RuleSetRecord, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -32,8 +35,9 @@ fn group(q: &SetQuery) -> String {
 /// The record without its JSON (listings); `with_json` adds the document.
 pub fn record_json(r: &RuleSetRecord, with_json: bool) -> Value {
     let mut v = json!({
-        "group": r.group, "name": r.name, "version": r.version, "author": r.author,
-        "created_at": klaxon_engine::timestamp::format_ts(r.created_at), "active": r.active,
+        "kind": r.kind.as_str(), "group": r.group, "name": r.name, "version": r.version,
+        "author": r.author, "created_at": klaxon_engine::timestamp::format_ts(r.created_at),
+        "active": r.active,
     });
     if with_json {
         v["rule_set"] = serde_json::from_str(&r.json).unwrap_or(Value::Null);
@@ -41,46 +45,92 @@ pub fn record_json(r: &RuleSetRecord, with_json: bool) -> Value {
     v
 }
 
-fn invalid(errors: Vec<RuleError>) -> ApiError {
+/// A validated document of either kind.
+pub enum Doc {
+    Event(Parsed),
+    Threshold(ParsedThreshold),
+}
+
+impl Doc {
+    fn name(&self) -> Option<&str> {
+        match self {
+            Doc::Event(p) => p.set.name.as_deref(),
+            Doc::Threshold(p) => p.set.name.as_deref(),
+        }
+    }
+
+    fn rules(&self) -> usize {
+        match self {
+            Doc::Event(p) => p.set.rules.len(),
+            Doc::Threshold(p) => p.set.rules.len(),
+        }
+    }
+
+    fn warnings(&self) -> &[RuleError] {
+        match self {
+            Doc::Event(p) => &p.warnings,
+            Doc::Threshold(p) => &p.warnings,
+        }
+    }
+}
+
+fn what(kind: RuleKind) -> &'static str {
+    match kind {
+        RuleKind::Event => "rule set",
+        RuleKind::Threshold => "threshold rule set",
+    }
+}
+
+fn invalid(kind: RuleKind, errors: Vec<RuleError>) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_rule_set",
         format!(
-            "the rule set has {} error(s); nothing was stored",
+            "the {} has {} error(s); nothing was stored",
+            what(kind),
             errors.len()
         ),
     )
     .with_details(json!(errors))
 }
 
-fn validate(text: &str) -> ApiResult<Parsed> {
-    parse_rule_set(text).map_err(invalid)
+/// Parses and validates a document of `kind`; every error at once.
+pub fn validate(kind: RuleKind, text: &str) -> ApiResult<Doc> {
+    match kind {
+        RuleKind::Event => parse_rule_set(text)
+            .map(Doc::Event)
+            .map_err(|e| invalid(kind, e)),
+        RuleKind::Threshold => parse_threshold_rules(text)
+            .map(Doc::Threshold)
+            .map_err(|e| invalid(kind, e)),
+    }
 }
 
-/// `POST /v1/rulesets`: stores a new version of (group, name).
-pub async fn create<S: Store + Clone>(
-    State(st): State<AppState<S>>,
-    Query(q): Query<SetQuery>,
+async fn create_kind<S: Store + Clone>(
+    st: AppState<S>,
+    kind: RuleKind,
+    q: SetQuery,
     headers: HeaderMap,
     body: String,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     st.auth.check(&headers, Need::Admin).await?;
-    let parsed = validate(&body)?;
+    let doc = validate(kind, &body)?;
     let name = q
         .name
         .clone()
-        .or_else(|| parsed.set.name.clone())
+        .or_else(|| doc.name().map(str::to_owned))
         .filter(|n| !n.trim().is_empty())
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_rule_set",
-                "the set needs a name: header.rule_set or ?name=",
+                format!("the {} needs a name: header.rule_set or ?name=", what(kind)),
             )
         })?;
     let rec = st
         .store
         .insert_rule_set(NewRuleSet {
+            kind,
             group: group(&q),
             name,
             json: body,
@@ -89,30 +139,36 @@ pub async fn create<S: Store + Clone>(
         })
         .await?;
     let mut v = record_json(&rec, false);
-    v["warnings"] = json!(parsed.warnings);
+    v["warnings"] = json!(doc.warnings());
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-/// `POST /v1/rulesets/check`: validation only, nothing stored.
-pub async fn check<S: Store + Clone>(
-    State(st): State<AppState<S>>,
+async fn check_kind<S: Store + Clone>(
+    st: AppState<S>,
+    kind: RuleKind,
     headers: HeaderMap,
     body: String,
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Read).await?;
-    let parsed = validate(&body)?;
+    let doc = validate(kind, &body)?;
     Ok(Json(
-        json!({"valid": true, "rules": parsed.set.rules.len(), "warnings": parsed.warnings}),
+        json!({"valid": true, "rules": doc.rules(), "warnings": doc.warnings()}),
     ))
 }
 
-/// `GET /v1/rulesets`: every stored version, and the active one per group.
-pub async fn list<S: Store + Clone>(
-    State(st): State<AppState<S>>,
+async fn list_kind<S: Store + Clone>(
+    st: AppState<S>,
+    kind: RuleKind,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Read).await?;
-    let all = st.store.list_rule_sets().await?;
+    let all: Vec<RuleSetRecord> = st
+        .store
+        .list_rule_sets()
+        .await?
+        .into_iter()
+        .filter(|r| r.kind == kind)
+        .collect();
     let mut active = serde_json::Map::new();
     for r in all.iter().filter(|r| r.active) {
         active.insert(
@@ -124,50 +180,127 @@ pub async fn list<S: Store + Clone>(
     Ok(Json(json!({"rule_sets": sets, "active": active})))
 }
 
-/// `GET /v1/rulesets/{name}/{version}?group=`: one version with its document.
-pub async fn get_one<S: Store + Clone>(
-    State(st): State<AppState<S>>,
-    Path((name, version)): Path<(String, i64)>,
-    Query(q): Query<SetQuery>,
+async fn get_kind<S: Store + Clone>(
+    st: AppState<S>,
+    kind: RuleKind,
+    (name, version): (String, i64),
+    q: SetQuery,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Read).await?;
-    let rec = st.store.get_rule_set(&group(&q), &name, version).await?;
+    let rec = st
+        .store
+        .get_rule_set(kind, &group(&q), &name, version)
+        .await?;
     Ok(Json(record_json(&rec, true)))
 }
 
-/// `POST /v1/rulesets/{name}/{version}/activate?group=`: persisted, then applied to the engine
-/// before the next signal it takes.
-pub async fn activate<S: Store + Clone>(
-    State(st): State<AppState<S>>,
-    Path((name, version)): Path<(String, i64)>,
-    Query(q): Query<SetQuery>,
+async fn activate_kind<S: Store + Clone>(
+    st: AppState<S>,
+    kind: RuleKind,
+    (name, version): (String, i64),
+    q: SetQuery,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Admin).await?;
     let g = group(&q);
-    let rec = st.store.get_rule_set(&g, &name, version).await?;
+    let rec = st.store.get_rule_set(kind, &g, &name, version).await?;
     // Stored sets were valid when stored; a set that no longer parses is refused, not half-loaded.
-    let parsed = validate(&rec.json)?;
-    let rec = st.store.activate_rule_set(&g, &name, version).await?;
-    apply(&st, &rec, parsed).await?;
+    let doc = validate(kind, &rec.json)?;
+    let rec = st.store.activate_rule_set(kind, &g, &name, version).await?;
+    apply(&st, &rec, doc).await?;
     Ok(Json(record_json(&rec, false)))
 }
 
-/// Swaps a parsed set into the engine and waits until it is in effect.
+/// Swaps a parsed set into its engine and waits until it is in effect.
 pub async fn apply<S: Store + Clone>(
     st: &AppState<S>,
     rec: &RuleSetRecord,
-    parsed: Parsed,
+    doc: Doc,
 ) -> ApiResult<()> {
     let (done, wait) = oneshot::channel();
-    st.send(Input::Activate {
-        group: rec.group.clone(),
-        name: rec.name.clone(),
-        version: rec.version,
-        set: Box::new(parsed.set),
-        done,
-    })?;
+    st.send(activation(rec, doc, done))?;
     wait.await
         .map_err(|_| ApiError::unavailable("the engine stopped before the set was activated"))
 }
+
+/// The engine input that activates `doc` as stored in `rec`.
+pub fn activation(rec: &RuleSetRecord, doc: Doc, done: oneshot::Sender<()>) -> Input {
+    let (group, name, version) = (rec.group.clone(), rec.name.clone(), rec.version);
+    match doc {
+        Doc::Event(p) => Input::Activate {
+            group,
+            name,
+            version,
+            set: Box::new(p.set),
+            done,
+        },
+        Doc::Threshold(p) => Input::ActivateThreshold {
+            group,
+            name,
+            version,
+            set: Box::new(p.set),
+            done,
+        },
+    }
+}
+
+/// The handlers of one kind, at its own paths.
+macro_rules! kind_handlers {
+    ($module:ident, $kind:expr, $path:literal) => {
+        #[doc = concat!("Handlers under `", $path, "`.")]
+        pub mod $module {
+            use super::*;
+
+            #[doc = concat!("`POST ", $path, "`: stores a new version of (group, name).")]
+            pub async fn create<S: Store + Clone>(
+                State(st): State<AppState<S>>,
+                Query(q): Query<SetQuery>,
+                headers: HeaderMap,
+                body: String,
+            ) -> ApiResult<(StatusCode, Json<Value>)> {
+                create_kind(st, $kind, q, headers, body).await
+            }
+
+            #[doc = concat!("`POST ", $path, "/check`: validation only, nothing stored.")]
+            pub async fn check<S: Store + Clone>(
+                State(st): State<AppState<S>>,
+                headers: HeaderMap,
+                body: String,
+            ) -> ApiResult<Json<Value>> {
+                check_kind(st, $kind, headers, body).await
+            }
+
+            #[doc = concat!("`GET ", $path, "`: every stored version, and the active one per group.")]
+            pub async fn list<S: Store + Clone>(
+                State(st): State<AppState<S>>,
+                headers: HeaderMap,
+            ) -> ApiResult<Json<Value>> {
+                list_kind(st, $kind, headers).await
+            }
+
+            #[doc = concat!("`GET ", $path, "/{name}/{version}?group=`: one version with its document.")]
+            pub async fn get_one<S: Store + Clone>(
+                State(st): State<AppState<S>>,
+                Path(key): Path<(String, i64)>,
+                Query(q): Query<SetQuery>,
+                headers: HeaderMap,
+            ) -> ApiResult<Json<Value>> {
+                get_kind(st, $kind, key, q, headers).await
+            }
+
+            #[doc = concat!("`POST ", $path, "/{name}/{version}/activate?group=`: persisted, then applied to the engine before the next signal it takes.")]
+            pub async fn activate<S: Store + Clone>(
+                State(st): State<AppState<S>>,
+                Path(key): Path<(String, i64)>,
+                Query(q): Query<SetQuery>,
+                headers: HeaderMap,
+            ) -> ApiResult<Json<Value>> {
+                activate_kind(st, $kind, key, q, headers).await
+            }
+        }
+    };
+}
+
+kind_handlers!(event, RuleKind::Event, "/v1/rulesets");
+kind_handlers!(threshold, RuleKind::Threshold, "/v1/threshold-rules");

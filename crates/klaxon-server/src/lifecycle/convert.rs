@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use klaxon_engine::threshold::{ThresholdEvent, ThresholdEventKind};
 use klaxon_engine::Alert;
 use klaxon_store::{Occurrence, Source, StoredAlert};
 
@@ -95,6 +96,75 @@ pub struct Labelled {
     pub value: Option<f64>,
     /// Create it as `pending` rather than `active` (threshold rules before `for` has passed).
     pub pending: bool,
+    /// The rule behind it, for alerts that klaxon's own rules raise.
+    pub rule: Option<RuleRef>,
+    /// Why it ends, when `ends_at` resolves it (recorded on the transition).
+    pub end_reason: Option<String>,
+}
+
+/// The rule that raised a labelled alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleRef {
+    pub group: String,
+    pub rule_set: String,
+    pub rule_set_version: Option<serde_json::Number>,
+    pub rule_id: String,
+    /// The operator and aggregation, as `greater_than avg`.
+    pub operator: String,
+    pub limit: Option<f64>,
+    /// Receivers the rule names (`notification_channels`), comma-separated.
+    pub handler: String,
+}
+
+/// The labelled alert of a threshold event: the series' labels plus `alertname` (the rule id),
+/// identified by the engine's fingerprint. Pending and firing raise or update it; resolved and
+/// cancelled end it at the event's instant.
+pub fn from_threshold(ev: &ThresholdEvent) -> Labelled {
+    let mut labels = ev.labels.clone();
+    labels.insert("alertname".to_owned(), ev.rule_id.to_string());
+    let mut annotations = BTreeMap::new();
+    annotations.insert("summary".to_owned(), ev.message.clone());
+    annotations.insert("metric".to_owned(), ev.metric.to_string());
+    annotations.insert("rule_name".to_owned(), ev.rule_name.to_string());
+    if let Some(d) = &ev.description {
+        annotations.insert("description".to_owned(), d.to_string());
+    }
+    if let Some(p) = &ev.escalation_policy {
+        annotations.insert("escalation_policy".to_owned(), p.to_string());
+    }
+    if !ev.suppression_rules.is_empty() {
+        annotations.insert(
+            "suppression_rules".to_owned(),
+            ev.suppression_rules.join(","),
+        );
+    }
+    let ended = matches!(
+        ev.kind,
+        ThresholdEventKind::Resolved | ThresholdEventKind::Cancelled
+    );
+    Labelled {
+        source: Source::Threshold,
+        fingerprint: ev.fingerprint_hex(),
+        labels,
+        annotations,
+        severity: ev.severity.as_str().to_owned(),
+        summary: ev.message.clone(),
+        starts_at: ev.since,
+        ends_at: ended.then_some(ev.at),
+        generator_url: None,
+        value: ev.value,
+        pending: ev.kind == ThresholdEventKind::Pending,
+        rule: Some(RuleRef {
+            group: ev.group.to_string(),
+            rule_set: ev.rule_set.to_string(),
+            rule_set_version: ev.rule_set_version.clone(),
+            rule_id: ev.rule_id.to_string(),
+            operator: format!("{} {}", ev.operator.as_str(), ev.aggregation.as_str()),
+            limit: Some(ev.threshold),
+            handler: ev.notification_channels.join(","),
+        }),
+        end_reason: ended.then(|| format!("{}: {}", ev.kind.as_str(), ev.message)),
+    }
 }
 
 /// A new stored alert for a labelled alert.
@@ -104,6 +174,15 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
         .get("alertname")
         .cloned()
         .unwrap_or_else(|| "unnamed".to_owned());
+    let rule = a.rule.clone().unwrap_or_else(|| RuleRef {
+        group: String::new(),
+        rule_set: String::new(),
+        rule_set_version: None,
+        rule_id: name.clone(),
+        operator: String::new(),
+        limit: None,
+        handler: String::new(),
+    });
     StoredAlert {
         id,
         fingerprint: a.fingerprint.clone(),
@@ -125,14 +204,18 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
         ends_at: a.ends_at,
         generator_url: a.generator_url.clone(),
         updated_at: now,
-        group: String::new(),
-        rule_set: String::new(),
-        rule_set_version: None,
-        rule_id: name,
-        trigger: String::new(),
-        operator: String::new(),
+        group: rule.group,
+        rule_set: rule.rule_set,
+        rule_set_version: rule.rule_set_version,
+        rule_id: rule.rule_id,
+        trigger: if a.source == Source::Threshold {
+            "METRIC".to_owned()
+        } else {
+            String::new()
+        },
+        operator: rule.operator,
         severity: a.severity.clone(),
-        handler: String::new(),
+        handler: rule.handler,
         process: String::new(),
         process_name: String::new(),
         scope: String::new(),
@@ -140,7 +223,7 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
         context: None,
         action_count: 0,
         value: a.value,
-        limit: None,
+        limit: rule.limit,
         signal_ts: a.starts_at,
         engine_ts: now,
         message: a.summary.clone(),

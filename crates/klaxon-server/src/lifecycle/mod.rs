@@ -337,6 +337,10 @@ impl<S: Store + Clone> Manager<S> {
                     self.engine_alert(a, now);
                     self.latencies.push(f.accepted);
                 }
+                for ev in &f.threshold {
+                    self.labelled(&convert::from_threshold(ev), now);
+                    self.latencies.push(f.accepted);
+                }
             }
             Command::Labelled { alerts, reply } => {
                 let ids: Vec<Option<i64>> = alerts.iter().map(|l| self.labelled(l, now)).collect();
@@ -479,14 +483,8 @@ impl<S: Store + Clone> Manager<S> {
             if let Some(e) = self.alerts.get_mut(&id) {
                 e.ends_at = l.ends_at;
             }
-            let _ = self.move_to(
-                id,
-                Action::Resolve,
-                actor,
-                "resolved by its source",
-                now,
-                None,
-            );
+            let reason = l.end_reason.as_deref().unwrap_or("resolved by its source");
+            let _ = self.move_to(id, Action::Resolve, actor, reason, now, None);
             return Some(id);
         }
         let occurrence = klaxon_store::Occurrence {
@@ -513,7 +511,9 @@ impl<S: Store + Clone> Manager<S> {
                 }
                 Some(id)
             }
-            (Dedup::Reopen, Some(id)) => {
+            // A new pending episode after resolution is a new alert: reopening makes an alert
+            // active, and a pending one has not fired yet.
+            (Dedup::Reopen, Some(id)) if !l.pending => {
                 let _ = self.move_to(
                     id,
                     Action::Reopen,

@@ -1,11 +1,16 @@
-//! Rule sets: versions per (group, name), exclusive activation per group, NotFound.
+//! Rule sets: versions per (kind, group, name), exclusive activation per kind and group,
+//! NotFound.
 
 use std::sync::Arc;
 
-use crate::{NewRuleSet, RuleSetRecord, Store, StoreError};
+use crate::{NewRuleSet, RuleKind, RuleSetRecord, Store, StoreError};
+
+const E: RuleKind = RuleKind::Event;
+const T: RuleKind = RuleKind::Threshold;
 
 fn rule_set(group: &str, name: &str, json: &str) -> NewRuleSet {
     NewRuleSet {
+        kind: E,
         group: group.into(),
         name: name.into(),
         json: json.into(),
@@ -54,11 +59,11 @@ pub async fn rule_set_versions_increment_per_group_and_name<S: Store>(store: &Ar
             key("g2", "a", 1, false),
         ]
     );
-    let got = store.get_rule_set("g1", "a", 2).await.unwrap();
+    let got = store.get_rule_set(E, "g1", "a", 2).await.unwrap();
     assert_eq!(got.json, json, "the document is kept exactly as submitted");
     assert_eq!(got.author.as_deref(), Some("ops"));
     assert_eq!(got.created_at, 7);
-    let anonymous = store.get_rule_set("g1", "anonymous", 1).await.unwrap();
+    let anonymous = store.get_rule_set(E, "g1", "anonymous", 1).await.unwrap();
     assert_eq!(anonymous.author, None);
     assert!(store.active_rule_sets().await.unwrap().is_empty());
 }
@@ -67,19 +72,19 @@ pub async fn activation_is_exclusive_per_group<S: Store>(store: &Arc<S>) {
     for (g, n) in [("g1", "a"), ("g1", "a"), ("g1", "b"), ("g2", "a")] {
         store.insert_rule_set(rule_set(g, n, "{}")).await.unwrap();
     }
-    let active = store.activate_rule_set("g1", "a", 2).await.unwrap();
+    let active = store.activate_rule_set(E, "g1", "a", 2).await.unwrap();
     assert!(active.active);
     assert_eq!((active.version, active.json.as_str()), (2, "{}"));
     let listed = keys(&store.active_rule_sets().await.unwrap());
     assert_eq!(listed, [key("g1", "a", 2, true)]);
 
-    store.activate_rule_set("g1", "b", 1).await.unwrap();
-    store.activate_rule_set("g2", "a", 1).await.unwrap();
+    store.activate_rule_set(E, "g1", "b", 1).await.unwrap();
+    store.activate_rule_set(E, "g2", "a", 1).await.unwrap();
     let listed = keys(&store.active_rule_sets().await.unwrap());
     assert_eq!(listed, [key("g1", "b", 1, true), key("g2", "a", 1, true)]);
 
-    store.activate_rule_set("g1", "a", 1).await.unwrap();
-    store.activate_rule_set("g1", "a", 1).await.unwrap(); // again: stays the one active
+    store.activate_rule_set(E, "g1", "a", 1).await.unwrap();
+    store.activate_rule_set(E, "g1", "a", 1).await.unwrap(); // again: stays the one active
     let all = keys(&store.list_rule_sets().await.unwrap());
     assert_eq!(
         all,
@@ -97,8 +102,8 @@ pub async fn missing_rule_set_version_is_not_found<S: Store>(store: &Arc<S>) {
         .insert_rule_set(rule_set("g1", "a", "{}"))
         .await
         .unwrap();
-    store.activate_rule_set("g1", "a", 1).await.unwrap();
-    let err = store.activate_rule_set("g1", "a", 9).await.unwrap_err();
+    store.activate_rule_set(E, "g1", "a", 1).await.unwrap();
+    let err = store.activate_rule_set(E, "g1", "a", 9).await.unwrap_err();
     let StoreError::NotFound(msg) = &err else {
         panic!("expected NotFound, got {err:?}");
     };
@@ -106,11 +111,11 @@ pub async fn missing_rule_set_version_is_not_found<S: Store>(store: &Arc<S>) {
         assert!(msg.contains(part), "{msg:?} names {part}");
     }
     assert!(matches!(
-        store.activate_rule_set("nope", "a", 1).await,
+        store.activate_rule_set(E, "nope", "a", 1).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.get_rule_set("g1", "b", 1).await,
+        store.get_rule_set(E, "g1", "b", 1).await,
         Err(StoreError::NotFound(_))
     ));
     let active = keys(&store.active_rule_sets().await.unwrap());
@@ -119,4 +124,47 @@ pub async fn missing_rule_set_version_is_not_found<S: Store>(store: &Arc<S>) {
         [key("g1", "a", 1, true)],
         "a failed activation changes nothing"
     );
+}
+
+pub async fn threshold_rule_sets_are_versioned_and_activated_apart<S: Store>(store: &Arc<S>) {
+    let threshold = |name: &str| NewRuleSet {
+        kind: T,
+        ..rule_set("g1", name, "[]")
+    };
+    store
+        .insert_rule_set(rule_set("g1", "a", "{}"))
+        .await
+        .unwrap();
+    let t1 = store.insert_rule_set(threshold("a")).await.unwrap();
+    let t2 = store.insert_rule_set(threshold("a")).await.unwrap();
+    assert_eq!(
+        (t1.kind, t1.version, t2.version),
+        (T, 1, 2),
+        "a threshold set of the same group and name counts its own versions"
+    );
+    store.activate_rule_set(E, "g1", "a", 1).await.unwrap();
+    store.activate_rule_set(T, "g1", "a", 2).await.unwrap();
+    let active: Vec<(RuleKind, i64)> = store
+        .active_rule_sets()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.kind, r.version))
+        .collect();
+    assert_eq!(
+        active,
+        [(E, 1), (T, 2)],
+        "one active set per kind and group, and activating one kind leaves the other"
+    );
+    assert_eq!(
+        store.get_rule_set(T, "g1", "a", 2).await.unwrap().json,
+        "[]"
+    );
+    let err = store.get_rule_set(E, "g1", "a", 2).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let err = store.activate_rule_set(T, "g1", "a", 3).await.unwrap_err();
+    let StoreError::NotFound(msg) = &err else {
+        panic!("expected NotFound, got {err:?}");
+    };
+    assert!(msg.contains("threshold"), "{msg:?} says which kind");
 }

@@ -35,7 +35,7 @@ use self::read::ReadPool;
 use self::writer::{Reply, Request};
 use crate::{
     AlertChange, AlertDetail, AlertIndex, AlertQuery, HistoryQuery, NewAlert, NewRuleSet,
-    Performance, Result, Role, RuleSetRecord, Store, StoreError, StoredAlert, Summary,
+    Performance, Result, Role, RuleKind, RuleSetRecord, Store, StoreError, StoredAlert, Summary,
     TelemetryCounts, TelemetryRow, TokenRecord, TrendBucket, TrendQuery,
 };
 
@@ -219,20 +219,28 @@ impl Store for SqliteStore {
         self.read(read::list_rule_sets).await
     }
 
-    async fn get_rule_set(&self, group: &str, name: &str, version: i64) -> Result<RuleSetRecord> {
+    async fn get_rule_set(
+        &self,
+        kind: RuleKind,
+        group: &str,
+        name: &str,
+        version: i64,
+    ) -> Result<RuleSetRecord> {
         let (group, name) = (group.to_owned(), name.to_owned());
-        self.read(move |c| row::get_rule_set(c, &group, &name, version))
+        self.read(move |c| row::get_rule_set(c, kind, &group, &name, version))
             .await
     }
 
     async fn activate_rule_set(
         &self,
+        kind: RuleKind,
         group: &str,
         name: &str,
         version: i64,
     ) -> Result<RuleSetRecord> {
         let (group, name) = (group.to_owned(), name.to_owned());
         self.write(|reply| Request::ActivateRuleSet {
+            kind,
             group,
             name,
             version,

@@ -166,13 +166,14 @@ pub(crate) fn telemetry_counts(conn: &Connection) -> Result<TelemetryCounts> {
 }
 
 pub(crate) fn list_rule_sets(conn: &Connection) -> Result<Vec<RuleSetRecord>> {
-    let sql = format!("SELECT {RULE_SET_COLUMNS} FROM rule_sets ORDER BY \"group\", name, version");
+    let sql =
+        format!("SELECT {RULE_SET_COLUMNS} FROM rule_sets ORDER BY kind, \"group\", name, version");
     collect(conn, &sql, row::rule_set)
 }
 
 pub(crate) fn active_rule_sets(conn: &Connection) -> Result<Vec<RuleSetRecord>> {
     let sql = format!(
-        "SELECT {RULE_SET_COLUMNS} FROM rule_sets WHERE active = 1 ORDER BY \"group\", name"
+        "SELECT {RULE_SET_COLUMNS} FROM rule_sets WHERE active = 1 ORDER BY kind, \"group\", name"
     );
     collect(conn, &sql, row::rule_set)
 }

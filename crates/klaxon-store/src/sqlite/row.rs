@@ -12,8 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::derived;
 use super::error::map;
 use crate::{
-    AlertEvent, Note, Occurrence, Result, Role, RuleSetRecord, Source, StoreError, StoredAlert,
-    TokenRecord,
+    AlertEvent, Note, Occurrence, Result, Role, RuleKind, RuleSetRecord, Source, StoreError,
+    StoredAlert, TokenRecord,
 };
 
 /// Columns of `alerts` (as `a`) in the order [`alert`] reads them.
@@ -232,10 +232,18 @@ fn decode_number(col: usize, s: &str) -> rusqlite::Result<serde_json::Number> {
 }
 
 pub(crate) const RULE_SET_COLUMNS: &str =
-    "\"group\", name, version, json, author, created_at, active";
+    "\"group\", name, version, json, author, created_at, active, kind";
 
 pub(crate) fn rule_set(row: &Row<'_>) -> rusqlite::Result<RuleSetRecord> {
+    let kind: String = row.get(7)?;
     Ok(RuleSetRecord {
+        kind: RuleKind::parse(&kind).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                7,
+                Type::Text,
+                format!("unknown rule-set kind {kind:?}").into(),
+            )
+        })?,
         group: row.get(0)?,
         name: row.get(1)?,
         version: row.get(2)?,
@@ -249,20 +257,28 @@ pub(crate) fn rule_set(row: &Row<'_>) -> rusqlite::Result<RuleSetRecord> {
 /// One rule-set version; NotFound names group, name and version.
 pub(crate) fn get_rule_set(
     conn: &Connection,
+    kind: RuleKind,
     group: &str,
     name: &str,
     version: i64,
 ) -> Result<RuleSetRecord> {
     let sql = format!(
         "SELECT {RULE_SET_COLUMNS} FROM rule_sets \
-         WHERE \"group\" = ?1 AND name = ?2 AND version = ?3"
+         WHERE \"group\" = ?1 AND name = ?2 AND version = ?3 AND kind = ?4"
     );
     conn.prepare_cached(&sql)
-        .and_then(|mut st| st.query_row((group, name, version), rule_set).optional())
+        .and_then(|mut st| {
+            st.query_row((group, name, version, kind.as_str()), rule_set)
+                .optional()
+        })
         .map_err(map)?
         .ok_or_else(|| {
+            let what = match kind {
+                RuleKind::Event => "rule set",
+                RuleKind::Threshold => "threshold rule set",
+            };
             StoreError::NotFound(format!(
-                "rule set {name:?} of group {group:?} has no version {version}"
+                "{what} {name:?} of group {group:?} has no version {version}"
             ))
         })
 }

@@ -10,8 +10,8 @@ use rusqlite::{params, Connection};
 use super::error::map;
 use super::row;
 use crate::{
-    NewAlert, NewRuleSet, Occurrence, Result, Role, RuleSetRecord, Source, StoreError, StoredAlert,
-    TelemetryRow, TokenRecord,
+    NewAlert, NewRuleSet, Occurrence, Result, Role, RuleKind, RuleSetRecord, Source, StoreError,
+    StoredAlert, TelemetryRow, TokenRecord,
 };
 
 /// The state of a new alert and of its `created` event.
@@ -307,13 +307,13 @@ pub(crate) fn insert_rule_set(conn: &Connection, rs: NewRuleSet) -> Result<RuleS
     let version: i64 = conn
         .prepare_cached(
             "SELECT coalesce(max(version), 0) + 1 FROM rule_sets \
-             WHERE \"group\" = ?1 AND name = ?2",
+             WHERE \"group\" = ?1 AND name = ?2 AND kind = ?3",
         )
-        .and_then(|mut st| st.query_row((&rs.group, &rs.name), |r| r.get(0)))
+        .and_then(|mut st| st.query_row((&rs.group, &rs.name, rs.kind.as_str()), |r| r.get(0)))
         .map_err(map)?;
     conn.prepare_cached(
-        "INSERT INTO rule_sets (\"group\", name, version, json, author, created_at, active) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+        "INSERT INTO rule_sets (\"group\", name, version, json, author, created_at, active, kind) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -322,11 +322,13 @@ pub(crate) fn insert_rule_set(conn: &Connection, rs: NewRuleSet) -> Result<RuleS
             version,
             rs.json,
             rs.author,
-            rs.created_at
+            rs.created_at,
+            rs.kind.as_str()
         ])
     })
     .map_err(map)?;
     Ok(RuleSetRecord {
+        kind: rs.kind,
         group: rs.group,
         name: rs.name,
         version,
@@ -341,22 +343,25 @@ pub(crate) fn insert_rule_set(conn: &Connection, rs: NewRuleSet) -> Result<RuleS
 /// so no reader ever sees two active versions of a group or none in between.
 pub(crate) fn activate_rule_set(
     conn: &Connection,
+    kind: RuleKind,
     group: &str,
     name: &str,
     version: i64,
 ) -> Result<RuleSetRecord> {
-    let mut rs = row::get_rule_set(conn, group, name, version)?;
-    // Deactivate first: the partial unique index allows one active row per group at any time.
+    let mut rs = row::get_rule_set(conn, kind, group, name, version)?;
+    let kind = kind.as_str();
+    // Deactivate first: the partial unique index allows one active row per kind and group.
     conn.prepare_cached(
         "UPDATE rule_sets SET active = 0 \
-         WHERE \"group\" = ?1 AND active = 1 AND NOT (name = ?2 AND version = ?3)",
+         WHERE \"group\" = ?1 AND kind = ?4 AND active = 1 AND NOT (name = ?2 AND version = ?3)",
     )
-    .and_then(|mut st| st.execute((group, name, version)))
+    .and_then(|mut st| st.execute((group, name, version, kind)))
     .map_err(map)?;
     conn.prepare_cached(
-        "UPDATE rule_sets SET active = 1 WHERE \"group\" = ?1 AND name = ?2 AND version = ?3",
+        "UPDATE rule_sets SET active = 1 \
+         WHERE \"group\" = ?1 AND name = ?2 AND version = ?3 AND kind = ?4",
     )
-    .and_then(|mut st| st.execute((group, name, version)))
+    .and_then(|mut st| st.execute((group, name, version, kind)))
     .map_err(map)?;
     rs.active = true;
     Ok(rs)

@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::error::{map, message};
 use super::{change, write};
 use crate::{
-    AlertChange, NewAlert, NewRuleSet, Result, Role, RuleSetRecord, StoreError, StoredAlert,
-    TelemetryRow, TokenRecord,
+    AlertChange, NewAlert, NewRuleSet, Result, Role, RuleKind, RuleSetRecord, StoreError,
+    StoredAlert, TelemetryRow, TokenRecord,
 };
 
 /// How a caller gets its answer.
@@ -35,6 +35,7 @@ pub(crate) enum Request {
     DeleteTelemetryBefore(i64, Reply<u64>),
     InsertRuleSet(NewRuleSet, Reply<RuleSetRecord>),
     ActivateRuleSet {
+        kind: RuleKind,
         group: String,
         name: String,
         version: i64,
@@ -86,6 +87,7 @@ impl Request {
                 pending(reply, savepoint(conn, |c| write::insert_rule_set(c, rs)))
             }
             Request::ActivateRuleSet {
+                kind,
                 group,
                 name,
                 version,
@@ -93,7 +95,7 @@ impl Request {
             } => pending(
                 reply,
                 savepoint(conn, |c| {
-                    write::activate_rule_set(c, &group, &name, version)
+                    write::activate_rule_set(c, kind, &group, &name, version)
                 }),
             ),
             Request::SaveBaselines(b, reply) => {
