@@ -139,7 +139,7 @@ pub struct Server<S> {
     /// The handlers' state (tests reach the queue and metrics through it).
     pub state: AppState<S>,
     engine_thread: std::thread::JoinHandle<()>,
-    publisher: tokio::task::JoinHandle<()>,
+    publisher: std::thread::JoinHandle<()>,
     writer: Option<tokio::task::JoinHandle<()>>,
     saver: tokio::task::JoinHandle<()>,
     retention: Option<tokio::task::JoinHandle<()>>,
@@ -266,7 +266,20 @@ impl<S: Store + Clone> Server<S> {
                 reply,
             });
         }
-        let publisher = tokio::spawn(manager.run(fired_rx, api_rx));
+        // Its own thread and runtime: a busy ingest (NDJSON parsing on the runtime's workers)
+        // never delays a commit or a publish.
+        let publisher = std::thread::Builder::new()
+            .name("klaxon-lifecycle".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(manager.run(fired_rx, api_rx)),
+                    Err(e) => tracing::error!(error = %e, "cannot start the lifecycle runtime"),
+                }
+            })
+            .context("starting the lifecycle thread")?;
         let writer = rows_rx.map(|rx| {
             let flush = Duration::from_millis(config.telemetry.flush_interval_ms);
             tokio::spawn(telemetry::run(
@@ -371,7 +384,8 @@ impl<S: Store + Clone> Server<S> {
         }
         let thread = self.engine_thread;
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        let _ = self.publisher.await;
+        let publisher = self.publisher;
+        let _ = tokio::task::spawn_blocking(move || publisher.join()).await;
         if let Some(w) = self.writer {
             let _ = w.await;
         }

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Bucket bounds in seconds, shared by every histogram.
-const BOUNDS: [f64; 16] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 1.8,
-    2.5, 5.0,
+const BOUNDS: [f64; 22] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.05,
+    0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 1.8, 2.5, 5.0,
 ];
 
 /// A latency histogram.
@@ -81,6 +81,8 @@ pub struct Metrics {
     /// Per signal, evaluation in the engine.
     pub engine_latency: Histogram,
     pub store_commit: Histogram,
+    /// One commit of the lifecycle manager (alert changes only).
+    pub alert_commit: Histogram,
     /// Signal accepted → telemetry row committed.
     pub telemetry_lag: Histogram,
     /// Signal accepted → alert committed and published.
@@ -195,6 +197,11 @@ impl Metrics {
             &mut s,
             "klaxon_store_commit_seconds",
             "time of a durable store write",
+        );
+        self.alert_commit.render(
+            &mut s,
+            "klaxon_alert_commit_seconds",
+            "time of one durable commit of alert changes",
         );
         self.telemetry_lag.render(
             &mut s,

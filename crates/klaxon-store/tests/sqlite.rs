@@ -333,7 +333,7 @@ async fn process_rows_keep_the_current_state_of_each_run() {
         .await
         .unwrap();
     let state = |path: &Path| {
-        raw(path)
+        raw(&SqliteStore::telemetry_path(path))
             .query_row(
                 "SELECT name, status, steps_done, started_at, stopped_at, last_ts \
                  FROM processes WHERE process = 'run-1'",

@@ -769,6 +769,7 @@ struct ServerFigures {
     alert_publish: Option<Quantiles>,
     telemetry_lag: Option<Quantiles>,
     store_commit: Option<Quantiles>,
+    alert_commit: Option<Quantiles>,
     alerts_fired: Option<f64>,
     alerts_throttled: Option<f64>,
     ingest_throttled: Option<f64>,
@@ -787,6 +788,7 @@ impl ServerFigures {
             alert_publish: Quantiles::of(before, after, "klaxon_alert_publish_latency_seconds"),
             telemetry_lag: Quantiles::of(before, after, "klaxon_telemetry_lag_seconds"),
             store_commit: Quantiles::of(before, after, "klaxon_store_commit_seconds"),
+            alert_commit: Quantiles::of(before, after, "klaxon_alert_commit_seconds"),
             alerts_fired: delta("klaxon_alerts_fired_total"),
             alerts_throttled: delta("klaxon_alerts_throttled_total"),
             ingest_throttled: delta("klaxon_ingest_throttled_total"),
@@ -849,6 +851,7 @@ impl Report {
                 "alert_publish_latency": q(s.alert_publish),
                 "telemetry_lag": q(s.telemetry_lag),
                 "store_commit": q(s.store_commit),
+                "alert_commit": q(s.alert_commit),
                 "alerts_fired": n(s.alerts_fired),
                 "alerts_throttled": n(s.alerts_throttled),
                 "ingest_throttled": n(s.ingest_throttled),
@@ -965,6 +968,10 @@ impl Report {
         out += &format!(
             "             store commit          {}\n",
             hist(s.store_commit)
+        );
+        out += &format!(
+            "             alert commit          {}\n",
+            hist(s.alert_commit)
         );
         out += &format!(
             "             alerts fired {}, alerts throttled {}, ingest 429s {}\n",

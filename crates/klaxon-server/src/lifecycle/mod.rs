@@ -861,6 +861,7 @@ impl<S: Store + Clone> Manager<S> {
                 match self.store.apply_alert_changes(changes.clone()).await {
                     Ok(()) => {
                         self.out.metrics.store_commit.observe(t0.elapsed());
+                        self.out.metrics.alert_commit.observe(t0.elapsed());
                         break;
                     }
                     Err(e) => {

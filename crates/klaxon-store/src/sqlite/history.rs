@@ -661,7 +661,7 @@ mod tests {
             "klaxon-store-history-{tag}-{}.db",
             std::process::id()
         ));
-        let conn = schema::open_writer(&path).unwrap();
+        let conn = schema::open_writer(&path, schema::Db::Main).unwrap();
         let db = Db { conn, path };
         let mut all = history_dataset();
         for a in &mut all {

@@ -1,9 +1,12 @@
-//! The SQLite backend of [`Store`]: one file in WAL mode, one writer thread with group
-//! commit, a small pool of read-only connections for reads.
+//! The SQLite backend of [`Store`]: two files in WAL mode — the main database (alerts, rule
+//! sets, baselines, tokens) and, beside it, the telemetry database (`<name>-telemetry.sqlite`)
+//! — each with one writer thread doing group commit, a checkpointer thread and a small pool of
+//! read-only connections. Apart, a large telemetry write never holds up an alert commit.
 //! Owns its SQL, schema and migrations. It must never write on an async runtime thread, never
 //! write from a reader connection, and never answer a write before it is committed and fsynced.
 //!
-//! - `schema.rs`: connection settings and the numbered migrations (`migrations/*.sql`).
+//! - `schema.rs`: connection settings and the numbered migrations of each file
+//!   (`migrations/*.sql`, `migrations/telemetry/*.sql`); `checkpoint.rs`: the checkpointer.
 //! - `writer.rs`: the writer thread and group commit; `write.rs`: the SQL of every write but
 //!   lifecycle changes, which `change.rs` owns; `derived.rs`: the tables derived from alerts
 //!   (counts, labels, search text), which every write of an alert keeps in step.
@@ -13,6 +16,7 @@
 //! - `error.rs`: rusqlite errors → [`StoreError`], in one place.
 
 mod change;
+mod checkpoint;
 mod derived;
 mod error;
 mod history;
@@ -54,77 +58,40 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
+    main: Database,
+    telemetry: Database,
+}
+
+/// One database file: its writer thread, checkpointer and readers.
+struct Database {
     /// `None` only while dropping, so the writer sees the channel close before it is joined.
     tx: Option<mpsc::Sender<Request>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<checkpoint::Checkpointer>,
     readers: Arc<ReadPool>,
 }
 
-impl SqliteStore {
-    /// The schema version this build migrates a database to (`PRAGMA user_version`).
-    pub const SCHEMA_VERSION: i64 = schema::NEWEST;
-
-    /// Opens (creating if needed) the database file at `path` and migrates it. The directory
-    /// must exist. Blocking: call it before serving, or from a blocking thread.
-    pub fn open(path: &Path) -> Result<SqliteStore> {
-        let conn = schema::open_writer(path)?;
+impl Database {
+    fn open(path: &Path, db: schema::Db) -> Result<Database> {
+        let conn = schema::open_writer(path, db)?;
         let readers = Arc::new(ReadPool::open(path.to_owned(), READERS)?);
         let (tx, rx) = mpsc::channel(writer::QUEUE);
         let handle = writer::spawn(conn, rx).map_err(|e| {
             StoreError::Unavailable(format!("cannot start the sqlite writer thread: {e}"))
         })?;
-        Ok(SqliteStore {
-            inner: Arc::new(Inner {
-                path: path.to_owned(),
-                tx: Some(tx),
-                writer: Mutex::new(Some(handle)),
-                readers,
-            }),
+        let checkpointer = checkpoint::Checkpointer::spawn(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot start the sqlite checkpointer: {e}"))
+        })?;
+        Ok(Database {
+            tx: Some(tx),
+            writer: Mutex::new(Some(handle)),
+            checkpointer: Mutex::new(checkpointer),
+            readers,
         })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
-
-    /// Stops accepting requests, lets the writer finish and commit everything already queued,
-    /// and waits for its thread to end. Later calls on any clone fail `Unavailable`; closing
-    /// again is a no-op.
-    pub async fn close(&self) -> Result<()> {
-        self.inner.readers.close();
-        let (reply, done) = oneshot::channel();
-        let mut result = Ok(());
-        // The send fails only if the writer already stopped accepting (an earlier close).
-        if self.tx().send(Request::Close(reply)).await.is_ok() {
-            result = done.await.unwrap_or_else(|_| Err(writer_gone()));
-        }
-        let handle = self
-            .inner
-            .writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
-            // The writer has answered (or stopped); joining waits for its last instructions.
-            tokio::task::spawn_blocking(move || handle.join())
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("joining the writer: {e}")))?
-                .map_err(|_| StoreError::Unavailable("the sqlite writer panicked".to_owned()))?;
-        }
-        result
-    }
-
-    /// How [`Store::alert_history`] would run `q`: the chosen plan and SQLite's query plan of
-    /// it, one line each. For benchmarks, tests and operators, not an API.
-    #[doc(hidden)]
-    pub async fn explain_history(&self, q: HistoryQuery) -> Result<String> {
-        self.read(move |c| history::explain(c, &q)).await
-    }
-
     fn tx(&self) -> &mpsc::Sender<Request> {
-        self.inner
-            .tx
+        self.tx
             .as_ref()
             .expect("the sender is only taken in Drop, when no SqliteStore is left")
     }
@@ -139,11 +106,99 @@ impl SqliteStore {
         answer.await.unwrap_or_else(|_| Err(writer_gone()))
     }
 
+    async fn close(&self) -> Result<()> {
+        self.readers.close();
+        let (reply, done) = oneshot::channel();
+        let mut result = Ok(());
+        // The send fails only if the writer already stopped accepting (an earlier close).
+        if self.tx().send(Request::Close(reply)).await.is_ok() {
+            result = done.await.unwrap_or_else(|_| Err(writer_gone()));
+        }
+        let handle = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            // The writer has answered (or stopped); joining waits for its last instructions.
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("joining the writer: {e}")))?
+                .map_err(|_| StoreError::Unavailable("the sqlite writer panicked".to_owned()))?;
+        }
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stop();
+        if let Some(handle) = checkpointer {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        result
+    }
+}
+
+impl SqliteStore {
+    /// The schema version this build migrates a database to (`PRAGMA user_version`).
+    pub const SCHEMA_VERSION: i64 = schema::NEWEST;
+
+    /// Opens (creating if needed) the database file at `path` and the telemetry database beside
+    /// it ([`SqliteStore::telemetry_path`]), and migrates both. The directory must exist.
+    /// Blocking: call it before serving, or from a blocking thread.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let main = Database::open(path, schema::Db::Main)?;
+        let telemetry = Database::open(&Self::telemetry_path(path), schema::Db::Telemetry)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                main,
+                telemetry,
+            }),
+        })
+    }
+
+    /// The telemetry database that belongs with the main database at `path`:
+    /// `klaxon.sqlite` → `klaxon-telemetry.sqlite`, in the same directory.
+    pub fn telemetry_path(path: &Path) -> PathBuf {
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "klaxon".into(), |s| s.to_string_lossy().into_owned());
+        let ext = path
+            .extension()
+            .map_or_else(|| "sqlite".into(), |s| s.to_string_lossy().into_owned());
+        path.with_file_name(format!("{stem}-telemetry.{ext}"))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Stops accepting requests, lets the writer finish and commit everything already queued,
+    /// and waits for its thread to end. Later calls on any clone fail `Unavailable`; closing
+    /// again is a no-op.
+    pub async fn close(&self) -> Result<()> {
+        let main = self.inner.main.close().await;
+        let telemetry = self.inner.telemetry.close().await;
+        main.and(telemetry)
+    }
+
+    /// How [`Store::alert_history`] would run `q`: the chosen plan and SQLite's query plan of
+    /// it, one line each. For benchmarks, tests and operators, not an API.
+    #[doc(hidden)]
+    pub async fn explain_history(&self, q: HistoryQuery) -> Result<String> {
+        self.read(move |c| history::explain(c, &q)).await
+    }
+
+    async fn write<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
+        self.inner.main.write(request).await
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        self.inner.readers.run(f).await
+        self.inner.main.readers.run(f).await
     }
 }
 
@@ -151,7 +206,7 @@ fn writer_gone() -> StoreError {
     StoreError::Unavailable("the sqlite writer stopped before answering".to_owned())
 }
 
-impl Drop for Inner {
+impl Drop for Database {
     fn drop(&mut self) {
         // Closing the channel lets the writer drain what is queued, commit and end.
         drop(self.tx.take());
@@ -199,15 +254,44 @@ impl Store for SqliteStore {
         if rows.is_empty() {
             return Ok(());
         }
-        self.write(|r| Request::AppendTelemetry(rows, r)).await
+        let db = &self.inner.telemetry;
+        if rows.len() <= writer::TELEMETRY_CHUNK {
+            return db.write(|r| Request::AppendTelemetry(rows, r)).await;
+        }
+        // Queued as several requests, so that urgent writes can go between them; all of them
+        // are queued before the first answer is awaited, so they still commit in few batches.
+        let mut answers = Vec::new();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<TelemetryRow> = rows.by_ref().take(writer::TELEMETRY_CHUNK).collect();
+            let (reply, answer) = oneshot::channel();
+            db.tx()
+                .send(Request::AppendTelemetry(chunk, reply))
+                .await
+                .map_err(|_| StoreError::Unavailable("the store is closed".to_owned()))?;
+            answers.push(answer);
+        }
+        let mut result = Ok(());
+        for answer in answers {
+            if let Err(e) = answer.await.unwrap_or_else(|_| Err(writer_gone())) {
+                result = Err(e);
+            }
+        }
+        result
     }
 
     async fn telemetry_counts(&self) -> Result<TelemetryCounts> {
-        self.read(read::telemetry_counts).await
+        self.inner
+            .telemetry
+            .readers
+            .run(read::telemetry_counts)
+            .await
     }
 
     async fn delete_telemetry_before(&self, received_before: i64) -> Result<u64> {
-        self.write(|r| Request::DeleteTelemetryBefore(received_before, r))
+        self.inner
+            .telemetry
+            .write(|r| Request::DeleteTelemetryBefore(received_before, r))
             .await
     }
 
@@ -329,6 +413,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.write(Request::Ping).await
+        self.write(Request::Ping).await?;
+        self.inner.telemetry.write(Request::Ping).await
     }
 }

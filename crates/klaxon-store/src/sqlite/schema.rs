@@ -15,7 +15,30 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_lifecycle.sql"),
     include_str!("migrations/0003_rule_kinds.sql"),
+    include_str!("migrations/0004_telemetry_apart.sql"),
 ];
+
+/// The migrations of the telemetry database (its own file, its own `user_version`).
+const TELEMETRY_MIGRATIONS: &[&str] = &[include_str!("migrations/telemetry/0001_init.sql")];
+
+/// Which of the store's two database files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Db {
+    /// Alerts, their life, rule sets, baselines, tokens.
+    Main,
+    /// Process rows, marks, traces and logs: high volume, written in large batches, apart so
+    /// that an alert commit never waits behind them.
+    Telemetry,
+}
+
+impl Db {
+    fn migrations(self) -> &'static [&'static str] {
+        match self {
+            Db::Main => MIGRATIONS,
+            Db::Telemetry => TELEMETRY_MIGRATIONS,
+        }
+    }
+}
 
 /// The schema version after every migration ran.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -31,7 +54,7 @@ const WRITER_CACHE_KIB: i64 = -32 * 1024;
 const STATEMENT_CACHE: usize = 64;
 
 /// Opens the write connection: creates the file, sets WAL and full durability, and migrates.
-pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
+pub(crate) fn open_writer(path: &Path, db: Db) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -54,12 +77,18 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
         .map_err(map)?;
     conn.pragma_update(None, "temp_store", "MEMORY")
         .map_err(map)?;
+    // Checkpoints run on their own thread (`checkpoint.rs`), never inside a commit; the log is
+    // cut back to this size when it restarts.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(map)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+        .map_err(map)?;
     // A batch of 100,000 telemetry rows dirties ~10 MB of pages; a page cache that holds them
     // spares SQLite spilling pages to the WAL in the middle of the transaction.
     conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
         .map_err(map)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    migrate(&mut conn)?;
+    migrate(&mut conn, db.migrations())?;
     Ok(conn)
 }
 
@@ -84,8 +113,9 @@ fn opening(path: &Path, e: rusqlite::Error) -> StoreError {
 
 /// Brings the schema to the newest version, one transaction per migration. Reopening an
 /// up-to-date database changes nothing.
-fn migrate(conn: &mut Connection) -> Result<()> {
-    let newest = NEWEST;
+fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<()> {
+    #[allow(clippy::cast_possible_wrap)] // a handful of migrations
+    let newest = migrations.len() as i64;
     loop {
         // IMMEDIATE takes the write lock first, so two processes opening the same new file
         // cannot both run a migration: the second waits, then sees the new version.
@@ -102,7 +132,7 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         }
         let Some(sql) = usize::try_from(version)
             .ok()
-            .and_then(|v| MIGRATIONS.get(v))
+            .and_then(|v| migrations.get(v))
         else {
             return Ok(());
         };

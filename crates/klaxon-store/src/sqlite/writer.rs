@@ -1,9 +1,10 @@
 //! The writer thread: the only owner of the write connection, and group commit.
-//! It blocks for one request, drains whatever else is queued (up to a cap), runs the batch in
-//! one transaction with a savepoint per request, commits (one fsync), and only then answers
-//! every caller. It must never answer a caller before the commit, and never runs on an async
+//! It blocks for one request, drains whatever else is queued, runs a batch in one transaction
+//! with a savepoint per request (every urgent request first, then a bounded chunk of
+//! telemetry), commits (one fsync), and only then answers every caller. It must never answer a caller before the commit, and never runs on an async
 //! runtime thread.
 
+use std::collections::VecDeque;
 use std::thread::JoinHandle;
 
 use klaxon_engine::BaselineRecord;
@@ -24,8 +25,13 @@ pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
 pub(crate) const QUEUE: usize = 4096;
 /// At most this many requests in one transaction.
 const MAX_REQUESTS: usize = 10_000;
-/// Stop draining once the batch holds about this many rows (telemetry rows, alerts, ...).
+/// Stop draining urgent requests once the batch holds about this many rows.
 const MAX_ROWS: usize = 100_000;
+/// Telemetry rows added to one transaction (at least one request): bounds how long an urgent
+/// request queued behind telemetry waits.
+const BULK_ROWS: usize = 8192;
+/// The size of the requests [`SqliteStore::append_telemetry`] splits a large append into.
+pub(crate) const TELEMETRY_CHUNK: usize = 4096;
 
 /// One write, with where to send its result.
 pub(crate) enum Request {
@@ -206,25 +212,43 @@ pub(crate) fn spawn(
 }
 
 fn run(conn: Connection, mut rx: mpsc::Receiver<Request>) {
+    let mut urgent: VecDeque<Request> = VecDeque::new();
+    let mut bulk: VecDeque<Request> = VecDeque::new();
     let mut batch = Vec::new();
     let mut answers = Vec::new();
     let mut closers = Vec::new();
-    // Blocks for the first request; `None` once the channel is closed and drained.
-    while let Some(first) = rx.blocking_recv() {
+    let mut open = true;
+    loop {
+        // Block only when nothing is waiting; then take everything queued at this moment.
+        if urgent.is_empty() && bulk.is_empty() {
+            if !open {
+                break;
+            }
+            match rx.blocking_recv() {
+                Some(req) => sort(req, &mut urgent, &mut bulk, &mut closers, &mut rx),
+                None => break,
+            }
+        }
+        while let Ok(req) = rx.try_recv() {
+            sort(req, &mut urgent, &mut bulk, &mut closers, &mut rx);
+        }
+        if !closers.is_empty() {
+            open = false;
+        }
+        // Everything urgent first (alerts, lifecycle changes, rule sets, tokens), then
+        // telemetry up to a bounded size, so an alert never waits behind a large telemetry
+        // write for longer than one bounded chunk of it.
         let mut rows = 0;
-        let mut next = Some(first);
-        while let Some(req) = next.take() {
-            if let Request::Close(reply) = req {
-                // No new requests from now on; those already queued are still received.
-                rx.close();
-                closers.push(reply);
-            } else {
-                rows += req.rows();
-                batch.push(req);
-            }
-            if batch.len() < MAX_REQUESTS && rows < MAX_ROWS {
-                next = rx.try_recv().ok();
-            }
+        while batch.len() < MAX_REQUESTS && rows < MAX_ROWS {
+            let Some(req) = urgent.pop_front() else { break };
+            rows += req.rows();
+            batch.push(req);
+        }
+        let mut bulk_rows = 0;
+        while batch.len() < MAX_REQUESTS && bulk_rows < BULK_ROWS {
+            let Some(req) = bulk.pop_front() else { break };
+            bulk_rows += req.rows();
+            batch.push(req);
         }
         if !batch.is_empty() {
             commit_batch(&conn, &mut batch, &mut answers);
@@ -242,6 +266,25 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Request>) {
             Ok(()) => Ok(()),
             Err(e) => Err(StoreError::Unavailable(message(e).to_owned())),
         });
+    }
+}
+
+/// Files a request into its queue; a `Close` stops new requests (those already queued are
+/// still received and written).
+fn sort(
+    req: Request,
+    urgent: &mut VecDeque<Request>,
+    bulk: &mut VecDeque<Request>,
+    closers: &mut Vec<Reply<()>>,
+    rx: &mut mpsc::Receiver<Request>,
+) {
+    match req {
+        Request::Close(reply) => {
+            rx.close();
+            closers.push(reply);
+        }
+        Request::AppendTelemetry(..) | Request::DeleteTelemetryBefore(..) => bulk.push_back(req),
+        other => urgent.push_back(other),
     }
 }
 

@@ -22,12 +22,15 @@ pub fn temp_db(tag: &str) -> PathBuf {
     path
 }
 
-/// Removes a database file and its `-wal` and `-shm` companions, if present.
+/// Removes a database file, the telemetry database beside it, and their `-wal` and `-shm`
+/// companions, if present.
 pub fn remove_db(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
+    for file in [path.to_owned(), SqliteStore::telemetry_path(path)] {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = file.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
     }
 }
 
