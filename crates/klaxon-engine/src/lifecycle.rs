@@ -48,6 +48,14 @@ impl State {
             State::Pending | State::Active | State::Acknowledged | State::Suppressed
         )
     }
+
+    /// Firing: its condition holds (open and past pending). Firing alerts inhibit others.
+    pub fn is_firing(self) -> bool {
+        matches!(
+            self,
+            State::Active | State::Acknowledged | State::Suppressed
+        )
+    }
 }
 
 impl fmt::Display for State {

@@ -22,6 +22,63 @@ pub struct Config {
     pub engine: Engine,
     pub lifecycle: Lifecycle,
     pub collector: Collector,
+    /// Maintenance windows (`[[maintenance]]`), see docs/noise.md.
+    pub maintenance: Vec<MaintenanceConfig>,
+    /// Inhibition rules (`[[inhibit]]`).
+    pub inhibit: Vec<InhibitConfig>,
+    pub flapping: Flapping,
+}
+
+/// A maintenance window: one-off (`start`, `end`) or recurring (`weekdays`, `from`, `to`,
+/// `time_zone`), muting the alerts its `matchers` match and those of threshold rules that name
+/// it in `suppression_rules`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceConfig {
+    pub name: String,
+    /// Alertmanager matchers: `env="staging"`, `host=~"db-.*"`.
+    pub matchers: Vec<String>,
+    /// One-off: RFC 3339 or epoch ms.
+    pub start: Option<toml::Value>,
+    pub end: Option<toml::Value>,
+    /// Recurring: `mon` … `sun` (or full names).
+    pub weekdays: Vec<String>,
+    /// Local time of day, `HH:MM`; `to` not after `from` runs past midnight.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// An IANA time zone (`Europe/Berlin`); UTC when absent.
+    pub time_zone: Option<String>,
+}
+
+/// An inhibition rule, as in Alertmanager, optionally scoped to one route (receiver).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct InhibitConfig {
+    pub name: Option<String>,
+    pub source_matchers: Vec<String>,
+    pub target_matchers: Vec<String>,
+    pub equal: Vec<String>,
+    /// Only for notifications to this receiver.
+    pub route: Option<String>,
+}
+
+/// Flap detection: more than `changes` changes between firing and not firing within
+/// `window_minutes` holds an alert's notifications until it is stable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flapping {
+    /// 0 turns detection off.
+    pub changes: usize,
+    pub window_minutes: u64,
+}
+
+impl Default for Flapping {
+    fn default() -> Self {
+        Flapping {
+            changes: 6,
+            window_minutes: 30,
+        }
+    }
 }
 
 /// The built-in collector of the host's own metrics (`system.cpu.usage`,
@@ -133,6 +190,9 @@ impl Default for Config {
             engine: Engine::default(),
             lifecycle: Lifecycle::default(),
             collector: Collector::default(),
+            maintenance: Vec::new(),
+            inhibit: Vec::new(),
+            flapping: Flapping::default(),
         }
     }
 }
@@ -248,6 +308,9 @@ impl Config {
         }
         if self.collector.interval_seconds == 0 {
             errors.push("collector.interval_seconds: must be at least 1".to_owned());
+        }
+        if let Err(e) = crate::noise::compile(self) {
+            errors.extend(e);
         }
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());

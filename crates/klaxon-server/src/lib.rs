@@ -13,6 +13,7 @@ pub mod error;
 pub mod hub;
 pub mod lifecycle;
 pub mod metrics;
+pub mod noise;
 pub mod publish;
 pub mod telemetry;
 
@@ -241,6 +242,8 @@ impl<S: Store + Clone> Server<S> {
                 .then(|| secs_ms(lc.rule_auto_resolve_seconds)),
             resolve_timeout_ms: secs_ms(lc.resolve_timeout_seconds),
         };
+        let controls = noise::compile(&config)
+            .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
         let manager = lifecycle::Manager::load(
             store.clone(),
             settings,
@@ -250,6 +253,7 @@ impl<S: Store + Clone> Server<S> {
                 metrics: Arc::clone(&metrics),
             },
             &rule_auto,
+            controls,
         )
         .await
         .context("loading the open alerts")?;

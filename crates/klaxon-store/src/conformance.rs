@@ -51,6 +51,7 @@ macro_rules! store_conformance_tests {
             activation_is_exclusive_per_group,
             missing_rule_set_version_is_not_found,
             threshold_rule_sets_are_versioned_and_activated_apart,
+            silences_round_trip_and_update_in_place,
             baselines_upsert_and_load,
             tokens_are_unique_and_found_by_hash,
             concurrent_inserts_all_succeed_with_distinct_ids,
@@ -155,6 +156,7 @@ pub fn labelled(
         resolved_by: None,
         closed_at: None,
         suppressed_until: None,
+        suppressed_by: None,
         assignee: None,
         ends_at: None,
         generator_url: None,
@@ -214,6 +216,7 @@ pub fn transition(
         actor: actor.to_owned(),
         reason: reason.to_owned(),
         until: None,
+        by: None,
     }
 }
 

@@ -47,6 +47,9 @@ pub struct StoredAlert {
     pub resolved_by: Option<String>,
     pub closed_at: Option<i64>,
     pub suppressed_until: Option<i64>,
+    /// What suppresses it: `silence:<id>`, `maintenance:<name>`, or `manual` (none when not
+    /// suppressed).
+    pub suppressed_by: Option<String>,
     pub assignee: Option<String>,
     /// Alertmanager `endsAt` (epoch ms) when the sender gave one.
     pub ends_at: Option<i64>,
@@ -333,6 +336,9 @@ pub trait Store: Send + Sync + 'static {
     fn max_alert_id(&self) -> impl Future<Output = Result<i64>> + Send;
     /// Every alert that is not closed, for the lifecycle manager's index at start.
     fn load_open_alerts(&self) -> impl Future<Output = Result<Vec<AlertIndex>>> + Send;
+    /// Every stored silence (expired ones too), ordered by id. Silences are written through
+    /// [`AlertChange::Silence`], in the same commits as the alert changes they cause.
+    fn silences(&self) -> impl Future<Output = Result<Vec<klaxon_engine::noise::Silence>>> + Send;
     /// One alert with its events, its latest occurrences (at most `occurrences`) and notes.
     fn alert_detail(
         &self,

@@ -113,7 +113,11 @@ pub enum AlertChange {
         actor: String,
         reason: String,
         until: Option<i64>,
+        /// What suppresses it (to suppressed), as [`StoredAlert::suppressed_by`].
+        by: Option<String>,
     },
+    /// Stores a silence (new or changed; an expired one is kept, with its end).
+    Silence(klaxon_engine::noise::Silence),
     /// A note, with an event (from = to = the current state, reason "note").
     Note {
         id: i64,
@@ -142,11 +146,14 @@ pub struct AlertIndex {
     pub severity: String,
     /// The alert's labels (for stream filters).
     pub labels: BTreeMap<String, String>,
+    /// Its annotations (a threshold rule's `suppression_rules` are among them).
+    pub annotations: BTreeMap<String, String>,
     pub occurrences: u64,
     pub first_seen: i64,
     pub last_seen: i64,
     pub resolved_at: Option<i64>,
     pub suppressed_until: Option<i64>,
+    pub suppressed_by: Option<String>,
     pub ends_at: Option<i64>,
 }
 

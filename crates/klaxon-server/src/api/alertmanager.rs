@@ -242,7 +242,7 @@ fn parse_params(raw: &str) -> Result<ListParams, String> {
 }
 
 /// Percent-decoding of a query component (`+` is a space).
-fn decode(s: &str) -> Result<String, String> {
+pub(crate) fn decode(s: &str) -> Result<String, String> {
     let b = s.as_bytes();
     let (mut out, mut i) = (Vec::with_capacity(b.len()), 0);
     while i < b.len() {
@@ -391,7 +391,14 @@ fn gettable(
             .or_insert_with(|| a.message.clone());
     }
     let (state, silenced_by) = match a.state.as_str() {
-        "suppressed" => ("suppressed", vec![format!("klaxon-suppression-{}", a.id)]),
+        "suppressed" => (
+            "suppressed",
+            match a.suppressed_by.as_deref().and_then(|b| b.split_once(':')) {
+                Some(("silence", id)) => vec![id.to_owned()],
+                Some((_, w)) => vec![format!("maintenance:{w}")],
+                None => vec![format!("klaxon-suppression-{}", a.id)],
+            },
+        ),
         "pending" => ("unprocessed", Vec::new()),
         _ => ("active", Vec::new()),
     };

@@ -42,6 +42,7 @@ pub fn to_json(a: &StoredAlert) -> Value {
         "acknowledged_at": ts(a.acknowledged_at), "acknowledged_by": a.acknowledged_by,
         "resolved_at": ts(a.resolved_at), "resolved_by": a.resolved_by,
         "closed_at": ts(a.closed_at), "suppressed_until": ts(a.suppressed_until),
+        "suppressed_by": a.suppressed_by,
         "assignee": a.assignee, "ends_at": ts(a.ends_at), "generator_url": a.generator_url,
         "updated_at": format_ts(a.updated_at),
     })

@@ -130,6 +130,13 @@ pub async fn detail<S: Store + Clone>(
         .map(|n| json!({"at": format_ts(n.at), "author": n.author, "text": n.text}))
         .collect();
     v["notifications"] = json!([]);
+    // Open alerts: what mutes it (silence, maintenance window), inhibits it, or holds it
+    // (flapping), from the lifecycle manager, which knows them in the present.
+    let (tx, rx) = oneshot::channel();
+    v["noise"] = match st.command(Command::Explain { id, reply: tx }) {
+        Ok(()) => rx.await.ok().flatten().unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
     Ok(Json(v))
 }
 

@@ -7,12 +7,13 @@ pub mod manage;
 pub mod monitoring;
 pub mod openapi;
 pub mod rulesets;
+pub mod silences;
 pub mod streams;
 
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
 use klaxon_store::Store;
 use tokio::sync::{broadcast, watch, Semaphore};
@@ -428,6 +429,34 @@ pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "viewer",
             "Alertmanager API v2: open alerts with Alertmanager's filters",
             get(alertmanager::get_alerts::<S>),
+        ),
+        ep(
+            "POST",
+            "/api/v2/silences",
+            "responder",
+            "Create a silence, or change one (Alertmanager API v2)",
+            post(silences::post::<S>),
+        ),
+        ep(
+            "GET",
+            "/api/v2/silences",
+            "viewer",
+            "Silences, with Alertmanager's `filter` (Alertmanager API v2)",
+            get(silences::list::<S>),
+        ),
+        ep(
+            "GET",
+            "/api/v2/silence/{id}",
+            "viewer",
+            "One silence (Alertmanager API v2)",
+            get(silences::get_one::<S>),
+        ),
+        ep(
+            "DELETE",
+            "/api/v2/silence/{id}",
+            "responder",
+            "Expire a silence (Alertmanager API v2)",
+            delete(silences::delete::<S>),
         ),
         ep(
             "GET",

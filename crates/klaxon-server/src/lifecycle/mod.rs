@@ -4,6 +4,7 @@
 //! each batch of changes durably, and only then publishes them and answers callers.
 
 pub mod convert;
+mod noise;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -19,6 +20,7 @@ use crate::driver::{wall_ms, Fired};
 use crate::metrics::Metrics;
 use crate::publish::Published;
 use convert::Labelled;
+pub use noise::SilenceRefusal;
 
 /// Lifecycle settings, in milliseconds.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +101,21 @@ pub enum Command {
         assignee: Option<String>,
         reply: oneshot::Sender<Result<(), Refusal>>,
     },
+    /// Create or change a silence (an empty id creates); the reply is its id, once committed.
+    UpsertSilence {
+        silence: klaxon_engine::noise::Silence,
+        reply: oneshot::Sender<Result<String, SilenceRefusal>>,
+    },
+    /// Expire a silence now.
+    ExpireSilence {
+        id: String,
+        reply: oneshot::Sender<Result<String, SilenceRefusal>>,
+    },
+    /// Why an open alert is or is not muted (`None`: not open).
+    Explain {
+        id: i64,
+        reply: oneshot::Sender<Option<serde_json::Value>>,
+    },
 }
 
 /// A committed lifecycle change, as streams see it.
@@ -135,6 +152,10 @@ struct Entry {
     last_seen: i64,
     resolved_at: Option<i64>,
     suppressed_until: Option<i64>,
+    /// What suppresses it (`silence:<id>`, `maintenance:<name>`).
+    suppressed_by: Option<String>,
+    /// Maintenance windows its rule names (`suppression_rules`).
+    windows: Arc<[String]>,
     ends_at: Option<i64>,
     /// The rule's own auto-resolve time (event rules), overriding the server setting.
     auto_resolve_ms: Option<i64>,
@@ -147,6 +168,9 @@ enum Due {
     Close,
     Unsuppress,
     AutoResolve,
+    /// A silence starts or ends, a maintenance window opens or closes, a flapping alert may be
+    /// stable: every open alert is looked at again.
+    Noise,
 }
 
 enum Reply {
@@ -156,6 +180,10 @@ enum Reply {
         Result<Done, Refusal>,
     ),
     Unit(oneshot::Sender<Result<(), Refusal>>, Result<(), Refusal>),
+    Silence(
+        oneshot::Sender<Result<String, SilenceRefusal>>,
+        Result<String, SilenceRefusal>,
+    ),
 }
 
 /// The manager's state.
@@ -177,6 +205,7 @@ pub struct Manager<S> {
     /// in `published`). A further firing replaces that occurrence instead of adding one, so a
     /// storm of firings costs one row update per alert and batch.
     folding: HashMap<i64, (usize, usize)>,
+    noise: noise::State,
 }
 
 impl<S: Store + Clone> Manager<S> {
@@ -187,8 +216,10 @@ impl<S: Store + Clone> Manager<S> {
         settings: Settings,
         out: Outputs,
         rule_auto: &HashMap<(String, String), i64>,
+        controls: crate::noise::Compiled,
     ) -> Result<Manager<S>, StoreError> {
         let next_id = store.max_alert_id().await? + 1;
+        let noise = noise::State::new(controls, store.silences().await?);
         let mut m = Manager {
             store,
             settings,
@@ -203,6 +234,7 @@ impl<S: Store + Clone> Manager<S> {
             replies: Vec::new(),
             latencies: Vec::new(),
             folding: HashMap::new(),
+            noise,
         };
         for a in m.store.load_open_alerts().await? {
             let auto = match (a.labels.get("group"), a.labels.get("alertname")) {
@@ -213,6 +245,8 @@ impl<S: Store + Clone> Manager<S> {
             };
             m.index(a, auto);
         }
+        // Silences and windows may have changed while the server was down.
+        m.reconsider_all(crate::driver::wall_ms());
         Ok(m)
     }
 
@@ -231,10 +265,15 @@ impl<S: Store + Clone> Manager<S> {
             last_seen: a.last_seen,
             resolved_at: a.resolved_at,
             suppressed_until: a.suppressed_until,
+            suppressed_by: a.suppressed_by,
+            windows: noise::named_windows(&a.annotations),
             ends_at: a.ends_at,
             auto_resolve_ms,
             auto_at: None,
         };
+        if e.state.is_firing() {
+            self.noise.inhibitor.fire(e.id, &e.labels);
+        }
         // The newest alert of a fingerprint is the one firings fold into.
         let newer = self
             .by_fingerprint
@@ -414,6 +453,17 @@ impl<S: Store + Clone> Manager<S> {
                 };
                 self.replies.push(Reply::Unit(reply, r));
             }
+            Command::UpsertSilence { silence, reply } => {
+                let r = self.upsert_silence(silence, now);
+                self.replies.push(Reply::Silence(reply, r));
+            }
+            Command::ExpireSilence { id, reply } => {
+                let r = self.expire_silence(&id, now);
+                self.replies.push(Reply::Silence(reply, r));
+            }
+            Command::Explain { id, reply } => {
+                let _ = reply.send(self.explain(id, now));
+            }
         }
     }
 
@@ -575,6 +625,8 @@ impl<S: Store + Clone> Manager<S> {
             last_seen: a.last_seen,
             resolved_at: None,
             suppressed_until: None,
+            suppressed_by: None,
+            windows: noise::named_windows(&a.annotations),
             ends_at: a.ends_at,
             auto_resolve_ms,
             auto_at: None,
@@ -582,6 +634,9 @@ impl<S: Store + Clone> Manager<S> {
         self.by_fingerprint.insert(a.fingerprint.clone(), a.id);
         self.alerts.insert(a.id, e.clone());
         self.schedule(&e);
+        if e.state.is_firing() {
+            self.noise.inhibitor.fire(e.id, &e.labels);
+        }
         let json = crate::api::alerts::to_json(&a);
         self.published.push(Change {
             alert_id: a.id,
@@ -597,7 +652,11 @@ impl<S: Store + Clone> Manager<S> {
             reason: reason.to_owned(),
             occurrence,
         });
+        let (id, active) = (a.id, a.state == "active");
         self.created.push(a);
+        if active {
+            self.reconsider(id, crate::driver::wall_ms());
+        }
     }
 
     fn occur(
@@ -675,6 +734,21 @@ impl<S: Store + Clone> Manager<S> {
         now: i64,
         until: Option<i64>,
     ) -> Result<Done, Refusal> {
+        self.move_to_by(id, action, actor, reason, now, until, None)
+    }
+
+    /// As [`Manager::move_to`], recording what suppresses the alert (`by`, to suppressed).
+    #[allow(clippy::too_many_arguments)]
+    fn move_to_by(
+        &mut self,
+        id: i64,
+        action: Action,
+        actor: &str,
+        reason: &str,
+        now: i64,
+        until: Option<i64>,
+        by: Option<String>,
+    ) -> Result<Done, Refusal> {
         let Some(e) = self.alerts.get_mut(&id) else {
             return Err(Refusal::NotFound);
         };
@@ -684,18 +758,23 @@ impl<S: Store + Clone> Manager<S> {
             message: i.to_string(),
         })?;
         e.state = to;
-        match to {
-            State::Resolved => e.resolved_at = Some(now),
-            State::Suppressed => e.suppressed_until = until,
-            _ => {}
-        }
         if from == State::Resolved {
             e.resolved_at = None;
         }
         if from == State::Suppressed {
             e.suppressed_until = None;
+            e.suppressed_by = None;
+        }
+        match to {
+            State::Resolved => e.resolved_at = Some(now),
+            State::Suppressed => {
+                e.suppressed_until = until;
+                e.suppressed_by = by.clone();
+            }
+            _ => {}
         }
         let snapshot = e.clone();
+        self.noise_after_move(&snapshot, from, action, now);
         if to == State::Closed {
             self.alerts.remove(&id);
             if self.by_fingerprint.get(&snapshot.fingerprint) == Some(&id) {
@@ -713,6 +792,7 @@ impl<S: Store + Clone> Manager<S> {
             actor: actor.to_owned(),
             reason: reason.to_owned(),
             until,
+            by,
         });
         self.publish(
             id,
@@ -720,6 +800,11 @@ impl<S: Store + Clone> Manager<S> {
             to.as_str(),
             json!({"id": id, "from": from.as_str(), "to": to.as_str(), "actor": actor, "reason": reason, "at": now}),
         );
+        // An alert that becomes active may be one a silence or a window should hold.
+        if to == State::Active {
+            self.reconsider(id, now);
+        }
+        let to = self.alerts.get(&id).map_or(to, |e| e.state);
         Ok(Done {
             id,
             from: from.as_str().to_owned(),
@@ -745,14 +830,14 @@ impl<S: Store + Clone> Manager<S> {
                 Err(e) => Err(e),
             };
         }
-        let (action, until) = match act {
-            Act::Acknowledge => (Action::Acknowledge, None),
-            Act::Resolve => (Action::Resolve, None),
-            Act::Suppress { until } => (Action::Suppress, Some(until)),
-            Act::Unsuppress => (Action::Unsuppress, None),
-            Act::Close => (Action::Close, None),
+        let action = match act {
+            Act::Acknowledge => Action::Acknowledge,
+            Act::Resolve => Action::Resolve,
+            Act::Suppress { until } => return self.suppress_by_hand(id, until, actor, reason, now),
+            Act::Unsuppress => return self.unsuppress_by_hand(id, actor, reason, now),
+            Act::Close => Action::Close,
         };
-        self.move_to(id, action, actor, reason, now, until)
+        self.move_to(id, action, actor, reason, now, None)
     }
 
     /// Fires the lifecycle timers that are due.
@@ -762,6 +847,12 @@ impl<S: Store + Clone> Manager<S> {
                 break;
             }
             self.due.pop();
+            if what == Due::Noise {
+                if id == 0 {
+                    self.reconsider_all(now);
+                }
+                continue;
+            }
             let Some(e) = self.alerts.get(&id).cloned() else {
                 continue;
             };
@@ -785,14 +876,7 @@ impl<S: Store + Clone> Manager<S> {
                     if e.state == State::Suppressed
                         && e.suppressed_until.is_some_and(|u| u < now) =>
                 {
-                    let _ = self.move_to(
-                        id,
-                        Action::Unsuppress,
-                        "system",
-                        "suppression expired",
-                        now,
-                        None,
-                    );
+                    self.reconsider(id, now);
                 }
                 Due::AutoResolve if e.auto_at == Some(at) => {
                     let next = self.auto_resolve_at(&e);
@@ -894,6 +978,9 @@ impl<S: Store + Clone> Manager<S> {
                     let _ = tx.send(v);
                 }
                 Reply::Unit(tx, v) => {
+                    let _ = tx.send(v);
+                }
+                Reply::Silence(tx, v) => {
                     let _ = tx.send(v);
                 }
             }

@@ -169,3 +169,51 @@ impl Running {
         }
     }
 }
+
+/// `amtool`, Alertmanager's own client, pointed at a running klaxon with the admin token.
+pub struct Amtool {
+    args: Vec<String>,
+}
+
+pub const AMTOOL: &str = "/usr/bin/amtool";
+
+impl Amtool {
+    /// `None` (after printing why) when amtool is not installed; a failure when it must be
+    /// (`KLAXON_REQUIRE_PEERS`).
+    pub fn new(r: &Running, dir: &std::path::Path) -> Option<Amtool> {
+        if !std::path::Path::new(AMTOOL).exists() {
+            assert!(
+                std::env::var_os("KLAXON_REQUIRE_PEERS").is_none(),
+                "KLAXON_REQUIRE_PEERS is set but {AMTOOL} is missing"
+            );
+            println!("skipped: amtool not installed (apt-get install prometheus-alertmanager)");
+            return None;
+        }
+        let auth = dir.join("amtool-http.yml");
+        std::fs::write(&auth, format!("authorization:\n  credentials: {ADMIN}\n"))
+            .expect("write http config");
+        Some(Amtool {
+            args: vec![
+                format!("--alertmanager.url=http://{}", r.addr),
+                format!("--http.config.file={}", auth.display()),
+            ],
+        })
+    }
+
+    /// Runs amtool with these arguments: (success, stdout, stdout and stderr).
+    pub async fn run(&self, rest: &[&str]) -> (bool, String, String) {
+        let mut args = self.args.clone();
+        args.extend(rest.iter().map(|s| (*s).to_owned()));
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(AMTOOL)
+                .args(&args)
+                .output()
+                .expect("run amtool");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            let text = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+            (out.status.success(), stdout, text)
+        })
+        .await
+        .expect("join amtool")
+    }
+}

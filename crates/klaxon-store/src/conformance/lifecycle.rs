@@ -268,6 +268,7 @@ pub async fn suppression_sets_and_clears_its_end<S: Store>(store: &Arc<S>) {
         actor: "silence:42".into(),
         reason: "silenced".into(),
         until: Some(T0 + 3_600_000),
+        by: Some("silence:42".into()),
     };
     store
         .apply_alert_changes(vec![insert(a), suppress])
@@ -275,8 +276,12 @@ pub async fn suppression_sets_and_clears_its_end<S: Store>(store: &Arc<S>) {
         .unwrap();
     let s = store.get_alert(3).await.unwrap();
     assert_eq!(
-        (s.state.as_str(), s.suppressed_until),
-        ("suppressed", Some(T0 + 3_600_000))
+        (
+            s.state.as_str(),
+            s.suppressed_until,
+            s.suppressed_by.as_deref()
+        ),
+        ("suppressed", Some(T0 + 3_600_000), Some("silence:42"))
     );
     assert_eq!(
         store.alert_summary().await.unwrap().open_by_severity["low"],
@@ -294,7 +299,10 @@ pub async fn suppression_sets_and_clears_its_end<S: Store>(store: &Arc<S>) {
         .await
         .unwrap();
     let s = store.get_alert(3).await.unwrap();
-    assert_eq!((s.state.as_str(), s.suppressed_until), ("active", None));
+    assert_eq!(
+        (s.state.as_str(), s.suppressed_until, s.suppressed_by),
+        ("active", None, None)
+    );
     let mut expected = step("api", None, "active", "created", T0);
     expected.extend(step(
         "silence:42",
@@ -577,4 +585,56 @@ pub async fn open_alerts_are_every_alert_but_closed_ones<S: Store>(store: &Arc<S
         );
         assert_eq!(a.ends_at, Some(T0 + 5 * a.id));
     }
+}
+
+pub async fn silences_round_trip_and_update_in_place<S: Store>(store: &Arc<S>) {
+    use klaxon_engine::noise::{MatcherSpec, Silence};
+    let s = Silence {
+        id: "b-1".into(),
+        matchers: vec![
+            MatcherSpec {
+                name: "alertname".into(),
+                value: "Disk".into(),
+                is_regex: false,
+                is_equal: true,
+            },
+            MatcherSpec {
+                name: "host".into(),
+                value: "web-(1|2)".into(),
+                is_regex: true,
+                is_equal: false,
+            },
+        ],
+        starts_at: T0,
+        ends_at: T0 + 3_600_000,
+        created_by: "ops".into(),
+        comment: "disk swap".into(),
+        updated_at: T0,
+    };
+    let other = Silence {
+        id: "a-2".into(),
+        ..s.clone()
+    };
+    store
+        .apply_alert_changes(vec![
+            AlertChange::Silence(s.clone()),
+            AlertChange::Silence(other.clone()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.silences().await.unwrap(), [other.clone(), s.clone()]);
+    let expired = Silence {
+        ends_at: T0 + 5,
+        updated_at: T0 + 5,
+        ..s.clone()
+    };
+    store
+        .apply_alert_changes(vec![AlertChange::Silence(expired.clone())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.silences().await.unwrap(),
+        [other, expired],
+        "the same id replaces the row"
+    );
 }

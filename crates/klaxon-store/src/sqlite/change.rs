@@ -87,10 +87,12 @@ fn apply_one(conn: &Connection, change: &AlertChange) -> Result<()> {
             actor,
             reason,
             until,
+            by,
         } => {
-            transition(conn, *id, from, to, *at, actor, *until)?;
+            transition(conn, *id, from, to, *at, actor, (*until, by.as_deref()))?;
             row::insert_event(conn, *id, *at, actor, Some(from), to, reason)
         }
+        AlertChange::Silence(s) => upsert_silence(conn, s),
         AlertChange::Note {
             id,
             at,
@@ -145,7 +147,7 @@ fn transition(
     to: &str,
     at: i64,
     actor: &str,
-    until: Option<i64>,
+    (until, by): (Option<i64>, Option<&str>),
 ) -> Result<()> {
     let old = current(conn, id)?;
     if old.state != from {
@@ -178,7 +180,8 @@ fn transition(
          resolved_at = CASE ?6 WHEN 1 THEN ?3 WHEN 2 THEN NULL ELSE resolved_at END, \
          resolved_by = CASE ?6 WHEN 1 THEN ?4 WHEN 2 THEN NULL ELSE resolved_by END, \
          closed_at = CASE ?7 WHEN 1 THEN ?3 ELSE closed_at END, \
-         suppressed_until = CASE ?8 WHEN 1 THEN ?9 WHEN 2 THEN NULL ELSE suppressed_until END \
+         suppressed_until = CASE ?8 WHEN 1 THEN ?9 WHEN 2 THEN NULL ELSE suppressed_until END, \
+         suppressed_by = CASE ?8 WHEN 1 THEN ?10 WHEN 2 THEN NULL ELSE suppressed_by END \
          WHERE id = ?1",
     )
     .and_then(|mut st| {
@@ -191,7 +194,8 @@ fn transition(
             resolved as i64,
             closed,
             suppressed as i64,
-            until
+            until,
+            by
         ])
     })
     .map_err(map)?;
@@ -271,4 +275,31 @@ fn found(changed: usize, id: i64) -> Result<()> {
 
 fn not_found(id: i64) -> StoreError {
     StoreError::NotFound(format!("alert {id}"))
+}
+
+/// Inserts or replaces a silence row.
+fn upsert_silence(conn: &Connection, s: &klaxon_engine::noise::Silence) -> Result<()> {
+    let matchers = serde_json::to_string(&s.matchers)
+        .map_err(|e| StoreError::Invalid(format!("silence matchers: {e}")))?;
+    conn.prepare_cached(
+        "INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, \
+         starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
+         created_by = excluded.created_by, comment = excluded.comment, \
+         updated_at = excluded.updated_at",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            s.id,
+            matchers,
+            s.starts_at,
+            s.ends_at,
+            s.created_by,
+            s.comment,
+            s.updated_at
+        ])
+    })
+    .map(drop)
+    .map_err(map)
 }

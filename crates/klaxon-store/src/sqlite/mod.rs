@@ -386,6 +386,10 @@ impl Store for SqliteStore {
         self.read(read::max_alert_id).await
     }
 
+    async fn silences(&self) -> Result<Vec<klaxon_engine::noise::Silence>> {
+        self.read(read::silences).await
+    }
+
     async fn load_open_alerts(&self) -> Result<Vec<AlertIndex>> {
         self.read(read::load_open_alerts).await
     }

@@ -226,7 +226,7 @@ pub(crate) fn load_open_alerts(conn: &Connection) -> Result<Vec<AlertIndex>> {
     let mut st = conn
         .prepare_cached(
             "SELECT id, fingerprint, state, source, severity, occurrences, first_seen, \
-             last_seen, resolved_at, suppressed_until, ends_at, labels \
+             last_seen, resolved_at, suppressed_until, ends_at, labels, suppressed_by, annotations \
              FROM alerts INDEXED BY alerts_state_severity \
              WHERE state IN (SELECT state FROM alert_counts WHERE state != 'closed' AND n > 0) \
              ORDER BY id",
@@ -247,6 +247,8 @@ pub(crate) fn load_open_alerts(conn: &Connection) -> Result<Vec<AlertIndex>> {
                 suppressed_until: r.get(9)?,
                 ends_at: r.get(10)?,
                 labels: row::decode_map(11, &r.get::<_, String>(11)?)?,
+                suppressed_by: r.get(12)?,
+                annotations: row::decode_map(13, &r.get::<_, String>(13)?)?,
             })
         })
         .map_err(map)?;
@@ -305,4 +307,35 @@ fn collect<T>(
     f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>> {
     collect_for(conn, sql, [], f)
+}
+
+/// Every stored silence, by id.
+pub(crate) fn silences(conn: &Connection) -> Result<Vec<klaxon_engine::noise::Silence>> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT id, matchers, starts_at, ends_at, created_by, comment, updated_at \
+             FROM silences ORDER BY id",
+        )
+        .map_err(map)?;
+    let rows = st
+        .query_map([], |r| {
+            let matchers: String = r.get(1)?;
+            Ok(klaxon_engine::noise::Silence {
+                id: r.get(0)?,
+                matchers: serde_json::from_str(&matchers).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        1,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
+                starts_at: r.get(2)?,
+                ends_at: r.get(3)?,
+                created_by: r.get(4)?,
+                comment: r.get(5)?,
+                updated_at: r.get(6)?,
+            })
+        })
+        .map_err(map)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map)
 }

@@ -23,7 +23,7 @@ pub(crate) const ALERT_COLUMNS: &str = "a.id, a.fingerprint, a.state, a.\"group\
      a.signal_ts, a.engine_ts, a.message, a.created_at, a.source, a.name, a.labels, \
      a.annotations, a.first_seen, a.last_seen, a.occurrences, a.acknowledged_at, \
      a.acknowledged_by, a.resolved_at, a.resolved_by, a.closed_at, a.suppressed_until, \
-     a.assignee, a.ends_at, a.generator_url, a.updated_at";
+     a.assignee, a.ends_at, a.generator_url, a.updated_at, a.suppressed_by";
 
 pub(crate) fn alert(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
     Ok(StoredAlert {
@@ -70,6 +70,7 @@ pub(crate) fn alert(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
         ends_at: row.get(37)?,
         generator_url: row.get(38)?,
         updated_at: row.get(39)?,
+        suppressed_by: row.get(40)?,
     })
 }
 
@@ -104,10 +105,10 @@ pub(crate) fn insert_alert(conn: &Connection, a: &StoredAlert, id: Option<i64>) 
          \"action\", context, action_count, value, \"limit\", signal_ts, engine_ts, message, \
          created_at, source, name, labels, annotations, first_seen, last_seen, occurrences, \
          acknowledged_at, acknowledged_by, resolved_at, resolved_by, closed_at, \
-         suppressed_until, assignee, ends_at, generator_url, updated_at) \
+         suppressed_until, assignee, ends_at, generator_url, updated_at, suppressed_by) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
          ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, \
-         ?35, ?36, ?37, ?38, ?39, ?40)",
+         ?35, ?36, ?37, ?38, ?39, ?40, ?41)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -151,6 +152,7 @@ pub(crate) fn insert_alert(conn: &Connection, a: &StoredAlert, id: Option<i64>) 
             a.ends_at,
             a.generator_url,
             a.updated_at,
+            a.suppressed_by,
         ])
     })
     .map_err(|e| match map(e) {

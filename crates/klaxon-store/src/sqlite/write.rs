@@ -78,6 +78,7 @@ fn stored(a: Alert, created_at: i64) -> StoredAlert {
         resolved_by: None,
         closed_at: None,
         suppressed_until: None,
+        suppressed_by: None,
         assignee: None,
         ends_at: None,
         generator_url: None,

@@ -27,9 +27,9 @@ pub(crate) const QUEUE: usize = 4096;
 const MAX_REQUESTS: usize = 10_000;
 /// Stop draining urgent requests once the batch holds about this many rows.
 const MAX_ROWS: usize = 100_000;
-/// Telemetry rows added to one transaction (at least one request): bounds how long an urgent
-/// request queued behind telemetry waits.
-const BULK_ROWS: usize = 8192;
+/// Telemetry rows added to one transaction (at least one request). Telemetry has a database
+/// file and writer of its own, so this only sizes its transactions: large, for throughput.
+const BULK_ROWS: usize = 100_000;
 /// The size of the requests [`SqliteStore::append_telemetry`] splits a large append into.
 pub(crate) const TELEMETRY_CHUNK: usize = 4096;
 

@@ -1,0 +1,236 @@
+//! Silences over Alertmanager's API v2, so that `amtool` and Alertmanager's clients drive
+//! klaxon's silences unchanged: `POST /api/v2/silences` (create, or change when an id is
+//! given), `GET /api/v2/silences` (with `filter`), `GET` and `DELETE /api/v2/silence/{id}`.
+//! Shapes, states and error answers are Alertmanager's: a bad silence is a 400 with a JSON
+//! string, an unknown id 404, a malformed one 422.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use klaxon_engine::matcher::{parse_filter_parts, Written};
+use klaxon_engine::noise::{MatcherSpec, Silence};
+use klaxon_engine::timestamp::{format_ts, parse_ts_str};
+use klaxon_store::Store;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::AppState;
+use crate::auth::Need;
+use crate::driver::wall_ms;
+use crate::error::{ApiError, ApiResult};
+use crate::lifecycle::{Command, SilenceRefusal};
+
+fn am_error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(Value::String(message.into()))).into_response()
+}
+
+/// Alertmanager's answer to a body that does not fit its schema (go-swagger's shape).
+fn schema_error(code: u16, message: impl Into<String>) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"code": code, "message": message.into()})),
+    )
+        .into_response()
+}
+
+/// `postableSilence`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Postable {
+    #[serde(default)]
+    id: Option<String>,
+    matchers: Option<Vec<MatcherSpec>>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    created_by: Option<String>,
+    comment: Option<String>,
+}
+
+/// `gettableSilence`.
+pub fn gettable(s: &Silence, now: i64) -> Value {
+    json!({
+        "id": s.id,
+        "status": {"state": s.state(now).as_str()},
+        "updatedAt": format_ts(s.updated_at),
+        "comment": s.comment,
+        "createdBy": s.created_by,
+        "endsAt": format_ts(s.ends_at),
+        "matchers": s.matchers,
+        "startsAt": format_ts(s.starts_at),
+    })
+}
+
+async fn ask<S: Store + Clone>(
+    st: &AppState<S>,
+    make: impl FnOnce(oneshot::Sender<Result<String, SilenceRefusal>>) -> Command,
+) -> ApiResult<Result<String, SilenceRefusal>> {
+    let (tx, rx) = oneshot::channel();
+    st.command(make(tx))?;
+    rx.await
+        .map_err(|_| ApiError::unavailable("the lifecycle manager stopped"))
+}
+
+/// `POST /api/v2/silences`: `{"silenceID"}` once the silence (and what it mutes) is committed.
+pub async fn post<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let caller = st.auth.caller(&headers, Need::Respond).await?;
+    let p: Postable = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => return Ok(am_error(StatusCode::BAD_REQUEST, format!("body: {e}"))),
+    };
+    let Some(matchers) = p.matchers else {
+        return Ok(schema_error(602, "matchers in body is required"));
+    };
+    if matchers.is_empty() {
+        return Ok(schema_error(
+            612,
+            "matchers in body should have at least 1 items",
+        ));
+    }
+    let Some(comment) = p.comment else {
+        return Ok(schema_error(602, "comment in body is required"));
+    };
+    let created_by = p
+        .created_by
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or(caller.name);
+    let time = |field: &str, v: Option<String>| -> Result<i64, String> {
+        let v = v.ok_or(format!("{field} in body is required"))?;
+        parse_ts_str(&v).map_err(|e| format!("{field}: {e}"))
+    };
+    let (starts_at, ends_at) = match (time("startsAt", p.starts_at), time("endsAt", p.ends_at)) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(e), _) | (_, Err(e)) => return Ok(schema_error(602, e)),
+    };
+    let now = wall_ms();
+    if ends_at <= starts_at {
+        return Ok(am_error(
+            StatusCode::BAD_REQUEST,
+            "Failed to create silence: start time must be before end time",
+        ));
+    }
+    if ends_at <= now {
+        return Ok(am_error(
+            StatusCode::BAD_REQUEST,
+            "Failed to create silence: end time can't be in the past",
+        ));
+    }
+    let silence = Silence {
+        id: p.id.unwrap_or_default(),
+        matchers,
+        starts_at,
+        ends_at,
+        created_by,
+        comment,
+        updated_at: now,
+    };
+    match ask(&st, |reply| Command::UpsertSilence { silence, reply }).await? {
+        Ok(id) => Ok(Json(json!({"silenceID": id})).into_response()),
+        Err(SilenceRefusal::NotFound) => Ok(am_error(StatusCode::NOT_FOUND, "silence not found")),
+        Err(SilenceRefusal::Invalid(m)) => Ok(am_error(
+            StatusCode::BAD_REQUEST,
+            format!("silence invalid: {m}"),
+        )),
+        Err(SilenceRefusal::Unavailable) => Err(ApiError::unavailable("cannot make a silence id")),
+    }
+}
+
+/// Whether a silence has a matcher equal to `m` (Alertmanager's silence filter).
+fn has_matcher(s: &Silence, m: &Written) -> bool {
+    let (is_regex, is_equal) = match m.op {
+        "=" => (false, true),
+        "!=" => (false, false),
+        "=~" => (true, true),
+        _ => (true, false),
+    };
+    s.matchers.iter().any(|x| {
+        x.name == m.name && x.value == m.value && x.is_regex == is_regex && x.is_equal == is_equal
+    })
+}
+
+/// `GET /api/v2/silences[?filter=...]`: every silence, newest change first within a state, in
+/// Alertmanager's order (active, pending, expired).
+pub async fn list<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    st.auth.check(&headers, Need::Read).await?;
+    let mut filters = Vec::new();
+    for pair in q.as_deref().unwrap_or("").split('&') {
+        let Some(v) = pair.strip_prefix("filter=") else {
+            continue;
+        };
+        let v = super::alertmanager::decode(v).map_err(ApiError::bad_request)?;
+        match parse_filter_parts(&v) {
+            Ok(ms) => filters.extend(ms),
+            Err(e) => return Ok(am_error(StatusCode::BAD_REQUEST, e)),
+        }
+    }
+    let now = wall_ms();
+    let mut all = st.store.silences().await?;
+    all.retain(|s| filters.iter().all(|m| has_matcher(s, m)));
+    let rank = |s: &Silence| match s.state(now) {
+        klaxon_engine::noise::SilenceState::Active => 0,
+        klaxon_engine::noise::SilenceState::Pending => 1,
+        klaxon_engine::noise::SilenceState::Expired => 2,
+    };
+    all.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then(b.updated_at.cmp(&a.updated_at))
+            .then(a.id.cmp(&b.id))
+    });
+    let out: Vec<Value> = all.iter().map(|s| gettable(s, now)).collect();
+    Ok(Json(Value::Array(out)).into_response())
+}
+
+fn uuid_or_422(id: &str) -> Option<Response> {
+    (!crate::noise::is_uuid(id)).then(|| {
+        schema_error(
+            601,
+            format!("silenceID in path must be of type uuid: {id:?}"),
+        )
+    })
+}
+
+/// `GET /api/v2/silence/{id}`.
+pub async fn get_one<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    st.auth.check(&headers, Need::Read).await?;
+    if let Some(r) = uuid_or_422(&id) {
+        return Ok(r);
+    }
+    let all = st.store.silences().await?;
+    match all.iter().find(|s| s.id == id) {
+        Some(s) => Ok(Json(gettable(s, wall_ms())).into_response()),
+        None => Ok(am_error(StatusCode::NOT_FOUND, "silence not found")),
+    }
+}
+
+/// `DELETE /api/v2/silence/{id}`: expires it now (an expired one stays expired).
+pub async fn delete<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    st.auth.check(&headers, Need::Respond).await?;
+    if let Some(r) = uuid_or_422(&id) {
+        return Ok(r);
+    }
+    match ask(&st, |reply| Command::ExpireSilence { id, reply }).await? {
+        Ok(_) => Ok(StatusCode::OK.into_response()),
+        Err(SilenceRefusal::NotFound) => Ok(am_error(StatusCode::NOT_FOUND, "silence not found")),
+        Err(SilenceRefusal::Invalid(m)) => Ok(am_error(StatusCode::BAD_REQUEST, m)),
+        Err(SilenceRefusal::Unavailable) => Err(ApiError::unavailable("silence store")),
+    }
+}
