@@ -168,7 +168,16 @@ fn unquote(v: &str) -> Result<String, String> {
 /// A compiled anchored regex (see the module documentation for the language): a program for a
 /// Pike VM whose jumps are relative, so fragments compose by concatenation.
 #[derive(Debug, Clone)]
-pub struct Regex(Vec<Inst>);
+pub struct Regex {
+    prog: Vec<Inst>,
+    /// The characters every match starts with (the program's leading single characters): a
+    /// text without them fails at once, and indexes can file the pattern under them.
+    prefix: String,
+    /// The whole pattern is `prefix`: matching is a comparison.
+    literal: bool,
+    /// The pattern is literals joined by `|` (`warning|info`): matching is a lookup.
+    alternatives: Option<Vec<String>>,
+}
 
 #[derive(Debug, Clone)]
 enum Inst {
@@ -206,18 +215,51 @@ impl Regex {
             return Err(err("unmatched `)`".into()));
         }
         prog.push(Inst::Match);
-        Ok(Regex(prog))
+        let mut prefix = String::new();
+        for inst in &prog {
+            match inst {
+                Inst::Class(false, r) if r.len() == 1 && r[0].0 == r[0].1 => prefix.push(r[0].0),
+                _ => break,
+            }
+        }
+        let literal = matches!(prog.get(prefix.chars().count()), Some(Inst::Match));
+        let plain = |c: char| !".[]()*+?{}\\^$".contains(c);
+        let alternatives = (body.contains('|') && body.chars().all(|c| c == '|' || plain(c)))
+            .then(|| body.split('|').map(str::to_owned).collect());
+        Ok(Regex {
+            prog,
+            prefix,
+            literal,
+            alternatives,
+        })
+    }
+
+    /// The text every match starts with (possibly empty).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Whether the whole of `text` matches.
     pub fn is_match(&self, text: &str) -> bool {
+        if self.literal {
+            return text == self.prefix;
+        }
+        if let Some(alts) = &self.alternatives {
+            return alts.iter().any(|a| a == text);
+        }
+        let Some(rest) = text.strip_prefix(self.prefix.as_str()) else {
+            return false;
+        };
+        // The prefix's instructions have one successor each: after reading it, the only
+        // thread is at the first instruction past it.
+        let start = self.prefix.chars().count();
         let (mut cur, mut next) = (Vec::new(), Vec::new());
-        let mut seen = vec![usize::MAX; self.0.len()];
-        self.add(&mut cur, &mut seen, 0, 0);
-        for (i, c) in text.chars().enumerate() {
+        let mut seen = vec![usize::MAX; self.prog.len()];
+        self.add(&mut cur, &mut seen, start, 0);
+        for (i, c) in rest.chars().enumerate() {
             next.clear();
             for &pc in &cur {
-                if let Inst::Class(negated, r) = &self.0[pc] {
+                if let Inst::Class(negated, r) = &self.prog[pc] {
                     if r.iter().any(|&(a, b)| a <= c && c <= b) != *negated {
                         self.add(&mut next, &mut seen, pc + 1, i + 1);
                     }
@@ -228,7 +270,7 @@ impl Regex {
                 return false;
             }
         }
-        cur.iter().any(|&pc| matches!(self.0[pc], Inst::Match))
+        cur.iter().any(|&pc| matches!(self.prog[pc], Inst::Match))
     }
 
     /// Adds `pc` and every instruction reachable from it without reading, at position `at`.
@@ -238,7 +280,7 @@ impl Regex {
             if std::mem::replace(&mut seen[pc], at) == at {
                 continue;
             }
-            match self.0[pc] {
+            match self.prog[pc] {
                 Inst::Split(a, b) => {
                     stack.extend([pc.wrapping_add_signed(b), pc.wrapping_add_signed(a)])
                 }

@@ -62,8 +62,8 @@ impl Inhibitor {
         let mut by_source = LabelIndex::default();
         let mut by_target = LabelIndex::default();
         for (i, r) in rules.iter().enumerate() {
-            by_source.insert(i, &r.source);
-            by_target.insert(i, &r.target);
+            let _ = by_source.insert(i, &r.source);
+            let _ = by_target.insert(i, &r.target);
         }
         Inhibitor {
             state: vec![RuleState::default(); rules.len()],
@@ -115,7 +115,8 @@ impl Inhibitor {
                 return;
             }
             let r = &self.rules[i];
-            if r.route.as_deref().is_some_and(|s| Some(s) != route)
+            if self.state[i].sources.is_empty()
+                || r.route.as_deref().is_some_and(|s| Some(s) != route)
                 || !r.target.iter().all(|m| m.matches(labels))
             {
                 return;

@@ -136,13 +136,18 @@ impl Silence {
 struct Entry {
     silence: Silence,
     matchers: Vec<Matcher>,
+    /// The matcher the index files it under, which its candidates always satisfy.
+    indexed: Option<usize>,
 }
 
 /// Every known silence, indexed.
 #[derive(Debug, Default, Clone)]
 pub struct Silences {
-    by_id: HashMap<String, Entry>,
-    index: LabelIndex<String>,
+    /// Slots (a freed one is reused); the index files slot numbers.
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    by_id: HashMap<String, u32>,
+    index: LabelIndex<u32>,
 }
 
 impl Silences {
@@ -150,29 +155,42 @@ impl Silences {
     pub fn upsert(&mut self, s: Silence) -> Result<(), String> {
         let matchers = s.validate()?;
         self.remove(&s.id);
-        self.index.insert(s.id.clone(), &matchers);
-        self.by_id.insert(
-            s.id.clone(),
-            Entry {
-                silence: s,
-                matchers,
-            },
-        );
+        let slot = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                u32::try_from(self.slots.len() - 1).map_err(|_| "too many silences".to_owned())?
+            }
+        };
+        let indexed = self.index.insert(slot, &matchers);
+        self.by_id.insert(s.id.clone(), slot);
+        self.slots[slot as usize] = Some(Entry {
+            silence: s,
+            matchers,
+            indexed,
+        });
         Ok(())
     }
 
     pub fn remove(&mut self, id: &str) -> Option<Silence> {
-        let e = self.by_id.remove(id)?;
-        self.index.remove(&e.silence.id, &e.matchers);
+        let slot = self.by_id.remove(id)?;
+        let e = self.slots.get_mut(slot as usize)?.take()?;
+        self.index.remove(&slot, &e.matchers);
+        self.free.push(slot);
         Some(e.silence)
     }
 
+    fn entry(&self, id: &str) -> Option<&Entry> {
+        let slot = *self.by_id.get(id)?;
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
     pub fn get(&self, id: &str) -> Option<&Silence> {
-        self.by_id.get(id).map(|e| &e.silence)
+        self.entry(id).map(|e| &e.silence)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Silence> {
-        self.by_id.values().map(|e| &e.silence)
+        self.slots.iter().flatten().map(|e| &e.silence)
     }
 
     pub fn len(&self) -> usize {
@@ -187,12 +205,17 @@ impl Silences {
     /// (ties: the smallest id), so the mute lasts as long as any silence holds it.
     pub fn muting(&self, labels: &LabelSet, now: i64) -> Option<&Silence> {
         let mut best: Option<&Silence> = None;
-        self.index.candidates(labels, |id| {
-            let Some(e) = self.by_id.get(id) else {
+        self.index.candidates(labels, |&slot| {
+            let Some(e) = self.slots.get(slot as usize).and_then(Option::as_ref) else {
                 return;
             };
             let s = &e.silence;
-            if s.state(now) != SilenceState::Active || !e.matchers.iter().all(|m| m.matches(labels))
+            if s.state(now) != SilenceState::Active
+                || !e
+                    .matchers
+                    .iter()
+                    .enumerate()
+                    .all(|(i, m)| Some(i) == e.indexed || m.matches(labels))
             {
                 return;
             }
@@ -208,15 +231,15 @@ impl Silences {
 
     /// Whether the silence's matchers match `labels` (whatever its state).
     pub fn matches(&self, id: &str, labels: &LabelSet) -> bool {
-        self.by_id
-            .get(id)
+        self.entry(id)
             .is_some_and(|e| e.matchers.iter().all(|m| m.matches(labels)))
     }
 
     /// The next instant after `now` at which a silence starts or ends.
     pub fn next_change(&self, now: i64) -> Option<i64> {
-        self.by_id
-            .values()
+        self.slots
+            .iter()
+            .flatten()
             .flat_map(|e| [e.silence.starts_at, e.silence.ends_at])
             .filter(|&t| t > now)
             .min()
