@@ -100,6 +100,9 @@ pub enum AlertChange {
         annotations: BTreeMap<String, String>,
         ends_at: Option<i64>,
         occurrence: Occurrence,
+        /// Whether `occurrence` goes into the occurrence log (the counts and the latest value
+        /// are written either way).
+        log: bool,
     },
     /// A state change with its event. Sets acknowledged_at/by (to acknowledged),
     /// resolved_at/by (to resolved; cleared when reopened, kept when closed), closed_at (to
@@ -148,6 +151,8 @@ pub struct AlertIndex {
     pub labels: BTreeMap<String, String>,
     /// Its annotations (a threshold rule's `suppression_rules` are among them).
     pub annotations: BTreeMap<String, String>,
+    /// Its latest one-line summary.
+    pub message: String,
     pub occurrences: u64,
     pub first_seen: i64,
     pub last_seen: i64,

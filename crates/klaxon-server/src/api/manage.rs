@@ -133,10 +133,18 @@ pub async fn detail<S: Store + Clone>(
     // Open alerts: what mutes it (silence, maintenance window), inhibits it, or holds it
     // (flapping), from the lifecycle manager, which knows them in the present.
     let (tx, rx) = oneshot::channel();
-    v["noise"] = match st.command(Command::Explain { id, reply: tx }) {
+    let mut noise = match st.command(Command::Explain { id, reply: tx }) {
         Ok(()) => rx.await.ok().flatten().unwrap_or(Value::Null),
         Err(_) => Value::Null,
     };
+    // Resends that changed nothing else are written within a second; the manager knows the
+    // counts now.
+    if let Some(live) = noise.as_object_mut().and_then(|n| n.remove("live")) {
+        for k in ["occurrences", "last_seen", "ends_at"] {
+            v[k] = live[k].clone();
+        }
+    }
+    v["noise"] = noise;
     Ok(Json(v))
 }
 

@@ -156,6 +156,11 @@ struct Entry {
     suppressed_by: Option<String>,
     /// Maintenance windows its rule names (`suppression_rules`).
     windows: Arc<[String]>,
+    /// The latest summary and annotations: a firing that changes neither is a quiet one.
+    summary: Arc<str>,
+    annotations: Arc<std::collections::BTreeMap<String, String>>,
+    /// When its occurrence log last got a row (quiet occurrences log at most once a minute).
+    logged_at: i64,
     ends_at: Option<i64>,
     /// The rule's own auto-resolve time (event rules), overriding the server setting.
     auto_resolve_ms: Option<i64>,
@@ -171,6 +176,8 @@ enum Due {
     /// A silence starts or ends, a maintenance window opens or closes, a flapping alert may be
     /// stable: every open alert is looked at again.
     Noise,
+    /// Quiet occurrences waiting to be written.
+    Flush,
 }
 
 enum Reply {
@@ -192,7 +199,8 @@ pub struct Manager<S> {
     settings: Settings,
     out: Outputs,
     alerts: HashMap<i64, Entry>,
-    by_fingerprint: HashMap<String, i64>,
+    /// Fingerprint (as its 64-bit value) → the newest alert of it.
+    by_fingerprint: HashMap<u64, i64>,
     next_id: i64,
     due: BinaryHeap<Reverse<(i64, i64, Due)>>,
     // One batch in the making.
@@ -206,7 +214,28 @@ pub struct Manager<S> {
     /// storm of firings costs one row update per alert and batch.
     folding: HashMap<i64, (usize, usize)>,
     noise: noise::State,
+    /// Quiet occurrences (a resend that changes nothing but counts and times): kept in RAM and
+    /// written, folded per alert, within [`QUIET_FLUSH_MS`], so that senders that resend every
+    /// open alert (Prometheus does) cost no commit. The alert itself is durable already.
+    quiet: HashMap<i64, (i64, Option<f64>)>,
 }
+
+/// A fingerprint's 64-bit value: fingerprints are 16 hex digits, and a number hashes and
+/// compares faster than its text. (Any other text is hashed, stably.)
+fn fp_key(fp: &str) -> u64 {
+    match u64::from_str_radix(fp, 16) {
+        Ok(v) if fp.len() == 16 => v,
+        _ => fp.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        }),
+    }
+}
+
+/// How long a quiet occurrence waits in RAM before it is written (and published).
+const QUIET_FLUSH_MS: i64 = 1000;
+/// Quiet occurrences add a row to the occurrence log at most this often per alert (every
+/// firing is counted in `occurrences` either way).
+const QUIET_LOG_MS: i64 = 60_000;
 
 impl<S: Store + Clone> Manager<S> {
     /// Loads the index of every non-closed alert and schedules its timers. `rule_auto` gives
@@ -235,6 +264,7 @@ impl<S: Store + Clone> Manager<S> {
             latencies: Vec::new(),
             folding: HashMap::new(),
             noise,
+            quiet: HashMap::new(),
         };
         for a in m.store.load_open_alerts().await? {
             let auto = match (a.labels.get("group"), a.labels.get("alertname")) {
@@ -267,6 +297,9 @@ impl<S: Store + Clone> Manager<S> {
             suppressed_until: a.suppressed_until,
             suppressed_by: a.suppressed_by,
             windows: noise::named_windows(&a.annotations),
+            summary: Arc::from(a.message.as_str()),
+            annotations: Arc::new(a.annotations),
+            logged_at: a.last_seen,
             ends_at: a.ends_at,
             auto_resolve_ms,
             auto_at: None,
@@ -277,10 +310,10 @@ impl<S: Store + Clone> Manager<S> {
         // The newest alert of a fingerprint is the one firings fold into.
         let newer = self
             .by_fingerprint
-            .get(&a.fingerprint)
+            .get(&fp_key(&a.fingerprint))
             .is_none_or(|&old| old < a.id);
         if newer {
-            self.by_fingerprint.insert(a.fingerprint, a.id);
+            self.by_fingerprint.insert(fp_key(&a.fingerprint), a.id);
         }
         self.alerts.insert(a.id, e.clone());
         self.schedule(&e);
@@ -305,7 +338,7 @@ impl<S: Store + Clone> Manager<S> {
             }
             _ => {}
         }
-        self.schedule_auto_resolve(e);
+        self.schedule_auto_resolve(e.id);
     }
 
     fn auto_resolve_at(&self, e: &Entry) -> Option<i64> {
@@ -365,6 +398,7 @@ impl<S: Store + Clone> Manager<S> {
             self.fire_due(wall_ms());
             self.commit().await;
         }
+        self.flush_quiet();
         self.commit().await;
     }
 
@@ -486,10 +520,10 @@ impl<S: Store + Clone> Manager<S> {
             (Dedup::Occurrence, Some(id)) => self.occur(
                 id,
                 at,
-                a.message.clone(),
+                &a.message,
                 a.severity.as_str(),
                 None,
-                convert::engine_occurrence(a),
+                (a.signal_ts, a.value),
             ),
             (Dedup::Reopen, Some(id)) => {
                 let _ = self.move_to(
@@ -503,10 +537,10 @@ impl<S: Store + Clone> Manager<S> {
                 self.occur(
                     id,
                     at,
-                    a.message.clone(),
+                    &a.message,
                     a.severity.as_str(),
                     None,
-                    convert::engine_occurrence(a),
+                    (a.signal_ts, a.value),
                 );
             }
             _ => {
@@ -527,7 +561,7 @@ impl<S: Store + Clone> Manager<S> {
     fn labelled(&mut self, l: &Labelled, now: i64) -> Option<i64> {
         let actor = l.source.as_str();
         let ended = l.ends_at.is_some_and(|e| e <= now);
-        let current = self.by_fingerprint.get(&l.fingerprint).copied();
+        let current = self.by_fingerprint.get(&fp_key(&l.fingerprint)).copied();
         if ended {
             let id = current.filter(|id| self.alerts.get(id).is_some_and(|e| e.state.is_open()))?;
             if let Some(e) = self.alerts.get_mut(&id) {
@@ -537,11 +571,6 @@ impl<S: Store + Clone> Manager<S> {
             let _ = self.move_to(id, Action::Resolve, actor, reason, now, None);
             return Some(id);
         }
-        let occurrence = klaxon_store::Occurrence {
-            at: now,
-            value: l.value,
-            message: l.summary.clone(),
-        };
         match self.decide(&l.fingerprint, now) {
             (Dedup::Occurrence, Some(id)) => {
                 let was_pending = self
@@ -551,10 +580,10 @@ impl<S: Store + Clone> Manager<S> {
                 self.occur(
                     id,
                     now,
-                    l.summary.clone(),
+                    &l.summary,
                     &l.severity,
-                    Some((l.annotations.clone(), l.ends_at)),
-                    occurrence,
+                    Some((&l.annotations, l.ends_at)),
+                    (now, l.value),
                 );
                 if was_pending && !l.pending {
                     let _ = self.move_to(id, Action::Fire, actor, "condition held", now, None);
@@ -575,16 +604,21 @@ impl<S: Store + Clone> Manager<S> {
                 self.occur(
                     id,
                     now,
-                    l.summary.clone(),
+                    &l.summary,
                     &l.severity,
-                    Some((l.annotations.clone(), l.ends_at)),
-                    occurrence,
+                    Some((&l.annotations, l.ends_at)),
+                    (now, l.value),
                 );
                 Some(id)
             }
             _ => {
                 let id = self.take_id();
                 let stored = convert::from_labelled(id, l, now);
+                let occurrence = klaxon_store::Occurrence {
+                    at: now,
+                    value: l.value,
+                    message: l.summary.clone(),
+                };
                 self.insert(stored, actor, "fired", occurrence, None);
                 Some(id)
             }
@@ -592,7 +626,7 @@ impl<S: Store + Clone> Manager<S> {
     }
 
     fn decide(&self, fp: &str, at: i64) -> (Dedup, Option<i64>) {
-        let id = self.by_fingerprint.get(fp).copied();
+        let id = self.by_fingerprint.get(&fp_key(fp)).copied();
         let latest = id
             .and_then(|id| self.alerts.get(&id))
             .map(|e| (e.state, e.resolved_at));
@@ -627,11 +661,14 @@ impl<S: Store + Clone> Manager<S> {
             suppressed_until: None,
             suppressed_by: None,
             windows: noise::named_windows(&a.annotations),
+            summary: Arc::from(a.message.as_str()),
+            annotations: Arc::new(a.annotations.clone()),
+            logged_at: a.first_seen,
             ends_at: a.ends_at,
             auto_resolve_ms,
             auto_at: None,
         };
-        self.by_fingerprint.insert(a.fingerprint.clone(), a.id);
+        self.by_fingerprint.insert(fp_key(&a.fingerprint), a.id);
         self.alerts.insert(a.id, e.clone());
         self.schedule(&e);
         if e.state.is_firing() {
@@ -659,42 +696,80 @@ impl<S: Store + Clone> Manager<S> {
         }
     }
 
+    /// Another firing of open alert `id` at `at`; `occurred` is the (time, value) its log row
+    /// records.
     fn occur(
         &mut self,
         id: i64,
         at: i64,
-        summary: String,
+        summary: &str,
         severity: &str,
-        labelled: Option<(std::collections::BTreeMap<String, String>, Option<i64>)>,
-        occurrence: klaxon_store::Occurrence,
+        labelled: Option<(&std::collections::BTreeMap<String, String>, Option<i64>)>,
+        occurred: (i64, Option<f64>),
     ) {
         let Some(e) = self.alerts.get_mut(&id) else {
             return;
         };
+        // Machines resend; a person's own resend is answered with the new count.
+        let quiet = e.source != Source::Api
+            && e.severity == severity
+            && *e.summary == *summary
+            && labelled.is_none_or(|(ann, _)| *ann == *e.annotations);
         e.occurrences += 1;
         e.last_seen = e.last_seen.max(at);
-        e.severity = severity.to_owned();
-        let (annotations, ends_at) = match labelled {
-            Some((ann, ends)) => {
-                e.ends_at = ends;
-                (ann, ends)
+        if let Some((ann, ends)) = labelled {
+            e.ends_at = ends;
+            if !quiet {
+                e.annotations = Arc::new(ann.clone());
             }
-            None => (Default::default(), e.ends_at),
+        }
+        if !quiet {
+            e.severity = severity.to_owned();
+            e.summary = Arc::from(summary);
+        }
+        self.schedule_auto_resolve(id);
+        if quiet {
+            if self.quiet.is_empty() {
+                self.due.push(Reverse((
+                    crate::driver::wall_ms() + QUIET_FLUSH_MS,
+                    0,
+                    Due::Flush,
+                )));
+            }
+            self.quiet.insert(id, occurred);
+            return;
+        }
+        self.quiet.remove(&id);
+        self.push_occurrence(id, occurred, true);
+    }
+
+    /// Adds the alert's latest occurrence to the batch (from what the entry holds now),
+    /// replacing one of the same alert already in it.
+    fn push_occurrence(&mut self, id: i64, (at, value): (i64, Option<f64>), log: bool) {
+        let Some(e) = self.alerts.get_mut(&id) else {
+            return;
         };
-        let (occurrences, last_seen, state) = (e.occurrences, e.last_seen, e.state);
-        let snapshot = e.clone();
-        self.schedule_auto_resolve(&snapshot);
+        if log {
+            e.logged_at = at;
+        }
+        let e = &*e;
         let change = AlertChange::Occur {
             id,
-            at: last_seen,
-            occurrences,
-            summary: summary.clone(),
-            severity: severity.to_owned(),
-            annotations,
-            ends_at,
-            occurrence,
+            at: e.last_seen,
+            occurrences: e.occurrences,
+            summary: e.summary.to_string(),
+            severity: e.severity.clone(),
+            annotations: (*e.annotations).clone(),
+            ends_at: e.ends_at,
+            occurrence: klaxon_store::Occurrence {
+                at,
+                value,
+                message: e.summary.to_string(),
+            },
+            log,
         };
-        let body = json!({"id": id, "occurrences": occurrences, "last_seen": last_seen, "summary": summary});
+        let body = json!({"id": id, "occurrences": e.occurrences, "last_seen": e.last_seen, "summary": &*e.summary});
+        let state = e.state;
         match self.folding.get(&id) {
             Some(&(ci, pi)) => {
                 self.changes[ci] = change;
@@ -709,18 +784,31 @@ impl<S: Store + Clone> Manager<S> {
         }
     }
 
+    /// Writes the quiet occurrences waiting in RAM (of alerts still open; a closed alert's
+    /// last transition already stands).
+    fn flush_quiet(&mut self) {
+        let quiet: Vec<(i64, (i64, Option<f64>))> = self.quiet.drain().collect();
+        for (id, occurred) in quiet {
+            let log = self
+                .alerts
+                .get(&id)
+                .is_some_and(|e| occurred.0 >= e.logged_at.saturating_add(QUIET_LOG_MS));
+            self.push_occurrence(id, occurred, log);
+        }
+    }
+
     /// Schedules the entry's auto-resolve unless an earlier check is already due: a check that
     /// comes due early finds the new deadline and schedules it then.
-    fn schedule_auto_resolve(&mut self, e: &Entry) {
-        let Some(at) = self.auto_resolve_at(e) else {
+    fn schedule_auto_resolve(&mut self, id: i64) {
+        let Some(at) = self.alerts.get(&id).and_then(|e| self.auto_resolve_at(e)) else {
             return;
         };
-        let Some(entry) = self.alerts.get_mut(&e.id) else {
+        let Some(entry) = self.alerts.get_mut(&id) else {
             return;
         };
         if entry.auto_at.is_none_or(|old| at < old) {
             entry.auto_at = Some(at);
-            self.due.push(Reverse((at, e.id, Due::AutoResolve)));
+            self.due.push(Reverse((at, id, Due::AutoResolve)));
         }
     }
 
@@ -777,8 +865,9 @@ impl<S: Store + Clone> Manager<S> {
         self.noise_after_move(&snapshot, from, action, now);
         if to == State::Closed {
             self.alerts.remove(&id);
-            if self.by_fingerprint.get(&snapshot.fingerprint) == Some(&id) {
-                self.by_fingerprint.remove(&snapshot.fingerprint);
+            let key = fp_key(&snapshot.fingerprint);
+            if self.by_fingerprint.get(&key) == Some(&id) {
+                self.by_fingerprint.remove(&key);
             }
         } else {
             self.schedule(&snapshot);
@@ -851,6 +940,10 @@ impl<S: Store + Clone> Manager<S> {
                 if id == 0 {
                     self.reconsider_all(now);
                 }
+                continue;
+            }
+            if what == Due::Flush {
+                self.flush_quiet();
                 continue;
             }
             let Some(e) = self.alerts.get(&id).cloned() else {

@@ -432,6 +432,9 @@ impl<S: Store + Clone> Manager<S> {
         let (flapping, changes) = self.noise.flaps.status(id, now);
         let settings = self.noise.flaps.settings();
         Some(json!({
+            // What the manager holds now, ahead of the store by at most the quiet flush.
+            "live": {"occurrences": e.occurrences, "last_seen": format_ts(e.last_seen),
+                     "ends_at": e.ends_at.map(format_ts), "state": e.state.as_str()},
             "suppressed": suppressed,
             "inhibited": inhibited,
             "flapping": {

@@ -165,6 +165,7 @@ pub async fn a_deduplicated_alert_lives_its_whole_life<S: Store>(store: &Arc<S>)
                 value: Some(90.0 + k as f64),
                 message: format!("disk at {}%", 90 + k),
             },
+            log: true,
         };
         store.apply_alert_changes(vec![change]).await.unwrap();
     }
@@ -408,6 +409,7 @@ pub async fn a_change_on_a_missing_alert_rolls_back_the_whole_request<S: Store>(
             value: None,
             message: "again".into(),
         },
+        log: true,
     };
     let missing: [AlertChange; 4] = [
         occur(999),

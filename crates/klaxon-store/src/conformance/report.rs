@@ -77,6 +77,7 @@ pub async fn summary_counts_every_state_and_open_severities<S: Store>(store: &Ar
             value: None,
             message: "worse".into(),
         },
+        log: true,
     };
     store
         .apply_alert_changes(vec![

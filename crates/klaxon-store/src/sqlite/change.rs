@@ -46,6 +46,7 @@ fn apply_one(conn: &Connection, change: &AlertChange) -> Result<()> {
             annotations,
             ends_at,
             occurrence,
+            log,
         } => {
             let old = current(conn, *id)?;
             let annotations = row::encode_map(annotations)?;
@@ -77,7 +78,10 @@ fn apply_one(conn: &Connection, change: &AlertChange) -> Result<()> {
             if old.message != *summary {
                 derived::reindexed(conn, *id, &old.name, summary, &old.labels()?)?;
             }
-            row::insert_occurrence(conn, *id, occurrence)
+            if *log {
+                row::insert_occurrence(conn, *id, occurrence)?;
+            }
+            Ok(())
         }
         AlertChange::Transition {
             id,

@@ -226,7 +226,8 @@ pub(crate) fn load_open_alerts(conn: &Connection) -> Result<Vec<AlertIndex>> {
     let mut st = conn
         .prepare_cached(
             "SELECT id, fingerprint, state, source, severity, occurrences, first_seen, \
-             last_seen, resolved_at, suppressed_until, ends_at, labels, suppressed_by, annotations \
+             last_seen, resolved_at, suppressed_until, ends_at, labels, suppressed_by, annotations, \
+             message \
              FROM alerts INDEXED BY alerts_state_severity \
              WHERE state IN (SELECT state FROM alert_counts WHERE state != 'closed' AND n > 0) \
              ORDER BY id",
@@ -249,6 +250,7 @@ pub(crate) fn load_open_alerts(conn: &Connection) -> Result<Vec<AlertIndex>> {
                 labels: row::decode_map(11, &r.get::<_, String>(11)?)?,
                 suppressed_by: r.get(12)?,
                 annotations: row::decode_map(13, &r.get::<_, String>(13)?)?,
+                message: r.get(14)?,
             })
         })
         .map_err(map)?;
