@@ -327,7 +327,7 @@ async fn prometheus_posts_fold_by_label_set_and_list_in_alertmanagers_shape() {
     // A resend that changes nothing else is written within a second, and logged at most
     // once a minute.
     let listed = r
-        .until(&format!("/alerts/history?label=instance=a"), |v| {
+        .until("/alerts/history?label=instance=a", |v| {
             v["alerts"][0]["occurrences"] == 2
         })
         .await;
