@@ -73,6 +73,8 @@ pub struct Metrics {
     /// Metric samples the threshold engine took, and those it dropped (out of order, no rule,
     /// series limit).
     pub samples_evaluated: AtomicU64,
+    /// Firings that changed nothing but counts, written within a second instead of at once.
+    pub quiet_occurrences: AtomicU64,
     pub samples_dropped: AtomicU64,
     pub threshold_events: AtomicU64,
     /// Series and firing (rule, series) pairs the threshold engine tracks.
@@ -93,7 +95,12 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut s = String::with_capacity(8192);
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 12] = [
+            (
+                "klaxon_quiet_occurrences_total",
+                "firings that changed nothing but counts (written within a second, folded)",
+                &self.quiet_occurrences,
+            ),
             (
                 "klaxon_samples_evaluated_total",
                 "metric samples evaluated by threshold rules",

@@ -198,7 +198,10 @@ async fn setup(args: &Args, client: &Client) -> anyhow::Result<String> {
 }
 
 /// The engine benchmark's rule set as JSON: 1,000 measuring rules whose limits no bench signal
-/// reaches, plus an `ON_EVENT` rule on `HOT` (never throttled) when some signals should fire.
+/// reaches, plus a rule on `HOT` (never throttled) when some signals should fire: it fires on
+/// every `HOT` mark (`MAX_OCCURRENCE 0`) and its message carries the mark's count, so every
+/// firing changes its alert and is committed at once (an identical resend would be written
+/// within a second instead, folded, and measure that second).
 fn rule_set(hot: bool) -> serde_json::Value {
     let mut rules = Vec::with_capacity(QUIET_RULES + 1);
     for r in 0..QUIET_RULES {
@@ -229,7 +232,7 @@ fn rule_set(hot: bool) -> serde_json::Value {
             "id": "HOT",
             "trigger_type": "MARK_EVENT",
             "action": "HOT",
-            "condition": {"operator": "ON_EVENT"},
+            "condition": {"operator": "MAX_OCCURRENCE", "value": 0},
             "alert": {"handler": "bench", "severity": "low", "throttle_seconds": 0},
         }));
     }

@@ -218,6 +218,8 @@ pub struct Manager<S> {
     /// written, folded per alert, within [`QUIET_FLUSH_MS`], so that senders that resend every
     /// open alert (Prometheus does) cost no commit. The alert itself is durable already.
     quiet: HashMap<i64, (i64, Option<f64>)>,
+    /// Quiet firings so far.
+    quiet_firings: u64,
 }
 
 /// A fingerprint's 64-bit value: fingerprints are 16 hex digits, and a number hashes and
@@ -265,6 +267,7 @@ impl<S: Store + Clone> Manager<S> {
             folding: HashMap::new(),
             noise,
             quiet: HashMap::new(),
+            quiet_firings: 0,
         };
         for a in m.store.load_open_alerts().await? {
             let auto = match (a.labels.get("group"), a.labels.get("alertname")) {
@@ -406,13 +409,21 @@ impl<S: Store + Clone> Manager<S> {
         let now = wall_ms();
         match c {
             Command::Fired(f) => {
+                // The publish latency is that of firings that change something; a quiet one is
+                // published with the next flush, by design, and counted apart.
                 for a in &f.alerts {
+                    let quiet = self.quiet_firings;
                     self.engine_alert(a, now);
-                    self.latencies.push(f.accepted);
+                    if self.quiet_firings == quiet {
+                        self.latencies.push(f.accepted);
+                    }
                 }
                 for ev in &f.threshold {
+                    let quiet = self.quiet_firings;
                     self.labelled(&convert::from_threshold(ev), now);
-                    self.latencies.push(f.accepted);
+                    if self.quiet_firings == quiet {
+                        self.latencies.push(f.accepted);
+                    }
                 }
             }
             Command::Labelled { alerts, reply } => {
@@ -737,6 +748,11 @@ impl<S: Store + Clone> Manager<S> {
                 )));
             }
             self.quiet.insert(id, occurred);
+            self.quiet_firings += 1;
+            self.out
+                .metrics
+                .quiet_occurrences
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return;
         }
         self.quiet.remove(&id);
