@@ -9,6 +9,7 @@ mod engine;
 mod ewma;
 mod intern;
 pub mod lifecycle;
+pub mod matcher;
 pub mod parse;
 pub mod rule;
 pub mod signal;

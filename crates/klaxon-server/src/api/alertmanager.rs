@@ -11,8 +11,6 @@
 //!   `pending` → `unprocessed`. Resolved and closed alerts are not listed, as Alertmanager does
 //!   not list ended alerts.
 
-mod matcher;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
@@ -28,13 +26,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use self::matcher::{Matcher, Op, Regex};
 use super::AppState;
 use crate::auth::Need;
 use crate::driver::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::convert::{label_fingerprint, Labelled};
 use crate::lifecycle::Command;
+use klaxon_engine::matcher::{self, Matcher, Op, Regex};
 
 /// The receiver every alert without a handler of its own goes to.
 pub const RECEIVER: &str = "klaxon";
