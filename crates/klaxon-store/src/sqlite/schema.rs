@@ -14,6 +14,7 @@ use crate::{Result, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_lifecycle.sql"),
+    include_str!("migrations/0003_notifications.sql"),
 ];
 
 /// The schema version after every migration ran.
