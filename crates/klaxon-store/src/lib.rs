@@ -360,6 +360,13 @@ pub trait Store: Send + Sync + 'static {
         alert_id: i64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<NotificationRecord>>> + Send;
+    /// Rows of `channel` with an id above `after_id`, oldest first, at most `limit`.
+    fn notifications_after(
+        &self,
+        channel: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>>> + Send;
     /// Rows per channel and status.
     fn delivery_counts(&self) -> impl Future<Output = Result<Vec<DeliveryCount>>> + Send;
     /// Deletes finished notifications older than `before` that tell of no open alert.

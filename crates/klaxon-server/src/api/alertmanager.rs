@@ -172,6 +172,7 @@ fn validate(p: Postable, now: i64) -> Result<Labelled, String> {
         generator_url: p.generator_url.filter(|u| !u.trim().is_empty()),
         value: None,
         pending: false,
+        receivers: Vec::new(),
     })
 }
 
@@ -436,6 +437,7 @@ pub async fn receivers<S: Store + Clone>(
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Read).await?;
     let mut names = BTreeSet::from([RECEIVER.to_owned()]);
+    names.extend(st.notify.notifier.receivers.keys().cloned());
     for rec in st.store.active_rule_sets().await? {
         if let Ok(parsed) = klaxon_engine::parse::parse_rule_set(&rec.json) {
             names.extend(parsed.set.rules.into_iter().map(|r| r.handler));

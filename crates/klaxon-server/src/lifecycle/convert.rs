@@ -95,6 +95,9 @@ pub struct Labelled {
     pub value: Option<f64>,
     /// Create it as `pending` rather than `active` (threshold rules before `for` has passed).
     pub pending: bool,
+    /// Receivers named directly (a threshold rule's `notification_channels`), kept in the
+    /// alert's `handler`, comma-separated.
+    pub receivers: Vec<String>,
 }
 
 /// A new stored alert for a labelled alert.
@@ -132,7 +135,7 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
         trigger: String::new(),
         operator: String::new(),
         severity: a.severity.clone(),
-        handler: String::new(),
+        handler: a.receivers.join(","),
         process: String::new(),
         process_name: String::new(),
         scope: String::new(),

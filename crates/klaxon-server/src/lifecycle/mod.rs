@@ -112,6 +112,26 @@ pub struct Change {
     /// The alert's labels, for stream filters.
     pub labels: Arc<std::collections::BTreeMap<String, String>>,
     pub json: String,
+    /// The change as data, for the notification dispatcher.
+    pub detail: Detail,
+}
+
+/// What a change did, typed.
+#[derive(Debug, Clone)]
+pub enum Detail {
+    /// A new alert, as stored.
+    Created(Arc<StoredAlert>),
+    /// Another firing: the latest summary, severity and count.
+    Occurrence {
+        summary: String,
+        severity: String,
+        occurrences: u64,
+        last_seen: i64,
+    },
+    /// A state change by `actor` at `at`.
+    Transition { to: String, actor: String, at: i64 },
+    /// A note or an assignment: nothing a notification tells.
+    Other,
 }
 
 /// Where committed changes go.
@@ -375,6 +395,7 @@ impl<S: Store + Clone> Manager<S> {
                             "note",
                             &state,
                             json!({"id": id, "author": author, "text": text, "at": now}),
+                            Detail::Other,
                         );
                         Ok(())
                     }
@@ -403,6 +424,7 @@ impl<S: Store + Clone> Manager<S> {
                             "assigned",
                             &state,
                             json!({"id": id, "actor": actor, "assignee": assignee, "at": now}),
+                            Detail::Other,
                         );
                         Ok(())
                     }
@@ -590,6 +612,7 @@ impl<S: Store + Clone> Manager<S> {
             state: a.state.clone(),
             labels: Arc::new(a.labels.clone()),
             json: json!({"kind": "created", "alert": json}).to_string(),
+            detail: Detail::Created(Arc::new(a.clone())),
         });
         self.changes.push(AlertChange::Insert {
             alert: Box::new(a.clone()),
@@ -636,16 +659,22 @@ impl<S: Store + Clone> Manager<S> {
             occurrence,
         };
         let body = json!({"id": id, "occurrences": occurrences, "last_seen": last_seen, "summary": summary});
+        let detail = Detail::Occurrence {
+            summary,
+            severity: severity.to_owned(),
+            occurrences,
+            last_seen,
+        };
         match self.folding.get(&id) {
             Some(&(ci, pi)) => {
                 self.changes[ci] = change;
-                self.published[pi] = self.change(id, "occurrence", state.as_str(), body);
+                self.published[pi] = self.change(id, "occurrence", state.as_str(), body, detail);
             }
             None => {
                 self.folding
                     .insert(id, (self.changes.len(), self.published.len()));
                 self.changes.push(change);
-                self.publish(id, "occurrence", state.as_str(), body);
+                self.publish(id, "occurrence", state.as_str(), body, detail);
             }
         }
     }
@@ -719,6 +748,11 @@ impl<S: Store + Clone> Manager<S> {
             "transition",
             to.as_str(),
             json!({"id": id, "from": from.as_str(), "to": to.as_str(), "actor": actor, "reason": reason, "at": now}),
+            Detail::Transition {
+                to: to.as_str().to_owned(),
+                actor: actor.to_owned(),
+                at: now,
+            },
         );
         Ok(Done {
             id,
@@ -824,12 +858,26 @@ impl<S: Store + Clone> Manager<S> {
         }
     }
 
-    fn publish(&mut self, id: i64, kind: &'static str, state: &str, body: serde_json::Value) {
-        let c = self.change(id, kind, state, body);
+    fn publish(
+        &mut self,
+        id: i64,
+        kind: &'static str,
+        state: &str,
+        body: serde_json::Value,
+        detail: Detail,
+    ) {
+        let c = self.change(id, kind, state, body, detail);
         self.published.push(c);
     }
 
-    fn change(&self, id: i64, kind: &'static str, state: &str, body: serde_json::Value) -> Change {
+    fn change(
+        &self,
+        id: i64,
+        kind: &'static str,
+        state: &str,
+        body: serde_json::Value,
+        detail: Detail,
+    ) -> Change {
         let (severity, labels) = self
             .alerts
             .get(&id)
@@ -844,6 +892,7 @@ impl<S: Store + Clone> Manager<S> {
             state: state.to_owned(),
             labels,
             json: body.to_string(),
+            detail,
         }
     }
 

@@ -94,6 +94,16 @@ pub async fn outbox_delivers_a_stream_in_order<S: Store>(store: &Arc<S>) {
     assert_eq!(keys(&next), ["a2"]);
     assert_eq!(next[0].kind, "resolved");
     assert_eq!(next[0].payload, "{\"key\":\"a2\"}");
+    let after = store
+        .notifications_after("webhook", claimed[0].id, 10)
+        .await
+        .unwrap();
+    assert_eq!(keys(&after), ["a2", "b1"]);
+    assert!(store
+        .notifications_after("email", 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn outbox_retries_when_due_and_leases_expire<S: Store>(store: &Arc<S>) {

@@ -375,6 +375,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn notifications_after(
+        &self,
+        channel: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>> {
+        let channel = channel.to_owned();
+        self.read(move |c| outbox::after(c, &channel, after_id, limit))
+            .await
+    }
+
     async fn delivery_counts(&self) -> Result<Vec<DeliveryCount>> {
         self.read(outbox::counts).await
     }

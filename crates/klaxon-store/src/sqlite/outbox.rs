@@ -263,3 +263,18 @@ pub(crate) fn counts(conn: &Connection) -> Result<Vec<DeliveryCount>> {
         },
     )
 }
+
+/// Rows of a channel after an id, oldest first.
+pub(crate) fn after(
+    conn: &Connection,
+    channel: &str,
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<OutboxRow>> {
+    collect_for(
+        conn,
+        &format!("SELECT {ROW_COLUMNS} FROM notifications WHERE id > ?1 AND channel = ?2 ORDER BY id LIMIT ?3"),
+        params![after_id, channel, i64::try_from(limit).unwrap_or(i64::MAX)],
+        outbox_row,
+    )
+}
