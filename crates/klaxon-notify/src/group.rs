@@ -9,7 +9,8 @@
 //! firing (every alert of the group that is firing, when one of them is new or a repeat is
 //! due), acknowledged (the alerts acknowledged since the last flush), resolved (the alerts
 //! resolved since the last flush that were notified before; an alert resolved before anyone
-//! was told is dropped silently). Acknowledged alerts do not repeat.
+//! was told is dropped silently). An alert acknowledged before anyone was told it fired is in
+//! both the firing and the acknowledged notification. Acknowledged alerts do not repeat.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -276,7 +277,14 @@ impl Grouper {
                     firing.push(m.alert.as_ref().clone());
                 }
                 _ => match news(m) {
-                    Some(Kind::Acknowledged) => acked.push(m.alert.as_ref().clone()),
+                    Some(Kind::Acknowledged) => {
+                        // Acknowledged before anyone was told it fired: tell both.
+                        if m.notified.is_none() {
+                            new_firing = true;
+                            firing.push(m.alert.as_ref().clone());
+                        }
+                        acked.push(m.alert.as_ref().clone());
+                    }
                     Some(Kind::Resolved) => resolved.push(m.alert.as_ref().clone()),
                     _ => {}
                 },
@@ -458,6 +466,19 @@ mod tests {
         assert_eq!(g.next_deadline(), Some(4_600), "only the repeat is due");
         g.insert(2_000, alert(2, "B", "acknowledged"), &t, &told);
         assert_eq!(flush(&mut g, 2_000), [(Kind::Acknowledged, vec![2])]);
+    }
+
+    #[test]
+    fn acknowledged_before_the_first_flush_is_told_firing_then_acknowledged() {
+        let t = [target(GroupBy::All, 10, 0, 3600)];
+        let mut g = Grouper::new();
+        g.insert(0, alert(1, "A", "active"), &t, &none);
+        g.update(5, alert(1, "A", "acknowledged"));
+        assert_eq!(
+            flush(&mut g, 10),
+            [(Kind::Firing, vec![1]), (Kind::Acknowledged, vec![1])]
+        );
+        assert_eq!(g.next_deadline(), None, "acknowledged alerts do not repeat");
     }
 
     #[test]

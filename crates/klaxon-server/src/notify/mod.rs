@@ -25,8 +25,15 @@ pub struct Hub {
 }
 
 /// An alert as notifications show it. The `handler` column names receivers directly
-/// (comma-separated).
+/// (comma-separated). The severity is a label for routing and grouping even when the alert's
+/// source did not make it one.
 pub fn view(a: &StoredAlert) -> AlertView {
+    let mut labels = a.labels.clone();
+    if !a.severity.is_empty() {
+        labels
+            .entry("severity".to_owned())
+            .or_insert_with(|| a.severity.clone());
+    }
     let summary = if a.message.is_empty() {
         a.annotations
             .get("summary")
@@ -42,7 +49,7 @@ pub fn view(a: &StoredAlert) -> AlertView {
         state: a.state.clone(),
         severity: a.severity.clone(),
         summary,
-        labels: a.labels.clone(),
+        labels,
         annotations: a.annotations.clone(),
         starts_at: a.first_seen,
         ends_at: a.resolved_at,
