@@ -659,3 +659,190 @@ async fn configuration_errors_name_the_key() {
         "{all}"
     );
 }
+
+/// Starts the SMTP sink, or says why it cannot (None) — a failure when KLAXON_REQUIRE_PEERS=1.
+/// Ends the child process when dropped.
+struct Peer(std::process::Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn smtp_sink(out: &std::path::Path) -> Option<(Peer, u16)> {
+    let require = std::env::var("KLAXON_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+    let skip = |why: String| {
+        assert!(!require, "KLAXON_REQUIRE_PEERS=1 but {why}");
+        println!("skipped: {why}");
+        None
+    };
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        Ok(_) => return skip("python3 has no aiosmtpd (pip install aiosmtpd)".to_owned()),
+        Err(e) => return skip(format!("no python3: {e}")),
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/smtp_sink.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(out)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = Peer(child);
+    let ready = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+                .map(|_| line)
+        }),
+    )
+    .await;
+    let line = ready
+        .ok()
+        .and_then(|r| r.ok())
+        .and_then(|r| r.ok())
+        .unwrap_or_default();
+    assert_eq!(line.trim(), "ready", "smtp sink did not start");
+    Some((child, port))
+}
+
+fn mails(dir: &std::path::Path) -> Vec<Value> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn email_arrives_at_a_real_smtp_server_as_escaped_text_and_html() {
+    let out = common::data_dir("notify-smtp-out");
+    let Some((_sink, port)) = smtp_sink(&out).await else {
+        return;
+    };
+    let dir = common::data_dir("notify-smtp");
+    let s = common::start(&dir, |c| {
+        configure(
+            c,
+            &format!(
+                r#"
+                [smtp]
+                smarthost = "127.0.0.1:{port}"
+                from = "klaxon <klaxon@example.test>"
+                tls = "none"
+                username = "klaxon"
+                password = "secret-pw"
+                [route]
+                receiver = "mail"
+                group_by = ["..."]
+                group_wait = "0s"
+                group_interval = "0s"
+                [[receivers]]
+                name = "mail"
+                [[receivers.email_configs]]
+                to = ["oncall@example.test", "Ops Team <ops@example.test>"]
+                "#
+            ),
+        )
+    })
+    .await;
+    let id = create(
+        &s,
+        "Injection",
+        "critical",
+        serde_json::json!({"host": "<script>alert(1)</script>"}),
+    )
+    .await;
+    let first = poll("the firing mail", Duration::from_secs(20), || {
+        let m = mails(&out);
+        (!m.is_empty()).then(|| m[0].clone())
+    })
+    .await;
+    let (st, _) = s
+        .admin("POST", &format!("/alerts/{id}/resolve"), "{}")
+        .await;
+    assert_eq!(st, 200);
+    let second = poll("the resolved mail", Duration::from_secs(20), || {
+        let m = mails(&out);
+        (m.len() >= 2).then(|| m[1].clone())
+    })
+    .await;
+    assert_eq!(first["login"], "klaxon", "authenticated");
+    assert_eq!(first["content_type"], "multipart/alternative");
+    assert_eq!(first["kind"], "firing");
+    assert!(
+        first["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[FIRING:1] Injection"),
+        "{first}"
+    );
+    assert_eq!(second["kind"], "resolved");
+    assert!(
+        second["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("[RESOLVED] Injection"),
+        "{second}"
+    );
+    assert_ne!(first["message_id"], second["message_id"]);
+    assert!(first["message_id"].as_str().unwrap().ends_with("@klaxon>"));
+    let rcpt: Vec<&str> = first["rcpt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(rcpt, ["oncall@example.test", "ops@example.test"]);
+    let part = |m: &Value, t: &str| -> String {
+        m["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["type"] == t)
+            .map(|p| p["content"].as_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    let (text, html) = (part(&first, "text/plain"), part(&first, "text/html"));
+    assert!(
+        text.contains("<script>alert(1)</script>"),
+        "text is not HTML: {text}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(
+        html.contains(&format!("&#x2f;alerts&#x2f;{id}\"")),
+        "links back: {html}"
+    );
+    let (_, a) = s.admin("GET", &format!("/alerts/{id}"), "").await;
+    let n = a["notifications"].as_array().unwrap();
+    assert_eq!(n.len(), 2);
+    assert!(
+        n.iter()
+            .all(|x| x["channel"] == "email" && x["status"] == "sent"),
+        "{a}"
+    );
+    s.stop().await;
+}
