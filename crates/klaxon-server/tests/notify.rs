@@ -364,6 +364,7 @@ async fn every_notification_arrives_through_failures_and_none_twice_beyond_its_k
     // The 429 asked for 1 s: its key came back no sooner.
     let all = rx.got.lock().unwrap().clone();
     let limited = all.iter().find(|g| g.status == 429).unwrap();
+
     let next = all
         .iter()
         .find(|g| g.key == limited.key && g.at > limited.at)

@@ -348,6 +348,14 @@ pub trait Store: Send + Sync + 'static {
         owner: &str,
         now: i64,
     ) -> impl Future<Output = Result<u64>> + Send;
+    /// Makes every retrying row of one receiver's channel due at `now` (the receiver answered
+    /// again: its backlog need not wait out its backoff); returns how many.
+    fn retry_channel_now(
+        &self,
+        receiver: &str,
+        channel_index: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
     /// The earliest time an unfinished row is due (or its lease ends).
     fn next_notification_due(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
     /// What was last told of each alert that is not closed, per group.

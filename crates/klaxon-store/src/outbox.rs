@@ -95,6 +95,9 @@ pub struct Delivery {
     pub error: Option<String>,
     /// HTTP status or SMTP reply code, if there was one.
     pub code: Option<u16>,
+    /// The receiver asked for the wait (Retry-After): [`crate::Store::retry_channel_now`]
+    /// leaves the row alone.
+    pub held: bool,
 }
 
 /// One notification as the alert API shows it.

@@ -74,6 +74,8 @@ struct Shared<S> {
     /// Rows claimed and not yet recorded.
     busy: Arc<AtomicUsize>,
     wake: Notify,
+    /// Channels (receiver, index) whose latest attempt failed and may be retried.
+    failing: std::sync::Mutex<std::collections::HashSet<(String, i64)>>,
 }
 
 /// Starts the workers; the handle takes rows claimed elsewhere. `stop` ends the claimer at
@@ -103,6 +105,7 @@ pub fn start<S: Store + Clone>(
         metrics,
         busy,
         wake: Notify::new(),
+        failing: std::sync::Mutex::new(std::collections::HashSet::new()),
     });
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let claimer = tokio::spawn(claim_loop(
@@ -242,9 +245,32 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
     let outcome = attempt(sh, &row).await;
     let now = wall_ms();
     let stats = sh.metrics.delivery.of(&row.channel);
+    let channel = (row.receiver.clone(), row.channel_index);
+    let mut held = false;
     let (st, next, error, code) = match outcome {
         Outcome::Sent { status: code } => {
             stats.delivered(now - row.created_at);
+            let recovered = sh
+                .failing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&channel);
+            if recovered {
+                // The receiver is back: its backlog need not wait out the backoff.
+                match sh
+                    .store
+                    .retry_channel_now(&row.receiver, row.channel_index, now)
+                    .await
+                {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(receiver = %row.receiver, channel = %row.channel, due = n, "receiver answers again; its backlog is due now");
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "hastening a recovered receiver's backlog failed")
+                    }
+                }
+            }
             (status::SENT, None, None, code)
         }
         Outcome::Failed {
@@ -260,6 +286,7 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
             status: code,
             after,
         } => {
+            held = after.is_some();
             match next_after_failure(
                 &sh.settings.backoff,
                 row.attempts,
@@ -271,6 +298,10 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
             ) {
                 Next::RetryAt(at) => {
                     stats.retried.fetch_add(1, Relaxed);
+                    sh.failing
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(channel);
                     (status::RETRYING, Some(at), Some(error), code)
                 }
                 Next::Dead => {
@@ -289,6 +320,7 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
         next_attempt_at: next,
         error,
         code,
+        held,
     }
 }
 

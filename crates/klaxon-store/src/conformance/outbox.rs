@@ -47,6 +47,7 @@ fn outcome(id: i64, owner: &str, st: &'static str, at: i64, next: Option<i64>) -
         next_attempt_at: next,
         error: (st != status::SENT).then(|| "HTTP 503".to_owned()),
         code: Some(if st == status::SENT { 200 } else { 503 }),
+        held: false,
     }
 }
 
@@ -134,6 +135,21 @@ pub async fn outbox_retries_when_due_and_leases_expire<S: Store>(store: &Arc<S>)
         .await
         .unwrap()
         .is_empty());
+    // The receiver answered again: its backlog is due at once (another receiver's is not).
+    assert_eq!(
+        store
+            .retry_channel_now("elsewhere", 0, T0 + 20)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.retry_channel_now("ops", 0, T0 + 20).await.unwrap(), 1);
+    assert_eq!(store.next_notification_due().await.unwrap(), Some(T0 + 20));
+    assert!(store
+        .claim_notifications(claim("n1", T0 + 19), 10)
+        .await
+        .unwrap()
+        .is_empty());
     let again = store
         .claim_notifications(claim("n1", T0 + 1_000), 10)
         .await
@@ -158,6 +174,39 @@ pub async fn outbox_retries_when_due_and_leases_expire<S: Store>(store: &Arc<S>)
         .record_deliveries(vec![outcome(id, "n2", status::SENT, T0 + 61_002, None)])
         .await
         .unwrap();
+    let t1 = T0 + 100_000;
+    // A wait the receiver asked for (Retry-After) is not cut short.
+    let c2 = store
+        .enqueue_notifications(
+            vec![note("held", "ops", "g-held", "firing", &[], t1)],
+            Some(claim("n1", t1)),
+        )
+        .await
+        .unwrap();
+    let mut held = outcome(c2[0].id, "n1", status::RETRYING, t1 + 10, Some(t1 + 5_000));
+    held.held = true;
+    store.record_deliveries(vec![held]).await.unwrap();
+    assert_eq!(store.retry_channel_now("ops", 0, t1 + 30).await.unwrap(), 0);
+    let early = store
+        .claim_notifications(claim("n9", t1 + 4_999), 10)
+        .await
+        .unwrap();
+    assert!(early.iter().all(|r| r.id != c2[0].id));
+    let late = store
+        .claim_notifications(claim("n9", t1 + 5_000), 10)
+        .await
+        .unwrap();
+    assert!(late.iter().any(|r| r.id == c2[0].id));
+    store
+        .record_deliveries(vec![outcome(
+            c2[0].id,
+            "n9",
+            status::SENT,
+            t1 + 5_001,
+            None,
+        )])
+        .await
+        .unwrap();
     let recs = store.alert_notifications(0, 10).await.unwrap();
     assert!(recs.is_empty(), "no alert was named");
     let counts = store.delivery_counts().await.unwrap();
@@ -168,7 +217,7 @@ pub async fn outbox_retries_when_due_and_leases_expire<S: Store>(store: &Arc<S>)
             counts[0].status.as_str(),
             counts[0].count
         ),
-        ("webhook", "sent", 1)
+        ("webhook", "sent", 2)
     );
     assert_eq!(store.next_notification_due().await.unwrap(), None);
 }

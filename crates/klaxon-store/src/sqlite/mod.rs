@@ -354,6 +354,12 @@ impl Store for SqliteStore {
         self.write(|r| Request::ReleaseClaims(owner, now, r)).await
     }
 
+    async fn retry_channel_now(&self, receiver: &str, channel_index: i64, now: i64) -> Result<u64> {
+        let receiver = receiver.to_owned();
+        self.write(|r| Request::RetryChannelNow(receiver, channel_index, now, r))
+            .await
+    }
+
     async fn next_notification_due(&self) -> Result<Option<i64>> {
         self.read(outbox::next_due).await
     }

@@ -138,12 +138,12 @@ pub(crate) fn record(conn: &Connection, outcomes: &[Delivery]) -> Result<()> {
         let next = d.next_attempt_at.unwrap_or(d.at);
         conn.prepare_cached(
             "UPDATE notifications SET status = ?3, next_attempt_at = ?4, last_error = ?5, \
-             last_code = ?6, finished_at = ?7, claimed_by = NULL \
+             last_code = ?6, finished_at = ?7, held = ?8, claimed_by = NULL \
              WHERE id = ?1 AND claimed_by = ?2 AND status = 'sending'",
         )
         .and_then(|mut st| {
             st.execute(params![
-                d.id, d.owner, d.status, next, d.error, d.code, finished
+                d.id, d.owner, d.status, next, d.error, d.code, finished, d.held
             ])
         })
         .map_err(map)?;
@@ -159,6 +159,19 @@ pub(crate) fn release(conn: &Connection, owner: &str, now: i64) -> Result<u64> {
              WHERE status = 'sending' AND claimed_by = ?1",
         )
         .and_then(|mut st| st.execute(params![owner, now]))
+        .map_err(map)?;
+    Ok(n as u64)
+}
+
+/// Makes the retrying rows of one receiver's channel due now.
+pub(crate) fn retry_now(conn: &Connection, receiver: &str, index: i64, now: i64) -> Result<u64> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE notifications INDEXED BY notifications_due SET next_attempt_at = ?3 \
+             WHERE status IN ('pending', 'sending', 'retrying') AND status = 'retrying' \
+               AND next_attempt_at > ?3 AND held = 0 AND receiver = ?1 AND channel_index = ?2",
+        )
+        .and_then(|mut st| st.execute(params![receiver, index, now]))
         .map_err(map)?;
     Ok(n as u64)
 }

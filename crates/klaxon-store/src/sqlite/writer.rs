@@ -52,6 +52,7 @@ pub(crate) enum Request {
     ClaimNotifications(Claim, usize, Reply<Vec<OutboxRow>>),
     RecordDeliveries(Vec<Delivery>, Reply<()>),
     ReleaseClaims(String, i64, Reply<u64>),
+    RetryChannelNow(String, i64, i64, Reply<u64>),
     DeleteNotificationsBefore(i64, Reply<u64>),
     Ping(Reply<()>),
     /// Finish everything queued, commit, close the connection, then answer.
@@ -132,6 +133,10 @@ impl Request {
             Request::ReleaseClaims(owner, now, reply) => {
                 pending(reply, savepoint(conn, |c| outbox::release(c, &owner, now)))
             }
+            Request::RetryChannelNow(receiver, index, now, reply) => pending(
+                reply,
+                savepoint(conn, |c| outbox::retry_now(c, &receiver, index, now)),
+            ),
             Request::DeleteNotificationsBefore(before, reply) => {
                 pending(reply, savepoint(conn, |c| outbox::delete_before(c, before)))
             }
@@ -162,9 +167,9 @@ impl Request {
                 drop(r.send(err(why)))
             }
             Request::RecordDeliveries(_, r) => drop(r.send(err(why))),
-            Request::ReleaseClaims(_, _, r) | Request::DeleteNotificationsBefore(_, r) => {
-                drop(r.send(err(why)))
-            }
+            Request::ReleaseClaims(_, _, r)
+            | Request::DeleteNotificationsBefore(_, r)
+            | Request::RetryChannelNow(_, _, _, r) => drop(r.send(err(why))),
         }
     }
 }

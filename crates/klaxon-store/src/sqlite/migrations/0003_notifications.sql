@@ -24,6 +24,8 @@ CREATE TABLE notifications (
     claimed_by TEXT,
     last_error TEXT,
     last_code INTEGER,
+    -- 1 when the receiver asked for the wait (Retry-After): a recovery does not cut it short.
+    held INTEGER NOT NULL DEFAULT 0,
     finished_at INTEGER
 );
 CREATE INDEX notifications_due ON notifications (next_attempt_at)
