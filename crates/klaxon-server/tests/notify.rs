@@ -847,3 +847,110 @@ async fn email_arrives_at_a_real_smtp_server_as_escaped_text_and_html() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn websocket_clients_get_what_their_filters_accept_and_resume_from_the_outbox() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = common::data_dir("notify-ws");
+    let s = common::start(&dir, |c| {
+        configure(
+            c,
+            r#"
+            [route]
+            receiver = "browser"
+            group_by = ["..."]
+            group_wait = "0s"
+            group_interval = "0s"
+            [[receivers]]
+            name = "browser"
+            [[receivers.websocket_configs]]
+            "#,
+        )
+    })
+    .await;
+    let url = format!("ws://{}/notifications/ws?severity=critical", s.addr);
+    // A browser cannot set headers: it authenticates with its first frame.
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    ws.send(Message::Text(
+        format!("{{\"token\": \"{}\"}}", common::ADMIN).into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_frame(&mut ws).await["type"], "ready");
+    create(&s, "Quiet", "low", serde_json::json!({"x": "1"})).await;
+    let id = create(&s, "Loud", "critical", serde_json::json!({"x": "2"})).await;
+    let n = next_frame(&mut ws).await;
+    assert_eq!(n["type"], "notification");
+    assert_eq!(n["kind"], "firing");
+    assert_eq!(
+        n["alerts"][0]["id"], id,
+        "the low alert was filtered out: {n}"
+    );
+    let first_id = n["id"].as_i64().unwrap();
+    ws.close(None).await.unwrap();
+
+    // A bad token is refused; a client that was away resumes after the last id it saw.
+    let (mut bad, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    bad.send(Message::Text(
+        "{\"token\": \"wrong-token-000000000\"}".into(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(next_frame(&mut bad).await["type"], "error");
+    let (st, _) = s
+        .admin("POST", &format!("/alerts/{id}/resolve"), "{}")
+        .await;
+    assert_eq!(st, 200);
+    s.until("/alerts/metrics/delivery", |v| {
+        v["channels"]["websocket"]["sent"].as_u64() == Some(3)
+    })
+    .await;
+    let mut req =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/notifications/ws?after_id={first_id}&kind=resolved",
+            s.addr
+        ))
+        .unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", common::ADMIN).parse().unwrap(),
+    );
+    let (mut back, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(next_frame(&mut back).await["type"], "ready");
+    let r = next_frame(&mut back).await;
+    assert_eq!(
+        (r["kind"].as_str(), r["alerts"][0]["id"].as_i64()),
+        (Some("resolved"), Some(id)),
+        "{r}"
+    );
+    assert!(r["id"].as_i64().unwrap() > first_id);
+    s.stop().await;
+}
+
+/// The next text frame as JSON (bounded wait).
+async fn next_frame<W>(ws: &mut W) -> Value
+where
+    W: futures_util::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    let fut = async {
+        loop {
+            match ws.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                    return serde_json::from_str::<Value>(&t).unwrap()
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("a frame within 10 s")
+}
