@@ -954,3 +954,44 @@ where
         .await
         .expect("a frame within 10 s")
 }
+
+/// The first TOML block after `heading` in a document of the repository.
+fn toml_block(doc: &str, heading: &str) -> String {
+    let text =
+        std::fs::read_to_string(format!("{}/../../{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let from = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("{doc} has no {heading}"));
+    let rest = &text[from..];
+    let start = rest.find("```toml\n").unwrap() + "```toml\n".len();
+    let end = rest[start..].find("```").unwrap();
+    rest[start..start + end].to_owned()
+}
+
+#[test]
+fn the_documented_configurations_load() {
+    for (doc, heading) in [
+        ("README.md", "## Notifications in five minutes"),
+        ("docs/notifications.md", "## A configuration to copy"),
+    ] {
+        let path = std::env::temp_dir().join(format!(
+            "klaxon-doc-{}-{}.toml",
+            std::process::id(),
+            doc.replace('/', "-")
+        ));
+        std::fs::write(&path, toml_block(doc, heading)).unwrap();
+        let c =
+            klaxon_server::config::load(Some(&path), &[], &klaxon_server::config::Flags::default())
+                .unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let n = c.notifier().unwrap();
+        assert!(n.enabled() && n.receivers.len() >= 2, "{doc}");
+        let kinds: std::collections::BTreeSet<&str> = n
+            .receivers
+            .values()
+            .flat_map(|r| r.channels.iter().map(|c| c.kind()))
+            .collect();
+        for k in ["webhook", "slack", "email"] {
+            assert!(kinds.contains(k), "{doc} configures a {k} channel");
+        }
+    }
+}

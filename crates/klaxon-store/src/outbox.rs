@@ -44,12 +44,18 @@ pub struct NewNotification {
 }
 
 impl NewNotification {
-    /// Rows of one stream are delivered in order.
-    pub fn stream(&self) -> String {
-        format!(
-            "{}\u{1f}{}\u{1f}{}",
-            self.receiver, self.channel_index, self.group_key
-        )
+    /// Rows of one stream (receiver, channel, group) are delivered in order. The stream is a
+    /// 64-bit hash: a collision only orders two unrelated streams, it never reorders one.
+    pub fn stream(&self) -> i64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let index = self.channel_index.to_le_bytes();
+        for part in [self.receiver.as_bytes(), &index, self.group_key.as_bytes()] {
+            for b in (part.len() as u64).to_le_bytes().iter().chain(part) {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        i64::from_le_bytes(h.to_le_bytes())
     }
 }
 

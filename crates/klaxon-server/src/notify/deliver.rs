@@ -130,21 +130,27 @@ async fn claim_loop<S: Store + Clone>(
     work: Handle,
     mut stop: watch::Receiver<bool>,
 ) {
-    let cap = sh.settings.workers * 2;
+    // Rows claimed and not yet recorded stay below `cap`; a claim waits until a worker's worth
+    // of room is free, so a backlog drains in large claims (one transaction each), not in
+    // one claim per finished delivery.
+    let cap = sh.settings.workers * 8;
+    let min_claim = sh.settings.workers.max(1);
     loop {
         if *stop.borrow() {
             return;
         }
-        let free = cap.saturating_sub(sh.busy.load(Relaxed));
+        let busy = sh.busy.load(Relaxed);
+        let free = cap.saturating_sub(busy);
         let mut claimed = 0;
-        if free > 0 {
+        if free >= min_claim || busy == 0 {
             let now = wall_ms();
             let claim = Claim {
                 owner: sh.settings.owner.clone(),
                 now,
                 until: now + sh.settings.lease_ms,
             };
-            match sh.store.claim_notifications(claim, free).await {
+            let r = sh.store.claim_notifications(claim, free).await;
+            match r {
                 Ok(rows) => {
                     claimed = rows.len();
                     for r in rows {
@@ -157,12 +163,17 @@ async fn claim_loop<S: Store + Clone>(
         if claimed > 0 && claimed == free {
             continue; // more may be due
         }
-        // Sleep until the earliest due row (or a minute), or until something changes.
+        // Sleep until the earliest due row (or a minute), or until an outcome is recorded. A row
+        // due now that was not claimed waits behind an earlier row of its stream: the outcome of
+        // that row wakes this loop (a second is the fallback).
         let next = sh.store.next_notification_due().await.ok().flatten();
-        let wait = next.map_or(Duration::from_secs(60), |at| {
-            Duration::from_millis(u64::try_from(at - wall_ms()).unwrap_or(0).max(1))
-                .min(Duration::from_secs(60))
-        });
+        let now = wall_ms();
+        let wait = match next {
+            Some(at) if at > now => Duration::from_millis(u64::try_from(at - now).unwrap_or(0))
+                .min(Duration::from_secs(60)),
+            Some(_) => Duration::from_secs(1),
+            None => Duration::from_secs(60),
+        };
         tokio::select! {
             () = sh.wake.notified() => {}
             () = tokio::time::sleep(wait) => {}

@@ -167,7 +167,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                 summary,
                 severity,
                 occurrences,
-                last_seen,
+                ..
             } => {
                 let Some(old) = self.views.get(&c.alert_id) else {
                     return;
@@ -176,7 +176,6 @@ impl<S: Store + Clone> Dispatcher<S> {
                 v.summary.clone_from(summary);
                 v.severity.clone_from(severity);
                 v.occurrences = *occurrences;
-                v.updated_at = v.updated_at.max(*last_seen);
                 Arc::new(v)
             }
             Detail::Transition { to, actor, at } => {
@@ -189,9 +188,6 @@ impl<S: Store + Clone> Dispatcher<S> {
                         Err(_) => return,
                     },
                 };
-                if *at < v.updated_at {
-                    return; // older than what a rebuild already read
-                }
                 v.state.clone_from(to);
                 v.updated_at = *at;
                 match to.as_str() {

@@ -12,8 +12,9 @@ use crate::{
     Result, StoredAlert,
 };
 
+/// The columns of [`OutboxRow`] but the payload, which [`with_payloads`] adds.
 const ROW_COLUMNS: &str =
-    "id, idempotency_key, receiver, channel, channel_index, group_key, kind, payload, \
+    "id, idempotency_key, receiver, channel, channel_index, group_key, kind, \
      status, attempts, created_at";
 
 fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
@@ -25,15 +26,30 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
         channel_index: r.get(4)?,
         group_key: r.get(5)?,
         kind: r.get(6)?,
-        payload: r.get(7)?,
-        status: r.get(8)?,
-        attempts: r.get(9)?,
-        created_at: r.get(10)?,
+        payload: String::new(),
+        status: r.get(7)?,
+        attempts: r.get(8)?,
+        created_at: r.get(9)?,
     })
 }
 
+/// Fills in the payloads of rows read without them.
+fn with_payloads(conn: &Connection, mut rows: Vec<OutboxRow>) -> Result<Vec<OutboxRow>> {
+    let mut st = conn
+        .prepare_cached("SELECT payload FROM notification_payloads WHERE id = ?1")
+        .map_err(map)?;
+    for r in &mut rows {
+        r.payload = st
+            .query_row([r.id], |x| x.get(0))
+            .optional()
+            .map_err(map)?
+            .unwrap_or_default();
+    }
+    Ok(rows)
+}
+
 /// Whether the stream has an unfinished row older than `id`.
-fn blocked(conn: &Connection, stream: &str, id: i64) -> Result<bool> {
+fn blocked(conn: &Connection, stream: i64, id: i64) -> Result<bool> {
     conn.prepare_cached(
         "SELECT 1 FROM notifications INDEXED BY notifications_stream \
          WHERE stream = ?1 AND id < ?2 AND status IN ('pending', 'sending', 'retrying') LIMIT 1",
@@ -53,13 +69,22 @@ pub(crate) fn enqueue(
     let mut claimed = Vec::new();
     for n in rows {
         let stream = n.stream();
+        // Claimed at insert when nothing of its stream is unfinished (all of those are older).
+        let take = match claim {
+            Some(c) if !blocked(conn, stream, i64::MAX)? => Some(c),
+            _ => None,
+        };
+        let (st, attempts, next, owner) = match take {
+            Some(c) => (status::SENDING, 1, c.until, Some(c.owner.as_str())),
+            None => (status::PENDING, 0, n.created_at, None),
+        };
         conn.prepare_cached(
             "INSERT INTO notifications (idempotency_key, receiver, channel, channel_index, stream, \
-             group_key, kind, payload, status, attempts, created_at, next_attempt_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', 0, ?9, ?9)",
+             group_key, kind, status, attempts, created_at, next_attempt_at, claimed_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
-        .and_then(|mut st| {
-            st.execute(params![
+        .and_then(|mut q| {
+            q.execute(params![
                 n.idempotency_key,
                 n.receiver,
                 n.channel,
@@ -67,39 +92,39 @@ pub(crate) fn enqueue(
                 stream,
                 n.group_key,
                 n.kind,
-                n.payload,
-                n.created_at
+                st,
+                attempts,
+                n.created_at,
+                next,
+                owner
             ])
         })
         .map_err(map)?;
         let id = conn.last_insert_rowid();
+        conn.prepare_cached("INSERT INTO notification_payloads (id, payload) VALUES (?1, ?2)")
+            .and_then(|mut q| q.execute(params![id, n.payload]))
+            .map_err(map)?;
         for a in &n.alert_ids {
-            conn.prepare_cached("INSERT OR IGNORE INTO notification_alerts (alert_id, notification_id) VALUES (?1, ?2)")
-                .and_then(|mut st| st.execute(params![a, id]))
-                .map_err(map)?;
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO notification_alerts (alert_id, notification_id) VALUES (?1, ?2)",
+            )
+            .and_then(|mut q| q.execute(params![a, id]))
+            .map_err(map)?;
         }
-        if let Some(c) = claim {
-            if !blocked(conn, &stream, id)? {
-                conn.prepare_cached(
-                    "UPDATE notifications SET status = 'sending', attempts = 1, claimed_by = ?2, \
-                     next_attempt_at = ?3 WHERE id = ?1",
-                )
-                .and_then(|mut st| st.execute(params![id, c.owner, c.until]))
-                .map_err(map)?;
-                claimed.push(OutboxRow {
-                    id,
-                    idempotency_key: n.idempotency_key.clone(),
-                    receiver: n.receiver.clone(),
-                    channel: n.channel.clone(),
-                    channel_index: n.channel_index,
-                    group_key: n.group_key.clone(),
-                    kind: n.kind.clone(),
-                    payload: n.payload.clone(),
-                    status: status::SENDING.to_owned(),
-                    attempts: 1,
-                    created_at: n.created_at,
-                });
-            }
+        if take.is_some() {
+            claimed.push(OutboxRow {
+                id,
+                idempotency_key: n.idempotency_key.clone(),
+                receiver: n.receiver.clone(),
+                channel: n.channel.clone(),
+                channel_index: n.channel_index,
+                group_key: n.group_key.clone(),
+                kind: n.kind.clone(),
+                payload: n.payload.clone(),
+                status: status::SENDING.to_owned(),
+                attempts: 1,
+                created_at: n.created_at,
+            });
         }
     }
     Ok(claimed)
@@ -127,7 +152,7 @@ pub(crate) fn claim(conn: &Connection, c: &Claim, limit: usize) -> Result<Vec<Ou
         outbox_row,
     )?;
     rows.sort_by_key(|r| r.id);
-    Ok(rows)
+    with_payloads(conn, rows)
 }
 
 /// Records outcomes of claimed rows; a row no longer claimed by the outcome's owner is left
@@ -284,10 +309,11 @@ pub(crate) fn after(
     after_id: i64,
     limit: usize,
 ) -> Result<Vec<OutboxRow>> {
-    collect_for(
+    let rows = collect_for(
         conn,
         &format!("SELECT {ROW_COLUMNS} FROM notifications WHERE id > ?1 AND channel = ?2 ORDER BY id LIMIT ?3"),
         params![after_id, channel, i64::try_from(limit).unwrap_or(i64::MAX)],
         outbox_row,
-    )
+    )?;
+    with_payloads(conn, rows)
 }

@@ -8,15 +8,16 @@
 -- PostgreSQL will claim with `FOR UPDATE SKIP LOCKED` over the same columns.
 CREATE TABLE notifications (
     id INTEGER PRIMARY KEY,
-    idempotency_key TEXT NOT NULL UNIQUE,
+    -- 128 random bits: unique without an index to keep so.
+    idempotency_key TEXT NOT NULL,
     receiver TEXT NOT NULL,
     channel TEXT NOT NULL,
     channel_index INTEGER NOT NULL,
-    -- receiver, channel index and group key: rows of a stream are delivered in id order.
-    stream TEXT NOT NULL,
+        -- A hash of receiver, channel index and group key: rows of a stream are delivered in id
+    -- order.
+    stream INTEGER NOT NULL,
     group_key TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
+        kind TEXT NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
@@ -34,7 +35,13 @@ CREATE INDEX notifications_stream ON notifications (stream, id)
     WHERE status IN ('pending', 'sending', 'retrying');
 CREATE INDEX notifications_finished ON notifications (finished_at)
     WHERE finished_at IS NOT NULL;
-CREATE INDEX notifications_channel_status ON notifications (channel, status);
+
+-- The notification documents, apart from the rows the workers update, so an update rewrites a
+-- small row.
+CREATE TABLE notification_payloads (
+    id INTEGER PRIMARY KEY REFERENCES notifications (id) ON DELETE CASCADE,
+    payload TEXT NOT NULL
+);
 
 -- The alerts each notification tells of: an alert's notifications, and what was last told of
 -- an open alert in each group (so a restart tells nothing twice).
