@@ -67,6 +67,8 @@ async fn start_sink(port: u16) -> (Arc<Sink>, u16, tokio::task::JoinHandle<()>) 
 
 fn configure(c: &mut Config, port: u16) {
     c.telemetry.enabled = false;
+    // The load generator does not resend its alerts; they stay firing for the whole run.
+    c.lifecycle.resolve_timeout_seconds = 86_400;
     let text = format!(
         r#"
         [notify]
@@ -291,7 +293,7 @@ async fn outage() {
     let back = Instant::now();
     // Load continues while the backlog drains.
     let mut extra = 0u64;
-    while sink.count.load(Ordering::Relaxed) < posted + extra {
+    while (sink.seen.lock().unwrap().len() as u64) < posted + extra {
         tick.tick().await;
         if back.elapsed() < Duration::from_secs(60) {
             let (st, _, _) = common::http(

@@ -76,6 +76,8 @@ struct Shared<S> {
     wake: Notify,
     /// Channels (receiver, index) whose latest attempt failed and may be retried.
     failing: std::sync::Mutex<std::collections::HashSet<(String, i64)>>,
+    /// When each channel (receiver, index) last delivered something.
+    last_ok: std::sync::Mutex<std::collections::HashMap<(String, i64), i64>>,
 }
 
 /// Starts the workers; the handle takes rows claimed elsewhere. `stop` ends the claimer at
@@ -106,6 +108,7 @@ pub fn start<S: Store + Clone>(
         busy,
         wake: Notify::new(),
         failing: std::sync::Mutex::new(std::collections::HashSet::new()),
+        last_ok: std::sync::Mutex::new(std::collections::HashMap::new()),
     });
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let claimer = tokio::spawn(claim_loop(
@@ -253,6 +256,7 @@ async fn record_loop<S: Store + Clone>(
 
 /// One attempt of one row, and what to record of it.
 async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
+    let started = wall_ms();
     let outcome = attempt(sh, &row).await;
     let now = wall_ms();
     let stats = sh.metrics.delivery.of(&row.channel);
@@ -261,6 +265,10 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
     let (st, next, error, code) = match outcome {
         Outcome::Sent { status: code } => {
             stats.delivered(now - row.created_at);
+            sh.last_ok
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(channel.clone(), now);
             let recovered = sh
                 .failing
                 .lock()
@@ -298,21 +306,38 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
             after,
         } => {
             held = after.is_some();
-            match next_after_failure(
-                &sh.settings.backoff,
-                row.attempts,
-                after,
-                super::random_u64(),
-                now,
-                row.created_at,
-                sh.settings.max_age_ms,
-            ) {
+            // The channel delivered something after this attempt began: the failure is from
+            // before the receiver came back (the backlog was made due already), so try again now.
+            let stale = !held
+                && sh
+                    .last_ok
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&channel)
+                    .is_some_and(|ok| *ok >= started);
+            let next = if stale {
+                Next::RetryAt(now)
+            } else {
+                next_after_failure(
+                    &sh.settings.backoff,
+                    row.attempts,
+                    after,
+                    super::random_u64(),
+                    now,
+                    row.created_at,
+                    sh.settings.max_age_ms,
+                )
+            };
+            match next {
                 Next::RetryAt(at) => {
                     stats.retried.fetch_add(1, Relaxed);
-                    sh.failing
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(channel);
+                    if !stale {
+                        sh.failing
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(channel);
+                    }
+
                     (status::RETRYING, Some(at), Some(error), code)
                 }
                 Next::Dead => {
