@@ -422,7 +422,15 @@ async fn every_notification_arrives_through_failures_and_none_twice_beyond_its_k
         assert!(trigger["payload"]["source"]
             .as_str()
             .is_some_and(|s| !s.is_empty()));
-        // The alert lists its notifications, each with its outcome.
+        // The alert lists its notifications, each with its outcome (recorded right after the
+        // receiver answered).
+        let a = s
+            .until(&format!("/alerts/{id}"), |a| {
+                a["notifications"]
+                    .as_array()
+                    .is_some_and(|n| n.iter().all(|x| x["status"] != "sending"))
+            })
+            .await;
         let notes = a["notifications"].as_array().unwrap();
         assert!(
             notes
@@ -837,7 +845,14 @@ async fn email_arrives_at_a_real_smtp_server_as_escaped_text_and_html() {
         html.contains(&format!("&#x2f;alerts&#x2f;{id}\"")),
         "links back: {html}"
     );
-    let (_, a) = s.admin("GET", &format!("/alerts/{id}"), "").await;
+    // The mail server has both; their outcomes are recorded right after.
+    let a = s
+        .until(&format!("/alerts/{id}"), |a| {
+            a["notifications"]
+                .as_array()
+                .is_some_and(|n| n.len() == 2 && n.iter().all(|x| x["status"] != "sending"))
+        })
+        .await;
     let n = a["notifications"].as_array().unwrap();
     assert_eq!(n.len(), 2);
     assert!(
