@@ -2,7 +2,6 @@
 //! overrides, then command-line flags. Owns no I/O beyond reading the file it is given; the
 //! environment is an argument so loading can be tested.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -27,6 +26,14 @@ pub struct Config {
     /// Inhibition rules (`[[inhibit]]`).
     pub inhibit: Vec<InhibitConfig>,
     pub flapping: Flapping,
+    /// The notification outbox and its workers.
+    pub notify: klaxon_notify::config::Settings,
+    /// Defaults of every e-mail channel.
+    pub smtp: klaxon_notify::SmtpDefaults,
+    /// Named receivers, each a list of channels.
+    pub receivers: Vec<klaxon_notify::ReceiverConfig>,
+    /// The routing tree; without one, only receivers named by rules get notifications.
+    pub route: Option<klaxon_notify::RouteConfig>,
 }
 
 /// A maintenance window: one-off (`start`, `end`) or recurring (`weekdays`, `from`, `to`,
@@ -165,16 +172,7 @@ pub struct Engine {
     pub baseline_save_seconds: u64,
 }
 
-/// A secret string whose `Debug` never shows it.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+pub use klaxon_notify::Secret;
 
 /// The default port: clear of 8080, 9090, 9093 and other common ones.
 pub const DEFAULT_PORT: u16 = 7731;
@@ -193,6 +191,10 @@ impl Default for Config {
             maintenance: Vec::new(),
             inhibit: Vec::new(),
             flapping: Flapping::default(),
+            notify: klaxon_notify::config::Settings::default(),
+            smtp: klaxon_notify::SmtpDefaults::default(),
+            receivers: Vec::new(),
+            route: None,
         }
     }
 }
@@ -277,7 +279,10 @@ pub fn load(
     if let Some(t) = &flags.admin_token {
         config.admin_token = Some(Secret(t.clone()));
     }
-    config.validate()?;
+    config.validate().map_err(|e| match file {
+        Some(p) => format!("{}: {e}", p.display()),
+        None => e,
+    })?;
     Ok(config)
 }
 
@@ -315,11 +320,20 @@ impl Config {
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());
         }
+        self.notify.validate(&mut errors);
+        if let Err(e) = self.notifier() {
+            errors.extend(e);
+        }
         if errors.is_empty() {
             Ok(())
         } else {
             Err(errors.join("; "))
         }
+    }
+
+    /// Compiles receivers, routes and templates; every error with its key.
+    pub fn notifier(&self) -> Result<klaxon_notify::Notifier, Vec<String>> {
+        klaxon_notify::compile(&self.receivers, self.route.as_ref(), &self.smtp)
     }
 
     /// The SQLite file.

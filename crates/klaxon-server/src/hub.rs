@@ -113,6 +113,7 @@ mod tests {
             state: "active".into(),
             labels: Default::default(),
             json: "{}".into(),
+            detail: crate::lifecycle::Detail::Other,
         })
     }
 

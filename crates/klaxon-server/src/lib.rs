@@ -14,6 +14,7 @@ pub mod hub;
 pub mod lifecycle;
 pub mod metrics;
 pub mod noise;
+pub mod notify;
 pub mod publish;
 pub mod telemetry;
 
@@ -147,6 +148,16 @@ pub struct Server<S> {
     hub_task: tokio::task::JoinHandle<()>,
     collector: Option<tokio::task::JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
+    notifications: Option<Notifications>,
+}
+
+/// The notification tasks.
+struct Notifications {
+    dispatcher: tokio::task::JoinHandle<()>,
+    workers: notify::deliver::Workers,
+    stop: watch::Sender<bool>,
+    stop_workers: watch::Sender<bool>,
+    retention: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl<S: Store + Clone> Server<S> {
@@ -257,6 +268,33 @@ impl<S: Store + Clone> Server<S> {
         )
         .await
         .context("loading the open alerts")?;
+        let notifier = Arc::new(
+            config
+                .notifier()
+                .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
+        );
+        let (pushed, _) = broadcast::channel(4096);
+        let external_url = config
+            .notify
+            .external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let notifications = if notifier.enabled() {
+            Some(
+                start_notifications(
+                    &config,
+                    store.clone(),
+                    Arc::clone(&notifier),
+                    pushed.clone(),
+                    external_url.clone(),
+                    Arc::clone(&metrics),
+                    changes_tx.subscribe(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         // Pending threshold alerts do not survive a restart in the engine (their `for` starts
         // over from new samples), so their open alerts end here instead of waiting forever.
         for id in stale_pending {
@@ -323,6 +361,11 @@ impl<S: Store + Clone> Server<S> {
             lifecycle: Mutex::new(Some(api_tx)),
             shutdown: shutdown_rx,
             engine_heartbeat: heartbeat,
+            notify: Arc::new(notify::Hub {
+                notifier,
+                pushed,
+                external_url,
+            }),
         });
         let state = AppState { inner: shared };
         let collector = state.config.collector.enabled.then(|| {
@@ -345,6 +388,7 @@ impl<S: Store + Clone> Server<S> {
             retention,
             hub_task,
             shutdown_tx,
+            notifications,
         })
     }
 
@@ -398,6 +442,17 @@ impl<S: Store + Clone> Server<S> {
             r.abort();
         }
         self.hub_task.abort();
+        if let Some(n) = self.notifications {
+            // The manager has committed everything: let the dispatcher write what is due,
+            // then the workers finish what is in flight.
+            let _ = n.stop.send(true);
+            let _ = n.dispatcher.await;
+            let _ = n.stop_workers.send(true);
+            n.workers.join().await;
+            if let Some(r) = n.retention {
+                r.abort();
+            }
+        }
         tracing::info!("stopped cleanly: every accepted signal and alert is committed");
     }
 }
@@ -427,6 +482,81 @@ async fn threshold_alerts_before<S: Store>(
         });
     }
     Ok((firing, pending))
+}
+
+/// Releases this node's old claims, starts the workers and the dispatcher.
+async fn start_notifications<S: Store + Clone>(
+    config: &Config,
+    store: S,
+    notifier: Arc<klaxon_notify::Notifier>,
+    pushed: broadcast::Sender<Arc<klaxon_notify::channel::Pushed>>,
+    external_url: String,
+    metrics: Arc<Metrics>,
+    changes: broadcast::Receiver<Arc<lifecycle::Change>>,
+) -> anyhow::Result<Notifications> {
+    let n = &config.notify;
+    let released = store
+        .release_notification_claims(&n.node, wall_ms())
+        .await
+        .context("releasing notification claims")?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "notifications claimed before the restart are due again"
+        );
+    }
+    let (stop, stop_rx) = watch::channel(false);
+    let (stop_workers, workers_rx) = watch::channel(false);
+    let settings = notify::deliver::Settings {
+        workers: n.workers,
+        backoff: klaxon_notify::Backoff {
+            initial: n.retry_initial.as_std(),
+            max: n.retry_max.as_std(),
+        },
+        max_age_ms: n.max_age.0,
+        lease_ms: n.lease.0,
+        owner: n.node.clone(),
+        external_url,
+    };
+    let (workers, handle) = notify::deliver::start(
+        store.clone(),
+        Arc::clone(&notifier),
+        pushed,
+        settings,
+        metrics,
+        workers_rx,
+        Duration::from_secs(5),
+    )
+    .map_err(|e| anyhow::anyhow!("starting the notification workers: {e}"))?;
+    let dispatcher = notify::dispatch::Dispatcher::new(
+        store.clone(),
+        notifier,
+        handle,
+        n.node.clone(),
+        n.lease.0,
+    );
+    let dispatcher = tokio::spawn(dispatcher.run(changes, stop_rx));
+    let retention = (n.retention_hours > 0).then(|| {
+        let keep = i64::try_from(n.retention_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match store.delete_notifications_before(wall_ms() - keep).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "notification retention"),
+                    Err(e) => tracing::warn!(error = %e, "notification retention failed"),
+                }
+            }
+        })
+    });
+    Ok(Notifications {
+        dispatcher,
+        workers,
+        stop,
+        stop_workers,
+        retention,
+    })
 }
 
 fn secs_ms(s: u64) -> i64 {

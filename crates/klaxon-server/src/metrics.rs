@@ -89,6 +89,121 @@ pub struct Metrics {
     pub telemetry_lag: Histogram,
     /// Signal accepted → alert committed and published.
     pub alert_publish_latency: Histogram,
+    /// Notification deliveries per channel.
+    pub delivery: Delivery,
+}
+
+/// The channels, in the order of [`Delivery::channels`].
+pub const CHANNELS: [&str; 5] = ["webhook", "slack", "email", "pagerduty", "websocket"];
+
+/// Latencies kept per channel for the percentiles.
+const LATENCY_WINDOW: usize = 10_000;
+
+/// Delivery counters of one channel since the server started, and the latencies (made →
+/// delivered, ms) of its latest deliveries.
+#[derive(Debug, Default)]
+pub struct ChannelStats {
+    pub sent: AtomicU64,
+    pub failed: AtomicU64,
+    /// Attempts that failed and were scheduled again.
+    pub retried: AtomicU64,
+    pub dead: AtomicU64,
+    latencies: std::sync::Mutex<std::collections::VecDeque<u32>>,
+}
+
+impl ChannelStats {
+    /// Records a delivery that took `ms` from the notification being made.
+    pub fn delivered(&self, ms: i64) {
+        self.sent.fetch_add(1, Relaxed);
+        let ms = u32::try_from(ms.max(0)).unwrap_or(u32::MAX);
+        let mut l = self
+            .latencies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if l.len() == LATENCY_WINDOW {
+            l.pop_front();
+        }
+        l.push_back(ms);
+    }
+
+    /// (p50, p99, samples) of the latest deliveries, in ms.
+    pub fn percentiles(&self) -> (Option<u32>, Option<u32>, usize) {
+        let mut v: Vec<u32> = self
+            .latencies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect();
+        if v.is_empty() {
+            return (None, None, 0);
+        }
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+        (Some(at(0.5)), Some(at(0.99)), v.len())
+    }
+}
+
+/// Delivery counters of every channel.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub channels: [ChannelStats; 5],
+}
+
+impl Delivery {
+    /// The stats of a channel by name (`webhook`, ...); unknown names share the webhook's.
+    pub fn of(&self, channel: &str) -> &ChannelStats {
+        let i = CHANNELS.iter().position(|c| *c == channel).unwrap_or(0);
+        &self.channels[i]
+    }
+
+    /// Prometheus text of the counters and latency quantiles.
+    pub fn render(&self, s: &mut String) {
+        type Counter = fn(&ChannelStats) -> &AtomicU64;
+        let families: [(&str, &str, Counter); 4] = [
+            (
+                "klaxon_notifications_sent_total",
+                "notifications a receiver accepted",
+                |c| &c.sent,
+            ),
+            (
+                "klaxon_notifications_failed_total",
+                "notifications that failed without retry",
+                |c| &c.failed,
+            ),
+            (
+                "klaxon_notification_retries_total",
+                "delivery attempts that failed and were scheduled again",
+                |c| &c.retried,
+            ),
+            (
+                "klaxon_notifications_dead_total",
+                "notifications dead-lettered after their maximum age",
+                |c| &c.dead,
+            ),
+        ];
+        for (name, help, f) in families {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (c, st) in CHANNELS.iter().zip(&self.channels) {
+                let _ = writeln!(s, "{name}{{channel=\"{c}\"}} {}", f(st).load(Relaxed));
+            }
+        }
+        let name = "klaxon_notification_latency_seconds";
+        let _ = writeln!(s, "# HELP {name} notification made to delivered, over the latest 10000 deliveries\n# TYPE {name} summary");
+        for (c, st) in CHANNELS.iter().zip(&self.channels) {
+            let (p50, p99, n) = st.percentiles();
+            for (q, v) in [("0.5", p50), ("0.99", p99)] {
+                if let Some(v) = v {
+                    let _ = writeln!(
+                        s,
+                        "{name}{{channel=\"{c}\",quantile=\"{q}\"}} {}",
+                        f64::from(v) / 1000.0
+                    );
+                }
+            }
+            let _ = writeln!(s, "{name}_count{{channel=\"{c}\"}} {n}");
+        }
+    }
 }
 
 impl Metrics {
@@ -220,6 +335,7 @@ impl Metrics {
             "klaxon_alert_publish_latency_seconds",
             "signal accepted to alert committed and published",
         );
+        self.delivery.render(&mut s);
         if let Some(rss) = resident_memory_bytes() {
             let _ = writeln!(s, "# HELP process_resident_memory_bytes resident memory size\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");
         }

@@ -15,6 +15,7 @@ mod alert;
 mod baseline;
 mod history;
 mod lifecycle;
+mod outbox;
 mod report;
 mod rule_set;
 mod telemetry;
@@ -24,6 +25,7 @@ pub use self::alert::*;
 pub use self::baseline::*;
 pub use self::history::*;
 pub use self::lifecycle::*;
+pub use self::outbox::*;
 pub use self::report::*;
 pub use self::rule_set::*;
 pub use self::telemetry::*;
@@ -72,6 +74,11 @@ macro_rules! store_conformance_tests {
             summary_counts_every_state_and_open_severities,
             performance_means_over_first_seen_range,
             trends_count_per_bucket_severity_and_name,
+            outbox_delivers_a_stream_in_order,
+            outbox_retries_when_due_and_leases_expire,
+            outbox_claims_are_released_and_limited,
+            outbox_log_tells_the_latest_per_group_and_open_alert,
+            outbox_retention_keeps_unfinished_rows_and_open_alerts,
             ping_succeeds,
         );
     };

@@ -5,6 +5,7 @@
 pub mod conformance;
 mod error;
 pub mod lifecycle;
+pub mod outbox;
 pub mod sqlite;
 
 use std::future::Future;
@@ -14,6 +15,9 @@ use klaxon_engine::{Alert, BaselineRecord};
 pub use lifecycle::{
     AlertChange, AlertDetail, AlertEvent, AlertIndex, HistoryQuery, Note, Occurrence, Performance,
     Source, Summary, TrendBucket, TrendQuery,
+};
+pub use outbox::{
+    Claim, Delivery, DeliveryCount, NewNotification, NotificationRecord, Notified, OutboxRow,
 };
 use serde::Serialize;
 
@@ -360,6 +364,64 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Performance>> + Send;
     /// Alerts first seen in [from, to) counted per time bucket, severity and name.
     fn alert_trends(&self, q: TrendQuery) -> impl Future<Output = Result<Vec<TrendBucket>>> + Send;
+
+    /// Puts notifications into the outbox, durably. With a claim, every row whose stream has
+    /// nothing unfinished before it is claimed at once and returned (the caller sends those
+    /// right away); the others wait for [`Store::claim_notifications`].
+    fn enqueue_notifications(
+        &self,
+        rows: Vec<NewNotification>,
+        claim: Option<Claim>,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>>> + Send;
+    /// Claims up to `limit` due rows (pending or retrying and due, or claimed with an ended
+    /// lease) whose streams have nothing unfinished before them, oldest due first. A backend
+    /// shared by several nodes must give each row to one claimant (PostgreSQL:
+    /// `FOR UPDATE SKIP LOCKED`).
+    fn claim_notifications(
+        &self,
+        claim: Claim,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>>> + Send;
+    /// Records delivery outcomes of claimed rows, durably.
+    fn record_deliveries(&self, outcomes: Vec<Delivery>)
+        -> impl Future<Output = Result<()>> + Send;
+    /// Makes every row claimed by `owner` due at `now` again; returns how many.
+    fn release_notification_claims(
+        &self,
+        owner: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Makes every retrying row of one receiver's channel due at `now` (the receiver answered
+    /// again: its backlog need not wait out its backoff); returns how many.
+    fn retry_channel_now(
+        &self,
+        receiver: &str,
+        channel_index: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// The earliest time an unfinished row is due (or its lease ends).
+    fn next_notification_due(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// What was last told of each alert that is not closed, per group.
+    fn notification_log(&self) -> impl Future<Output = Result<Vec<Notified>>> + Send;
+    /// Every alert that is not closed, in full.
+    fn open_alerts(&self) -> impl Future<Output = Result<Vec<StoredAlert>>> + Send;
+    /// An alert's newest notifications (at most `limit`), newest first.
+    fn alert_notifications(
+        &self,
+        alert_id: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<NotificationRecord>>> + Send;
+    /// Rows of `channel` with an id above `after_id`, oldest first, at most `limit`.
+    fn notifications_after(
+        &self,
+        channel: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<OutboxRow>>> + Send;
+    /// Rows per channel and status.
+    fn delivery_counts(&self) -> impl Future<Output = Result<Vec<DeliveryCount>>> + Send;
+    /// Deletes finished notifications older than `before` that tell of no open alert.
+    fn delete_notifications_before(&self, before: i64) -> impl Future<Output = Result<u64>> + Send;
 
     /// Proves the store accepts a durable write (for readiness).
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;

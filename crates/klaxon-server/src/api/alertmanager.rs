@@ -11,8 +11,6 @@
 //!   `pending` → `unprocessed`. Resolved and closed alerts are not listed, as Alertmanager does
 //!   not list ended alerts.
 
-mod matcher;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
@@ -28,13 +26,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use self::matcher::{Matcher, Op, Regex};
 use super::AppState;
 use crate::auth::Need;
 use crate::driver::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::convert::{label_fingerprint, Labelled};
 use crate::lifecycle::Command;
+use klaxon_engine::matcher::{self, Matcher, Op, Regex};
 
 /// The receiver every alert without a handler of its own goes to.
 pub const RECEIVER: &str = "klaxon";
@@ -176,6 +174,7 @@ fn validate(p: Postable, now: i64) -> Result<Labelled, String> {
         pending: false,
         rule: None,
         end_reason: None,
+        receivers: Vec::new(),
     })
 }
 
@@ -447,6 +446,7 @@ pub async fn receivers<S: Store + Clone>(
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Read).await?;
     let mut names = BTreeSet::from([RECEIVER.to_owned()]);
+    names.extend(st.notify.notifier.receivers.keys().cloned());
     for rec in st.store.active_rule_sets().await? {
         if let Ok(parsed) = klaxon_engine::parse::parse_rule_set(&rec.json) {
             names.extend(parsed.set.rules.into_iter().map(|r| r.handler));

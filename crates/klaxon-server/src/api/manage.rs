@@ -35,6 +35,9 @@ pub struct CreateBody {
     /// One line for people; defaults to the name.
     summary: Option<String>,
     value: Option<f64>,
+    /// Receivers to notify directly (as a threshold rule's `notification_channels`).
+    #[serde(default)]
+    notification_channels: Vec<String>,
 }
 
 /// `POST /alerts/create`: a hand-made alert, deduplicated by its label set like any other.
@@ -87,6 +90,7 @@ pub async fn create<S: Store + Clone>(
         pending: false,
         rule: None,
         end_reason: None,
+        receivers: b.notification_channels,
     };
     let (tx, rx) = oneshot::channel();
     st.command(Command::Labelled {
@@ -129,7 +133,20 @@ pub async fn detail<S: Store + Clone>(
         .iter()
         .map(|n| json!({"at": format_ts(n.at), "author": n.author, "text": n.text}))
         .collect();
-    v["notifications"] = json!([]);
+    v["notifications"] = st
+        .store
+        .alert_notifications(id, 100)
+        .await?
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.id, "receiver": n.receiver, "channel": n.channel, "kind": n.kind,
+                "status": n.status, "attempts": n.attempts, "created_at": format_ts(n.created_at),
+                "finished_at": n.finished_at.map(format_ts), "last_error": n.last_error,
+                "last_code": n.last_code, "idempotency_key": n.idempotency_key,
+            })
+        })
+        .collect();
     // Open alerts: what mutes it (silence, maintenance window), inhibits it, or holds it
     // (flapping), from the lifecycle manager, which knows them in the present.
     let (tx, rx) = oneshot::channel();

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod ingest;
 pub mod manage;
 pub mod monitoring;
+pub mod notifications;
 pub mod openapi;
 pub mod rulesets;
 pub mod silences;
@@ -45,6 +46,8 @@ pub struct Shared<S> {
     pub shutdown: watch::Receiver<bool>,
     /// Wall-clock ms of the engine thread's last loop.
     pub engine_heartbeat: Arc<AtomicI64>,
+    /// Receivers and the WebSocket feed of notifications.
+    pub notify: Arc<crate::notify::Hub>,
 }
 
 /// Handler state: a cheap handle on [`Shared`].
@@ -324,6 +327,20 @@ pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "viewer",
             "Mean time to acknowledge and to resolve",
             get(manage::performance::<S>),
+        ),
+        ep(
+            "GET",
+            "/alerts/metrics/delivery",
+            "viewer",
+            "Notification delivery per channel: sent, failed, retrying, dead, latency p50/p99",
+            get(notifications::delivery::<S>),
+        ),
+        ep(
+            "GET",
+            "/notifications/ws",
+            "viewer",
+            "WebSocket: notifications of WebSocket receivers, with filters and resume",
+            get(notifications::ws::<S>),
         ),
         ep(
             "GET",

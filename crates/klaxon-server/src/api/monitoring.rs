@@ -53,8 +53,21 @@ pub async fn prometheus<S: Store + Clone>(
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     st.auth.check(&headers, Need::Read).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        st.metrics.render(),
-    ))
+    let mut text = st.metrics.render();
+    if let Ok(counts) = st.store.delivery_counts().await {
+        use std::fmt::Write as _;
+        let name = "klaxon_notification_outbox";
+        let _ = writeln!(
+            text,
+            "# HELP {name} notifications in the outbox by channel and status\n# TYPE {name} gauge"
+        );
+        for c in counts {
+            let _ = writeln!(
+                text,
+                "{name}{{channel=\"{}\",status=\"{}\"}} {}",
+                c.channel, c.status, c.count
+            );
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

@@ -101,6 +101,9 @@ pub struct Labelled {
     pub rule: Option<RuleRef>,
     /// Why it ends, when `ends_at` resolves it (recorded on the transition).
     pub end_reason: Option<String>,
+    /// Receivers named directly (a threshold rule's `notification_channels`), kept in the
+    /// alert's `handler`, comma-separated.
+    pub receivers: Vec<String>,
 }
 
 /// The rule that raised a labelled alert.
@@ -165,6 +168,7 @@ pub fn from_threshold(ev: &ThresholdEvent) -> Labelled {
             handler: ev.notification_channels.join(","),
         }),
         end_reason: ended.then(|| format!("{}: {}", ev.kind.as_str(), ev.message)),
+        receivers: ev.notification_channels.to_vec(),
     }
 }
 
@@ -217,7 +221,11 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
         },
         operator: rule.operator,
         severity: a.severity.clone(),
-        handler: rule.handler,
+        handler: if a.receivers.is_empty() {
+            rule.handler
+        } else {
+            a.receivers.join(",")
+        },
         process: String::new(),
         process_name: String::new(),
         scope: String::new(),

@@ -129,6 +129,26 @@ pub struct Change {
     /// The alert's labels, for stream filters.
     pub labels: Arc<std::collections::BTreeMap<String, String>>,
     pub json: String,
+    /// The change as data, for the notification dispatcher.
+    pub detail: Detail,
+}
+
+/// What a change did, typed.
+#[derive(Debug, Clone)]
+pub enum Detail {
+    /// A new alert, as stored.
+    Created(Arc<StoredAlert>),
+    /// Another firing: the latest summary, severity and count.
+    Occurrence {
+        summary: String,
+        severity: String,
+        occurrences: u64,
+        last_seen: i64,
+    },
+    /// A state change by `actor` at `at`.
+    Transition { to: String, actor: String, at: i64 },
+    /// A note or an assignment: nothing a notification tells.
+    Other,
 }
 
 /// Where committed changes go.
@@ -463,6 +483,7 @@ impl<S: Store + Clone> Manager<S> {
                             "note",
                             &state,
                             json!({"id": id, "author": author, "text": text, "at": now}),
+                            Detail::Other,
                         );
                         Ok(())
                     }
@@ -491,6 +512,7 @@ impl<S: Store + Clone> Manager<S> {
                             "assigned",
                             &state,
                             json!({"id": id, "actor": actor, "assignee": assignee, "at": now}),
+                            Detail::Other,
                         );
                         Ok(())
                     }
@@ -693,6 +715,7 @@ impl<S: Store + Clone> Manager<S> {
             state: a.state.clone(),
             labels: Arc::new(a.labels.clone()),
             json: json!({"kind": "created", "alert": json}).to_string(),
+            detail: Detail::Created(Arc::new(a.clone())),
         });
         self.changes.push(AlertChange::Insert {
             alert: Box::new(a.clone()),
@@ -786,16 +809,22 @@ impl<S: Store + Clone> Manager<S> {
         };
         let body = json!({"id": id, "occurrences": e.occurrences, "last_seen": e.last_seen, "summary": &*e.summary});
         let state = e.state;
+        let detail = Detail::Occurrence {
+            summary: e.summary.to_string(),
+            severity: e.severity.clone(),
+            occurrences: e.occurrences,
+            last_seen: e.last_seen,
+        };
         match self.folding.get(&id) {
             Some(&(ci, pi)) => {
                 self.changes[ci] = change;
-                self.published[pi] = self.change(id, "occurrence", state.as_str(), body);
+                self.published[pi] = self.change(id, "occurrence", state.as_str(), body, detail);
             }
             None => {
                 self.folding
                     .insert(id, (self.changes.len(), self.published.len()));
                 self.changes.push(change);
-                self.publish(id, "occurrence", state.as_str(), body);
+                self.publish(id, "occurrence", state.as_str(), body, detail);
             }
         }
     }
@@ -904,6 +933,11 @@ impl<S: Store + Clone> Manager<S> {
             "transition",
             to.as_str(),
             json!({"id": id, "from": from.as_str(), "to": to.as_str(), "actor": actor, "reason": reason, "at": now}),
+            Detail::Transition {
+                to: to.as_str().to_owned(),
+                actor: actor.to_owned(),
+                at: now,
+            },
         );
         // An alert that becomes active may be one a silence or a window should hold.
         if to == State::Active {
@@ -1017,12 +1051,26 @@ impl<S: Store + Clone> Manager<S> {
         }
     }
 
-    fn publish(&mut self, id: i64, kind: &'static str, state: &str, body: serde_json::Value) {
-        let c = self.change(id, kind, state, body);
+    fn publish(
+        &mut self,
+        id: i64,
+        kind: &'static str,
+        state: &str,
+        body: serde_json::Value,
+        detail: Detail,
+    ) {
+        let c = self.change(id, kind, state, body, detail);
         self.published.push(c);
     }
 
-    fn change(&self, id: i64, kind: &'static str, state: &str, body: serde_json::Value) -> Change {
+    fn change(
+        &self,
+        id: i64,
+        kind: &'static str,
+        state: &str,
+        body: serde_json::Value,
+        detail: Detail,
+    ) -> Change {
         let (severity, labels) = self
             .alerts
             .get(&id)
@@ -1037,6 +1085,7 @@ impl<S: Store + Clone> Manager<S> {
             state: state.to_owned(),
             labels,
             json: body.to_string(),
+            detail,
         }
     }
 

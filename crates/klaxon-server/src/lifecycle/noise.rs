@@ -177,6 +177,11 @@ impl<S: Store + Clone> Manager<S> {
             "transition",
             "suppressed",
             json!({"id": id, "from": "suppressed", "to": "suppressed", "actor": m.actor, "reason": m.reason, "at": now}),
+            super::Detail::Transition {
+                to: "suppressed".to_owned(),
+                actor: m.actor.to_owned(),
+                at: now,
+            },
         );
     }
 

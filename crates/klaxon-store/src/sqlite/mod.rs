@@ -20,6 +20,7 @@ mod checkpoint;
 mod derived;
 mod error;
 mod history;
+mod outbox;
 mod read;
 mod report;
 mod row;
@@ -38,8 +39,9 @@ use tokio::sync::{mpsc, oneshot};
 use self::read::ReadPool;
 use self::writer::{Reply, Request};
 use crate::{
-    AlertChange, AlertDetail, AlertIndex, AlertQuery, HistoryQuery, NewAlert, NewRuleSet,
-    Performance, Result, Role, RuleKind, RuleSetRecord, Store, StoreError, StoredAlert, Summary,
+    AlertChange, AlertDetail, AlertIndex, AlertQuery, Claim, Delivery, DeliveryCount, HistoryQuery,
+    NewAlert, NewNotification, NewRuleSet, NotificationRecord, Notified, OutboxRow, Performance,
+    Result, Role, RuleKind, RuleSetRecord, Store, StoreError, StoredAlert, Summary,
     TelemetryCounts, TelemetryRow, TokenRecord, TrendBucket, TrendQuery,
 };
 
@@ -414,6 +416,85 @@ impl Store for SqliteStore {
 
     async fn alert_trends(&self, q: TrendQuery) -> Result<Vec<TrendBucket>> {
         self.read(move |c| report::alert_trends(c, &q)).await
+    }
+
+    async fn enqueue_notifications(
+        &self,
+        rows: Vec<NewNotification>,
+        claim: Option<Claim>,
+    ) -> Result<Vec<OutboxRow>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(|r| Request::EnqueueNotifications(rows, claim, r))
+            .await
+    }
+
+    async fn claim_notifications(&self, claim: Claim, limit: usize) -> Result<Vec<OutboxRow>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.write(|r| Request::ClaimNotifications(claim, limit, r))
+            .await
+    }
+
+    async fn record_deliveries(&self, outcomes: Vec<Delivery>) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.write(|r| Request::RecordDeliveries(outcomes, r)).await
+    }
+
+    async fn release_notification_claims(&self, owner: &str, now: i64) -> Result<u64> {
+        let owner = owner.to_owned();
+        self.write(|r| Request::ReleaseClaims(owner, now, r)).await
+    }
+
+    async fn retry_channel_now(&self, receiver: &str, channel_index: i64, now: i64) -> Result<u64> {
+        let receiver = receiver.to_owned();
+        self.write(|r| Request::RetryChannelNow(receiver, channel_index, now, r))
+            .await
+    }
+
+    async fn next_notification_due(&self) -> Result<Option<i64>> {
+        self.read(outbox::next_due).await
+    }
+
+    async fn notification_log(&self) -> Result<Vec<Notified>> {
+        self.read(outbox::log).await
+    }
+
+    async fn open_alerts(&self) -> Result<Vec<StoredAlert>> {
+        self.read(outbox::open_alerts).await
+    }
+
+    async fn alert_notifications(
+        &self,
+        alert_id: i64,
+        limit: usize,
+    ) -> Result<Vec<NotificationRecord>> {
+        self.read(move |c| outbox::of_alert(c, alert_id, limit))
+            .await
+    }
+
+    async fn notifications_after(
+        &self,
+        channel: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxRow>> {
+        let channel = channel.to_owned();
+        self.read(move |c| outbox::after(c, &channel, after_id, limit))
+            .await
+    }
+
+    async fn delivery_counts(&self) -> Result<Vec<DeliveryCount>> {
+        self.read(outbox::counts).await
+    }
+
+    async fn delete_notifications_before(&self, before: i64) -> Result<u64> {
+        self.write(|r| Request::DeleteNotificationsBefore(before, r))
+            .await
     }
 
     async fn ping(&self) -> Result<()> {

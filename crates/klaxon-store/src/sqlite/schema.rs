@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_rule_kinds.sql"),
     include_str!("migrations/0004_telemetry_apart.sql"),
     include_str!("migrations/0005_silences.sql"),
+    include_str!("migrations/0006_notifications.sql"),
 ];
 
 /// The migrations of the telemetry database (its own file, its own `user_version`).

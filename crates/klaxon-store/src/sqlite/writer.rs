@@ -12,10 +12,10 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::{map, message};
-use super::{change, write};
+use super::{change, outbox, write};
 use crate::{
-    AlertChange, NewAlert, NewRuleSet, Result, Role, RuleKind, RuleSetRecord, StoreError,
-    StoredAlert, TelemetryRow, TokenRecord,
+    AlertChange, Claim, Delivery, NewAlert, NewNotification, NewRuleSet, OutboxRow, Result, Role,
+    RuleKind, RuleSetRecord, StoreError, StoredAlert, TelemetryRow, TokenRecord,
 };
 
 /// How a caller gets its answer.
@@ -55,6 +55,12 @@ pub(crate) enum Request {
         created_at: i64,
         reply: Reply<TokenRecord>,
     },
+    EnqueueNotifications(Vec<NewNotification>, Option<Claim>, Reply<Vec<OutboxRow>>),
+    ClaimNotifications(Claim, usize, Reply<Vec<OutboxRow>>),
+    RecordDeliveries(Vec<Delivery>, Reply<()>),
+    ReleaseClaims(String, i64, Reply<u64>),
+    RetryChannelNow(String, i64, i64, Reply<u64>),
+    DeleteNotificationsBefore(i64, Reply<u64>),
     Ping(Reply<()>),
     /// Finish everything queued, commit, close the connection, then answer.
     Close(Reply<()>),
@@ -68,6 +74,9 @@ impl Request {
             Request::ApplyAlertChanges(c, _) => c.len().max(1),
             Request::AppendTelemetry(r, _) => r.len().max(1),
             Request::SaveBaselines(b, _) => b.len().max(1),
+            Request::EnqueueNotifications(n, _, _) => n.len().max(1) * 2,
+            Request::RecordDeliveries(d, _) => d.len().max(1),
+            Request::ClaimNotifications(_, limit, _) => (*limit).max(1),
             _ => 1,
         }
     }
@@ -119,6 +128,26 @@ impl Request {
                     write::insert_token(c, &name, role, &hash, created_at)
                 }),
             ),
+            Request::EnqueueNotifications(rows, claim, reply) => pending(
+                reply,
+                savepoint(conn, |c| outbox::enqueue(c, &rows, claim.as_ref())),
+            ),
+            Request::ClaimNotifications(claim, limit, reply) => {
+                pending(reply, savepoint(conn, |c| outbox::claim(c, &claim, limit)))
+            }
+            Request::RecordDeliveries(d, reply) => {
+                pending(reply, savepoint(conn, |c| outbox::record(c, &d)))
+            }
+            Request::ReleaseClaims(owner, now, reply) => {
+                pending(reply, savepoint(conn, |c| outbox::release(c, &owner, now)))
+            }
+            Request::RetryChannelNow(receiver, index, now, reply) => pending(
+                reply,
+                savepoint(conn, |c| outbox::retry_now(c, &receiver, index, now)),
+            ),
+            Request::DeleteNotificationsBefore(before, reply) => {
+                pending(reply, savepoint(conn, |c| outbox::delete_before(c, before)))
+            }
             Request::Ping(reply) => pending(reply, savepoint(conn, write::ping)),
             // Never batched: `run` takes it out of the queue and answers it after the last batch.
             Request::Close(reply) => pending(reply, Ok(())),
@@ -142,6 +171,13 @@ impl Request {
                 drop(r.send(err(why)))
             }
             Request::InsertToken { reply, .. } => drop(reply.send(err(why))),
+            Request::EnqueueNotifications(_, _, r) | Request::ClaimNotifications(_, _, r) => {
+                drop(r.send(err(why)))
+            }
+            Request::RecordDeliveries(_, r) => drop(r.send(err(why))),
+            Request::ReleaseClaims(_, _, r)
+            | Request::DeleteNotificationsBefore(_, r)
+            | Request::RetryChannelNow(_, _, _, r) => drop(r.send(err(why))),
         }
     }
 }

@@ -1,0 +1,235 @@
+//! The e-mail channel: SMTP with no TLS, STARTTLS (required, not opportunistic) or TLS from
+//! the first byte, optional authentication, and a multipart/alternative message with a text
+//! and an HTML part (the HTML template escapes everything it inserts). The subject carries the
+//! kind; `Message-ID` carries the idempotency key, `X-Klaxon-Kind` the kind. SMTP 4xx replies,
+//! timeouts and connection failures are retried, 5xx replies are not.
+
+use std::time::Duration;
+
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Deserialize;
+
+use super::SendContext;
+use crate::config::{Secret, SmtpDefaults};
+use crate::duration::Millis;
+use crate::notification::Notification;
+use crate::retry::Outcome;
+use crate::template::{self, defaults, Escape, TemplateId, Templates};
+
+/// `[[receivers.email_configs]]`; unset server settings come from `[smtp]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub to: Vec<String>,
+    pub from: Option<String>,
+    /// `host:port`.
+    pub smarthost: Option<String>,
+    /// `starttls` (default), `tls` or `none`.
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// The name klaxon gives in EHLO.
+    pub hello: Option<String>,
+    pub subject: Option<String>,
+    pub html: Option<String>,
+    pub text: Option<String>,
+    pub send_resolved: Option<bool>,
+    pub send_acknowledged: Option<bool>,
+    pub timeout: Option<Millis>,
+}
+
+super::common_settings!(EmailConfig);
+
+/// A compiled e-mail channel.
+pub struct Email {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+    subject: TemplateId,
+    html: TemplateId,
+    text: TemplateId,
+}
+
+impl std::fmt::Debug for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Email {
+    pub fn compile(
+        c: &EmailConfig,
+        smtp: &SmtpDefaults,
+        timeout: Duration,
+        key: &str,
+        t: &mut Templates,
+        errors: &mut Vec<String>,
+    ) -> Option<Email> {
+        let before = errors.len();
+        let from = c.from.clone().or_else(|| smtp.from.clone());
+        let from = match from.as_deref().map(str::parse::<Mailbox>) {
+            Some(Ok(m)) => Some(m),
+            Some(Err(e)) => {
+                errors.push(format!("{key}.from: not an address: {e}"));
+                None
+            }
+            None => {
+                errors.push(format!("{key}.from: needed (here or in [smtp])"));
+                None
+            }
+        };
+        let mut to = Vec::new();
+        for (i, addr) in c.to.iter().enumerate() {
+            match addr.parse::<Mailbox>() {
+                Ok(m) => to.push(m),
+                Err(e) => errors.push(format!("{key}.to[{i}]: not an address: {e}")),
+            }
+        }
+        if c.to.is_empty() {
+            errors.push(format!("{key}.to: at least one address"));
+        }
+        let host = c.smarthost.clone().or_else(|| smtp.smarthost.clone());
+        let (host, port) = match host.as_deref().and_then(|h| h.rsplit_once(':')) {
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {
+                (h.to_owned(), p.parse::<u16>().unwrap_or(25))
+            }
+            _ => {
+                errors.push(format!(
+                    "{key}.smarthost: needed as host:port (here or in [smtp])"
+                ));
+                (String::new(), 0)
+            }
+        };
+        let tls = c
+            .tls
+            .clone()
+            .or_else(|| smtp.tls.clone())
+            .unwrap_or_else(|| "starttls".to_owned());
+        let params = || TlsParameters::new(host.clone());
+        let tls = match tls.as_str() {
+            "none" => Some(Tls::None),
+            "starttls" => params()
+                .map(Tls::Required)
+                .map_err(|e| errors.push(format!("{key}.tls: {e}")))
+                .ok(),
+            "tls" => params()
+                .map(Tls::Wrapper)
+                .map_err(|e| errors.push(format!("{key}.tls: {e}")))
+                .ok(),
+            other => {
+                errors.push(format!(
+                    "{key}.tls: `{other}` is not one of starttls, tls, none"
+                ));
+                None
+            }
+        };
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
+            .port(port)
+            .timeout(Some(timeout));
+        if let Some(tls) = tls {
+            b = b.tls(tls);
+        }
+        let user = c.username.clone().or_else(|| smtp.username.clone());
+        let pass = c.password.clone().or_else(|| smtp.password.clone());
+        match (user, pass) {
+            (Some(u), Some(p)) => b = b.credentials(Credentials::new(u, p.0)),
+            (None, None) => {}
+            _ => errors.push(format!("{key}.username: username and password go together")),
+        }
+        if let Some(h) = c.hello.clone().or_else(|| smtp.hello.clone()) {
+            b = b.hello_name(ClientId::Domain(h));
+        }
+        let subject = t.add(
+            &format!("{key}.subject"),
+            c.subject.as_deref().unwrap_or(defaults::TITLE),
+            Escape::Text,
+        );
+        let html = t.add(
+            &format!("{key}.html"),
+            c.html.as_deref().unwrap_or(defaults::EMAIL_HTML),
+            Escape::Html,
+        );
+        let text = t.add(
+            &format!("{key}.text"),
+            c.text.as_deref().unwrap_or(defaults::EMAIL_TEXT),
+            Escape::Text,
+        );
+        let (subject, html, text) = match (subject, html, text) {
+            (Ok(s), Ok(h), Ok(x)) => (s, h, x),
+            (s, h, x) => {
+                errors.extend([s.err(), h.err(), x.err()].into_iter().flatten());
+                return None;
+            }
+        };
+        if errors.len() > before {
+            return None;
+        }
+        Some(Email {
+            transport: b.build(),
+            from: from?,
+            to,
+            subject,
+            html,
+            text,
+        })
+    }
+
+    /// The message of a notification.
+    pub fn message(
+        &self,
+        templates: &Templates,
+        n: &Notification,
+        external_url: &str,
+        key: &str,
+    ) -> Result<Message, String> {
+        let ctx = template::value(&template::context(n, external_url));
+        let subject = templates.render(&self.subject, &ctx)?;
+        let html = templates.render(&self.html, &ctx)?;
+        let text = templates.render(&self.text, &ctx)?;
+        let mut b = Message::builder()
+            .from(self.from.clone())
+            .subject(subject.lines().next().unwrap_or("").trim().to_owned())
+            .message_id(Some(format!("<{key}@klaxon>")));
+        for t in &self.to {
+            b = b.to(t.clone());
+        }
+        let mut m = b
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| format!("building the message: {e}"))?;
+        let name =
+            HeaderName::new_from_ascii("X-Klaxon-Kind".to_owned()).map_err(|e| e.to_string())?;
+        m.headers_mut()
+            .insert_raw(HeaderValue::new(name, n.kind.as_str().to_owned()));
+        Ok(m)
+    }
+
+    pub(crate) async fn send(&self, cx: &SendContext<'_>, n: &Notification) -> Outcome {
+        let m = match self.message(cx.templates, n, cx.external_url, cx.idempotency_key) {
+            Ok(m) => m,
+            Err(e) => return Outcome::failed(e),
+        };
+        match self.transport.send(m).await {
+            Ok(_) => Outcome::Sent { status: Some(250) },
+            Err(e) => {
+                let status = e.status().map(u16::from);
+                let error = format!("smtp: {e}");
+                if e.is_permanent() {
+                    Outcome::Failed { error, status }
+                } else {
+                    Outcome::Retry {
+                        error,
+                        status,
+                        after: None,
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Notification configuration: receivers (each a list of channel configs), the routing tree,
+//! SMTP defaults and the outbox settings, compiled into a [`Notifier`]. Compiling reports every
+//! error at once, each naming its key (`receivers[1].slack_configs[0].text: ...`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::channel::email::{Email, EmailConfig};
+use crate::channel::pagerduty::{PagerDuty, PagerDutyConfig};
+use crate::channel::slack::{Slack, SlackConfig};
+use crate::channel::webhook::{Webhook, WebhookConfig};
+use crate::channel::{settings, Channel, Common, Spec};
+use crate::duration::Millis;
+use crate::notification::AlertView;
+use crate::route::{GroupBy, Route, RouteConfig, Target, Timing};
+use crate::template::Templates;
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// `[smtp]`: defaults for every e-mail channel.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpDefaults {
+    pub smarthost: Option<String>,
+    pub from: Option<String>,
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub hello: Option<String>,
+}
+
+/// `[[receivers]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverConfig {
+    pub name: String,
+    #[serde(default)]
+    pub webhook_configs: Vec<WebhookConfig>,
+    #[serde(default)]
+    pub slack_configs: Vec<SlackConfig>,
+    #[serde(default)]
+    pub email_configs: Vec<EmailConfig>,
+    #[serde(default)]
+    pub pagerduty_configs: Vec<PagerDutyConfig>,
+    #[serde(default)]
+    pub websocket_configs: Vec<Common>,
+}
+
+/// A compiled receiver.
+#[derive(Debug)]
+pub struct Receiver {
+    pub name: String,
+    pub channels: Vec<Channel>,
+}
+
+/// Receivers, routes and templates, ready to use.
+#[derive(Debug)]
+pub struct Notifier {
+    pub route: Option<Route>,
+    pub receivers: HashMap<String, Receiver>,
+    pub templates: Templates,
+    /// Grouping for receivers an alert names directly: the root route's.
+    direct: Option<(Arc<GroupBy>, Timing)>,
+}
+
+impl Notifier {
+    /// Whether any notification can be sent at all.
+    pub fn enabled(&self) -> bool {
+        self.route.is_some() || !self.receivers.is_empty()
+    }
+
+    /// Where an alert goes: the receivers its rule names directly (those that exist), then the
+    /// routing tree. When the alert names a receiver, the root route's own receiver (the
+    /// catch-all for alerts no route took) is skipped; routes that match still apply.
+    /// A receiver reached twice is kept once (the first target).
+    pub fn targets(&self, a: &AlertView) -> Vec<Target> {
+        let mut out: Vec<Target> = Vec::new();
+        if let Some((group_by, timing)) = &self.direct {
+            for r in &a.receivers {
+                if self.receivers.contains_key(r) && !out.iter().any(|t| &*t.receiver == r.as_str())
+                {
+                    out.push(Target {
+                        route: Arc::from("direct"),
+                        receiver: Arc::from(r.as_str()),
+                        group_by: Arc::clone(group_by),
+                        timing: *timing,
+                    });
+                }
+            }
+        }
+        let named = !out.is_empty();
+        if let Some(root) = &self.route {
+            for t in root.targets(&a.labels) {
+                if named && Arc::ptr_eq(&t.route, &root.target.route) {
+                    continue;
+                }
+                if !out.iter().any(|o| o.receiver == t.receiver) {
+                    out.push(t.clone());
+                }
+            }
+        }
+        out
+    }
+
+    pub fn receiver(&self, name: &str) -> Option<&Receiver> {
+        self.receivers.get(name)
+    }
+}
+
+/// Compiles receivers and the route; every error, each with its key.
+pub fn compile(
+    receivers: &[ReceiverConfig],
+    route: Option<&RouteConfig>,
+    smtp: &SmtpDefaults,
+) -> Result<Notifier, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut templates = Templates::new();
+    let mut compiled = HashMap::new();
+    for (i, r) in receivers.iter().enumerate() {
+        let at = format!("receivers[{i}]");
+        if r.name.trim().is_empty() {
+            errors.push(format!("{at}.name: must not be empty"));
+        }
+        if compiled.contains_key(&r.name) {
+            errors.push(format!("{at}.name: `{}` is defined twice", r.name));
+        }
+        let mut channels = Vec::new();
+        let mut push = |common: &Common, ack_default: bool, key: String, spec: Option<Spec>| {
+            let (send_resolved, send_acknowledged, timeout) = settings(common, ack_default);
+            if let Some(spec) = spec {
+                channels.push(Channel {
+                    index: channels.len(),
+                    key,
+                    spec,
+                    send_resolved,
+                    send_acknowledged,
+                    timeout,
+                });
+            }
+        };
+        for (j, c) in r.webhook_configs.iter().enumerate() {
+            let key = format!("{at}.webhook_configs[{j}]");
+            let w = Webhook::compile(c, &key, &mut templates, &mut errors);
+            let ack_default = !w.default_body();
+            push(&c.common(), ack_default, key, Some(Spec::Webhook(w)));
+        }
+        for (j, c) in r.slack_configs.iter().enumerate() {
+            let key = format!("{at}.slack_configs[{j}]");
+            let s = Slack::compile(c, &key, &mut templates, &mut errors).map(Spec::Slack);
+            push(&c.common(), true, key, s);
+        }
+        for (j, c) in r.email_configs.iter().enumerate() {
+            let key = format!("{at}.email_configs[{j}]");
+            let (_, _, timeout) = settings(&c.common(), true);
+            let e = Email::compile(c, smtp, timeout, &key, &mut templates, &mut errors)
+                .map(|e| Spec::Email(Box::new(e)));
+            push(&c.common(), true, key, e);
+        }
+        for (j, c) in r.pagerduty_configs.iter().enumerate() {
+            let key = format!("{at}.pagerduty_configs[{j}]");
+            let p = PagerDuty::compile(c, &key, &mut templates, &mut errors).map(Spec::PagerDuty);
+            push(&c.common(), true, key, p);
+        }
+        for (j, c) in r.websocket_configs.iter().enumerate() {
+            push(
+                c,
+                true,
+                format!("{at}.websocket_configs[{j}]"),
+                Some(Spec::WebSocket),
+            );
+        }
+        compiled.insert(
+            r.name.clone(),
+            Receiver {
+                name: r.name.clone(),
+                channels,
+            },
+        );
+    }
+    let names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
+    let route = match route {
+        Some(c) => match Route::compile(c, &names) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        },
+        None => None,
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let direct = match &route {
+        Some(r) => Some((Arc::clone(&r.target.group_by), r.target.timing)),
+        None => Some((
+            Arc::new(GroupBy::Labels(vec!["alertname".to_owned()])),
+            Timing::default(),
+        )),
+    };
+    Ok(Notifier {
+        route,
+        receivers: compiled,
+        templates,
+        direct,
+    })
+}
+
+/// `[notify]`: the outbox and its workers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Deliveries in flight at once, over every channel.
+    pub workers: usize,
+    /// The first retry waits up to this (full jitter), doubling per attempt...
+    pub retry_initial: Millis,
+    /// ...up to this.
+    pub retry_max: Millis,
+    /// A notification not delivered this long after it was made is dead-lettered.
+    pub max_age: Millis,
+    /// A claimed notification whose worker vanished is claimable again after this.
+    pub lease: Millis,
+    /// Delivered, failed and dead notifications are deleted after this (0 keeps them).
+    pub retention_hours: u64,
+    /// The base URL of links back to klaxon in notifications.
+    pub external_url: Option<String>,
+    /// This node's name in claims (several nodes may share a PostgreSQL store).
+    pub node: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            workers: 64,
+            retry_initial: Millis(1_000),
+            retry_max: Millis(300_000),
+            max_age: Millis(24 * 3_600_000),
+            lease: Millis(300_000),
+            retention_hours: 24 * 7,
+            external_url: None,
+            node: "local".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// Every error of the settings.
+    pub fn validate(&self, errors: &mut Vec<String>) {
+        if self.workers == 0 {
+            errors.push("notify.workers: must be at least 1".to_owned());
+        }
+        if self.retry_initial.0 <= 0 || self.retry_max < self.retry_initial {
+            errors.push(
+                "notify.retry_initial: must be more than 0 and at most notify.retry_max".to_owned(),
+            );
+        }
+        if self.max_age.0 <= 0 {
+            errors.push("notify.max_age: must be more than 0".to_owned());
+        }
+        if self.lease.0 < 10_000 {
+            errors.push("notify.lease: must be at least 10s".to_owned());
+        }
+        if self.node.trim().is_empty() {
+            errors.push("notify.node: must not be empty".to_owned());
+        }
+    }
+}

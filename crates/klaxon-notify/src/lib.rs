@@ -1,0 +1,23 @@
+//! klaxon-notify: what klaxon tells people and systems about alerts, and how.
+//!
+//! Owns the routing tree (which receivers an alert goes to), grouping (when a notification is
+//! due and what it says), the channels (one file per channel under `channel/`), templates,
+//! the payloads of each channel, and the retry policy (which outcomes are retried, and when).
+//! It knows no SQL and keeps nothing durable: the outbox lives in `klaxon-store`, the tasks that
+//! feed and drain it live in `klaxon-server`. Routing, grouping, payloads and the retry policy
+//! are pure (time is an argument); only `channel` and `http` do I/O.
+
+pub mod channel;
+pub mod config;
+pub mod duration;
+pub mod group;
+pub mod http;
+pub mod notification;
+pub mod retry;
+pub mod route;
+pub mod template;
+
+pub use config::{compile, Notifier, Receiver, ReceiverConfig, Secret, SmtpDefaults};
+pub use notification::{AlertView, Kind, Notification};
+pub use retry::{Backoff, Outcome};
+pub use route::{GroupBy, RouteConfig, Target, Timing};

@@ -1,0 +1,394 @@
+//! The routing tree, as Alertmanager's: a root route that takes every alert, child routes that
+//! take the alerts their label matchers (`=`, `!=`, `=~`, `!~`) accept, depth first, the first
+//! matching child winning unless it says `continue`. Children inherit the receiver and the
+//! grouping settings of their parent. Alerts whose rule names receivers directly also go to
+//! those receivers (see [`crate::Notifier::targets`]). Pure: no I/O, no clock.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use klaxon_engine::matcher::{self, Matcher};
+use serde::Deserialize;
+
+use crate::duration::Millis;
+
+/// A route as written in the configuration (`[route]`, `[[route.routes]]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Receiver name; the root route must have one, children inherit it.
+    pub receiver: Option<String>,
+    /// Label matchers, each like `severity="critical"` or `team=~"db|infra"`; all must hold.
+    #[serde(default)]
+    pub matchers: Vec<String>,
+    /// Labels that make a group; `["..."]` groups by every label (one alert per group).
+    pub group_by: Option<Vec<String>>,
+    pub group_wait: Option<Millis>,
+    pub group_interval: Option<Millis>,
+    pub repeat_interval: Option<Millis>,
+    /// Keep looking at the following siblings after this route matched.
+    #[serde(default, rename = "continue")]
+    pub continue_matching: bool,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// How alerts are grouped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupBy {
+    /// Every label: each alert is its own group.
+    All,
+    /// These labels (none: one group for the whole route).
+    Labels(Vec<String>),
+}
+
+impl GroupBy {
+    /// The group's label values for `labels` (missing labels are left out).
+    pub fn group_labels(&self, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        match self {
+            GroupBy::All => labels.clone(),
+            GroupBy::Labels(names) => names
+                .iter()
+                .filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone())))
+                .collect(),
+        }
+    }
+}
+
+/// When a group's notifications go out, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// From a new group's first alert to its first notification.
+    pub group_wait: i64,
+    /// From one notification of a group to the next that tells something new.
+    pub group_interval: i64,
+    /// From one firing notification to its repetition when nothing changed.
+    pub repeat_interval: i64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            group_wait: 30_000,
+            group_interval: 300_000,
+            repeat_interval: 4 * 3_600_000,
+        }
+    }
+}
+
+/// Where one alert goes: a receiver, with the route's grouping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Identifies the route (`{}`, `{}/{team="db"}`, `direct`).
+    pub route: Arc<str>,
+    pub receiver: Arc<str>,
+    pub group_by: Arc<GroupBy>,
+    pub timing: Timing,
+}
+
+impl Target {
+    /// The group key of `labels` on this target, as in Alertmanager:
+    /// `<route id>:{label="value", ...}`.
+    pub fn group_key(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> (String, BTreeMap<String, String>) {
+        let g = self.group_by.group_labels(labels);
+        let mut key = String::with_capacity(64);
+        key.push_str(&self.route);
+        if self.route.starts_with("direct") {
+            key.push('/');
+            key.push_str(&self.receiver);
+        }
+        key.push_str(":{");
+        for (i, (k, v)) in g.iter().enumerate() {
+            if i > 0 {
+                key.push_str(", ");
+            }
+            key.push_str(k);
+            key.push_str("=\"");
+            for c in v.chars() {
+                match c {
+                    '"' => key.push_str("\\\""),
+                    '\\' => key.push_str("\\\\"),
+                    '\n' => key.push_str("\\n"),
+                    c => key.push(c),
+                }
+            }
+            key.push('"');
+        }
+        key.push('}');
+        (key, g)
+    }
+}
+
+/// A compiled route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub target: Target,
+    matchers: Vec<Matcher>,
+    continue_matching: bool,
+    routes: Vec<Route>,
+}
+
+impl Route {
+    /// Compiles the root route; `receivers` are the configured names. Every error is returned,
+    /// each naming its key (`route.routes[1].matchers[0]: ...`).
+    pub fn compile(config: &RouteConfig, receivers: &[&str]) -> Result<Route, Vec<String>> {
+        let mut errors = Vec::new();
+        if !config.matchers.is_empty() {
+            errors.push(
+                "route.matchers: the root route takes every alert; it has no matchers".to_owned(),
+            );
+        }
+        if config.receiver.is_none() {
+            errors.push("route.receiver: the root route needs a receiver".to_owned());
+        }
+        let root = Inherited {
+            receiver: String::new(),
+            group_by: GroupBy::Labels(Vec::new()),
+            timing: Timing::default(),
+        };
+        let route = compile(
+            config,
+            &root,
+            "route",
+            "{}".to_owned(),
+            receivers,
+            &mut errors,
+        );
+        if errors.is_empty() {
+            Ok(route)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The targets of an alert with these labels, in tree order.
+    pub fn targets(&self, labels: &BTreeMap<String, String>) -> Vec<&Target> {
+        let mut out = Vec::new();
+        self.walk(labels, &mut out);
+        out
+    }
+
+    fn walk<'a>(&'a self, labels: &BTreeMap<String, String>, out: &mut Vec<&'a Target>) -> bool {
+        if !self.matchers.iter().all(|m| m.matches(labels)) {
+            return false;
+        }
+        let before = out.len();
+        for child in &self.routes {
+            if child.walk(labels, out) && !child.continue_matching {
+                break;
+            }
+        }
+        if out.len() == before {
+            out.push(&self.target);
+        }
+        true
+    }
+
+    /// Every receiver the tree can choose.
+    pub fn receivers(&self) -> Vec<&str> {
+        let mut v = vec![&*self.target.receiver];
+        for r in &self.routes {
+            v.extend(r.receivers());
+        }
+        v
+    }
+}
+
+struct Inherited {
+    receiver: String,
+    group_by: GroupBy,
+    timing: Timing,
+}
+
+fn compile(
+    c: &RouteConfig,
+    parent: &Inherited,
+    at: &str,
+    id: String,
+    receivers: &[&str],
+    errors: &mut Vec<String>,
+) -> Route {
+    let receiver = c
+        .receiver
+        .clone()
+        .unwrap_or_else(|| parent.receiver.clone());
+    if let Some(r) = &c.receiver {
+        if !receivers.contains(&r.as_str()) {
+            errors.push(format!("{at}.receiver: no receiver is named `{r}`"));
+        }
+    }
+    let group_by = match &c.group_by {
+        None => parent.group_by.clone(),
+        Some(v) if v.iter().any(|l| l == "...") => {
+            if v.len() > 1 {
+                errors.push(format!(
+                    "{at}.group_by: `...` groups by every label and stands alone"
+                ));
+            }
+            GroupBy::All
+        }
+        Some(v) => GroupBy::Labels(v.clone()),
+    };
+    let timing = Timing {
+        group_wait: c.group_wait.map_or(parent.timing.group_wait, |m| m.0),
+        group_interval: c
+            .group_interval
+            .map_or(parent.timing.group_interval, |m| m.0),
+        repeat_interval: c
+            .repeat_interval
+            .map_or(parent.timing.repeat_interval, |m| m.0),
+    };
+    if timing.repeat_interval <= 0 {
+        errors.push(format!("{at}.repeat_interval: must be more than 0"));
+    }
+    let mut matchers = Vec::new();
+    for (i, m) in c.matchers.iter().enumerate() {
+        match matcher::parse_filter(m) {
+            Ok(ms) => matchers.extend(ms),
+            Err(e) => errors.push(format!("{at}.matchers[{i}]: {e}")),
+        }
+    }
+    let here = Inherited {
+        receiver: receiver.clone(),
+        group_by: group_by.clone(),
+        timing,
+    };
+    let mut routes = Vec::new();
+    for (i, child) in c.routes.iter().enumerate() {
+        let mut child_id = format!("{id}/{{{}}}", child.matchers.join(","));
+        if c.routes[..i].iter().any(|s| s.matchers == child.matchers) {
+            child_id.push_str(&format!("/{i}"));
+        }
+        routes.push(compile(
+            child,
+            &here,
+            &format!("{at}.routes[{i}]"),
+            child_id,
+            receivers,
+            errors,
+        ));
+    }
+    Route {
+        target: Target {
+            route: Arc::from(id),
+            receiver: Arc::from(receiver),
+            group_by: Arc::new(group_by),
+            timing,
+        },
+        matchers,
+        continue_matching: c.continue_matching,
+        routes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn tree() -> Route {
+        let c: RouteConfig = toml::from_str(
+            r#"
+            receiver = "default"
+            group_by = ["alertname"]
+            [[routes]]
+            matchers = ['severity="critical"']
+            receiver = "pager"
+            continue = true
+            group_wait = "0s"
+            [[routes]]
+            matchers = ['team=~"db|infra"']
+            receiver = "db"
+              [[routes.routes]]
+              matchers = ['env!="prod"']
+              receiver = "db-dev"
+            [[routes]]
+            matchers = ['severity="critical"', 'team!~"web.*"']
+            receiver = "ops"
+            "#,
+        )
+        .expect("valid route");
+        Route::compile(&c, &["default", "pager", "db", "db-dev", "ops"]).expect("compiles")
+    }
+
+    fn receivers(r: &Route, l: &[(&str, &str)]) -> Vec<String> {
+        r.targets(&labels(l))
+            .iter()
+            .map(|t| t.receiver.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn first_match_wins_unless_continue() {
+        let r = tree();
+        assert_eq!(receivers(&r, &[("severity", "low")]), ["default"]);
+        assert_eq!(
+            receivers(&r, &[("severity", "critical"), ("team", "web")]),
+            ["pager"]
+        );
+        assert_eq!(
+            receivers(
+                &r,
+                &[("severity", "critical"), ("team", "db"), ("env", "prod")]
+            ),
+            ["pager", "db"]
+        );
+        assert_eq!(
+            receivers(&r, &[("team", "infra"), ("env", "dev")]),
+            ["db-dev"]
+        );
+        assert_eq!(receivers(&r, &[("severity", "critical")]), ["pager", "ops"]);
+    }
+
+    #[test]
+    fn children_inherit_and_override_grouping() {
+        let r = tree();
+        let t = r.targets(&labels(&[("severity", "critical"), ("alertname", "X")]));
+        assert_eq!(t[0].timing.group_wait, 0);
+        assert_eq!(
+            t[1].timing.group_wait, 30_000,
+            "ops inherits the root's wait"
+        );
+        let (key, g) = t[0].group_key(&labels(&[("severity", "critical"), ("alertname", "X")]));
+        assert_eq!(key, "{}/{severity=\"critical\"}:{alertname=\"X\"}");
+        assert_eq!(g, labels(&[("alertname", "X")]));
+    }
+
+    #[test]
+    fn errors_name_their_keys() {
+        let c: RouteConfig = toml::from_str(
+            r#"
+            receiver = "nobody"
+            [[routes]]
+            matchers = ['severity=~"(unclosed"']
+            group_by = ["...", "x"]
+            "#,
+        )
+        .expect("parses");
+        let errs = Route::compile(&c, &["default"]).expect_err("invalid");
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("route.receiver: no receiver is named `nobody`")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("route.routes[0].matchers[0]:")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("route.routes[0].group_by:")),
+            "{errs:?}"
+        );
+    }
+}

@@ -1,0 +1,293 @@
+//! Templates: minijinja, sandboxed. No loader is set, so a template cannot include or import
+//! anything, and nothing reaches the filesystem, the environment or the process; a fuel limit
+//! bounds the work one render may do. Escaping follows the template's kind: HTML templates
+//! escape HTML, JSON bodies serialise every value as JSON, Slack text escapes `&`, `<` and `>`
+//! (so a label cannot mention `@channel`), plain text escapes nothing.
+//!
+//! Every channel ships its defaults ([`defaults`]); a receiver's channel config may override
+//! each one. Templates are compiled when the configuration is loaded; an error names the key.
+
+use std::collections::BTreeMap;
+
+use klaxon_engine::timestamp::format_ts;
+use minijinja::{AutoEscape, Environment, Value};
+use serde_json::json;
+
+use crate::notification::{Kind, Notification};
+
+/// How a template's output is escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    Text,
+    Html,
+    Json,
+    Slack,
+}
+
+impl Escape {
+    fn ext(self) -> &'static str {
+        match self {
+            Escape::Text => "txt",
+            Escape::Html => "html",
+            Escape::Json => "json",
+            Escape::Slack => "slack",
+        }
+    }
+}
+
+/// Instructions one render may run.
+const FUEL: u64 = 2_000_000;
+
+/// The compiled templates of every channel.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").finish_non_exhaustive()
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates::new()
+    }
+}
+
+/// A handle on one compiled template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateId(String);
+
+impl Templates {
+    pub fn new() -> Templates {
+        let mut env = Environment::new();
+        env.set_fuel(Some(FUEL));
+        env.set_auto_escape_callback(|name| match name.rsplit('.').next() {
+            Some("html") => AutoEscape::Html,
+            Some("json") => AutoEscape::Json,
+            Some("slack") => AutoEscape::Custom("slack"),
+            _ => AutoEscape::None,
+        });
+        env.set_formatter(|out, state, value| {
+            if state.auto_escape() == AutoEscape::Custom("slack") && !value.is_safe() {
+                let s = match value.as_str() {
+                    Some(s) => s.to_owned(),
+                    None if value.is_undefined() || value.is_none() => String::new(),
+                    None => value.to_string(),
+                };
+                out.write_str(&escape_slack(&s)).map_err(|e| {
+                    minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+                })
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
+        Templates { env }
+    }
+
+    /// Compiles `source` under `key` (the config key it came from). The error names the key
+    /// and the line.
+    pub fn add(&mut self, key: &str, source: &str, escape: Escape) -> Result<TemplateId, String> {
+        let name = format!("{key}.{}", escape.ext());
+        self.env
+            .add_template_owned(name.clone(), source.to_owned())
+            .map_err(|e| describe(key, &e))?;
+        Ok(TemplateId(name))
+    }
+
+    /// Renders a template; an error (undefined filter, fuel exhausted) names it.
+    pub fn render(&self, id: &TemplateId, ctx: &Value) -> Result<String, String> {
+        let t = self
+            .env
+            .get_template(&id.0)
+            .map_err(|e| format!("template {}: {e}", id.0))?;
+        t.render(ctx).map_err(|e| {
+            let key = id.0.rsplit_once('.').map_or(id.0.as_str(), |(k, _)| k);
+            describe(key, &e)
+        })
+    }
+}
+
+fn describe(key: &str, e: &minijinja::Error) -> String {
+    let detail = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
+    match e.line() {
+        Some(line) => format!("{key}: template error at line {line}: {detail}"),
+        None => format!("{key}: template error: {detail}"),
+    }
+}
+
+/// Slack's escaping for mrkdwn text: `&`, `<` and `>`.
+pub fn escape_slack(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The link back to an alert.
+pub fn alert_url(external_url: &str, id: i64) -> String {
+    format!("{}/alerts/{id}", external_url.trim_end_matches('/'))
+}
+
+/// Alertmanager's status of a notification: `resolved` only for the resolved kind.
+pub fn am_status(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Resolved => "resolved",
+        _ => "firing",
+    }
+}
+
+/// What every template sees: the notification, its alerts with RFC 3339 times and links, and
+/// the labels and annotations the alerts share.
+pub fn context(n: &Notification, external_url: &str) -> serde_json::Value {
+    let alerts: Vec<serde_json::Value> = n
+        .alerts
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "name": a.name,
+                "state": a.state,
+                "severity": a.severity,
+                "summary": a.summary,
+                "labels": a.labels,
+                "annotations": a.annotations,
+                "fingerprint": a.fingerprint,
+                "starts_at": format_ts(a.starts_at),
+                "ends_at": a.ends_at.map(format_ts),
+                "acknowledged_at": a.acknowledged_at.map(format_ts),
+                "acknowledged_by": a.acknowledged_by,
+                "resolved_by": a.resolved_by,
+                "generator_url": a.generator_url,
+                "occurrences": a.occurrences,
+                "url": alert_url(external_url, a.id),
+            })
+        })
+        .collect();
+    json!({
+        "kind": n.kind.as_str(),
+        "status": am_status(n.kind),
+        "receiver": n.receiver,
+        "group_key": n.group_key,
+        "group_labels": n.group_labels,
+        "common_labels": n.common_labels(),
+        "common_annotations": n.common_annotations(),
+        "external_url": external_url,
+        "alerts": alerts,
+        "at": format_ts(n.at),
+    })
+}
+
+/// The templates klaxon ships, by name; a channel config overrides each by the same key.
+pub mod defaults {
+    /// `[FIRING:2] DiskFull` / `[ACKNOWLEDGED] ...` / `[RESOLVED] ...`.
+    pub const TITLE: &str = "[{{ kind|upper }}{% if kind == 'firing' %}:{{ alerts|length }}{% endif %}] \
+{{ common_labels.alertname or (alerts[0].name if alerts else 'alerts') }}\
+{% if alerts|length == 1 and alerts[0].summary and alerts[0].summary != alerts[0].name %}: {{ alerts[0].summary }}{% endif %}";
+
+    /// Slack mrkdwn: one line per alert.
+    pub const SLACK_TEXT: &str = "{% for a in alerts %}*{{ a.severity|upper }}* <{{ a.url }}|{{ a.name }}> {{ a.summary }}\
+{% if kind == 'acknowledged' and a.acknowledged_by %} (acknowledged by {{ a.acknowledged_by }}){% endif %}\
+{% if kind == 'resolved' and a.resolved_by %} (resolved by {{ a.resolved_by }}){% endif %}\n{% endfor %}";
+
+    /// Plain text e-mail body.
+    pub const EMAIL_TEXT: &str = "{{ kind|upper }}: {{ alerts|length }} alert(s) for {{ receiver }}\n\n\
+{% for a in alerts %}- [{{ a.severity|upper }}] {{ a.name }}: {{ a.summary }}\n  state: {{ a.state }}, since {{ a.starts_at }}\
+{% if a.ends_at %}, resolved {{ a.ends_at }}{% endif %}\
+{% if a.acknowledged_by %}, acknowledged by {{ a.acknowledged_by }}{% endif %}\n\
+{% for k, v in a.labels|items %}  {{ k }} = {{ v }}\n{% endfor %}  {{ a.url }}\n\n{% endfor %}";
+
+    /// HTML e-mail body (auto-escaped).
+    pub const EMAIL_HTML: &str = "<!doctype html><html><body style=\"font-family:sans-serif\">\
+<h2>{{ kind|upper }}: {{ alerts|length }} alert(s) for {{ receiver }}</h2>\
+{% for a in alerts %}<div style=\"margin:12px 0;padding:8px;border-left:4px solid \
+{% if kind == 'resolved' %}#2eb886{% elif kind == 'acknowledged' %}#6f42c1{% else %}#d93f0b{% endif %}\">\
+<p><b>[{{ a.severity|upper }}] <a href=\"{{ a.url }}\">{{ a.name }}</a></b>: {{ a.summary }}</p>\
+<p>state: {{ a.state }}, since {{ a.starts_at }}{% if a.ends_at %}, resolved {{ a.ends_at }}{% endif %}\
+{% if a.acknowledged_by %}, acknowledged by {{ a.acknowledged_by }}{% endif %}</p>\
+<table>{% for k, v in a.labels|items %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>\
+</div>{% endfor %}</body></html>";
+
+    /// PagerDuty's summary of one alert (the template sees the notification with that alert).
+    pub const PAGERDUTY_SUMMARY: &str = "{{ alerts[0].name }}: {{ alerts[0].summary }}";
+
+    /// PagerDuty's source: where it happened.
+    pub const PAGERDUTY_SOURCE: &str = "{{ alerts[0].labels.instance or alerts[0].labels.host or alerts[0].labels.process_name or alerts[0].labels.scope or 'klaxon' }}";
+}
+
+/// Values of a context as minijinja sees them.
+pub fn value(ctx: &serde_json::Value) -> Value {
+    Value::from_serialize(ctx)
+}
+
+/// The labels of a map as `k=v` pairs, sorted, for subjects and fallbacks.
+pub fn pairs(m: &BTreeMap<String, String>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+    use super::*;
+
+    fn render(src: &str, escape: Escape, ctx: serde_json::Value) -> Result<String, String> {
+        let mut t = Templates::new();
+        let id = t.add("receivers[0].x", src, escape)?;
+        t.render(&id, &value(&ctx))
+    }
+
+    #[test]
+    fn escaping_follows_the_kind() {
+        let ctx = json!({"v": "<b>&\"x\"</b>"});
+        assert_eq!(
+            render("{{ v }}", Escape::Html, ctx.clone()).unwrap(),
+            "&lt;b&gt;&amp;&quot;x&quot;&lt;&#x2f;b&gt;"
+        );
+        assert_eq!(
+            render("{{ v }}", Escape::Slack, ctx.clone()).unwrap(),
+            "&lt;b&gt;&amp;\"x\"&lt;/b&gt;"
+        );
+        assert_eq!(
+            render("{\"t\": {{ v }}}", Escape::Json, ctx.clone()).unwrap(),
+            "{\"t\": \"<b>&\\\"x\\\"</b>\"}"
+        );
+        assert_eq!(
+            render("{{ v }}", Escape::Text, ctx).unwrap(),
+            "<b>&\"x\"</b>"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let e = render("ok\n{% for x in %}", Escape::Text, json!({})).unwrap_err();
+        assert!(
+            e.starts_with("receivers[0].x: template error at line 2:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_sandbox_has_no_loader_and_bounded_fuel() {
+        let e = render("{% include 'etc/passwd' %}", Escape::Text, json!({})).unwrap_err();
+        assert!(e.contains("template"), "{e}");
+        let e = render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            Escape::Text,
+            json!({}),
+        )
+        .unwrap_err();
+        assert!(e.contains("fuel") || e.contains("range"), "{e}");
+    }
+}

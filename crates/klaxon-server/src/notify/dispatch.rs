@@ -1,0 +1,294 @@
+//! The dispatcher: one task that turns committed lifecycle changes into outbox rows. It keeps
+//! the alerts it routes and the groups they are in ([`klaxon_notify::group::Grouper`]), flushes
+//! groups when they are due, writes one row per channel that wants the notification (claimed
+//! at once when its stream is free) and hands the claimed rows to the workers. It never sends
+//! anything itself. At start, and whenever the broadcast lags, it rebuilds its state from the
+//! store: the open alerts, and the outbox's record of what was last told in each group.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use klaxon_notify::group::Grouper;
+use klaxon_notify::{AlertView, Kind, Notifier};
+use klaxon_store::{Claim, NewNotification, Store};
+use tokio::sync::broadcast;
+
+use super::deliver::Handle;
+
+use crate::driver::wall_ms;
+use crate::lifecycle::{Change, Detail};
+
+/// At most this many changes are applied before due groups are flushed.
+const BATCH: usize = 8192;
+
+pub struct Dispatcher<S> {
+    store: S,
+    notifier: Arc<Notifier>,
+    grouper: Grouper,
+    views: HashMap<i64, Arc<AlertView>>,
+    /// Open alerts no receiver wants (labels never change, so neither do their targets).
+    unrouted: HashSet<i64>,
+    /// Rows claimed at enqueue go straight to the workers.
+    work: Handle,
+    owner: String,
+    lease_ms: i64,
+}
+
+impl<S: Store + Clone> Dispatcher<S> {
+    pub fn new(
+        store: S,
+        notifier: Arc<Notifier>,
+        work: Handle,
+        owner: String,
+        lease_ms: i64,
+    ) -> Dispatcher<S> {
+        Dispatcher {
+            store,
+            notifier,
+            grouper: Grouper::new(),
+            views: HashMap::new(),
+            unrouted: HashSet::new(),
+            work,
+            owner,
+            lease_ms,
+        }
+    }
+
+    /// Runs until the lifecycle manager stops publishing; subscribe `rx` before the manager
+    /// starts so nothing committed is missed.
+    /// `stop` ends it after what is already published has been applied and flushed.
+    pub async fn run(
+        mut self,
+        mut rx: broadcast::Receiver<Arc<Change>>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        self.rebuild().await;
+        let mut out = Vec::new();
+        loop {
+            let wait = self
+                .grouper
+                .next_deadline()
+                .map_or(Duration::from_secs(3600), |at| {
+                    Duration::from_millis(u64::try_from(at - wall_ms()).unwrap_or(0))
+                });
+            let mut closed = false;
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Ok(c) => self.apply(&c).await,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "notification dispatcher lagged; rebuilding from the store");
+                        rx = rx.resubscribe();
+                        self.rebuild().await;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => closed = true,
+                },
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => closed = true,
+            }
+            for _ in 0..BATCH {
+                match rx.try_recv() {
+                    Ok(c) => self.apply(&c).await,
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        tracing::warn!(
+                            missed = n,
+                            "notification dispatcher lagged; rebuilding from the store"
+                        );
+                        rx = rx.resubscribe();
+                        self.rebuild().await;
+                    }
+                    Err(broadcast::error::TryRecvError::Closed) => {
+                        closed = true;
+                        break;
+                    }
+                    Err(broadcast::error::TryRecvError::Empty) => break,
+                }
+            }
+            self.grouper.flush_due(wall_ms(), &mut out);
+            self.write(&mut out).await;
+            if closed {
+                break;
+            }
+        }
+    }
+
+    /// Loads the open alerts and what was told of them, and groups them again.
+    async fn rebuild(&mut self) {
+        let mut backoff = Duration::from_millis(100);
+        let (alerts, log) = loop {
+            match (
+                self.store.open_alerts().await,
+                self.store.notification_log().await,
+            ) {
+                (Ok(a), Ok(l)) => break (a, l),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "loading alerts for notifications failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
+        let told: HashMap<(String, i64), (Kind, i64)> = log
+            .into_iter()
+            .filter_map(|n| Some(((n.group_key, n.alert_id), (Kind::parse(&n.kind)?, n.at))))
+            .collect();
+        self.grouper = Grouper::new();
+        self.views.clear();
+        self.unrouted.clear();
+        let now = wall_ms();
+        for a in &alerts {
+            let v = Arc::new(super::view(a));
+            let targets = self.notifier.targets(&v);
+            if targets.is_empty() {
+                self.unrouted.insert(v.id);
+                continue;
+            }
+            let id = v.id;
+            self.grouper.insert(now, Arc::clone(&v), &targets, &|key| {
+                told.get(&(key.to_owned(), id)).copied()
+            });
+            if self.grouper.knows(id) {
+                self.views.insert(id, v);
+            }
+        }
+    }
+
+    async fn apply(&mut self, c: &Change) {
+        let now = wall_ms();
+        if self.unrouted.contains(&c.alert_id) {
+            if c.state == "closed" {
+                self.unrouted.remove(&c.alert_id);
+            }
+            return;
+        }
+        let view = match &c.detail {
+            Detail::Created(a) => Arc::new(super::view(a)),
+            Detail::Occurrence {
+                summary,
+                severity,
+                occurrences,
+                ..
+            } => {
+                let Some(old) = self.views.get(&c.alert_id) else {
+                    return;
+                };
+                let mut v = old.as_ref().clone();
+                v.summary.clone_from(summary);
+                v.severity.clone_from(severity);
+                v.occurrences = *occurrences;
+                Arc::new(v)
+            }
+            Detail::Transition { to, actor, at } => {
+                let mut v = match self.views.get(&c.alert_id) {
+                    Some(old) => old.as_ref().clone(),
+                    // An alert this task has not seen (it reopened after being dropped, or
+                    // was routed nowhere before): read it.
+                    None => match self.store.get_alert(c.alert_id).await {
+                        Ok(a) => super::view(&a),
+                        Err(_) => return,
+                    },
+                };
+                v.state.clone_from(to);
+                v.updated_at = *at;
+                match to.as_str() {
+                    "acknowledged" => {
+                        v.acknowledged_at = Some(*at);
+                        v.acknowledged_by = Some(actor.clone());
+                    }
+                    "resolved" => {
+                        v.ends_at = Some(*at);
+                        v.resolved_by = Some(actor.clone());
+                    }
+                    "active" | "pending" => {
+                        v.ends_at = None;
+                        v.resolved_by = None;
+                    }
+                    _ => {}
+                }
+                Arc::new(v)
+            }
+            Detail::Other => return,
+        };
+        let id = view.id;
+        if self.grouper.knows(id) {
+            self.grouper.update(now, Arc::clone(&view));
+        } else if view.wanted().is_some_and(|k| k != Kind::Resolved) {
+            let targets = self.notifier.targets(&view);
+            if targets.is_empty() {
+                self.unrouted.insert(id);
+                return;
+            }
+            self.grouper
+                .insert(now, Arc::clone(&view), &targets, &|_| None);
+        }
+        if self.grouper.knows(id) {
+            self.views.insert(id, view);
+        } else {
+            self.views.remove(&id);
+        }
+    }
+
+    /// Writes the flushed notifications into the outbox (retrying until the store takes them)
+    /// and hands the rows claimed at once to the workers.
+    async fn write(&mut self, out: &mut Vec<klaxon_notify::Notification>) {
+        if out.is_empty() {
+            return;
+        }
+        let mut rows = Vec::new();
+        for n in out.drain(..) {
+            let Some(r) = self.notifier.receiver(&n.receiver) else {
+                continue;
+            };
+            let payload = match serde_json::to_string(&n) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "encoding a notification failed");
+                    continue;
+                }
+            };
+            let alert_ids: Vec<i64> = n.alerts.iter().map(|a| a.id).collect();
+            for ch in r.channels.iter().filter(|c| c.wants(n.kind)) {
+                rows.push(NewNotification {
+                    idempotency_key: super::random_key(),
+                    receiver: n.receiver.clone(),
+                    channel: ch.kind().to_owned(),
+                    channel_index: i64::try_from(ch.index).unwrap_or(0),
+                    group_key: n.group_key.clone(),
+                    kind: n.kind.as_str().to_owned(),
+                    payload: payload.clone(),
+                    alert_ids: alert_ids.clone(),
+                    created_at: n.at,
+                });
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let now = wall_ms();
+            let claim = Claim {
+                owner: self.owner.clone(),
+                now,
+                until: now + self.lease_ms,
+            };
+            match self
+                .store
+                .enqueue_notifications(rows.clone(), Some(claim))
+                .await
+            {
+                Ok(claimed) => {
+                    for row in claimed {
+                        self.work.submit(row);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, rows = rows.len(), "writing notifications to the outbox failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
