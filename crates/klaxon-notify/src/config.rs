@@ -56,6 +56,20 @@ pub struct ReceiverConfig {
     pub pagerduty_configs: Vec<PagerDutyConfig>,
     #[serde(default)]
     pub websocket_configs: Vec<Common>,
+    /// At most this many notifications (each channel counts as one) a minute, with a burst;
+    /// more are held and folded into one summary, never dropped.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
+}
+
+/// `rate_limit = { per_minute = 10, burst = 20 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub per_minute: f64,
+    /// Notifications that may go at once after a quiet time (default: `per_minute`).
+    #[serde(default)]
+    pub burst: Option<f64>,
 }
 
 /// A compiled receiver.
@@ -63,6 +77,7 @@ pub struct ReceiverConfig {
 pub struct Receiver {
     pub name: String,
     pub channels: Vec<Channel>,
+    pub rate_limit: Option<crate::limit::RateLimit>,
 }
 
 /// Receivers, routes and templates, ready to use.
@@ -181,11 +196,29 @@ pub fn compile(
                 Some(Spec::WebSocket),
             );
         }
+        let rate_limit = r.rate_limit.as_ref().and_then(|l| {
+            let burst = l.burst.unwrap_or(l.per_minute.max(1.0));
+            if !(l.per_minute.is_finite() && l.per_minute > 0.0) {
+                errors.push(format!(
+                    "{at}.rate_limit.per_minute: must be a number above 0"
+                ));
+                return None;
+            }
+            if !(burst.is_finite() && burst >= 1.0) {
+                errors.push(format!("{at}.rate_limit.burst: must be at least 1"));
+                return None;
+            }
+            Some(crate::limit::RateLimit {
+                per_minute: l.per_minute,
+                burst,
+            })
+        });
         compiled.insert(
             r.name.clone(),
             Receiver {
                 name: r.name.clone(),
                 channels,
+                rate_limit,
             },
         );
     }

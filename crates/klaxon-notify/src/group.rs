@@ -77,6 +77,19 @@ fn news(m: &Member) -> Option<Kind> {
     }
 }
 
+/// One group an alert is in, as [`Grouper::groups_of`] describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupInfo {
+    pub key: String,
+    pub receiver: String,
+    /// Alerts in the group.
+    pub size: usize,
+    /// What the group last told of this alert.
+    pub notified: Option<Kind>,
+    /// When the group flushes next.
+    pub next: Option<i64>,
+}
+
 /// Every group of every target.
 #[derive(Default)]
 pub struct Grouper {
@@ -105,6 +118,23 @@ impl Grouper {
     /// Whether `alert_id` is in some group already (its targets need not be computed again).
     pub fn knows(&self, alert_id: i64) -> bool {
         self.by_alert.contains_key(&alert_id)
+    }
+
+    /// The groups `alert_id` is in.
+    pub fn groups_of(&self, alert_id: i64) -> Vec<GroupInfo> {
+        self.by_alert
+            .get(&alert_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|gid| self.groups.get(gid))
+            .map(|g| GroupInfo {
+                key: g.key.clone(),
+                receiver: g.target.receiver.to_string(),
+                size: g.members.len(),
+                notified: g.members.get(&alert_id).and_then(|m| m.notified),
+                next: g.next,
+            })
+            .collect()
     }
 
     /// The alert's new state: updates it in the groups it is in.
@@ -300,6 +330,7 @@ impl Grouper {
             group_labels: g.labels.clone(),
             alerts,
             at: now,
+            folded: 0,
         };
         let mut told = false;
         if new_firing || repeat {

@@ -12,12 +12,14 @@ pub mod config;
 pub mod duration;
 pub mod group;
 pub mod http;
+pub mod limit;
 pub mod notification;
 pub mod retry;
 pub mod route;
 pub mod template;
 
 pub use config::{compile, Notifier, Receiver, ReceiverConfig, Secret, SmtpDefaults};
+pub use limit::{Limiter, RateLimit};
 pub use notification::{AlertView, Kind, Notification};
 pub use retry::{Backoff, Outcome};
 pub use route::{GroupBy, RouteConfig, Target, Timing};

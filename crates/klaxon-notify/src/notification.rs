@@ -97,6 +97,10 @@ pub struct Notification {
     pub alerts: Vec<AlertView>,
     /// Epoch ms when the notification was made.
     pub at: i64,
+    /// How many more notifications this one stands for: a receiver's rate limit held them and
+    /// folded them into this one ("and 37 more"). 0 for most.
+    #[serde(default)]
+    pub folded: u32,
 }
 
 impl Notification {

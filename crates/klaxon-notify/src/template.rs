@@ -184,6 +184,7 @@ pub fn context(n: &Notification, external_url: &str) -> serde_json::Value {
         "external_url": external_url,
         "alerts": alerts,
         "at": format_ts(n.at),
+        "folded": n.folded,
     })
 }
 
@@ -192,15 +193,17 @@ pub mod defaults {
     /// `[FIRING:2] DiskFull` / `[ACKNOWLEDGED] ...` / `[RESOLVED] ...`.
     pub const TITLE: &str = "[{{ kind|upper }}{% if kind == 'firing' %}:{{ alerts|length }}{% endif %}] \
 {{ common_labels.alertname or (alerts[0].name if alerts else 'alerts') }}\
-{% if alerts|length == 1 and alerts[0].summary and alerts[0].summary != alerts[0].name %}: {{ alerts[0].summary }}{% endif %}";
+{% if alerts|length == 1 and alerts[0].summary and alerts[0].summary != alerts[0].name %}: {{ alerts[0].summary }}{% endif %}\
+{% if folded %} (and {{ folded }} more, held by the rate limit){% endif %}";
 
     /// Slack mrkdwn: one line per alert.
-    pub const SLACK_TEXT: &str = "{% for a in alerts %}*{{ a.severity|upper }}* <{{ a.url }}|{{ a.name }}> {{ a.summary }}\
+    pub const SLACK_TEXT: &str = "{% if folded %}_{{ folded + 1 }} notifications folded into one by the rate limit: {{ alerts|length }} alert(s)_\n{% endif %}{% for a in alerts %}*{{ a.severity|upper }}* <{{ a.url }}|{{ a.name }}> {{ a.summary }}\
 {% if kind == 'acknowledged' and a.acknowledged_by %} (acknowledged by {{ a.acknowledged_by }}){% endif %}\
 {% if kind == 'resolved' and a.resolved_by %} (resolved by {{ a.resolved_by }}){% endif %}\n{% endfor %}";
 
     /// Plain text e-mail body.
-    pub const EMAIL_TEXT: &str = "{{ kind|upper }}: {{ alerts|length }} alert(s) for {{ receiver }}\n\n\
+    pub const EMAIL_TEXT: &str = "{{ kind|upper }}: {{ alerts|length }} alert(s) for {{ receiver }}\
+{% if folded %} (and {{ folded }} more notifications, held by the rate limit){% endif %}\n\n\
 {% for a in alerts %}- [{{ a.severity|upper }}] {{ a.name }}: {{ a.summary }}\n  state: {{ a.state }}, since {{ a.starts_at }}\
 {% if a.ends_at %}, resolved {{ a.ends_at }}{% endif %}\
 {% if a.acknowledged_by %}, acknowledged by {{ a.acknowledged_by }}{% endif %}\n\

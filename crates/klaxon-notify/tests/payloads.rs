@@ -47,6 +47,7 @@ fn notification(kind: Kind, alerts: Vec<AlertView>) -> Notification {
             .collect(),
         alerts,
         at: 1_700_000_001_000,
+        folded: 0,
     }
 }
 

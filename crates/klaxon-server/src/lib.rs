@@ -153,6 +153,8 @@ pub struct Server<S> {
 
 /// The notification tasks.
 struct Notifications {
+    /// Questions to the dispatcher about an alert (`GET /alerts/{id}`).
+    queries: tokio::sync::mpsc::UnboundedSender<notify::dispatch::Query>,
     dispatcher: tokio::task::JoinHandle<()>,
     workers: notify::deliver::Workers,
     stop: watch::Sender<bool>,
@@ -365,6 +367,7 @@ impl<S: Store + Clone> Server<S> {
                 notifier,
                 pushed,
                 external_url,
+                queries: notifications.as_ref().map(|n| n.queries.clone()),
             }),
         });
         let state = AppState { inner: shared };
@@ -528,12 +531,15 @@ async fn start_notifications<S: Store + Clone>(
         Duration::from_secs(5),
     )
     .map_err(|e| anyhow::anyhow!("starting the notification workers: {e}"))?;
+    let controls = noise::compile(config).map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+    let (queries_tx, queries) = tokio::sync::mpsc::unbounded_channel();
     let dispatcher = notify::dispatch::Dispatcher::new(
         store.clone(),
         notifier,
         handle,
-        n.node.clone(),
-        n.lease.0,
+        (n.node.clone(), n.lease.0),
+        notify::mute::Muting::new(controls.inhibitor, controls.flapping),
+        queries,
     );
     let dispatcher = tokio::spawn(dispatcher.run(changes, stop_rx));
     let retention = (n.retention_hours > 0).then(|| {
@@ -551,6 +557,7 @@ async fn start_notifications<S: Store + Clone>(
         })
     });
     Ok(Notifications {
+        queries: queries_tx,
         dispatcher,
         workers,
         stop,

@@ -161,6 +161,22 @@ pub async fn detail<S: Store + Clone>(
             v[k] = live[k].clone();
         }
     }
+    // What the notification pipeline does with it: groups, holds, route-scoped inhibition,
+    // rate limits.
+    if let (Some(q), Some(n)) = (&st.notify.queries, noise.as_object_mut()) {
+        let (tx, rx) = oneshot::channel();
+        let asked = q
+            .send(crate::notify::dispatch::Query {
+                alert_id: id,
+                reply: tx,
+            })
+            .is_ok();
+        if asked {
+            if let Ok(p) = rx.await {
+                n.insert("notifications".to_owned(), p);
+            }
+        }
+    }
     v["noise"] = noise;
     Ok(Json(v))
 }

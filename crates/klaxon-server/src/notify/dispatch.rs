@@ -10,11 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use klaxon_notify::group::Grouper;
-use klaxon_notify::{AlertView, Kind, Notifier};
+use klaxon_notify::{AlertView, Kind, Limiter, Notifier};
 use klaxon_store::{Claim, NewNotification, Store};
-use tokio::sync::broadcast;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::deliver::Handle;
+use super::mute::Muting;
 
 use crate::driver::wall_ms;
 use crate::lifecycle::{Change, Detail};
@@ -33,6 +35,20 @@ pub struct Dispatcher<S> {
     work: Handle,
     owner: String,
     lease_ms: i64,
+    /// Inhibition and flapping: what the grouper is shown of each alert.
+    mute: Muting,
+    /// The state each grouped alert is shown as, when muted.
+    presented: HashMap<i64, String>,
+    /// Rate limits per receiver.
+    limiter: Limiter,
+    /// Questions from the API: what became of an alert's notifications.
+    queries: mpsc::UnboundedReceiver<Query>,
+}
+
+/// `GET /alerts/{id}` asks what the pipeline does with an alert's notifications.
+pub struct Query {
+    pub alert_id: i64,
+    pub reply: oneshot::Sender<Value>,
 }
 
 impl<S: Store + Clone> Dispatcher<S> {
@@ -40,8 +56,9 @@ impl<S: Store + Clone> Dispatcher<S> {
         store: S,
         notifier: Arc<Notifier>,
         work: Handle,
-        owner: String,
-        lease_ms: i64,
+        (owner, lease_ms): (String, i64),
+        mute: Muting,
+        queries: mpsc::UnboundedReceiver<Query>,
     ) -> Dispatcher<S> {
         Dispatcher {
             store,
@@ -52,7 +69,111 @@ impl<S: Store + Clone> Dispatcher<S> {
             work,
             owner,
             lease_ms,
+            mute,
+            presented: HashMap::new(),
+            limiter: Limiter::new(),
+            queries,
         }
+    }
+
+    fn limit_of(&self, receiver: &str) -> Option<klaxon_notify::RateLimit> {
+        self.notifier.receiver(receiver).and_then(|r| r.rate_limit)
+    }
+
+    /// The earliest instant something is due: a group, a flapping alert's stability, a
+    /// receiver's rate limit.
+    fn next_deadline(&mut self) -> Option<i64> {
+        let notifier = Arc::clone(&self.notifier);
+        let limits = |r: &str| notifier.receiver(r).and_then(|r| r.rate_limit);
+        [
+            self.grouper.next_deadline(),
+            self.mute.next_deadline(),
+            self.limiter.next_deadline(&limits),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Shows the grouper an alert as the mute rules see it now, if that changed.
+    fn present(&mut self, now: i64, real: &Arc<AlertView>) -> Arc<AlertView> {
+        let shown = self.mute.presented(real, now);
+        let before = self.presented.get(&real.id);
+        let changed = before.map(String::as_str) != Some(shown.state.as_str());
+        if shown.state == real.state {
+            self.presented.remove(&real.id);
+        } else {
+            self.presented.insert(real.id, shown.state.clone());
+        }
+        if changed && self.grouper.knows(real.id) {
+            self.grouper.update(now, Arc::clone(&shown));
+        }
+        shown
+    }
+
+    /// Shows every grouped alert again (the firing alerts changed, so inhibition may have).
+    fn present_all(&mut self, now: i64) {
+        if self.mute.inhibitor.rules().is_empty() {
+            return;
+        }
+        let views: Vec<Arc<AlertView>> = self.views.values().cloned().collect();
+        for v in views {
+            self.present(now, &v);
+        }
+    }
+
+    fn answer(&self, q: Query) {
+        let now = wall_ms();
+        let id = q.alert_id;
+        let groups: Vec<Value> = self
+            .grouper
+            .groups_of(id)
+            .into_iter()
+            .map(|g| {
+                json!({"receiver": g.receiver, "group_key": g.key, "alerts_in_group": g.size,
+                       "last_told": g.notified.map(Kind::as_str),
+                       "next_flush": g.next.map(klaxon_engine::timestamp::format_ts)})
+            })
+            .collect();
+        let held: Vec<Value> = self
+            .limiter
+            .receivers_holding()
+            .filter_map(|r| {
+                let h = self.limiter.held(r, self.limit_of(r))?;
+                h.alerts.contains(&id).then(|| {
+                    json!({"receiver": r, "notifications_held": h.notifications,
+                           "until": klaxon_engine::timestamp::format_ts(h.until)})
+                })
+            })
+            .collect();
+        let scoped: Vec<Value> = self
+            .views
+            .get(&id)
+            .map(|v| {
+                let mut routes: Vec<&str> = self
+                    .mute
+                    .inhibitor
+                    .rules()
+                    .iter()
+                    .filter_map(|r| r.route.as_deref())
+                    .collect();
+                routes.dedup();
+                routes
+                    .into_iter()
+                    .filter_map(|r| self.mute.inhibitor.inhibited(id, &v.labels, Some(r)))
+                    .filter(|i| i.route.is_some())
+                    .map(|i| json!({"rule": i.rule, "route": i.route, "source_alert": i.source}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = q.reply.send(json!({
+            "routed": !self.unrouted.contains(&id),
+            "shown_as": self.presented.get(&id),
+            "flapping_held": self.mute.flapping(id, now),
+            "groups": groups,
+            "inhibited_on_routes": scoped,
+            "rate_limited": held,
+        }));
     }
 
     /// Runs until the lifecycle manager stops publishing; subscribe `rx` before the manager
@@ -67,13 +188,13 @@ impl<S: Store + Clone> Dispatcher<S> {
         let mut out = Vec::new();
         loop {
             let wait = self
-                .grouper
                 .next_deadline()
                 .map_or(Duration::from_secs(3600), |at| {
                     Duration::from_millis(u64::try_from(at - wall_ms()).unwrap_or(0))
                 });
             let mut closed = false;
             tokio::select! {
+                Some(q) = self.queries.recv() => self.answer(q),
                 r = rx.recv() => match r {
                     Ok(c) => self.apply(&c).await,
                     Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -104,7 +225,13 @@ impl<S: Store + Clone> Dispatcher<S> {
                     Err(broadcast::error::TryRecvError::Empty) => break,
                 }
             }
-            self.grouper.flush_due(wall_ms(), &mut out);
+            let now = wall_ms();
+            for id in self.mute.due(now) {
+                if let Some(v) = self.views.get(&id).cloned() {
+                    self.present(now, &v);
+                }
+            }
+            self.grouper.flush_due(now, &mut out);
             self.write(&mut out).await;
             if closed {
                 break;
@@ -135,9 +262,19 @@ impl<S: Store + Clone> Dispatcher<S> {
         self.grouper = Grouper::new();
         self.views.clear();
         self.unrouted.clear();
+        self.presented.clear();
+        self.mute.reset();
         let now = wall_ms();
-        for a in &alerts {
-            let v = Arc::new(super::view(a));
+        let views: Vec<Arc<AlertView>> = alerts.iter().map(|a| Arc::new(super::view(a))).collect();
+        for v in &views {
+            self.mute
+                .observe(v.id, &Arc::new(v.labels.clone()), &v.state, now, true);
+        }
+        for real in views {
+            let v = self.mute.presented(&real, now);
+            if v.state != real.state {
+                self.presented.insert(v.id, v.state.clone());
+            }
             let targets = self.notifier.targets(&v);
             if targets.is_empty() {
                 self.unrouted.insert(v.id);
@@ -148,13 +285,24 @@ impl<S: Store + Clone> Dispatcher<S> {
                 told.get(&(key.to_owned(), id)).copied()
             });
             if self.grouper.knows(id) {
-                self.views.insert(id, v);
+                self.views.insert(id, real);
             }
         }
     }
 
     async fn apply(&mut self, c: &Change) {
         let now = wall_ms();
+        // Every alert counts as an inhibition source, routed or not.
+        let state_change = match &c.detail {
+            Detail::Created(a) => Some((Arc::new(super::view(a).labels), a.state.clone())),
+            Detail::Transition { to, .. } => self.mute.labels(c.alert_id).map(|l| (l, to.clone())),
+            _ => None,
+        };
+        if let Some((labels, state)) = state_change {
+            if self.mute.observe(c.alert_id, &labels, &state, now, false) {
+                self.present_all(now);
+            }
+        }
         if self.unrouted.contains(&c.alert_id) {
             if c.state == "closed" {
                 self.unrouted.remove(&c.alert_id);
@@ -210,8 +358,14 @@ impl<S: Store + Clone> Dispatcher<S> {
             Detail::Other => return,
         };
         let id = view.id;
+        let shown = self.mute.presented(&view, now);
+        if shown.state == view.state {
+            self.presented.remove(&id);
+        } else {
+            self.presented.insert(id, shown.state.clone());
+        }
         if self.grouper.knows(id) {
-            self.grouper.update(now, Arc::clone(&view));
+            self.grouper.update(now, Arc::clone(&shown));
         } else if view.wanted().is_some_and(|k| k != Kind::Resolved) {
             let targets = self.notifier.targets(&view);
             if targets.is_empty() {
@@ -219,7 +373,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                 return;
             }
             self.grouper
-                .insert(now, Arc::clone(&view), &targets, &|_| None);
+                .insert(now, Arc::clone(&shown), &targets, &|_| None);
         }
         if self.grouper.knows(id) {
             self.views.insert(id, view);
@@ -231,11 +385,35 @@ impl<S: Store + Clone> Dispatcher<S> {
     /// Writes the flushed notifications into the outbox (retrying until the store takes them)
     /// and hands the rows claimed at once to the workers.
     async fn write(&mut self, out: &mut Vec<klaxon_notify::Notification>) {
-        if out.is_empty() {
+        if out.is_empty() && self.limiter.receivers_holding().next().is_none() {
             return;
         }
+        let now = wall_ms();
+        let mut passed = Vec::new();
+        for mut n in out.drain(..) {
+            // Inhibition scoped to a route: the alert leaves this route's firing news only.
+            if n.kind == Kind::Firing {
+                let receiver = n.receiver.clone();
+                n.alerts.retain(|a| {
+                    self.mute
+                        .inhibitor
+                        .inhibited(a.id, &a.labels, Some(&receiver))
+                        .is_none()
+                });
+                if n.alerts.is_empty() {
+                    continue;
+                }
+            }
+            match self.limit_of(&n.receiver) {
+                Some(limit) => self.limiter.admit(n, limit, now, &mut passed),
+                None => passed.push(n),
+            }
+        }
+        let notifier = Arc::clone(&self.notifier);
+        let limits = |r: &str| notifier.receiver(r).and_then(|r| r.rate_limit);
+        self.limiter.release(now, &limits, &mut passed);
         let mut rows = Vec::new();
-        for n in out.drain(..) {
+        for n in passed {
             let Some(r) = self.notifier.receiver(&n.receiver) else {
                 continue;
             };

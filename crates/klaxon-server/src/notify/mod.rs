@@ -7,6 +7,7 @@
 
 pub mod deliver;
 pub mod dispatch;
+pub mod mute;
 
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ pub struct Hub {
     pub pushed: broadcast::Sender<Arc<Pushed>>,
     /// Base URL of links in notifications.
     pub external_url: String,
+    /// Questions to the dispatcher; `None` without notifications.
+    pub queries: Option<tokio::sync::mpsc::UnboundedSender<dispatch::Query>>,
 }
 
 /// An alert as notifications show it. The `handler` column names receivers directly
