@@ -331,6 +331,7 @@ impl Grouper {
             alerts,
             at: now,
             folded: 0,
+            notice: None,
         };
         let mut told = false;
         if new_firing || repeat {

@@ -235,6 +235,7 @@ mod tests {
             alerts: ids.iter().map(|&i| view(i)).collect(),
             at: 0,
             folded: 0,
+            notice: None,
         }
     }
 

@@ -14,6 +14,8 @@ pub enum Kind {
     Resolved,
     /// Reserved for escalation policies; nothing emits it yet.
     Escalated,
+    /// A heads-up that is not an alert's news (a silence about to expire): `notice` says it.
+    Notice,
 }
 
 impl Kind {
@@ -23,6 +25,7 @@ impl Kind {
             Kind::Acknowledged => "acknowledged",
             Kind::Resolved => "resolved",
             Kind::Escalated => "escalated",
+            Kind::Notice => "notice",
         }
     }
 
@@ -32,6 +35,7 @@ impl Kind {
             Kind::Acknowledged,
             Kind::Resolved,
             Kind::Escalated,
+            Kind::Notice,
         ]
         .into_iter()
         .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
@@ -101,6 +105,9 @@ pub struct Notification {
     /// folded them into this one ("and 37 more"). 0 for most.
     #[serde(default)]
     pub folded: u32,
+    /// What a [`Kind::Notice`] says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 impl Notification {

@@ -185,24 +185,25 @@ pub fn context(n: &Notification, external_url: &str) -> serde_json::Value {
         "alerts": alerts,
         "at": format_ts(n.at),
         "folded": n.folded,
+        "notice": n.notice,
     })
 }
 
 /// The templates klaxon ships, by name; a channel config overrides each by the same key.
 pub mod defaults {
     /// `[FIRING:2] DiskFull` / `[ACKNOWLEDGED] ...` / `[RESOLVED] ...`.
-    pub const TITLE: &str = "[{{ kind|upper }}{% if kind == 'firing' %}:{{ alerts|length }}{% endif %}] \
+    pub const TITLE: &str = "{% if notice %}[NOTICE] {{ notice }}{% else %}[{{ kind|upper }}{% if kind == 'firing' %}:{{ alerts|length }}{% endif %}] \
 {{ common_labels.alertname or (alerts[0].name if alerts else 'alerts') }}\
 {% if alerts|length == 1 and alerts[0].summary and alerts[0].summary != alerts[0].name %}: {{ alerts[0].summary }}{% endif %}\
-{% if folded %} (and {{ folded }} more, held by the rate limit){% endif %}";
+{% if folded %} (and {{ folded }} more, held by the rate limit){% endif %}{% endif %}";
 
     /// Slack mrkdwn: one line per alert.
-    pub const SLACK_TEXT: &str = "{% if folded %}_{{ folded + 1 }} notifications folded into one by the rate limit: {{ alerts|length }} alert(s)_\n{% endif %}{% for a in alerts %}*{{ a.severity|upper }}* <{{ a.url }}|{{ a.name }}> {{ a.summary }}\
+    pub const SLACK_TEXT: &str = "{% if notice %}*Notice:* {{ notice }}\n{% endif %}{% if folded %}_{{ folded + 1 }} notifications folded into one by the rate limit: {{ alerts|length }} alert(s)_\n{% endif %}{% for a in alerts %}*{{ a.severity|upper }}* <{{ a.url }}|{{ a.name }}> {{ a.summary }}\
 {% if kind == 'acknowledged' and a.acknowledged_by %} (acknowledged by {{ a.acknowledged_by }}){% endif %}\
 {% if kind == 'resolved' and a.resolved_by %} (resolved by {{ a.resolved_by }}){% endif %}\n{% endfor %}";
 
     /// Plain text e-mail body.
-    pub const EMAIL_TEXT: &str = "{{ kind|upper }}: {{ alerts|length }} alert(s) for {{ receiver }}\
+    pub const EMAIL_TEXT: &str = "{% if notice %}NOTICE: {{ notice }}\n\n{% endif %}{{ kind|upper }}: {{ alerts|length }} alert(s) for {{ receiver }}\
 {% if folded %} (and {{ folded }} more notifications, held by the rate limit){% endif %}\n\n\
 {% for a in alerts %}- [{{ a.severity|upper }}] {{ a.name }}: {{ a.summary }}\n  state: {{ a.state }}, since {{ a.starts_at }}\
 {% if a.ends_at %}, resolved {{ a.ends_at }}{% endif %}\
@@ -211,6 +212,7 @@ pub mod defaults {
 
     /// HTML e-mail body (auto-escaped).
     pub const EMAIL_HTML: &str = "<!doctype html><html><body style=\"font-family:sans-serif\">\
+{% if notice %}<p><b>Notice:</b> {{ notice }}</p>{% endif %}\
 <h2>{{ kind|upper }}: {{ alerts|length }} alert(s) for {{ receiver }}</h2>\
 {% for a in alerts %}<div style=\"margin:12px 0;padding:8px;border-left:4px solid \
 {% if kind == 'resolved' %}#2eb886{% elif kind == 'acknowledged' %}#6f42c1{% else %}#d93f0b{% endif %}\">\

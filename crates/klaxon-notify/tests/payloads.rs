@@ -48,6 +48,7 @@ fn notification(kind: Kind, alerts: Vec<AlertView>) -> Notification {
         alerts,
         at: 1_700_000_001_000,
         folded: 0,
+        notice: None,
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Config {
     /// Inhibition rules (`[[inhibit]]`).
     pub inhibit: Vec<InhibitConfig>,
     pub flapping: Flapping,
+    /// Opt-in: a notice before a silence ends (`[silence_notice]`).
+    pub silence_notice: SilenceNotice,
     /// The notification outbox and its workers.
     pub notify: klaxon_notify::config::Settings,
     /// Defaults of every e-mail channel.
@@ -67,6 +69,24 @@ pub struct InhibitConfig {
     pub equal: Vec<String>,
     /// Only for notifications to this receiver.
     pub route: Option<String>,
+}
+
+/// A notice `before_minutes` before an active silence that holds alerts ends, to these
+/// receivers. Off while `receivers` is empty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SilenceNotice {
+    pub before_minutes: u64,
+    pub receivers: Vec<String>,
+}
+
+impl Default for SilenceNotice {
+    fn default() -> Self {
+        SilenceNotice {
+            before_minutes: 15,
+            receivers: Vec::new(),
+        }
+    }
 }
 
 /// Flap detection: more than `changes` changes between firing and not firing within
@@ -191,6 +211,7 @@ impl Default for Config {
             maintenance: Vec::new(),
             inhibit: Vec::new(),
             flapping: Flapping::default(),
+            silence_notice: SilenceNotice::default(),
             notify: klaxon_notify::config::Settings::default(),
             smtp: klaxon_notify::SmtpDefaults::default(),
             receivers: Vec::new(),

@@ -538,7 +538,11 @@ async fn start_notifications<S: Store + Clone>(
         notifier,
         handle,
         (n.node.clone(), n.lease.0),
-        notify::mute::Muting::new(controls.inhibitor, controls.flapping),
+        notify::mute::Muting::new(
+            controls.inhibitor,
+            controls.flapping,
+            config.silence_notice.receivers.clone(),
+        ),
         queries,
     );
     let dispatcher = tokio::spawn(dispatcher.run(changes, stop_rx));

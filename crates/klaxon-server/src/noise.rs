@@ -17,6 +17,8 @@ pub struct Compiled {
     pub windows: Windows,
     pub inhibitor: Inhibitor,
     pub flapping: FlapSettings,
+    /// How long before a silence ends its notice is due (`None`: no notices).
+    pub notice_before_ms: Option<i64>,
 }
 
 fn matchers(key: &str, list: &[String], errors: &mut Vec<String>) -> Vec<Matcher> {
@@ -202,6 +204,17 @@ pub fn compile(config: &Config) -> Result<Compiled, Vec<String>> {
             route: r.route.clone().filter(|s| !s.trim().is_empty()),
         });
     }
+    let sn = &config.silence_notice;
+    for (i, r) in sn.receivers.iter().enumerate() {
+        if !config.receivers.iter().any(|x| &x.name == r) {
+            errors.push(format!(
+                "silence_notice.receivers[{i}]: `{r}` is not a receiver of [[receivers]]"
+            ));
+        }
+    }
+    if !sn.receivers.is_empty() && sn.before_minutes == 0 {
+        errors.push("silence_notice.before_minutes: must be at least 1".to_owned());
+    }
     if config.flapping.changes > 0 && config.flapping.window_minutes == 0 {
         errors.push("flapping.window_minutes: must be at least 1 (or changes = 0)".to_owned());
     }
@@ -217,6 +230,11 @@ pub fn compile(config: &Config) -> Result<Compiled, Vec<String>> {
                 .unwrap_or(i64::MAX / 60_000)
                 .saturating_mul(60_000),
         },
+        notice_before_ms: (!sn.receivers.is_empty()).then(|| {
+            i64::try_from(sn.before_minutes)
+                .unwrap_or(i64::MAX / 60_000)
+                .saturating_mul(60_000)
+        }),
     })
 }
 

@@ -413,3 +413,66 @@ async fn a_flapping_alert_is_held_until_stable() {
     assert_eq!(statuses[0], "firing");
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silence_about_to_end_is_announced_when_asked_for() {
+    let (sink, addr) = sink().await;
+    let dir = data_dir("pipeline-notice");
+    let r = start(&dir, |c| {
+        configure(
+            c,
+            &format!(
+                r#"
+                [route]
+                receiver = "chat"
+                group_wait = "0s"
+                [[receivers]]
+                name = "chat"
+                [[receivers.slack_configs]]
+                url = "http://{addr}/slack"
+                [[receivers.pagerduty_configs]]
+                routing_key = "0123456789abcdef0123456789abcdef"
+                url = "http://{addr}/pd"
+                "#
+            ),
+        );
+        c.silence_notice.before_minutes = 1;
+        c.silence_notice.receivers = vec!["chat".into()];
+    })
+    .await;
+    let now = klaxon_server::driver::wall_ms();
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/api/v2/silences",
+            &json!({"matchers": [{"name": "alertname", "value": "Muted", "isRegex": false}],
+                    "startsAt": klaxon_engine::timestamp::format_ts(now),
+                    "endsAt": klaxon_engine::timestamp::format_ts(now + 61_000),
+                    "createdBy": "ops", "comment": "disk swap"})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let silence = v["silenceID"].as_str().unwrap().to_owned();
+    fire(&r, json!([{"labels": {"alertname": "Muted"}}])).await;
+    let got = sink
+        .until(|g| {
+            g.iter()
+                .any(|(p, v)| p == "/slack" && v.to_string().contains("Notice"))
+        })
+        .await;
+    let notice = got
+        .iter()
+        .find(|(p, v)| p == "/slack" && v.to_string().contains("Notice"))
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| panic!("a notice on Slack: {got:?}"));
+    assert!(
+        notice.contains(&silence) && notice.contains("disk swap"),
+        "{notice}"
+    );
+    assert!(
+        !got.iter().any(|(p, _)| p == "/pd"),
+        "no PagerDuty event for a notice, and nothing for the silenced alert: {got:?}"
+    );
+    r.stop().await;
+}

@@ -99,6 +99,12 @@ impl Channel {
             Kind::Firing | Kind::Escalated => true,
             Kind::Acknowledged => self.send_acknowledged,
             Kind::Resolved => self.send_resolved,
+            // Notices need words: not for PagerDuty events or Alertmanager's webhook body.
+            Kind::Notice => match &self.spec {
+                Spec::PagerDuty(_) => false,
+                Spec::Webhook(w) => !w.default_body(),
+                _ => true,
+            },
         }
     }
 

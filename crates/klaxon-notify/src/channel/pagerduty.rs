@@ -125,6 +125,7 @@ impl PagerDuty {
                 Kind::Firing | Kind::Escalated => "trigger",
                 Kind::Acknowledged => "acknowledge",
                 Kind::Resolved => "resolve",
+                Kind::Notice => continue,
             };
             if action != "trigger" {
                 out.push(json!({"routing_key": self.routing_key.0, "dedup_key": dedup, "event_action": action}));

@@ -178,6 +178,7 @@ pub fn colour(n: &Notification) -> &'static str {
     match n.kind {
         Kind::Resolved => "#2eb886",
         Kind::Acknowledged => "#6f42c1",
+        Kind::Notice => "#f2c744",
         Kind::Firing | Kind::Escalated => {
             let worst = n
                 .alerts

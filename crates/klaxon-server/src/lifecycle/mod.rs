@@ -149,6 +149,9 @@ pub enum Detail {
     Transition { to: String, actor: String, at: i64 },
     /// A note or an assignment: nothing a notification tells.
     Other,
+    /// A silence that holds alerts ends soon (`[silence_notice]`): the text, and the alerts it
+    /// holds.
+    Notice { text: String, alerts: Vec<i64> },
 }
 
 /// Where committed changes go.
@@ -1091,7 +1094,7 @@ impl<S: Store + Clone> Manager<S> {
 
     /// Commits the batch (retrying until the store takes it), then publishes and replies.
     async fn commit(&mut self) {
-        if self.changes.is_empty() && self.replies.is_empty() {
+        if self.changes.is_empty() && self.replies.is_empty() && self.published.is_empty() {
             return;
         }
         let changes = std::mem::take(&mut self.changes);

@@ -33,6 +33,10 @@ pub(super) struct State {
     pub(super) windows: Windows,
     pub(super) inhibitor: Inhibitor,
     pub(super) flaps: Flaps,
+    /// `[silence_notice]`: how long before its end a silence that holds alerts is announced.
+    notice_before: Option<i64>,
+    /// (silence, end) already announced.
+    noticed: std::collections::HashSet<(String, i64)>,
 }
 
 impl State {
@@ -48,6 +52,8 @@ impl State {
             windows: controls.windows,
             inhibitor: controls.inhibitor,
             flaps: Flaps::new(controls.flapping),
+            notice_before: controls.notice_before_ms,
+            noticed: std::collections::HashSet::new(),
         }
     }
 }
@@ -202,9 +208,11 @@ impl<S: Store + Clone> Manager<S> {
         for id in ids {
             self.reconsider(id, now);
         }
+        let next_notice = self.announce(now);
         let next = [
             self.noise.silences.next_change(now),
             self.noise.windows.next_change(now),
+            next_notice,
         ]
         .into_iter()
         .flatten()
@@ -213,6 +221,62 @@ impl<S: Store + Clone> Manager<S> {
             // Strictly past the edge, as every lifecycle timer.
             self.due.push(Reverse((at - 1, 0, Due::Noise)));
         }
+    }
+
+    /// Announces the active silences that hold alerts and end within the notice time (once
+    /// per silence and end); returns when the next notice is due.
+    fn announce(&mut self, now: i64) -> Option<i64> {
+        let before = self.noise.notice_before?;
+        let mut next: Option<i64> = None;
+        let mut due = Vec::new();
+        for s in self.noise.silences.iter() {
+            if s.state(now) == SilenceState::Expired {
+                continue;
+            }
+            let at = s.ends_at.saturating_sub(before);
+            if at > now {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            } else if s.state(now) == SilenceState::Active
+                && !self.noise.noticed.contains(&(s.id.clone(), s.ends_at))
+            {
+                due.push(s.clone());
+            }
+        }
+        for s in due {
+            self.noise.noticed.insert((s.id.clone(), s.ends_at));
+            let by = format!("silence:{}", s.id);
+            let mut held: Vec<i64> = self
+                .alerts
+                .values()
+                .filter(|e| e.suppressed_by.as_deref() == Some(by.as_str()))
+                .map(|e| e.id)
+                .collect();
+            held.sort_unstable();
+            let Some(&first) = held.first() else {
+                continue;
+            };
+            let minutes = (s.ends_at - now).max(0) / 60_000;
+            let text = format!(
+                "silence {} ({} by {}) ends at {}, in {minutes} min; it holds {} alert(s), which notify again then",
+                s.id,
+                if s.comment.is_empty() { "no comment" } else { s.comment.as_str() },
+                s.created_by,
+                format_ts(s.ends_at),
+                held.len()
+            );
+            self.publish(
+                first,
+                "notice",
+                "suppressed",
+                json!({"silence": s.id, "ends_at": format_ts(s.ends_at), "alerts": held, "text": text}),
+                super::Detail::Notice {
+                    text,
+                    alerts: held,
+                },
+            );
+        }
+        // Strictly past, as every timer here.
+        next.map(|n| n + 1)
     }
 
     fn push_silence(&mut self, s: Silence) -> Result<(), SilenceRefusal> {

@@ -43,6 +43,8 @@ pub struct Dispatcher<S> {
     limiter: Limiter,
     /// Questions from the API: what became of an alert's notifications.
     queries: mpsc::UnboundedReceiver<Query>,
+    /// Notices waiting for the next write.
+    notices: Vec<klaxon_notify::Notification>,
 }
 
 /// `GET /alerts/{id}` asks what the pipeline does with an alert's notifications.
@@ -73,6 +75,7 @@ impl<S: Store + Clone> Dispatcher<S> {
             presented: HashMap::new(),
             limiter: Limiter::new(),
             queries,
+            notices: Vec::new(),
         }
     }
 
@@ -232,6 +235,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                 }
             }
             self.grouper.flush_due(now, &mut out);
+            out.append(&mut self.notices);
             self.write(&mut out).await;
             if closed {
                 break;
@@ -292,6 +296,25 @@ impl<S: Store + Clone> Dispatcher<S> {
 
     async fn apply(&mut self, c: &Change) {
         let now = wall_ms();
+        if let Detail::Notice { text, alerts } = &c.detail {
+            let views: Vec<AlertView> = alerts
+                .iter()
+                .filter_map(|id| self.views.get(id).map(|v| v.as_ref().clone()))
+                .collect();
+            for r in self.mute.notice_to.clone() {
+                self.notices.push(klaxon_notify::Notification {
+                    kind: Kind::Notice,
+                    receiver: r,
+                    group_key: format!("notice:{}", c.alert_id),
+                    group_labels: std::collections::BTreeMap::new(),
+                    alerts: views.clone(),
+                    at: now,
+                    folded: 0,
+                    notice: Some(text.clone()),
+                });
+            }
+            return;
+        }
         // Every alert counts as an inhibition source, routed or not.
         let state_change = match &c.detail {
             Detail::Created(a) => Some((Arc::new(super::view(a).labels), a.state.clone())),
@@ -355,7 +378,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                 }
                 Arc::new(v)
             }
-            Detail::Other => return,
+            Detail::Other | Detail::Notice { .. } => return,
         };
         let id = view.id;
         let shown = self.mute.presented(&view, now);

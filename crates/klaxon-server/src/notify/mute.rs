@@ -28,6 +28,8 @@ fn firing(state: &str) -> bool {
 /// Inhibition sources, flap counts, and what each alert is shown as.
 pub struct Muting {
     pub inhibitor: Inhibitor,
+    /// Receivers of notices (`[silence_notice]`).
+    pub notice_to: Vec<String>,
     flaps: Flaps,
     /// The real state and labels of every open alert seen.
     known: HashMap<i64, (String, Arc<BTreeMap<String, String>>)>,
@@ -36,9 +38,10 @@ pub struct Muting {
 }
 
 impl Muting {
-    pub fn new(inhibitor: Inhibitor, flapping: FlapSettings) -> Muting {
+    pub fn new(inhibitor: Inhibitor, flapping: FlapSettings, notice_to: Vec<String>) -> Muting {
         Muting {
             inhibitor,
+            notice_to,
             flaps: Flaps::new(flapping),
             known: HashMap::new(),
             stable: BinaryHeap::new(),
