@@ -21,6 +21,21 @@ pub struct Config {
     pub telemetry: Telemetry,
     pub engine: Engine,
     pub lifecycle: Lifecycle,
+    pub dashboard: Dashboard,
+}
+
+/// The dashboard served at `/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dashboard {
+    /// A sign-in lasts this long, then the page asks for the token again.
+    pub session_hours: u64,
+}
+
+impl Default for Dashboard {
+    fn default() -> Self {
+        Dashboard { session_hours: 12 }
+    }
 }
 
 /// The alert lifecycle.
@@ -108,6 +123,7 @@ impl Default for Config {
             telemetry: Telemetry::default(),
             engine: Engine::default(),
             lifecycle: Lifecycle::default(),
+            dashboard: Dashboard::default(),
         }
     }
 }
@@ -220,6 +236,9 @@ impl Config {
         }
         if self.telemetry.flush_interval_ms == 0 || self.telemetry.flush_interval_ms > 1_500 {
             errors.push("telemetry.flush_interval_ms: must be between 1 and 1500 (rows are stored within 1.8 s)".to_owned());
+        }
+        if self.dashboard.session_hours == 0 || self.dashboard.session_hours > 24 * 30 {
+            errors.push("dashboard.session_hours: must be between 1 and 720".to_owned());
         }
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());

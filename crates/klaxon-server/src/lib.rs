@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod driver;
 pub mod error;
 pub mod hub;
@@ -271,7 +272,7 @@ impl<S: Store + Clone> Server<S> {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.ingest.queue_signals));
         let shared = Arc::new(Shared {
-            auth: Auth::new(store.clone()),
+            auth: Auth::new(store.clone()).with_session_hours(config.dashboard.session_hours),
             config,
             store,
             engine: Mutex::new(Some(engine_tx)),

@@ -127,7 +127,7 @@ fn ep<S>(
 
 /// Every endpoint of the API.
 pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
-    vec![
+    let mut all = vec![
         ep(
             "POST",
             "/v1/signals",
@@ -415,7 +415,9 @@ pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "This document",
             get(openapi::serve::<S>),
         ),
-    ]
+    ];
+    all.extend(crate::dashboard::endpoints::<S>());
+    all
 }
 
 /// The router with every endpoint of [`endpoints`].
@@ -432,7 +434,12 @@ pub fn router<S: Store + Clone>(state: AppState<S>) -> Router {
     for (path, m) in by_path {
         r = r.route(path, m);
     }
+    let sessions = std::sync::Arc::clone(&state.auth.sessions);
     r.fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(
+            sessions,
+            crate::dashboard::guard,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
