@@ -4,7 +4,12 @@
 
 import { s, h, num } from "./ui.js";
 
-const W = 640;
+/** Drawing width: narrower on a phone, so the axis text stays readable when scaled. */
+let W = 640;
+function width() {
+  W = window.innerWidth < 760 ? 380 : 640;
+  return W;
+}
 
 function niceMax(v) {
   if (!(v > 0)) return 1;
@@ -21,6 +26,7 @@ function timeLabel(t, spanMs) {
 }
 
 function frame(height, label) {
+  width();
   return s("svg", { class: "chart", viewBox: `0 0 ${W} ${height}`, role: "img", "aria-label": label });
 }
 

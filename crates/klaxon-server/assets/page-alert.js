@@ -110,7 +110,7 @@ export function render(main, app, { parts }) {
         { class: "actions" },
         btn("Acknowledge", () => act("acknowledge"), s === "active"),
         btn("Resolve", () => act("resolve"), ["active", "acknowledged", "suppressed", "pending"].includes(s)),
-        btn("Suppress…", suppress, s === "active" || s === "acknowledged"),
+        btn("Suppress…", suppress, s === "active"),
         btn("Lift suppression", () => act("unsuppress"), s === "suppressed"),
         btn("Close", () => act("close"), s === "resolved", "secondary"),
         btn("Assign…", assign, s !== "closed", "secondary"),
@@ -196,11 +196,11 @@ export function render(main, app, { parts }) {
   function draw() {
     const a = alert;
     app.names.set(a.id, a.name, a.severity);
-    clear(root).append(
+    root.replaceChildren(
       h("div", { class: "detail-head" }, sevBadge(a.severity), h("h1", {}, a.name), stateBadge(a.state)),
-      a.message && a.message !== a.name ? h("p", {}, a.message) : null,
+      a.message && a.message !== a.name ? h("p", {}, a.message) : h("span"),
       actions(),
-      why(),
+      why() || h("span"),
       h(
         "div",
         { class: "two" },
@@ -221,7 +221,7 @@ export function render(main, app, { parts }) {
               ["Assignee", a.assignee || "–"],
               ["Acknowledged", a.acknowledged_at ? `${fullTime(a.acknowledged_at)} by ${a.acknowledged_by}` : "–"],
               ["Resolved", a.resolved_at ? `${fullTime(a.resolved_at)} by ${a.resolved_by}` : "–"],
-              a.rule_id ? ["Rule", `${a.rule_set} v${a.rule_set_version ?? "?"} / ${a.rule_id} (${a.operator})`] : null,
+              a.source === "rule" ? ["Rule", `${a.rule_set} v${a.rule_set_version ?? "?"} / ${a.rule_id} (${a.operator})`] : null,
               a.value !== null && a.value !== undefined ? ["Value", `${a.value}${a.limit !== null && a.limit !== undefined ? ` (limit ${a.limit})` : ""}`] : null,
               a.generator_url ? ["Source link", a.generator_url] : null,
             ]

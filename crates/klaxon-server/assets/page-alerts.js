@@ -61,7 +61,7 @@ function openTable(root, app) {
   let active = 0;
   let rowH = 48;
 
-  const search = h("input", { type: "search", placeholder: "Search name, message, labels, assignee  ( / )", "aria-label": "Search open alerts", value: view.q, "data-search": "" });
+  const search = h("input", { type: "search", placeholder: "Search alerts (press /)", "aria-label": "Search open alerts", value: view.q, "data-search": "" });
   const sevChips = h("div", { class: "chips", role: "group", "aria-label": "Severity" });
   const stateSel = h("select", { "aria-label": "State" }, h("option", { value: "" }, "Every open state"), OPEN_STATES.map((s) => h("option", { value: s, selected: view.states.size === 1 && view.states.has(s) }, s)));
   const sourceSel = h(

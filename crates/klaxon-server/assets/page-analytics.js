@@ -43,7 +43,7 @@ export function render(main) {
 
     get(`/alerts/trends/analysis${qs({ ...range, bucket: p.bucket })}`)
       .then((t) => {
-        const rows = t.buckets.map((b) => ({ t: Date.parse(b.start), values: b.by_severity }));
+        const rows = fill(t.buckets, from, to, t.bucket_seconds * 1000);
         const total = t.buckets.reduce((a, b) => a + b.total, 0);
         if (!total) {
           rateBox.replaceChildren(empty("No alerts in this period"));
@@ -103,6 +103,16 @@ export function render(main) {
 
   load();
   return null;
+}
+
+/** Every bucket of the period, empty ones too (the server sends only buckets with alerts). */
+function fill(buckets, from, to, step) {
+  const have = new Map(buckets.map((b) => [Date.parse(b.start), b.by_severity]));
+  const anchor = buckets.length ? Date.parse(buckets[0].start) : Math.floor(from / step) * step;
+  let t = anchor - Math.ceil((anchor - from) / step) * step;
+  const rows = [];
+  for (; t < to && rows.length < 2000; t += step) rows.push({ t, values: have.get(t) || {} });
+  return rows;
 }
 
 /** Success per channel from the delivery report: [{channel, delivered, failed}] or by name. */
