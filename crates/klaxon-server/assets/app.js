@@ -138,6 +138,7 @@ function setConnection(state) {
 }
 
 function resync(reason) {
+  document.body.dataset.lastResync = reason;
   app.model.reset();
   app.bus.dispatchEvent(new CustomEvent("resync", { detail: reason }));
 }
@@ -234,6 +235,20 @@ async function boot() {
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
+  // A page kept in the back/forward cache must not hold its streams open: browsers allow six
+  // connections per server over HTTP/1.1, and each stream takes one.
+  window.addEventListener("pagehide", () => {
+    app.live?.stop();
+    cleanup?.();
+    cleanup = null;
+  });
+  window.addEventListener("pageshow", (ev) => {
+    if (ev.persisted && app.session) {
+      resync("restored");
+      connect();
+      route();
+    }
+  });
   onUnauthorized(() => showSignin("Your session has ended; sign in again."));
   document.addEventListener("keydown", (ev) => {
     if (ev.key === "/" && !/INPUT|TEXTAREA|SELECT/.test(document.activeElement?.tagName || "")) {

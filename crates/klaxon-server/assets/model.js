@@ -1,5 +1,5 @@
 // The browser's copy of every open alert (pending, active, acknowledged, suppressed): loaded
-// page by page from /alerts/history, then kept current by the changes of /alerts/stream.
+// in one compact answer from /alerts/open, then kept current by the changes of /alerts/stream.
 // Resolved and closed alerts leave it, so its size is the number of open alerts, never the
 // length of the stream. Changes that arrive while it loads are applied after, and since every
 // change carries absolute values (state, count), applying one twice changes nothing.
@@ -8,7 +8,6 @@ import { get } from "./api.js";
 import { OPEN_STATES, SEVERITIES } from "./ui.js";
 
 const SEV_RANK = Object.fromEntries(SEVERITIES.map((s, i) => [s, i]));
-const PAGE = 1000;
 /** Changes buffered while loading; past this the load starts over. */
 const MAX_PENDING = 50000;
 
@@ -66,13 +65,15 @@ export class OpenAlerts {
     this.overflow = false;
     const fresh = new Map();
     try {
-      let cursor = null;
-      do {
-        const page = await get(`/alerts/history?state=${OPEN_STATES.join(",")}&limit=${PAGE}${cursor ? `&cursor=${cursor}` : ""}`);
-        for (const a of page.alerts) fresh.set(a.id, row(a));
-        onProgress(fresh.size);
-        cursor = page.next_cursor;
-      } while (cursor);
+      const res = await get("/alerts/open");
+      const at = Object.fromEntries(res.fields.map((f, i) => [f, i]));
+      for (const r of res.rows) {
+        const a = {};
+        for (const f of res.fields) a[f] = r[at[f]];
+        fresh.set(a.id, row(a));
+      }
+      this.truncated = res.truncated;
+      onProgress(fresh.size);
     } catch (e) {
       this.status = "error";
       this.error = e;

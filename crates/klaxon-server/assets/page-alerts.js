@@ -163,7 +163,7 @@ function openTable(root, app) {
       if (k === view.sort) c.setAttribute("aria-sort", view.dir === 1 ? "descending" : "ascending");
       else c.removeAttribute("aria-sort");
     }
-    count.textContent = `${num(rows.length)} shown of ${num(model.byId.size)} open`;
+    count.textContent = `${num(rows.length)} shown of ${num(model.byId.size)} open${model.truncated ? " (the newest 100,000; search History for the rest)" : ""}`;
     grid.setAttribute("aria-rowcount", String(rows.length + 1));
     spacer.style.height = `${rows.length * rowH}px`;
     status.replaceChildren();

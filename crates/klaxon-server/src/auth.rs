@@ -91,10 +91,13 @@ impl<S: Store + Clone> Auth<S> {
         }
     }
 
-    /// Dashboard sessions last this many hours.
-    pub fn with_session_hours(self, hours: u64) -> Auth<S> {
-        let ms = i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+    /// Dashboard sessions last `session_hours` and are kept in `<data_dir>/sessions.json`
+    /// (hashes of their ids), so a restart keeps browsers signed in.
+    pub fn with_dashboard(self, config: &crate::config::Dashboard, data_dir: &Path) -> Auth<S> {
+        let ms = i64::try_from(config.session_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
         self.sessions.set_ttl_ms(ms);
+        self.sessions
+            .keep_in(data_dir.join("sessions.json"), crate::driver::wall_ms());
         self
     }
 
@@ -209,7 +212,7 @@ pub async fn ensure_admin<S: Store>(
     Ok(Some(path))
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

@@ -272,7 +272,7 @@ impl<S: Store + Clone> Server<S> {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.ingest.queue_signals));
         let shared = Arc::new(Shared {
-            auth: Auth::new(store.clone()).with_session_hours(config.dashboard.session_hours),
+            auth: Auth::new(store.clone()).with_dashboard(&config.dashboard, &config.data_dir),
             config,
             store,
             engine: Mutex::new(Some(engine_tx)),

@@ -118,15 +118,7 @@ impl Browser {
 }
 
 async fn new_alert(r: &Running, name: &str) -> i64 {
-    let (s, v) = r
-        .admin(
-            "POST",
-            "/alerts/create",
-            &json!({"name": name, "severity": "high", "labels": {"host": "web-1"}}).to_string(),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    v["id"].as_i64().expect("id")
+    new_alert_labelled(r, name, "web-1").await
 }
 
 async fn add_token(r: &Running, name: &str, role: Role, token: &str) {
@@ -436,4 +428,56 @@ async fn the_page_and_its_modules_are_embedded_and_served_under_a_strict_policy(
         "the sign-in is documented"
     );
     r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_open_set_comes_in_one_compact_answer() {
+    let dir = data_dir("dash-open");
+    let r = start(&dir, |_| {}).await;
+    let a = new_alert(&r, "One").await;
+    let b = new_alert_labelled(&r, "Two", "web-2").await;
+    let c = new_alert_labelled(&r, "Three", "web-3").await;
+    let (s, _) = r.admin("POST", &format!("/alerts/{b}/resolve"), "").await;
+    assert_eq!(s, 200);
+    let (s, _) = r
+        .admin("POST", &format!("/alerts/{a}/acknowledge"), "")
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = r.admin("GET", "/alerts/open", "").await;
+    assert_eq!(s, 200, "{v}");
+    let fields: Vec<&str> = v["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(fields[..4], ["id", "name", "severity", "state"]);
+    let col = |f: &str| fields.iter().position(|x| *x == f).expect("a column");
+    let rows = v["rows"].as_array().expect("rows");
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r[0].as_i64()).collect();
+    assert_eq!(ids, vec![c, a], "open alerts only, newest first: {v}");
+    assert_eq!(rows[1][col("state")], "acknowledged");
+    assert_eq!(rows[0][col("labels")]["host"], "web-3");
+    assert!(rows[0][col("first_seen")]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(v["truncated"], false);
+    let (_, v) = r.admin("GET", "/alerts/open?limit=1", "").await;
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(1));
+    assert_eq!(v["truncated"], true);
+    let (_, _, anonymous) = common::http(r.addr, "GET", "/alerts/open", None, "", "").await;
+    assert_eq!(anonymous["error"]["code"], "unauthorized");
+    r.stop().await;
+}
+
+async fn new_alert_labelled(r: &Running, name: &str, host: &str) -> i64 {
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/alerts/create",
+            &json!({"name": name, "severity": "high", "labels": {"host": host}}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    v["id"].as_i64().expect("id")
 }

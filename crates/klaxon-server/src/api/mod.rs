@@ -277,6 +277,13 @@ pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         ),
         ep(
             "GET",
+            "/alerts/open",
+            "viewer",
+            "Every open alert in one compact answer (fields and rows)",
+            get(manage::open::<S>),
+        ),
+        ep(
+            "GET",
             "/alerts/summary",
             "viewer",
             "Counts by state and severity",

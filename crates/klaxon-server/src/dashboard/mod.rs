@@ -288,6 +288,7 @@ async fn open_session<S: Store + Clone>(
         .open(caller, wall_ms())
         .map_err(ApiError::internal)?;
     tracing::info!(name = %opened.session.caller.name, role = opened.session.caller.role.as_str(), "dashboard sign-in");
+    st.auth.sessions.save(wall_ms()).await;
     Ok(opened)
 }
 
@@ -295,7 +296,9 @@ async fn open_session<S: Store + Clone>(
 /// cookie; 204 whether or not a session was open.
 async fn signout<S: Store + Clone>(State(st): State<AppState<S>>, headers: HeaderMap) -> Response {
     if let Some(id) = session::cookie(&headers) {
-        st.auth.sessions.close(&id);
+        if st.auth.sessions.close(&id) {
+            st.auth.sessions.save(wall_ms()).await;
+        }
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut()

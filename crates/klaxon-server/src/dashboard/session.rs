@@ -1,12 +1,18 @@
 //! Dashboard sessions, kept server-side: a random session id (the cookie) maps to the signed-in
 //! token's role and name, a CSRF token and an expiry. Only hashes of session ids are kept, so
-//! the map never holds a usable cookie. Owns no HTTP routing.
+//! neither the map nor its file (`sessions.json` in the data directory, mode 0600, rewritten
+//! at each sign-in and sign-out so a restart keeps browsers signed in) holds a usable cookie.
+//! Owns no HTTP routing.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use axum::http::{header, HeaderMap};
+
+use klaxon_store::Role;
+use serde_json::{json, Value};
 
 use crate::auth::{constant_time_eq, hash_token, Caller};
 
@@ -43,6 +49,10 @@ pub struct Sessions {
     /// Session lifetime in ms.
     ttl_ms: AtomicI64,
     map: Mutex<HashMap<String, Session>>,
+    /// Where the sessions are kept across restarts, when set.
+    file: OnceLock<PathBuf>,
+    /// Serializes writes of the file.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl Default for Sessions {
@@ -56,6 +66,105 @@ impl Sessions {
         Sessions {
             ttl_ms: AtomicI64::new(ttl_ms.max(60_000)),
             map: Mutex::new(HashMap::new()),
+            file: OnceLock::new(),
+            writing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Keeps the sessions in `path`: loads the live ones it holds now, and [`Sessions::save`]
+    /// writes it. A file that cannot be read is logged and ignored (browsers sign in again).
+    pub fn keep_in(&self, path: PathBuf, now: i64) {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let n = self.restore(&text, now);
+                if n > 0 {
+                    tracing::info!(sessions = n, "dashboard sessions restored");
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "dashboard sessions not restored")
+            }
+        }
+        let _ = self.file.set(path);
+    }
+
+    /// Adds the live sessions of a [`Sessions::snapshot`]; returns how many.
+    pub fn restore(&self, text: &str, now: i64) -> usize {
+        let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
+            return 0;
+        };
+        let Ok(mut map) = self.map.lock() else {
+            return 0;
+        };
+        let mut n = 0;
+        for v in items {
+            let (Some(key), Some(role), Some(name), Some(csrf), Some(created_at), Some(expires_at)) = (
+                v["key"].as_str(),
+                v["role"].as_str().and_then(Role::parse),
+                v["name"].as_str(),
+                v["csrf"].as_str(),
+                v["created_at"].as_i64(),
+                v["expires_at"].as_i64(),
+            ) else {
+                continue;
+            };
+            if expires_at <= now || map.len() >= MAX_SESSIONS {
+                continue;
+            }
+            let caller = Caller {
+                role,
+                name: name.to_owned(),
+            };
+            map.insert(
+                key.to_owned(),
+                Session {
+                    caller,
+                    csrf: csrf.to_owned(),
+                    created_at,
+                    expires_at,
+                },
+            );
+            n += 1;
+        }
+        n
+    }
+
+    /// Every live session as JSON (hashed ids only).
+    pub fn snapshot(&self, now: i64) -> String {
+        let Ok(map) = self.map.lock() else {
+            return "[]".to_owned();
+        };
+        let items: Vec<Value> = map
+            .iter()
+            .filter(|(_, s)| s.expires_at > now)
+            .map(|(key, s)| {
+                json!({"key": key, "role": s.caller.role.as_str(), "name": s.caller.name,
+                    "csrf": s.csrf, "created_at": s.created_at, "expires_at": s.expires_at})
+            })
+            .collect();
+        Value::Array(items).to_string()
+    }
+
+    /// Writes the file of [`Sessions::keep_in`], off the async threads; a failure is logged
+    /// (the sessions stay valid until a restart).
+    pub async fn save(&self, now: i64) {
+        let Some(path) = self.file.get().cloned() else {
+            return;
+        };
+        let _one_at_a_time = self.writing.lock().await;
+        let text = self.snapshot(now);
+        let written = tokio::task::spawn_blocking(move || {
+            let tmp = path.with_extension("json.tmp");
+            crate::auth::write_private(&tmp, &text)?;
+            std::fs::rename(&tmp, &path)
+                .map_err(|e| anyhow::anyhow!("renaming {}: {e}", tmp.display()))
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "dashboard sessions not saved"),
+            Err(e) => tracing::warn!(error = %e, "dashboard sessions not saved"),
         }
     }
 
@@ -210,6 +319,21 @@ mod tests {
         }
         assert_eq!(s.len(), MAX_SESSIONS);
         assert!(s.get(&o.id, 10).is_none(), "the oldest made room");
+    }
+
+    #[test]
+    fn sessions_survive_a_snapshot_and_restore() {
+        let s = Sessions::new(60_000);
+        let live = s.open(caller(), 1_000).unwrap();
+        let old = s.open(caller(), 0).unwrap();
+        let text = s.snapshot(1_000);
+        assert!(!text.contains(&live.id), "no session id in the file");
+        let t = Sessions::new(60_000);
+        assert_eq!(t.restore(&text, 60_500), 1, "the expired one stays out");
+        let back = t.get(&live.id, 60_500).unwrap();
+        assert_eq!((back.caller, back.csrf), (caller(), live.session.csrf));
+        assert!(t.get(&old.id, 60_500).is_none());
+        assert_eq!(t.restore("not json", 0), 0);
     }
 
     #[test]
