@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{data_dir, start, Running, ADMIN};
+use klaxon_store::Store;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -752,5 +753,134 @@ async fn a_dropped_stream_is_shown_and_resumes_with_the_last_event_id() {
         Duration::from_secs(5),
     )
     .await;
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_search_and_bulk_resolve_of_twenty_and_a_viewer_cannot_act() {
+    let dir = data_dir("browser-bulk");
+    let r = start(&dir, |_| {}).await;
+    let viewer = "viewer-token-for-the-browser";
+    r.store
+        .insert_token(
+            "vic",
+            klaxon_store::Role::Viewer,
+            &klaxon_server::auth::hash_token(viewer),
+            0,
+        )
+        .await
+        .expect("token");
+    let Some(b) = browser("bulk").await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(create(&r, &format!("Noisy{i}"), "medium").await);
+    }
+    let keep = create(&r, "Quiet", "high").await;
+    b.sign_in(&r, ADMIN).await;
+    b.goto(&format!("http://{}/#/alerts", r.addr)).await;
+    b.until(
+        "the table",
+        "return document.querySelector('main [data-ready=\"1\"]')",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.type_into("[data-search]", "noisy").await;
+    b.until(
+        "twenty rows for the search",
+        "return document.querySelector('.count').textContent.startsWith('20 shown')",
+        Duration::from_secs(5),
+    )
+    .await;
+    b.click(".grid-head input[type=checkbox]").await;
+    b.until(
+        "twenty selected",
+        "return document.querySelector('.bulk:not([hidden])')?.textContent.includes('20 selected')",
+        Duration::from_secs(5),
+    )
+    .await;
+    b.js(
+        "[...document.querySelectorAll('.bulk button')].find(b => b.textContent === 'Resolve').click()",
+        json!([]),
+    )
+    .await;
+    b.until(
+        "the bulk result",
+        "return document.getElementById('toasts').textContent.includes('20 resolved')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let v = r
+        .until("/alerts/summary", |v| v["by_state"]["resolved"] == 20)
+        .await;
+    assert_eq!(v["by_state"]["resolved"], 20, "{v}");
+    for id in &ids {
+        let (_, a) = r.admin("GET", &format!("/alerts/{id}"), "").await;
+        assert_eq!(a["state"], "resolved", "{a}");
+    }
+    b.until(
+        "the resolved alerts leave the open table",
+        "return document.querySelector('.count').textContent.startsWith('0 shown of 1 open')",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // Keyboard: clear the search, move down the table and open the alert with Enter.
+    b.js("const s = document.querySelector('[data-search]'); s.value = ''; s.dispatchEvent(new Event('input'))", json!([]))
+        .await;
+    b.until(
+        "the full table again",
+        "return document.querySelector('.count').textContent.startsWith('1 shown')",
+        Duration::from_secs(5),
+    )
+    .await;
+    let list = b.find(".vlist").await;
+    // Home, then Enter.
+    b.cmd(
+        "POST",
+        &format!("/element/{list}/value"),
+        json!({"text": "\u{E011}\u{E007}"}),
+    )
+    .await;
+    b.until(
+        "the alert opened by keyboard",
+        &format!("return location.hash === '#/alerts/{keep}' && document.querySelector('main h1')?.textContent === 'Quiet'"),
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // A viewer sees the same page with every action disabled, and the reason.
+    b.click("#signout").await;
+    b.until(
+        "the sign-in form after sign-out",
+        "return !document.getElementById('signin').hidden",
+        Duration::from_secs(5),
+    )
+    .await;
+    b.type_into("#token", viewer).await;
+    b.click("#signin-form button[type=submit]").await;
+    b.until(
+        "the viewer on the alert page",
+        "return document.getElementById('who').textContent.includes('viewer') && document.querySelector('main h1')?.textContent === 'Quiet'",
+        Duration::from_secs(10),
+    )
+    .await;
+    let buttons = b
+        .js("return [...document.querySelectorAll('main .actions button')].map(b => [b.textContent, b.disabled])", json!([]))
+        .await;
+    let all = buttons.as_array().expect("buttons");
+    assert!(
+        !all.is_empty() && all.iter().all(|x| x[1] == true),
+        "{buttons}"
+    );
+    let text = b
+        .js("return document.querySelector('main').innerText", json!([]))
+        .await;
+    assert!(
+        text.as_str()
+            .is_some_and(|t| t.contains("you can read, not act")),
+        "{text}"
+    );
     r.stop().await;
 }
