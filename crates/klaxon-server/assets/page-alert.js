@@ -110,7 +110,7 @@ export function render(main, app, { parts }) {
         { class: "actions" },
         btn("Acknowledge", () => act("acknowledge"), s === "active"),
         btn("Resolve", () => act("resolve"), ["active", "acknowledged", "suppressed", "pending"].includes(s)),
-        btn("Suppress…", suppress, s === "active"),
+        btn("Suppress…", suppress, s === "active" || s === "acknowledged"),
         btn("Lift suppression", () => act("unsuppress"), s === "suppressed"),
         btn("Close", () => act("close"), s === "resolved", "secondary"),
         btn("Assign…", assign, s !== "closed", "secondary"),
