@@ -42,8 +42,16 @@ export function render(main, app) {
       card("Status", v.ready ? "Ready" : "Not ready", { cls: v.ready ? "ok" : "bad", note: v.status }),
       card("Store", v.store === "ok" ? "OK" : "Error", { cls: v.store === "ok" ? "ok" : "bad", note: v.store === "ok" ? "writable" : v.store }),
       card("Engine", v.engine === "ok" ? "OK" : "Stalled", { cls: v.engine === "ok" ? "ok" : "bad" }),
-      card("Delivery", "–", { note: "no notification channels on this server yet" }),
+      delivery(v.delivery ?? v.notifications),
     );
+  }
+
+  function delivery(d) {
+    if (d === undefined || d === null) return card("Delivery", "–", { note: "not reported by /monitoring/health" });
+    const status = typeof d === "string" ? d : d.status ?? d.state ?? "?";
+    const good = /^(ok|ready|healthy)$/i.test(status);
+    const note = typeof d === "object" ? Object.entries(d).filter(([k]) => k !== "status" && k !== "state").map(([k, x]) => `${k} ${typeof x === "object" ? JSON.stringify(x) : x}`).join(", ") : "";
+    return card("Delivery", good ? "OK" : status, { cls: good ? "ok" : "bad", note });
   }
 
   const series = { signals: [], queue: [], alerts: [], buffered: [], lag: [], publish: [], memory: [] };
