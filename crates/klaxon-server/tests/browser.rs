@@ -884,3 +884,70 @@ async fn keyboard_search_and_bulk_resolve_of_twenty_and_a_viewer_cannot_act() {
     );
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_diff_and_matcher_logic_in_the_browser() {
+    let dir = data_dir("browser-modules");
+    let r = start(&dir, |_| {}).await;
+    let Some(b) = browser("modules").await else {
+        return;
+    };
+    b.goto(&format!("http://{}/", r.addr)).await;
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        Promise.all([import('/ui/assets/diff.js'), import('/ui/assets/matcher.js')]).then(([d, m]) => {
+          const ops = d.lineDiff("a\nb\nc\nd", "a\nx\nc\nd\ne").map(o => o.op + o.text);
+          const rules = d.ruleDiff(
+            {rules: [{id: "A", v: 1}, {id: "B", v: 1}, {id: "C", x: {p: 1, q: 2}}]},
+            {rules: [{id: "B", v: 2}, {id: "C", x: {q: 2, p: 1}}, {id: "D"}]});
+          const ctx = d.withContext(d.lineDiff("1\n2\n3\n4\n5\n6\n7\n8\n9\n10", "1\n2\n3\n4\n5\nX\n7\n8\n9\n10"), 1).map(o => o.op === "…" ? "…" + o.count : o.op + o.text);
+          const labels = {alertname: "DiskFull", env: "production", host: "web-1"};
+          const hit = (ms) => m.matches(m.compile(ms), labels);
+          let invalid = "";
+          try { m.compile([{name: "x", value: "(", isRegex: true, isEqual: true}]); } catch (e) { invalid = e.message; }
+          done({
+            ops, rules, ctx, invalid,
+            eq: hit([{name: "alertname", value: "DiskFull", isRegex: false, isEqual: true}]),
+            anchored: hit([{name: "env", value: "prod", isRegex: true, isEqual: true}]),
+            regex: hit([{name: "env", value: "prod.*", isRegex: true, isEqual: true}]),
+            notEqual: hit([{name: "host", value: "web-1", isRegex: false, isEqual: false}]),
+            missingIsEmpty: hit([{name: "team", value: "", isRegex: false, isEqual: true}]),
+            all: hit([{name: "alertname", value: "DiskFull", isRegex: false, isEqual: true}, {name: "host", value: "web-2", isRegex: false, isEqual: true}]),
+            show: m.show({name: "env", value: "prod.*", isRegex: true, isEqual: false}),
+          });
+        });"#;
+    let v = b
+        .cmd(
+            "POST",
+            "/execute/async",
+            json!({"script": script, "args": []}),
+        )
+        .await;
+    assert_eq!(v["ops"], json!([" a", "-b", "+x", " c", " d", "+e"]), "{v}");
+    assert_eq!(
+        v["rules"],
+        json!({"added": ["D"], "removed": ["A"], "changed": ["B"]}),
+        "key order is not a change: {v}"
+    );
+    assert_eq!(v["ctx"], json!(["…4", " 5", "-6", "+X", " 7", "…3"]), "{v}");
+    assert!(
+        v["invalid"]
+            .as_str()
+            .is_some_and(|m| m.contains("matcher 1 (x)")),
+        "{v}"
+    );
+    assert_eq!(v["eq"], true);
+    assert_eq!(
+        v["anchored"], false,
+        "Alertmanager anchors regexes: prod does not match production"
+    );
+    assert_eq!(v["regex"], true);
+    assert_eq!(v["notEqual"], false);
+    assert_eq!(
+        v["missingIsEmpty"], true,
+        "a missing label is the empty string"
+    );
+    assert_eq!(v["all"], false, "every matcher must hold");
+    assert_eq!(v["show"], "env!~\"prod.*\"");
+    r.stop().await;
+}
