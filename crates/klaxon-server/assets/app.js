@@ -168,6 +168,14 @@ function connect() {
   ).start();
 }
 
+/** Shows the sign-in form when the session ends (timers hold at most 24.8 days). */
+function armExpiry(at) {
+  clearTimeout(expiryTimer);
+  const left = at - Date.now();
+  if (left <= 0) return showSignin("Your session has ended; sign in again.");
+  expiryTimer = setTimeout(() => armExpiry(at), Math.min(left, 2 ** 31 - 1));
+}
+
 function start(session) {
   app.session = session;
   setCsrf(session.csrf);
@@ -175,9 +183,7 @@ function start(session) {
   $("shell").hidden = false;
   $("who").textContent = `${session.name} · ${session.role}`;
   document.body.dataset.role = session.role;
-  clearTimeout(expiryTimer);
-  const left = Date.parse(session.expires_at) - Date.now();
-  expiryTimer = setTimeout(() => showSignin("Your session has ended; sign in again."), Math.max(0, Math.min(left, 2 ** 31 - 1)));
+  armExpiry(Date.parse(session.expires_at));
   connect();
   route();
 }
