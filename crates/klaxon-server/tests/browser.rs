@@ -951,3 +951,51 @@ async fn the_pages_diff_and_matcher_logic_in_the_browser() {
     assert_eq!(v["show"], "env!~\"prod.*\"");
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_finds_an_old_resolved_alert() {
+    let dir = data_dir("browser-history");
+    let r = start(&dir, |_| {}).await;
+    let Some(b) = browser("history").await else {
+        return;
+    };
+    let old = create(&r, "PaymentGatewayTimeout", "high").await;
+    let (s, _) = r.admin("POST", &format!("/alerts/{old}/resolve"), "").await;
+    assert_eq!(s, 200);
+    for i in 0..30 {
+        create(&r, &format!("Other{i}"), "low").await;
+    }
+    b.sign_in(&r, ADMIN).await;
+    b.goto(&format!("http://{}/#/alerts?tab=history", r.addr))
+        .await;
+    b.until(
+        "the history tab",
+        "return document.querySelector('#tab-history[aria-selected=\"true\"]') && document.querySelectorAll('main tbody tr').length > 0",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.type_into("main form[role=search] input[name=q]", "gateway")
+        .await;
+    b.click("#hs-resolved").await;
+    b.click("main form[role=search] button[type=submit]").await;
+    let rows = b
+        .until(
+            "the search result",
+            "const rows = [...document.querySelectorAll('main tbody tr')]; return rows.length === 1 && rows[0].innerText",
+            Duration::from_secs(5),
+        )
+        .await;
+    let text = rows.as_str().unwrap_or("");
+    assert!(
+        text.contains("PaymentGatewayTimeout") && text.contains("resolved"),
+        "{text}"
+    );
+    b.click("main tbody tr a").await;
+    b.until(
+        "the old alert's page",
+        &format!("return location.hash === '#/alerts/{old}' && document.querySelector('main [data-state=\"resolved\"]')"),
+        Duration::from_secs(5),
+    )
+    .await;
+    r.stop().await;
+}
