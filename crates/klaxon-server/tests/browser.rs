@@ -437,11 +437,19 @@ async fn phone_width_fits_without_sideways_scrolling() {
     }
     b.size(390, 844).await;
     b.sign_in(&r, ADMIN).await;
-    for page in ["", "alerts", "rules", "analytics", "health", "silences"] {
+    for page in [
+        "",
+        "alerts",
+        "alerts/1",
+        "rules",
+        "analytics",
+        "health",
+        "silences",
+    ] {
         b.goto(&format!("http://{}/#/{page}", r.addr)).await;
         b.until(
             &format!("page {page:?}"),
-            &format!("return document.querySelector('main').dataset.page === '{}' && !document.querySelector('main .loading')", if page.is_empty() { "overview" } else { page }),
+            &format!("return document.querySelector('main').dataset.page === '{}' && !document.querySelector('main .loading')", if page.is_empty() { "overview" } else { page.split('/').next().unwrap_or(page) }),
             Duration::from_secs(10),
         )
         .await;
