@@ -110,7 +110,7 @@ function create(root, app, params) {
       row.remove();
       preview();
     });
-    for (const el of [name, op, value]) el.addEventListener("input", preview);
+    for (const el of [name, op, value]) el.addEventListener("input", () => preview());
     matcherRows.push(entry);
     rowsBox.append(row);
   }
@@ -138,7 +138,14 @@ function create(root, app, params) {
     h("div", { class: "actions" }, h("button", { type: "submit", disabled: !may }, "Create silence"), h("a", { class: "button secondary", href: "#/silences" }, "Cancel")),
     may ? null : h("p", { class: "hint" }, `Your role (${app.session.role}) may only read.`),
   );
-  root.append(form, h("section", { class: "panel" }, h("h2", {}, "Alerts it would silence now"), previewBox));
+  const notice = h("div");
+  root.append(notice, form, h("section", { class: "panel" }, h("h2", {}, "Alerts it would silence now"), previewBox));
+  get("/api/v2/silences").catch((e) => {
+    if (e.status === 404) {
+      notice.replaceChildren(unavailable());
+      for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = true;
+    }
+  });
 
   function matchersOf() {
     return matcherRows

@@ -474,6 +474,26 @@ async fn phone_width_fits_without_sideways_scrolling() {
         ))
         .await;
     }
+    // The new-silence form previews, in the browser, the open alerts its matchers catch.
+    b.goto(&format!(
+        "http://{}/#/silences/new?m=alertname%3DPhone1&m=service%3D~check.*",
+        r.addr
+    ))
+    .await;
+    b.until(
+        "the silence preview",
+        "return document.querySelector('[data-preview-count=\"1\"]')",
+        Duration::from_secs(10),
+    )
+    .await;
+    let w = b
+        .js(
+            "return document.documentElement.scrollWidth <= window.innerWidth",
+            json!([]),
+        )
+        .await;
+    assert_eq!(w, true, "the silence form fits a phone");
+    b.screenshot("phone-silence-new").await;
     // The menu replaces the side navigation and opens with the keyboard-reachable button.
     let nav = b
         .js(
