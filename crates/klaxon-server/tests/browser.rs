@@ -1027,3 +1027,93 @@ async fn the_history_finds_an_old_resolved_alert() {
     .await;
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_show_validate_diff_and_activate_versions() {
+    let dir = data_dir("browser-rules");
+    let r = start(&dir, |_| {}).await;
+    let Some(b) = browser("rules").await else {
+        return;
+    };
+    let v1 = r#"{"header":{"rule_set":"shop"},"rules":[
+      {"id":"FIRE","trigger_type":"MARK_EVENT","action":"FIRE","condition":{"operator":"ON_EVENT"},"alert":{"handler":"h","severity":"high"}},
+      {"id":"OLD","trigger_type":"MARK_EVENT","action":"OLD","condition":{"operator":"ON_EVENT"},"alert":{"handler":"h"}}]}"#;
+    let v2 = r#"{"header":{"rule_set":"shop"},"rules":[
+      {"id":"FIRE","trigger_type":"MARK_EVENT","action":"FIRE","condition":{"operator":"ON_EVENT"},"alert":{"handler":"h","severity":"critical"}},
+      {"id":"NEW","trigger_type":"MARK_EVENT","action":"NEW","condition":{"operator":"ON_EVENT"},"alert":{"handler":"h"}}]}"#;
+    for doc in [v1, v2] {
+        let (s, v) = r.admin("POST", "/v1/rulesets?author=ops", doc).await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (s, _) = r.admin("POST", "/v1/rulesets/shop/1/activate", "").await;
+    assert_eq!(s, 200);
+    b.sign_in(&r, ADMIN).await;
+    b.goto(&format!("http://{}/#/rules", r.addr)).await;
+    b.until(
+        "the two versions",
+        "return document.querySelectorAll('main section tbody tr').length === 2",
+        Duration::from_secs(10),
+    )
+    .await;
+    let click = |label: &'static str, nth: usize| {
+        format!("[...document.querySelectorAll('main button')].filter(b => b.textContent === '{label}')[{nth}].click()")
+    };
+    b.js(&click("Diff", 0), json!([])).await;
+    let diff = b
+        .until(
+            "the diff",
+            "const d = document.querySelector('.diff-summary'); return d && d.innerText",
+            Duration::from_secs(5),
+        )
+        .await;
+    let diff = diff.as_str().unwrap_or("");
+    assert!(
+        diff.contains("Added rules: NEW")
+            && diff.contains("Removed rules: OLD")
+            && diff.contains("Changed rules: FIRE"),
+        "{diff}"
+    );
+    let lines = b
+        .js("return [...document.querySelectorAll('.diff .add, .diff .del')].map(e => e.textContent)", json!([]))
+        .await;
+    assert!(
+        lines
+            .to_string()
+            .contains("\\\"severity\\\": \\\"critical\\\""),
+        "{lines}"
+    );
+    b.js(&click("Validate", 0), json!([])).await;
+    b.until(
+        "the validation of v2",
+        "return document.querySelector('main').innerText.includes('Valid: 2 rules')",
+        Duration::from_secs(5),
+    )
+    .await;
+    // Activate v2; the page asks first.
+    b.js(&click("Activate", 0), json!([])).await;
+    b.cmd("POST", "/alert/accept", json!({})).await;
+    let v = r
+        .until("/v1/rulesets", |v| v["active"]["default"]["version"] == 2)
+        .await;
+    assert_eq!(v["active"]["default"]["version"], 2, "{v}");
+    b.until(
+        "v2 marked active",
+        "return document.querySelector('main tbody tr.selected')?.innerText.startsWith('v2')",
+        Duration::from_secs(5),
+    )
+    .await;
+    // A pasted document with errors lists each one.
+    b.type_into(
+        "#rules-check",
+        r#"{"header":{"rule_set":"x"},"rules":[{"id":"A","trigger_type":"NOPE"}]}"#,
+    )
+    .await;
+    b.js(&click("Validate", 2), json!([])).await;
+    b.until(
+        "the validation errors",
+        "return document.querySelector('main .failure')?.innerText.includes('Invalid')",
+        Duration::from_secs(5),
+    )
+    .await;
+    r.stop().await;
+}
