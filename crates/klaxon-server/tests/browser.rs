@@ -1117,3 +1117,46 @@ async fn rules_show_validate_diff_and_activate_versions() {
     .await;
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_charts_and_live_health() {
+    let dir = data_dir("browser-analytics");
+    let r = start(&dir, |_| {}).await;
+    let Some(b) = browser("analytics").await else {
+        return;
+    };
+    for i in 0..12 {
+        let id = create(
+            &r,
+            ["Noisy", "Noisy", "Rare"][i % 3],
+            ["critical", "low"][i % 2],
+        )
+        .await;
+        if i % 4 == 0 {
+            r.admin("POST", &format!("/alerts/{id}/acknowledge"), "")
+                .await;
+        }
+    }
+    b.sign_in(&r, ADMIN).await;
+    b.goto(&format!("http://{}/#/analytics", r.addr)).await;
+    let v = b
+        .until(
+            "the charts",
+            "const bars = document.querySelectorAll('main svg rect[class^=\"fill-\"]').length; const rules = [...document.querySelectorAll('.hbar-label')].map(e => e.textContent); const lines = document.querySelectorAll('main svg path.stroke-accent').length; return bars && rules.length && lines && [bars, rules, document.querySelector('main').innerText.includes('No delivery statistics')]",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(v[1], json!(["Noisy", "Rare"]), "noisiest rules first: {v}");
+    assert_eq!(
+        v[2], true,
+        "a server without delivery statistics says so: {v}"
+    );
+    b.goto(&format!("http://{}/#/health", r.addr)).await;
+    b.until(
+        "live health figures",
+        "const t = document.querySelector('main').innerText; return t.includes('Ready') && t.includes('Live: one update a second.') && document.querySelectorAll('main .spark path').length >= 3",
+        Duration::from_secs(10),
+    )
+    .await;
+    r.stop().await;
+}
