@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderMap;
 use klaxon_store::{Role, Store, StoreError};
 use sha2::{Digest, Sha256};
 
+use crate::dashboard::session::Sessions;
 use crate::error::{ApiError, ApiResult};
 
 /// What an endpoint needs.
@@ -72,10 +73,13 @@ pub struct Caller {
     pub name: String,
 }
 
-/// Checks bearer tokens against the store, with a cache of known hashes.
+/// Checks bearer tokens against the store, with a cache of known hashes, and dashboard
+/// sessions (a request without a bearer token may carry a session cookie).
 pub struct Auth<S> {
     store: S,
     known: RwLock<HashMap<String, Caller>>,
+    /// Dashboard sessions; the cookie stands for the token the session was opened with.
+    pub sessions: Arc<Sessions>,
 }
 
 impl<S: Store + Clone> Auth<S> {
@@ -83,7 +87,18 @@ impl<S: Store + Clone> Auth<S> {
         Auth {
             store,
             known: RwLock::new(HashMap::new()),
+            sessions: Arc::new(Sessions::default()),
         }
+    }
+
+    /// Dashboard sessions last `session_hours` and are kept in `<data_dir>/sessions.json`
+    /// (hashes of their ids), so a restart keeps browsers signed in.
+    pub fn with_dashboard(self, config: &crate::config::Dashboard, data_dir: &Path) -> Auth<S> {
+        let ms = i64::try_from(config.session_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+        self.sessions.set_ttl_ms(ms);
+        self.sessions
+            .keep_in(data_dir.join("sessions.json"), crate::driver::wall_ms());
+        self
     }
 
     /// The role of the request's bearer token, if it allows `need`.
@@ -91,23 +106,43 @@ impl<S: Store + Clone> Auth<S> {
         self.caller(headers, need).await.map(|c| c.role)
     }
 
-    /// The caller behind the request's bearer token, if its role allows `need`.
+    /// The caller behind the request's bearer token (or, without one, its dashboard session
+    /// cookie), if its role allows `need`. Cross-site checks of cookie requests are made before
+    /// any handler runs (`dashboard::guard`).
     pub async fn caller(&self, headers: &HeaderMap, need: Need) -> ApiResult<Caller> {
-        let token = headers
+        let bearer = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::unauthorized("missing bearer token (Authorization: Bearer <token>)")
-            })?;
+            .map(str::trim);
+        let caller = match bearer {
+            Some(token) => self.of_token(token).await?,
+            None => match self.sessions.of_request(headers, crate::driver::wall_ms()) {
+                Some(s) => s.caller,
+                None if crate::dashboard::session::cookie(headers).is_some() => {
+                    return Err(ApiError::unauthorized(
+                        "the dashboard session has ended; sign in again",
+                    ))
+                }
+                None => {
+                    return Err(ApiError::unauthorized(
+                        "missing bearer token (Authorization: Bearer <token>)",
+                    ))
+                }
+            },
+        };
+        permit(caller, need)
+    }
+
+    /// The caller a token stands for, whatever its role.
+    pub async fn of_token(&self, token: &str) -> ApiResult<Caller> {
         let hash = hash_token(token);
         let cached = self.known.read().ok().and_then(|k| k.get(&hash).cloned());
-        let caller = match cached {
-            Some(c) => c,
+        match cached {
+            Some(c) => Ok(c),
             None => {
                 let rec = self.store.find_token(&hash).await?;
                 let Some(rec) =
@@ -122,18 +157,21 @@ impl<S: Store + Clone> Auth<S> {
                 if let Ok(mut k) = self.known.write() {
                     k.insert(hash, caller.clone());
                 }
-                caller
+                Ok(caller)
             }
-        };
-        let role = caller.role;
-        if allows(role, need) {
-            Ok(caller)
-        } else {
-            Err(ApiError::forbidden(format!(
-                "a token with role {} may not do this",
-                role.as_str()
-            )))
         }
+    }
+}
+
+/// The caller, if its role allows `need`.
+fn permit(caller: Caller, need: Need) -> ApiResult<Caller> {
+    if allows(caller.role, need) {
+        Ok(caller)
+    } else {
+        Err(ApiError::forbidden(format!(
+            "a token with role {} may not do this",
+            caller.role.as_str()
+        )))
     }
 }
 
@@ -174,7 +212,7 @@ pub async fn ensure_admin<S: Store>(
     Ok(Some(path))
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

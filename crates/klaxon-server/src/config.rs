@@ -36,6 +36,7 @@ pub struct Config {
     pub receivers: Vec<klaxon_notify::ReceiverConfig>,
     /// The routing tree; without one, only receivers named by rules get notifications.
     pub route: Option<klaxon_notify::RouteConfig>,
+    pub dashboard: Dashboard,
 }
 
 /// A maintenance window: one-off (`start`, `end`) or recurring (`weekdays`, `from`, `to`,
@@ -131,6 +132,20 @@ impl Default for Collector {
     }
 }
 
+/// The dashboard served at `/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dashboard {
+    /// A sign-in lasts this long, then the page asks for the token again.
+    pub session_hours: u64,
+}
+
+impl Default for Dashboard {
+    fn default() -> Self {
+        Dashboard { session_hours: 12 }
+    }
+}
+
 /// The alert lifecycle.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -216,6 +231,7 @@ impl Default for Config {
             smtp: klaxon_notify::SmtpDefaults::default(),
             receivers: Vec::new(),
             route: None,
+            dashboard: Dashboard::default(),
         }
     }
 }
@@ -337,6 +353,9 @@ impl Config {
         }
         if let Err(e) = crate::noise::compile(self) {
             errors.extend(e);
+        }
+        if self.dashboard.session_hours == 0 || self.dashboard.session_hours > 24 * 30 {
+            errors.push("dashboard.session_hours: must be between 1 and 720".to_owned());
         }
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());

@@ -114,6 +114,7 @@ mod tests {
             labels: Default::default(),
             json: "{}".into(),
             detail: crate::lifecycle::Detail::Other,
+            end_of_batch: true,
         })
     }
 

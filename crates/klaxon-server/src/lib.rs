@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod collector;
 pub mod config;
+pub mod dashboard;
 pub mod driver;
 pub mod error;
 pub mod hub;
@@ -351,7 +352,7 @@ impl<S: Store + Clone> Server<S> {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.ingest.queue_signals));
         let shared = Arc::new(Shared {
-            auth: Auth::new(store.clone()),
+            auth: Auth::new(store.clone()).with_dashboard(&config.dashboard, &config.data_dir),
             config,
             store,
             engine: Mutex::new(Some(engine_tx)),

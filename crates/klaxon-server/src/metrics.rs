@@ -41,6 +41,14 @@ impl Histogram {
         );
     }
 
+    /// Observations so far and their sum in seconds.
+    pub fn totals(&self) -> (u64, f64) {
+        (
+            self.count.load(Relaxed),
+            self.sum_us.load(Relaxed) as f64 / 1e6,
+        )
+    }
+
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         let mut cum = 0;

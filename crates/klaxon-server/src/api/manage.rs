@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::Json;
 use klaxon_engine::timestamp::{format_ts, parse_ts_str};
 use klaxon_store::{HistoryQuery, Source, Store, TrendQuery};
@@ -552,6 +553,94 @@ pub async fn history<S: Store + Clone>(
     Ok(Json(
         json!({"alerts": page.iter().map(to_json).collect::<Vec<_>>(), "next_cursor": next}),
     ))
+}
+
+/// Query of `GET /alerts/open`.
+#[derive(Debug, Deserialize)]
+pub struct OpenParams {
+    /// At most this many, newest first (default and maximum 100,000).
+    limit: Option<usize>,
+}
+
+/// The columns of a `GET /alerts/open` row, in order.
+const OPEN_FIELDS: [&str; 11] = [
+    "id",
+    "name",
+    "severity",
+    "state",
+    "source",
+    "message",
+    "labels",
+    "first_seen",
+    "last_seen",
+    "occurrences",
+    "assignee",
+];
+
+/// `GET /alerts/open`: every open alert (pending, active, acknowledged, suppressed), newest
+/// first, in one compact answer for a client that keeps the open set itself (the dashboard):
+/// `{"fields": [...], "rows": [[...], ...], "truncated": bool}`.
+pub async fn open<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Query(p): Query<OpenParams>,
+    headers: HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    st.auth.check(&headers, Need::Read).await?;
+    let max = p.limit.unwrap_or(100_000).clamp(1, 100_000);
+    let states: Vec<String> = ["pending", "active", "acknowledged", "suppressed"]
+        .map(str::to_owned)
+        .to_vec();
+    let mut out = String::with_capacity(1 << 16);
+    out.push_str(&json!({ "fields": OPEN_FIELDS }).to_string());
+    out.pop();
+    out.push_str(",\"rows\":[");
+    let (mut n, mut cursor, mut truncated) = (0usize, None, false);
+    loop {
+        let limit = 1000.min(max - n);
+        let page = st
+            .store
+            .alert_history(HistoryQuery {
+                before_id: cursor,
+                states: states.clone(),
+                limit,
+                ..HistoryQuery::default()
+            })
+            .await?;
+        for a in &page {
+            if n > 0 {
+                out.push(',');
+            }
+            let row = (
+                a.id,
+                &a.name,
+                &a.severity,
+                &a.state,
+                a.source.as_str(),
+                &a.message,
+                &a.labels,
+                format_ts(a.first_seen),
+                format_ts(a.last_seen),
+                a.occurrences,
+                &a.assignee,
+            );
+            out.push_str(&serde_json::to_string(&row)?);
+            n += 1;
+        }
+        cursor = page.last().map(|a| a.id);
+        if page.len() < limit {
+            break;
+        }
+        if n >= max {
+            truncated = true;
+            break;
+        }
+    }
+    out.push_str(&format!("],\"truncated\":{truncated}}}"));
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        out,
+    )
+        .into_response())
 }
 
 /// `GET /alerts/summary`.

@@ -131,7 +131,7 @@ fn ep<S>(
 
 /// Every endpoint of the API.
 pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
-    vec![
+    let mut all = vec![
         ep(
             "POST",
             "/v1/signals",
@@ -316,6 +316,13 @@ pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         ),
         ep(
             "GET",
+            "/alerts/open",
+            "viewer",
+            "Every open alert in one compact answer (fields and rows)",
+            get(manage::open::<S>),
+        ),
+        ep(
+            "GET",
             "/alerts/summary",
             "viewer",
             "Counts by state and severity",
@@ -496,7 +503,9 @@ pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "This document",
             get(openapi::serve::<S>),
         ),
-    ]
+    ];
+    all.extend(crate::dashboard::endpoints::<S>());
+    all
 }
 
 /// The router with every endpoint of [`endpoints`].
@@ -513,7 +522,12 @@ pub fn router<S: Store + Clone>(state: AppState<S>) -> Router {
     for (path, m) in by_path {
         r = r.route(path, m);
     }
+    let sessions = std::sync::Arc::clone(&state.auth.sessions);
     r.fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(
+            sessions,
+            crate::dashboard::guard,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

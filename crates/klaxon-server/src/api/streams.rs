@@ -208,6 +208,10 @@ pub async fn metrics<S: Store + Clone>(
             _ = shutdown.changed() => return None,
         }
         let m = &st.metrics;
+        let histogram = |h: &crate::metrics::Histogram| {
+            let (count, sum) = h.totals();
+            json!({"count": count, "sum_seconds": sum})
+        };
         let data = json!({
             "at": klaxon_engine::timestamp::format_ts(wall_ms()),
             "signals_accepted": m.signals_accepted.load(Relaxed),
@@ -220,6 +224,9 @@ pub async fn metrics<S: Store + Clone>(
             "telemetry_rows": m.telemetry_rows.load(Relaxed),
             "telemetry_buffered": m.telemetry_buffered.load(Relaxed),
             "resident_memory_bytes": crate::metrics::resident_memory_bytes(),
+            "store_errors": m.store_errors.load(Relaxed),
+            "telemetry_lag": histogram(&m.telemetry_lag),
+            "alert_publish_latency": histogram(&m.alert_publish_latency),
         });
         let e = Event::default()
             .id((n + 1).to_string())

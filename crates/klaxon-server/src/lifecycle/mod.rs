@@ -131,6 +131,9 @@ pub struct Change {
     pub json: String,
     /// The change as data, for the notification dispatcher.
     pub detail: Detail,
+    /// The last change of one commit: readers that must see a commit whole (the dispatcher,
+    /// before it tells anyone) wait for it.
+    pub end_of_batch: bool,
 }
 
 /// What a change did, typed.
@@ -718,6 +721,7 @@ impl<S: Store + Clone> Manager<S> {
             state: a.state.clone(),
             labels: Arc::new(a.labels.clone()),
             json: json!({"kind": "created", "alert": json}).to_string(),
+            end_of_batch: false,
             detail: Detail::Created(Arc::new(a.clone())),
         });
         self.changes.push(AlertChange::Insert {
@@ -1089,6 +1093,7 @@ impl<S: Store + Clone> Manager<S> {
             labels,
             json: body.to_string(),
             detail,
+            end_of_batch: false,
         }
     }
 
@@ -1123,6 +1128,9 @@ impl<S: Store + Clone> Manager<S> {
         }
         for a in self.created.drain(..) {
             let _ = self.out.created.send(Arc::new(Published::new(&a)));
+        }
+        if let Some(last) = self.published.last_mut() {
+            last.end_of_batch = true;
         }
         for c in self.published.drain(..) {
             let _ = self.out.changes.send(Arc::new(c));

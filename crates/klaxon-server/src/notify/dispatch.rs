@@ -189,6 +189,9 @@ impl<S: Store + Clone> Dispatcher<S> {
     ) {
         self.rebuild().await;
         let mut out = Vec::new();
+        // Inside a commit whose last change has not arrived yet: tell nobody until it has (a
+        // new alert and the silence that holds it are one commit).
+        let mut mid_batch = false;
         loop {
             let wait = self
                 .next_deadline()
@@ -199,11 +202,15 @@ impl<S: Store + Clone> Dispatcher<S> {
             tokio::select! {
                 Some(q) = self.queries.recv() => self.answer(q),
                 r = rx.recv() => match r {
-                    Ok(c) => self.apply(&c).await,
+                    Ok(c) => {
+                        mid_batch = !c.end_of_batch;
+                        self.apply(&c).await;
+                    }
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "notification dispatcher lagged; rebuilding from the store");
                         rx = rx.resubscribe();
                         self.rebuild().await;
+                        mid_batch = false;
                     }
                     Err(broadcast::error::RecvError::Closed) => closed = true,
                 },
@@ -212,7 +219,10 @@ impl<S: Store + Clone> Dispatcher<S> {
             }
             for _ in 0..BATCH {
                 match rx.try_recv() {
-                    Ok(c) => self.apply(&c).await,
+                    Ok(c) => {
+                        mid_batch = !c.end_of_batch;
+                        self.apply(&c).await;
+                    }
                     Err(broadcast::error::TryRecvError::Lagged(n)) => {
                         tracing::warn!(
                             missed = n,
@@ -220,6 +230,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                         );
                         rx = rx.resubscribe();
                         self.rebuild().await;
+                        mid_batch = false;
                     }
                     Err(broadcast::error::TryRecvError::Closed) => {
                         closed = true;
@@ -227,6 +238,9 @@ impl<S: Store + Clone> Dispatcher<S> {
                     }
                     Err(broadcast::error::TryRecvError::Empty) => break,
                 }
+            }
+            if mid_batch && !closed {
+                continue;
             }
             let now = wall_ms();
             for id in self.mute.due(now) {

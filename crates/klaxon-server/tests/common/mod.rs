@@ -30,6 +30,15 @@ pub fn data_dir(name: &str) -> PathBuf {
 }
 
 pub async fn start(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Running {
+    start_at(dir, "127.0.0.1:0", tweak).await
+}
+
+/// As [`start`], listening on `addr` (a restart on the port of a stopped server).
+pub async fn start_at(
+    dir: &std::path::Path,
+    addr: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> Running {
     let mut config = Config {
         data_dir: dir.to_path_buf(),
         admin_token: Some(Secret(ADMIN.to_owned())),
@@ -41,7 +50,7 @@ pub async fn start(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Ru
         .await
         .expect("server starts");
     let permits = std::sync::Arc::clone(&server.state.permits);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let done = tokio::spawn(server.serve(listener, async move {
@@ -143,7 +152,7 @@ pub async fn http(
     (status, head.to_owned(), json)
 }
 
-fn dechunk(mut s: &str) -> String {
+pub fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = s.split_once("\r\n") {
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);

@@ -1,0 +1,334 @@
+//! The dashboard served by klaxon itself: the page and its embedded assets at `/` and
+//! `/ui/assets/...`, sign-in and sign-out with a token, the server-side session behind an
+//! HttpOnly, SameSite=Strict cookie, and the cross-site guard of cookie requests. The page
+//! reads and acts through the ordinary API; this module adds no alert logic and no SQL.
+
+pub mod assets;
+pub mod guard;
+pub mod session;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Json;
+use klaxon_engine::timestamp::format_ts;
+use klaxon_store::{Role, Store};
+use serde_json::{json, Value};
+
+use crate::api::{AppState, Endpoint};
+use crate::auth::{allows, Need};
+use crate::driver::wall_ms;
+use crate::error::{ApiError, ApiResult};
+pub use guard::guard;
+use session::{Session, COOKIE};
+
+/// Where the sign-in form posts.
+pub const SIGNIN_PATH: &str = "/ui/signin";
+
+/// What the page may load and talk to: only this origin, no inline script or style.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; \
+frame-ancestors 'none'";
+
+/// The dashboard's endpoints, added to the API's endpoint table.
+pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
+    let e = |method, path, role, summary, handler| Endpoint {
+        method,
+        path,
+        role,
+        summary,
+        handler,
+    };
+    vec![
+        e(
+            "GET",
+            "/",
+            "none",
+            "The dashboard (it asks for a token when not signed in)",
+            get(index),
+        ),
+        e(
+            "GET",
+            "/ui/assets/{file}",
+            "none",
+            "The dashboard's embedded scripts, styles and icon",
+            get(asset),
+        ),
+        e(
+            "POST",
+            SIGNIN_PATH,
+            "none",
+            "Sign in to the dashboard with a token (JSON {\"token\"} or a form); sets the session cookie",
+            post(signin::<S>),
+        ),
+        e(
+            "POST",
+            "/ui/signout",
+            "none",
+            "End the dashboard session and clear its cookie",
+            post(signout::<S>),
+        ),
+        e(
+            "GET",
+            "/ui/session",
+            "viewer",
+            "The dashboard session: name, role, what it may do, CSRF token, expiry",
+            get(current::<S>),
+        ),
+    ]
+}
+
+fn page_headers(resp: &mut Response, etag: &str) {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    // Revalidated on every load, so an upgraded binary serves its own files at once.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+}
+
+fn fresh(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+}
+
+fn serve_file(
+    headers: &HeaderMap,
+    etag: &str,
+    ctype: &'static str,
+    body: &'static [u8],
+) -> Response {
+    let mut resp = if fresh(headers, etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, ctype)], body).into_response()
+    };
+    page_headers(&mut resp, etag);
+    resp
+}
+
+/// `GET /`: the page.
+async fn index(headers: HeaderMap) -> Response {
+    serve_file(
+        &headers,
+        assets::index_etag(),
+        "text/html; charset=utf-8",
+        assets::INDEX,
+    )
+}
+
+/// `GET /ui/assets/{file}`.
+async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    match assets::find(&file) {
+        Some((a, etag)) => serve_file(&headers, etag, a.content_type, a.body),
+        None => ApiError::not_found("no such dashboard file").into_response(),
+    }
+}
+
+/// The token of a sign-in body: JSON `{"token": "..."}` or a form `token=...`.
+fn token_of(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let form = ctype.starts_with("application/x-www-form-urlencoded");
+    let token = if form {
+        std::str::from_utf8(body)
+            .ok()
+            .and_then(|b| {
+                b.split('&')
+                    .filter_map(|p| p.split_once('='))
+                    .find(|(k, _)| *k == "token")
+                    .map(|(_, v)| form_decode(v))
+            })
+            .flatten()
+    } else {
+        serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v["token"].as_str().map(str::to_owned))
+    };
+    match token.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+        Some(t) => Ok(t),
+        None => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "token: required, as JSON {\"token\": \"...\"} or a form field",
+        )),
+    }
+}
+
+/// Decodes one `application/x-www-form-urlencoded` value; none if it is not valid UTF-8.
+fn form_decode(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = b.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn cookie_header(headers: &HeaderMap, value: &str, max_age_s: i64) -> HeaderValue {
+    let secure = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+    let s = format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&s)
+        .unwrap_or_else(|_| HeaderValue::from_static("klaxon_session=; Max-Age=0"))
+}
+
+fn session_json(s: &Session) -> Value {
+    let role = s.caller.role;
+    json!({
+        "name": s.caller.name,
+        "role": role.as_str(),
+        "may": {
+            "read": allows(role, Need::Read),
+            "respond": allows(role, Need::Respond),
+            "admin": allows(role, Need::Admin),
+        },
+        "csrf": s.csrf,
+        "expires_at": format_ts(s.expires_at),
+    })
+}
+
+fn no_store(resp: &mut Response) {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// `POST /ui/signin`: checks the token as a bearer token would be checked and opens a session.
+/// JSON in, JSON out (401 or 403 with the API's error body); a form is answered with a
+/// redirect to the page (with `?signin=failed` when refused).
+async fn signin<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    match open_session(&st, &headers, &body).await {
+        Ok(opened) => {
+            let ttl_s = (opened.session.expires_at - opened.session.created_at) / 1000;
+            let cookie = cookie_header(&headers, &opened.id, ttl_s);
+            let mut resp = if form {
+                (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response()
+            } else {
+                Json(session_json(&opened.session)).into_response()
+            };
+            resp.headers_mut().insert(header::SET_COOKIE, cookie);
+            no_store(&mut resp);
+            resp
+        }
+        Err(e) if form => {
+            let reason = if e.status == StatusCode::FORBIDDEN {
+                "/?signin=forbidden"
+            } else {
+                "/?signin=failed"
+            };
+            (StatusCode::SEE_OTHER, [(header::LOCATION, reason)]).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn open_session<S: Store + Clone>(
+    st: &AppState<S>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<session::Opened> {
+    let token = token_of(headers, body)?;
+    let caller = st.auth.of_token(&token).await.map_err(|e| match e.status {
+        StatusCode::UNAUTHORIZED => ApiError::unauthorized("unknown token"),
+        _ => e,
+    })?;
+    if caller.role == Role::Ingest {
+        return Err(ApiError::forbidden(
+            "an ingest token may only send signals; sign in with a viewer, responder or admin token",
+        ));
+    }
+    let opened = st
+        .auth
+        .sessions
+        .open(caller, wall_ms())
+        .map_err(ApiError::internal)?;
+    tracing::info!(name = %opened.session.caller.name, role = opened.session.caller.role.as_str(), "dashboard sign-in");
+    st.auth.sessions.save(wall_ms()).await;
+    Ok(opened)
+}
+
+/// `POST /ui/signout`: ends the session (the guard has checked its CSRF token) and clears the
+/// cookie; 204 whether or not a session was open.
+async fn signout<S: Store + Clone>(State(st): State<AppState<S>>, headers: HeaderMap) -> Response {
+    if let Some(id) = session::cookie(&headers) {
+        if st.auth.sessions.close(&id) {
+            st.auth.sessions.save(wall_ms()).await;
+        }
+    }
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, cookie_header(&headers, "", 0));
+    no_store(&mut resp);
+    resp
+}
+
+/// `GET /ui/session`: the session of the request's cookie, with its CSRF token; 401 without.
+async fn current<S: Store + Clone>(State(st): State<AppState<S>>, headers: HeaderMap) -> Response {
+    match st.auth.sessions.of_request(&headers, wall_ms()) {
+        Some(s) => {
+            let mut resp = Json(session_json(&s)).into_response();
+            no_store(&mut resp);
+            resp
+        }
+        None => ApiError::unauthorized("not signed in to the dashboard").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_decode() {
+        assert_eq!(form_decode("a+b%21c").as_deref(), Some("a b!c"));
+        assert_eq!(form_decode("kx_%7E").as_deref(), Some("kx_~"));
+        assert_eq!(form_decode("bad%2"), None);
+        assert_eq!(form_decode("bad%zz"), None);
+        assert_eq!(form_decode("%FF"), None, "not UTF-8");
+    }
+}
