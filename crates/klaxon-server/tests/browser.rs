@@ -1160,3 +1160,69 @@ async fn analytics_charts_and_live_health() {
     .await;
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_noisy_alert_is_silenced_and_let_go_from_the_silences_page() {
+    let dir = data_dir("browser-silences");
+    let r = start(&dir, |_| {}).await;
+    let Some(b) = browser("silences").await else {
+        return;
+    };
+    let noisy = create(&r, "Noisy", "high").await;
+    let other = create(&r, "Calm", "low").await;
+    b.sign_in(&r, ADMIN).await;
+    b.goto(&format!(
+        "http://{}/#/silences/new?m=alertname%3DNoisy&comment=flaky%20disk",
+        r.addr
+    ))
+    .await;
+    b.until(
+        "the preview of the one noisy alert",
+        "return document.querySelector('[data-preview-count=\"1\"]')",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.js(
+        "[...document.querySelectorAll('main button[type=submit]')].find(b => b.textContent === 'Create silence').click(); return true",
+        json!([]),
+    )
+    .await;
+    let row = b
+        .until(
+            "the new silence in the list",
+            "const r = document.querySelector('main tr.selected'); return r && r.innerText",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        row.as_str().is_some_and(|t| t.contains("flaky disk")),
+        "{row}"
+    );
+    let d = r
+        .until(&format!("/alerts/{noisy}"), |d| d["state"] == "suppressed")
+        .await;
+    assert_eq!(d["state"], "suppressed", "{d}");
+    assert_eq!(d["noise"]["suppressed"]["kind"], "silence");
+    let (_, calm) = r.admin("GET", &format!("/alerts/{other}"), "").await;
+    assert_eq!(calm["state"], "active", "the other alert is not caught");
+    let (_, list) = r.admin("GET", "/api/v2/silences", "").await;
+    assert_eq!(list[0]["comment"], "flaky disk", "{list}");
+
+    // Expire it from the page: the alert comes back, and the list moves it to expired.
+    b.js(
+        "[...document.querySelectorAll('main button')].find(b => b.textContent === 'Expire').click(); return true",
+        json!([]),
+    )
+    .await;
+    let d = r
+        .until(&format!("/alerts/{noisy}"), |d| d["state"] == "active")
+        .await;
+    assert_eq!(d["state"], "active", "{d}");
+    b.until(
+        "the silence among the expired",
+        "return [...document.querySelectorAll('main h2')].some(h => h.textContent.startsWith('Expired'))",
+        Duration::from_secs(10),
+    )
+    .await;
+    r.stop().await;
+}
