@@ -1,6 +1,7 @@
-// Rules: every stored rule-set version by group and name, the active one marked; a version's
-// rules and document; validation through /v1/rulesets/check (of a stored version or of a
-// pasted document); activation (admin); and a diff between two versions, computed here.
+// Rules: every stored version of event rule sets (/v1/rulesets) and of threshold rule sets
+// (/v1/threshold-rules) by group and name, the active one marked; a version's rules and
+// document; validation through the kind's /check (of a stored version or of a pasted
+// document); activation (admin); and a diff between two versions, computed here.
 
 import { get, post } from "./api.js";
 import { h, clear, fullTime, toast, empty, failure, loading } from "./ui.js";
@@ -13,8 +14,15 @@ export function render(main, app) {
 
   async function load() {
     try {
-      const res = await get("/v1/rulesets");
-      sets = res.rule_sets;
+      const [events, thresholds] = await Promise.all([
+        get("/v1/rulesets"),
+        // An older server without threshold rules answers 404: show the event rules alone.
+        get("/v1/threshold-rules").catch((e) => (e.status === 404 ? { rule_sets: [] } : Promise.reject(e))),
+      ]);
+      sets = [
+        ...events.rule_sets.map((r) => ({ ...r, kind: r.kind || "event" })),
+        ...thresholds.rule_sets.map((r) => ({ ...r, kind: "threshold" })),
+      ];
     } catch (e) {
       root.replaceChildren(failure(e, load));
       return;
@@ -23,7 +31,7 @@ export function render(main, app) {
   }
 
   function key(r) {
-    return `${r.group}\u0000${r.name}`;
+    return `${r.kind}\u0000${r.group}\u0000${r.name}`;
   }
 
   function draw() {
@@ -46,7 +54,7 @@ export function render(main, app) {
   }
 
   function family(versions) {
-    const { group, name } = versions[0];
+    const { group, name, kind } = versions[0];
     const detail = h("div");
     const diffA = h("select", { "aria-label": "Older version" }, versions.map((v, i) => h("option", { value: v.version, selected: i === 1 }, `v${v.version}`)));
     const diffB = h("select", { "aria-label": "Newer version" }, versions.map((v, i) => h("option", { value: v.version, selected: i === 0 }, `v${v.version}`)));
@@ -67,11 +75,11 @@ export function render(main, app) {
     );
     return h(
       "section",
-      { class: "panel", "aria-label": `${group}/${name}` },
-      h("h2", {}, name, h("span", { class: "hint" }, `  group ${group}`)),
+      { class: "panel", "aria-label": `${group}/${name}`, "data-kind": kind },
+      h("h2", {}, name, h("span", { class: "hint" }, `  ${kind === "threshold" ? "threshold rules, " : ""}group ${group}`)),
       h("table", { class: "plain stack" }, h("thead", {}, h("tr", {}, ["Version", "Stored", "Author", ""].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)),
       versions.length > 1
-        ? h("div", { class: "toolbar" }, h("span", {}, "Compare"), diffA, h("span", {}, "with"), diffB, h("button", { onclick: () => diff(group, name, Number(diffA.value), Number(diffB.value), diffBox) }, "Diff"))
+        ? h("div", { class: "toolbar" }, h("span", {}, "Compare"), diffA, h("span", {}, "with"), diffB, h("button", { onclick: () => diff(kind, group, name, Number(diffA.value), Number(diffB.value), diffBox) }, "Diff"))
         : null,
       diffBox,
       detail,
@@ -88,7 +96,7 @@ export function render(main, app) {
         onclick: async () => {
           if (!confirm(`Activate ${v.name} v${v.version} in group ${v.group}? It replaces the active version of that group at once.`)) return;
           try {
-            await post(`/v1/rulesets/${encodeURIComponent(v.name)}/${v.version}/activate?group=${encodeURIComponent(v.group)}`);
+            await post(`${base(v.kind)}/${encodeURIComponent(v.name)}/${v.version}/activate?group=${encodeURIComponent(v.group)}`);
             toast(`${v.name} v${v.version} is active`);
           } catch (e) {
             toast(`Activation refused: ${e.message}`, "error");
@@ -100,23 +108,44 @@ export function render(main, app) {
     );
   }
 
-  async function fetchDoc(group, name, version) {
-    const r = await get(`/v1/rulesets/${encodeURIComponent(name)}/${version}?group=${encodeURIComponent(group)}`);
+  function base(kind) {
+    return kind === "threshold" ? "/v1/threshold-rules" : "/v1/rulesets";
+  }
+
+  /** A threshold document may be a set, a bare array of rules, or one rule: always a set here. */
+  function asSet(kind, doc) {
+    if (kind !== "threshold" || (doc && !Array.isArray(doc) && Array.isArray(doc.rules))) return doc;
+    return { rules: Array.isArray(doc) ? doc : doc ? [doc] : [] };
+  }
+
+  async function fetchDoc(kind, group, name, version) {
+    const r = await get(`${base(kind)}/${encodeURIComponent(name)}/${version}?group=${encodeURIComponent(group)}`);
     return r.rule_set;
   }
 
   async function show(v, box) {
     box.replaceChildren(loading());
     try {
-      const doc = await fetchDoc(v.group, v.name, v.version);
-      const rules = Array.isArray(doc?.rules) ? doc.rules : [];
+      const doc = await fetchDoc(v.kind, v.group, v.name, v.version);
+      const set = asSet(v.kind, doc);
+      const rules = Array.isArray(set?.rules) ? set.rules : [];
+      const [head, cells] =
+        v.kind === "threshold"
+          ? [
+              ["Id", "Metric", "Condition", "Over", "For", "Severity"],
+              (r) => [r.id ?? "–", r.metric ?? "–", `${r.aggregation ?? "last"} ${r.operator ?? "?"} ${r.threshold ?? "?"}`, r.evaluation_window ?? "1m", r.for ?? "0s", r.severity ?? "medium"],
+            ]
+          : [
+              ["Id", "Trigger", "Action", "Operator", "Value", "Severity"],
+              (r) => [r.id ?? "–", r.trigger_type ?? "–", r.action ?? "–", r.condition?.operator ?? "–", r.condition?.value ?? "", r.alert?.severity ?? "–"],
+            ];
       box.replaceChildren(
         h("h3", {}, `v${v.version}: ${rules.length} rules`),
         h(
           "table",
           { class: "plain stack" },
-          h("thead", {}, h("tr", {}, ["Id", "Trigger", "Action", "Operator", "Value", "Severity"].map((c) => h("th", { scope: "col" }, c)))),
-          h("tbody", {}, rules.map((r) => h("tr", {}, h("td", { class: "mono" }, r.id ?? "–"), h("td", {}, r.trigger_type ?? "–"), h("td", {}, r.action ?? "–"), h("td", {}, r.condition?.operator ?? "–"), h("td", { class: "mono" }, r.condition?.value ?? ""), h("td", {}, r.alert?.severity ?? "–")))),
+          h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", {}, rules.map((r) => h("tr", {}, cells(r).map((c, i) => h("td", { class: i === 0 ? "mono" : "" }, String(c)))))),
         ),
         h("details", {}, h("summary", {}, "Document"), h("pre", { class: "doc" }, pretty(doc))),
       );
@@ -146,9 +175,9 @@ export function render(main, app) {
     );
   }
 
-  async function check(text) {
+  async function check(text, kind = "event") {
     try {
-      return { ok: true, body: await post("/v1/rulesets/check", text) };
+      return { ok: true, body: await post(`${base(kind)}/check`, text) };
     } catch (e) {
       return { ok: false, error: e };
     }
@@ -157,22 +186,22 @@ export function render(main, app) {
   async function validate(v, box) {
     box.replaceChildren(loading("Validating…"));
     try {
-      const doc = await fetchDoc(v.group, v.name, v.version);
-      box.replaceChildren(h("h3", {}, `Validation of v${v.version}`), result(await check(JSON.stringify(doc))));
+      const doc = await fetchDoc(v.kind, v.group, v.name, v.version);
+      box.replaceChildren(h("h3", {}, `Validation of v${v.version}`), result(await check(JSON.stringify(doc), v.kind)));
     } catch (e) {
       box.replaceChildren(failure(e));
     }
   }
 
-  async function diff(group, name, a, b, box) {
+  async function diff(kind, group, name, a, b, box) {
     if (a === b) {
       box.replaceChildren(h("p", { class: "hint" }, "Pick two different versions."));
       return;
     }
     box.replaceChildren(loading("Comparing…"));
     try {
-      const [x, y] = await Promise.all([fetchDoc(group, name, a), fetchDoc(group, name, b)]);
-      const rd = ruleDiff(x, y);
+      const [x, y] = await Promise.all([fetchDoc(kind, group, name, a), fetchDoc(kind, group, name, b)]);
+      const rd = ruleDiff(asSet(kind, x), asSet(kind, y));
       const ops = lineDiff(pretty(x), pretty(y));
       const summary = h(
         "ul",
@@ -195,11 +224,14 @@ export function render(main, app) {
 
   function checkPanel() {
     const text = h("textarea", { rows: 8, id: "rules-check", placeholder: '{"header":{"rule_set":"…"},"rules":[…]}' });
+    const kindSel = h("select", { id: "rules-check-kind", "aria-label": "Kind of rules" }, h("option", { value: "event" }, "Event rule set"), h("option", { value: "threshold" }, "Threshold rules"));
     const out = h("div", { "aria-live": "polite" });
     return h(
       "section",
       { class: "panel" },
       h("h2", {}, "Validate a document"),
+      h("label", { for: "rules-check-kind" }, "Kind"),
+      kindSel,
       h("label", { for: "rules-check" }, "Rule-set JSON"),
       text,
       h(
@@ -210,7 +242,7 @@ export function render(main, app) {
           {
             onclick: async () => {
               out.replaceChildren(loading("Validating…"));
-              out.replaceChildren(result(await check(text.value)));
+              out.replaceChildren(result(await check(text.value, kindSel.value)));
             },
           },
           "Validate",

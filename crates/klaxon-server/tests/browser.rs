@@ -1226,3 +1226,94 @@ async fn a_noisy_alert_is_silenced_and_let_go_from_the_silences_page() {
     .await;
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threshold_rules_show_validate_diff_and_activate_on_the_rules_page() {
+    let dir = data_dir("browser-threshold-rules");
+    let r = start(&dir, |c| c.collector.enabled = false).await;
+    let Some(b) = browser("threshold-rules").await else {
+        return;
+    };
+    // Version 1 is one bare rule, as the Step 8 document writes it; version 2 a set.
+    let v1 = r#"{"id":"high_cpu_usage","metric":"system.cpu.usage","threshold":90,"operator":"greater_than","aggregation":"avg","evaluation_window":"5m","for":"1m","severity":"HIGH"}"#;
+    let v2 = r#"{"header":{"rule_set":"host"},"rules":[
+      {"id":"high_cpu_usage","metric":"system.cpu.usage","threshold":80,"operator":"greater_than","aggregation":"avg","evaluation_window":"5m","for":"1m","severity":"HIGH"},
+      {"id":"disk_full","metric":"system.disk.usage","threshold":95,"operator":"gte"}]}"#;
+    for doc in [v1, v2] {
+        let (s, v) = r
+            .admin("POST", "/v1/threshold-rules?name=host&author=ops", doc)
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    b.sign_in(&r, ADMIN).await;
+    b.goto(&format!("http://{}/#/rules", r.addr)).await;
+    b.until(
+        "the threshold rule set and its two versions",
+        "const s = document.querySelector('main section[data-kind=\"threshold\"]'); return s && s.querySelectorAll('tbody tr').length === 2",
+        Duration::from_secs(10),
+    )
+    .await;
+    let in_set = |js: &str| {
+        format!("const s = document.querySelector('main section[data-kind=\"threshold\"]'); {js}")
+    };
+    b.js(
+        &in_set("[...s.querySelectorAll('button')].find(b => b.textContent === 'Show').click(); return true"),
+        json!([]),
+    )
+    .await;
+    let shown = b
+        .until(
+            "the rules of v2",
+            &in_set("const t = s.innerText; return t.includes('disk_full') && t.includes('system.disk.usage') && t"),
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(shown.to_string().contains("avg greater_than 80"), "{shown}");
+    b.js(
+        &in_set("[...s.querySelectorAll('button')].find(b => b.textContent === 'Diff').click(); return true"),
+        json!([]),
+    )
+    .await;
+    let diff = b
+        .until(
+            "the diff of a bare rule and a set",
+            &in_set("const d = s.querySelector('.diff-summary'); return d && d.innerText"),
+            Duration::from_secs(5),
+        )
+        .await;
+    let diff = diff.as_str().unwrap_or("");
+    assert!(
+        diff.contains("Added rules: disk_full") && diff.contains("Changed rules: high_cpu_usage"),
+        "{diff}"
+    );
+    b.js(
+        &in_set("[...s.querySelectorAll('button')].find(b => b.textContent === 'Validate').click(); return true"),
+        json!([]),
+    )
+    .await;
+    b.until(
+        "the validation of v2 against the threshold checker",
+        &in_set("return s.innerText.includes('Valid: 2 rules')"),
+        Duration::from_secs(5),
+    )
+    .await;
+    b.js(
+        &in_set("[...s.querySelectorAll('button')].find(b => b.textContent === 'Activate').click(); return true"),
+        json!([]),
+    )
+    .await;
+    b.cmd("POST", "/alert/accept", json!({})).await;
+    let v = r
+        .until("/v1/threshold-rules", |v| {
+            v["active"]["default"]["version"] == 2
+        })
+        .await;
+    assert_eq!(v["active"]["default"]["name"], "host", "{v}");
+    let (_, events) = r.admin("GET", "/v1/rulesets", "").await;
+    assert_eq!(
+        events["active"],
+        json!({}),
+        "an event rule set was not touched"
+    );
+    r.stop().await;
+}
