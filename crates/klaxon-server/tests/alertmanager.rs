@@ -341,6 +341,64 @@ async fn prometheus_posts_fold_by_label_set_and_list_in_alertmanagers_shape() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resends_fold_quietly_and_a_changed_one_changes_the_alert_in_order() {
+    let dir = data_dir("am-resend");
+    let r = start(&dir, |_| {}).await;
+    let alert = |summary: &str, ends: &str| {
+        json!({
+            "labels": {"alertname": "QueueDeep", "queue": "orders", "severity": "warning"},
+            "annotations": {"summary": summary},
+            "endsAt": ends,
+        })
+    };
+    let (s, _) = post(&r, ADMIN, &json!([alert("deep", &at(240_000))])).await;
+    assert_eq!(s, 200);
+    // A quiet resend moves endsAt on, as Prometheus's resends do (written within a second).
+    let later = at(480_000);
+    let (s, _) = post(&r, ADMIN, &json!([alert("deep", &later)])).await;
+    assert_eq!(s, 200);
+    let listed = r
+        .until("/api/v2/alerts", |v| v[0]["endsAt"] == json!(later))
+        .await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["endsAt"], json!(later), "{listed}");
+    assert_eq!(listed[0]["annotations"]["summary"], "deep");
+
+    // One batch: quiet, changed, changed back. The alert ends as the last one says (the
+    // third is no quiet resend: it undoes the second), with every firing counted.
+    let batch = json!([
+        alert("deep", &later),
+        alert("deeper", &later),
+        alert("deep", &later),
+    ]);
+    let (s, _) = post(&r, ADMIN, &batch).await;
+    assert_eq!(s, 200);
+    let listed = list(&r, "").await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["annotations"]["summary"], "deep", "{listed:?}");
+    let h = history_until(&r, |h| h.len() == 1).await;
+    let (_, detail) = r.admin("GET", &format!("/alerts/{}", h[0]["id"]), "").await;
+    assert_eq!(detail["occurrences"], 5, "{detail}");
+    assert_eq!(detail["message"], "deep", "{detail}");
+    // What is stored says the same after a restart.
+    r.stop().await;
+    let r = start(&dir, |_| {}).await;
+    let (_, detail) = r.admin("GET", &format!("/alerts/{}", h[0]["id"]), "").await;
+    assert_eq!(
+        (detail["occurrences"].as_u64(), detail["message"].as_str()),
+        (Some(5), Some("deep")),
+        "{detail}"
+    );
+    // A quiet resend after the restart is still folded into the same alert.
+    let (s, _) = post(&r, ADMIN, &json!([alert("deep", &later)])).await;
+    assert_eq!(s, 200);
+    let (_, detail) = r.admin("GET", &format!("/alerts/{}", h[0]["id"]), "").await;
+    assert_eq!(detail["occurrences"], 6, "{detail}");
+    assert_eq!(list(&r, "").await.len(), 1);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ends_at_in_the_past_resolves_and_the_alert_leaves_the_list() {
     let dir = data_dir("am-resolve");
     let r = start(&dir, |_| {}).await;

@@ -60,6 +60,11 @@ enum RulesCommand {
     List(remote::ListArgs),
 }
 
+/// The server allocates and frees small strings on every worker thread (JSON in, JSON out);
+/// mimalloc's per-thread heaps do that at a fraction of glibc malloc's cost (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -31,7 +31,7 @@ use crate::auth::Need;
 use crate::driver::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::lifecycle::convert::{label_fingerprint, Labelled};
-use crate::lifecycle::Command;
+use crate::lifecycle::{Command, Resend};
 use klaxon_engine::matcher::{self, Matcher, Op, Regex};
 
 /// The receiver every alert without a handler of its own goes to.
@@ -80,7 +80,7 @@ pub async fn post_alerts<S: Store + Clone>(
 ) -> ApiResult<Response> {
     st.auth.check(&headers, Need::Ingest).await?;
     let now = wall_ms();
-    let (alerts, errors) = match serde_json::from_slice::<Vec<Postable>>(&body) {
+    let (mut alerts, errors) = match serde_json::from_slice::<Vec<Postable>>(&body) {
         Ok(list) => validate_all(list.into_iter().map(Ok), now),
         // Find out which alerts are bad, so the valid ones can still be taken.
         Err(e) => match serde_json::from_slice::<Vec<Value>>(&body) {
@@ -97,6 +97,19 @@ pub async fn post_alerts<S: Store + Clone>(
             }
         },
     };
+    if !alerts.is_empty() {
+        // Resends that change nothing go as numbers; only the rest go whole.
+        let (tx, rx) = oneshot::channel();
+        st.command(Command::Resends {
+            resends: alerts.iter().map(Resend::of).collect(),
+            reply: tx,
+        })?;
+        let taken = rx
+            .await
+            .map_err(|_| ApiError::unavailable("lifecycle manager stopped"))?;
+        let mut taken = taken.into_iter();
+        alerts.retain(|_| !taken.next().unwrap_or(false));
+    }
     if !alerts.is_empty() {
         let (tx, rx) = oneshot::channel();
         st.command(Command::Labelled {

@@ -242,6 +242,16 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
 }
 
 /// The fingerprint of a label set: a stable hash of the sorted pairs, as 16 hex digits.
+/// What a firing says (severity, summary, annotations), as one number: two firings of an alert
+/// that say the same have the same key, within this process (the hash is keyed per process,
+/// so a sender cannot aim at a collision).
+pub fn content_key(severity: &str, summary: &str, annotations: &BTreeMap<String, String>) -> u64 {
+    use std::hash::BuildHasher;
+    static KEYS: std::sync::LazyLock<std::hash::RandomState> =
+        std::sync::LazyLock::new(std::hash::RandomState::new);
+    KEYS.hash_one((severity, summary, annotations))
+}
+
 pub fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;

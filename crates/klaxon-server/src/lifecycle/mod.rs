@@ -82,6 +82,14 @@ pub enum Command {
         alerts: Vec<Labelled>,
         reply: Option<oneshot::Sender<Vec<Option<i64>>>>,
     },
+    /// Resends as their sender's task saw them (identity and content as numbers): each one
+    /// that changes nothing but counts and times is taken here, with no text crossing
+    /// threads; the reply says which were taken, and the caller sends the rest as
+    /// [`Command::Labelled`].
+    Resends {
+        resends: Vec<Resend>,
+        reply: oneshot::Sender<Vec<bool>>,
+    },
     Act {
         id: i64,
         act: Act,
@@ -116,6 +124,24 @@ pub enum Command {
         id: i64,
         reply: oneshot::Sender<Option<serde_json::Value>>,
     },
+}
+
+/// A labelled alert reduced to what tells whether it is a quiet resend.
+#[derive(Debug, Clone, Copy)]
+pub struct Resend {
+    fp: u64,
+    content: u64,
+    ends_at: Option<i64>,
+}
+
+impl Resend {
+    pub fn of(l: &Labelled) -> Resend {
+        Resend {
+            fp: fp_key(&l.fingerprint),
+            content: convert::content_key(&l.severity, &l.summary, &l.annotations),
+            ends_at: l.ends_at,
+        }
+    }
 }
 
 /// A committed lifecycle change, as streams see it.
@@ -185,6 +211,8 @@ struct Entry {
     /// The latest summary and annotations: a firing that changes neither is a quiet one.
     summary: Arc<str>,
     annotations: Arc<std::collections::BTreeMap<String, String>>,
+    /// [`convert::content_key`] of severity, summary and annotations.
+    content: u64,
     /// When its occurrence log last got a row (quiet occurrences log at most once a minute).
     logged_at: i64,
     ends_at: Option<i64>,
@@ -208,6 +236,7 @@ enum Due {
 
 enum Reply {
     Labelled(oneshot::Sender<Vec<Option<i64>>>, Vec<Option<i64>>),
+    Resends(oneshot::Sender<Vec<bool>>, Vec<bool>),
     Act(
         oneshot::Sender<Result<Done, Refusal>>,
         Result<Done, Refusal>,
@@ -313,6 +342,7 @@ impl<S: Store + Clone> Manager<S> {
         let Some(state) = State::parse(&a.state) else {
             return;
         };
+        let content = convert::content_key(&a.severity, &a.message, &a.annotations);
         let e = Entry {
             id: a.id,
             fingerprint: a.fingerprint.clone(),
@@ -326,6 +356,7 @@ impl<S: Store + Clone> Manager<S> {
             suppressed_until: a.suppressed_until,
             suppressed_by: a.suppressed_by,
             windows: noise::named_windows(&a.annotations),
+            content,
             summary: Arc::from(a.message.as_str()),
             annotations: Arc::new(a.annotations),
             logged_at: a.last_seen,
@@ -457,6 +488,22 @@ impl<S: Store + Clone> Manager<S> {
                 if let Some(r) = reply {
                     self.replies.push(Reply::Labelled(r, ids));
                 }
+            }
+            Command::Resends { resends, reply } => {
+                // A fingerprint that missed once misses for the rest of the request, so its
+                // firings keep their order.
+                let mut missed = std::collections::HashSet::new();
+                let taken = resends
+                    .iter()
+                    .map(|r| {
+                        let taken = !missed.contains(&r.fp) && self.resend(r, now);
+                        if !taken {
+                            missed.insert(r.fp);
+                        }
+                        taken
+                    })
+                    .collect();
+                self.replies.push(Reply::Resends(reply, taken));
             }
             Command::Act {
                 id,
@@ -664,6 +711,33 @@ impl<S: Store + Clone> Manager<S> {
         }
     }
 
+    /// Takes a resend when it is a quiet one: its fingerprint's alert is open (not pending),
+    /// not the API's, and the resend says what the alert says; it has not ended.
+    fn resend(&mut self, r: &Resend, now: i64) -> bool {
+        if r.ends_at.is_some_and(|e| e <= now) {
+            return false;
+        }
+        let Some(&id) = self.by_fingerprint.get(&r.fp) else {
+            return false;
+        };
+        let Some(e) = self.alerts.get_mut(&id) else {
+            return false;
+        };
+        if !e.state.is_open()
+            || e.state == State::Pending
+            || e.source == Source::Api
+            || e.content != r.content
+        {
+            return false;
+        }
+        e.occurrences += 1;
+        e.last_seen = e.last_seen.max(now);
+        e.ends_at = r.ends_at;
+        self.schedule_auto_resolve(id);
+        self.hold_quiet(id, (now, None));
+        true
+    }
+
     fn decide(&self, fp: &str, at: i64) -> (Dedup, Option<i64>) {
         let id = self.by_fingerprint.get(&fp_key(fp)).copied();
         let latest = id
@@ -700,6 +774,7 @@ impl<S: Store + Clone> Manager<S> {
             suppressed_until: None,
             suppressed_by: None,
             windows: noise::named_windows(&a.annotations),
+            content: convert::content_key(&a.severity, &a.message, &a.annotations),
             summary: Arc::from(a.message.as_str()),
             annotations: Arc::new(a.annotations.clone()),
             logged_at: a.first_seen,
@@ -767,26 +842,32 @@ impl<S: Store + Clone> Manager<S> {
         if !quiet {
             e.severity = severity.to_owned();
             e.summary = Arc::from(summary);
+            e.content = convert::content_key(&e.severity, &e.summary, &e.annotations);
         }
         self.schedule_auto_resolve(id);
         if quiet {
-            if self.quiet.is_empty() {
-                self.due.push(Reverse((
-                    crate::driver::wall_ms() + QUIET_FLUSH_MS,
-                    0,
-                    Due::Flush,
-                )));
-            }
-            self.quiet.insert(id, occurred);
-            self.quiet_firings += 1;
-            self.out
-                .metrics
-                .quiet_occurrences
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.hold_quiet(id, occurred);
             return;
         }
         self.quiet.remove(&id);
         self.push_occurrence(id, occurred, true);
+    }
+
+    /// Keeps a quiet occurrence of `id` in RAM until the next flush.
+    fn hold_quiet(&mut self, id: i64, occurred: (i64, Option<f64>)) {
+        if self.quiet.is_empty() {
+            self.due.push(Reverse((
+                crate::driver::wall_ms() + QUIET_FLUSH_MS,
+                0,
+                Due::Flush,
+            )));
+        }
+        self.quiet.insert(id, occurred);
+        self.quiet_firings += 1;
+        self.out
+            .metrics
+            .quiet_occurrences
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Adds the alert's latest occurrence to the batch (from what the entry holds now),
@@ -1141,6 +1222,9 @@ impl<S: Store + Clone> Manager<S> {
         for r in self.replies.drain(..) {
             match r {
                 Reply::Labelled(tx, v) => {
+                    let _ = tx.send(v);
+                }
+                Reply::Resends(tx, v) => {
                     let _ = tx.send(v);
                 }
                 Reply::Act(tx, v) => {
