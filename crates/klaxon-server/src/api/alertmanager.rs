@@ -11,6 +11,7 @@
 //!   `pending` → `unprocessed`. Resolved and closed alerts are not listed, as Alertmanager does
 //!   not list ended alerts.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
@@ -30,7 +31,7 @@ use super::AppState;
 use crate::auth::Need;
 use crate::driver::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::lifecycle::convert::{label_fingerprint, Labelled};
+use crate::lifecycle::convert::{content_key, label_key, Labelled};
 use crate::lifecycle::{Command, Resend};
 use klaxon_engine::matcher::{self, Matcher, Op, Regex};
 
@@ -57,17 +58,110 @@ fn bad_request(message: impl Into<String>) -> Response {
 }
 
 /// One alert of `POST /api/v2/alerts` (Alertmanager's `postableAlert`); unknown fields are
-/// ignored, as Alertmanager does.
+/// ignored, as Alertmanager does. Its text is borrowed from the body where it can be: most
+/// posts are resends, and a resend that changes nothing is settled from numbers alone.
 #[derive(Debug, Deserialize)]
-struct Postable {
-    labels: Option<BTreeMap<String, String>>,
-    annotations: Option<BTreeMap<String, String>>,
-    #[serde(rename = "startsAt")]
-    starts_at: Option<String>,
-    #[serde(rename = "endsAt")]
-    ends_at: Option<String>,
-    #[serde(rename = "generatorURL")]
-    generator_url: Option<String>,
+struct Postable<'a> {
+    #[serde(borrow)]
+    labels: Option<BTreeMap<Text<'a>, Text<'a>>>,
+    #[serde(borrow)]
+    annotations: Option<BTreeMap<Text<'a>, Text<'a>>>,
+    #[serde(rename = "startsAt", borrow)]
+    starts_at: Option<Text<'a>>,
+    #[serde(rename = "endsAt", borrow)]
+    ends_at: Option<Text<'a>>,
+    #[serde(rename = "generatorURL", borrow)]
+    generator_url: Option<Text<'a>>,
+}
+
+/// A JSON string: borrowed from the body unless it holds escapes.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visit(std::marker::PhantomData))
+    }
+}
+
+type TextMap<'a> = BTreeMap<Text<'a>, Text<'a>>;
+
+fn pairs<'m>(m: &'m TextMap<'_>) -> impl Iterator<Item = (&'m str, &'m str)> {
+    m.iter().map(|(k, v)| (&*k.0, &*v.0))
+}
+
+fn owned(m: TextMap<'_>) -> BTreeMap<String, String> {
+    m.into_iter()
+        .map(|(k, v)| (k.0.into_owned(), v.0.into_owned()))
+        .collect()
+}
+
+/// A posted alert that passed validation, still borrowing the body.
+#[derive(Debug)]
+struct Checked<'a> {
+    labels: TextMap<'a>,
+    annotations: TextMap<'a>,
+    fingerprint: u64,
+    severity: &'static str,
+    starts_at: i64,
+    ends_at: Option<i64>,
+    generator_url: Option<Text<'a>>,
+}
+
+impl Checked<'_> {
+    /// The summary: the `summary` or `description` annotation, else the alert's name.
+    fn summary(&self) -> &str {
+        ["summary", "description"]
+            .iter()
+            .find_map(|k| {
+                self.annotations
+                    .get(&Text(Cow::Borrowed(*k)))
+                    .filter(|s| !s.0.trim().is_empty())
+            })
+            .or_else(|| self.labels.get(&Text(Cow::Borrowed("alertname"))))
+            .map_or("", |t| &t.0)
+    }
+
+    fn resend(&self) -> Resend {
+        let content = content_key(self.severity, self.summary(), pairs(&self.annotations));
+        Resend::new(self.fingerprint, content, self.ends_at)
+    }
+
+    fn into_labelled(self) -> Labelled {
+        let summary = self.summary().to_owned();
+        Labelled {
+            source: Source::Alertmanager,
+            fingerprint: format!("{:016x}", self.fingerprint),
+            labels: owned(self.labels),
+            annotations: owned(self.annotations),
+            severity: self.severity.to_owned(),
+            summary,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            generator_url: self.generator_url.map(|u| u.0.into_owned()),
+            value: None,
+            pending: false,
+            rule: None,
+            end_reason: None,
+            receivers: Vec::new(),
+        }
+    }
 }
 
 /// `POST /api/v2/alerts`: a JSON array of alerts. Needs an `ingest` or `admin` token. Answers
@@ -80,16 +174,15 @@ pub async fn post_alerts<S: Store + Clone>(
 ) -> ApiResult<Response> {
     st.auth.check(&headers, Need::Ingest).await?;
     let now = wall_ms();
+    let each: Vec<String>;
     let (mut alerts, errors) = match serde_json::from_slice::<Vec<Postable>>(&body) {
         Ok(list) => validate_all(list.into_iter().map(Ok), now),
         // Find out which alerts are bad, so the valid ones can still be taken.
         Err(e) => match serde_json::from_slice::<Vec<Value>>(&body) {
-            Ok(values) => validate_all(
-                values
-                    .into_iter()
-                    .map(|v| serde_json::from_value::<Postable>(v).map_err(|e| e.to_string())),
-                now,
-            ),
+            Ok(values) => {
+                each = values.iter().map(Value::to_string).collect();
+                validate_all(each.iter().map(|text| parse_one(text)), now)
+            }
             Err(_) => {
                 return Ok(bad_request(format!(
                     "body: expected a JSON array of alerts: {e}"
@@ -101,7 +194,7 @@ pub async fn post_alerts<S: Store + Clone>(
         // Resends that change nothing go as numbers; only the rest go whole.
         let (tx, rx) = oneshot::channel();
         st.command(Command::Resends {
-            resends: alerts.iter().map(Resend::of).collect(),
+            resends: alerts.iter().map(Checked::resend).collect(),
             reply: tx,
         })?;
         let taken = rx
@@ -113,7 +206,7 @@ pub async fn post_alerts<S: Store + Clone>(
     if !alerts.is_empty() {
         let (tx, rx) = oneshot::channel();
         st.command(Command::Labelled {
-            alerts,
+            alerts: alerts.into_iter().map(Checked::into_labelled).collect(),
             reply: Some(tx),
         })?;
         rx.await
@@ -126,10 +219,22 @@ pub async fn post_alerts<S: Store + Clone>(
     }
 }
 
-fn validate_all(
-    list: impl Iterator<Item = Result<Postable, String>>,
+/// One alert of a batch that did not parse whole, for its own error (without the position,
+/// which would be within the alert, not the body).
+fn parse_one(text: &str) -> Result<Postable<'_>, String> {
+    serde_json::from_str(text).map_err(|e| {
+        let e = e.to_string();
+        match e.rsplit_once(" at line ") {
+            Some((reason, _)) => reason.to_owned(),
+            None => e,
+        }
+    })
+}
+
+fn validate_all<'a>(
+    list: impl Iterator<Item = Result<Postable<'a>, String>>,
     now: i64,
-) -> (Vec<Labelled>, Vec<String>) {
+) -> (Vec<Checked<'a>>, Vec<String>) {
     let (mut ok, mut errors) = (Vec::new(), Vec::new());
     for (i, p) in list.enumerate() {
         match p.and_then(|p| validate(p, now)) {
@@ -140,54 +245,42 @@ fn validate_all(
     (ok, errors)
 }
 
-/// Checks one posted alert as Alertmanager does and maps it to a labelled alert.
-fn validate(p: Postable, now: i64) -> Result<Labelled, String> {
+/// Checks one posted alert as Alertmanager does.
+fn validate(p: Postable<'_>, now: i64) -> Result<Checked<'_>, String> {
     let labels = p.labels.ok_or("labels: required")?;
     let annotations = p.annotations.unwrap_or_default();
     if labels
         .keys()
         .chain(annotations.keys())
-        .any(|k| k.trim().is_empty())
+        .any(|k| k.0.trim().is_empty())
     {
         return Err("label and annotation names must not be empty".into());
     }
-    let name = labels
-        .get("alertname")
-        .filter(|n| !n.trim().is_empty())
-        .ok_or("labels: alertname is required")?
-        .clone();
-    let starts = am_time("startsAt", p.starts_at.as_deref())?;
-    let ends = am_time("endsAt", p.ends_at.as_deref())?;
+    if !labels
+        .get(&Text(Cow::Borrowed("alertname")))
+        .is_some_and(|n| !n.0.trim().is_empty())
+    {
+        return Err("labels: alertname is required".into());
+    }
+    let starts = am_time("startsAt", p.starts_at.as_ref().map(|t| &*t.0))?;
+    let ends = am_time("endsAt", p.ends_at.as_ref().map(|t| &*t.0))?;
     // A missing start is now, or the end when the alert already ended (as Alertmanager does).
     let starts = starts.unwrap_or_else(|| ends.map_or(now, |e| e.min(now)));
     if ends.is_some_and(|e| e < starts) {
         return Err("endsAt: must not be before startsAt".into());
     }
     let severity = labels
-        .get("severity")
-        .and_then(|s| klaxon_engine::Severity::parse(s))
-        .map_or("medium", klaxon_engine::Severity::as_str)
-        .to_owned();
-    let summary = ["summary", "description"]
-        .iter()
-        .find_map(|k| annotations.get(*k).filter(|s| !s.trim().is_empty()))
-        .cloned()
-        .unwrap_or_else(|| name.clone());
-    Ok(Labelled {
-        source: Source::Alertmanager,
-        fingerprint: label_fingerprint(&labels),
+        .get(&Text(Cow::Borrowed("severity")))
+        .and_then(|s| klaxon_engine::Severity::parse(&s.0))
+        .map_or("medium", klaxon_engine::Severity::as_str);
+    Ok(Checked {
+        fingerprint: label_key(pairs(&labels)),
         labels,
         annotations,
         severity,
-        summary,
         starts_at: starts,
         ends_at: ends,
-        generator_url: p.generator_url.filter(|u| !u.trim().is_empty()),
-        value: None,
-        pending: false,
-        rule: None,
-        end_reason: None,
-        receivers: Vec::new(),
+        generator_url: p.generator_url.filter(|u| !u.0.trim().is_empty()),
     })
 }
 
@@ -478,10 +571,8 @@ mod tests {
     use super::*;
 
     fn post(v: Value) -> Result<Labelled, String> {
-        validate(
-            serde_json::from_value(v).map_err(|e| e.to_string())?,
-            1_700_000_000_000,
-        )
+        let text = v.to_string();
+        validate(parse_one(&text)?, 1_700_000_000_000).map(Checked::into_labelled)
     }
 
     #[test]
@@ -499,7 +590,10 @@ mod tests {
         assert_eq!(l.summary, "disk is full");
         assert_eq!(l.starts_at, 1_699_999_999_000 + 1_500);
         assert_eq!(l.ends_at, None, "Go's zero time is no end");
-        assert_eq!(l.fingerprint, label_fingerprint(&l.labels));
+        assert_eq!(
+            l.fingerprint,
+            crate::lifecycle::convert::label_fingerprint(&l.labels)
+        );
         let l = post(json!({"labels": {"alertname": "X", "severity": "CRITICAL"}})).expect("valid");
         assert_eq!(
             (l.severity.as_str(), l.summary.as_str(), l.starts_at),
@@ -512,6 +606,34 @@ mod tests {
             l.ends_at,
             "an ended alert without a start starts at its end"
         );
+    }
+
+    #[test]
+    fn borrowed_and_escaped_text_key_alike_to_what_is_stored() {
+        // Escapes make owned text; either way the keys are those of the stored alert.
+        let text = json!([{
+            "labels": {"alertname": "Disk\"Full", "path": "/var/log", "severity": "warning"},
+            "annotations": {"summary": "full\nagain", "runbook": "http://wiki"},
+        }])
+        .to_string();
+        let list: Vec<Postable> = serde_json::from_str(&text).expect("parses");
+        let checked = validate(list.into_iter().next().expect("one"), 0).expect("valid");
+        let resend = checked.resend();
+        let l = checked.into_labelled();
+        assert_eq!(l.labels["alertname"], "Disk\"Full");
+        assert_eq!(l.summary, "full\nagain");
+        assert_eq!(
+            l.fingerprint,
+            crate::lifecycle::convert::label_fingerprint(&l.labels)
+        );
+        let stored =
+            crate::lifecycle::convert::content_key_of(&l.severity, &l.summary, &l.annotations);
+        let again = Resend::new(
+            u64::from_str_radix(&l.fingerprint, 16).expect("hex"),
+            stored,
+            l.ends_at,
+        );
+        assert_eq!(format!("{resend:?}"), format!("{again:?}"));
     }
 
     #[test]

@@ -245,14 +245,44 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
 /// What a firing says (severity, summary, annotations), as one number: two firings of an alert
 /// that say the same have the same key, within this process (the hash is keyed per process,
 /// so a sender cannot aim at a collision).
-pub fn content_key(severity: &str, summary: &str, annotations: &BTreeMap<String, String>) -> u64 {
-    use std::hash::BuildHasher;
+pub fn content_key<'a>(
+    severity: &str,
+    summary: &str,
+    annotations: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
     static KEYS: std::sync::LazyLock<std::hash::RandomState> =
         std::sync::LazyLock::new(std::hash::RandomState::new);
-    KEYS.hash_one((severity, summary, annotations))
+    let mut h = KEYS.build_hasher();
+    let mut part = |s: &str| {
+        h.write_usize(s.len());
+        h.write(s.as_bytes());
+    };
+    part(severity);
+    part(summary);
+    for (k, v) in annotations {
+        part(k);
+        part(v);
+    }
+    h.finish()
 }
 
-pub fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
+/// [`content_key`] of a map of annotations.
+pub fn content_key_of(
+    severity: &str,
+    summary: &str,
+    annotations: &BTreeMap<String, String>,
+) -> u64 {
+    content_key(
+        severity,
+        summary,
+        annotations.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
+/// The fingerprint of a label set, as a number: FNV-1a over each name and value with its
+/// length, in name order (the pairs must come sorted by name, as a `BTreeMap` gives them).
+pub fn label_key<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h = OFFSET;
@@ -264,7 +294,15 @@ pub fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
             }
         }
     }
-    format!("{h:016x}")
+    h
+}
+
+/// The fingerprint of a label set: [`label_key`] as 16 hex digits.
+pub fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
+    format!(
+        "{:016x}",
+        label_key(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    )
 }
 
 #[cfg(test)]

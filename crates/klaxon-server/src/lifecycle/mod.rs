@@ -135,11 +135,13 @@ pub struct Resend {
 }
 
 impl Resend {
-    pub fn of(l: &Labelled) -> Resend {
+    /// `fingerprint` as [`convert::label_key`] gives it, `content` as
+    /// [`convert::content_key`] does.
+    pub fn new(fingerprint: u64, content: u64, ends_at: Option<i64>) -> Resend {
         Resend {
-            fp: fp_key(&l.fingerprint),
-            content: convert::content_key(&l.severity, &l.summary, &l.annotations),
-            ends_at: l.ends_at,
+            fp: fingerprint,
+            content,
+            ends_at,
         }
     }
 }
@@ -342,7 +344,7 @@ impl<S: Store + Clone> Manager<S> {
         let Some(state) = State::parse(&a.state) else {
             return;
         };
-        let content = convert::content_key(&a.severity, &a.message, &a.annotations);
+        let content = convert::content_key_of(&a.severity, &a.message, &a.annotations);
         let e = Entry {
             id: a.id,
             fingerprint: a.fingerprint.clone(),
@@ -774,7 +776,7 @@ impl<S: Store + Clone> Manager<S> {
             suppressed_until: None,
             suppressed_by: None,
             windows: noise::named_windows(&a.annotations),
-            content: convert::content_key(&a.severity, &a.message, &a.annotations),
+            content: convert::content_key_of(&a.severity, &a.message, &a.annotations),
             summary: Arc::from(a.message.as_str()),
             annotations: Arc::new(a.annotations.clone()),
             logged_at: a.first_seen,
@@ -842,7 +844,7 @@ impl<S: Store + Clone> Manager<S> {
         if !quiet {
             e.severity = severity.to_owned();
             e.summary = Arc::from(summary);
-            e.content = convert::content_key(&e.severity, &e.summary, &e.annotations);
+            e.content = convert::content_key_of(&e.severity, &e.summary, &e.annotations);
         }
         self.schedule_auto_resolve(id);
         if quiet {
