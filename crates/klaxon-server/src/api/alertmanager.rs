@@ -256,9 +256,9 @@ fn validate(p: Postable<'_>, now: i64) -> Result<Checked<'_>, String> {
     {
         return Err("label and annotation names must not be empty".into());
     }
-    if !labels
+    if labels
         .get(&Text(Cow::Borrowed("alertname")))
-        .is_some_and(|n| !n.0.trim().is_empty())
+        .is_none_or(|n| n.0.trim().is_empty())
     {
         return Err("labels: alertname is required".into());
     }
