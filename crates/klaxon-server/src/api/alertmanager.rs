@@ -63,9 +63,9 @@ fn bad_request(message: impl Into<String>) -> Response {
 #[derive(Debug, Deserialize)]
 struct Postable<'a> {
     #[serde(borrow)]
-    labels: Option<BTreeMap<Text<'a>, Text<'a>>>,
+    labels: Option<TextMap<'a>>,
     #[serde(borrow)]
-    annotations: Option<BTreeMap<Text<'a>, Text<'a>>>,
+    annotations: Option<TextMap<'a>>,
     #[serde(rename = "startsAt", borrow)]
     starts_at: Option<Text<'a>>,
     #[serde(rename = "endsAt", borrow)]
@@ -100,16 +100,64 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-type TextMap<'a> = BTreeMap<Text<'a>, Text<'a>>;
+/// A JSON object of strings as pairs sorted by name, the last of a repeated name kept (as a
+/// map keeps it): one allocation where a map makes a node per few pairs.
+#[derive(Debug, Default)]
+struct TextMap<'a>(Vec<(Text<'a>, Text<'a>)>);
 
-fn pairs<'m>(m: &'m TextMap<'_>) -> impl Iterator<Item = (&'m str, &'m str)> {
-    m.iter().map(|(k, v)| (&*k.0, &*v.0))
+impl<'a> TextMap<'a> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| (*k.0).cmp(name))
+            .ok()
+            .map(|i| &*self.0[i].1 .0)
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| &*k.0)
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&*k.0, &*v.0))
+    }
+
+    fn into_owned(self) -> BTreeMap<String, String> {
+        self.0
+            .into_iter()
+            .map(|(k, v)| (k.0.into_owned(), v.0.into_owned()))
+            .collect()
+    }
 }
 
-fn owned(m: TextMap<'_>) -> BTreeMap<String, String> {
-    m.into_iter()
-        .map(|(k, v)| (k.0.into_owned(), v.0.into_owned()))
-        .collect()
+impl<'de: 'a, 'a> Deserialize<'de> for TextMap<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = TextMap<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<TextMap<'a>, M::Error> {
+                let mut v: Vec<(Text<'a>, Text<'a>)> =
+                    Vec::with_capacity(m.size_hint().unwrap_or(8));
+                while let Some(pair) = m.next_entry()? {
+                    v.push(pair);
+                }
+                // Stable: of a repeated name, the last comes last; keep that one.
+                v.sort_by(|a, b| a.0.cmp(&b.0));
+                if v.windows(2).any(|w| w[0].0 == w[1].0) {
+                    v.reverse();
+                    v.dedup_by(|later, earlier| later.0 == earlier.0);
+                    v.reverse();
+                }
+                Ok(TextMap(v))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 /// A posted alert that passed validation, still borrowing the body.
@@ -129,17 +177,13 @@ impl Checked<'_> {
     fn summary(&self) -> &str {
         ["summary", "description"]
             .iter()
-            .find_map(|k| {
-                self.annotations
-                    .get(&Text(Cow::Borrowed(*k)))
-                    .filter(|s| !s.0.trim().is_empty())
-            })
-            .or_else(|| self.labels.get(&Text(Cow::Borrowed("alertname"))))
-            .map_or("", |t| &t.0)
+            .find_map(|k| self.annotations.get(k).filter(|s| !s.trim().is_empty()))
+            .or_else(|| self.labels.get("alertname"))
+            .unwrap_or_default()
     }
 
     fn resend(&self) -> Resend {
-        let content = content_key(self.severity, self.summary(), pairs(&self.annotations));
+        let content = content_key(self.severity, self.summary(), self.annotations.pairs());
         Resend::new(self.fingerprint, content, self.ends_at)
     }
 
@@ -148,8 +192,8 @@ impl Checked<'_> {
         Labelled {
             source: Source::Alertmanager,
             fingerprint: format!("{:016x}", self.fingerprint),
-            labels: owned(self.labels),
-            annotations: owned(self.annotations),
+            labels: self.labels.into_owned(),
+            annotations: self.annotations.into_owned(),
             severity: self.severity.to_owned(),
             summary,
             starts_at: self.starts_at,
@@ -250,16 +294,13 @@ fn validate(p: Postable<'_>, now: i64) -> Result<Checked<'_>, String> {
     let labels = p.labels.ok_or("labels: required")?;
     let annotations = p.annotations.unwrap_or_default();
     if labels
-        .keys()
-        .chain(annotations.keys())
-        .any(|k| k.0.trim().is_empty())
+        .names()
+        .chain(annotations.names())
+        .any(|k| k.trim().is_empty())
     {
         return Err("label and annotation names must not be empty".into());
     }
-    if labels
-        .get(&Text(Cow::Borrowed("alertname")))
-        .is_none_or(|n| n.0.trim().is_empty())
-    {
+    if labels.get("alertname").is_none_or(|n| n.trim().is_empty()) {
         return Err("labels: alertname is required".into());
     }
     let starts = am_time("startsAt", p.starts_at.as_ref().map(|t| &*t.0))?;
@@ -270,11 +311,11 @@ fn validate(p: Postable<'_>, now: i64) -> Result<Checked<'_>, String> {
         return Err("endsAt: must not be before startsAt".into());
     }
     let severity = labels
-        .get(&Text(Cow::Borrowed("severity")))
-        .and_then(|s| klaxon_engine::Severity::parse(&s.0))
+        .get("severity")
+        .and_then(klaxon_engine::Severity::parse)
         .map_or("medium", klaxon_engine::Severity::as_str);
     Ok(Checked {
-        fingerprint: label_key(pairs(&labels)),
+        fingerprint: label_key(labels.pairs()),
         labels,
         annotations,
         severity,
@@ -634,6 +675,24 @@ mod tests {
             l.ends_at,
         );
         assert_eq!(format!("{resend:?}"), format!("{again:?}"));
+    }
+
+    #[test]
+    fn repeated_label_names_keep_the_last_value_as_a_map_does() {
+        let text = r#"[{"labels": {"zone": "b", "alertname": "X", "zone": "c", "app": "a", "zone": "d"}}]"#;
+        let list: Vec<Postable> = serde_json::from_str(text).expect("parses");
+        let l = validate(list.into_iter().next().expect("one"), 0)
+            .expect("valid")
+            .into_labelled();
+        let want: BTreeMap<String, String> = [("alertname", "X"), ("app", "a"), ("zone", "d")]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(l.labels, want);
+        assert_eq!(
+            l.fingerprint,
+            crate::lifecycle::convert::label_fingerprint(&want)
+        );
     }
 
     #[test]

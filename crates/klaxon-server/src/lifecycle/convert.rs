@@ -251,8 +251,8 @@ pub fn content_key<'a>(
     annotations: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> u64 {
     use std::hash::{BuildHasher, Hasher};
-    static KEYS: std::sync::LazyLock<std::hash::RandomState> =
-        std::sync::LazyLock::new(std::hash::RandomState::new);
+    static KEYS: std::sync::LazyLock<foldhash::quality::RandomState> =
+        std::sync::LazyLock::new(foldhash::quality::RandomState::default);
     let mut h = KEYS.build_hasher();
     let mut part = |s: &str| {
         h.write_usize(s.len());
