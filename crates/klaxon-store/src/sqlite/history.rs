@@ -539,13 +539,17 @@ fn build(q: &HistoryQuery, plan: &Plan, limit: usize) -> (String, Vec<Value>) {
     if let Some(source) = q.source {
         sql.push(" AND a.source = ").arg(source.as_str().to_owned());
     }
+    // Tied to the driver's own id column, not to `a.id`: with a label driver the other
+    // labels are then tested on the index entry, before the alert's row is read at all.
     for (i, (label, value)) in q.labels.iter().enumerate() {
         if driver != Driver::Label(i) {
             sql.push(" AND EXISTS (SELECT 1 FROM alert_labels AS x WHERE x.label = ")
                 .arg(label.clone())
                 .push(" AND x.value = ")
                 .arg(value.clone())
-                .push(" AND x.alert_id = a.id)");
+                .push(" AND x.alert_id = ")
+                .push(id)
+                .push(")");
         }
     }
     if let Some(from) = q.from {
