@@ -36,6 +36,8 @@ pub struct SmtpDefaults {
     pub smarthost: Option<String>,
     pub from: Option<String>,
     pub tls: Option<String>,
+    /// A PEM file of certificate authorities to trust besides the public ones.
+    pub ca_file: Option<String>,
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub hello: Option<String>,
@@ -308,5 +310,49 @@ impl Settings {
         if self.node.trim().is_empty() {
             errors.push("notify.node: must not be empty".to_owned());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_of(toml_text: &str) -> Vec<String> {
+        #[derive(Deserialize)]
+        struct Doc {
+            receivers: Vec<ReceiverConfig>,
+        }
+        let doc: Doc = toml::from_str(toml_text).expect("toml");
+        compile(&doc.receivers, None, &SmtpDefaults::default())
+            .err()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_used_is_named_with_its_key() {
+        let dir = std::env::temp_dir().join(format!("klaxon-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let not_pem = dir.join("not.pem");
+        std::fs::write(&not_pem, "just text\n").expect("write");
+        let doc = |path: &str| {
+            format!(
+                "[[receivers]]\nname = \"mail\"\n[[receivers.email_configs]]\nto = [\"a@example.test\"]\n\
+                 from = \"k@example.test\"\nsmarthost = \"127.0.0.1:25\"\nca_file = {path:?}\n"
+            )
+        };
+        let missing = errors_of(&doc("/nonexistent/ca.pem"));
+        assert!(
+            missing.iter().any(|e| e.starts_with(
+                "receivers[0].email_configs[0].ca_file: cannot read /nonexistent/ca.pem"
+            )),
+            "{missing:?}"
+        );
+        let bad = errors_of(&doc(&not_pem.display().to_string()));
+        assert!(
+            bad.iter()
+                .any(|e| e.contains("ca_file:") && e.contains("holds no PEM certificate")),
+            "{bad:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

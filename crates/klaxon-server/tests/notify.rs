@@ -1,6 +1,7 @@
 //! Notifications end to end, against real receivers on loopback: an HTTP receiver that fails,
 //! hangs, answers 429 with Retry-After and 500 before it recovers; Slack- and PagerDuty-style
-//! endpoints; a real SMTP server (Python's aiosmtpd); a restart in the middle of a backlog.
+//! endpoints; a real SMTP server (Python's aiosmtpd) in plain text, STARTTLS and TLS with a
+//! private CA; a restart in the middle of a backlog.
 //! Waits are bounded polls.
 #![allow(clippy::unwrap_used)] // tests
 
@@ -681,6 +682,11 @@ impl Drop for Peer {
 }
 
 async fn smtp_sink(out: &std::path::Path) -> Option<(Peer, u16)> {
+    smtp_sink_in(out, "plain").await
+}
+
+/// The SMTP sink in `mode` (`plain`, `starttls`, `tls`; see the script).
+async fn smtp_sink_in(out: &std::path::Path, mode: &str) -> Option<(Peer, u16)> {
     let require = std::env::var("KLAXON_REQUIRE_PEERS").is_ok_and(|v| v == "1");
     let skip = |why: String| {
         assert!(!require, "KLAXON_REQUIRE_PEERS=1 but {why}");
@@ -695,6 +701,14 @@ async fn smtp_sink(out: &std::path::Path) -> Option<(Peer, u16)> {
         Ok(_) => return skip("python3 has no aiosmtpd (pip install aiosmtpd)".to_owned()),
         Err(e) => return skip(format!("no python3: {e}")),
     }
+    if mode != "plain"
+        && !std::process::Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        return skip("no openssl command to make the sink's certificates".to_owned());
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -705,6 +719,7 @@ async fn smtp_sink(out: &std::path::Path) -> Option<(Peer, u16)> {
         .arg(script)
         .arg(port.to_string())
         .arg(out)
+        .arg(mode)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -740,6 +755,84 @@ fn mails(dir: &std::path::Path) -> Vec<Value> {
         .iter()
         .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
         .collect()
+}
+
+/// Mail over STARTTLS and over TLS from the first byte, authenticated, to a server whose
+/// certificate a private CA signed (`ca_file`); without `ca_file` the certificate is refused
+/// and nothing is sent in the clear instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn email_goes_over_starttls_and_tls_trusting_a_private_ca() {
+    for mode in ["starttls", "tls"] {
+        let out = common::data_dir(&format!("notify-{mode}-out"));
+        let Some((_sink, port)) = smtp_sink_in(&out, mode).await else {
+            return;
+        };
+        let ca = out.join("ca.pem");
+        let mail_config = |ca_file: &str| {
+            format!(
+                r#"
+                [smtp]
+                smarthost = "127.0.0.1:{port}"
+                from = "klaxon@example.test"
+                tls = "{mode}"
+                {ca_file}
+                username = "klaxon"
+                password = "secret-pw"
+                [route]
+                receiver = "mail"
+                group_by = ["..."]
+                group_wait = "0s"
+                group_interval = "0s"
+                [[receivers]]
+                name = "mail"
+                [[receivers.email_configs]]
+                to = ["oncall@example.test"]
+                "#
+            )
+        };
+
+        // Trusting the CA: the mail arrives, encrypted and authenticated.
+        let dir = common::data_dir(&format!("notify-{mode}"));
+        let trusted = mail_config(&format!("ca_file = {:?}", ca.display().to_string()));
+        let s = common::start(&dir, |c| configure(c, &trusted)).await;
+        let id = create(&s, "Encrypted", "high", serde_json::json!({"mode": mode})).await;
+        let mail = poll(
+            &format!("the mail over {mode}"),
+            Duration::from_secs(20),
+            || mails(&out).into_iter().next(),
+        )
+        .await;
+        assert_eq!(mail["tls"], true, "{mode}: {mail}");
+        assert_eq!(mail["login"], "klaxon", "{mode}: {mail}");
+        assert_eq!(mail["kind"], "firing", "{mode}: {mail}");
+        let a = s
+            .until(&format!("/alerts/{id}"), |a| {
+                a["notifications"][0]["status"] == "sent"
+            })
+            .await;
+        assert_eq!(a["notifications"][0]["status"], "sent", "{mode}: {a}");
+        s.stop().await;
+
+        // Not trusting it: the certificate is refused, the notification waits to retry.
+        let dir = common::data_dir(&format!("notify-{mode}-untrusted"));
+        let untrusted = mail_config("");
+        let s = common::start(&dir, |c| configure(c, &untrusted)).await;
+        let id = create(&s, "Refused", "high", serde_json::json!({"mode": mode})).await;
+        let a = s
+            .until(&format!("/alerts/{id}"), |a| {
+                a["notifications"][0]["last_error"].is_string()
+            })
+            .await;
+        let n = &a["notifications"][0];
+        let error = n["last_error"].as_str().unwrap_or_default().to_lowercase();
+        assert!(
+            error.contains("certificate") || error.contains("issuer"),
+            "{mode}: {n}"
+        );
+        assert_ne!(n["status"], "sent", "{mode}: {n}");
+        assert_eq!(mails(&out).len(), 1, "{mode}: nothing more arrived");
+        s.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
@@ -31,6 +31,9 @@ pub struct EmailConfig {
     pub smarthost: Option<String>,
     /// `starttls` (default), `tls` or `none`.
     pub tls: Option<String>,
+    /// A PEM file of certificate authorities to trust besides the public ones (a relay with
+    /// a private CA).
+    pub ca_file: Option<String>,
     pub username: Option<String>,
     pub password: Option<Secret>,
     /// The name klaxon gives in EHLO.
@@ -44,6 +47,14 @@ pub struct EmailConfig {
 }
 
 super::common_settings!(EmailConfig);
+
+/// How many certificates a PEM text holds (keys and other blocks are not counted).
+fn certificates_in(pem: &[u8]) -> usize {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .filter(Result::is_ok)
+        .count()
+}
 
 /// A compiled e-mail channel.
 pub struct Email {
@@ -112,7 +123,27 @@ impl Email {
             .clone()
             .or_else(|| smtp.tls.clone())
             .unwrap_or_else(|| "starttls".to_owned());
-        let params = || TlsParameters::new(host.clone());
+        let ca = c.ca_file.as_ref().or(smtp.ca_file.as_ref());
+        let ca = match ca.map(|path| (path, std::fs::read(path))) {
+            None => None,
+            Some((path, Err(e))) => {
+                errors.push(format!("{key}.ca_file: cannot read {path}: {e}"));
+                None
+            }
+            Some((path, Ok(pem))) => match Certificate::from_pem(&pem) {
+                Ok(cert) if certificates_in(&pem) > 0 => Some(cert),
+                _ => {
+                    errors.push(format!("{key}.ca_file: {path} holds no PEM certificate"));
+                    None
+                }
+            },
+        };
+        let params = || match &ca {
+            Some(cert) => TlsParameters::builder(host.clone())
+                .add_root_certificate(cert.clone())
+                .build_rustls(),
+            None => TlsParameters::new(host.clone()),
+        };
         let tls = match tls.as_str() {
             "none" => Some(Tls::None),
             "starttls" => params()
