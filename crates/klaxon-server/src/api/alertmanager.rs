@@ -676,7 +676,7 @@ mod tests {
             stored,
             l.ends_at,
         );
-        assert_eq!(format!("{resend:?}"), format!("{again:?}"));
+        assert_eq!(resend, again);
     }
 
     #[test]

@@ -241,7 +241,6 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
     }
 }
 
-/// The fingerprint of a label set: a stable hash of the sorted pairs, as 16 hex digits.
 /// What a firing says (severity, summary, annotations), as one number: two firings of an alert
 /// that say the same have the same key, within this process (the hash is keyed per process,
 /// so a sender cannot aim at a collision).

@@ -131,7 +131,7 @@ pub enum Command {
 }
 
 /// A labelled alert reduced to what tells whether it is a quiet resend.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resend {
     fp: u64,
     content: u64,
