@@ -3,12 +3,11 @@
 //! error at once, each naming its key (`receivers[1].slack_configs[0].text: ...`).
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::channel::email::{Email, EmailConfig};
+use crate::channel::email::{Email, EmailConfig, SmtpDefaults};
 use crate::channel::pagerduty::{PagerDuty, PagerDutyConfig};
 use crate::channel::slack::{Slack, SlackConfig};
 use crate::channel::webhook::{Webhook, WebhookConfig};
@@ -17,31 +16,6 @@ use crate::duration::Millis;
 use crate::notification::AlertView;
 use crate::route::{GroupBy, Route, RouteConfig, Target, Timing};
 use crate::template::Templates;
-
-/// A secret string whose `Debug` never shows it.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// `[smtp]`: defaults for every e-mail channel.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpDefaults {
-    pub smarthost: Option<String>,
-    pub from: Option<String>,
-    pub tls: Option<String>,
-    /// A PEM file of certificate authorities to trust besides the public ones.
-    pub ca_file: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    pub hello: Option<String>,
-}
 
 /// `[[receivers]]`.
 #[derive(Debug, Clone, Deserialize)]

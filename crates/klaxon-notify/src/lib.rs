@@ -16,10 +16,13 @@ pub mod limit;
 pub mod notification;
 pub mod retry;
 pub mod route;
+pub mod secret;
 pub mod template;
 
-pub use config::{compile, Notifier, Receiver, ReceiverConfig, Secret, SmtpDefaults};
+pub use channel::email::SmtpDefaults;
+pub use config::{compile, Notifier, Receiver, ReceiverConfig};
 pub use limit::{Limiter, RateLimit};
 pub use notification::{AlertView, Kind, Notification};
 pub use retry::{Backoff, Outcome};
 pub use route::{GroupBy, RouteConfig, Target, Timing};
+pub use secret::Secret;

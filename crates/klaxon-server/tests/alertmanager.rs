@@ -174,7 +174,7 @@ const INGEST: &str = "ingest-token-abcdefghijklmnop";
 async fn tokens(r: &Running) {
     for (name, role, token) in [("v", Role::Viewer, VIEWER), ("i", Role::Ingest, INGEST)] {
         r.store
-            .insert_token(name, role, &klaxon_server::auth::hash_token(token), 0)
+            .insert_token(name, role, &klaxon_server::hash_token(token), 0)
             .await
             .expect("token");
     }

@@ -78,21 +78,11 @@ async fn tokens_and_roles_guard_every_endpoint_but_health() {
     let viewer = "viewer-token-abcdefghijklmnop";
     let ingest = "ingest-token-abcdefghijklmnop";
     r.store
-        .insert_token(
-            "v",
-            Role::Viewer,
-            &klaxon_server::auth::hash_token(viewer),
-            0,
-        )
+        .insert_token("v", Role::Viewer, &klaxon_server::hash_token(viewer), 0)
         .await
         .expect("token");
     r.store
-        .insert_token(
-            "i",
-            Role::Ingest,
-            &klaxon_server::auth::hash_token(ingest),
-            0,
-        )
+        .insert_token("i", Role::Ingest, &klaxon_server::hash_token(ingest), 0)
         .await
         .expect("token");
     let sig = r#"{"kind":"mark","process":"p","action":"A"}"#;

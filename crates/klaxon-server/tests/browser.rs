@@ -793,7 +793,7 @@ async fn keyboard_search_and_bulk_resolve_of_twenty_and_a_viewer_cannot_act() {
         .insert_token(
             "vic",
             klaxon_store::Role::Viewer,
-            &klaxon_server::auth::hash_token(viewer),
+            &klaxon_server::hash_token(viewer),
             0,
         )
         .await

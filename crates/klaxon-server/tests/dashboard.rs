@@ -123,7 +123,7 @@ async fn new_alert(r: &Running, name: &str) -> i64 {
 
 async fn add_token(r: &Running, name: &str, role: Role, token: &str) {
     r.store
-        .insert_token(name, role, &klaxon_server::auth::hash_token(token), 0)
+        .insert_token(name, role, &klaxon_server::hash_token(token), 0)
         .await
         .expect("token");
 }
@@ -248,7 +248,7 @@ async fn actions_by_cookie_need_the_csrf_token_and_the_own_origin() {
     assert_eq!(v["state"], "acknowledged");
     assert_eq!(
         v["acknowledged_by"],
-        "config-admin-".to_owned() + &klaxon_server::auth::hash_token(ADMIN)[..12]
+        "config-admin-".to_owned() + &klaxon_server::hash_token(ADMIN)[..12]
     );
     r.stop().await;
 }

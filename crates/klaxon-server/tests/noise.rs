@@ -9,7 +9,7 @@ use klaxon_engine::timestamp::format_ts;
 use serde_json::{json, Value};
 
 fn now_ms() -> i64 {
-    klaxon_server::driver::wall_ms()
+    klaxon_server::wall_ms()
 }
 
 fn at(offset_ms: i64) -> String {

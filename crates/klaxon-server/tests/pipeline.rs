@@ -240,8 +240,8 @@ async fn silenced_and_inhibited_alerts_tell_nothing_and_scoped_rules_mute_one_ro
             "POST",
             "/api/v2/silences",
             &json!({"matchers": [{"name": "alertname", "value": "Quiet", "isRegex": false}],
-                    "startsAt": klaxon_engine::timestamp::format_ts(klaxon_server::driver::wall_ms()),
-                    "endsAt": klaxon_engine::timestamp::format_ts(klaxon_server::driver::wall_ms() + 3_600_000),
+                    "startsAt": klaxon_engine::timestamp::format_ts(klaxon_server::wall_ms()),
+                    "endsAt": klaxon_engine::timestamp::format_ts(klaxon_server::wall_ms() + 3_600_000),
                     "createdBy": "t", "comment": "quiet"})
             .to_string(),
         )
@@ -330,7 +330,7 @@ async fn silenced_and_inhibited_alerts_tell_nothing_and_scoped_rules_mute_one_ro
     fire(
         &r,
         json!([{"labels": {"alertname": "ClusterDown", "cluster": "a"},
-                 "endsAt": klaxon_engine::timestamp::format_ts(klaxon_server::driver::wall_ms() - 1000)}]),
+                 "endsAt": klaxon_engine::timestamp::format_ts(klaxon_server::wall_ms() - 1000)}]),
     )
     .await;
     sink.until(|g| {
@@ -440,7 +440,7 @@ async fn a_silence_about_to_end_is_announced_when_asked_for() {
         c.silence_notice.receivers = vec!["chat".into()];
     })
     .await;
-    let now = klaxon_server::driver::wall_ms();
+    let now = klaxon_server::wall_ms();
     let (s, v) = r
         .admin(
             "POST",

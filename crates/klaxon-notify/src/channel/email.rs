@@ -15,11 +15,25 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
 
 use super::SendContext;
-use crate::config::{Secret, SmtpDefaults};
 use crate::duration::Millis;
 use crate::notification::Notification;
 use crate::retry::Outcome;
+use crate::secret::Secret;
 use crate::template::{self, defaults, Escape, TemplateId, Templates};
+
+/// `[smtp]`: defaults for every e-mail channel.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpDefaults {
+    pub smarthost: Option<String>,
+    pub from: Option<String>,
+    pub tls: Option<String>,
+    /// A PEM file of certificate authorities to trust besides the public ones.
+    pub ca_file: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub hello: Option<String>,
+}
 
 /// `[[receivers.email_configs]]`; unset server settings come from `[smtp]`.
 #[derive(Debug, Clone, Deserialize)]

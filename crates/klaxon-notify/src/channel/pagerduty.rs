@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{truncate, SendContext};
-use crate::config::Secret;
 use crate::duration::Millis;
 use crate::notification::{Kind, Notification};
 use crate::retry::{classify_http, Outcome};
+use crate::secret::Secret;
 use crate::template::{self, defaults, Escape, TemplateId, Templates};
 
 /// The Events API v2 endpoint.

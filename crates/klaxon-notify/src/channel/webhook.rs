@@ -14,10 +14,10 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use super::SendContext;
-use crate::config::Secret;
 use crate::duration::Millis;
 use crate::notification::Notification;
 use crate::retry::{classify_http, Outcome};
+use crate::secret::Secret;
 use crate::template::{self, am_status, Escape, TemplateId, Templates};
 
 /// `[[receivers.webhook_configs]]`.

@@ -29,12 +29,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::AppState;
 use crate::auth::Need;
-use crate::driver::wall_ms;
+use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::lifecycle::convert::{content_key, label_key, Labelled};
-use crate::lifecycle::{Command, Resend};
+use crate::pipeline::lifecycle::convert::{content_key, label_key, Labelled};
+use crate::pipeline::lifecycle::{Command, Resend};
+use crate::state::AppState;
 use klaxon_engine::matcher::{self, Matcher, Op, Regex};
 
 /// The receiver every alert without a handler of its own goes to.
@@ -635,7 +635,7 @@ mod tests {
         assert_eq!(l.ends_at, None, "Go's zero time is no end");
         assert_eq!(
             l.fingerprint,
-            crate::lifecycle::convert::label_fingerprint(&l.labels)
+            crate::pipeline::lifecycle::convert::label_fingerprint(&l.labels)
         );
         let l = post(json!({"labels": {"alertname": "X", "severity": "CRITICAL"}})).expect("valid");
         assert_eq!(
@@ -667,10 +667,13 @@ mod tests {
         assert_eq!(l.summary, "full\nagain");
         assert_eq!(
             l.fingerprint,
-            crate::lifecycle::convert::label_fingerprint(&l.labels)
+            crate::pipeline::lifecycle::convert::label_fingerprint(&l.labels)
         );
-        let stored =
-            crate::lifecycle::convert::content_key_of(&l.severity, &l.summary, &l.annotations);
+        let stored = crate::pipeline::lifecycle::convert::content_key_of(
+            &l.severity,
+            &l.summary,
+            &l.annotations,
+        );
         let again = Resend::new(
             u64::from_str_radix(&l.fingerprint, 16).expect("hex"),
             stored,
@@ -693,7 +696,7 @@ mod tests {
         assert_eq!(l.labels, want);
         assert_eq!(
             l.fingerprint,
-            crate::lifecycle::convert::label_fingerprint(&want)
+            crate::pipeline::lifecycle::convert::label_fingerprint(&want)
         );
     }
 

@@ -11,50 +11,17 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures_util::Stream;
-use klaxon_engine::timestamp::format_ts;
-use klaxon_store::{AlertQuery, Store, StoredAlert};
+use klaxon_store::{AlertQuery, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
 
-use super::AppState;
 use crate::auth::Need;
 use crate::error::{ApiError, ApiResult};
-use crate::publish::Published;
-
-/// The API shape of an alert: times as RFC 3339 with milliseconds.
-pub fn to_json(a: &StoredAlert) -> Value {
-    let ts = |t: Option<i64>| t.map(format_ts);
-    json!({
-        "id": a.id, "fingerprint": a.fingerprint, "state": a.state, "source": a.source.as_str(),
-        "name": a.name, "labels": a.labels, "annotations": a.annotations,
-        "group": a.group,
-        "rule_set": a.rule_set, "rule_set_version": a.rule_set_version, "rule_id": a.rule_id,
-        "trigger": a.trigger, "operator": a.operator, "severity": a.severity, "handler": a.handler,
-        "process": a.process, "process_name": a.process_name, "scope": a.scope, "action": a.action,
-        "context": a.context, "action_count": a.action_count,
-        "value": a.value.map(num), "limit": a.limit.map(num),
-        "signal_ts": format_ts(a.signal_ts), "engine_ts": format_ts(a.engine_ts),
-        "created_at": format_ts(a.created_at), "message": a.message,
-        "first_seen": format_ts(a.first_seen), "last_seen": format_ts(a.last_seen),
-        "occurrences": a.occurrences,
-        "acknowledged_at": ts(a.acknowledged_at), "acknowledged_by": a.acknowledged_by,
-        "resolved_at": ts(a.resolved_at), "resolved_by": a.resolved_by,
-        "closed_at": ts(a.closed_at), "suppressed_until": ts(a.suppressed_until),
-        "suppressed_by": a.suppressed_by,
-        "assignee": a.assignee, "ends_at": ts(a.ends_at), "generator_url": a.generator_url,
-        "updated_at": format_ts(a.updated_at),
-    })
-}
-
-fn num(v: f64) -> Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        Value::from(v as i64)
-    } else {
-        Value::from(v)
-    }
-}
+use crate::pipeline::lifecycle::Detail;
+use crate::pipeline::publish::{Hub, Read};
+use crate::state::AppState;
+use crate::wire::alert_json;
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -86,7 +53,7 @@ pub async fn list<S: Store + Clone>(
         })
         .await?;
     let next = alerts.last().map(|a| a.id);
-    let items: Vec<Value> = alerts.iter().map(to_json).collect();
+    let items: Vec<Value> = alerts.iter().map(alert_json).collect();
     Ok(Json(json!({"alerts": items, "next": next})))
 }
 
@@ -97,7 +64,7 @@ pub async fn get_one<S: Store + Clone>(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Read).await?;
-    Ok(Json(to_json(&st.store.get_alert(id).await?)))
+    Ok(Json(alert_json(&st.store.get_alert(id).await?)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,14 +74,20 @@ pub struct StreamQuery {
 
 struct Follow<S> {
     store: S,
-    rx: broadcast::Receiver<Arc<Published>>,
+    hub: Arc<Hub>,
+    wake: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
+    /// The hub's sequence number read up to.
+    cursor: u64,
+    /// The newest alert id sent.
     last: i64,
     backlog: VecDeque<Event>,
     catching_up: bool,
 }
 
-/// `GET /v1/alerts/stream`: committed alerts as server-sent events, resumable.
+/// `GET /v1/alerts/stream`: committed alerts as server-sent events, resumable by alert id. Live
+/// alerts come from the publish hub (its `created` changes); a resume, or a reader that falls
+/// out of the hub's buffer, catches up from the store first.
 pub async fn stream<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(q): Query<StreamQuery>,
@@ -126,8 +99,11 @@ pub async fn stream<S: Store + Clone>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
         .or(q.after_id);
-    // Subscribe before reading the store, so nothing committed in between is missed.
-    let rx = st.stream.subscribe();
+    // Take the hub's position before reading the store, so nothing committed in between is
+    // missed.
+    let hub = Arc::clone(&st.hub);
+    let wake = hub.subscribe();
+    let cursor = hub.latest();
     let (last, catching_up) = match resume {
         Some(id) => (id, true),
         None => {
@@ -143,8 +119,10 @@ pub async fn stream<S: Store + Clone>(
     };
     let follow = Follow {
         store: st.store.clone(),
-        rx,
+        hub,
+        wake,
         shutdown: st.shutdown.clone(),
+        cursor,
         last,
         backlog: VecDeque::new(),
         catching_up,
@@ -169,22 +147,33 @@ pub async fn stream<S: Store + Clone>(
                     continue;
                 }
                 for a in &page {
-                    f.backlog.push_back(event(a.id, &to_json(a).to_string()));
+                    f.backlog.push_back(event(a.id, &alert_json(a).to_string()));
                 }
                 f.last = page.last().map_or(f.last, |a| a.id);
                 continue;
             }
-            tokio::select! {
-                r = f.rx.recv() => match r {
-                    Ok(p) if p.id > f.last => {
-                        f.last = p.id;
-                        return Some((Ok(event(p.id, &p.json)), f));
+            match f.hub.read(f.cursor, 256) {
+                Read::Lagged { from, .. } => {
+                    f.cursor = from;
+                    f.catching_up = true;
+                }
+                Read::Entries(entries) if !entries.is_empty() => {
+                    for e in entries {
+                        f.cursor = e.seq;
+                        if let Detail::Created { alert, json } = &e.change.detail {
+                            if alert.id > f.last {
+                                f.last = alert.id;
+                                f.backlog.push_back(event(alert.id, json));
+                            }
+                        }
                     }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => f.catching_up = true,
-                    Err(RecvError::Closed) => return None,
-                },
-                _ = f.shutdown.changed() => return None,
+                }
+                Read::Entries(_) => {
+                    tokio::select! {
+                        r = f.wake.changed() => if r.is_err() { return None },
+                        _ = f.shutdown.changed() => return None,
+                    }
+                }
             }
         }
     });

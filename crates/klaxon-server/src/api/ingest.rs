@@ -17,10 +17,11 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
-use super::AppState;
 use crate::auth::Need;
-use crate::driver::{wall_ms, Batch, Input};
+use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::pipeline::driver::{Batch, Input};
+use crate::state::AppState;
 
 /// Signals sent to the engine in one batch at most while a body streams in.
 const CHUNK: usize = 4096;

@@ -14,13 +14,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::alerts::to_json;
-use super::AppState;
 use crate::auth::Need;
-use crate::driver::wall_ms;
+use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult, JsonBody};
-use crate::lifecycle::convert::{label_fingerprint, Labelled};
-use crate::lifecycle::{Act, Command, Done, Refusal};
+use crate::pipeline::lifecycle::convert::{label_fingerprint, Labelled};
+use crate::pipeline::lifecycle::{Act, Command, Done, Refusal};
+use crate::state::AppState;
+use crate::wire::alert_json;
 
 /// Body of `POST /alerts/create`.
 #[derive(Debug, Deserialize)]
@@ -107,7 +107,7 @@ pub async fn create<S: Store + Clone>(
         .flatten()
         .ok_or_else(|| ApiError::internal("created alert has no id"))?;
     let a = st.store.get_alert(id).await?;
-    Ok((StatusCode::CREATED, Json(to_json(&a))))
+    Ok((StatusCode::CREATED, Json(alert_json(&a))))
 }
 
 /// `GET /alerts/{id}`: the alert with its events, latest occurrences and notes.
@@ -118,7 +118,7 @@ pub async fn detail<S: Store + Clone>(
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Read).await?;
     let d = st.store.alert_detail(id, 100).await?;
-    let mut v = to_json(&d.alert);
+    let mut v = alert_json(&d.alert);
     v["events"] = d
         .events
         .iter()
@@ -167,7 +167,7 @@ pub async fn detail<S: Store + Clone>(
     if let (Some(q), Some(n)) = (&st.notify.queries, noise.as_object_mut()) {
         let (tx, rx) = oneshot::channel();
         let asked = q
-            .send(crate::notify::dispatch::Query {
+            .send(crate::pipeline::notify::dispatch::Query {
                 alert_id: id,
                 reply: tx,
             })
@@ -277,7 +277,7 @@ async fn action<S: Store + Clone>(
         .map_err(refusal)?;
     let a = st.store.get_alert(done.id).await?;
     Ok(Json(
-        json!({"id": done.id, "from": done.from, "to": done.to, "alert": to_json(&a)}),
+        json!({"id": done.id, "from": done.from, "to": done.to, "alert": alert_json(&a)}),
     ))
 }
 
@@ -551,7 +551,7 @@ pub async fn history<S: Store + Clone>(
         .then(|| page.last().map(|a| a.id))
         .flatten();
     Ok(Json(
-        json!({"alerts": page.iter().map(to_json).collect::<Vec<_>>(), "next_cursor": next}),
+        json!({"alerts": page.iter().map(alert_json).collect::<Vec<_>>(), "next_cursor": next}),
     ))
 }
 

@@ -1,4 +1,5 @@
-//! The HTTP API: shared state and the router. Only this module tree knows HTTP and wire shapes.
+//! The HTTP API: one file per area, and the table of its endpoints (the dashboard adds its
+//! own; `app` builds the router and the OpenAPI document from both).
 
 pub mod alertmanager;
 pub mod alerts;
@@ -6,112 +7,14 @@ pub mod ingest;
 pub mod manage;
 pub mod monitoring;
 pub mod notifications;
-pub mod openapi;
 pub mod rulesets;
 pub mod silences;
 pub mod streams;
 
-use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Mutex};
-
 use axum::routing::{delete, get, post, MethodRouter};
-use axum::Router;
 use klaxon_store::Store;
-use tokio::sync::{broadcast, watch, Semaphore};
 
-use crate::auth::Auth;
-use crate::config::Config;
-use crate::driver::Input;
-use crate::error::{ApiError, ApiResult};
-use crate::metrics::Metrics;
-use crate::publish::Published;
-
-/// Everything handlers share.
-pub struct Shared<S> {
-    pub config: Config,
-    pub store: S,
-    pub auth: Auth<S>,
-    /// The engine's input; `None` once shutdown has begun.
-    pub engine: Mutex<Option<std::sync::mpsc::Sender<Input>>>,
-    /// Room in the engine queue, in signals.
-    pub permits: Arc<Semaphore>,
-    pub metrics: Arc<Metrics>,
-    pub stream: broadcast::Sender<Arc<Published>>,
-    /// Every committed lifecycle change.
-    pub changes: broadcast::Sender<Arc<crate::lifecycle::Change>>,
-    /// The replay buffer of lifecycle changes (`/alerts/stream`).
-    pub hub: Arc<crate::hub::Hub>,
-    /// The lifecycle manager's commands (actions on alerts, labelled alerts).
-    pub lifecycle: Mutex<Option<tokio::sync::mpsc::UnboundedSender<crate::lifecycle::Command>>>,
-    pub shutdown: watch::Receiver<bool>,
-    /// Wall-clock ms of the engine thread's last loop.
-    pub engine_heartbeat: Arc<AtomicI64>,
-    /// Receivers and the WebSocket feed of notifications.
-    pub notify: Arc<crate::notify::Hub>,
-}
-
-/// Handler state: a cheap handle on [`Shared`].
-pub struct AppState<S> {
-    pub inner: Arc<Shared<S>>,
-}
-
-impl<S> Clone for AppState<S> {
-    fn clone(&self) -> Self {
-        AppState {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
-
-impl<S> std::ops::Deref for AppState<S> {
-    type Target = Shared<S>;
-    fn deref(&self) -> &Shared<S> {
-        &self.inner
-    }
-}
-
-impl<S: Store + Clone> Shared<S> {
-    /// Sends an input to the engine thread.
-    pub fn send(&self, input: Input) -> ApiResult<()> {
-        let guard = self
-            .engine
-            .lock()
-            .map_err(|_| ApiError::unavailable("engine input lock poisoned"))?;
-        match guard.as_ref() {
-            Some(tx) => tx
-                .send(input)
-                .map_err(|_| ApiError::unavailable("the engine has stopped")),
-            None => Err(ApiError::unavailable("shutting down")),
-        }
-    }
-}
-
-impl<S> Shared<S> {
-    /// Sends a command to the lifecycle manager.
-    pub fn command(&self, c: crate::lifecycle::Command) -> ApiResult<()> {
-        let guard = self
-            .lifecycle
-            .lock()
-            .map_err(|_| ApiError::unavailable("lifecycle lock poisoned"))?;
-        match guard.as_ref() {
-            Some(tx) => tx
-                .send(c)
-                .map_err(|_| ApiError::unavailable("the lifecycle manager has stopped")),
-            None => Err(ApiError::unavailable("shutting down")),
-        }
-    }
-}
-
-/// One endpoint: how it is documented and the handler that serves it. The router and the
-/// OpenAPI document are both built from [`endpoints`], so they cannot drift apart.
-pub struct Endpoint<S> {
-    pub method: &'static str,
-    pub path: &'static str,
-    /// The role a token needs (`none` for health and the document itself).
-    pub role: &'static str,
-    pub summary: &'static str,
-    pub handler: MethodRouter<AppState<S>>,
-}
+use crate::state::{AppState, Endpoint};
 
 fn ep<S>(
     method: &'static str,
@@ -129,9 +32,9 @@ fn ep<S>(
     }
 }
 
-/// Every endpoint of the API.
+/// Every endpoint of the API (the dashboard's and `/openapi.json` are added by `app`).
 pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
-    let mut all = vec![
+    vec![
         ep(
             "POST",
             "/v1/signals",
@@ -496,38 +399,5 @@ pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "Alertmanager API v2: the receivers alerts go to",
             get(alertmanager::receivers::<S>),
         ),
-        ep(
-            "GET",
-            "/openapi.json",
-            "none",
-            "This document",
-            get(openapi::serve::<S>),
-        ),
-    ];
-    all.extend(crate::dashboard::endpoints::<S>());
-    all
-}
-
-/// The router with every endpoint of [`endpoints`].
-pub fn router<S: Store + Clone>(state: AppState<S>) -> Router {
-    let body_limit = state.config.ingest.max_body_bytes;
-    let mut by_path: Vec<(&'static str, MethodRouter<AppState<S>>)> = Vec::new();
-    for e in endpoints::<S>() {
-        match by_path.iter_mut().find(|(p, _)| *p == e.path) {
-            Some((_, m)) => *m = std::mem::take(m).merge(e.handler),
-            None => by_path.push((e.path, e.handler)),
-        }
-    }
-    let mut r = Router::new();
-    for (path, m) in by_path {
-        r = r.route(path, m);
-    }
-    let sessions = std::sync::Arc::clone(&state.auth.sessions);
-    r.fallback(|| async { ApiError::not_found("no such endpoint") })
-        .layer(axum::middleware::from_fn_with_state(
-            sessions,
-            crate::dashboard::guard,
-        ))
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+    ]
 }

@@ -10,10 +10,10 @@ use axum::Json;
 use klaxon_store::Store;
 use serde_json::json;
 
-use super::AppState;
 use crate::auth::Need;
-use crate::driver::wall_ms;
+use crate::clock::wall_ms;
 use crate::error::ApiResult;
+use crate::state::AppState;
 
 /// `GET /monitoring/health`: no token needed. 200 when ready (store writable, engine alive),
 /// 503 otherwise; `live` is true whenever the process answers.

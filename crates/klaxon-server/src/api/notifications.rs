@@ -26,10 +26,10 @@ use klaxon_store::Store;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use super::AppState;
 use crate::auth::Need;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::CHANNELS;
+use crate::state::AppState;
 
 /// `GET /alerts/metrics/delivery`: per channel, the outbox's rows by status (durable, every
 /// notification kept), the counts since the server started, and the delivery latency (made →

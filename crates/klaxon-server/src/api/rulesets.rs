@@ -13,10 +13,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::AppState;
 use crate::auth::Need;
-use crate::driver::{wall_ms, Input};
+use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
+use crate::pipeline::driver::Input;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 pub struct SetQuery {

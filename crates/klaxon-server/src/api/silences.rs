@@ -17,11 +17,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::AppState;
 use crate::auth::Need;
-use crate::driver::wall_ms;
+use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::lifecycle::{Command, SilenceRefusal};
+use crate::pipeline::lifecycle::{Command, SilenceRefusal};
+use crate::state::AppState;
 
 fn am_error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(Value::String(message.into()))).into_response()
@@ -192,7 +192,7 @@ pub async fn list<S: Store + Clone>(
 }
 
 fn uuid_or_422(id: &str) -> Option<Response> {
-    (!crate::noise::is_uuid(id)).then(|| {
+    (!crate::pipeline::lifecycle::is_uuid(id)).then(|| {
         schema_error(
             601,
             format!("silenceID in path must be of type uuid: {id:?}"),

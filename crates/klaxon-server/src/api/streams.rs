@@ -14,11 +14,11 @@ use klaxon_store::Store;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::AppState;
 use crate::auth::Need;
-use crate::driver::wall_ms;
+use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::hub::{Entry, Read};
+use crate::pipeline::publish::{Entry, Read};
+use crate::state::AppState;
 
 /// Filters of `/alerts/stream`; every given one must hold.
 #[derive(Debug, Deserialize, Default)]

@@ -10,9 +10,9 @@ use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::session::{Sessions, CSRF_HEADER};
 use super::SIGNIN_PATH;
-use crate::driver::wall_ms;
+use crate::auth::session::{Sessions, CSRF_HEADER};
+use crate::clock::wall_ms;
 use crate::error::ApiError;
 
 /// The middleware (`axum::middleware::from_fn_with_state`).

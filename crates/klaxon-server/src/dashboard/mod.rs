@@ -5,7 +5,6 @@
 
 pub mod assets;
 pub mod guard;
-pub mod session;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,12 +15,12 @@ use klaxon_engine::timestamp::format_ts;
 use klaxon_store::{Role, Store};
 use serde_json::{json, Value};
 
-use crate::api::{AppState, Endpoint};
+use crate::auth::session::{self, Session, COOKIE};
 use crate::auth::{allows, Need};
-use crate::driver::wall_ms;
+use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, Endpoint};
 pub use guard::guard;
-use session::{Session, COOKIE};
 
 /// Where the sign-in form posts.
 pub const SIGNIN_PATH: &str = "/ui/signin";

@@ -40,7 +40,10 @@ pub(super) struct State {
 }
 
 impl State {
-    pub(super) fn new(controls: crate::noise::Compiled, stored: Vec<Silence>) -> State {
+    pub(super) fn new(
+        controls: crate::config::noise::NoiseControls,
+        stored: Vec<Silence>,
+    ) -> State {
         let mut silences = Silences::default();
         for s in stored {
             if let Err(e) = silences.upsert(s.clone()) {
@@ -317,7 +320,7 @@ impl<S: Store + Clone> Manager<S> {
             }
         }
         if s.id.is_empty() {
-            s.id = crate::noise::silence_id().map_err(|_| SilenceRefusal::Unavailable)?;
+            s.id = silence_id().map_err(|_| SilenceRefusal::Unavailable)?;
         }
         s.starts_at = keep_start.unwrap_or(s.starts_at.max(now));
         s.updated_at = now;
@@ -514,5 +517,45 @@ impl<S: Store + Clone> Manager<S> {
                 "stable_at": self.noise.flaps.stable_at(id, now).map(format_ts),
             },
         }))
+    }
+}
+
+/// A random silence id in the UUID v4 form Alertmanager's clients expect.
+pub fn silence_id() -> anyhow::Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness for a silence id: {e}"))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+/// Whether `s` has the form of a UUID (Alertmanager refuses other silence ids with 422).
+pub fn is_uuid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_ids_are_uuids() {
+        let id = silence_id().expect("id");
+        assert!(is_uuid(&id), "{id}");
+        assert_eq!(&id[14..15], "4");
+        assert!(!is_uuid("nope"));
     }
 }

@@ -18,8 +18,8 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::deliver::Handle;
 use super::mute::Muting;
 
-use crate::driver::wall_ms;
-use crate::lifecycle::{Change, Detail};
+use crate::clock::wall_ms;
+use crate::pipeline::lifecycle::{Change, Detail};
 
 /// At most this many changes are applied before due groups are flushed.
 const BATCH: usize = 8192;
@@ -331,7 +331,9 @@ impl<S: Store + Clone> Dispatcher<S> {
         }
         // Every alert counts as an inhibition source, routed or not.
         let state_change = match &c.detail {
-            Detail::Created(a) => Some((Arc::new(super::view(a).labels), a.state.clone())),
+            Detail::Created { alert: a, .. } => {
+                Some((Arc::new(super::view(a).labels), a.state.clone()))
+            }
             Detail::Transition { to, .. } => self.mute.labels(c.alert_id).map(|l| (l, to.clone())),
             _ => None,
         };
@@ -347,7 +349,7 @@ impl<S: Store + Clone> Dispatcher<S> {
             return;
         }
         let view = match &c.detail {
-            Detail::Created(a) => Arc::new(super::view(a)),
+            Detail::Created { alert: a, .. } => Arc::new(super::view(a)),
             Detail::Occurrence {
                 summary,
                 severity,

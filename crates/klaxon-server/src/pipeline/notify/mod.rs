@@ -16,8 +16,9 @@ use klaxon_notify::{AlertView, Notifier};
 use klaxon_store::StoredAlert;
 use tokio::sync::broadcast;
 
-/// What the API shares of notifications.
-pub struct Hub {
+/// What the API holds of the notification side: the compiled receivers, the WebSocket feed,
+/// the base URL of links, and a line to the dispatcher.
+pub struct NotifyHandle {
     pub notifier: Arc<Notifier>,
     /// Notifications pushed to WebSocket clients.
     pub pushed: broadcast::Sender<Arc<Pushed>>,
@@ -79,7 +80,7 @@ pub fn random_key() -> String {
         // No randomness: time and a counter still make keys unique within this process.
         static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        b[..8].copy_from_slice(&crate::driver::wall_ms().to_le_bytes());
+        b[..8].copy_from_slice(&crate::clock::wall_ms().to_le_bytes());
         b[8..].copy_from_slice(&n.to_le_bytes());
     }
     b.iter().map(|x| format!("{x:02x}")).collect()

@@ -16,11 +16,12 @@ use klaxon_store::{AlertChange, AlertIndex, Source, Store, StoreError, StoredAle
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::driver::{wall_ms, Fired};
+use crate::clock::wall_ms;
 use crate::metrics::Metrics;
-use crate::publish::Published;
+use crate::pipeline::driver::Fired;
+use crate::wire::alert_json;
 use convert::Labelled;
-pub use noise::SilenceRefusal;
+pub use noise::{is_uuid, SilenceRefusal};
 
 /// The manager's maps are keyed by numbers (ids, fingerprints), looked up on every firing:
 /// foldhash, seeded per process, hashes them at a fraction of SipHash's cost.
@@ -28,7 +29,7 @@ type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 
 /// Lifecycle settings, in milliseconds.
 #[derive(Debug, Clone, Copy)]
-pub struct Settings {
+pub struct LifecycleSettings {
     /// A resolved alert that fires again within this reopens (default 5 min).
     pub reopen_window_ms: i64,
     /// Resolved alerts close after this.
@@ -171,8 +172,11 @@ pub struct Change {
 /// What a change did, typed.
 #[derive(Debug, Clone)]
 pub enum Detail {
-    /// A new alert, as stored.
-    Created(Arc<StoredAlert>),
+    /// A new alert, as stored, and its wire JSON (rendered once).
+    Created {
+        alert: Arc<StoredAlert>,
+        json: Arc<str>,
+    },
     /// Another firing: the latest summary, severity and count.
     Occurrence {
         summary: String,
@@ -191,9 +195,8 @@ pub enum Detail {
 
 /// Where committed changes go.
 pub struct Outputs {
-    /// New alerts (the `/v1/alerts/stream` feed).
-    pub created: broadcast::Sender<Arc<Published>>,
-    /// Every change (the `/alerts/stream` feed).
+    /// Every change: the alert streams (through the publish hub) and the notification
+    /// dispatcher read it.
     pub changes: broadcast::Sender<Arc<Change>>,
     pub metrics: Arc<Metrics>,
 }
@@ -257,7 +260,7 @@ enum Reply {
 /// The manager's state.
 pub struct Manager<S> {
     store: S,
-    settings: Settings,
+    settings: LifecycleSettings,
     out: Outputs,
     alerts: FastMap<i64, Entry>,
     /// Fingerprint (as its 64-bit value) → the newest alert of it.
@@ -266,7 +269,6 @@ pub struct Manager<S> {
     due: BinaryHeap<Reverse<(i64, i64, Due)>>,
     // One batch in the making.
     changes: Vec<AlertChange>,
-    created: Vec<StoredAlert>,
     published: Vec<Change>,
     replies: Vec<Reply>,
     latencies: Vec<Instant>,
@@ -305,10 +307,10 @@ impl<S: Store + Clone> Manager<S> {
     /// the `auto_resolve_seconds` (ms) of the active event rules by (group, rule id).
     pub async fn load(
         store: S,
-        settings: Settings,
+        settings: LifecycleSettings,
         out: Outputs,
         rule_auto: &HashMap<(String, String), i64>,
-        controls: crate::noise::Compiled,
+        controls: crate::config::noise::NoiseControls,
     ) -> Result<Manager<S>, StoreError> {
         let next_id = store.max_alert_id().await? + 1;
         let noise = noise::State::new(controls, store.silences().await?);
@@ -321,7 +323,6 @@ impl<S: Store + Clone> Manager<S> {
             next_id,
             due: BinaryHeap::new(),
             changes: Vec::new(),
-            created: Vec::new(),
             published: Vec::new(),
             replies: Vec::new(),
             latencies: Vec::new(),
@@ -340,7 +341,7 @@ impl<S: Store + Clone> Manager<S> {
             m.index(a, auto);
         }
         // Silences and windows may have changed while the server was down.
-        m.reconsider_all(crate::driver::wall_ms());
+        m.reconsider_all(wall_ms());
         Ok(m)
     }
 
@@ -430,7 +431,7 @@ impl<S: Store + Clone> Manager<S> {
     /// served first so an acknowledgement never waits behind a storm of firings.
     pub async fn run(
         mut self,
-        mut engine: mpsc::Receiver<Command>,
+        mut engine: mpsc::Receiver<Fired>,
         mut api: mpsc::UnboundedReceiver<Command>,
     ) {
         let (mut engine_open, mut api_open) = (true, true);
@@ -445,8 +446,8 @@ impl<S: Store + Clone> Manager<S> {
                     Some(c) => self.handle(c).await,
                     None => api_open = false,
                 },
-                cmd = engine.recv(), if engine_open => match cmd {
-                    Some(c) => self.handle(c).await,
+                fired = engine.recv(), if engine_open => match fired {
+                    Some(f) => self.handle(Command::Fired(f)).await,
                     None => engine_open = false,
                 },
                 () = tokio::time::sleep(wait) => {}
@@ -455,8 +456,8 @@ impl<S: Store + Clone> Manager<S> {
             while self.changes.len() < MAX_BATCH_CHANGES {
                 if let Ok(c) = api.try_recv() {
                     self.handle(c).await;
-                } else if let Ok(c) = engine.try_recv() {
-                    self.handle(c).await;
+                } else if let Ok(f) = engine.try_recv() {
+                    self.handle(Command::Fired(f)).await;
                 } else {
                     break;
                 }
@@ -794,16 +795,19 @@ impl<S: Store + Clone> Manager<S> {
         if e.state.is_firing() {
             self.noise.inhibitor.fire(e.id, &e.labels);
         }
-        let json = crate::api::alerts::to_json(&a);
+        let alert = Arc::<str>::from(alert_json(&a).to_string());
         self.published.push(Change {
             alert_id: a.id,
             kind: "created",
             severity: a.severity.clone(),
             state: a.state.clone(),
             labels: Arc::new(a.labels.clone()),
-            json: json!({"kind": "created", "alert": json}).to_string(),
+            json: format!("{{\"alert\":{alert},\"kind\":\"created\"}}"),
             end_of_batch: false,
-            detail: Detail::Created(Arc::new(a.clone())),
+            detail: Detail::Created {
+                alert: Arc::new(a.clone()),
+                json: alert,
+            },
         });
         self.changes.push(AlertChange::Insert {
             alert: Box::new(a.clone()),
@@ -811,10 +815,8 @@ impl<S: Store + Clone> Manager<S> {
             reason: reason.to_owned(),
             occurrence,
         });
-        let (id, active) = (a.id, a.state == "active");
-        self.created.push(a);
-        if active {
-            self.reconsider(id, crate::driver::wall_ms());
+        if a.state == "active" {
+            self.reconsider(a.id, wall_ms());
         }
     }
 
@@ -862,11 +864,8 @@ impl<S: Store + Clone> Manager<S> {
     /// Keeps a quiet occurrence of `id` in RAM until the next flush.
     fn hold_quiet(&mut self, id: i64, occurred: (i64, Option<f64>)) {
         if self.quiet.is_empty() {
-            self.due.push(Reverse((
-                crate::driver::wall_ms() + QUIET_FLUSH_MS,
-                0,
-                Due::Flush,
-            )));
+            self.due
+                .push(Reverse((wall_ms() + QUIET_FLUSH_MS, 0, Due::Flush)));
         }
         self.quiet.insert(id, occurred);
         self.quiet_firings += 1;
@@ -1212,9 +1211,6 @@ impl<S: Store + Clone> Manager<S> {
                     }
                 }
             }
-        }
-        for a in self.created.drain(..) {
-            let _ = self.out.created.send(Arc::new(Published::new(&a)));
         }
         if let Some(last) = self.published.last_mut() {
             last.end_of_batch = true;

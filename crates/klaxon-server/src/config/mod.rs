@@ -1,10 +1,15 @@
 //! Server configuration: embedded defaults, a TOML file, `KLAXON_SECTION__KEY` environment
 //! overrides, then command-line flags. Owns no I/O beyond reading the file it is given; the
-//! environment is an argument so loading can be tested.
+//! environment is an argument so loading can be tested. The noise controls (`[[maintenance]]`,
+//! `[[inhibit]]`, `[flapping]`, `[silence_notice]`) are compiled in `noise`.
+
+pub mod noise;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+pub use noise::{Flapping, InhibitConfig, MaintenanceConfig, NoiseControls, SilenceNotice};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -37,76 +42,6 @@ pub struct Config {
     /// The routing tree; without one, only receivers named by rules get notifications.
     pub route: Option<klaxon_notify::RouteConfig>,
     pub dashboard: Dashboard,
-}
-
-/// A maintenance window: one-off (`start`, `end`) or recurring (`weekdays`, `from`, `to`,
-/// `time_zone`), muting the alerts its `matchers` match and those of threshold rules that name
-/// it in `suppression_rules`.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct MaintenanceConfig {
-    pub name: String,
-    /// Alertmanager matchers: `env="staging"`, `host=~"db-.*"`.
-    pub matchers: Vec<String>,
-    /// One-off: RFC 3339 or epoch ms.
-    pub start: Option<toml::Value>,
-    pub end: Option<toml::Value>,
-    /// Recurring: `mon` … `sun` (or full names).
-    pub weekdays: Vec<String>,
-    /// Local time of day, `HH:MM`; `to` not after `from` runs past midnight.
-    pub from: Option<String>,
-    pub to: Option<String>,
-    /// An IANA time zone (`Europe/Berlin`); UTC when absent.
-    pub time_zone: Option<String>,
-}
-
-/// An inhibition rule, as in Alertmanager, optionally scoped to one route (receiver).
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct InhibitConfig {
-    pub name: Option<String>,
-    pub source_matchers: Vec<String>,
-    pub target_matchers: Vec<String>,
-    pub equal: Vec<String>,
-    /// Only for notifications to this receiver.
-    pub route: Option<String>,
-}
-
-/// A notice `before_minutes` before an active silence that holds alerts ends, to these
-/// receivers. Off while `receivers` is empty.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SilenceNotice {
-    pub before_minutes: u64,
-    pub receivers: Vec<String>,
-}
-
-impl Default for SilenceNotice {
-    fn default() -> Self {
-        SilenceNotice {
-            before_minutes: 15,
-            receivers: Vec::new(),
-        }
-    }
-}
-
-/// Flap detection: more than `changes` changes between firing and not firing within
-/// `window_minutes` holds an alert's notifications until it is stable.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Flapping {
-    /// 0 turns detection off.
-    pub changes: usize,
-    pub window_minutes: u64,
-}
-
-impl Default for Flapping {
-    fn default() -> Self {
-        Flapping {
-            changes: 6,
-            window_minutes: 30,
-        }
-    }
 }
 
 /// The built-in collector of the host's own metrics (`system.cpu.usage`,
@@ -351,7 +286,7 @@ impl Config {
         if self.collector.interval_seconds == 0 {
             errors.push("collector.interval_seconds: must be at least 1".to_owned());
         }
-        if let Err(e) = crate::noise::compile(self) {
+        if let Err(e) = self.noise() {
             errors.extend(e);
         }
         if self.dashboard.session_hours == 0 || self.dashboard.session_hours > 24 * 30 {
@@ -374,6 +309,17 @@ impl Config {
     /// Compiles receivers, routes and templates; every error with its key.
     pub fn notifier(&self) -> Result<klaxon_notify::Notifier, Vec<String>> {
         klaxon_notify::compile(&self.receivers, self.route.as_ref(), &self.smtp)
+    }
+
+    /// Compiles the noise controls (loading time zones), or every error.
+    pub fn noise(&self) -> Result<NoiseControls, Vec<String>> {
+        noise::compile(
+            &self.maintenance,
+            &self.inhibit,
+            &self.flapping,
+            &self.silence_notice,
+            &self.receivers,
+        )
     }
 
     /// The SQLite file.

@@ -1,13 +1,15 @@
-//! The replay buffer behind `/alerts/stream`: committed lifecycle changes numbered in order,
-//! the newest kept in a bounded buffer that readers walk with their own cursor. A reader that
-//! falls out of the buffer is told (`lagged`), never silently skipped.
+//! The last stage before readers: every committed lifecycle change, numbered in order, the
+//! newest kept in a bounded buffer (`Hub`) that readers walk with their own cursor. Every alert
+//! stream reads it (`/alerts/stream` every change, `/v1/alerts/stream` the new alerts). A
+//! reader that falls out of the buffer is told (`Read::Lagged`), never silently skipped. The
+//! lifecycle manager publishes only after the store has committed (write-then-signal).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, watch};
 
-use crate::lifecycle::Change;
+use crate::pipeline::lifecycle::Change;
 
 /// A numbered change.
 #[derive(Debug, Clone)]
@@ -113,7 +115,7 @@ mod tests {
             state: "active".into(),
             labels: Default::default(),
             json: "{}".into(),
-            detail: crate::lifecycle::Detail::Other,
+            detail: crate::pipeline::lifecycle::Detail::Other,
             end_of_batch: true,
         })
     }

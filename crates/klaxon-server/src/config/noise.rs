@@ -1,6 +1,6 @@
-//! The server side of noise control: compiles `[[maintenance]]`, `[[inhibit]]` and
-//! `[flapping]` from the config into the engine's pure types (loading time zones, which is the
-//! I/O the engine must not do), and makes silence ids. Every error names its key.
+//! The noise controls of the configuration: `[[maintenance]]`, `[[inhibit]]`, `[flapping]` and
+//! `[silence_notice]`, and their compilation into the engine's pure types (loading time zones,
+//! which is the I/O the engine must not do). Every error names its key.
 
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
@@ -9,11 +9,82 @@ use klaxon_engine::noise::{
     FlapSettings, InhibitRule, Inhibitor, MaintenanceWindow, Schedule, Windows,
 };
 use klaxon_engine::timestamp::parse_ts_str;
+use klaxon_notify::ReceiverConfig;
+use serde::Deserialize;
 
-use crate::config::{Config, MaintenanceConfig};
+/// A maintenance window: one-off (`start`, `end`) or recurring (`weekdays`, `from`, `to`,
+/// `time_zone`), muting the alerts its `matchers` match and those of threshold rules that name
+/// it in `suppression_rules`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceConfig {
+    pub name: String,
+    /// Alertmanager matchers: `env="staging"`, `host=~"db-.*"`.
+    pub matchers: Vec<String>,
+    /// One-off: RFC 3339 or epoch ms.
+    pub start: Option<toml::Value>,
+    pub end: Option<toml::Value>,
+    /// Recurring: `mon` … `sun` (or full names).
+    pub weekdays: Vec<String>,
+    /// Local time of day, `HH:MM`; `to` not after `from` runs past midnight.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// An IANA time zone (`Europe/Berlin`); UTC when absent.
+    pub time_zone: Option<String>,
+}
+
+/// An inhibition rule, as in Alertmanager, optionally scoped to one route (receiver).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct InhibitConfig {
+    pub name: Option<String>,
+    pub source_matchers: Vec<String>,
+    pub target_matchers: Vec<String>,
+    pub equal: Vec<String>,
+    /// Only for notifications to this receiver.
+    pub route: Option<String>,
+}
+
+/// A notice `before_minutes` before an active silence that holds alerts ends, to these
+/// receivers. Off while `receivers` is empty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SilenceNotice {
+    pub before_minutes: u64,
+    pub receivers: Vec<String>,
+}
+
+impl Default for SilenceNotice {
+    fn default() -> Self {
+        SilenceNotice {
+            before_minutes: 15,
+            receivers: Vec::new(),
+        }
+    }
+}
+
+/// Flap detection: more than `changes` changes between firing and not firing within
+/// `window_minutes` holds an alert's notifications until it is stable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flapping {
+    /// 0 turns detection off.
+    pub changes: usize,
+    pub window_minutes: u64,
+}
+
+impl Default for Flapping {
+    fn default() -> Self {
+        Flapping {
+            changes: 6,
+            window_minutes: 30,
+        }
+    }
+}
 
 /// The compiled noise controls of a config.
-pub struct Compiled {
+#[derive(Debug, Clone)]
+pub struct NoiseControls {
     pub windows: Windows,
     pub inhibitor: Inhibitor,
     pub flapping: FlapSettings,
@@ -165,11 +236,17 @@ fn window(i: usize, w: &MaintenanceConfig, errors: &mut Vec<String>) -> Option<M
 }
 
 /// Compiles the noise controls of `config`, or every error.
-pub fn compile(config: &Config) -> Result<Compiled, Vec<String>> {
+pub fn compile(
+    maintenance: &[MaintenanceConfig],
+    inhibit: &[InhibitConfig],
+    flapping: &Flapping,
+    notice: &SilenceNotice,
+    receivers: &[ReceiverConfig],
+) -> Result<NoiseControls, Vec<String>> {
     let mut errors = Vec::new();
     let mut windows = Vec::new();
-    for (i, w) in config.maintenance.iter().enumerate() {
-        if config.maintenance[..i].iter().any(|o| o.name == w.name) {
+    for (i, w) in maintenance.iter().enumerate() {
+        if maintenance[..i].iter().any(|o| o.name == w.name) {
             errors.push(format!(
                 "maintenance[{i}].name: `{}` is used by an earlier window",
                 w.name
@@ -178,7 +255,7 @@ pub fn compile(config: &Config) -> Result<Compiled, Vec<String>> {
         windows.extend(window(i, w, &mut errors));
     }
     let mut rules = Vec::new();
-    for (i, r) in config.inhibit.iter().enumerate() {
+    for (i, r) in inhibit.iter().enumerate() {
         let key = format!("inhibit[{i}]");
         let source = matchers(
             &format!("{key}.source_matchers"),
@@ -204,9 +281,9 @@ pub fn compile(config: &Config) -> Result<Compiled, Vec<String>> {
             route: r.route.clone().filter(|s| !s.trim().is_empty()),
         });
     }
-    let sn = &config.silence_notice;
+    let sn = notice;
     for (i, r) in sn.receivers.iter().enumerate() {
-        if !config.receivers.iter().any(|x| &x.name == r) {
+        if !receivers.iter().any(|x| &x.name == r) {
             errors.push(format!(
                 "silence_notice.receivers[{i}]: `{r}` is not a receiver of [[receivers]]"
             ));
@@ -215,18 +292,18 @@ pub fn compile(config: &Config) -> Result<Compiled, Vec<String>> {
     if !sn.receivers.is_empty() && sn.before_minutes == 0 {
         errors.push("silence_notice.before_minutes: must be at least 1".to_owned());
     }
-    if config.flapping.changes > 0 && config.flapping.window_minutes == 0 {
+    if flapping.changes > 0 && flapping.window_minutes == 0 {
         errors.push("flapping.window_minutes: must be at least 1 (or changes = 0)".to_owned());
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Compiled {
+    Ok(NoiseControls {
         windows: Windows::new(windows),
         inhibitor: Inhibitor::new(rules),
         flapping: FlapSettings {
-            changes: config.flapping.changes,
-            window_ms: i64::try_from(config.flapping.window_minutes)
+            changes: flapping.changes,
+            window_ms: i64::try_from(flapping.window_minutes)
                 .unwrap_or(i64::MAX / 60_000)
                 .saturating_mul(60_000),
         },
@@ -238,36 +315,10 @@ pub fn compile(config: &Config) -> Result<Compiled, Vec<String>> {
     })
 }
 
-/// A random silence id in the UUID v4 form Alertmanager's clients expect.
-pub fn silence_id() -> anyhow::Result<String> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness for a silence id: {e}"))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
-}
-
-/// Whether `s` has the form of a UUID (Alertmanager refuses other silence ids with 422).
-pub fn is_uuid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     fn config(toml_text: &str) -> Config {
         toml::from_str(toml_text).expect("config parses")
@@ -294,7 +345,7 @@ source_matchers = ['alertname="NodeDown"']
 target_matchers = ['severity=~"a{2}"']
 "#,
         );
-        let errors = compile(&c).err().expect("errors");
+        let errors = c.noise().err().expect("errors");
         for part in [
             "maintenance[0].weekdays[1]",
             "maintenance[0].from",
@@ -323,19 +374,11 @@ to = "06:00"
 time_zone = "Europe/Berlin"
 "#,
         );
-        let compiled = compile(&c).expect("valid");
+        let compiled = c.noise().expect("valid");
         let w = compiled.windows.get("weekend").expect("window");
         // Saturday 2026-12-05 23:00 in Berlin (UTC+1) is 22:00 UTC.
         let at = parse_ts_str("2026-12-05T22:30:00Z").expect("time");
         assert!(w.is_open(at));
         assert!(!w.is_open(parse_ts_str("2026-12-05T20:00:00Z").expect("time")));
-    }
-
-    #[test]
-    fn silence_ids_are_uuids() {
-        let id = silence_id().expect("id");
-        assert!(is_uuid(&id), "{id}");
-        assert_eq!(&id[14..15], "4");
-        assert!(!is_uuid("nope"));
     }
 }

@@ -1,14 +1,56 @@
-//! The OpenAPI 3.0 document at `/openapi.json`, generated from the same endpoint table the
-//! router is built from.
+//! The application: the endpoint table (the API's, the dashboard's, and `/openapi.json`), the
+//! router built from it with the body limit and the dashboard's cross-site guard, and the
+//! OpenAPI 3.0 document generated from the same table, so the two cannot drift apart. The API
+//! and the dashboard each contribute endpoints; neither imports the other.
 
 use axum::extract::State;
-use axum::Json;
+use axum::routing::{get, MethodRouter};
+use axum::{Json, Router};
 use klaxon_store::Store;
 use serde_json::{json, Map, Value};
 
-use super::{endpoints, AppState};
+use crate::error::ApiError;
+use crate::state::{AppState, Endpoint};
 
-/// The document for every endpoint of the API.
+/// Every endpoint the server serves.
+pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
+    let mut all = crate::api::endpoints::<S>();
+    all.push(Endpoint {
+        method: "GET",
+        path: "/openapi.json",
+        role: "none",
+        summary: "This document",
+        handler: get(serve::<S>),
+    });
+    all.extend(crate::dashboard::endpoints::<S>());
+    all
+}
+
+/// The router with every endpoint of [`endpoints`].
+pub fn router<S: Store + Clone>(state: AppState<S>) -> Router {
+    let body_limit = state.config.ingest.max_body_bytes;
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState<S>>)> = Vec::new();
+    for e in endpoints::<S>() {
+        match by_path.iter_mut().find(|(p, _)| *p == e.path) {
+            Some((_, m)) => *m = std::mem::take(m).merge(e.handler),
+            None => by_path.push((e.path, e.handler)),
+        }
+    }
+    let mut r = Router::new();
+    for (path, m) in by_path {
+        r = r.route(path, m);
+    }
+    let sessions = std::sync::Arc::clone(&state.auth.sessions);
+    r.fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(
+            sessions,
+            crate::dashboard::guard,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// The OpenAPI document of every endpoint.
 pub fn document<S: Store + Clone>() -> Value {
     let mut paths = Map::new();
     for e in endpoints::<S>() {

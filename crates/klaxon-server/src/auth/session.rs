@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap};
 use klaxon_store::Role;
 use serde_json::{json, Value};
 
-use crate::auth::{constant_time_eq, hash_token, Caller};
+use super::token::{constant_time_eq, hash_token, write_private, Caller};
 
 /// The cookie that carries the session id.
 pub const COOKIE: &str = "klaxon_session";
@@ -156,7 +156,7 @@ impl Sessions {
         let text = self.snapshot(now);
         let written = tokio::task::spawn_blocking(move || {
             let tmp = path.with_extension("json.tmp");
-            crate::auth::write_private(&tmp, &text)?;
+            write_private(&tmp, &text)?;
             std::fs::rename(&tmp, &path)
                 .map_err(|e| anyhow::anyhow!("renaming {}: {e}", tmp.display()))
         })

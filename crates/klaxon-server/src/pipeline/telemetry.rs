@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use klaxon_store::{Store, TelemetryRow};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::{wall_ms, Rows};
+use crate::clock::wall_ms;
 use crate::metrics::Metrics;
+use crate::pipeline::driver::Rows;
 
 /// Rows written in one store call at most.
 const MAX_ROWS: usize = 100_000;

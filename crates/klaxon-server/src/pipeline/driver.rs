@@ -6,22 +6,15 @@ use std::sync::atomic::AtomicI64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use klaxon_engine::threshold::{ThresholdEngine, ThresholdEvent, ThresholdRuleSet};
 use klaxon_engine::{Alert, BaselineRecord, Body, Engine, Labels, Outcome, RuleSet, Signal};
 use klaxon_store::TelemetryRow;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
-use crate::lifecycle::Command;
+use crate::clock::wall_ms;
 use crate::metrics::Metrics;
-
-/// Wall-clock time in epoch milliseconds: the engine time of a live server.
-pub fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// Signals accepted by one ingest request (or one chunk of a streamed one).
 pub struct Batch {
@@ -88,7 +81,7 @@ pub struct Rows {
 pub struct Outputs {
     /// The lifecycle manager.
     /// The lifecycle manager (bounded: when it falls behind, the engine waits).
-    pub fired: mpsc::Sender<Command>,
+    pub fired: mpsc::Sender<Fired>,
     /// `None` when telemetry is off.
     pub rows: Option<mpsc::Sender<Rows>>,
     pub baselines: mpsc::UnboundedSender<Vec<BaselineRecord>>,
@@ -269,11 +262,11 @@ fn hand_over(
     accepted: Instant,
 ) {
     if !alerts.is_empty() || !events.is_empty() {
-        let _ = out.fired.blocking_send(Command::Fired(Fired {
+        let _ = out.fired.blocking_send(Fired {
             alerts: std::mem::take(alerts),
             threshold: std::mem::take(events),
             accepted,
-        }));
+        });
     }
 }
 

@@ -18,12 +18,12 @@ use klaxon_store::{Claim, Delivery, OutboxRow, Store};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::task::JoinSet;
 
-use crate::driver::wall_ms;
+use crate::clock::wall_ms;
 use crate::metrics::Metrics;
 
 /// How the workers behave.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct DeliverySettings {
     pub workers: usize,
     pub backoff: Backoff,
     pub max_age_ms: i64,
@@ -69,7 +69,7 @@ struct Shared<S> {
     notifier: Arc<Notifier>,
     http: HttpClient,
     pushed: broadcast::Sender<Arc<Pushed>>,
-    settings: Settings,
+    settings: DeliverySettings,
     metrics: Arc<Metrics>,
     /// Rows claimed and not yet recorded.
     busy: Arc<AtomicUsize>,
@@ -86,7 +86,7 @@ pub fn start<S: Store + Clone>(
     store: S,
     notifier: Arc<Notifier>,
     pushed: broadcast::Sender<Arc<Pushed>>,
-    settings: Settings,
+    settings: DeliverySettings,
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
     grace: Duration,

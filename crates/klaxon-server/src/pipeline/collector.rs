@@ -12,8 +12,9 @@ use klaxon_engine::{Body, Labels, Metric, Signal};
 use klaxon_store::Store;
 use tokio::sync::watch;
 
-use crate::api::AppState;
-use crate::driver::{wall_ms, Batch, Input};
+use crate::clock::wall_ms;
+use crate::pipeline::driver::{Batch, Input};
+use crate::state::AppState;
 
 /// CPU time counters of the first line of `/proc/stat`: (busy, total) in jiffies.
 pub fn parse_cpu(stat: &str) -> Option<(u64, u64)> {

@@ -1,0 +1,470 @@
+//! A started server: `Server::start` wires the pipeline (engine thread, lifecycle manager,
+//! publish hub, notification dispatcher and workers, telemetry writer, collector) and loads
+//! what survives a restart; `Server::serve` serves HTTP; `Server::drain` shuts down in order.
+
+use std::future::Future;
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use klaxon_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch, Semaphore};
+
+use crate::auth::token::ensure_admin;
+use crate::auth::Auth;
+use crate::clock::wall_ms;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::pipeline::driver::{self, Input, Outputs};
+use crate::pipeline::lifecycle::{self, LifecycleSettings};
+use crate::pipeline::notify::{self, NotifyHandle};
+use crate::pipeline::{collector, publish, telemetry};
+use crate::state::{AppState, Shared};
+
+/// A started server: the engine thread and the background tasks run, the HTTP side not yet.
+pub struct Server<S> {
+    /// The handlers' state (tests reach the queue and metrics through it).
+    pub state: AppState<S>,
+    engine_thread: std::thread::JoinHandle<()>,
+    publisher: std::thread::JoinHandle<()>,
+    writer: Option<tokio::task::JoinHandle<()>>,
+    saver: tokio::task::JoinHandle<()>,
+    retention: Option<tokio::task::JoinHandle<()>>,
+    hub_task: tokio::task::JoinHandle<()>,
+    collector: Option<tokio::task::JoinHandle<()>>,
+    shutdown_tx: watch::Sender<bool>,
+    notifications: Option<NotifyTasks>,
+}
+
+/// The notification tasks.
+struct NotifyTasks {
+    /// Questions to the dispatcher about an alert (`GET /alerts/{id}`).
+    queries: tokio::sync::mpsc::UnboundedSender<notify::dispatch::Query>,
+    dispatcher: tokio::task::JoinHandle<()>,
+    workers: notify::deliver::Workers,
+    stop: watch::Sender<bool>,
+    stop_workers: watch::Sender<bool>,
+    retention: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl<S: Store + Clone> Server<S> {
+    /// Ensures an admin token, starts the engine thread with the persisted baselines and the
+    /// active rule sets, and the publisher, telemetry, baseline and retention tasks.
+    pub async fn start(config: Config, store: S) -> anyhow::Result<Server<S>> {
+        let admin = config.admin_token.as_ref().map(|s| s.0.as_str());
+        if let Some(path) = ensure_admin(&store, admin, &config.data_dir, wall_ms()).await? {
+            tracing::warn!(
+                file = %path.display(),
+                "no admin token configured: generated one and wrote it to {} (mode 0600)",
+                path.display()
+            );
+        }
+        let metrics = Arc::new(Metrics::default());
+        let heartbeat = Arc::new(AtomicI64::new(wall_ms()));
+        let (engine_tx, engine_rx) = std::sync::mpsc::channel::<Input>();
+        let (fired_tx, fired_rx) = mpsc::channel(FIRED_BATCHES);
+        let (api_tx, api_rx) = mpsc::unbounded_channel();
+        let (base_tx, mut base_rx) = mpsc::unbounded_channel();
+        let (rows_tx, rows_rx) = if config.telemetry.enabled {
+            let (tx, rx) = mpsc::channel(64.max(config.telemetry.buffer_rows / CHUNK_ROWS));
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let outputs = Outputs {
+            fired: fired_tx,
+            rows: rows_tx,
+            baselines: base_tx,
+            baseline_every: Duration::from_secs(config.engine.baseline_save_seconds.max(1)),
+            metrics: Arc::clone(&metrics),
+            heartbeat: Arc::clone(&heartbeat),
+        };
+        let engine_thread = std::thread::Builder::new()
+            .name("klaxon-engine".into())
+            .spawn(move || driver::run(engine_rx, outputs))
+            .context("starting the engine thread")?;
+
+        // Warm-up survives a restart; the active sets are in effect before the first signal.
+        engine_tx
+            .send(Input::Restore(store.load_baselines().await?))
+            .ok();
+        let mut loaded = Vec::new();
+        let mut rule_auto = std::collections::HashMap::new();
+        for rec in store.active_rule_sets().await? {
+            match crate::api::rulesets::validate(rec.kind, &rec.json) {
+                Ok(doc) => {
+                    if let crate::api::rulesets::Doc::Event(parsed) = &doc {
+                        for r in &parsed.set.rules {
+                            if let Some(ms) = r.auto_resolve_ms {
+                                rule_auto.insert((rec.group.clone(), r.id.clone()), ms as i64);
+                            }
+                        }
+                    }
+                    let (done, wait) = tokio::sync::oneshot::channel();
+                    engine_tx
+                        .send(crate::api::rulesets::activation(&rec, doc, done))
+                        .ok();
+                    let _ = wait.await;
+                    loaded.push(format!(
+                        "{} {}/{} v{}",
+                        rec.kind.as_str(),
+                        rec.group,
+                        rec.name,
+                        rec.version
+                    ));
+                }
+                Err(e) => tracing::error!(
+                    kind = rec.kind.as_str(), group = %rec.group, name = %rec.name,
+                    version = rec.version, error = %e.message,
+                    "stored active rule set no longer parses; not loaded"
+                ),
+            }
+        }
+        if !loaded.is_empty() {
+            tracing::info!(sets = %loaded.join(", "), "active rule sets loaded");
+        }
+        let (firing, stale_pending) = threshold_alerts_before(&store).await?;
+        if !firing.is_empty() {
+            engine_tx.send(Input::RestoreFiring(firing)).ok();
+        }
+
+        let (changes_tx, changes_rx) = broadcast::channel(16_384);
+        let hub = publish::Hub::new(wall_ms(), HUB_CAPACITY);
+        let hub_task = tokio::spawn(Arc::clone(&hub).run(changes_rx));
+        let lc = &config.lifecycle;
+        let settings = LifecycleSettings {
+            reopen_window_ms: secs_ms(lc.reopen_window_seconds),
+            close_after_ms: secs_ms(lc.close_after_seconds),
+            rule_auto_resolve_ms: (lc.rule_auto_resolve_seconds > 0)
+                .then(|| secs_ms(lc.rule_auto_resolve_seconds)),
+            resolve_timeout_ms: secs_ms(lc.resolve_timeout_seconds),
+        };
+        // Compiled once: the manager and the dispatcher each hold their part.
+        let controls = config
+            .noise()
+            .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
+        let manager = lifecycle::Manager::load(
+            store.clone(),
+            settings,
+            lifecycle::Outputs {
+                changes: changes_tx.clone(),
+                metrics: Arc::clone(&metrics),
+            },
+            &rule_auto,
+            controls.clone(),
+        )
+        .await
+        .context("loading the open alerts")?;
+        let notifier = Arc::new(
+            config
+                .notifier()
+                .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
+        );
+        let (pushed, _) = broadcast::channel(4096);
+        let external_url = config
+            .notify
+            .external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let notifications = if notifier.enabled() {
+            Some(
+                start_notifications(
+                    &config,
+                    store.clone(),
+                    Arc::clone(&notifier),
+                    pushed.clone(),
+                    external_url.clone(),
+                    Arc::clone(&metrics),
+                    changes_tx.subscribe(),
+                    controls,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        // Pending threshold alerts do not survive a restart in the engine (their `for` starts
+        // over from new samples), so their open alerts end here instead of waiting forever.
+        for id in stale_pending {
+            let (reply, _) = tokio::sync::oneshot::channel();
+            let _ = api_tx.send(lifecycle::Command::Act {
+                id,
+                act: lifecycle::Act::Resolve,
+                actor: "system".to_owned(),
+                reason: "restart: a pending threshold alert starts over from new samples"
+                    .to_owned(),
+                reply,
+            });
+        }
+        // Its own thread and runtime: a busy ingest (NDJSON parsing on the runtime's workers)
+        // never delays a commit or a publish.
+        let publisher = std::thread::Builder::new()
+            .name("klaxon-lifecycle".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(manager.run(fired_rx, api_rx)),
+                    Err(e) => tracing::error!(error = %e, "cannot start the lifecycle runtime"),
+                }
+            })
+            .context("starting the lifecycle thread")?;
+        let writer = rows_rx.map(|rx| {
+            let flush = Duration::from_millis(config.telemetry.flush_interval_ms);
+            tokio::spawn(telemetry::run(
+                store.clone(),
+                rx,
+                flush,
+                Arc::clone(&metrics),
+            ))
+        });
+        let saver = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                while let Some(b) = base_rx.recv().await {
+                    if let Err(e) = store.save_baselines(b).await {
+                        tracing::warn!(error = %e, "saving baselines failed");
+                    }
+                }
+            })
+        };
+        let retention =
+            (config.telemetry.enabled && config.telemetry.retention_hours > 0).then(|| {
+                let keep = Duration::from_secs(config.telemetry.retention_hours * 3600);
+                tokio::spawn(telemetry::retention(store.clone(), keep))
+            });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let permits = Arc::new(Semaphore::new(config.ingest.queue_signals));
+        let shared = Arc::new(Shared {
+            auth: Auth::new(store.clone()).with_dashboard(&config.dashboard, &config.data_dir),
+            config,
+            store,
+            engine: Mutex::new(Some(engine_tx)),
+            permits,
+            metrics,
+            hub,
+            lifecycle: Mutex::new(Some(api_tx)),
+            shutdown: shutdown_rx,
+            engine_heartbeat: heartbeat,
+            notify: Arc::new(NotifyHandle {
+                notifier,
+                pushed,
+                external_url,
+                queries: notifications.as_ref().map(|n| n.queries.clone()),
+            }),
+        });
+        let state = AppState { inner: shared };
+        let collector = state.config.collector.enabled.then(|| {
+            let c = &state.config.collector;
+            tokio::spawn(collector::run(
+                state.clone(),
+                c.host.clone().unwrap_or_else(collector::host_name),
+                state.config.data_dir.clone(),
+                Duration::from_secs(c.interval_seconds),
+                state.shutdown.clone(),
+            ))
+        });
+        Ok(Server {
+            state,
+            collector,
+            engine_thread,
+            publisher,
+            writer,
+            saver,
+            retention,
+            hub_task,
+            shutdown_tx,
+            notifications,
+        })
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` completes, then drains: in-flight requests
+    /// finish, the engine takes no more input and finishes its queue, every alert and telemetry
+    /// row is committed, baselines are saved.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = crate::app::router(self.state.clone());
+        let addr = listener
+            .local_addr()
+            .context("reading the listening address")?;
+        tracing::info!("listening on http://{addr}");
+        let tx = self.shutdown_tx.clone();
+        let graceful = async move {
+            shutdown.await;
+            let _ = tx.send(true);
+        };
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(graceful)
+            .await
+            .context("serving HTTP");
+        self.drain().await;
+        served
+    }
+
+    /// Stops taking input and waits until everything accepted is committed.
+    pub async fn drain(self) {
+        let _ = self.shutdown_tx.send(true);
+        if let Some(c) = self.collector {
+            let _ = c.await;
+        }
+        if let Ok(mut g) = self.state.engine.lock() {
+            g.take();
+        }
+        if let Ok(mut g) = self.state.lifecycle.lock() {
+            g.take();
+        }
+        let thread = self.engine_thread;
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        let publisher = self.publisher;
+        let _ = tokio::task::spawn_blocking(move || publisher.join()).await;
+        if let Some(w) = self.writer {
+            let _ = w.await;
+        }
+        let _ = self.saver.await;
+        if let Some(r) = self.retention {
+            r.abort();
+        }
+        self.hub_task.abort();
+        if let Some(n) = self.notifications {
+            // The manager has committed everything: let the dispatcher write what is due,
+            // then the workers finish what is in flight.
+            let _ = n.stop.send(true);
+            let _ = n.dispatcher.await;
+            let _ = n.stop_workers.send(true);
+            n.workers.join().await;
+            if let Some(r) = n.retention {
+                r.abort();
+            }
+        }
+        tracing::info!("stopped cleanly: every accepted signal and alert is committed");
+    }
+}
+
+/// The open alerts of threshold rules: those that were firing (to re-seed the engine, so they
+/// resolve when their condition is found false) and the ids of pending ones.
+async fn threshold_alerts_before<S: Store>(
+    store: &S,
+) -> anyhow::Result<(Vec<driver::FiringBefore>, Vec<i64>)> {
+    let (mut firing, mut pending) = (Vec::new(), Vec::new());
+    for a in store.load_open_alerts().await? {
+        if a.source != klaxon_store::Source::Threshold {
+            continue;
+        }
+        if a.state == "pending" {
+            pending.push(a.id);
+            continue;
+        }
+        let full = store.get_alert(a.id).await?;
+        let mut labels = full.labels;
+        labels.remove("alertname");
+        firing.push(driver::FiringBefore {
+            group: full.group,
+            rule_id: full.rule_id,
+            labels,
+            since: full.first_seen,
+        });
+    }
+    Ok((firing, pending))
+}
+
+/// Releases this node's old claims, starts the workers and the dispatcher.
+async fn start_notifications<S: Store + Clone>(
+    config: &Config,
+    store: S,
+    notifier: Arc<klaxon_notify::Notifier>,
+    pushed: broadcast::Sender<Arc<klaxon_notify::channel::Pushed>>,
+    external_url: String,
+    metrics: Arc<Metrics>,
+    changes: broadcast::Receiver<Arc<lifecycle::Change>>,
+    controls: crate::config::NoiseControls,
+) -> anyhow::Result<NotifyTasks> {
+    let n = &config.notify;
+    let released = store
+        .release_notification_claims(&n.node, wall_ms())
+        .await
+        .context("releasing notification claims")?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "notifications claimed before the restart are due again"
+        );
+    }
+    let (stop, stop_rx) = watch::channel(false);
+    let (stop_workers, workers_rx) = watch::channel(false);
+    let settings = notify::deliver::DeliverySettings {
+        workers: n.workers,
+        backoff: klaxon_notify::Backoff {
+            initial: n.retry_initial.as_std(),
+            max: n.retry_max.as_std(),
+        },
+        max_age_ms: n.max_age.0,
+        lease_ms: n.lease.0,
+        owner: n.node.clone(),
+        external_url,
+    };
+    let (workers, handle) = notify::deliver::start(
+        store.clone(),
+        Arc::clone(&notifier),
+        pushed,
+        settings,
+        metrics,
+        workers_rx,
+        Duration::from_secs(5),
+    )
+    .map_err(|e| anyhow::anyhow!("starting the notification workers: {e}"))?;
+    let (queries_tx, queries) = tokio::sync::mpsc::unbounded_channel();
+    let dispatcher = notify::dispatch::Dispatcher::new(
+        store.clone(),
+        notifier,
+        handle,
+        (n.node.clone(), n.lease.0),
+        notify::mute::Muting::new(
+            controls.inhibitor,
+            controls.flapping,
+            config.silence_notice.receivers.clone(),
+        ),
+        queries,
+    );
+    let dispatcher = tokio::spawn(dispatcher.run(changes, stop_rx));
+    let retention = (n.retention_hours > 0).then(|| {
+        let keep = i64::try_from(n.retention_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match store.delete_notifications_before(wall_ms() - keep).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "notification retention"),
+                    Err(e) => tracing::warn!(error = %e, "notification retention failed"),
+                }
+            }
+        })
+    });
+    Ok(NotifyTasks {
+        queries: queries_tx,
+        dispatcher,
+        workers,
+        stop,
+        stop_workers,
+        retention,
+    })
+}
+
+fn secs_ms(s: u64) -> i64 {
+    i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// Typical rows per engine batch, to size the telemetry channel in rows.
+const CHUNK_ROWS: usize = 4096;
+
+/// Engine batches with alerts that may wait for the lifecycle manager before the engine waits.
+const FIRED_BATCHES: usize = 64;
+
+/// Lifecycle changes kept for `Last-Event-ID` resume of `/alerts/stream`.
+const HUB_CAPACITY: usize = 65_536;

@@ -1,0 +1,104 @@
+//! What every handler shares: `Shared` (configuration, store, authorization, the engine's and
+//! the lifecycle manager's inputs, the publish hub, metrics) behind the cheap handle `AppState`,
+//! and `Endpoint`, the row of the endpoint table the API and the dashboard each contribute to.
+//! Knows no routes itself.
+
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex};
+
+use axum::routing::MethodRouter;
+use klaxon_store::Store;
+use tokio::sync::{watch, Semaphore};
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
+use crate::pipeline::driver::Input;
+use crate::pipeline::lifecycle::Command;
+use crate::pipeline::notify::NotifyHandle;
+use crate::pipeline::publish::Hub;
+
+/// Everything handlers share.
+pub struct Shared<S> {
+    pub config: Config,
+    pub store: S,
+    pub auth: Auth<S>,
+    /// The engine's input; `None` once shutdown has begun.
+    pub engine: Mutex<Option<std::sync::mpsc::Sender<Input>>>,
+    /// Room in the engine queue, in signals.
+    pub permits: Arc<Semaphore>,
+    pub metrics: Arc<Metrics>,
+    /// The numbered replay buffer of committed changes, which every alert stream reads.
+    pub hub: Arc<Hub>,
+    /// The lifecycle manager's commands (actions on alerts, labelled alerts).
+    pub lifecycle: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Command>>>,
+    pub shutdown: watch::Receiver<bool>,
+    /// Wall-clock ms of the engine thread's last loop.
+    pub engine_heartbeat: Arc<AtomicI64>,
+    /// Receivers and the WebSocket feed of notifications.
+    pub notify: Arc<NotifyHandle>,
+}
+
+/// Handler state: a cheap handle on [`Shared`].
+pub struct AppState<S> {
+    pub inner: Arc<Shared<S>>,
+}
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        AppState {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<S> std::ops::Deref for AppState<S> {
+    type Target = Shared<S>;
+    fn deref(&self) -> &Shared<S> {
+        &self.inner
+    }
+}
+
+impl<S: Store + Clone> Shared<S> {
+    /// Sends an input to the engine thread.
+    pub fn send(&self, input: Input) -> ApiResult<()> {
+        let guard = self
+            .engine
+            .lock()
+            .map_err(|_| ApiError::unavailable("engine input lock poisoned"))?;
+        match guard.as_ref() {
+            Some(tx) => tx
+                .send(input)
+                .map_err(|_| ApiError::unavailable("the engine has stopped")),
+            None => Err(ApiError::unavailable("shutting down")),
+        }
+    }
+}
+
+impl<S> Shared<S> {
+    /// Sends a command to the lifecycle manager.
+    pub fn command(&self, c: Command) -> ApiResult<()> {
+        let guard = self
+            .lifecycle
+            .lock()
+            .map_err(|_| ApiError::unavailable("lifecycle lock poisoned"))?;
+        match guard.as_ref() {
+            Some(tx) => tx
+                .send(c)
+                .map_err(|_| ApiError::unavailable("the lifecycle manager has stopped")),
+            None => Err(ApiError::unavailable("shutting down")),
+        }
+    }
+}
+
+/// One endpoint: how it is documented and the handler that serves it. The router and the
+/// OpenAPI document are both built from one table (`app`), so they cannot drift apart.
+pub struct Endpoint<S> {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// The role a token needs (`none` for health and the document itself).
+    pub role: &'static str,
+    pub summary: &'static str,
+    pub handler: MethodRouter<AppState<S>>,
+}
