@@ -230,7 +230,7 @@ pub fn compile(
 /// `[notify]`: the outbox and its workers.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Settings {
+pub struct NotifySettings {
     /// Deliveries in flight at once, over every channel.
     pub workers: usize,
     /// The first retry waits up to this (full jitter), doubling per attempt...
@@ -249,9 +249,9 @@ pub struct Settings {
     pub node: String,
 }
 
-impl Default for Settings {
+impl Default for NotifySettings {
     fn default() -> Self {
-        Settings {
+        NotifySettings {
             workers: 64,
             retry_initial: Millis(1_000),
             retry_max: Millis(300_000),
@@ -264,7 +264,7 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
+impl NotifySettings {
     /// Every error of the settings.
     pub fn validate(&self, errors: &mut Vec<String>) {
         if self.workers == 0 {

@@ -1,6 +1,6 @@
 //! The HTTP(S) client the webhook, Slack and PagerDuty channels share: hyper with rustls
 //! (ring, the webpki roots), keep-alive pools per host, a deadline on the whole exchange, and
-//! bounded reads of the answer. Turns transport failures into [`Outcome`]s; the channels judge
+//! bounded reads of the answer. Turns transport failures into [`DeliveryOutcome`]s; the channels judge
 //! the answers.
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
-use crate::retry::Outcome;
+use crate::retry::DeliveryOutcome;
 
 /// At most this much of an answer's body is read (for error messages and body checks).
 const MAX_ANSWER: usize = 64 << 10;
@@ -69,17 +69,17 @@ impl HttpClient {
         headers: &[(String, String)],
         body: Bytes,
         timeout: Duration,
-    ) -> Result<Answer, Outcome> {
+    ) -> Result<Answer, DeliveryOutcome> {
         let uri: hyper::Uri = url
             .parse()
-            .map_err(|e| Outcome::failed(format!("invalid url: {e}")))?;
+            .map_err(|e| DeliveryOutcome::failed(format!("invalid url: {e}")))?;
         let mut req = Request::post(uri);
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
         let req = req
             .body(Full::new(body))
-            .map_err(|e| Outcome::failed(format!("invalid request: {e}")))?;
+            .map_err(|e| DeliveryOutcome::failed(format!("invalid request: {e}")))?;
         let exchange = async {
             let resp = self.inner.request(req).await.map_err(|e| {
                 let mut msg = e.to_string();
@@ -89,7 +89,7 @@ impl HttpClient {
                     msg.push_str(&s.to_string());
                     src = s.source();
                 }
-                Outcome::retry(format!("connection: {msg}"))
+                DeliveryOutcome::retry(format!("connection: {msg}"))
             })?;
             let status = resp.status().as_u16();
             let retry_after = resp
@@ -110,7 +110,7 @@ impl HttpClient {
         };
         match tokio::time::timeout(timeout, exchange).await {
             Ok(r) => r,
-            Err(_) => Err(Outcome::retry(format!(
+            Err(_) => Err(DeliveryOutcome::retry(format!(
                 "timed out after {} ms",
                 timeout.as_millis()
             ))),

@@ -20,9 +20,9 @@ pub mod secret;
 pub mod template;
 
 pub use channel::email::SmtpDefaults;
-pub use config::{compile, Notifier, Receiver, ReceiverConfig};
+pub use config::{compile, Notifier, NotifySettings, Receiver, ReceiverConfig};
 pub use limit::{Limiter, RateLimit};
 pub use notification::{AlertView, Kind, Notification};
-pub use retry::{Backoff, Outcome};
+pub use retry::{Backoff, DeliveryOutcome};
 pub use route::{GroupBy, RouteConfig, Target, Timing};
 pub use secret::Secret;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// What one delivery attempt did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum DeliveryOutcome {
     /// The receiver took it.
     Sent { status: Option<u16> },
     /// A failure that may pass; `after` is what the receiver asked for (Retry-After).
@@ -24,17 +24,17 @@ pub enum Outcome {
     Failed { error: String, status: Option<u16> },
 }
 
-impl Outcome {
-    pub fn retry(error: impl Into<String>) -> Outcome {
-        Outcome::Retry {
+impl DeliveryOutcome {
+    pub fn retry(error: impl Into<String>) -> DeliveryOutcome {
+        DeliveryOutcome::Retry {
             error: error.into(),
             status: None,
             after: None,
         }
     }
 
-    pub fn failed(error: impl Into<String>) -> Outcome {
-        Outcome::Failed {
+    pub fn failed(error: impl Into<String>) -> DeliveryOutcome {
+        DeliveryOutcome::Failed {
             error: error.into(),
             status: None,
         }
@@ -43,7 +43,12 @@ impl Outcome {
 
 /// Classifies an HTTP answer. `retry_after` is the header's value, `body` a prefix of the body
 /// (for the error message), `now_ms` the wall clock (for an HTTP-date Retry-After).
-pub fn classify_http(status: u16, retry_after: Option<&str>, body: &str, now_ms: i64) -> Outcome {
+pub fn classify_http(
+    status: u16,
+    retry_after: Option<&str>,
+    body: &str,
+    now_ms: i64,
+) -> DeliveryOutcome {
     let snippet: String = body.chars().take(200).collect();
     let error = if snippet.trim().is_empty() {
         format!("HTTP {status}")
@@ -51,15 +56,15 @@ pub fn classify_http(status: u16, retry_after: Option<&str>, body: &str, now_ms:
         format!("HTTP {status}: {}", snippet.trim())
     };
     match status {
-        200..=299 => Outcome::Sent {
+        200..=299 => DeliveryOutcome::Sent {
             status: Some(status),
         },
-        408 | 429 | 500..=599 => Outcome::Retry {
+        408 | 429 | 500..=599 => DeliveryOutcome::Retry {
             error,
             status: Some(status),
             after: retry_after.and_then(|v| parse_retry_after(v, now_ms)),
         },
-        _ => Outcome::Failed {
+        _ => DeliveryOutcome::Failed {
             error,
             status: Some(status),
         },
@@ -191,25 +196,29 @@ mod tests {
     fn statuses_are_classified() {
         assert!(matches!(
             classify_http(200, None, "", 0),
-            Outcome::Sent { .. }
+            DeliveryOutcome::Sent { .. }
         ));
         assert!(matches!(
             classify_http(204, None, "", 0),
-            Outcome::Sent { .. }
+            DeliveryOutcome::Sent { .. }
         ));
         for s in [408, 429, 500, 502, 503, 504] {
             assert!(
-                matches!(classify_http(s, None, "", 0), Outcome::Retry { .. }),
+                matches!(classify_http(s, None, "", 0), DeliveryOutcome::Retry { .. }),
                 "{s}"
             );
         }
         for s in [400, 401, 403, 404, 410, 413, 422] {
             assert!(
-                matches!(classify_http(s, None, "", 0), Outcome::Failed { .. }),
+                matches!(
+                    classify_http(s, None, "", 0),
+                    DeliveryOutcome::Failed { .. }
+                ),
                 "{s}"
             );
         }
-        let Outcome::Retry { after, error, .. } = classify_http(429, Some("7"), "slow down", 0)
+        let DeliveryOutcome::Retry { after, error, .. } =
+            classify_http(429, Some("7"), "slow down", 0)
         else {
             panic!("429 retries");
         };

@@ -144,7 +144,7 @@ fn configure(c: &mut Config, text: &str) {
     #[derive(serde::Deserialize)]
     struct Part {
         #[serde(default)]
-        notify: Option<klaxon_notify::config::Settings>,
+        notify: Option<klaxon_notify::NotifySettings>,
         #[serde(default)]
         smtp: Option<klaxon_notify::SmtpDefaults>,
         route: Option<klaxon_notify::RouteConfig>,

@@ -87,7 +87,7 @@ fn configure(c: &mut Config, port: u16) {
     );
     #[derive(serde::Deserialize)]
     struct Part {
-        notify: klaxon_notify::config::Settings,
+        notify: klaxon_notify::NotifySettings,
         route: klaxon_notify::RouteConfig,
         receivers: Vec<klaxon_notify::ReceiverConfig>,
     }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::SendContext;
 use crate::duration::Millis;
 use crate::notification::Notification;
-use crate::retry::Outcome;
+use crate::retry::DeliveryOutcome;
 use crate::secret::Secret;
 use crate::template::{self, defaults, Escape, TemplateId, Templates};
 
@@ -255,20 +255,20 @@ impl Email {
         Ok(m)
     }
 
-    pub(crate) async fn send(&self, cx: &SendContext<'_>, n: &Notification) -> Outcome {
+    pub(crate) async fn send(&self, cx: &SendContext<'_>, n: &Notification) -> DeliveryOutcome {
         let m = match self.message(cx.templates, n, cx.external_url, cx.idempotency_key) {
             Ok(m) => m,
-            Err(e) => return Outcome::failed(e),
+            Err(e) => return DeliveryOutcome::failed(e),
         };
         match self.transport.send(m).await {
-            Ok(_) => Outcome::Sent { status: Some(250) },
+            Ok(_) => DeliveryOutcome::Sent { status: Some(250) },
             Err(e) => {
                 let status = e.status().map(u16::from);
                 let error = format!("smtp: {e}");
                 if e.is_permanent() {
-                    Outcome::Failed { error, status }
+                    DeliveryOutcome::Failed { error, status }
                 } else {
-                    Outcome::Retry {
+                    DeliveryOutcome::Retry {
                         error,
                         status,
                         after: None,

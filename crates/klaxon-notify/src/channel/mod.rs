@@ -1,6 +1,6 @@
 //! Channels: one file per kind of destination. Each owns its configuration, its payload (a pure
 //! function of the notification, tested against the receiver's documented fields and limits)
-//! and its send, which returns a classified [`Outcome`] and never panics or retries by itself:
+//! and its send, which returns a classified [`DeliveryOutcome`] and never panics or retries by itself:
 //! retrying is the outbox's business.
 
 pub mod email;
@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 use crate::duration::Millis;
 use crate::http::HttpClient;
 use crate::notification::{Kind, Notification};
-use crate::retry::Outcome;
+use crate::retry::DeliveryOutcome;
 use crate::template::Templates;
 
 /// Settings every channel has.
@@ -109,7 +109,7 @@ impl Channel {
     }
 
     /// One delivery attempt, bounded by the channel's timeout.
-    pub async fn send(&self, cx: &SendContext<'_>, n: &Notification) -> Outcome {
+    pub async fn send(&self, cx: &SendContext<'_>, n: &Notification) -> DeliveryOutcome {
         let attempt = async {
             match &self.spec {
                 Spec::Webhook(w) => w.send(cx, n, self.timeout).await,
@@ -122,7 +122,9 @@ impl Channel {
         // The HTTP channels bound themselves; this bounds SMTP dialogues and anything else.
         match tokio::time::timeout(self.timeout + Duration::from_millis(500), attempt).await {
             Ok(o) => o,
-            Err(_) => Outcome::retry(format!("timed out after {} ms", self.timeout.as_millis())),
+            Err(_) => {
+                DeliveryOutcome::retry(format!("timed out after {} ms", self.timeout.as_millis()))
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::{truncate, SendContext};
 use crate::duration::Millis;
 use crate::notification::{Kind, Notification};
-use crate::retry::{classify_http, Outcome};
+use crate::retry::{classify_http, DeliveryOutcome};
 use crate::secret::Secret;
 use crate::template::{self, defaults, Escape, TemplateId, Templates};
 
@@ -178,13 +178,13 @@ impl PagerDuty {
         cx: &SendContext<'_>,
         n: &Notification,
         timeout: Duration,
-    ) -> Outcome {
+    ) -> DeliveryOutcome {
         let events = match self.events(cx.templates, n, cx.external_url) {
             Ok(e) => e,
-            Err(e) => return Outcome::failed(e),
+            Err(e) => return DeliveryOutcome::failed(e),
         };
         let headers = [("content-type".to_owned(), "application/json".to_owned())];
-        let mut last = Outcome::Sent { status: None };
+        let mut last = DeliveryOutcome::Sent { status: None };
         // Sent in order; PagerDuty deduplicates by dedup_key, so resending the whole
         // notification after a partial failure is harmless.
         for e in events {
@@ -192,13 +192,13 @@ impl PagerDuty {
             last = match cx.http.post(&self.url, &headers, body, timeout).await {
                 Ok(a) => {
                     match classify_http(a.status, a.retry_after.as_deref(), &a.body, cx.now_ms) {
-                        Outcome::Sent { status } => judge(&a.body, status),
+                        DeliveryOutcome::Sent { status } => judge(&a.body, status),
                         other => other,
                     }
                 }
                 Err(o) => o,
             };
-            if !matches!(last, Outcome::Sent { .. }) {
+            if !matches!(last, DeliveryOutcome::Sent { .. }) {
                 return last;
             }
         }
@@ -216,14 +216,14 @@ pub fn severity(s: &str) -> &'static str {
     }
 }
 
-fn judge(body: &str, status: Option<u16>) -> Outcome {
+fn judge(body: &str, status: Option<u16>) -> DeliveryOutcome {
     match serde_json::from_str::<Value>(body) {
         Ok(v)
             if v.get("status")
                 .and_then(Value::as_str)
                 .is_some_and(|s| s != "success") =>
         {
-            Outcome::Failed {
+            DeliveryOutcome::Failed {
                 error: format!(
                     "PagerDuty answered {}: {}",
                     status.unwrap_or(202),
@@ -234,6 +234,6 @@ fn judge(body: &str, status: Option<u16>) -> Outcome {
                 status,
             }
         }
-        _ => Outcome::Sent { status },
+        _ => DeliveryOutcome::Sent { status },
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::{truncate, SendContext};
 use crate::duration::Millis;
 use crate::notification::{Kind, Notification};
-use crate::retry::{classify_http, Outcome};
+use crate::retry::{classify_http, DeliveryOutcome};
 use crate::secret::Secret;
 use crate::template::{self, defaults, escape_slack, Escape, TemplateId, Templates};
 
@@ -126,13 +126,13 @@ impl Slack {
         cx: &SendContext<'_>,
         n: &Notification,
         timeout: Duration,
-    ) -> Outcome {
+    ) -> DeliveryOutcome {
         let body = match self
             .body(cx.templates, n, cx.external_url)
             .and_then(|v| serde_json::to_vec(&v).map_err(|e| format!("encoding the body: {e}")))
         {
             Ok(b) => b,
-            Err(e) => return Outcome::failed(e),
+            Err(e) => return DeliveryOutcome::failed(e),
         };
         let headers = [("content-type".to_owned(), "application/json".to_owned())];
         match cx
@@ -141,7 +141,7 @@ impl Slack {
             .await
         {
             Ok(a) => match classify_http(a.status, a.retry_after.as_deref(), &a.body, cx.now_ms) {
-                Outcome::Sent { status } => judge_ok_body(&a.body, status),
+                DeliveryOutcome::Sent { status } => judge_ok_body(&a.body, status),
                 other => other,
             },
             Err(o) => o,
@@ -151,10 +151,10 @@ impl Slack {
 
 /// A 2xx answer is a success unless its body says otherwise (`{"ok": false, "error": ...}` or
 /// `{"success": false}`).
-fn judge_ok_body(body: &str, status: Option<u16>) -> Outcome {
+fn judge_ok_body(body: &str, status: Option<u16>) -> DeliveryOutcome {
     let t = body.trim();
     if t.is_empty() || t == "ok" {
-        return Outcome::Sent { status };
+        return DeliveryOutcome::Sent { status };
     }
     if let Ok(v) = serde_json::from_str::<Value>(t) {
         let failed = v.get("ok") == Some(&Value::Bool(false))
@@ -164,13 +164,13 @@ fn judge_ok_body(body: &str, status: Option<u16>) -> Outcome {
                 .get("error")
                 .and_then(Value::as_str)
                 .unwrap_or("the receiver said it failed");
-            return Outcome::Failed {
+            return DeliveryOutcome::Failed {
                 error: format!("answered {}: {why}", status.unwrap_or(200)),
                 status,
             };
         }
     }
-    Outcome::Sent { status }
+    DeliveryOutcome::Sent { status }
 }
 
 /// The colour bar: severity while firing, purple acknowledged, green resolved.

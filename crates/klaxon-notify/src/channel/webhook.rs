@@ -16,7 +16,7 @@ use sha2::Sha256;
 use super::SendContext;
 use crate::duration::Millis;
 use crate::notification::Notification;
-use crate::retry::{classify_http, Outcome};
+use crate::retry::{classify_http, DeliveryOutcome};
 use crate::secret::Secret;
 use crate::template::{self, am_status, Escape, TemplateId, Templates};
 
@@ -125,10 +125,10 @@ impl Webhook {
         cx: &SendContext<'_>,
         n: &Notification,
         timeout: Duration,
-    ) -> Outcome {
+    ) -> DeliveryOutcome {
         let body = match self.body(cx.templates, n, cx.external_url) {
             Ok(b) => b,
-            Err(e) => return Outcome::failed(e),
+            Err(e) => return DeliveryOutcome::failed(e),
         };
         let mut headers = vec![
             ("content-type".to_owned(), self.content_type.clone()),

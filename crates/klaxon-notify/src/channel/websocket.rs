@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{Pushed, SendContext};
 use crate::notification::Notification;
-use crate::retry::Outcome;
+use crate::retry::DeliveryOutcome;
 
 /// The JSON frame of a notification.
 pub fn frame(id: i64, n: &Notification, external_url: &str) -> String {
@@ -18,7 +18,7 @@ pub fn frame(id: i64, n: &Notification, external_url: &str) -> String {
     ctx.to_string()
 }
 
-pub(crate) fn send(cx: &SendContext<'_>, n: &Notification) -> Outcome {
+pub(crate) fn send(cx: &SendContext<'_>, n: &Notification) -> DeliveryOutcome {
     let json = frame(cx.id, n, cx.external_url);
     // No subscriber is not a failure: clients resume from the outbox.
     let _ = cx.websocket.send(Arc::new(Pushed {
@@ -26,5 +26,5 @@ pub(crate) fn send(cx: &SendContext<'_>, n: &Notification) -> Outcome {
         notification: n.clone(),
         json,
     }));
-    Outcome::Sent { status: None }
+    DeliveryOutcome::Sent { status: None }
 }

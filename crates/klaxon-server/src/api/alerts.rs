@@ -1,25 +1,32 @@
-//! Reading alerts: a plain listing, one alert, and the SSE stream that only ever carries
-//! committed alerts (with `Last-Event-ID` resume from the store).
+//! Every read of alerts, at both paths: `/v1/alerts` (a plain listing, one alert, the stream of
+//! new alerts resumable by alert id) and `/alerts/...` (one alert with its events, notes and
+//! noise, history, the open set, summary, performance, trends, and `/alerts/stream` of every
+//! committed change). Both streams read the one publish hub; every alert is shown in the one
+//! wire shape (`wire::alert_json`). Actions on alerts are in `manage`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
+use axum::response::IntoResponse;
 use axum::Json;
 use futures_util::Stream;
-use klaxon_store::{AlertQuery, Store};
+use klaxon_engine::timestamp::{format_ts, parse_ts_str};
+use klaxon_store::{AlertQuery, HistoryQuery, Source, Store, TrendQuery};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
+use super::manage::duration_ms;
+use super::streams::heartbeat;
 use crate::auth::Need;
+use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::pipeline::lifecycle::Detail;
-use crate::pipeline::publish::{Hub, Read};
+use crate::pipeline::lifecycle::{Command, Detail};
+use crate::pipeline::publish::{Entry, Hub, Read};
 use crate::state::AppState;
 use crate::wire::alert_json;
 
@@ -177,11 +184,7 @@ pub async fn stream<S: Store + Clone>(
             }
         }
     });
-    Ok(Sse::new(s).keep_alive(
-        KeepAlive::new()
-            .interval(Duration::from_secs(15))
-            .text("heartbeat"),
-    ))
+    Ok(Sse::new(s).keep_alive(heartbeat()))
 }
 
 fn event(id: i64, json: &str) -> Event {
@@ -189,6 +192,489 @@ fn event(id: i64, json: &str) -> Event {
         .id(id.to_string())
         .event("alert")
         .data(json)
+}
+
+/// `GET /alerts/{id}`: the alert with its events, latest occurrences and notes.
+pub async fn detail<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Read).await?;
+    let d = st.store.alert_detail(id, 100).await?;
+    let mut v = alert_json(&d.alert);
+    v["events"] = d
+        .events
+        .iter()
+        .map(|e| json!({"at": format_ts(e.at), "actor": e.actor, "from": e.from, "to": e.to, "reason": e.reason}))
+        .collect();
+    v["recent_occurrences"] = d
+        .occurrences
+        .iter()
+        .map(|o| json!({"at": format_ts(o.at), "value": o.value, "message": o.message}))
+        .collect();
+    v["notes"] = d
+        .notes
+        .iter()
+        .map(|n| json!({"at": format_ts(n.at), "author": n.author, "text": n.text}))
+        .collect();
+    v["notifications"] = st
+        .store
+        .alert_notifications(id, 100)
+        .await?
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.id, "receiver": n.receiver, "channel": n.channel, "kind": n.kind,
+                "status": n.status, "attempts": n.attempts, "created_at": format_ts(n.created_at),
+                "finished_at": n.finished_at.map(format_ts), "last_error": n.last_error,
+                "last_code": n.last_code, "idempotency_key": n.idempotency_key,
+            })
+        })
+        .collect();
+    // Open alerts: what mutes it (silence, maintenance window), inhibits it, or holds it
+    // (flapping), from the lifecycle manager, which knows them in the present.
+    let (tx, rx) = oneshot::channel();
+    let mut noise = match st.command(Command::Explain { id, reply: tx }) {
+        Ok(()) => rx.await.ok().flatten().unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    // Resends that changed nothing else are written within a second; the manager knows the
+    // counts now.
+    if let Some(live) = noise.as_object_mut().and_then(|n| n.remove("live")) {
+        for k in ["occurrences", "last_seen", "ends_at"] {
+            v[k] = live[k].clone();
+        }
+    }
+    // What the notification pipeline does with it: groups, holds, route-scoped inhibition,
+    // rate limits.
+    if let (Some(q), Some(n)) = (&st.notify.queries, noise.as_object_mut()) {
+        let (tx, rx) = oneshot::channel();
+        let asked = q
+            .send(crate::pipeline::notify::dispatch::Query {
+                alert_id: id,
+                reply: tx,
+            })
+            .is_ok();
+        if asked {
+            if let Ok(p) = rx.await {
+                n.insert("notifications".to_owned(), p);
+            }
+        }
+    }
+    v["noise"] = noise;
+    Ok(Json(v))
+}
+
+/// Query of `GET /alerts/history`.
+#[derive(Debug, Deserialize)]
+pub struct HistoryParams {
+    cursor: Option<i64>,
+    limit: Option<usize>,
+    /// Comma-separated states.
+    state: Option<String>,
+    severity: Option<String>,
+    rule: Option<String>,
+    source: Option<String>,
+    /// `key=value`, comma-separated for several.
+    label: Option<String>,
+    /// Free text.
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn csv_list(s: &Option<String>) -> Vec<String> {
+    s.as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(|x| x.trim().to_ascii_lowercase())
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn time(name: &str, s: &Option<String>) -> ApiResult<Option<i64>> {
+    s.as_deref()
+        .map(|t| parse_ts_str(t).map_err(|e| ApiError::bad_request(format!("{name}: {e}"))))
+        .transpose()
+}
+
+/// `GET /alerts/history`: newest first, `next_cursor` pages on.
+pub async fn history<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Query(p): Query<HistoryParams>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Read).await?;
+    let states = csv_list(&p.state);
+    if let Some(bad) = states
+        .iter()
+        .find(|s| klaxon_engine::lifecycle::State::parse(s).is_none())
+    {
+        return Err(ApiError::bad_request(format!("state: `{bad}` is not one of pending, active, acknowledged, suppressed, resolved, closed")));
+    }
+    let source = match p.source.as_deref() {
+        None => None,
+        Some(s) => Some(Source::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "source: `{s}` is not one of rule, threshold, alertmanager, api"
+            ))
+        })?),
+    };
+    let mut labels = Vec::new();
+    for pair in p
+        .label
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+    {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| ApiError::bad_request(format!("label: `{pair}` is not key=value")))?;
+        labels.push((k.trim().to_owned(), v.trim().to_owned()));
+    }
+    let limit = p.limit.unwrap_or(50).clamp(1, 1000);
+    let q = HistoryQuery {
+        before_id: p.cursor,
+        states,
+        severities: csv_list(&p.severity),
+        name: p.rule.clone(),
+        source,
+        labels,
+        text: p.q.clone().filter(|t| !t.trim().is_empty()),
+        from: time("from", &p.from)?,
+        to: time("to", &p.to)?,
+        limit,
+    };
+    let page = st.store.alert_history(q).await?;
+    let next = (page.len() == limit)
+        .then(|| page.last().map(|a| a.id))
+        .flatten();
+    Ok(Json(
+        json!({"alerts": page.iter().map(alert_json).collect::<Vec<_>>(), "next_cursor": next}),
+    ))
+}
+
+/// Query of `GET /alerts/open`.
+#[derive(Debug, Deserialize)]
+pub struct OpenParams {
+    /// At most this many, newest first (default and maximum 100,000).
+    limit: Option<usize>,
+}
+
+/// The columns of a `GET /alerts/open` row, in order.
+const OPEN_FIELDS: [&str; 11] = [
+    "id",
+    "name",
+    "severity",
+    "state",
+    "source",
+    "message",
+    "labels",
+    "first_seen",
+    "last_seen",
+    "occurrences",
+    "assignee",
+];
+
+/// `GET /alerts/open`: every open alert (pending, active, acknowledged, suppressed), newest
+/// first, in one compact answer for a client that keeps the open set itself (the dashboard):
+/// `{"fields": [...], "rows": [[...], ...], "truncated": bool}`.
+pub async fn open<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Query(p): Query<OpenParams>,
+    headers: HeaderMap,
+) -> ApiResult<axum::response::Response> {
+    st.auth.check(&headers, Need::Read).await?;
+    let max = p.limit.unwrap_or(100_000).clamp(1, 100_000);
+    let states: Vec<String> = ["pending", "active", "acknowledged", "suppressed"]
+        .map(str::to_owned)
+        .to_vec();
+    let mut out = String::with_capacity(1 << 16);
+    out.push_str(&json!({ "fields": OPEN_FIELDS }).to_string());
+    out.pop();
+    out.push_str(",\"rows\":[");
+    let (mut n, mut cursor, mut truncated) = (0usize, None, false);
+    loop {
+        let limit = 1000.min(max - n);
+        let page = st
+            .store
+            .alert_history(HistoryQuery {
+                before_id: cursor,
+                states: states.clone(),
+                limit,
+                ..HistoryQuery::default()
+            })
+            .await?;
+        for a in &page {
+            if n > 0 {
+                out.push(',');
+            }
+            let row = (
+                a.id,
+                &a.name,
+                &a.severity,
+                &a.state,
+                a.source.as_str(),
+                &a.message,
+                &a.labels,
+                format_ts(a.first_seen),
+                format_ts(a.last_seen),
+                a.occurrences,
+                &a.assignee,
+            );
+            out.push_str(&serde_json::to_string(&row)?);
+            n += 1;
+        }
+        cursor = page.last().map(|a| a.id);
+        if page.len() < limit {
+            break;
+        }
+        if n >= max {
+            truncated = true;
+            break;
+        }
+    }
+    out.push_str(&format!("],\"truncated\":{truncated}}}"));
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        out,
+    )
+        .into_response())
+}
+
+/// `GET /alerts/summary`.
+pub async fn summary<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Read).await?;
+    let s = st.store.alert_summary().await?;
+    let open: u64 = ["pending", "active", "acknowledged", "suppressed"]
+        .iter()
+        .map(|k| s.by_state.get(*k).copied().unwrap_or(0))
+        .sum();
+    Ok(Json(
+        json!({"total": s.total, "open": open, "by_state": s.by_state, "open_by_severity": s.open_by_severity}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PeriodParams {
+    from: Option<String>,
+    to: Option<String>,
+    /// Trend bucket: `1h`, `15m`, … (default 1h).
+    bucket: Option<String>,
+}
+
+fn period(p: &PeriodParams) -> ApiResult<(i64, i64)> {
+    let to = time("to", &p.to)?.unwrap_or_else(|| wall_ms() + 1);
+    let from = time("from", &p.from)?.unwrap_or(to - 86_400_000);
+    if from >= to {
+        return Err(ApiError::bad_request("from: must be before to"));
+    }
+    Ok((from, to))
+}
+
+/// `GET /alerts/metrics/performance?from=&to=`: MTTA and MTTR (default: the last 24 h).
+pub async fn performance<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Query(p): Query<PeriodParams>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Read).await?;
+    let (from, to) = period(&p)?;
+    let perf = st.store.alert_performance(from, to).await?;
+    Ok(Json(json!({
+        "from": format_ts(from), "to": format_ts(to),
+        "alerts": perf.alerts, "acknowledged": perf.acknowledged, "resolved": perf.resolved,
+        "mtta_seconds": perf.mtta_ms.map(|m| m / 1000.0), "mttr_seconds": perf.mttr_ms.map(|m| m / 1000.0),
+    })))
+}
+
+/// `GET /alerts/trends/analysis?from=&to=&bucket=`: counts per bucket by severity and rule.
+pub async fn trends<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Query(p): Query<PeriodParams>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Read).await?;
+    let (from, to) = period(&p)?;
+    let bucket_ms = match &p.bucket {
+        None => 3_600_000,
+        Some(b) => duration_ms(&Value::from(b.clone()))
+            .map_err(|e| ApiError::bad_request(format!("bucket: {e}")))?,
+    };
+    if (to - from) / bucket_ms > 10_000 {
+        return Err(ApiError::bad_request(
+            "bucket: more than 10000 buckets in the period; choose a wider bucket",
+        ));
+    }
+    let rows = st
+        .store
+        .alert_trends(TrendQuery {
+            from,
+            to,
+            bucket_ms,
+        })
+        .await?;
+    let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
+    for r in &rows {
+        let b = buckets.entry(r.start).or_default();
+        b.0 += r.count;
+        *b.1.entry(r.severity.clone()).or_default() += r.count;
+        *b.2.entry(r.name.clone()).or_default() += r.count;
+    }
+    let out: Vec<Value> = buckets
+        .into_iter()
+        .map(|(start, (total, sev, rule))| json!({"start": format_ts(start), "total": total, "by_severity": sev, "by_rule": rule}))
+        .collect();
+    Ok(Json(
+        json!({"from": format_ts(from), "to": format_ts(to), "bucket_seconds": bucket_ms / 1000, "buckets": out}),
+    ))
+}
+
+/// One trend bucket: the total, by severity, by rule.
+type Bucket = (u64, BTreeMap<String, u64>, BTreeMap<String, u64>);
+
+/// Filters of `/alerts/stream`; every given one must hold.
+#[derive(Debug, Deserialize, Default)]
+pub struct StreamFilter {
+    /// Comma-separated severities.
+    severity: Option<String>,
+    /// Comma-separated states (the state after the change).
+    state: Option<String>,
+    /// `key=value`, comma-separated.
+    label: Option<String>,
+}
+
+struct Filter {
+    severities: Vec<String>,
+    states: Vec<String>,
+    labels: Vec<(String, String)>,
+}
+
+impl Filter {
+    fn parse(f: &StreamFilter) -> ApiResult<Filter> {
+        let split = |s: &Option<String>| -> Vec<String> {
+            s.as_deref()
+                .map(|s| {
+                    s.split(',')
+                        .map(|x| x.trim().to_ascii_lowercase())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut labels = Vec::new();
+        for pair in f
+            .label
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+        {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                ApiError::bad_request(format!("label: `{pair}` is not key=value"))
+            })?;
+            labels.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+        Ok(Filter {
+            severities: split(&f.severity),
+            states: split(&f.state),
+            labels,
+        })
+    }
+
+    fn keeps(&self, e: &Entry) -> bool {
+        let c = &e.change;
+        (self.severities.is_empty() || self.severities.contains(&c.severity))
+            && (self.states.is_empty() || self.states.contains(&c.state))
+            && self.labels.iter().all(|(k, v)| c.labels.get(k) == Some(v))
+    }
+}
+
+/// `GET /alerts/stream`: event `alert` per committed change, id `<boot>-<seq>`.
+/// `Last-Event-ID` of this run resumes from the replay buffer; one that is too old, or of an
+/// earlier run, gets a `reset` event first (resync from `/alerts/history`). A reader that falls
+/// behind the buffer gets a `lagged` event saying how many changes it missed.
+pub async fn changes<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Query(f): Query<StreamFilter>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    st.auth.check(&headers, Need::Read).await?;
+    let filter = Filter::parse(&f)?;
+    let hub = std::sync::Arc::clone(&st.hub);
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut first: Vec<Event> = vec![Event::default().event("hello").data(
+        json!({"boot": hub.boot, "latest": format!("{}-{}", hub.boot, hub.latest())}).to_string(),
+    )];
+    let cursor = match last.as_deref().and_then(|l| l.split_once('-')) {
+        Some((b, s)) if b.parse::<i64>().ok() == Some(hub.boot) => {
+            s.parse::<u64>().unwrap_or(hub.latest())
+        }
+        Some(_) | None if last.is_some() => {
+            first.push(Event::default().event("reset").data(
+                json!({"reason": "the event id is not from this server run; resync from /alerts/history"}).to_string(),
+            ));
+            hub.latest()
+        }
+        _ => hub.latest(),
+    };
+    let state = (
+        hub.subscribe(),
+        st.shutdown.clone(),
+        cursor,
+        first,
+        filter,
+        hub,
+    );
+    let s = futures_util::stream::unfold(
+        state,
+        |(mut wake, mut shutdown, mut cursor, mut pending, filter, hub)| async move {
+            loop {
+                if !pending.is_empty() {
+                    let e = pending.remove(0);
+                    return Some((Ok(e), (wake, shutdown, cursor, pending, filter, hub)));
+                }
+                match hub.read(cursor, 256) {
+                    Read::Lagged { missed, from } => {
+                        cursor = from;
+                        pending.push(Event::default().event("lagged").data(
+                        json!({"missed": missed, "resync": "/alerts/history", "resume_after": format!("{}-{from}", hub.boot)}).to_string(),
+                    ));
+                    }
+                    Read::Entries(entries) if !entries.is_empty() => {
+                        for e in entries {
+                            cursor = e.seq;
+                            if filter.keeps(&e) {
+                                pending.push(
+                                    Event::default()
+                                        .id(format!("{}-{}", hub.boot, e.seq))
+                                        .event("alert")
+                                        .data(e.change.json.clone()),
+                                );
+                            }
+                        }
+                    }
+                    Read::Entries(_) => {
+                        tokio::select! {
+                            r = wake.changed() => if r.is_err() { return None },
+                            _ = shutdown.changed() => return None,
+                        }
+                    }
+                }
+            }
+        },
+    );
+    Ok(Sse::new(s).keep_alive(heartbeat()))
 }
 
 impl From<serde_json::Error> for ApiError {

@@ -34,7 +34,7 @@ pub struct Config {
     /// Opt-in: a notice before a silence ends (`[silence_notice]`).
     pub silence_notice: SilenceNotice,
     /// The notification outbox and its workers.
-    pub notify: klaxon_notify::config::Settings,
+    pub notify: klaxon_notify::NotifySettings,
     /// Defaults of every e-mail channel.
     pub smtp: klaxon_notify::SmtpDefaults,
     /// Named receivers, each a list of channels.
@@ -162,7 +162,7 @@ impl Default for Config {
             inhibit: Vec::new(),
             flapping: Flapping::default(),
             silence_notice: SilenceNotice::default(),
-            notify: klaxon_notify::config::Settings::default(),
+            notify: klaxon_notify::NotifySettings::default(),
             smtp: klaxon_notify::SmtpDefaults::default(),
             receivers: Vec::new(),
             route: None,

@@ -1,6 +1,6 @@
 //! The built-in collector: samples the host's own `system.cpu.usage`, `system.memory.usage`
 //! and `system.disk.usage` (percent, label `host`) and sends them to the engine like any other
-//! metric sample, so threshold rules such as the Step 8 document's `high_cpu_usage` work out
+//! metric sample, so threshold rules such as a `high_cpu_usage` rule work out
 //! of the box. Reads `/proc` and `statvfs` (Linux); on other systems the metrics it cannot read
 //! are left out. Knows no HTTP and no SQL.
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use klaxon_notify::channel::{Pushed, SendContext};
 use klaxon_notify::http::HttpClient;
 use klaxon_notify::retry::{next_after_failure, Next};
-use klaxon_notify::{Backoff, Notification, Notifier, Outcome};
+use klaxon_notify::{Backoff, DeliveryOutcome, Notification, Notifier};
 use klaxon_store::outbox::status;
 use klaxon_store::{Claim, Delivery, OutboxRow, Store};
 use tokio::sync::{broadcast, mpsc, watch, Notify};
@@ -263,7 +263,7 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
     let channel = (row.receiver.clone(), row.channel_index);
     let mut held = false;
     let (st, next, error, code) = match outcome {
-        Outcome::Sent { status: code } => {
+        DeliveryOutcome::Sent { status: code } => {
             stats.delivered(now - row.created_at);
             sh.last_ok
                 .lock()
@@ -292,7 +292,7 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
             }
             (status::SENT, None, None, code)
         }
-        Outcome::Failed {
+        DeliveryOutcome::Failed {
             error,
             status: code,
         } => {
@@ -300,7 +300,7 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
             tracing::warn!(id = row.id, receiver = %row.receiver, channel = %row.channel, %error, "notification failed");
             (status::FAILED, None, Some(error), code)
         }
-        Outcome::Retry {
+        DeliveryOutcome::Retry {
             error,
             status: code,
             after,
@@ -360,7 +360,7 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
     }
 }
 
-async fn attempt<S: Store + Clone>(sh: &Shared<S>, row: &OutboxRow) -> Outcome {
+async fn attempt<S: Store + Clone>(sh: &Shared<S>, row: &OutboxRow) -> DeliveryOutcome {
     let Some(channel) = sh
         .notifier
         .receiver(&row.receiver)
@@ -370,14 +370,14 @@ async fn attempt<S: Store + Clone>(sh: &Shared<S>, row: &OutboxRow) -> Outcome {
         })
         .filter(|c| c.kind() == row.channel)
     else {
-        return Outcome::failed(format!(
+        return DeliveryOutcome::failed(format!(
             "receiver `{}` has no {} channel #{} in the configuration any more",
             row.receiver, row.channel, row.channel_index
         ));
     };
     let n: Notification = match serde_json::from_str(&row.payload) {
         Ok(n) => n,
-        Err(e) => return Outcome::failed(format!("stored notification unreadable: {e}")),
+        Err(e) => return DeliveryOutcome::failed(format!("stored notification unreadable: {e}")),
     };
     let cx = SendContext {
         http: &sh.http,
