@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::state::{AppState, Endpoint};
 
 /// Every endpoint the server serves.
-pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
+pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
     let mut all = crate::api::endpoints::<S>();
     all.push(Endpoint {
         method: "GET",
@@ -27,7 +27,7 @@ pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
 }
 
 /// The router with every endpoint of [`endpoints`].
-pub fn router<S: Store + Clone>(state: AppState<S>) -> Router {
+pub(crate) fn router<S: Store + Clone>(state: AppState<S>) -> Router {
     let body_limit = state.config.ingest.max_body_bytes;
     let mut by_path: Vec<(&'static str, MethodRouter<AppState<S>>)> = Vec::new();
     for e in endpoints::<S>() {
@@ -51,7 +51,7 @@ pub fn router<S: Store + Clone>(state: AppState<S>) -> Router {
 }
 
 /// The OpenAPI document of every endpoint.
-pub fn document<S: Store + Clone>() -> Value {
+pub(crate) fn document<S: Store + Clone>() -> Value {
     let mut paths = Map::new();
     for e in endpoints::<S>() {
         let params: Vec<Value> = e
@@ -106,6 +106,6 @@ pub fn document<S: Store + Clone>() -> Value {
 }
 
 /// `GET /openapi.json`.
-pub async fn serve<S: Store + Clone>(State(_st): State<AppState<S>>) -> Json<Value> {
+pub(crate) async fn serve<S: Store + Clone>(State(_st): State<AppState<S>>) -> Json<Value> {
     Json(document::<S>())
 }

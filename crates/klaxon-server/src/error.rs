@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 /// An error answered to an HTTP client.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
@@ -17,7 +17,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -27,36 +31,36 @@ impl ApiError {
         }
     }
 
-    pub fn with_details(mut self, details: Value) -> ApiError {
+    pub(crate) fn with_details(mut self, details: Value) -> ApiError {
         self.details = details;
         self
     }
 
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
-    pub fn not_found(message: impl Into<String>) -> ApiError {
+    pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+    pub(crate) fn unauthorized(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
+    pub(crate) fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     /// 429 with Retry-After.
-    pub fn overloaded(message: impl Into<String>, retry_after: u64) -> ApiError {
+    pub(crate) fn overloaded(message: impl Into<String>, retry_after: u64) -> ApiError {
         let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "overloaded", message);
         e.retry_after = Some(retry_after);
         e
     }
 
     /// 500 or 503 with a generic body; the cause goes to the log.
-    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -65,7 +69,7 @@ impl ApiError {
         )
     }
 
-    pub fn unavailable(cause: impl std::fmt::Display) -> ApiError {
+    pub(crate) fn unavailable(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %cause, "service unavailable");
         let mut e = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -106,12 +110,12 @@ impl IntoResponse for ApiError {
 }
 
 /// Result of a handler.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// A JSON request body that may be empty (then `T::default()`), whatever the content type.
 /// A malformed body is a 400 that names line and column; a body of the wrong shape is a 422
 /// that names the field, both in the API's error shape.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
 where

@@ -4,18 +4,18 @@
 //! Only this crate knows HTTP and wire shapes; SQL stays in `klaxon-store`, rule semantics in
 //! `klaxon-engine`.
 
-pub mod api;
-pub mod app;
-pub mod auth;
-pub mod clock;
+mod api;
+mod app;
+mod auth;
+mod clock;
 pub mod config;
-pub mod dashboard;
-pub mod error;
-pub mod metrics;
-pub mod pipeline;
-pub mod server;
-pub mod state;
-pub mod wire;
+mod dashboard;
+mod error;
+mod metrics;
+mod pipeline;
+mod server;
+mod state;
+mod wire;
 
 pub use auth::token::hash_token;
 pub use clock::wall_ms;

@@ -14,7 +14,7 @@ const BOUNDS: [f64; 22] = [
 
 /// A latency histogram.
 #[derive(Debug, Default)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     buckets: [AtomicU64; BOUNDS.len()],
     count: AtomicU64,
     /// Sum in microseconds.
@@ -22,12 +22,12 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    pub fn observe(&self, d: Duration) {
+    pub(crate) fn observe(&self, d: Duration) {
         self.observe_n(d, 1);
     }
 
     /// Records `n` observations of the same duration (a batch).
-    pub fn observe_n(&self, d: Duration, n: u64) {
+    pub(crate) fn observe_n(&self, d: Duration, n: u64) {
         let s = d.as_secs_f64();
         if let Some(i) = BOUNDS.iter().position(|&b| s <= b) {
             self.buckets[i].fetch_add(n, Relaxed);
@@ -42,7 +42,7 @@ impl Histogram {
     }
 
     /// Observations so far and their sum in seconds.
-    pub fn totals(&self) -> (u64, f64) {
+    pub(crate) fn totals(&self) -> (u64, f64) {
         (
             self.count.load(Relaxed),
             self.sum_us.load(Relaxed) as f64 / 1e6,
@@ -65,7 +65,7 @@ impl Histogram {
 
 /// Every metric of the server.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub signals_accepted: AtomicU64,
     pub signals_rejected: AtomicU64,
     pub ingest_throttled: AtomicU64,
@@ -102,7 +102,7 @@ pub struct Metrics {
 }
 
 /// The channels, in the order of [`Delivery::channels`].
-pub const CHANNELS: [&str; 5] = ["webhook", "slack", "email", "pagerduty", "websocket"];
+pub(crate) const CHANNELS: [&str; 5] = ["webhook", "slack", "email", "pagerduty", "websocket"];
 
 /// Latencies kept per channel for the percentiles.
 const LATENCY_WINDOW: usize = 10_000;
@@ -110,7 +110,7 @@ const LATENCY_WINDOW: usize = 10_000;
 /// Delivery counters of one channel since the server started, and the latencies (made →
 /// delivered, ms) of its latest deliveries.
 #[derive(Debug, Default)]
-pub struct ChannelStats {
+pub(crate) struct ChannelStats {
     pub sent: AtomicU64,
     pub failed: AtomicU64,
     /// Attempts that failed and were scheduled again.
@@ -121,7 +121,7 @@ pub struct ChannelStats {
 
 impl ChannelStats {
     /// Records a delivery that took `ms` from the notification being made.
-    pub fn delivered(&self, ms: i64) {
+    pub(crate) fn delivered(&self, ms: i64) {
         self.sent.fetch_add(1, Relaxed);
         let ms = u32::try_from(ms.max(0)).unwrap_or(u32::MAX);
         let mut l = self
@@ -135,7 +135,7 @@ impl ChannelStats {
     }
 
     /// (p50, p99, samples) of the latest deliveries, in ms.
-    pub fn percentiles(&self) -> (Option<u32>, Option<u32>, usize) {
+    pub(crate) fn percentiles(&self) -> (Option<u32>, Option<u32>, usize) {
         let mut v: Vec<u32> = self
             .latencies
             .lock()
@@ -154,19 +154,19 @@ impl ChannelStats {
 
 /// Delivery counters of every channel.
 #[derive(Debug, Default)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     pub channels: [ChannelStats; 5],
 }
 
 impl Delivery {
     /// The stats of a channel by name (`webhook`, ...); unknown names share the webhook's.
-    pub fn of(&self, channel: &str) -> &ChannelStats {
+    pub(crate) fn of(&self, channel: &str) -> &ChannelStats {
         let i = CHANNELS.iter().position(|c| *c == channel).unwrap_or(0);
         &self.channels[i]
     }
 
     /// Prometheus text of the counters and latency quantiles.
-    pub fn render(&self, s: &mut String) {
+    pub(crate) fn render(&self, s: &mut String) {
         type Counter = fn(&ChannelStats) -> &AtomicU64;
         let families: [(&str, &str, Counter); 4] = [
             (
@@ -216,7 +216,7 @@ impl Delivery {
 
 impl Metrics {
     /// The Prometheus text exposition of every metric.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut s = String::with_capacity(8192);
         let counters: [(&str, &str, &AtomicU64); 12] = [
             (
@@ -352,7 +352,7 @@ impl Metrics {
 }
 
 /// Resident set size from /proc (Linux); `None` elsewhere.
-pub fn resident_memory_bytes() -> Option<u64> {
+pub(crate) fn resident_memory_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)

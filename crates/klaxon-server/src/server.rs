@@ -25,8 +25,7 @@ use crate::state::{AppState, Shared};
 
 /// A started server: the engine thread and the background tasks run, the HTTP side not yet.
 pub struct Server<S> {
-    /// The handlers' state (tests reach the queue and metrics through it).
-    pub state: AppState<S>,
+    state: AppState<S>,
     engine_thread: std::thread::JoinHandle<()>,
     publisher: std::thread::JoinHandle<()>,
     writer: Option<tokio::task::JoinHandle<()>>,
@@ -281,6 +280,11 @@ impl<S: Store + Clone> Server<S> {
         })
     }
 
+    /// Room in the ingest queue, in signals: a test that holds it all sees ingest answer 429.
+    pub fn ingest_permits(&self) -> Arc<Semaphore> {
+        Arc::clone(&self.state.permits)
+    }
+
     /// Serves HTTP on `listener` until `shutdown` completes, then drains: in-flight requests
     /// finish, the engine takes no more input and finishes its queue, every alert and telemetry
     /// row is committed, baselines are saved.
@@ -374,6 +378,7 @@ async fn threshold_alerts_before<S: Store>(
 }
 
 /// Releases this node's old claims, starts the workers and the dispatcher.
+#[allow(clippy::too_many_arguments)]
 async fn start_notifications<S: Store + Clone>(
     config: &Config,
     store: S,

@@ -20,7 +20,7 @@ use crate::pipeline::notify::NotifyHandle;
 use crate::pipeline::publish::Hub;
 
 /// Everything handlers share.
-pub struct Shared<S> {
+pub(crate) struct Shared<S> {
     pub config: Config,
     pub store: S,
     pub auth: Auth<S>,
@@ -41,7 +41,7 @@ pub struct Shared<S> {
 }
 
 /// Handler state: a cheap handle on [`Shared`].
-pub struct AppState<S> {
+pub(crate) struct AppState<S> {
     pub inner: Arc<Shared<S>>,
 }
 
@@ -62,7 +62,7 @@ impl<S> std::ops::Deref for AppState<S> {
 
 impl<S: Store + Clone> Shared<S> {
     /// Sends an input to the engine thread.
-    pub fn send(&self, input: Input) -> ApiResult<()> {
+    pub(crate) fn send(&self, input: Input) -> ApiResult<()> {
         let guard = self
             .engine
             .lock()
@@ -78,7 +78,7 @@ impl<S: Store + Clone> Shared<S> {
 
 impl<S> Shared<S> {
     /// Sends a command to the lifecycle manager.
-    pub fn command(&self, c: Command) -> ApiResult<()> {
+    pub(crate) fn command(&self, c: Command) -> ApiResult<()> {
         let guard = self
             .lifecycle
             .lock()
@@ -94,7 +94,7 @@ impl<S> Shared<S> {
 
 /// One endpoint: how it is documented and the handler that serves it. The router and the
 /// OpenAPI document are both built from one table (`app`), so they cannot drift apart.
-pub struct Endpoint<S> {
+pub(crate) struct Endpoint<S> {
     pub method: &'static str,
     pub path: &'static str,
     /// The role a token needs (`none` for health and the document itself).

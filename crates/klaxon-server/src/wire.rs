@@ -7,7 +7,7 @@ use klaxon_store::StoredAlert;
 use serde_json::{json, Value};
 
 /// The API shape of an alert: times as RFC 3339 with milliseconds.
-pub fn alert_json(a: &StoredAlert) -> Value {
+pub(crate) fn alert_json(a: &StoredAlert) -> Value {
     let ts = |t: Option<i64>| t.map(format_ts);
     json!({
         "id": a.id, "fingerprint": a.fingerprint, "state": a.state, "source": a.source.as_str(),

@@ -41,7 +41,7 @@ pub fn parse_threshold_rules(text: &str) -> Result<ParsedThreshold, Vec<RuleErro
 }
 
 /// The longest accepted `evaluation_window`, `for` or `resolve_after`: 31 days.
-pub const MAX_DURATION_MS: i64 = 31 * 86_400_000;
+pub(super) const MAX_DURATION_MS: i64 = 31 * 86_400_000;
 
 const DURATION_FORMS: &str =
     "a duration such as \"30s\", \"5m\", \"1h30m\", \"250ms\" (units w, d, h, m, s, ms, largest \

@@ -3,23 +3,23 @@
 #![allow(dead_code)]
 
 use klaxon_engine::parse::parse_rule_set;
-pub use klaxon_engine::{
+pub(crate) use klaxon_engine::{
     Alert, Body, Engine, Level, Log, Monitor, Outcome, ProcessFields, RuleSet, Signal,
 };
 use serde_json::{json, Value};
 
 /// 2023-11-14T22:13:20.000Z, a readable base time for every test.
-pub const T0: i64 = 1_700_000_000_000;
+pub(crate) const T0: i64 = 1_700_000_000_000;
 
 // ---------------------------------------------------------------------------------------------
 // Rule sets
 
 /// One rule of a rule-set document, built fluently.
 #[derive(Debug, Clone)]
-pub struct R(pub Value);
+pub(crate) struct R(pub Value);
 
 /// A rule with handler `LOG`; an empty `action` or `value` is left out of the document.
-pub fn rule(id: &str, trigger: &str, action: &str, operator: &str, value: &str) -> R {
+pub(crate) fn rule(id: &str, trigger: &str, action: &str, operator: &str, value: &str) -> R {
     let mut r = json!({
         "id": id,
         "trigger_type": trigger,
@@ -36,36 +36,36 @@ pub fn rule(id: &str, trigger: &str, action: &str, operator: &str, value: &str) 
 }
 
 impl R {
-    pub fn ctx(mut self, context: &str) -> R {
+    pub(crate) fn ctx(mut self, context: &str) -> R {
         self.0["context"] = json!(context);
         self
     }
 
-    pub fn throttle(mut self, seconds: f64) -> R {
+    pub(crate) fn throttle(mut self, seconds: f64) -> R {
         self.0["alert"]["throttle_seconds"] = json!(seconds);
         self
     }
 
-    pub fn severity(mut self, severity: &str) -> R {
+    pub(crate) fn severity(mut self, severity: &str) -> R {
         self.0["alert"]["severity"] = json!(severity);
         self
     }
 
     /// Sets (or overrides) any top-level key, for validation tests.
-    pub fn with(mut self, key: &str, value: Value) -> R {
+    pub(crate) fn with(mut self, key: &str, value: Value) -> R {
         self.0[key] = value;
         self
     }
 }
 
 /// A rule-set document named `test`, version 1, with these rules.
-pub fn rules(rs: impl IntoIterator<Item = R>) -> String {
+pub(crate) fn rules(rs: impl IntoIterator<Item = R>) -> String {
     let rules: Vec<Value> = rs.into_iter().map(|r| r.0).collect();
     json!({ "header": { "rule_set": "test", "rule_set_version": 1 }, "rules": rules }).to_string()
 }
 
 /// Parses a rule set, panicking with every error when it is invalid.
-pub fn parse(text: &str) -> RuleSet {
+pub(crate) fn parse(text: &str) -> RuleSet {
     match parse_rule_set(text) {
         Ok(p) => p.set,
         Err(errors) => panic!("rule set rejected: {errors:#?}\n{text}"),
@@ -73,7 +73,7 @@ pub fn parse(text: &str) -> RuleSet {
 }
 
 /// An engine with `text` active in group `default` (name from the header, else `test`).
-pub fn engine(text: &str) -> Engine {
+pub(crate) fn engine(text: &str) -> Engine {
     let set = parse(text);
     let mut e = Engine::new();
     let name = set.name.clone().unwrap_or_else(|| "test".to_owned());
@@ -89,34 +89,34 @@ fn monitor(p: &str, ts: i64, action: &str, ctx: &str, body: fn(Monitor) -> Body)
 }
 
 /// A mark; `ctx` `""` is the missing context.
-pub fn mark(p: &str, ts: i64, action: &str, ctx: &str) -> Signal {
+pub(crate) fn mark(p: &str, ts: i64, action: &str, ctx: &str) -> Signal {
     monitor(p, ts, action, ctx, Body::Mark)
 }
 
 /// A trace start.
-pub fn ts_(p: &str, ts: i64, action: &str, ctx: &str) -> Signal {
+pub(crate) fn ts_(p: &str, ts: i64, action: &str, ctx: &str) -> Signal {
     monitor(p, ts, action, ctx, Body::TraceStart)
 }
 
 /// A trace stop.
-pub fn te(p: &str, ts: i64, action: &str, ctx: &str) -> Signal {
+pub(crate) fn te(p: &str, ts: i64, action: &str, ctx: &str) -> Signal {
     monitor(p, ts, action, ctx, Body::TraceStop)
 }
 
 /// An explicit process start of a process named `name`.
-pub fn start(p: &str, ts: i64, name: &str, f: ProcessFields) -> Signal {
+pub(crate) fn start(p: &str, ts: i64, name: &str, f: ProcessFields) -> Signal {
     Signal::new(p, Some(ts), Body::ProcessStart(f)).name(name)
 }
 
-pub fn update(p: &str, ts: i64, f: ProcessFields) -> Signal {
+pub(crate) fn update(p: &str, ts: i64, f: ProcessFields) -> Signal {
     Signal::new(p, Some(ts), Body::ProcessUpdate(f))
 }
 
-pub fn stop(p: &str, ts: i64, f: ProcessFields) -> Signal {
+pub(crate) fn stop(p: &str, ts: i64, f: ProcessFields) -> Signal {
     Signal::new(p, Some(ts), Body::ProcessStop(f))
 }
 
-pub fn log(p: &str, ts: i64, level: Level, msg: &str) -> Signal {
+pub(crate) fn log(p: &str, ts: i64, level: Level, msg: &str) -> Signal {
     Signal::new(
         p,
         Some(ts),
@@ -128,11 +128,11 @@ pub fn log(p: &str, ts: i64, level: Level, msg: &str) -> Signal {
 }
 
 /// Empty process fields, to chain [`FieldsExt`] setters on.
-pub fn pf() -> ProcessFields {
+pub(crate) fn pf() -> ProcessFields {
     ProcessFields::default()
 }
 
-pub trait FieldsExt {
+pub(crate) trait FieldsExt {
     fn status(self, s: i64) -> Self;
     fn info(self, s: &str) -> Self;
     fn todo(self, n: i64) -> Self;
@@ -164,7 +164,7 @@ impl FieldsExt for ProcessFields {
     }
 }
 
-pub trait SignalExt {
+pub(crate) trait SignalExt {
     fn name(self, name: &str) -> Self;
     fn scope(self, scope: &str) -> Self;
     fn untimed(self) -> Self;
@@ -189,13 +189,13 @@ impl SignalExt for Signal {
 // Driving the engine
 
 /// An engine plus everything it emitted, fed like the offline replay.
-pub struct Run {
+pub(crate) struct Run {
     pub engine: Engine,
     pub alerts: Vec<Alert>,
 }
 
 impl Run {
-    pub fn new(rules_json: &str) -> Run {
+    pub(crate) fn new(rules_json: &str) -> Run {
         Run {
             engine: engine(rules_json),
             alerts: Vec::new(),
@@ -210,7 +210,7 @@ impl Run {
     }
 
     /// Feeds one signal; returns its outcome and the alerts of this step.
-    pub fn send_o(&mut self, s: &Signal) -> (Outcome, Vec<Alert>) {
+    pub(crate) fn send_o(&mut self, s: &Signal) -> (Outcome, Vec<Alert>) {
         let mut out = Vec::new();
         let now = self.time_for(s);
         let o = self.engine.process(now, s, &mut out);
@@ -219,16 +219,16 @@ impl Run {
     }
 
     /// Feeds one signal; returns the alerts of this step.
-    pub fn send(&mut self, s: &Signal) -> Vec<Alert> {
+    pub(crate) fn send(&mut self, s: &Signal) -> Vec<Alert> {
         self.send_o(s).1
     }
 
-    pub fn send_all(&mut self, ss: &[Signal]) -> Vec<Alert> {
+    pub(crate) fn send_all(&mut self, ss: &[Signal]) -> Vec<Alert> {
         ss.iter().flat_map(|s| self.send(s)).collect()
     }
 
     /// Moves engine time to `now`; returns the timer alerts fired.
-    pub fn advance(&mut self, now: i64) -> Vec<Alert> {
+    pub(crate) fn advance(&mut self, now: i64) -> Vec<Alert> {
         let mut out = Vec::new();
         self.engine.advance(now, &mut out);
         self.alerts.extend(out.iter().cloned());
@@ -238,7 +238,7 @@ impl Run {
 
 /// Activates `rules_json`, feeds `signals` (engine time = largest ts so far), then advances to
 /// `until` when given. Returns every alert in emission order.
-pub fn check(rules_json: &str, signals: &[Signal], until: Option<i64>) -> Vec<Alert> {
+pub(crate) fn check(rules_json: &str, signals: &[Signal], until: Option<i64>) -> Vec<Alert> {
     let mut run = Run::new(rules_json);
     run.send_all(signals);
     if let Some(t) = until {
@@ -248,17 +248,17 @@ pub fn check(rules_json: &str, signals: &[Signal], until: Option<i64>) -> Vec<Al
 }
 
 /// How many alerts rule `id` emitted.
-pub fn count(alerts: &[Alert], id: &str) -> usize {
+pub(crate) fn count(alerts: &[Alert], id: &str) -> usize {
     alerts.iter().filter(|a| &*a.rule_id == id).count()
 }
 
 /// The rule ids of the alerts, in order.
-pub fn ids(alerts: &[Alert]) -> Vec<&str> {
+pub(crate) fn ids(alerts: &[Alert]) -> Vec<&str> {
     alerts.iter().map(|a| &*a.rule_id).collect()
 }
 
 /// The alert JSON lines, joined by newlines.
-pub fn lines(alerts: &[Alert]) -> String {
+pub(crate) fn lines(alerts: &[Alert]) -> String {
     alerts
         .iter()
         .map(|a| serde_json::to_string(a).expect("an alert serializes"))
@@ -270,7 +270,7 @@ pub fn lines(alerts: &[Alert]) -> String {
 // Scenario timelines: signals 1 ms apart unless `wait` says otherwise
 
 /// A timeline of one process, as section 6 writes it.
-pub struct Seq {
+pub(crate) struct Seq {
     p: String,
     t: i64,
     step: i64,
@@ -279,7 +279,7 @@ pub struct Seq {
 
 impl Seq {
     /// A timeline of process `p`; its first signal is at [`T0`].
-    pub fn new(p: &str) -> Seq {
+    pub(crate) fn new(p: &str) -> Seq {
         Seq {
             p: p.to_owned(),
             t: T0,
@@ -295,12 +295,12 @@ impl Seq {
     }
 
     /// The time of the last signal.
-    pub fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.t
     }
 
     /// `+Ns`: the next signal comes `ms` after the previous one instead of 1 ms.
-    pub fn wait(mut self, ms: i64) -> Seq {
+    pub(crate) fn wait(mut self, ms: i64) -> Seq {
         self.step = ms;
         self
     }
@@ -313,42 +313,42 @@ impl Seq {
     }
 
     /// `E(action, ctx)`.
-    pub fn e(self, action: &str, ctx: &str) -> Seq {
+    pub(crate) fn e(self, action: &str, ctx: &str) -> Seq {
         self.push(|p, t| mark(p, t, action, ctx))
     }
 
-    pub fn ts(self, action: &str, ctx: &str) -> Seq {
+    pub(crate) fn ts(self, action: &str, ctx: &str) -> Seq {
         self.push(|p, t| ts_(p, t, action, ctx))
     }
 
-    pub fn te(self, action: &str, ctx: &str) -> Seq {
+    pub(crate) fn te(self, action: &str, ctx: &str) -> Seq {
         self.push(|p, t| te(p, t, action, ctx))
     }
 
     /// A trace of `ms` milliseconds: start, then stop `ms` later.
-    pub fn trace(self, action: &str, ms: i64) -> Seq {
+    pub(crate) fn trace(self, action: &str, ms: i64) -> Seq {
         self.ts(action, "").wait(ms).te(action, "")
     }
 
-    pub fn log(self, level: Level, msg: &str) -> Seq {
+    pub(crate) fn log(self, level: Level, msg: &str) -> Seq {
         self.push(|p, t| log(p, t, level, msg))
     }
 
     /// An explicit start; the process is named like its id.
-    pub fn start(self, f: ProcessFields) -> Seq {
+    pub(crate) fn start(self, f: ProcessFields) -> Seq {
         self.push(|p, t| start(p, t, p, f))
     }
 
-    pub fn update(self, f: ProcessFields) -> Seq {
+    pub(crate) fn update(self, f: ProcessFields) -> Seq {
         self.push(|p, t| update(p, t, f))
     }
 
-    pub fn stop(self, f: ProcessFields) -> Seq {
+    pub(crate) fn stop(self, f: ProcessFields) -> Seq {
         self.push(|p, t| stop(p, t, f))
     }
 
     /// The alerts of this timeline against `rules_json`, advancing to `until` when given.
-    pub fn run(&self, rules_json: &str, until: Option<i64>) -> Vec<Alert> {
+    pub(crate) fn run(&self, rules_json: &str, until: Option<i64>) -> Vec<Alert> {
         check(rules_json, &self.sigs, until)
     }
 }

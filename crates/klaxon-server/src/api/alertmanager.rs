@@ -38,7 +38,7 @@ use crate::state::AppState;
 use klaxon_engine::matcher::{self, Matcher, Op, Regex};
 
 /// The receiver every alert without a handler of its own goes to.
-pub const RECEIVER: &str = "klaxon";
+pub(crate) const RECEIVER: &str = "klaxon";
 
 /// Go's zero time, which Alertmanager clients send for "not set".
 const GO_ZERO_MS: i64 = -62_135_596_800_000;
@@ -49,7 +49,7 @@ const PAGE: usize = 1000;
 static STARTED: OnceLock<i64> = OnceLock::new();
 
 /// The route of `GET /api/v2/status`; building it pins the start time the status reports.
-pub fn status_route<S: Store + Clone>() -> MethodRouter<AppState<S>> {
+pub(crate) fn status_route<S: Store + Clone>() -> MethodRouter<AppState<S>> {
     STARTED.get_or_init(wall_ms);
     get(status::<S>)
 }
@@ -213,7 +213,7 @@ impl Checked<'_> {
 /// `POST /api/v2/alerts`: a JSON array of alerts. Needs an `ingest` or `admin` token. Answers
 /// 200 with an empty body once every valid alert is committed, or 400 with a JSON string naming
 /// each invalid alert (the valid ones are still taken, as Alertmanager does).
-pub async fn post_alerts<S: Store + Clone>(
+pub(crate) async fn post_alerts<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
     body: Bytes,
@@ -421,7 +421,7 @@ pub(crate) fn decode(s: &str) -> Result<String, String> {
 /// `GET /api/v2/alerts`: klaxon's open alerts as Alertmanager's `gettableAlerts`, sorted by
 /// fingerprint, filtered by `active`, `silenced`, `inhibited`, `unprocessed`, `filter` and
 /// `receiver` as Alertmanager filters them. Needs a reading token.
-pub async fn get_alerts<S: Store + Clone>(
+pub(crate) async fn get_alerts<S: Store + Clone>(
     State(st): State<AppState<S>>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
@@ -567,7 +567,7 @@ fn gettable(
 }
 
 /// `GET /api/v2/status`: Alertmanager's `alertmanagerStatus` for a single, ready node.
-pub async fn status<S: Store + Clone>(
+pub(crate) async fn status<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
@@ -589,7 +589,7 @@ pub async fn status<S: Store + Clone>(
 }
 
 /// `GET /api/v2/receivers`: [`RECEIVER`] and the handlers of the active rule sets.
-pub async fn receivers<S: Store + Clone>(
+pub(crate) async fn receivers<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {

@@ -31,7 +31,7 @@ use crate::state::AppState;
 use crate::wire::alert_json;
 
 #[derive(Debug, Deserialize)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     after_id: Option<i64>,
     before_id: Option<i64>,
     limit: Option<usize>,
@@ -41,7 +41,7 @@ pub struct ListQuery {
 }
 
 /// `GET /v1/alerts`: newest first, or ascending after `after_id`.
-pub async fn list<S: Store + Clone>(
+pub(crate) async fn list<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(q): Query<ListQuery>,
     headers: HeaderMap,
@@ -65,7 +65,7 @@ pub async fn list<S: Store + Clone>(
 }
 
 /// `GET /v1/alerts/{id}`.
-pub async fn get_one<S: Store + Clone>(
+pub(crate) async fn get_one<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
     headers: HeaderMap,
@@ -75,7 +75,7 @@ pub async fn get_one<S: Store + Clone>(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct StreamQuery {
+pub(crate) struct StreamQuery {
     after_id: Option<i64>,
 }
 
@@ -95,7 +95,7 @@ struct Follow<S> {
 /// `GET /v1/alerts/stream`: committed alerts as server-sent events, resumable by alert id. Live
 /// alerts come from the publish hub (its `created` changes); a resume, or a reader that falls
 /// out of the hub's buffer, catches up from the store first.
-pub async fn stream<S: Store + Clone>(
+pub(crate) async fn stream<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(q): Query<StreamQuery>,
     headers: HeaderMap,
@@ -195,7 +195,7 @@ fn event(id: i64, json: &str) -> Event {
 }
 
 /// `GET /alerts/{id}`: the alert with its events, latest occurrences and notes.
-pub async fn detail<S: Store + Clone>(
+pub(crate) async fn detail<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
     headers: HeaderMap,
@@ -268,7 +268,7 @@ pub async fn detail<S: Store + Clone>(
 
 /// Query of `GET /alerts/history`.
 #[derive(Debug, Deserialize)]
-pub struct HistoryParams {
+pub(crate) struct HistoryParams {
     cursor: Option<i64>,
     limit: Option<usize>,
     /// Comma-separated states.
@@ -302,7 +302,7 @@ fn time(name: &str, s: &Option<String>) -> ApiResult<Option<i64>> {
 }
 
 /// `GET /alerts/history`: newest first, `next_cursor` pages on.
-pub async fn history<S: Store + Clone>(
+pub(crate) async fn history<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(p): Query<HistoryParams>,
     headers: HeaderMap,
@@ -360,7 +360,7 @@ pub async fn history<S: Store + Clone>(
 
 /// Query of `GET /alerts/open`.
 #[derive(Debug, Deserialize)]
-pub struct OpenParams {
+pub(crate) struct OpenParams {
     /// At most this many, newest first (default and maximum 100,000).
     limit: Option<usize>,
 }
@@ -383,7 +383,7 @@ const OPEN_FIELDS: [&str; 11] = [
 /// `GET /alerts/open`: every open alert (pending, active, acknowledged, suppressed), newest
 /// first, in one compact answer for a client that keeps the open set itself (the dashboard):
 /// `{"fields": [...], "rows": [[...], ...], "truncated": bool}`.
-pub async fn open<S: Store + Clone>(
+pub(crate) async fn open<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(p): Query<OpenParams>,
     headers: HeaderMap,
@@ -447,7 +447,7 @@ pub async fn open<S: Store + Clone>(
 }
 
 /// `GET /alerts/summary`.
-pub async fn summary<S: Store + Clone>(
+pub(crate) async fn summary<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
@@ -463,7 +463,7 @@ pub async fn summary<S: Store + Clone>(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct PeriodParams {
+pub(crate) struct PeriodParams {
     from: Option<String>,
     to: Option<String>,
     /// Trend bucket: `1h`, `15m`, … (default 1h).
@@ -480,7 +480,7 @@ fn period(p: &PeriodParams) -> ApiResult<(i64, i64)> {
 }
 
 /// `GET /alerts/metrics/performance?from=&to=`: MTTA and MTTR (default: the last 24 h).
-pub async fn performance<S: Store + Clone>(
+pub(crate) async fn performance<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(p): Query<PeriodParams>,
     headers: HeaderMap,
@@ -496,7 +496,7 @@ pub async fn performance<S: Store + Clone>(
 }
 
 /// `GET /alerts/trends/analysis?from=&to=&bucket=`: counts per bucket by severity and rule.
-pub async fn trends<S: Store + Clone>(
+pub(crate) async fn trends<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(p): Query<PeriodParams>,
     headers: HeaderMap,
@@ -542,7 +542,7 @@ type Bucket = (u64, BTreeMap<String, u64>, BTreeMap<String, u64>);
 
 /// Filters of `/alerts/stream`; every given one must hold.
 #[derive(Debug, Deserialize, Default)]
-pub struct StreamFilter {
+pub(crate) struct StreamFilter {
     /// Comma-separated severities.
     severity: Option<String>,
     /// Comma-separated states (the state after the change).
@@ -601,7 +601,7 @@ impl Filter {
 /// `Last-Event-ID` of this run resumes from the replay buffer; one that is too old, or of an
 /// earlier run, gets a `reset` event first (resync from `/alerts/history`). A reader that falls
 /// behind the buffer gets a `lagged` event saying how many changes it missed.
-pub async fn changes<S: Store + Clone>(
+pub(crate) async fn changes<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(f): Query<StreamFilter>,
     headers: HeaderMap,

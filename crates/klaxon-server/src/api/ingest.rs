@@ -30,7 +30,7 @@ const CHUNK: usize = 4096;
 const STREAM_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Deserialize)]
-pub struct IngestQuery {
+pub(crate) struct IngestQuery {
     /// `durable`: answer only once the signals' telemetry is committed.
     wait: Option<String>,
 }
@@ -173,7 +173,7 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
 }
 
 /// A new process id: 16 random bytes as a UUID-formatted string.
-pub fn new_process_id() -> ApiResult<String> {
+pub(crate) fn new_process_id() -> ApiResult<String> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(ApiError::internal)?;
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -190,7 +190,7 @@ pub fn new_process_id() -> ApiResult<String> {
 }
 
 /// `POST /v1/signals`.
-pub async fn signals<S: Store + Clone>(
+pub(crate) async fn signals<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(q): Query<IngestQuery>,
     headers: HeaderMap,
@@ -394,7 +394,7 @@ async fn one<S: Store + Clone>(
 }
 
 /// `POST /v1/processes`: starts a run; the id is generated when the body has none.
-pub async fn process_start<S: Store + Clone>(
+pub(crate) async fn process_start<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(q): Query<IngestQuery>,
     headers: HeaderMap,
@@ -408,7 +408,7 @@ pub async fn process_start<S: Store + Clone>(
 macro_rules! convenience {
     ($name:ident, $kind:literal) => {
         #[doc = concat!("`POST /v1/processes/{id}/…`: a `", $kind, "` signal for the process.")]
-        pub async fn $name<S: Store + Clone>(
+        pub(crate) async fn $name<S: Store + Clone>(
             State(st): State<AppState<S>>,
             Path(id): Path<String>,
             Query(q): Query<IngestQuery>,

@@ -23,7 +23,7 @@ use crate::wire::alert_json;
 /// Body of `POST /alerts/create`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CreateBody {
+pub(crate) struct CreateBody {
     /// The alert's name (the `alertname` label).
     name: String,
     #[serde(default)]
@@ -40,7 +40,7 @@ pub struct CreateBody {
 }
 
 /// `POST /alerts/create`: a hand-made alert, deduplicated by its label set like any other.
-pub async fn create<S: Store + Clone>(
+pub(crate) async fn create<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
     body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
@@ -111,7 +111,7 @@ pub async fn create<S: Store + Clone>(
 /// Optional body of an action.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ActBody {
+pub(crate) struct ActBody {
     reason: Option<String>,
     /// For suppress: how long, as `30m`, `2h`, `90s` or a number of seconds.
     duration: Option<Value>,
@@ -131,7 +131,7 @@ fn refusal(r: Refusal) -> ApiError {
 }
 
 /// Parses `30m`, `2h`, `1d`, `90s`, `1h30m` or a number of seconds into milliseconds.
-pub fn duration_ms(v: &Value) -> Result<i64, String> {
+pub(crate) fn duration_ms(v: &Value) -> Result<i64, String> {
     let bad =
         || format!("duration: `{v}` is not a duration like 30m, 2h, 90s or a number of seconds");
     if let Some(n) = v.as_f64() {
@@ -233,7 +233,7 @@ fn act_of(kind: &str, body: &ActBody) -> ApiResult<Act> {
 macro_rules! act_handler {
     ($name:ident, $kind:literal) => {
         #[doc = concat!("`POST /alerts/{id}/", $kind, "`.")]
-        pub async fn $name<S: Store + Clone>(
+        pub(crate) async fn $name<S: Store + Clone>(
             State(st): State<AppState<S>>,
             Path(id): Path<i64>,
             headers: HeaderMap,
@@ -310,7 +310,7 @@ async fn bulk<S: Store + Clone>(
 }
 
 /// `POST /alerts/bulk/acknowledge` with `{"ids": [...]}`: a result per alert.
-pub async fn bulk_acknowledge<S: Store + Clone>(
+pub(crate) async fn bulk_acknowledge<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
     body: JsonBody<ActBody>,
@@ -319,7 +319,7 @@ pub async fn bulk_acknowledge<S: Store + Clone>(
 }
 
 /// `POST /alerts/bulk/resolve` with `{"ids": [...]}`: a result per alert.
-pub async fn bulk_resolve<S: Store + Clone>(
+pub(crate) async fn bulk_resolve<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
     body: JsonBody<ActBody>,
@@ -329,12 +329,12 @@ pub async fn bulk_resolve<S: Store + Clone>(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NoteBody {
+pub(crate) struct NoteBody {
     text: String,
 }
 
 /// `POST /alerts/{id}/notes`.
-pub async fn note<S: Store + Clone>(
+pub(crate) async fn note<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
     headers: HeaderMap,
@@ -363,13 +363,13 @@ pub async fn note<S: Store + Clone>(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AssignBody {
+pub(crate) struct AssignBody {
     /// `null` unassigns.
     assignee: Option<String>,
 }
 
 /// `POST /alerts/{id}/assign`.
-pub async fn assign<S: Store + Clone>(
+pub(crate) async fn assign<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
     headers: HeaderMap,

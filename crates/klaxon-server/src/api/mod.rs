@@ -1,15 +1,15 @@
 //! The HTTP API: one file per area, and the table of its endpoints (the dashboard adds its
 //! own; `app` builds the router and the OpenAPI document from both).
 
-pub mod alertmanager;
-pub mod alerts;
-pub mod ingest;
-pub mod manage;
-pub mod monitoring;
-pub mod notifications;
-pub mod rulesets;
-pub mod silences;
-pub mod streams;
+pub(crate) mod alertmanager;
+pub(crate) mod alerts;
+pub(crate) mod ingest;
+pub(crate) mod manage;
+pub(crate) mod monitoring;
+pub(crate) mod notifications;
+pub(crate) mod rulesets;
+pub(crate) mod silences;
+pub(crate) mod streams;
 
 use axum::routing::{delete, get, post, MethodRouter};
 use klaxon_store::Store;
@@ -33,7 +33,7 @@ fn ep<S>(
 }
 
 /// Every endpoint of the API (the dashboard's and `/openapi.json` are added by `app`).
-pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
+pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
     vec![
         ep(
             "POST",

@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 /// `GET /monitoring/health`: no token needed. 200 when ready (store writable, engine alive),
 /// 503 otherwise; `live` is true whenever the process answers.
-pub async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> impl IntoResponse {
+pub(crate) async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> impl IntoResponse {
     let store = match tokio::time::timeout(Duration::from_secs(2), st.store.ping()).await {
         Ok(Ok(())) => "ok".to_owned(),
         Ok(Err(e)) => format!("error: {e}"),
@@ -48,7 +48,7 @@ pub async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> impl Int
 }
 
 /// `GET /monitoring/prometheus`: the server's metrics in the Prometheus text format.
-pub async fn prometheus<S: Store + Clone>(
+pub(crate) async fn prometheus<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {

@@ -34,7 +34,7 @@ use crate::state::AppState;
 /// `GET /alerts/metrics/delivery`: per channel, the outbox's rows by status (durable, every
 /// notification kept), the counts since the server started, and the delivery latency (made →
 /// delivered) over the latest 10,000 deliveries.
-pub async fn delivery<S: Store + Clone>(
+pub(crate) async fn delivery<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
@@ -181,7 +181,7 @@ impl Filter {
 }
 
 /// `GET /notifications/ws`.
-pub async fn ws<S: Store + Clone>(
+pub(crate) async fn ws<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,

@@ -20,7 +20,7 @@ use crate::pipeline::driver::Input;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
-pub struct SetQuery {
+pub(crate) struct SetQuery {
     group: Option<String>,
     name: Option<String>,
     author: Option<String>,
@@ -34,7 +34,7 @@ fn group(q: &SetQuery) -> String {
 }
 
 /// The record without its JSON (listings); `with_json` adds the document.
-pub fn record_json(r: &RuleSetRecord, with_json: bool) -> Value {
+pub(crate) fn record_json(r: &RuleSetRecord, with_json: bool) -> Value {
     let mut v = json!({
         "kind": r.kind.as_str(), "group": r.group, "name": r.name, "version": r.version,
         "author": r.author, "created_at": klaxon_engine::timestamp::format_ts(r.created_at),
@@ -47,7 +47,7 @@ pub fn record_json(r: &RuleSetRecord, with_json: bool) -> Value {
 }
 
 /// A validated document of either kind.
-pub enum Doc {
+pub(crate) enum Doc {
     Event(Parsed),
     Threshold(ParsedThreshold),
 }
@@ -96,7 +96,7 @@ fn invalid(kind: RuleKind, errors: Vec<RuleError>) -> ApiError {
 }
 
 /// Parses and validates a document of `kind`; every error at once.
-pub fn validate(kind: RuleKind, text: &str) -> ApiResult<Doc> {
+pub(crate) fn validate(kind: RuleKind, text: &str) -> ApiResult<Doc> {
     match kind {
         RuleKind::Event => parse_rule_set(text)
             .map(Doc::Event)
@@ -214,7 +214,7 @@ async fn activate_kind<S: Store + Clone>(
 }
 
 /// Swaps a parsed set into its engine and waits until it is in effect.
-pub async fn apply<S: Store + Clone>(
+pub(crate) async fn apply<S: Store + Clone>(
     st: &AppState<S>,
     rec: &RuleSetRecord,
     doc: Doc,
@@ -226,7 +226,7 @@ pub async fn apply<S: Store + Clone>(
 }
 
 /// The engine input that activates `doc` as stored in `rec`.
-pub fn activation(rec: &RuleSetRecord, doc: Doc, done: oneshot::Sender<()>) -> Input {
+pub(crate) fn activation(rec: &RuleSetRecord, doc: Doc, done: oneshot::Sender<()>) -> Input {
     let (group, name, version) = (rec.group.clone(), rec.name.clone(), rec.version);
     match doc {
         Doc::Event(p) => Input::Activate {
@@ -250,11 +250,11 @@ pub fn activation(rec: &RuleSetRecord, doc: Doc, done: oneshot::Sender<()>) -> I
 macro_rules! kind_handlers {
     ($module:ident, $kind:expr, $path:literal) => {
         #[doc = concat!("Handlers under `", $path, "`.")]
-        pub mod $module {
+        pub(crate) mod $module {
             use super::*;
 
             #[doc = concat!("`POST ", $path, "`: stores a new version of (group, name).")]
-            pub async fn create<S: Store + Clone>(
+            pub(crate) async fn create<S: Store + Clone>(
                 State(st): State<AppState<S>>,
                 Query(q): Query<SetQuery>,
                 headers: HeaderMap,
@@ -264,7 +264,7 @@ macro_rules! kind_handlers {
             }
 
             #[doc = concat!("`POST ", $path, "/check`: validation only, nothing stored.")]
-            pub async fn check<S: Store + Clone>(
+            pub(crate) async fn check<S: Store + Clone>(
                 State(st): State<AppState<S>>,
                 headers: HeaderMap,
                 body: String,
@@ -273,7 +273,7 @@ macro_rules! kind_handlers {
             }
 
             #[doc = concat!("`GET ", $path, "`: every stored version, and the active one per group.")]
-            pub async fn list<S: Store + Clone>(
+            pub(crate) async fn list<S: Store + Clone>(
                 State(st): State<AppState<S>>,
                 headers: HeaderMap,
             ) -> ApiResult<Json<Value>> {
@@ -281,7 +281,7 @@ macro_rules! kind_handlers {
             }
 
             #[doc = concat!("`GET ", $path, "/{name}/{version}?group=`: one version with its document.")]
-            pub async fn get_one<S: Store + Clone>(
+            pub(crate) async fn get_one<S: Store + Clone>(
                 State(st): State<AppState<S>>,
                 Path(key): Path<(String, i64)>,
                 Query(q): Query<SetQuery>,
@@ -291,7 +291,7 @@ macro_rules! kind_handlers {
             }
 
             #[doc = concat!("`POST ", $path, "/{name}/{version}/activate?group=`: persisted, then applied to the engine before the next signal it takes.")]
-            pub async fn activate<S: Store + Clone>(
+            pub(crate) async fn activate<S: Store + Clone>(
                 State(st): State<AppState<S>>,
                 Path(key): Path<(String, i64)>,
                 Query(q): Query<SetQuery>,

@@ -50,7 +50,7 @@ struct Postable {
 }
 
 /// `gettableSilence`.
-pub fn gettable(s: &Silence, now: i64) -> Value {
+pub(crate) fn gettable(s: &Silence, now: i64) -> Value {
     json!({
         "id": s.id,
         "status": {"state": s.state(now).as_str()},
@@ -74,7 +74,7 @@ async fn ask<S: Store + Clone>(
 }
 
 /// `POST /api/v2/silences`: `{"silenceID"}` once the silence (and what it mutes) is committed.
-pub async fn post<S: Store + Clone>(
+pub(crate) async fn post<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
     body: Bytes,
@@ -156,7 +156,7 @@ fn has_matcher(s: &Silence, m: &Written) -> bool {
 
 /// `GET /api/v2/silences[?filter=...]`: every silence, newest change first within a state, in
 /// Alertmanager's order (active, pending, expired).
-pub async fn list<S: Store + Clone>(
+pub(crate) async fn list<S: Store + Clone>(
     State(st): State<AppState<S>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -201,7 +201,7 @@ fn uuid_or_422(id: &str) -> Option<Response> {
 }
 
 /// `GET /api/v2/silence/{id}`.
-pub async fn get_one<S: Store + Clone>(
+pub(crate) async fn get_one<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -218,7 +218,7 @@ pub async fn get_one<S: Store + Clone>(
 }
 
 /// `DELETE /api/v2/silence/{id}`: expires it now (an expired one stays expired).
-pub async fn delete<S: Store + Clone>(
+pub(crate) async fn delete<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<String>,
     headers: HeaderMap,

@@ -25,7 +25,7 @@ pub(super) fn heartbeat() -> KeepAlive {
 }
 
 /// `GET /incidents/stream`: a hello and heartbeats until incidents exist.
-pub async fn incidents<S: Store + Clone>(
+pub(crate) async fn incidents<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
@@ -52,7 +52,7 @@ pub async fn incidents<S: Store + Clone>(
 }
 
 /// `GET /metrics/stream`: the server's figures every second (event `metrics`).
-pub async fn metrics<S: Store + Clone>(
+pub(crate) async fn metrics<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {

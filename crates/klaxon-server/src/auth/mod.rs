@@ -2,8 +2,8 @@
 //! finds the caller of a request from its bearer token or, without one, its dashboard session.
 //! Tokens themselves live in `token`, sessions in `session`. Owns no HTTP routing.
 
-pub mod session;
-pub mod token;
+pub(crate) mod session;
+pub(crate) mod token;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,12 +15,12 @@ use klaxon_store::{Role, Store};
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use session::Sessions;
-pub use token::Caller;
+pub(crate) use token::Caller;
 use token::{constant_time_eq, hash_token};
 
 /// What an endpoint needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
+pub(crate) enum Need {
     /// Sending signals: `ingest` or `admin`.
     Ingest,
     /// Reading: `viewer`, `responder` or `admin`.
@@ -32,7 +32,7 @@ pub enum Need {
 }
 
 /// Whether a token of `role` may do what `need` asks.
-pub fn allows(role: Role, need: Need) -> bool {
+pub(crate) fn allows(role: Role, need: Need) -> bool {
     match need {
         Need::Ingest => matches!(role, Role::Ingest | Role::Admin),
         Need::Read => matches!(role, Role::Viewer | Role::Responder | Role::Admin),
@@ -43,7 +43,7 @@ pub fn allows(role: Role, need: Need) -> bool {
 
 /// Checks bearer tokens against the store, with a cache of known hashes, and dashboard
 /// sessions (a request without a bearer token may carry a session cookie).
-pub struct Auth<S> {
+pub(crate) struct Auth<S> {
     store: S,
     known: RwLock<HashMap<String, Caller>>,
     /// Dashboard sessions; the cookie stands for the token the session was opened with.
@@ -51,7 +51,7 @@ pub struct Auth<S> {
 }
 
 impl<S: Store + Clone> Auth<S> {
-    pub fn new(store: S) -> Auth<S> {
+    pub(crate) fn new(store: S) -> Auth<S> {
         Auth {
             store,
             known: RwLock::new(HashMap::new()),
@@ -61,7 +61,11 @@ impl<S: Store + Clone> Auth<S> {
 
     /// Dashboard sessions last `session_hours` and are kept in `<data_dir>/sessions.json`
     /// (hashes of their ids), so a restart keeps browsers signed in.
-    pub fn with_dashboard(self, config: &crate::config::Dashboard, data_dir: &Path) -> Auth<S> {
+    pub(crate) fn with_dashboard(
+        self,
+        config: &crate::config::Dashboard,
+        data_dir: &Path,
+    ) -> Auth<S> {
         let ms = i64::try_from(config.session_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
         self.sessions.set_ttl_ms(ms);
         self.sessions
@@ -70,14 +74,14 @@ impl<S: Store + Clone> Auth<S> {
     }
 
     /// The role of the request's bearer token, if it allows `need`.
-    pub async fn check(&self, headers: &HeaderMap, need: Need) -> ApiResult<Role> {
+    pub(crate) async fn check(&self, headers: &HeaderMap, need: Need) -> ApiResult<Role> {
         self.caller(headers, need).await.map(|c| c.role)
     }
 
     /// The caller behind the request's bearer token (or, without one, its dashboard session
     /// cookie), if its role allows `need`. Cross-site checks of cookie requests are made before
     /// any handler runs (`dashboard::guard`).
-    pub async fn caller(&self, headers: &HeaderMap, need: Need) -> ApiResult<Caller> {
+    pub(crate) async fn caller(&self, headers: &HeaderMap, need: Need) -> ApiResult<Caller> {
         let bearer = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -106,7 +110,7 @@ impl<S: Store + Clone> Auth<S> {
     }
 
     /// The caller a token stands for, whatever its role.
-    pub async fn of_token(&self, token: &str) -> ApiResult<Caller> {
+    pub(crate) async fn of_token(&self, token: &str) -> ApiResult<Caller> {
         let hash = hash_token(token);
         let cached = self.known.read().ok().and_then(|k| k.get(&hash).cloned());
         match cached {

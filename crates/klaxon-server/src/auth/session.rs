@@ -17,17 +17,17 @@ use serde_json::{json, Value};
 use super::token::{constant_time_eq, hash_token, write_private, Caller};
 
 /// The cookie that carries the session id.
-pub const COOKIE: &str = "klaxon_session";
+pub(crate) const COOKIE: &str = "klaxon_session";
 
 /// The header that carries the session's CSRF token on every mutating request.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Sessions held at most; beyond this the oldest is ended.
 const MAX_SESSIONS: usize = 10_000;
 
 /// One signed-in browser.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(crate) struct Session {
     pub caller: Caller,
     /// Sent by the page in [`CSRF_HEADER`]; never in a cookie.
     pub csrf: String,
@@ -39,13 +39,13 @@ pub struct Session {
 
 /// A new session as handed to the browser: the cookie value and the session.
 #[derive(Debug, Clone)]
-pub struct Opened {
+pub(crate) struct Opened {
     pub id: String,
     pub session: Session,
 }
 
 /// Every live session, keyed by the hash of its id.
-pub struct Sessions {
+pub(crate) struct Sessions {
     /// Session lifetime in ms.
     ttl_ms: AtomicI64,
     map: Mutex<HashMap<String, Session>>,
@@ -62,7 +62,7 @@ impl Default for Sessions {
 }
 
 impl Sessions {
-    pub fn new(ttl_ms: i64) -> Sessions {
+    pub(crate) fn new(ttl_ms: i64) -> Sessions {
         Sessions {
             ttl_ms: AtomicI64::new(ttl_ms.max(60_000)),
             map: Mutex::new(HashMap::new()),
@@ -73,7 +73,7 @@ impl Sessions {
 
     /// Keeps the sessions in `path`: loads the live ones it holds now, and [`Sessions::save`]
     /// writes it. A file that cannot be read is logged and ignored (browsers sign in again).
-    pub fn keep_in(&self, path: PathBuf, now: i64) {
+    pub(crate) fn keep_in(&self, path: PathBuf, now: i64) {
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let n = self.restore(&text, now);
@@ -90,7 +90,7 @@ impl Sessions {
     }
 
     /// Adds the live sessions of a [`Sessions::snapshot`]; returns how many.
-    pub fn restore(&self, text: &str, now: i64) -> usize {
+    pub(crate) fn restore(&self, text: &str, now: i64) -> usize {
         let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
             return 0;
         };
@@ -131,7 +131,7 @@ impl Sessions {
     }
 
     /// Every live session as JSON (hashed ids only).
-    pub fn snapshot(&self, now: i64) -> String {
+    pub(crate) fn snapshot(&self, now: i64) -> String {
         let Ok(map) = self.map.lock() else {
             return "[]".to_owned();
         };
@@ -148,7 +148,7 @@ impl Sessions {
 
     /// Writes the file of [`Sessions::keep_in`], off the async threads; a failure is logged
     /// (the sessions stay valid until a restart).
-    pub async fn save(&self, now: i64) {
+    pub(crate) async fn save(&self, now: i64) {
         let Some(path) = self.file.get().cloned() else {
             return;
         };
@@ -169,16 +169,16 @@ impl Sessions {
     }
 
     /// Sets how long new sessions live.
-    pub fn set_ttl_ms(&self, ttl_ms: i64) {
+    pub(crate) fn set_ttl_ms(&self, ttl_ms: i64) {
         self.ttl_ms.store(ttl_ms.max(60_000), Relaxed);
     }
 
-    pub fn ttl_ms(&self) -> i64 {
+    pub(crate) fn ttl_ms(&self) -> i64 {
         self.ttl_ms.load(Relaxed)
     }
 
     /// Opens a session for `caller` at `now` (epoch ms).
-    pub fn open(&self, caller: Caller, now: i64) -> anyhow::Result<Opened> {
+    pub(crate) fn open(&self, caller: Caller, now: i64) -> anyhow::Result<Opened> {
         let id = random_hex()?;
         let session = Session {
             caller,
@@ -207,7 +207,7 @@ impl Sessions {
     }
 
     /// The live session of a cookie value at `now`; an expired one is removed.
-    pub fn get(&self, id: &str, now: i64) -> Option<Session> {
+    pub(crate) fn get(&self, id: &str, now: i64) -> Option<Session> {
         let key = hash_token(id);
         let mut map = self.map.lock().ok()?;
         match map.get(&key) {
@@ -221,37 +221,39 @@ impl Sessions {
     }
 
     /// The live session of the request's cookie.
-    pub fn of_request(&self, headers: &HeaderMap, now: i64) -> Option<Session> {
+    pub(crate) fn of_request(&self, headers: &HeaderMap, now: i64) -> Option<Session> {
         cookie(headers).and_then(|id| self.get(&id, now))
     }
 
     /// Ends the session of a cookie value; true if there was one.
-    pub fn close(&self, id: &str) -> bool {
+    pub(crate) fn close(&self, id: &str) -> bool {
         self.map
             .lock()
             .map(|mut m| m.remove(&hash_token(id)).is_some())
             .unwrap_or(false)
     }
 
-    /// Live sessions (for tests and metrics).
-    pub fn len(&self) -> usize {
+    /// Live sessions.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.map.lock().map(|m| m.len()).unwrap_or(0)
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
 
 impl Session {
     /// Whether `given` is this session's CSRF token (constant time).
-    pub fn csrf_matches(&self, given: &str) -> bool {
+    pub(crate) fn csrf_matches(&self, given: &str) -> bool {
         constant_time_eq(self.csrf.as_bytes(), given.trim().as_bytes())
     }
 }
 
 /// The session cookie's value, if the request carries one.
-pub fn cookie(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

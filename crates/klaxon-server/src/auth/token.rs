@@ -18,7 +18,7 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// Equality whose time does not depend on where the inputs differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -26,7 +26,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// A new random token: `kx_` and 64 hex digits (256 bits).
-pub fn generate_token() -> anyhow::Result<String> {
+pub(crate) fn generate_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
     let mut s = String::from("kx_");
@@ -38,7 +38,7 @@ pub fn generate_token() -> anyhow::Result<String> {
 
 /// Who called: the token's role and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
+pub(crate) struct Caller {
     pub role: Role,
     /// The token's name, recorded as the actor of what the caller does.
     pub name: String,
@@ -47,7 +47,7 @@ pub struct Caller {
 /// Makes sure an admin token exists: the configured one (stored hashed), else on the very first
 /// start a generated one written to `<data_dir>/admin.token` with mode 0600. Returns the file
 /// written, if any.
-pub async fn ensure_admin<S: Store>(
+pub(crate) async fn ensure_admin<S: Store>(
     store: &S,
     configured: Option<&str>,
     data_dir: &Path,

@@ -3,13 +3,14 @@
 //! environment is an argument so loading can be tested. The noise controls (`[[maintenance]]`,
 //! `[[inhibit]]`, `[flapping]`, `[silence_notice]`) are compiled in `noise`.
 
-pub mod noise;
+mod noise;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use noise::{Flapping, InhibitConfig, MaintenanceConfig, NoiseControls, SilenceNotice};
+pub(crate) use noise::NoiseControls;
+pub use noise::{Flapping, InhibitConfig, MaintenanceConfig, SilenceNotice};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -312,7 +313,7 @@ impl Config {
     }
 
     /// Compiles the noise controls (loading time zones), or every error.
-    pub fn noise(&self) -> Result<NoiseControls, Vec<String>> {
+    pub(crate) fn noise(&self) -> Result<NoiseControls, Vec<String>> {
         noise::compile(
             &self.maintenance,
             &self.inhibit,

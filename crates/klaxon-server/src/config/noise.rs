@@ -84,7 +84,7 @@ impl Default for Flapping {
 
 /// The compiled noise controls of a config.
 #[derive(Debug, Clone)]
-pub struct NoiseControls {
+pub(crate) struct NoiseControls {
     pub windows: Windows,
     pub inhibitor: Inhibitor,
     pub flapping: FlapSettings,
@@ -236,7 +236,7 @@ fn window(i: usize, w: &MaintenanceConfig, errors: &mut Vec<String>) -> Option<M
 }
 
 /// Compiles the noise controls of `config`, or every error.
-pub fn compile(
+pub(super) fn compile(
     maintenance: &[MaintenanceConfig],
     inhibit: &[InhibitConfig],
     flapping: &Flapping,
@@ -345,7 +345,7 @@ source_matchers = ['alertname="NodeDown"']
 target_matchers = ['severity=~"a{2}"']
 "#,
         );
-        let errors = c.noise().err().expect("errors");
+        let errors = c.noise().expect_err("errors");
         for part in [
             "maintenance[0].weekdays[1]",
             "maintenance[0].from",

@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 /// One embedded file.
-pub struct Asset {
+pub(crate) struct Asset {
     pub name: &'static str,
     pub content_type: &'static str,
     pub body: &'static [u8],
@@ -14,7 +14,7 @@ pub struct Asset {
 macro_rules! assets {
     ($($name:literal => $ty:literal),* $(,)?) => {
         /// Every file under `/ui/assets/`.
-        pub const ASSETS: &[Asset] = &[
+        pub(crate) const ASSETS: &[Asset] = &[
             $(Asset { name: $name, content_type: $ty, body: include_bytes!(concat!("../../assets/", $name)) },)*
         ];
     };
@@ -41,16 +41,16 @@ assets! {
 }
 
 /// The page every dashboard URL starts from.
-pub const INDEX: &[u8] = include_bytes!("../../assets/index.html");
+pub(crate) const INDEX: &[u8] = include_bytes!("../../assets/index.html");
 
 /// The named file.
-pub fn find(name: &str) -> Option<(&'static Asset, &'static str)> {
+pub(crate) fn find(name: &str) -> Option<(&'static Asset, &'static str)> {
     let i = ASSETS.iter().position(|a| a.name == name)?;
     Some((&ASSETS[i], etags()[i].as_str()))
 }
 
 /// The entity tag of the page.
-pub fn index_etag() -> &'static str {
+pub(crate) fn index_etag() -> &'static str {
     static TAG: OnceLock<String> = OnceLock::new();
     TAG.get_or_init(|| tag(INDEX))
 }

@@ -16,7 +16,11 @@ use crate::clock::wall_ms;
 use crate::error::ApiError;
 
 /// The middleware (`axum::middleware::from_fn_with_state`).
-pub async fn guard(State(sessions): State<Arc<Sessions>>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard(
+    State(sessions): State<Arc<Sessions>>,
+    req: Request,
+    next: Next,
+) -> Response {
     match check(&sessions, req.method(), req.uri().path(), req.headers()) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
@@ -24,7 +28,7 @@ pub async fn guard(State(sessions): State<Arc<Sessions>>, req: Request, next: Ne
 }
 
 /// Whether the request may go on to its handler.
-pub fn check(
+pub(crate) fn check(
     sessions: &Sessions,
     method: &Method,
     path: &str,

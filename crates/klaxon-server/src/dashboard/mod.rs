@@ -3,8 +3,8 @@
 //! HttpOnly, SameSite=Strict cookie, and the cross-site guard of cookie requests. The page
 //! reads and acts through the ordinary API; this module adds no alert logic and no SQL.
 
-pub mod assets;
-pub mod guard;
+pub(crate) mod assets;
+pub(crate) mod guard;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,10 +20,10 @@ use crate::auth::{allows, Need};
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, Endpoint};
-pub use guard::guard;
+pub(crate) use guard::guard;
 
 /// Where the sign-in form posts.
-pub const SIGNIN_PATH: &str = "/ui/signin";
+pub(crate) const SIGNIN_PATH: &str = "/ui/signin";
 
 /// What the page may load and talk to: only this origin, no inline script or style.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -31,7 +31,7 @@ connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-
 frame-ancestors 'none'";
 
 /// The dashboard's endpoints, added to the API's endpoint table.
-pub fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
+pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
     let e = |method, path, role, summary, handler| Endpoint {
         method,
         path,

@@ -17,7 +17,7 @@ use crate::pipeline::driver::{Batch, Input};
 use crate::state::AppState;
 
 /// CPU time counters of the first line of `/proc/stat`: (busy, total) in jiffies.
-pub fn parse_cpu(stat: &str) -> Option<(u64, u64)> {
+pub(crate) fn parse_cpu(stat: &str) -> Option<(u64, u64)> {
     let line = stat.lines().find(|l| l.starts_with("cpu "))?;
     let v: Vec<u64> = line
         .split_whitespace()
@@ -34,14 +34,14 @@ pub fn parse_cpu(stat: &str) -> Option<(u64, u64)> {
 }
 
 /// Percent of CPU time busy between two readings of [`parse_cpu`].
-pub fn cpu_percent(before: (u64, u64), after: (u64, u64)) -> Option<f64> {
+pub(crate) fn cpu_percent(before: (u64, u64), after: (u64, u64)) -> Option<f64> {
     let busy = after.0.checked_sub(before.0)?;
     let total = after.1.checked_sub(before.1)?;
     (total > 0).then(|| busy as f64 * 100.0 / total as f64)
 }
 
 /// Percent of memory in use from `/proc/meminfo`: (MemTotal − MemAvailable) / MemTotal.
-pub fn parse_memory(meminfo: &str) -> Option<f64> {
+pub(crate) fn parse_memory(meminfo: &str) -> Option<f64> {
     let field = |name: &str| -> Option<f64> {
         let line = meminfo.lines().find(|l| l.starts_with(name))?;
         line[name.len()..].split_whitespace().next()?.parse().ok()
@@ -53,7 +53,7 @@ pub fn parse_memory(meminfo: &str) -> Option<f64> {
 
 /// Percent of the file system of `path` in use, as `df` counts it: used / (used + available to
 /// unprivileged users).
-pub fn disk_percent(path: &Path) -> Option<f64> {
+pub(crate) fn disk_percent(path: &Path) -> Option<f64> {
     let s = rustix::fs::statvfs(path).ok()?;
     let used = s.f_blocks.checked_sub(s.f_bfree)? as f64;
     let usable = used + s.f_bavail as f64;
@@ -61,7 +61,7 @@ pub fn disk_percent(path: &Path) -> Option<f64> {
 }
 
 /// The machine's host name, for the `host` label.
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .find_map(|p| std::fs::read_to_string(p).ok())
@@ -90,7 +90,7 @@ fn sample(name: &str, host: &str, value: f64, ts: i64) -> Signal {
 
 /// Samples every `every` until shutdown. A sample that finds the engine queue full is skipped
 /// (and logged once per episode): the collector never pushes ingest into 429.
-pub async fn run<S: Store + Clone>(
+pub(crate) async fn run<S: Store + Clone>(
     st: AppState<S>,
     host: String,
     disk: PathBuf,

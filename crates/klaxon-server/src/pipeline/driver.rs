@@ -17,7 +17,7 @@ use crate::clock::wall_ms;
 use crate::metrics::Metrics;
 
 /// Signals accepted by one ingest request (or one chunk of a streamed one).
-pub struct Batch {
+pub(crate) struct Batch {
     pub signals: Vec<Signal>,
     /// Server time the request was received (epoch ms), stored with each telemetry row.
     pub received_at: i64,
@@ -29,7 +29,7 @@ pub struct Batch {
 }
 
 /// What the engine thread is asked to do.
-pub enum Input {
+pub(crate) enum Input {
     Batch(Batch),
     /// Activate a rule set in a group, in order with the signals around it.
     Activate {
@@ -55,7 +55,7 @@ pub enum Input {
 }
 
 /// A threshold alert firing before a restart: its rule, its series and since when.
-pub struct FiringBefore {
+pub(crate) struct FiringBefore {
     pub group: String,
     pub rule_id: String,
     pub labels: Labels,
@@ -63,7 +63,7 @@ pub struct FiringBefore {
 }
 
 /// Alerts the engines emitted, with the time their signal was accepted.
-pub struct Fired {
+pub(crate) struct Fired {
     pub alerts: Vec<Alert>,
     /// State changes of threshold alerts, in the order they happened.
     pub threshold: Vec<ThresholdEvent>,
@@ -71,14 +71,14 @@ pub struct Fired {
 }
 
 /// Telemetry rows of one batch, on their way to the disk.
-pub struct Rows {
+pub(crate) struct Rows {
     pub rows: Vec<TelemetryRow>,
     pub accepted: Instant,
     pub durable: Option<oneshot::Sender<()>>,
 }
 
 /// Where the engine thread sends its results.
-pub struct Outputs {
+pub(crate) struct Outputs {
     /// The lifecycle manager.
     /// The lifecycle manager (bounded: when it falls behind, the engine waits).
     pub fired: mpsc::Sender<Fired>,
@@ -92,7 +92,7 @@ pub struct Outputs {
 }
 
 /// Runs the engine until the input channel closes; then saves baselines and returns.
-pub fn run(rx: Receiver<Input>, out: Outputs) {
+pub(crate) fn run(rx: Receiver<Input>, out: Outputs) {
     let mut engine = Engine::new();
     let mut thresholds = ThresholdEngine::new();
     let mut alerts: Vec<Alert> = Vec::with_capacity(1024);

@@ -5,9 +5,9 @@
 //! writes what the driver hands it. A later stage may use an earlier one's types, never the
 //! reverse.
 
-pub mod collector;
-pub mod driver;
-pub mod lifecycle;
-pub mod notify;
-pub mod publish;
-pub mod telemetry;
+pub(crate) mod collector;
+pub(crate) mod driver;
+pub(crate) mod lifecycle;
+pub(crate) mod notify;
+pub(crate) mod publish;
+pub(crate) mod telemetry;

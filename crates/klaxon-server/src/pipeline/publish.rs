@@ -13,13 +13,13 @@ use crate::pipeline::lifecycle::Change;
 
 /// A numbered change.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub seq: u64,
     pub change: Arc<Change>,
 }
 
 /// The buffer and the newest sequence number.
-pub struct Hub {
+pub(crate) struct Hub {
     /// Identifies this server run; event ids are `<boot>-<seq>`.
     pub boot: i64,
     capacity: usize,
@@ -28,7 +28,7 @@ pub struct Hub {
 }
 
 /// What a reader gets for its cursor.
-pub enum Read {
+pub(crate) enum Read {
     /// Entries after the cursor (possibly empty: wait for `changed`).
     Entries(Vec<Entry>),
     /// The cursor fell out of the buffer: this many changes are gone; continue from `from`.
@@ -36,7 +36,7 @@ pub enum Read {
 }
 
 impl Hub {
-    pub fn new(boot: i64, capacity: usize) -> Arc<Hub> {
+    pub(crate) fn new(boot: i64, capacity: usize) -> Arc<Hub> {
         let (latest, _) = watch::channel(0);
         Arc::new(Hub {
             boot,
@@ -47,7 +47,7 @@ impl Hub {
     }
 
     /// Numbers every change the manager publishes, until the manager stops.
-    pub async fn run(self: Arc<Hub>, mut rx: broadcast::Receiver<Arc<Change>>) {
+    pub(crate) async fn run(self: Arc<Hub>, mut rx: broadcast::Receiver<Arc<Change>>) {
         loop {
             match rx.recv().await {
                 Ok(c) => self.push(c),
@@ -77,17 +77,17 @@ impl Hub {
     }
 
     /// The newest sequence number.
-    pub fn latest(&self) -> u64 {
+    pub(crate) fn latest(&self) -> u64 {
         *self.latest.borrow()
     }
 
     /// A receiver that wakes when a change is added.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.latest.subscribe()
     }
 
     /// Up to `max` entries after `cursor`.
-    pub fn read(&self, cursor: u64, max: usize) -> Read {
+    pub(crate) fn read(&self, cursor: u64, max: usize) -> Read {
         let Ok(b) = self.buf.lock() else {
             return Read::Entries(Vec::new());
         };
@@ -110,7 +110,6 @@ mod tests {
     fn change(id: i64) -> Arc<Change> {
         Arc::new(Change {
             alert_id: id,
-            kind: "created",
             severity: "high".into(),
             state: "active".into(),
             labels: Default::default(),

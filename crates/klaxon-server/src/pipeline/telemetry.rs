@@ -16,7 +16,7 @@ use crate::pipeline::driver::Rows;
 const MAX_ROWS: usize = 100_000;
 
 /// Writes telemetry until the engine's channel closes and the buffer is empty.
-pub async fn run<S: Store>(
+pub(crate) async fn run<S: Store>(
     store: S,
     mut rx: mpsc::Receiver<Rows>,
     flush: Duration,
@@ -80,7 +80,7 @@ async fn write<S: Store>(store: &S, rows: Vec<TelemetryRow>, metrics: &Metrics) 
 }
 
 /// Deletes telemetry older than the retention, hourly (first right away).
-pub async fn retention<S: Store>(store: S, keep: Duration) {
+pub(crate) async fn retention<S: Store>(store: S, keep: Duration) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;

@@ -12,9 +12,9 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub const ADMIN: &str = "test-admin-token-0123456789";
+pub(crate) const ADMIN: &str = "test-admin-token-0123456789";
 
-pub struct Running {
+pub(crate) struct Running {
     pub addr: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -22,19 +22,19 @@ pub struct Running {
     pub permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
-pub fn data_dir(name: &str) -> PathBuf {
+pub(crate) fn data_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("klaxon-api-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
 
-pub async fn start(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Running {
+pub(crate) async fn start(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Running {
     start_at(dir, "127.0.0.1:0", tweak).await
 }
 
 /// As [`start`], listening on `addr` (a restart on the port of a stopped server).
-pub async fn start_at(
+pub(crate) async fn start_at(
     dir: &std::path::Path,
     addr: &str,
     tweak: impl FnOnce(&mut Config),
@@ -49,7 +49,7 @@ pub async fn start_at(
     let server = Server::start(config, store.clone())
         .await
         .expect("server starts");
-    let permits = std::sync::Arc::clone(&server.state.permits);
+    let permits = server.ingest_permits();
     let listener = TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -66,7 +66,7 @@ pub async fn start_at(
 }
 
 impl Running {
-    pub async fn stop(mut self) -> SqliteStore {
+    pub(crate) async fn stop(mut self) -> SqliteStore {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -74,7 +74,7 @@ impl Running {
         self.store
     }
 
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         path: &str,
@@ -85,14 +85,14 @@ impl Running {
         http(self.addr, method, path, token, ctype, body).await
     }
 
-    pub async fn admin(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+    pub(crate) async fn admin(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
         let (s, _, v) = self
             .call(method, path, Some(ADMIN), "application/json", body)
             .await;
         (s, v)
     }
 
-    pub async fn ndjson(&self, path: &str, body: &str) -> (u16, Value) {
+    pub(crate) async fn ndjson(&self, path: &str, body: &str) -> (u16, Value) {
         let (s, _, v) = self
             .call("POST", path, Some(ADMIN), "application/x-ndjson", body)
             .await;
@@ -100,7 +100,7 @@ impl Running {
     }
 
     /// Polls GET /v1/alerts until `pred` holds (bounded).
-    pub async fn alerts_until(&self, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub(crate) async fn alerts_until(&self, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let t0 = Instant::now();
         loop {
             let (_, v) = self.admin("GET", "/v1/alerts?limit=1000", "").await;
@@ -114,7 +114,7 @@ impl Running {
 }
 
 /// A minimal HTTP/1.1 client: one request per connection.
-pub async fn http(
+pub(crate) async fn http(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,
@@ -152,7 +152,7 @@ pub async fn http(
     (status, head.to_owned(), json)
 }
 
-pub fn dechunk(mut s: &str) -> String {
+pub(crate) fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = s.split_once("\r\n") {
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
@@ -167,7 +167,7 @@ pub fn dechunk(mut s: &str) -> String {
 
 impl Running {
     /// Polls `path` (admin token) until `pred` holds on its JSON (bounded).
-    pub async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let t0 = Instant::now();
         loop {
             let (_, v) = self.admin("GET", path, "").await;
@@ -180,16 +180,16 @@ impl Running {
 }
 
 /// `amtool`, Alertmanager's own client, pointed at a running klaxon with the admin token.
-pub struct Amtool {
+pub(crate) struct Amtool {
     args: Vec<String>,
 }
 
-pub const AMTOOL: &str = "/usr/bin/amtool";
+pub(crate) const AMTOOL: &str = "/usr/bin/amtool";
 
 impl Amtool {
     /// `None` (after printing why) when amtool is not installed; a failure when it must be
     /// (`KLAXON_REQUIRE_PEERS`).
-    pub fn new(r: &Running, dir: &std::path::Path) -> Option<Amtool> {
+    pub(crate) fn new(r: &Running, dir: &std::path::Path) -> Option<Amtool> {
         if !std::path::Path::new(AMTOOL).exists() {
             assert!(
                 std::env::var_os("KLAXON_REQUIRE_PEERS").is_none(),
@@ -210,7 +210,7 @@ impl Amtool {
     }
 
     /// Runs amtool with these arguments: (success, stdout, stdout and stderr).
-    pub async fn run(&self, rest: &[&str]) -> (bool, String, String) {
+    pub(crate) async fn run(&self, rest: &[&str]) -> (bool, String, String) {
         let mut args = self.args.clone();
         args.extend(rest.iter().map(|s| (*s).to_owned()));
         tokio::task::spawn_blocking(move || {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use klaxon_store::sqlite::SqliteStore;
 
 /// A fresh, unique database path (the file does not exist yet).
-pub fn temp_db(tag: &str) -> PathBuf {
+pub(crate) fn temp_db(tag: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -24,7 +24,7 @@ pub fn temp_db(tag: &str) -> PathBuf {
 
 /// Removes a database file, the telemetry database beside it, and their `-wal` and `-shm`
 /// companions, if present.
-pub fn remove_db(path: &Path) {
+pub(crate) fn remove_db(path: &Path) {
     for file in [path.to_owned(), SqliteStore::telemetry_path(path)] {
         for suffix in ["", "-wal", "-shm"] {
             let mut p = file.as_os_str().to_owned();
@@ -35,7 +35,7 @@ pub fn remove_db(path: &Path) {
 }
 
 /// Closes the store (committing everything queued) and deletes its files.
-pub async fn close_and_remove(store: SqliteStore) {
+pub(crate) async fn close_and_remove(store: SqliteStore) {
     let path = store.path().to_owned();
     store.close().await.expect("close the store");
     drop(store);

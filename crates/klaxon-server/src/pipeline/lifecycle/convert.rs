@@ -8,7 +8,7 @@ use klaxon_engine::Alert;
 use klaxon_store::{Occurrence, Source, StoredAlert};
 
 /// Identity labels of an engine alert.
-pub fn engine_labels(a: &Alert) -> BTreeMap<String, String> {
+pub(crate) fn engine_labels(a: &Alert) -> BTreeMap<String, String> {
     let mut l = BTreeMap::new();
     l.insert("alertname".to_owned(), a.rule_id.to_string());
     l.insert("rule_set".to_owned(), a.rule_set.to_string());
@@ -25,7 +25,7 @@ pub fn engine_labels(a: &Alert) -> BTreeMap<String, String> {
 }
 
 /// A new stored alert for an engine alert, with the id the manager chose.
-pub fn from_engine(id: i64, a: &Alert, state: &str, now: i64) -> StoredAlert {
+pub(crate) fn from_engine(id: i64, a: &Alert, state: &str, now: i64) -> StoredAlert {
     StoredAlert {
         id,
         fingerprint: a.fingerprint_hex(),
@@ -72,7 +72,7 @@ pub fn from_engine(id: i64, a: &Alert, state: &str, now: i64) -> StoredAlert {
 }
 
 /// The occurrence row of an engine alert.
-pub fn engine_occurrence(a: &Alert) -> Occurrence {
+pub(crate) fn engine_occurrence(a: &Alert) -> Occurrence {
     Occurrence {
         at: a.signal_ts,
         value: a.value,
@@ -82,7 +82,7 @@ pub fn engine_occurrence(a: &Alert) -> Occurrence {
 
 /// An alert that comes with labels (Alertmanager clients, threshold rules, the API).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Labelled {
+pub(crate) struct Labelled {
     pub source: Source,
     pub fingerprint: String,
     pub labels: BTreeMap<String, String>,
@@ -108,7 +108,7 @@ pub struct Labelled {
 
 /// The rule that raised a labelled alert.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RuleRef {
+pub(crate) struct RuleRef {
     pub group: String,
     pub rule_set: String,
     pub rule_set_version: Option<serde_json::Number>,
@@ -123,7 +123,7 @@ pub struct RuleRef {
 /// The labelled alert of a threshold event: the series' labels plus `alertname` (the rule id),
 /// identified by the engine's fingerprint. Pending and firing raise or update it; resolved and
 /// cancelled end it at the event's instant.
-pub fn from_threshold(ev: &ThresholdEvent) -> Labelled {
+pub(crate) fn from_threshold(ev: &ThresholdEvent) -> Labelled {
     let mut labels = ev.labels.clone();
     labels.insert("alertname".to_owned(), ev.rule_id.to_string());
     let mut annotations = BTreeMap::new();
@@ -173,7 +173,7 @@ pub fn from_threshold(ev: &ThresholdEvent) -> Labelled {
 }
 
 /// A new stored alert for a labelled alert.
-pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
+pub(crate) fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
     let name = a
         .labels
         .get("alertname")
@@ -244,7 +244,7 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
 /// What a firing says (severity, summary, annotations), as one number: two firings of an alert
 /// that say the same have the same key, within this process (the hash is keyed per process,
 /// so a sender cannot aim at a collision).
-pub fn content_key<'a>(
+pub(crate) fn content_key<'a>(
     severity: &str,
     summary: &str,
     annotations: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -267,7 +267,7 @@ pub fn content_key<'a>(
 }
 
 /// [`content_key`] of a map of annotations.
-pub fn content_key_of(
+pub(crate) fn content_key_of(
     severity: &str,
     summary: &str,
     annotations: &BTreeMap<String, String>,
@@ -281,7 +281,7 @@ pub fn content_key_of(
 
 /// The fingerprint of a label set, as a number: FNV-1a over each name and value with its
 /// length, in name order (the pairs must come sorted by name, as a `BTreeMap` gives them).
-pub fn label_key<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+pub(crate) fn label_key<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h = OFFSET;
@@ -297,7 +297,7 @@ pub fn label_key<'a>(labels: impl IntoIterator<Item = (&'a str, &'a str)>) -> u6
 }
 
 /// The fingerprint of a label set: [`label_key`] as 16 hex digits.
-pub fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
+pub(crate) fn label_fingerprint(labels: &BTreeMap<String, String>) -> String {
     format!(
         "{:016x}",
         label_key(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))

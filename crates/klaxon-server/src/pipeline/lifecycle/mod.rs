@@ -3,7 +3,7 @@
 //! timers (auto-resolve, resolve timeout, suppression expiry, close after resolution), commits
 //! each batch of changes durably, and only then publishes them and answers callers.
 
-pub mod convert;
+pub(crate) mod convert;
 mod noise;
 
 use std::cmp::Reverse;
@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::driver::Fired;
 use crate::wire::alert_json;
 use convert::Labelled;
-pub use noise::{is_uuid, SilenceRefusal};
+pub(crate) use noise::{is_uuid, SilenceRefusal};
 
 /// The manager's maps are keyed by numbers (ids, fingerprints), looked up on every firing:
 /// foldhash, seeded per process, hashes them at a fraction of SipHash's cost.
@@ -29,7 +29,7 @@ type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
 
 /// Lifecycle settings, in milliseconds.
 #[derive(Debug, Clone, Copy)]
-pub struct LifecycleSettings {
+pub(crate) struct LifecycleSettings {
     /// A resolved alert that fires again within this reopens (default 5 min).
     pub reopen_window_ms: i64,
     /// Resolved alerts close after this.
@@ -46,7 +46,7 @@ const MAX_BATCH_CHANGES: usize = 4096;
 
 /// An action a person (or a silence) takes on one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Act {
+pub(crate) enum Act {
     Acknowledge,
     Resolve,
     /// Until this time (epoch ms), then back to active.
@@ -59,7 +59,7 @@ pub enum Act {
 
 /// Why an action was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     NotFound,
     /// The state machine does not allow it from `current`.
     Illegal {
@@ -71,14 +71,14 @@ pub enum Refusal {
 
 /// The outcome of an action: the transition made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Done {
+pub(crate) struct Done {
     pub id: i64,
     pub from: String,
     pub to: String,
 }
 
 /// What the manager is asked to do.
-pub enum Command {
+pub(crate) enum Command {
     /// Alerts the engine fired.
     Fired(Fired),
     /// Labelled alerts (Alertmanager clients, threshold rules, the API); the reply lists the
@@ -133,7 +133,7 @@ pub enum Command {
 
 /// A labelled alert reduced to what tells whether it is a quiet resend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resend {
+pub(crate) struct Resend {
     fp: u64,
     content: u64,
     ends_at: Option<i64>,
@@ -142,7 +142,7 @@ pub struct Resend {
 impl Resend {
     /// `fingerprint` as [`convert::label_key`] gives it, `content` as
     /// [`convert::content_key`] does.
-    pub fn new(fingerprint: u64, content: u64, ends_at: Option<i64>) -> Resend {
+    pub(crate) fn new(fingerprint: u64, content: u64, ends_at: Option<i64>) -> Resend {
         Resend {
             fp: fingerprint,
             content,
@@ -153,10 +153,8 @@ impl Resend {
 
 /// A committed lifecycle change, as streams see it.
 #[derive(Debug)]
-pub struct Change {
+pub(crate) struct Change {
     pub alert_id: i64,
-    /// `created`, `occurrence`, `transition`, `note`, `assigned`.
-    pub kind: &'static str,
     pub severity: String,
     pub state: String,
     /// The alert's labels, for stream filters.
@@ -171,7 +169,7 @@ pub struct Change {
 
 /// What a change did, typed.
 #[derive(Debug, Clone)]
-pub enum Detail {
+pub(crate) enum Detail {
     /// A new alert, as stored, and its wire JSON (rendered once).
     Created {
         alert: Arc<StoredAlert>,
@@ -182,7 +180,6 @@ pub enum Detail {
         summary: String,
         severity: String,
         occurrences: u64,
-        last_seen: i64,
     },
     /// A state change by `actor` at `at`.
     Transition { to: String, actor: String, at: i64 },
@@ -194,7 +191,7 @@ pub enum Detail {
 }
 
 /// Where committed changes go.
-pub struct Outputs {
+pub(crate) struct Outputs {
     /// Every change: the alert streams (through the publish hub) and the notification
     /// dispatcher read it.
     pub changes: broadcast::Sender<Arc<Change>>,
@@ -258,7 +255,7 @@ enum Reply {
 }
 
 /// The manager's state.
-pub struct Manager<S> {
+pub(crate) struct Manager<S> {
     store: S,
     settings: LifecycleSettings,
     out: Outputs,
@@ -305,12 +302,12 @@ const QUIET_LOG_MS: i64 = 60_000;
 impl<S: Store + Clone> Manager<S> {
     /// Loads the index of every non-closed alert and schedules its timers. `rule_auto` gives
     /// the `auto_resolve_seconds` (ms) of the active event rules by (group, rule id).
-    pub async fn load(
+    pub(crate) async fn load(
         store: S,
         settings: LifecycleSettings,
         out: Outputs,
         rule_auto: &HashMap<(String, String), i64>,
-        controls: crate::config::noise::NoiseControls,
+        controls: crate::config::NoiseControls,
     ) -> Result<Manager<S>, StoreError> {
         let next_id = store.max_alert_id().await? + 1;
         let noise = noise::State::new(controls, store.silences().await?);
@@ -429,7 +426,7 @@ impl<S: Store + Clone> Manager<S> {
     /// carries what the engine fired (bounded: a full channel holds the engine back, and with
     /// it ingest); `api` carries what people and other senders ask (actions, labelled alerts),
     /// served first so an acknowledgement never waits behind a storm of firings.
-    pub async fn run(
+    pub(crate) async fn run(
         mut self,
         mut engine: mpsc::Receiver<Fired>,
         mut api: mpsc::UnboundedReceiver<Command>,
@@ -798,7 +795,6 @@ impl<S: Store + Clone> Manager<S> {
         let alert = Arc::<str>::from(alert_json(&a).to_string());
         self.published.push(Change {
             alert_id: a.id,
-            kind: "created",
             severity: a.severity.clone(),
             state: a.state.clone(),
             labels: Arc::new(a.labels.clone()),
@@ -906,7 +902,6 @@ impl<S: Store + Clone> Manager<S> {
             summary: e.summary.to_string(),
             severity: e.severity.clone(),
             occurrences: e.occurrences,
-            last_seen: e.last_seen,
         };
         match self.folding.get(&id) {
             Some(&(ci, pi)) => {
@@ -1173,7 +1168,6 @@ impl<S: Store + Clone> Manager<S> {
         body["kind"] = json!(kind);
         Change {
             alert_id: id,
-            kind,
             severity,
             state: state.to_owned(),
             labels,

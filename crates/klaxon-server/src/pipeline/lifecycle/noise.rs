@@ -21,7 +21,7 @@ use super::{Done, Due, Entry, Manager, Refusal};
 
 /// Why a silence request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SilenceRefusal {
+pub(crate) enum SilenceRefusal {
     NotFound,
     Invalid(String),
     Unavailable,
@@ -40,10 +40,7 @@ pub(super) struct State {
 }
 
 impl State {
-    pub(super) fn new(
-        controls: crate::config::noise::NoiseControls,
-        stored: Vec<Silence>,
-    ) -> State {
+    pub(super) fn new(controls: crate::config::NoiseControls, stored: Vec<Silence>) -> State {
         let mut silences = Silences::default();
         for s in stored {
             if let Err(e) = silences.upsert(s.clone()) {
@@ -521,7 +518,7 @@ impl<S: Store + Clone> Manager<S> {
 }
 
 /// A random silence id in the UUID v4 form Alertmanager's clients expect.
-pub fn silence_id() -> anyhow::Result<String> {
+pub(super) fn silence_id() -> anyhow::Result<String> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness for a silence id: {e}"))?;
     b[6] = (b[6] & 0x0f) | 0x40;
@@ -538,7 +535,7 @@ pub fn silence_id() -> anyhow::Result<String> {
 }
 
 /// Whether `s` has the form of a UUID (Alertmanager refuses other silence ids with 422).
-pub fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() == 5
         && parts

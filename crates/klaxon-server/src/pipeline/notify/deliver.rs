@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 
 /// How the workers behave.
 #[derive(Debug, Clone)]
-pub struct DeliverySettings {
+pub(crate) struct DeliverySettings {
     pub workers: usize,
     pub backoff: Backoff,
     pub max_age_ms: i64,
@@ -33,7 +33,7 @@ pub struct DeliverySettings {
 }
 
 /// The running workers.
-pub struct Workers {
+pub(crate) struct Workers {
     pub claimer: tokio::task::JoinHandle<()>,
     pub sender: tokio::task::JoinHandle<()>,
     pub recorder: tokio::task::JoinHandle<()>,
@@ -41,7 +41,7 @@ pub struct Workers {
 
 impl Workers {
     /// Waits for the tasks to finish after `stop` was set (in-flight sends get `grace`).
-    pub async fn join(self) {
+    pub(crate) async fn join(self) {
         let _ = self.claimer.await;
         let _ = self.sender.await;
         let _ = self.recorder.await;
@@ -50,13 +50,13 @@ impl Workers {
 
 /// Hands rows claimed elsewhere (by the dispatcher, at enqueue) to the sender.
 #[derive(Clone)]
-pub struct Handle {
+pub(crate) struct Handle {
     tx: mpsc::UnboundedSender<OutboxRow>,
     busy: Arc<AtomicUsize>,
 }
 
 impl Handle {
-    pub fn submit(&self, row: OutboxRow) {
+    pub(crate) fn submit(&self, row: OutboxRow) {
         self.busy.fetch_add(1, Relaxed);
         if self.tx.send(row).is_err() {
             self.busy.fetch_sub(1, Relaxed);
@@ -82,7 +82,7 @@ struct Shared<S> {
 
 /// Starts the workers; the handle takes rows claimed elsewhere. `stop` ends the claimer at
 /// once and the sender after its in-flight sends (at most `grace`).
-pub fn start<S: Store + Clone>(
+pub(crate) fn start<S: Store + Clone>(
     store: S,
     notifier: Arc<Notifier>,
     pushed: broadcast::Sender<Arc<Pushed>>,

@@ -24,7 +24,7 @@ use crate::pipeline::lifecycle::{Change, Detail};
 /// At most this many changes are applied before due groups are flushed.
 const BATCH: usize = 8192;
 
-pub struct Dispatcher<S> {
+pub(crate) struct Dispatcher<S> {
     store: S,
     notifier: Arc<Notifier>,
     grouper: Grouper,
@@ -48,13 +48,13 @@ pub struct Dispatcher<S> {
 }
 
 /// `GET /alerts/{id}` asks what the pipeline does with an alert's notifications.
-pub struct Query {
+pub(crate) struct Query {
     pub alert_id: i64,
     pub reply: oneshot::Sender<Value>,
 }
 
 impl<S: Store + Clone> Dispatcher<S> {
-    pub fn new(
+    pub(crate) fn new(
         store: S,
         notifier: Arc<Notifier>,
         work: Handle,
@@ -182,7 +182,7 @@ impl<S: Store + Clone> Dispatcher<S> {
     /// Runs until the lifecycle manager stops publishing; subscribe `rx` before the manager
     /// starts so nothing committed is missed.
     /// `stop` ends it after what is already published has been applied and flushed.
-    pub async fn run(
+    pub(crate) async fn run(
         mut self,
         mut rx: broadcast::Receiver<Arc<Change>>,
         mut stop: tokio::sync::watch::Receiver<bool>,

@@ -5,9 +5,9 @@
 //! told), so a lag delays notifications but never loses them. Sending happens on the workers,
 //! off the dispatcher's task.
 
-pub mod deliver;
-pub mod dispatch;
-pub mod mute;
+pub(crate) mod deliver;
+pub(crate) mod dispatch;
+pub(crate) mod mute;
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use tokio::sync::broadcast;
 
 /// What the API holds of the notification side: the compiled receivers, the WebSocket feed,
 /// the base URL of links, and a line to the dispatcher.
-pub struct NotifyHandle {
+pub(crate) struct NotifyHandle {
     pub notifier: Arc<Notifier>,
     /// Notifications pushed to WebSocket clients.
     pub pushed: broadcast::Sender<Arc<Pushed>>,
@@ -31,7 +31,7 @@ pub struct NotifyHandle {
 /// An alert as notifications show it. The `handler` column names receivers directly
 /// (comma-separated). The severity is a label for routing and grouping even when the alert's
 /// source did not make it one.
-pub fn view(a: &StoredAlert) -> AlertView {
+pub(crate) fn view(a: &StoredAlert) -> AlertView {
     let mut labels = a.labels.clone();
     if !a.severity.is_empty() {
         labels
@@ -74,7 +74,7 @@ pub fn view(a: &StoredAlert) -> AlertView {
 }
 
 /// 128 random bits as 32 hex digits: an idempotency key.
-pub fn random_key() -> String {
+pub(crate) fn random_key() -> String {
     let mut b = [0u8; 16];
     if getrandom::fill(&mut b).is_err() {
         // No randomness: time and a counter still make keys unique within this process.
@@ -87,7 +87,7 @@ pub fn random_key() -> String {
 }
 
 /// A random number for backoff jitter.
-pub fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     let _ = getrandom::fill(&mut b);
     u64::from_le_bytes(b)

@@ -17,16 +17,16 @@ use klaxon_engine::noise::{FlapSettings, Flaps, Inhibitor};
 use klaxon_notify::{AlertView, Kind};
 
 /// The state the grouper sees of an alert inhibited everywhere (notifies nobody).
-pub const INHIBITED: &str = "inhibited";
+pub(crate) const INHIBITED: &str = "inhibited";
 /// The state the grouper sees of a flapping alert (notifies nobody until stable).
-pub const FLAPPING: &str = "flapping";
+pub(crate) const FLAPPING: &str = "flapping";
 
 fn firing(state: &str) -> bool {
     matches!(state, "active" | "acknowledged" | "suppressed")
 }
 
 /// Inhibition sources, flap counts, and what each alert is shown as.
-pub struct Muting {
+pub(crate) struct Muting {
     pub inhibitor: Inhibitor,
     /// Receivers of notices (`[silence_notice]`).
     pub notice_to: Vec<String>,
@@ -38,7 +38,11 @@ pub struct Muting {
 }
 
 impl Muting {
-    pub fn new(inhibitor: Inhibitor, flapping: FlapSettings, notice_to: Vec<String>) -> Muting {
+    pub(crate) fn new(
+        inhibitor: Inhibitor,
+        flapping: FlapSettings,
+        notice_to: Vec<String>,
+    ) -> Muting {
         Muting {
             inhibitor,
             notice_to,
@@ -49,7 +53,7 @@ impl Muting {
     }
 
     /// Forgets every alert (a rebuild follows); flap counts are kept.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         let rules: Vec<_> = self.inhibitor.rules().to_vec();
         self.inhibitor = Inhibitor::new(rules);
         self.known.clear();
@@ -57,7 +61,7 @@ impl Muting {
 
     /// Records an alert's real state. Returns whether the firing alerts changed (inhibition of
     /// others may have).
-    pub fn observe(
+    pub(crate) fn observe(
         &mut self,
         id: i64,
         labels: &Arc<BTreeMap<String, String>>,
@@ -93,16 +97,16 @@ impl Muting {
     }
 
     /// The labels of an alert seen before.
-    pub fn labels(&self, id: i64) -> Option<Arc<BTreeMap<String, String>>> {
+    pub(crate) fn labels(&self, id: i64) -> Option<Arc<BTreeMap<String, String>>> {
         self.known.get(&id).map(|(_, l)| Arc::clone(l))
     }
 
-    pub fn flapping(&self, id: i64, now: i64) -> bool {
+    pub(crate) fn flapping(&self, id: i64, now: i64) -> bool {
         self.flaps.status(id, now).0
     }
 
     /// The view the grouper sees: muted while inhibited everywhere (firing only) or flapping.
-    pub fn presented(&self, v: &Arc<AlertView>, now: i64) -> Arc<AlertView> {
+    pub(crate) fn presented(&self, v: &Arc<AlertView>, now: i64) -> Arc<AlertView> {
         let wanted = v.wanted();
         let muted =
             if matches!(wanted, Some(Kind::Firing | Kind::Resolved)) && self.flapping(v.id, now) {
@@ -125,7 +129,7 @@ impl Muting {
     }
 
     /// The flapping alerts that may have become stable by `now`.
-    pub fn due(&mut self, now: i64) -> Vec<i64> {
+    pub(crate) fn due(&mut self, now: i64) -> Vec<i64> {
         let mut out = Vec::new();
         while let Some(&Reverse((at, id))) = self.stable.peek() {
             if at > now {
@@ -140,7 +144,7 @@ impl Muting {
         out
     }
 
-    pub fn next_deadline(&self) -> Option<i64> {
+    pub(crate) fn next_deadline(&self) -> Option<i64> {
         self.stable.peek().map(|Reverse((at, _))| *at)
     }
 }
