@@ -214,13 +214,32 @@ pub struct Flags {
 const NOT_KEYS: [&str; 3] = ["KLAXON_CONFIG", "KLAXON_URL", "KLAXON_TOKEN"];
 
 /// Loads the configuration: defaults, then `file`, then `KLAXON_*` variables of `env`, then
-/// `flags`. Every error names the file or variable, the key and the reason.
+/// `flags`. Every error names the file or variable, the key and the reason. A variable that
+/// names no configuration key is ignored with a warning (people and scripts set `KLAXON_*`
+/// variables for other reasons); an unknown key in the file is an error.
 pub fn load(
     file: Option<&Path>,
     env: &[(String, String)],
     flags: &Flags,
 ) -> Result<Config, String> {
-    let mut table = match file {
+    let (config, ignored) = load_reporting(file, env, flags)?;
+    for name in ignored {
+        tracing::warn!(
+            variable = %name,
+            "environment variable {name} names no configuration key; ignored"
+        );
+    }
+    Ok(config)
+}
+
+/// As [`load`], returning the names of the ignored environment variables instead of logging
+/// them.
+fn load_reporting(
+    file: Option<&Path>,
+    env: &[(String, String)],
+    flags: &Flags,
+) -> Result<(Config, Vec<String>), String> {
+    let file_table = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
@@ -228,6 +247,12 @@ pub fn load(
         }
         None => toml::Table::new(),
     };
+    // What the file alone says, so that an unknown key of the file is not blamed on a variable.
+    let file_error = Config::deserialize(toml::Value::Table(file_table.clone()))
+        .err()
+        .map(|e| e.to_string());
+    let mut table = file_table.clone();
+    let mut ignored = Vec::new();
     for (name, value) in env {
         let Some(rest) = name.strip_prefix("KLAXON_") else {
             continue;
@@ -236,7 +261,21 @@ pub fn load(
             continue;
         }
         let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-        set_path(&mut table, &path, parse_env_value(value))
+        let value = parse_env_value(value);
+        let mut alone = file_table.clone();
+        let known = set_path(&mut alone, &path, value.clone()).is_ok()
+            && match Config::deserialize(toml::Value::Table(alone)) {
+                Ok(_) => true,
+                Err(e) => {
+                    let e = e.to_string();
+                    !e.contains("unknown field") || file_error.as_deref() == Some(e.as_str())
+                }
+            };
+        if !known {
+            ignored.push(name.clone());
+            continue;
+        }
+        set_path(&mut table, &path, value)
             .map_err(|e| format!("environment variable {name}: {e}"))?;
     }
     let mut config: Config = Config::deserialize(toml::Value::Table(table)).map_err(|e| {
@@ -256,7 +295,7 @@ pub fn load(
         Some(p) => format!("{}: {e}", p.display()),
         None => e,
     })?;
-    Ok(config)
+    Ok((config, ignored))
 }
 
 impl Config {
@@ -414,13 +453,42 @@ mod tests {
         let err = load(Some(&f), &[], &Flags::default()).expect_err("typo rejected");
         assert!(err.contains("queue_signal"), "{err}");
         assert!(err.contains("typo.toml"), "{err}");
+    }
+
+    #[test]
+    fn unknown_variables_are_ignored_with_their_names() {
+        let e = env(&[
+            ("KLAXON_BIN", "/usr/local/bin/klaxon"),
+            ("KLAXON_TELEMETRY__FLUSH", "1"),
+            ("KLAXON_INGEST__QUEUE", "1"),
+            ("KLAXON_INGEST__QUEUE_SIGNALS", "7"),
+        ]);
+        let (c, ignored) = load_reporting(None, &e, &Flags::default()).expect("loads");
+        assert_eq!(c.ingest.queue_signals, 7);
+        assert_eq!(c.listen, "127.0.0.1:7731");
+        assert_eq!(
+            ignored,
+            [
+                "KLAXON_BIN",
+                "KLAXON_TELEMETRY__FLUSH",
+                "KLAXON_INGEST__QUEUE"
+            ]
+        );
+        // A known key with a bad value is still an error, and so is the file's unknown key.
         let err = load(
             None,
-            &env(&[("KLAXON_TELEMETRY__FLUSH", "1")]),
+            &env(&[
+                ("KLAXON_BIN", "x"),
+                ("KLAXON_INGEST__QUEUE_SIGNALS", "many"),
+            ]),
             &Flags::default(),
         )
-        .expect_err("unknown env key");
-        assert!(err.contains("flush"), "{err}");
+        .expect_err("bad value");
+        assert!(err.contains("queue_signals"), "{err}");
+        let f = temp_file("typo-env.toml", "[ingest]\nqueue_signal = 5\n");
+        let err = load(Some(&f), &env(&[("KLAXON_BIN", "x")]), &Flags::default())
+            .expect_err("the file's typo");
+        assert!(err.contains("queue_signal"), "{err}");
     }
 
     #[test]
