@@ -69,6 +69,8 @@ pub(crate) struct Metrics {
     pub signals_accepted: AtomicU64,
     pub signals_rejected: AtomicU64,
     pub ingest_throttled: AtomicU64,
+    /// Requests answered 429 because the lifecycle manager's queue was full.
+    pub lifecycle_throttled: AtomicU64,
     pub queue_depth: AtomicI64,
     pub alerts_fired: AtomicU64,
     pub alerts_throttled: AtomicU64,
@@ -218,7 +220,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub(crate) fn render(&self) -> String {
         let mut s = String::with_capacity(8192);
-        let counters: [(&str, &str, &AtomicU64); 12] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             (
                 "klaxon_quiet_occurrences_total",
                 "firings that changed nothing but counts (written within a second, folded)",
@@ -253,6 +255,11 @@ impl Metrics {
                 "klaxon_ingest_throttled_total",
                 "ingest requests answered 429 because the queue was full",
                 &self.ingest_throttled,
+            ),
+            (
+                "klaxon_lifecycle_throttled_total",
+                "alert requests answered 429 because the lifecycle manager's queue was full",
+                &self.lifecycle_throttled,
             ),
             (
                 "klaxon_alerts_fired_total",

@@ -64,7 +64,7 @@ impl<S: Store + Clone> Server<S> {
         let heartbeat = Arc::new(AtomicI64::new(wall_ms()));
         let (engine_tx, engine_rx) = std::sync::mpsc::channel::<Input>();
         let (fired_tx, fired_rx) = mpsc::channel(FIRED_BATCHES);
-        let (api_tx, api_rx) = mpsc::unbounded_channel();
+        let (api_tx, api_rx) = mpsc::channel(config.lifecycle.queue_commands);
         let (base_tx, mut base_rx) = mpsc::unbounded_channel();
         let (rows_tx, rows_rx) = if config.telemetry.enabled {
             let (tx, rx) = mpsc::channel(64.max(config.telemetry.buffer_rows / CHUNK_ROWS));
@@ -184,19 +184,6 @@ impl<S: Store + Clone> Server<S> {
         } else {
             None
         };
-        // Pending threshold alerts do not survive a restart in the engine (their `for` starts
-        // over from new samples), so their open alerts end here instead of waiting forever.
-        for id in stale_pending {
-            let (reply, _) = tokio::sync::oneshot::channel();
-            let _ = api_tx.send(lifecycle::Command::Act {
-                id,
-                act: lifecycle::Act::Resolve,
-                actor: "system".to_owned(),
-                reason: "restart: a pending threshold alert starts over from new samples"
-                    .to_owned(),
-                reply,
-            });
-        }
         // Its own thread and runtime: a busy ingest (NDJSON parsing on the runtime's workers)
         // never delays a commit or a publish.
         let publisher = std::thread::Builder::new()
@@ -211,6 +198,21 @@ impl<S: Store + Clone> Server<S> {
                 }
             })
             .context("starting the lifecycle thread")?;
+        // Pending threshold alerts do not survive a restart in the engine (their `for` starts
+        // over from new samples), so their open alerts end here instead of waiting forever.
+        for id in stale_pending {
+            let (reply, _) = tokio::sync::oneshot::channel();
+            let _ = api_tx
+                .send(lifecycle::Command::Act {
+                    id,
+                    act: lifecycle::Act::Resolve,
+                    actor: "system".to_owned(),
+                    reason: "restart: a pending threshold alert starts over from new samples"
+                        .to_owned(),
+                    reply,
+                })
+                .await;
+        }
         let writer = rows_rx.map(|rx| {
             let flush = Duration::from_millis(config.telemetry.flush_interval_ms);
             tokio::spawn(telemetry::run(

@@ -4,11 +4,13 @@
 //! Knows no routes itself.
 
 use std::sync::atomic::AtomicI64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use axum::routing::MethodRouter;
 use klaxon_store::Store;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::auth::Auth;
 use crate::config::Config;
@@ -32,7 +34,7 @@ pub(crate) struct Shared<S> {
     /// The numbered replay buffer of committed changes, which every alert stream reads.
     pub hub: Arc<Hub>,
     /// The lifecycle manager's commands (actions on alerts, labelled alerts).
-    pub lifecycle: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Command>>>,
+    pub lifecycle: Mutex<Option<mpsc::Sender<Command>>>,
     pub shutdown: watch::Receiver<bool>,
     /// Wall-clock ms of the engine thread's last loop.
     pub engine_heartbeat: Arc<AtomicI64>,
@@ -77,18 +79,41 @@ impl<S: Store + Clone> Shared<S> {
 }
 
 impl<S> Shared<S> {
-    /// Sends a command to the lifecycle manager.
+    /// Sends a command to the lifecycle manager; a full queue answers 429 with Retry-After.
     pub(crate) fn command(&self, c: Command) -> ApiResult<()> {
+        self.commands(vec![c])
+    }
+
+    /// Sends commands to the lifecycle manager, all or none: when the queue has no room for
+    /// every one, none is sent and the answer is 429 with Retry-After (never a wait, never a
+    /// silent drop).
+    pub(crate) fn commands(&self, cs: Vec<Command>) -> ApiResult<()> {
         let guard = self
             .lifecycle
             .lock()
             .map_err(|_| ApiError::unavailable("lifecycle lock poisoned"))?;
-        match guard.as_ref() {
-            Some(tx) => tx
-                .send(c)
-                .map_err(|_| ApiError::unavailable("the lifecycle manager has stopped")),
-            None => Err(ApiError::unavailable("shutting down")),
-        }
+        let Some(tx) = guard.as_ref() else {
+            return Err(ApiError::unavailable("shutting down"));
+        };
+        let sent = match tx.try_reserve_many(cs.len()) {
+            Ok(permits) => {
+                for (permit, c) in permits.zip(cs) {
+                    permit.send(c);
+                }
+                Ok(())
+            }
+            Err(TrySendError::Full(())) => {
+                self.metrics.lifecycle_throttled.fetch_add(1, Relaxed);
+                Err(ApiError::overloaded(
+                    "the lifecycle manager's queue is full; retry later",
+                    self.config.ingest.retry_after_seconds,
+                ))
+            }
+            Err(TrySendError::Closed(())) => {
+                Err(ApiError::unavailable("the lifecycle manager has stopped"))
+            }
+        };
+        sent
     }
 }
 

@@ -503,3 +503,45 @@ async fn the_openapi_document_lists_every_endpoint() {
     assert!(doc["paths"]["/v1/signals"]["post"]["security"].is_array());
     r.stop().await;
 }
+
+/// The lifecycle manager's queue is bounded: a request that does not fit gets 429 with
+/// Retry-After and the ingest path's error body, and nothing of it is queued; one that fits
+/// goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_lifecycle_queue_answers_429_with_retry_after() {
+    let dir = data_dir("life-queue");
+    let r = start(&dir, |c| {
+        c.lifecycle.queue_commands = 2;
+        c.ingest.retry_after_seconds = 7;
+    })
+    .await;
+    let body = json!({"ids": [1, 2, 3]}).to_string();
+    let (s, head, v) = r
+        .call(
+            "POST",
+            "/alerts/bulk/acknowledge",
+            Some(ADMIN),
+            "application/json",
+            &body,
+        )
+        .await;
+    assert_eq!(s, 429, "{v}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 7"),
+        "{head}"
+    );
+    assert_eq!(v["error"]["code"], "overloaded", "{v}");
+    let body = json!({"ids": [1, 2]}).to_string();
+    let (s, v) = r.admin("POST", "/alerts/bulk/acknowledge", &body).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["failed"], 2, "unknown alerts, each answered: {v}");
+    let mut conn = TcpStream::connect(r.addr).await.expect("connect");
+    conn.write_all(format!("GET /monitoring/prometheus HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("write");
+    let mut text = String::new();
+    conn.read_to_string(&mut text).await.expect("read");
+    assert!(
+        text.contains("klaxon_lifecycle_throttled_total 1"),
+        "{text}"
+    );
+    r.stop().await;
+}

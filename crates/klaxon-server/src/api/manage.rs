@@ -169,7 +169,7 @@ async fn one_act<S: Store + Clone>(
     act: Act,
     actor: &str,
     reason: &str,
-) -> Result<Done, Refusal> {
+) -> ApiResult<Done> {
     let (tx, rx) = oneshot::channel();
     let cmd = Command::Act {
         id,
@@ -178,10 +178,10 @@ async fn one_act<S: Store + Clone>(
         reason: reason.to_owned(),
         reply: tx,
     };
-    if st.command(cmd).is_err() {
-        return Err(Refusal::Unavailable);
-    }
-    rx.await.unwrap_or(Err(Refusal::Unavailable))
+    st.command(cmd)?;
+    rx.await
+        .unwrap_or(Err(Refusal::Unavailable))
+        .map_err(refusal)
 }
 
 async fn action<S: Store + Clone>(
@@ -198,9 +198,7 @@ async fn action<S: Store + Clone>(
         .reason
         .clone()
         .unwrap_or_else(|| format!("{kind}d by {}", caller.name));
-    let done = one_act(&st, id, act, &caller.name, &reason)
-        .await
-        .map_err(refusal)?;
+    let done = one_act(&st, id, act, &caller.name, &reason).await?;
     let a = st.store.get_alert(done.id).await?;
     Ok(Json(
         json!({"id": done.id, "from": done.from, "to": done.to, "alert": alert_json(&a)}),
@@ -277,19 +275,22 @@ async fn bulk<S: Store + Clone>(
         .reason
         .clone()
         .unwrap_or_else(|| format!("{kind}d by {} (bulk)", caller.name));
-    // Every action is queued before any answer is awaited, so they commit together.
+    // Every action is queued before any answer is awaited, so they commit together; when the
+    // queue has no room for all of them, none is queued (429).
     let mut waits = Vec::with_capacity(ids.len());
+    let mut cmds = Vec::with_capacity(ids.len());
     for &id in &ids {
         let (tx, rx) = oneshot::channel();
-        st.command(Command::Act {
+        cmds.push(Command::Act {
             id,
             act,
             actor: caller.name.clone(),
             reason: reason.clone(),
             reply: tx,
-        })?;
+        });
         waits.push((id, rx));
     }
+    st.commands(cmds)?;
     let mut results = Vec::with_capacity(ids.len());
     let mut ok = 0;
     for (id, rx) in waits {

@@ -94,6 +94,9 @@ pub struct Lifecycle {
     pub rule_auto_resolve_seconds: u64,
     /// Alertmanager-API alerts without `endsAt` resolve after this long without a resend.
     pub resolve_timeout_seconds: u64,
+    /// Commands (actions, labelled alerts, silences) waiting for the lifecycle manager; beyond
+    /// this, requests get 429 with Retry-After.
+    pub queue_commands: usize,
 }
 
 impl Default for Lifecycle {
@@ -103,6 +106,7 @@ impl Default for Lifecycle {
             close_after_seconds: 3600,
             rule_auto_resolve_seconds: 0,
             resolve_timeout_seconds: 300,
+            queue_commands: 65_536,
         }
     }
 }
@@ -316,6 +320,9 @@ impl Config {
             errors.push(
                 "ingest.max_line_bytes: must be between 1 and ingest.max_body_bytes".to_owned(),
             );
+        }
+        if self.lifecycle.queue_commands == 0 {
+            errors.push("lifecycle.queue_commands: must be at least 1".to_owned());
         }
         if self.telemetry.buffer_rows == 0 {
             errors.push("telemetry.buffer_rows: must be at least 1".to_owned());

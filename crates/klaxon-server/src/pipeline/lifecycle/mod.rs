@@ -429,7 +429,7 @@ impl<S: Store + Clone> Manager<S> {
     pub(crate) async fn run(
         mut self,
         mut engine: mpsc::Receiver<Fired>,
-        mut api: mpsc::UnboundedReceiver<Command>,
+        mut api: mpsc::Receiver<Command>,
     ) {
         let (mut engine_open, mut api_open) = (true, true);
         while engine_open || api_open {
