@@ -5,6 +5,7 @@
 //! async runtime, and writes its results into buffers the caller owns.
 
 pub mod alert;
+pub mod duration;
 mod engine;
 mod ewma;
 mod intern;

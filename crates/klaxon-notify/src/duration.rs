@@ -1,8 +1,10 @@
-//! Durations in configuration: `30s`, `5m`, `4h`, `1d`, `1h30m`, `250ms`, or a number of
-//! seconds. Pure parsing; no clock.
+//! Durations in configuration, in klaxon's one grammar (`klaxon_engine::duration`: `250ms`,
+//! `30s`, `5m`, `4h`, `1d`, `1w`, `1h30m`); a bare number, in TOML or text, is seconds. Pure
+//! parsing; no clock.
 
 use std::fmt;
 
+use klaxon_engine::duration::Unit;
 use serde::{Deserialize, Deserializer};
 
 /// A duration read from configuration, in milliseconds.
@@ -21,39 +23,10 @@ impl fmt::Display for Millis {
     }
 }
 
-/// Parses `30s`, `5m`, `4h`, `1d`, `1h30m`, `250ms` (or `0`) into milliseconds.
+/// Parses a duration in klaxon's one grammar (`klaxon_engine::duration`) into milliseconds; a
+/// bare number is seconds.
 pub fn parse(s: &str) -> Result<i64, String> {
-    let bad = || format!("`{s}` is not a duration like 30s, 5m, 4h, 1d or 250ms");
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(n) = t.parse::<i64>() {
-        return (n >= 0).then(|| n.saturating_mul(1000)).ok_or_else(bad);
-    }
-    let (mut total, mut rest) = (0i64, t);
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let (unit, len) = if rest.starts_with("ms") {
-            (1, 2)
-        } else {
-            match rest.chars().next() {
-                Some('s') => (1_000, 1),
-                Some('m') => (60_000, 1),
-                Some('h') => (3_600_000, 1),
-                Some('d') => (86_400_000, 1),
-                _ => return Err(bad()),
-            }
-        };
-        rest = &rest[len..];
-        total = total.saturating_add(n.saturating_mul(unit));
-    }
-    Ok(total)
+    klaxon_engine::duration::parse_ms(s, Some(Unit::Seconds)).map_err(|e| e.to_string())
 }
 
 impl<'de> Deserialize<'de> for Millis {
@@ -86,6 +59,8 @@ mod tests {
         assert_eq!(parse("250ms"), Ok(250));
         assert_eq!(parse("0"), Ok(0));
         assert_eq!(parse("2d"), Ok(172_800_000));
+        assert_eq!(parse("1w"), Ok(604_800_000));
+        assert_eq!(parse("90"), Ok(90_000));
         assert!(parse("5x").is_err());
         assert!(parse("m").is_err());
         assert!(parse("").is_err());

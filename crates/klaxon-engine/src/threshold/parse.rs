@@ -47,66 +47,19 @@ const DURATION_FORMS: &str =
     "a duration such as \"30s\", \"5m\", \"1h30m\", \"250ms\" (units w, d, h, m, s, ms, largest \
      first) or a number of seconds";
 
-/// Parses a duration string (`"30s"`, `"5m"`, `"1h30m"`, `"250ms"`, `"0"`) into milliseconds.
+/// Parses a duration string in the one grammar of `crate::duration` (no bare numbers: a
+/// JSON number of seconds is the way to give one) into milliseconds, at most 31 days.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
-    let t = text.trim().to_ascii_lowercase();
-    let bad = || format!("{text:?} is not {DURATION_FORMS}");
-    if t == "0" {
-        return Ok(0);
-    }
-    if t.is_empty() {
-        return Err(bad());
-    }
-    if t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return Err(format!(
-            "{text:?} has no unit; write e.g. \"{t}s\" (or a JSON number of seconds)"
-        ));
-    }
-    const UNITS: [(&str, i64); 6] = [
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let mut rest = t.as_str();
-    let mut total: i64 = 0;
-    let mut last_unit = usize::MAX;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
+    let ms = crate::duration::parse_ms(text, None).map_err(|e| match e {
+        crate::duration::DurationError::NoUnit(_) => {
+            format!("{e} (or a JSON number of seconds)")
         }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        if rest.starts_with('.') {
-            return Err(format!(
-                "{text:?}: fractions are not allowed in a duration string; combine units \
-                 (\"1h30m\") or use a JSON number of seconds"
-            ));
-        }
-        // `ms` before `m`.
-        let Some(u) = [5, 0, 1, 2, 3, 4]
-            .into_iter()
-            .find(|&i| rest.starts_with(UNITS[i].0))
-        else {
-            return Err(bad());
-        };
-        if last_unit != usize::MAX && u <= last_unit {
-            return Err(format!(
-                "{text:?}: units must appear once each, largest first (e.g. \"1h30m\")"
-            ));
-        }
-        last_unit = u;
-        rest = &rest[UNITS[u].0.len()..];
-        total = n
-            .checked_mul(UNITS[u].1)
-            .and_then(|ms| total.checked_add(ms))
-            .filter(|&ms| ms <= MAX_DURATION_MS)
-            .ok_or_else(|| format!("{text:?} is longer than the maximum of 31 days"))?;
+        _ => e.to_string(),
+    })?;
+    if ms > MAX_DURATION_MS {
+        return Err(format!("{text:?} is longer than the maximum of 31 days"));
     }
-    Ok(total)
+    Ok(ms)
 }
 
 /// A duration given as a JSON string or number of seconds.

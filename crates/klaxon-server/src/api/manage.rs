@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use klaxon_engine::duration::Unit;
 use klaxon_store::{Source, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -130,37 +131,28 @@ fn refusal(r: Refusal) -> ApiError {
     }
 }
 
-/// Parses `30m`, `2h`, `1d`, `90s`, `1h30m` or a number of seconds into milliseconds.
+/// Parses a duration in klaxon's one grammar (`klaxon_engine::duration`: `30m`, `2h`, `1d`,
+/// `1w`, `1h30m`, `250ms`) into milliseconds; a bare number, JSON or text, is seconds. Zero is
+/// refused: a suppression or a trend bucket must last.
 pub(crate) fn duration_ms(v: &Value) -> Result<i64, String> {
-    let bad =
-        || format!("duration: `{v}` is not a duration like 30m, 2h, 90s or a number of seconds");
-    if let Some(n) = v.as_f64() {
-        return (n > 0.0 && n.is_finite())
-            .then_some((n * 1000.0) as i64)
-            .ok_or_else(bad);
-    }
-    let s = v.as_str().ok_or_else(bad)?.trim();
-    let (mut total, mut num) = (0i64, String::new());
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
+    let ms = match v {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|n| n.is_finite() && *n > 0.0)
+            .map(|n| (n * 1000.0) as i64)
+            .ok_or_else(|| format!("`{v}` is not a positive number of seconds"))?,
+        Value::String(s) => {
+            klaxon_engine::duration::parse_ms(s, Some(Unit::Seconds)).map_err(|e| e.to_string())?
         }
-        let n: i64 = num.parse().map_err(|_| bad())?;
-        num.clear();
-        let unit = match c {
-            's' => 1_000,
-            'm' => 60_000,
-            'h' => 3_600_000,
-            'd' => 86_400_000,
-            _ => return Err(bad()),
-        };
-        total = total.saturating_add(n.saturating_mul(unit));
-    }
-    if !num.is_empty() {
-        total = total.saturating_add(num.parse::<i64>().map_err(|_| bad())?.saturating_mul(1000));
-    }
-    (total > 0).then_some(total).ok_or_else(bad)
+        _ => {
+            return Err(format!(
+                "`{v}` is not a duration like \"30m\", \"2h\" or a number of seconds"
+            ))
+        }
+    };
+    (ms > 0)
+        .then_some(ms)
+        .ok_or_else(|| format!("`{v}` must be longer than 0"))
 }
 
 async fn one_act<S: Store + Clone>(
@@ -219,8 +211,13 @@ fn act_of(kind: &str, body: &ActBody) -> ApiResult<Act> {
                     "duration: required, e.g. \"30m\"",
                 )
             })?;
-            let ms = duration_ms(d)
-                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e))?;
+            let ms = duration_ms(d).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_body",
+                    format!("duration: {e}"),
+                )
+            })?;
             Act::Suppress {
                 until: wall_ms().saturating_add(ms),
             }
@@ -401,6 +398,10 @@ mod tests {
         assert_eq!(duration_ms(&json!("1h30m")), Ok(5_400_000));
         assert_eq!(duration_ms(&json!(90)), Ok(90_000));
         assert_eq!(duration_ms(&json!("45")), Ok(45_000));
+        assert_eq!(duration_ms(&json!("1w")), Ok(604_800_000));
+        assert_eq!(duration_ms(&json!("250ms")), Ok(250));
+        assert_eq!(duration_ms(&json!(1.5)), Ok(1_500));
+        assert!(duration_ms(&json!("0")).is_err());
         assert!(duration_ms(&json!("soon")).is_err());
         assert!(duration_ms(&json!(0)).is_err());
     }
