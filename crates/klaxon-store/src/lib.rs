@@ -3,6 +3,7 @@
 
 #[doc(hidden)]
 pub mod conformance;
+mod engine_alert;
 mod error;
 pub mod lifecycle;
 pub mod outbox;
@@ -10,6 +11,7 @@ pub mod sqlite;
 
 use std::future::Future;
 
+pub use engine_alert::engine_labels;
 pub use error::StoreError;
 use klaxon_engine::{Alert, BaselineRecord};
 pub use lifecycle::{

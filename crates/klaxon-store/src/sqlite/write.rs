@@ -2,15 +2,13 @@
 //! inside its own savepoint). Owns statements and their parameters; must not begin, commit or
 //! roll back anything, and never runs on a reader connection.
 
-use std::collections::BTreeMap;
-
 use klaxon_engine::{Alert, BaselineRecord};
 use rusqlite::{params, Connection};
 
 use super::error::map;
 use super::row;
 use crate::{
-    NewAlert, NewRuleSet, Occurrence, Result, Role, RuleKind, RuleSetRecord, Source, StoreError,
+    NewAlert, NewRuleSet, Occurrence, Result, Role, RuleKind, RuleSetRecord, StoreError,
     StoredAlert, TelemetryRow, TokenRecord,
 };
 
@@ -40,70 +38,9 @@ pub(crate) fn insert_alerts(conn: &Connection, alerts: Vec<NewAlert>) -> Result<
     Ok(out)
 }
 
-/// The labels of an engine alert: its rule (`alertname`), where the rule comes from, and the
-/// key it fired for. Migration 0002 derives the same for alerts stored before it.
-pub(crate) fn engine_labels(a: &Alert) -> BTreeMap<String, String> {
-    let mut labels = BTreeMap::new();
-    let mut put = |k: &str, v: &str| labels.insert(k.to_owned(), v.to_owned());
-    put("alertname", &a.rule_id);
-    put("rule_set", &a.rule_set);
-    put("group", &a.group);
-    put("process_name", &a.process_name);
-    put("scope", &a.scope);
-    put("action", &a.action);
-    if let Some(context) = &a.context {
-        put("context", context);
-    }
-    put("handler", &a.handler);
-    put("severity", a.severity.as_str());
-    labels
-}
-
 /// The stored form of a new engine alert (id 0 until it is inserted).
 fn stored(a: Alert, created_at: i64) -> StoredAlert {
-    StoredAlert {
-        id: 0,
-        fingerprint: a.fingerprint_hex(),
-        state: NEW_STATE.to_owned(),
-        source: Source::Rule,
-        name: a.rule_id.to_string(),
-        labels: engine_labels(&a),
-        annotations: BTreeMap::new(),
-        first_seen: a.engine_ts,
-        last_seen: a.engine_ts,
-        occurrences: 1,
-        acknowledged_at: None,
-        acknowledged_by: None,
-        resolved_at: None,
-        resolved_by: None,
-        closed_at: None,
-        suppressed_until: None,
-        suppressed_by: None,
-        assignee: None,
-        ends_at: None,
-        generator_url: None,
-        updated_at: created_at,
-        group: a.group.to_string(),
-        rule_set: a.rule_set.to_string(),
-        rule_set_version: a.rule_set_version,
-        rule_id: a.rule_id.to_string(),
-        trigger: a.trigger.as_str().to_owned(),
-        operator: a.operator.to_string(),
-        severity: a.severity.as_str().to_owned(),
-        handler: a.handler.to_string(),
-        process: a.process.to_string(),
-        process_name: a.process_name.to_string(),
-        scope: a.scope.to_string(),
-        action: a.action.to_string(),
-        context: a.context.map(|c| c.to_string()),
-        action_count: a.action_count,
-        value: a.value,
-        limit: a.limit,
-        signal_ts: a.signal_ts,
-        engine_ts: a.engine_ts,
-        message: a.message,
-        created_at,
-    }
+    StoredAlert::from_engine(0, &a, NEW_STATE, created_at)
 }
 
 /// Appends telemetry with the batch's cached statements; a process row also updates its run's

@@ -635,7 +635,7 @@ impl<S: Store + Clone> Manager<S> {
             }
             _ => {
                 let id = self.take_id();
-                let stored = convert::from_engine(id, a, "active", now);
+                let stored = StoredAlert::from_engine(id, a, "active", now);
                 let auto = a.auto_resolve_ms.map(|ms| ms as i64);
                 self.insert(
                     stored,
