@@ -295,6 +295,21 @@ fn csv_list(s: &Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `key=value` pairs, comma-separated (the `label` filter).
+fn label_pairs(s: &Option<String>) -> ApiResult<Vec<(String, String)>> {
+    s.as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                ApiError::bad_request(format!("label: `{pair}` is not key=value"))
+            })?;
+            Ok((k.trim().to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
 fn time(name: &str, s: &Option<String>) -> ApiResult<Option<i64>> {
     s.as_deref()
         .map(|t| parse_ts_str(t).map_err(|e| ApiError::bad_request(format!("{name}: {e}"))))
@@ -323,19 +338,7 @@ pub(crate) async fn history<S: Store + Clone>(
             ))
         })?),
     };
-    let mut labels = Vec::new();
-    for pair in p
-        .label
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .filter(|x| !x.trim().is_empty())
-    {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| ApiError::bad_request(format!("label: `{pair}` is not key=value")))?;
-        labels.push((k.trim().to_owned(), v.trim().to_owned()));
-    }
+    let labels = label_pairs(&p.label)?;
     let limit = p.limit.unwrap_or(50).clamp(1, 1000);
     let q = HistoryQuery {
         before_id: p.cursor,
@@ -559,33 +562,10 @@ struct Filter {
 
 impl Filter {
     fn parse(f: &StreamFilter) -> ApiResult<Filter> {
-        let split = |s: &Option<String>| -> Vec<String> {
-            s.as_deref()
-                .map(|s| {
-                    s.split(',')
-                        .map(|x| x.trim().to_ascii_lowercase())
-                        .filter(|x| !x.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut labels = Vec::new();
-        for pair in f
-            .label
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .filter(|p| !p.trim().is_empty())
-        {
-            let (k, v) = pair.split_once('=').ok_or_else(|| {
-                ApiError::bad_request(format!("label: `{pair}` is not key=value"))
-            })?;
-            labels.push((k.trim().to_owned(), v.trim().to_owned()));
-        }
         Ok(Filter {
-            severities: split(&f.severity),
-            states: split(&f.state),
-            labels,
+            severities: csv_list(&f.severity),
+            states: csv_list(&f.state),
+            labels: label_pairs(&f.label)?,
         })
     }
 
