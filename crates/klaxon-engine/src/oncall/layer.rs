@@ -37,20 +37,15 @@ impl Layer {
         }
     }
 
-    /// The last hand-off at or before `t` (negative: `t` is before the layer starts).
-    fn index_at(&self, clock: &Clock, t: i64) -> i64 {
-        let mut k = match self.length {
+    /// A hand-off at or before `t`, counted from the local time `t` shows: never after the last
+    /// one (a local time at or past hand-off `k`'s means it has happened) and at most one
+    /// before it (in a repeated hour the clock shows an earlier time than a hand-off that has
+    /// happened). Negative: `t` is before the layer starts.
+    fn index_near(&self, clock: &Clock, t: i64) -> i64 {
+        match self.length {
             Length::Days(d) => (clock.local(t) - self.handoff_local).div_euclid(d * DAY_MS),
             Length::Fixed(ms) => (t - self.first_handoff).div_euclid(ms),
-        };
-        // The local estimate can be one off around a daylight-saving change.
-        while self.handoff(clock, k + 1) <= t {
-            k += 1;
         }
-        while self.handoff(clock, k) > t {
-            k -= 1;
-        }
-        k
     }
 
     fn user(&self, k: i64) -> u32 {
@@ -100,9 +95,10 @@ impl Layer {
         }
     }
 
-    /// The rotation alone: shift `k` runs from hand-off `k` to hand-off `k + 1`.
+    /// The rotation alone: shift `k` runs from hand-off `k` to hand-off `k + 1`. Starting one
+    /// shift early costs an empty shift, skipped.
     fn rotation(&self, clock: &Clock, from: i64, until: i64, source: Source, out: &mut Vec<Piece>) {
-        let mut k = self.index_at(clock, from).max(0);
+        let mut k = self.index_near(clock, from).max(0);
         let mut start = self.handoff(clock, k);
         while start < until {
             let end = self.handoff(clock, k + 1);
@@ -127,7 +123,8 @@ impl Layer {
     /// The restriction windows meeting `[from, until)`, clipped to it, sorted, and merged where
     /// they overlap or touch.
     fn windows(&self, clock: &Clock, from: i64, until: i64, out: &mut Vec<(i64, i64)>) {
-        // A window belongs to the local day it starts on; one from the day before may still run.
+        // A window belongs to the local day it starts on; one from the day before may still run,
+        // and around a clock change the local day of `from` or `until` may be off by one.
         let first = clock.local(from).div_euclid(DAY_MS) - 1;
         let last = clock.local(until).div_euclid(DAY_MS) + 1;
         for day in first..=last {

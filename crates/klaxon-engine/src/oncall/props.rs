@@ -33,32 +33,43 @@ enum Len {
     Minutes(i64),
 }
 
+/// A local time of day.
+#[derive(Debug, Clone, Copy)]
+enum Local {
+    /// Minutes after midnight.
+    At(i64),
+    /// Minutes from the wall-clock time at which the range's clock change happens, so that gaps
+    /// and folds are hit often.
+    NearChange(i64),
+    /// The same as the window's start (a window of 24 hours).
+    Same,
+}
+
 #[derive(Debug, Clone)]
 struct Window {
     /// Monday = bit 0; `None`: every day.
     days: Option<u8>,
-    from: i64,
-    to: i64,
+    from: Local,
+    to: Local,
 }
 
 #[derive(Debug, Clone)]
 struct GenLayer {
     users: Vec<usize>,
     len: Len,
-    /// Days from the range's first local date to the first hand-off's date.
+    /// Days from the local date of the clock change to the first hand-off's date.
     handoff_day: i64,
-    /// Minutes after local midnight.
-    handoff_minute: i64,
+    handoff_time: Local,
     windows: Vec<Window>,
 }
 
 #[derive(Debug, Clone)]
 struct Case {
     zone: usize,
-    /// Start near this clock change of the year (or anywhere in it).
+    /// The range holds this clock change of the year (or a random instant of it).
     transition: Option<usize>,
     year: i16,
-    /// Minutes before the clock change, or into the year.
+    /// Minutes the range starts before that instant.
     shift: i64,
     minutes: i64,
     layers: Vec<GenLayer>,
@@ -66,37 +77,44 @@ struct Case {
     overrides: Vec<(i64, i64, usize)>,
 }
 
-/// A minute of the local day, often in the small hours or around midnight where clocks change.
-fn minute_of_day() -> impl Strategy<Value = i64> {
-    prop_oneof![0i64..1440, 0i64..240, 1380i64..1440]
+/// A local time of day, often near the time the clocks change.
+fn local_time() -> impl Strategy<Value = Local> {
+    prop_oneof![
+        1 => (0i64..1440).prop_map(Local::At),
+        3 => (-60i64..=60).prop_map(Local::NearChange),
+    ]
 }
 
 fn layer() -> impl Strategy<Value = GenLayer> {
     let len = prop_oneof![
-        (1i64..=14).prop_map(Len::Days),
-        (15i64..=3000).prop_map(Len::Minutes),
-        Just(Len::Minutes(720)),
+        2 => Just(Len::Days(1)),
+        1 => Just(Len::Days(7)),
+        2 => (1i64..=14).prop_map(Len::Days),
+        2 => (15i64..=3000).prop_map(Len::Minutes),
+        1 => Just(Len::Minutes(720)),
     ];
+    // Often on the day of the clock change, or whole weeks before it.
+    let handoff_day = prop_oneof![2 => -30i64..=2, 1 => Just(0), 1 => Just(-7), 1 => Just(-14)];
     let window = (
         prop::option::of(1u8..=127),
-        minute_of_day(),
-        minute_of_day(),
+        local_time(),
+        prop_oneof![4 => local_time(), 1 => Just(Local::Same)],
     )
         .prop_map(|(days, from, to)| Window { days, from, to });
     let windows = prop_oneof![Just(Vec::new()), prop::collection::vec(window, 1..=2)];
     (
         prop::collection::vec(0usize..NAMES.len(), 1..=4),
         len,
-        -30i64..=2,
-        minute_of_day(),
+        handoff_day,
+        local_time(),
         windows,
     )
         .prop_map(
-            |(users, len, handoff_day, handoff_minute, windows)| GenLayer {
+            |(users, len, handoff_day, handoff_time, windows)| GenLayer {
                 users,
                 len,
                 handoff_day,
-                handoff_minute,
+                handoff_time,
                 windows,
             },
         )
@@ -105,9 +123,9 @@ fn layer() -> impl Strategy<Value = GenLayer> {
 fn case() -> impl Strategy<Value = Case> {
     (
         0..ZONES.len(),
-        prop::option::of(0usize..4),
+        prop_oneof![3 => (0usize..4).prop_map(Some), 1 => Just(None)],
         2020i16..2036,
-        0i64..(2 * 1440),
+        0i64..1440,
         60i64..=(3 * 1440),
         prop::collection::vec(layer(), 1..=3),
         prop::collection::vec((0i64..2000, 1i64..1500, 0usize..NAMES.len()), 0..=3),
@@ -199,24 +217,38 @@ fn build(c: &Case) -> Built {
         .to_zoned(Date::new(c.year, 1, 1).unwrap().at(12, 0, 0, 0))
         .unwrap()
         .timestamp());
-    let anchor = c
+    let change = c
         .transition
         .and_then(|i| tz.following(ts(year_start)).nth(i))
-        .map_or(year_start + c.shift * 20 * MINUTE, |tr| {
-            ms(tr.timestamp()) - c.shift * MINUTE
-        });
-    let from = anchor - anchor.rem_euclid(MINUTE);
+        .map_or(year_start + c.shift * 20 * MINUTE, |tr| ms(tr.timestamp()));
+    let change = change - change.rem_euclid(MINUTE);
+    let from = change - c.shift * MINUTE;
     let until = from + c.minutes * MINUTE;
     let first_date = tz.to_datetime(ts(from)).date();
     let last_date = tz.to_datetime(ts(until)).date();
+    // The wall-clock time just before the change (24:00 for a change at midnight).
+    let before = tz.to_datetime(ts(change - MINUTE));
+    let change_date = before.date();
+    let change_minute = i64::from(before.hour()) * 60 + i64::from(before.minute()) + 1;
+    let minute = |l: Local, same: i64| match l {
+        Local::At(m) => m,
+        Local::NearChange(d) => (change_minute + d).rem_euclid(1440),
+        Local::Same => same,
+    };
 
     let mut layers = Vec::new();
     let mut ref_layers = Vec::new();
     for l in &c.layers {
         let handoff = at_minute(
-            first_date.checked_add(Span::new().days(l.handoff_day)).unwrap(),
-            l.handoff_minute,
+            change_date.checked_add(Span::new().days(l.handoff_day)).unwrap(),
+            minute(l.handoff_time, 0),
         );
+        let windows: Vec<(Option<u8>, i64, i64)> = (l.windows.iter())
+            .map(|w| {
+                let from = minute(w.from, 0);
+                (w.days, from, minute(w.to, from))
+            })
+            .collect();
         let mut handoffs = Vec::new();
         for k in 0.. {
             let h = match l.len {
@@ -228,19 +260,19 @@ fn build(c: &Case) -> Built {
             }
             handoffs.push(h);
         }
-        let windows = (!l.windows.is_empty()).then(|| {
+        let ref_windows = (!windows.is_empty()).then(|| {
             let mut out = Vec::new();
             let mut d = first_date.checked_sub(Span::new().days(2)).unwrap();
             while d <= last_date.checked_add(Span::new().days(1)).unwrap() {
                 let weekday = d.weekday().to_monday_zero_offset();
-                for w in &l.windows {
-                    if w.days.is_some_and(|bits| bits & (1 << weekday) == 0) {
+                for &(days, from, to) in &windows {
+                    if days.is_some_and(|bits| bits & (1 << weekday) == 0) {
                         continue;
                     }
-                    let end_date = if w.to <= w.from { d.tomorrow().unwrap() } else { d };
+                    let end_date = if to <= from { d.tomorrow().unwrap() } else { d };
                     out.push((
-                        resolve(&tz, at_minute(d, w.from)),
-                        resolve(&tz, at_minute(end_date, w.to)),
+                        resolve(&tz, at_minute(d, from)),
+                        resolve(&tz, at_minute(end_date, to)),
                     ));
                 }
                 d = d.tomorrow().unwrap();
@@ -250,7 +282,7 @@ fn build(c: &Case) -> Built {
         ref_layers.push(RefLayer {
             users: l.users.clone(),
             handoffs,
-            windows,
+            windows: ref_windows,
         });
         let hhmm = |m: i64| format!("{:02}:{:02}", m / 60, m % 60);
         layers.push(LayerConfig {
@@ -260,16 +292,16 @@ fn build(c: &Case) -> Built {
                 Len::Minutes(m) => format!("{}h{}m", m / 60, m % 60),
             },
             handoff: handoff.to_string(),
-            restrict: (l.windows.iter())
-                .map(|w| RestrictionConfig {
-                    days: w.days.map(|bits| {
+            restrict: (windows.iter())
+                .map(|&(days, from, to)| RestrictionConfig {
+                    days: days.map(|bits| {
                         (0..7)
                             .filter(|i| bits & (1 << i) != 0)
                             .map(|i| DAY_NAMES[i].to_owned())
                             .collect()
                     }),
-                    from: hhmm(w.from),
-                    to: hhmm(w.to),
+                    from: hhmm(from),
+                    to: hhmm(to),
                 })
                 .collect(),
         });
@@ -306,7 +338,7 @@ fn build(c: &Case) -> Built {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: 512,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
@@ -352,3 +384,4 @@ proptest! {
         prop_assert_eq!(halves.len() - joined, schedule.shifts(b.from, b.until).len());
     }
 }
+
