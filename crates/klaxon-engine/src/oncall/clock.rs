@@ -108,15 +108,27 @@ mod tests {
         for (l, want) in cases {
             assert_eq!(clock.instant(local(l)), at(want), "{l}");
         }
-        assert_eq!(clock.local(at("2026-10-25T00:30:00Z")), local("2026-10-25T02:30"));
-        assert_eq!(clock.local(at("2026-10-25T01:30:00Z")), local("2026-10-25T02:30"));
-        assert_eq!(clock.local(at("2026-03-29T01:00:00Z")), local("2026-03-29T03:00"));
+        assert_eq!(
+            clock.local(at("2026-10-25T00:30:00Z")),
+            local("2026-10-25T02:30")
+        );
+        assert_eq!(
+            clock.local(at("2026-10-25T01:30:00Z")),
+            local("2026-10-25T02:30")
+        );
+        assert_eq!(
+            clock.local(at("2026-03-29T01:00:00Z")),
+            local("2026-03-29T03:00")
+        );
     }
 
     #[test]
     fn a_fixed_zone_has_one_segment() {
         let clock = Clock::new(&TimeZone::fixed(jiff::tz::offset(-5)), 0, 10 * 86_400_000);
         assert_eq!(clock.starts.len(), 1);
-        assert_eq!(clock.instant(local("1970-01-02T00:00")), at("1970-01-02T05:00:00Z"));
+        assert_eq!(
+            clock.instant(local("1970-01-02T00:00")),
+            at("1970-01-02T05:00:00Z")
+        );
     }
 }

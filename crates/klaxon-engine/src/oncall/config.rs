@@ -508,7 +508,10 @@ mod tests {
             ],
         };
         let schedule = compile(&config, TimeZone::UTC).unwrap();
-        assert_eq!(schedule.users().collect::<Vec<_>>(), ["alice", "bob", "carol"]);
+        assert_eq!(
+            schedule.users().collect::<Vec<_>>(),
+            ["alice", "bob", "carol"]
+        );
         let refs: Vec<(Option<usize>, String, &str)> = config.user_references();
         let want = [
             (Some(0), "users[0]", "alice"),

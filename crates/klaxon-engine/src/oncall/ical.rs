@@ -119,12 +119,18 @@ impl Calendar {
         }
         for (who, start, end) in stretches {
             self.line("BEGIN:VEVENT");
-            self.line(&format!("UID:{:016x}-{start}@klaxon", fnv(&[schedule, who])));
+            self.line(&format!(
+                "UID:{:016x}-{start}@klaxon",
+                fnv(&[schedule, who])
+            ));
             let stamp = format!("DTSTAMP:{}", self.stamp);
             self.line(&stamp);
             self.line(&format!("DTSTART:{}", utc(start)));
             self.line(&format!("DTEND:{}", utc(end)));
-            self.line(&format!("SUMMARY:{}", escape(&format!("On call: {who} ({schedule})"))));
+            self.line(&format!(
+                "SUMMARY:{}",
+                escape(&format!("On call: {who} ({schedule})"))
+            ));
             self.line("TRANSP:TRANSPARENT");
             self.line("END:VEVENT");
         }
@@ -174,16 +180,41 @@ mod tests {
 
     fn shifts() -> Vec<Shift<'static>> {
         vec![
-            shift("alice", "2026-12-07T08:00:00Z", "2026-12-08T08:00:00Z", Source::Layer(0)),
-            shift("alice", "2026-12-08T08:00:00Z", "2026-12-08T12:00:00Z", Source::Layer(1)),
-            shift("bob", "2026-12-08T12:00:00Z", "2026-12-09T08:00:00Z", Source::Override(0)),
-            shift("alice", "2026-12-09T08:00:00Z", "2026-12-10T08:00:00Z", Source::Layer(0)),
+            shift(
+                "alice",
+                "2026-12-07T08:00:00Z",
+                "2026-12-08T08:00:00Z",
+                Source::Layer(0),
+            ),
+            shift(
+                "alice",
+                "2026-12-08T08:00:00Z",
+                "2026-12-08T12:00:00Z",
+                Source::Layer(1),
+            ),
+            shift(
+                "bob",
+                "2026-12-08T12:00:00Z",
+                "2026-12-09T08:00:00Z",
+                Source::Override(0),
+            ),
+            shift(
+                "alice",
+                "2026-12-09T08:00:00Z",
+                "2026-12-10T08:00:00Z",
+                Source::Layer(0),
+            ),
         ]
     }
 
     #[test]
     fn a_user_feed_has_one_event_per_stretch_on_call() {
-        let text = ical("db-primary", &shifts(), Some("alice"), at("2026-12-01T00:00:00Z"));
+        let text = ical(
+            "db-primary",
+            &shifts(),
+            Some("alice"),
+            at("2026-12-01T00:00:00Z"),
+        );
         let uid = format!("{:016x}", fnv(&["db-primary", "alice"]));
         let want = [
             "BEGIN:VCALENDAR",
@@ -225,7 +256,10 @@ mod tests {
         let mut cut = shifts();
         cut[3].end_ms = at("2026-12-09T20:00:00Z");
         let uids = |text: &str| -> Vec<String> {
-            text.lines().filter(|l| l.starts_with("UID:")).map(str::to_owned).collect()
+            text.lines()
+                .filter(|l| l.starts_with("UID:"))
+                .map(str::to_owned)
+                .collect()
         };
         assert_eq!(uids(&all), uids(&ical("db-primary", &cut, None, 0)));
         // Another schedule, another UID for the same user and start.
@@ -235,7 +269,12 @@ mod tests {
     #[test]
     fn text_is_escaped_and_long_lines_fold_at_75_octets() {
         let user = "Zoë; the \"night, owl\"\\on call\nnext line ".repeat(4);
-        let s = [shift(&user, "2026-12-07T08:00:00Z", "2026-12-08T08:00:00Z", Source::Layer(0))];
+        let s = [shift(
+            &user,
+            "2026-12-07T08:00:00Z",
+            "2026-12-08T08:00:00Z",
+            Source::Layer(0),
+        )];
         let text = ical("ops", &s, None, 0);
         assert!(text.ends_with("END:VCALENDAR\r\n"));
         for line in text.split_terminator("\r\n") {

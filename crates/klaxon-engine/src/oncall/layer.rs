@@ -3,7 +3,7 @@
 
 use super::clock::Clock;
 use super::length::{Length, DAY_MS};
-use super::overlay::{push, Piece, Source};
+use super::overlay::{push, Piece, Tag};
 
 /// A weekly window in local time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +14,13 @@ pub(super) struct Restriction {
     pub from: i64,
     /// Milliseconds after local midnight; not after `from`: on the next day.
     pub to: i64,
+}
+
+/// Buffers a query reuses from one layer to the next.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    windows: Vec<(i64, i64)>,
+    rotation: Vec<Piece>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,20 +67,23 @@ impl Layer {
         clock: &Clock,
         from: i64,
         until: i64,
-        source: Source,
+        source: Tag,
+        scratch: &mut Scratch,
         out: &mut Vec<Piece>,
     ) {
         if self.restrictions.is_empty() {
             self.rotation(clock, from, until, source, out);
             return;
         }
-        let mut windows = Vec::new();
-        self.windows(clock, from, until, &mut windows);
+        let Scratch { windows, rotation } = scratch;
+        windows.clear();
+        rotation.clear();
+        self.windows(clock, from, until, windows);
         let (Some(first), Some(last)) = (windows.first(), windows.last()) else {
             return;
         };
-        let mut rotation = Vec::new();
-        self.rotation(clock, first.0, last.1, source, &mut rotation);
+        self.rotation(clock, first.0, last.1, source, rotation);
+        out.reserve(windows.len() + rotation.len());
         let (mut i, mut j) = (0, 0);
         while let (Some(p), Some(&(ws, we))) = (rotation.get(i), windows.get(j)) {
             let (s, e) = (p.start.max(ws), p.end.min(we));
@@ -97,7 +107,7 @@ impl Layer {
 
     /// The rotation alone: shift `k` runs from hand-off `k` to hand-off `k + 1`. Starting one
     /// shift early costs an empty shift, skipped.
-    fn rotation(&self, clock: &Clock, from: i64, until: i64, source: Source, out: &mut Vec<Piece>) {
+    fn rotation(&self, clock: &Clock, from: i64, until: i64, source: Tag, out: &mut Vec<Piece>) {
         let mut k = self.index_near(clock, from).max(0);
         let mut start = self.handoff(clock, k);
         while start < until {

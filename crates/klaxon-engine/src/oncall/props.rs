@@ -240,7 +240,9 @@ fn build(c: &Case) -> Built {
     let mut ref_layers = Vec::new();
     for l in &c.layers {
         let handoff = at_minute(
-            change_date.checked_add(Span::new().days(l.handoff_day)).unwrap(),
+            change_date
+                .checked_add(Span::new().days(l.handoff_day))
+                .unwrap(),
             minute(l.handoff_time, 0),
         );
         let windows: Vec<(Option<u8>, i64, i64)> = (l.windows.iter())
@@ -384,4 +386,3 @@ proptest! {
         prop_assert_eq!(halves.len() - joined, schedule.shifts(b.from, b.until).len());
     }
 }
-

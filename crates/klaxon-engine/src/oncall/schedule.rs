@@ -10,8 +10,8 @@ use super::clock::Clock;
 /// outside, nobody is on call.
 const FIRST_MS: i64 = -3_786_825_600_000;
 const LAST_MS: i64 = 34_081_516_800_000;
-use super::layer::Layer;
-use super::overlay::{overlay, push, Piece, Source};
+use super::layer::{Layer, Scratch};
+use super::overlay::{overlay, push, Piece, Source, Tag};
 
 /// Someone covers from `start` to `end`, by user index; `index` is its place in the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl Schedule {
                 user: &self.users[p.user as usize],
                 start_ms: p.start,
                 end_ms: p.end,
-                source: p.source,
+                source: p.source.source(),
             })
             .collect()
     }
@@ -96,28 +96,37 @@ impl Schedule {
             return;
         }
         let clock = Clock::new(&self.tz, from - self.reach_ms, until + self.reach_ms);
+        let mut scratch = Scratch::default();
         let mut top = Vec::new();
         let mut merged = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            top.clear();
-            layer.pieces(&clock, from, until, Source::Layer(i), &mut top);
-            overlay(out, &top, &mut merged);
-            std::mem::swap(out, &mut merged);
+            let target = if i == 0 { &mut *out } else { &mut top };
+            target.clear();
+            layer.pieces(&clock, from, until, Tag::layer(i), &mut scratch, target);
+            if i > 0 && !top.is_empty() {
+                overlay(out, &top, &mut merged);
+                std::mem::swap(out, &mut merged);
+            }
         }
         top.clear();
         let first = self.overrides.partition_point(|o| o.end <= from);
-        for o in self.overrides[first..].iter().take_while(|o| o.start < until) {
+        for o in self.overrides[first..]
+            .iter()
+            .take_while(|o| o.start < until)
+        {
             push(
                 &mut top,
                 Piece {
                     start: o.start.max(from),
                     end: o.end.min(until),
                     user: o.user,
-                    source: Source::Override(o.index),
+                    source: Tag::cover(o.index),
                 },
             );
         }
-        overlay(out, &top, &mut merged);
-        std::mem::swap(out, &mut merged);
+        if !top.is_empty() {
+            overlay(out, &top, &mut merged);
+            std::mem::swap(out, &mut merged);
+        }
     }
 }

@@ -68,7 +68,10 @@ fn gaps(shifts: &[Shift<'_>], from: i64, until: i64) -> i64 {
     let mut gap = 0;
     for (i, s) in shifts.iter().enumerate() {
         assert!(s.start_ms < s.end_ms, "empty shift {s:?}");
-        assert!(s.start_ms >= cursor, "shift {i} overlaps the one before: {s:?}");
+        assert!(
+            s.start_ms >= cursor,
+            "shift {i} overlaps the one before: {s:?}"
+        );
         if i > 0 && s.start_ms == cursor {
             let p = &shifts[i - 1];
             assert!(
@@ -114,7 +117,11 @@ fn daily_handoffs_stay_at_local_time_across_daylight_saving_changes() {
             Vec::new(),
         );
         let shifts = s.shifts(from, until);
-        assert_eq!(gaps(&shifts, from, until), 0, "{name}: someone is always on call");
+        assert_eq!(
+            gaps(&shifts, from, until),
+            0,
+            "{name}: someone is always on call"
+        );
         assert_eq!(shifts.first().unwrap().start_ms, from, "{name}");
         assert_eq!(shifts.last().unwrap().end_ms, until, "{name}");
         for w in shifts.windows(2) {
@@ -149,39 +156,63 @@ fn a_handoff_in_a_gap_happens_when_the_gap_ends_and_in_a_fold_the_first_time() {
             "Europe/Berlin",
             "02:30:00",
             "2026-03-28",
-            ["2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"],
+            [
+                "2026-03-28T01:30:00Z",
+                "2026-03-29T01:00:00Z",
+                "2026-03-30T00:30:00Z",
+            ],
         ),
         (
             "Europe/Berlin",
             "02:30:00",
             "2026-10-24",
-            ["2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"],
+            [
+                "2026-10-24T00:30:00Z",
+                "2026-10-25T00:30:00Z",
+                "2026-10-26T01:30:00Z",
+            ],
         ),
         // New York skips 02:00–03:00 on 2026-03-08 and repeats 01:00–02:00 on 2026-11-01.
         (
             "America/New_York",
             "02:30:00",
             "2026-03-07",
-            ["2026-03-07T07:30:00Z", "2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"],
+            [
+                "2026-03-07T07:30:00Z",
+                "2026-03-08T07:00:00Z",
+                "2026-03-09T06:30:00Z",
+            ],
         ),
         (
             "America/New_York",
             "01:30:00",
             "2026-10-31",
-            ["2026-10-31T05:30:00Z", "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"],
+            [
+                "2026-10-31T05:30:00Z",
+                "2026-11-01T05:30:00Z",
+                "2026-11-02T06:30:00Z",
+            ],
         ),
         // Lord Howe moves by half an hour: 02:00 becomes 02:30 on 2026-10-04.
         (
             "Australia/Lord_Howe",
             "02:15:00",
             "2026-10-03",
-            ["2026-10-02T15:45:00Z", "2026-10-03T15:30:00Z", "2026-10-04T15:15:00Z"],
+            [
+                "2026-10-02T15:45:00Z",
+                "2026-10-03T15:30:00Z",
+                "2026-10-04T15:15:00Z",
+            ],
         ),
     ];
     for (name, time, first, want) in cases {
         let s = schedule(
             name,
-            vec![layer(&["ann", "bo", "cy"], "1d", &format!("{first}T{time}"))],
+            vec![layer(
+                &["ann", "bo", "cy"],
+                "1d",
+                &format!("{first}T{time}"),
+            )],
             Vec::new(),
         );
         let want: Vec<i64> = want.iter().map(|w| at(w)).collect();
@@ -209,7 +240,11 @@ fn hour_lengths_are_elapsed_time_and_their_local_time_moves() {
     let shifts = s.shifts(from, until);
     assert_eq!(shifts.len(), 8);
     assert!(shifts.iter().all(|s| s.end_ms - s.start_ms == 12 * HOUR));
-    assert_eq!(local(&tz, shifts[3].start_ms).hour(), 21, "before the change");
+    assert_eq!(
+        local(&tz, shifts[3].start_ms).hour(),
+        21,
+        "before the change"
+    );
     assert_eq!(local(&tz, shifts[4].start_ms).hour(), 10, "after it");
 }
 
@@ -254,7 +289,10 @@ fn restrictions_hide_the_rotation_outside_their_windows() {
         .iter()
         .map(|s| {
             let (a, b) = (local(&tz, s.start_ms), local(&tz, s.end_ms));
-            (format!("{:?} {}–{}", a.weekday(), a.time(), b.time()), s.user)
+            (
+                format!("{:?} {}–{}", a.weekday(), a.time(), b.time()),
+                s.user,
+            )
         })
         .collect();
     // The rotation runs on under the restriction: Thursday is ann's day again.
@@ -268,10 +306,18 @@ fn restrictions_hide_the_rotation_outside_their_windows() {
     let want: Vec<(String, &str)> = want.iter().map(|(w, u)| ((*w).to_owned(), *u)).collect();
     assert_eq!(got, want);
     assert_eq!(gaps(&shifts, from, until), 7 * 24 * HOUR - 5 * 9 * HOUR);
-    assert_eq!(s.on_call_at(at("2026-12-01T07:59:59Z")), None, "Tuesday 08:59:59");
+    assert_eq!(
+        s.on_call_at(at("2026-12-01T07:59:59Z")),
+        None,
+        "Tuesday 08:59:59"
+    );
     assert_eq!(s.on_call_at(at("2026-12-01T08:00:00Z")), Some("bo"));
     assert_eq!(s.on_call_at(at("2026-12-01T16:59:59Z")), Some("bo"));
-    assert_eq!(s.on_call_at(at("2026-12-01T17:00:00Z")), None, "end exclusive");
+    assert_eq!(
+        s.on_call_at(at("2026-12-01T17:00:00Z")),
+        None,
+        "end exclusive"
+    );
     assert_eq!(s.on_call_at(at("2026-12-05T12:00:00Z")), None, "Saturday");
 }
 
@@ -343,14 +389,54 @@ fn later_layers_hide_earlier_ones_and_overrides_hide_all() {
         })
         .collect();
     let want = [
-        ("2026-11-30T00:00:00", "2026-11-30T09:00:00", "ann", Source::Layer(0)),
-        ("2026-11-30T09:00:00", "2026-11-30T17:00:00", "cy", Source::Layer(1)),
-        ("2026-11-30T17:00:00", "2026-12-01T09:00:00", "ann", Source::Layer(0)),
-        ("2026-12-01T09:00:00", "2026-12-01T12:00:00", "cy", Source::Layer(1)),
-        ("2026-12-01T12:00:00", "2026-12-02T12:00:00", "dee", Source::Override(0)),
-        ("2026-12-02T12:00:00", "2026-12-02T13:00:00", "ann", Source::Override(1)),
-        ("2026-12-02T13:00:00", "2026-12-02T17:00:00", "cy", Source::Layer(1)),
-        ("2026-12-02T17:00:00", "2026-12-03T00:00:00", "ann", Source::Layer(0)),
+        (
+            "2026-11-30T00:00:00",
+            "2026-11-30T09:00:00",
+            "ann",
+            Source::Layer(0),
+        ),
+        (
+            "2026-11-30T09:00:00",
+            "2026-11-30T17:00:00",
+            "cy",
+            Source::Layer(1),
+        ),
+        (
+            "2026-11-30T17:00:00",
+            "2026-12-01T09:00:00",
+            "ann",
+            Source::Layer(0),
+        ),
+        (
+            "2026-12-01T09:00:00",
+            "2026-12-01T12:00:00",
+            "cy",
+            Source::Layer(1),
+        ),
+        (
+            "2026-12-01T12:00:00",
+            "2026-12-02T12:00:00",
+            "dee",
+            Source::Override(0),
+        ),
+        (
+            "2026-12-02T12:00:00",
+            "2026-12-02T13:00:00",
+            "ann",
+            Source::Override(1),
+        ),
+        (
+            "2026-12-02T13:00:00",
+            "2026-12-02T17:00:00",
+            "cy",
+            Source::Layer(1),
+        ),
+        (
+            "2026-12-02T17:00:00",
+            "2026-12-03T00:00:00",
+            "ann",
+            Source::Layer(0),
+        ),
     ];
     let want: Vec<(String, String, &str, Source)> = want
         .iter()
@@ -372,8 +458,14 @@ fn nobody_is_on_call_before_the_first_handoff_unless_someone_covers() {
     let (from, until) = (at("2026-11-30T00:00:00Z"), at("2026-12-08T00:00:00Z"));
     let shifts = s.shifts(from, until);
     assert_eq!(shifts.len(), 2);
-    assert_eq!(gaps(&shifts, from, until), 8 * 24 * HOUR - 24 * HOUR - 15 * HOUR);
-    assert!(s.shifts(until, from).is_empty(), "an inverted range is empty");
+    assert_eq!(
+        gaps(&shifts, from, until),
+        8 * 24 * HOUR - 24 * HOUR - 15 * HOUR
+    );
+    assert!(
+        s.shifts(until, from).is_empty(),
+        "an inverted range is empty"
+    );
     assert_eq!(s.on_call_at(i64::MAX), None, "out of the supported years");
     assert_eq!(s.on_call_at(i64::MIN), None);
 }
@@ -392,7 +484,10 @@ fn years_after_the_first_handoff_the_rotation_still_counts_days() {
     let user = |k: i32| ["ann", "bo", "cy"][usize::try_from(k.rem_euclid(3)).unwrap()];
     // 2036-06-15 12:00 CEST: that day's shift; 08:00: the day before's.
     assert_eq!(s.on_call_at(at("2036-06-15T10:00:00Z")), Some(user(days)));
-    assert_eq!(s.on_call_at(at("2036-06-15T06:00:00Z")), Some(user(days - 1)));
+    assert_eq!(
+        s.on_call_at(at("2036-06-15T06:00:00Z")),
+        Some(user(days - 1))
+    );
 }
 
 #[test]
