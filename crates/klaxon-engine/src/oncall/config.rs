@@ -47,7 +47,8 @@ pub struct LayerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestrictionConfig {
-    /// Weekdays the window starts on (`mon` … `sun` or full names); absent: every day.
+    /// Weekdays the window starts on (`mon`, `tues`, `friday`: three letters or more); absent:
+    /// every day.
     #[serde(default)]
     pub days: Option<Vec<String>>,
     /// `HH:MM` or `HH:MM:SS`.
@@ -174,7 +175,7 @@ fn parse_time(text: &str) -> Result<i64, String> {
         + i64::from(t.second()) * 1000)
 }
 
-/// A weekday name as a bit, Monday = bit 0.
+/// A weekday name (`mon`, `tues`, `wednesday`: three letters or more) as a bit, Monday = bit 0.
 fn parse_day(text: &str) -> Result<u8, String> {
     const NAMES: [&str; 7] = [
         "monday",
@@ -188,7 +189,7 @@ fn parse_day(text: &str) -> Result<u8, String> {
     let t = text.trim().to_ascii_lowercase();
     NAMES
         .iter()
-        .position(|n| t == *n || (t.len() == 3 && n.starts_with(t.as_str())))
+        .position(|n| t.len() >= 3 && n.starts_with(t.as_str()))
         .map(|i| 1 << i)
         .ok_or_else(|| format!("{text:?} is not a weekday (mon, tue, wed, thu, fri, sat, sun)"))
 }
@@ -386,15 +387,7 @@ pub fn compile(config: &ScheduleConfig, tz: TimeZone) -> Result<Schedule, Vec<Sc
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn layer(users: &[&str], shift: &str, handoff: &str) -> LayerConfig {
-        LayerConfig {
-            users: users.iter().map(|u| (*u).to_owned()).collect(),
-            shift: shift.into(),
-            handoff: handoff.into(),
-            restrict: Vec::new(),
-        }
-    }
+    use crate::oncall::tests::layer;
 
     fn places(config: &ScheduleConfig) -> Vec<(Option<usize>, String)> {
         let errors = compile(config, TimeZone::UTC).unwrap_err();

@@ -25,7 +25,7 @@ fn local(tz: &TimeZone, t: i64) -> DateTime {
     tz.to_datetime(Timestamp::from_millisecond(t).unwrap())
 }
 
-fn layer(users: &[&str], shift: &str, handoff: &str) -> LayerConfig {
+pub(super) fn layer(users: &[&str], shift: &str, handoff: &str) -> LayerConfig {
     LayerConfig {
         users: users.iter().map(|u| (*u).to_owned()).collect(),
         shift: shift.into(),
@@ -380,68 +380,24 @@ fn later_layers_hide_earlier_ones_and_overrides_hide_all() {
         ],
     );
     let (from, until) = (at("2026-11-30T05:00:00Z"), at("2026-12-03T05:00:00Z"));
-    let got: Vec<(String, String, &str, Source)> = s
+    let got: Vec<String> = s
         .shifts(from, until)
         .iter()
         .map(|s| {
             let (a, b) = (local(&tz, s.start_ms), local(&tz, s.end_ms));
-            (a.to_string(), b.to_string(), s.user, s.source)
+            format!("{a} {b} {} {:?}", s.user, s.source)
         })
         .collect();
     let want = [
-        (
-            "2026-11-30T00:00:00",
-            "2026-11-30T09:00:00",
-            "ann",
-            Source::Layer(0),
-        ),
-        (
-            "2026-11-30T09:00:00",
-            "2026-11-30T17:00:00",
-            "cy",
-            Source::Layer(1),
-        ),
-        (
-            "2026-11-30T17:00:00",
-            "2026-12-01T09:00:00",
-            "ann",
-            Source::Layer(0),
-        ),
-        (
-            "2026-12-01T09:00:00",
-            "2026-12-01T12:00:00",
-            "cy",
-            Source::Layer(1),
-        ),
-        (
-            "2026-12-01T12:00:00",
-            "2026-12-02T12:00:00",
-            "dee",
-            Source::Override(0),
-        ),
-        (
-            "2026-12-02T12:00:00",
-            "2026-12-02T13:00:00",
-            "ann",
-            Source::Override(1),
-        ),
-        (
-            "2026-12-02T13:00:00",
-            "2026-12-02T17:00:00",
-            "cy",
-            Source::Layer(1),
-        ),
-        (
-            "2026-12-02T17:00:00",
-            "2026-12-03T00:00:00",
-            "ann",
-            Source::Layer(0),
-        ),
+        "2026-11-30T00:00:00 2026-11-30T09:00:00 ann Layer(0)",
+        "2026-11-30T09:00:00 2026-11-30T17:00:00 cy Layer(1)",
+        "2026-11-30T17:00:00 2026-12-01T09:00:00 ann Layer(0)",
+        "2026-12-01T09:00:00 2026-12-01T12:00:00 cy Layer(1)",
+        "2026-12-01T12:00:00 2026-12-02T12:00:00 dee Override(0)",
+        "2026-12-02T12:00:00 2026-12-02T13:00:00 ann Override(1)",
+        "2026-12-02T13:00:00 2026-12-02T17:00:00 cy Layer(1)",
+        "2026-12-02T17:00:00 2026-12-03T00:00:00 ann Layer(0)",
     ];
-    let want: Vec<(String, String, &str, Source)> = want
-        .iter()
-        .map(|(a, b, u, src)| ((*a).to_owned(), (*b).to_owned(), *u, *src))
-        .collect();
     assert_eq!(got, want);
 }
 
