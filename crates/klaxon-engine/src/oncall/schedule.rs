@@ -5,13 +5,13 @@
 use jiff::tz::TimeZone;
 
 use super::clock::Clock;
+use super::layer::{Layer, Scratch};
+use super::overlay::{overlay, push, Piece, Source, Tag};
 
 /// Schedules answer for the years 1850 to 3050 (1850-01-01T00:00:00Z to 3050-01-01T00:00:00Z);
 /// outside, nobody is on call.
 const FIRST_MS: i64 = -3_786_825_600_000;
 const LAST_MS: i64 = 34_081_516_800_000;
-use super::layer::{Layer, Scratch};
-use super::overlay::{overlay, push, Piece, Source, Tag};
 
 /// Someone covers from `start` to `end`, by user index; `index` is its place in the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,5 +128,18 @@ impl Schedule {
             overlay(out, &top, &mut merged);
             std::mem::swap(out, &mut merged);
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_years_answered_match_their_dates() {
+        let ms = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        assert_eq!(FIRST_MS, ms("1850-01-01T00:00:00Z"));
+        assert_eq!(LAST_MS, ms("3050-01-01T00:00:00Z"));
     }
 }
