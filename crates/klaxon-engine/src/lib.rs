@@ -12,6 +12,7 @@ mod intern;
 pub mod lifecycle;
 pub mod matcher;
 pub mod noise;
+pub mod oncall;
 pub mod parse;
 pub mod rule;
 pub mod signal;
