@@ -86,8 +86,30 @@ pub fn parse_ms(text: &str, bare: Option<Unit>) -> Result<i64, DurationError> {
             None => Err(DurationError::NoUnit(text.trim().to_owned())),
         };
     }
+    let mut total = 0i64;
+    for (n, unit) in terms(text)? {
+        total = n
+            .checked_mul(unit.ms())
+            .and_then(|ms| total.checked_add(ms))
+            .ok_or_else(|| DurationError::TooLong(text.to_owned()))?;
+    }
+    Ok(total)
+}
+
+/// The terms of a duration with units, in order (`"1h30m"` is `[(1, Hours), (30, Minutes)]`),
+/// for a caller that gives units meanings of its own (calendar days in a time zone, say).
+/// Each unit at most once, largest first; a bare number is [`DurationError::NoUnit`].
+pub fn terms(text: &str) -> Result<Vec<(i64, Unit)>, DurationError> {
+    let t = text.trim().to_ascii_lowercase();
+    let invalid = || DurationError::Invalid(text.to_owned());
+    if t.is_empty() {
+        return Err(invalid());
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DurationError::NoUnit(text.trim().to_owned()));
+    }
     let mut rest = t.as_str();
-    let (mut total, mut last) = (0i64, None::<usize>);
+    let (mut out, mut last) = (Vec::new(), None::<usize>);
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
@@ -117,12 +139,9 @@ pub fn parse_ms(text: &str, bare: Option<Unit>) -> Result<i64, DurationError> {
         }
         last = Some(u);
         rest = &rest[UNITS[u].0.len()..];
-        total = n
-            .checked_mul(UNITS[u].1.ms())
-            .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(|| DurationError::TooLong(text.to_owned()))?;
+        out.push((n, UNITS[u].1));
     }
-    Ok(total)
+    Ok(out)
 }
 
 fn to_std(ms: i64) -> Duration {

@@ -26,42 +26,27 @@ pub(super) enum Length {
 /// Parses a shift length. Units `w`, `d`, `h`, `m`, each at most once, largest first; weeks
 /// and days cannot be combined with hours and minutes.
 pub(super) fn parse_length(text: &str) -> Result<Length, String> {
-    const UNITS: [(u8, i64); 4] = [(b'w', 7), (b'd', 1), (b'h', 60), (b'm', 1)];
+    use crate::duration::{terms, DurationError, Unit};
     let bad = || format!("{text:?} is not {FORMS}");
-    let t = text.trim().as_bytes();
-    if t.is_empty() {
-        return Err(bad());
-    }
+    let terms = terms(text).map_err(|e| match e {
+        DurationError::Order(_) => {
+            format!("{text:?}: units must appear once each, largest first (e.g. \"1h30m\")")
+        }
+        _ => bad(),
+    })?;
     let (mut days, mut minutes) = (0i64, 0i64);
-    let mut last: Option<usize> = None;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || digits > 6 {
-            return Err(bad());
-        }
-        let n: i64 = std::str::from_utf8(&rest[..digits])
-            .ok()
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(bad)?;
-        let Some(unit) = rest
-            .get(digits)
-            .and_then(|u| UNITS.iter().position(|(c, _)| c == &u.to_ascii_lowercase()))
-        else {
-            return Err(bad());
+    for (n, unit) in terms {
+        let (sum, per) = match unit {
+            Unit::Weeks => (&mut days, 7),
+            Unit::Days => (&mut days, 1),
+            Unit::Hours => (&mut minutes, 60),
+            Unit::Minutes => (&mut minutes, 1),
+            Unit::Seconds | Unit::Millis => return Err(bad()),
         };
-        if last.is_some_and(|l| unit <= l) {
-            return Err(format!(
-                "{text:?}: units must appear once each, largest first (e.g. \"1h30m\")"
-            ));
-        }
-        last = Some(unit);
-        if unit < 2 {
-            days += n * UNITS[unit].1;
-        } else {
-            minutes += n * UNITS[unit].1;
-        }
-        rest = &rest[digits + 1..];
+        *sum = n
+            .checked_mul(per)
+            .and_then(|v| sum.checked_add(v))
+            .ok_or_else(bad)?;
     }
     let length = match (days, minutes) {
         (0, 0) => return Err(format!("{text:?}: a shift must be longer than zero")),
@@ -112,7 +97,7 @@ mod tests {
             ("1d1d", Err("largest first")),
             ("367d", Err("maximum of 366 days")),
             ("8785h", Err("maximum of 366 days")),
-            ("9999999d", Err("is not a shift length")),
+            ("9999999d", Err("maximum of 366 days")),
         ];
         for (text, want) in cases {
             match (parse_length(text), want) {

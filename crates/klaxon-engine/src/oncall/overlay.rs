@@ -26,15 +26,15 @@ impl Tag {
         Tag(i | kind)
     }
 
-    pub fn layer(index: usize) -> Tag {
+    pub(super) fn layer(index: usize) -> Tag {
         Tag::new(index, 0)
     }
 
-    pub fn cover(index: usize) -> Tag {
+    pub(super) fn cover(index: usize) -> Tag {
         Tag::new(index, OVERRIDE)
     }
 
-    pub fn source(self) -> Source {
+    pub(super) fn source(self) -> Source {
         let index = (self.0 & !OVERRIDE) as usize;
         if self.0 & OVERRIDE == 0 {
             Source::Layer(index)
