@@ -64,7 +64,9 @@ impl Lifecycle {
                     None,
                     fx,
                 );
-                (Some(id), self.occur(now, id, &firing, fx))
+                // Not quiet: the reopening is published now.
+                self.occur(now, id, &firing, fx);
+                (Some(id), false)
             }
             _ => {
                 let id = self.take_id();
@@ -141,7 +143,9 @@ impl Lifecycle {
                     None,
                     fx,
                 );
-                (Some(id), self.occur(now, id, &firing, fx))
+                // Not quiet: the reopening is published now.
+                self.occur(now, id, &firing, fx);
+                (Some(id), false)
             }
             _ => {
                 let id = self.take_id();

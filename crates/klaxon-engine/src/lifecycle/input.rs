@@ -117,8 +117,8 @@ pub struct Resend {
 /// The answer to one input.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    /// The alert a firing landed on (`None`: an end of nothing), and whether it was quiet
-    /// (kept in RAM, written with the next flush).
+    /// The alert a firing landed on (`None`: an end of nothing), and whether it was quiet:
+    /// nothing of it is published before the next flush (its occurrence waits in RAM).
     Firing {
         id: Option<i64>,
         quiet: bool,

@@ -127,6 +127,9 @@ impl Lifecycle {
     /// An empty lifecycle. `seed` keys its hash maps, content keys and silence ids: give a
     /// random one in production, a fixed one to replay.
     pub fn new(settings: Settings, noise: NoiseConfig, seed: u64) -> Lifecycle {
+        let mut timers = Timers::default();
+        // The first advance looks at every alert and arms the next window or silence edge.
+        timers.arm(i64::MIN, Due::Noise);
         Lifecycle {
             settings,
             keys: ContentKeys::new(seed),
@@ -134,11 +137,11 @@ impl Lifecycle {
             alerts: fast_map(seed),
             by_fp: fast_map(seed),
             next_id: 1,
-            timers: Timers::default(),
+            timers,
             muting: Muting::new(noise, seed),
             quiet: fast_map(seed),
             flush_at: None,
-            noise_at: None,
+            noise_at: Some(i64::MIN),
             scratch: Vec::new(),
             sweep: Vec::new(),
             drained: Vec::new(),
