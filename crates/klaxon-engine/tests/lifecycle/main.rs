@@ -2,6 +2,7 @@
 //! and published change of a scenario is a snapshot, and every write is checked against a
 //! model of the store. `table.rs` walks the transition table, `props.rs` holds the properties.
 
+mod api;
 mod props;
 mod scenarios;
 mod script;
