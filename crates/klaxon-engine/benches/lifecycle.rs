@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use klaxon_engine::lifecycle::{
-    key::label_key, Effects, Input, Labelled, Lifecycle, NoiseConfig, Resend, Settings, Source,
+    Effects, Input, Labelled, Lifecycle, NoiseConfig, Resend, Settings, Source,
 };
 
 const ALERTS: usize = 10_000;
@@ -23,22 +23,13 @@ fn alert(i: usize, summary: &str, now: i64) -> Labelled {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    Labelled {
-        source: Source::Alertmanager,
-        fingerprint: label_key(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+    Labelled::of_labels(
+        Source::Alertmanager,
         labels,
-        annotations: [("summary".to_owned(), summary.to_owned())].into(),
-        severity: "warning".into(),
-        summary: summary.into(),
-        starts_at: now,
-        ends_at: None,
-        generator_url: None,
-        value: None,
-        pending: false,
-        rule: None,
-        end_reason: None,
-        receivers: Vec::new(),
-    }
+        [("summary".to_owned(), summary.to_owned())].into(),
+        ("warning", summary),
+        now,
+    )
 }
 
 fn bench(c: &mut Criterion) {

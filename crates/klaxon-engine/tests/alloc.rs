@@ -135,8 +135,7 @@ fn memory_per_tracked_key_and_per_open_process() {
 #[test]
 fn quiet_resends_and_their_flush_allocate_nothing_per_resend() {
     use klaxon_engine::lifecycle::{
-        key::label_key, Answer, Effects, Input, Labelled, Lifecycle, NoiseConfig, Resend, Settings,
-        Source,
+        Answer, Effects, Input, Labelled, Lifecycle, NoiseConfig, Resend, Settings, Source,
     };
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const ALERTS: usize = 2_000;
@@ -152,29 +151,19 @@ fn quiet_resends_and_their_flush_allocate_nothing_per_resend() {
         ]
         .into();
         let annotations = [("summary".to_owned(), "disk almost full".to_owned())].into();
-        let fingerprint = label_key(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let l = Labelled {
-            source: Source::Alertmanager,
-            fingerprint,
+        let l = Labelled::of_labels(
+            Source::Alertmanager,
             labels,
             annotations,
-            severity: "warning".into(),
-            summary: "disk almost full".into(),
-            starts_at: now,
-            ends_at: None,
-            generator_url: None,
-            value: None,
-            pending: false,
-            rule: None,
-            end_reason: None,
-            receivers: Vec::new(),
-        };
+            ("warning", "disk almost full"),
+            now,
+        );
         lc.apply(now, Input::Labelled(&l), &mut fx);
         let content = lc
             .content_keys()
             .key_of(&l.severity, &l.summary, &l.annotations);
         resends.push(Resend {
-            fingerprint,
+            fingerprint: l.fingerprint,
             content,
             ends_at: None,
         });

@@ -27,18 +27,18 @@ pub fn engine_labels(a: &Alert) -> Labels {
     l
 }
 
-/// A new, active alert for an engine alert.
-pub fn from_engine(id: i64, a: &Alert, now: i64) -> AlertRecord {
+/// A new alert as it opens: nothing has happened to it yet, and no rule columns are filled.
+fn opened(id: i64, fingerprint: u64, state: State, source: Source, now: i64) -> AlertRecord {
     AlertRecord {
         id,
-        fingerprint: fp_hex(a.fingerprint),
-        state: State::Active,
-        source: Source::Rule,
-        name: a.rule_id.to_string(),
-        labels: engine_labels(a),
+        fingerprint: fp_hex(fingerprint),
+        state,
+        source,
+        name: String::new(),
+        labels: Labels::new(),
         annotations: Labels::new(),
-        first_seen: a.engine_ts,
-        last_seen: a.engine_ts,
+        first_seen: now,
+        last_seen: now,
         occurrences: 1,
         acknowledged_at: None,
         acknowledged_by: None,
@@ -51,6 +51,36 @@ pub fn from_engine(id: i64, a: &Alert, now: i64) -> AlertRecord {
         ends_at: None,
         generator_url: None,
         updated_at: now,
+        group: String::new(),
+        rule_set: String::new(),
+        rule_set_version: None,
+        rule_id: String::new(),
+        trigger: String::new(),
+        operator: String::new(),
+        severity: String::new(),
+        handler: String::new(),
+        process: String::new(),
+        process_name: String::new(),
+        scope: String::new(),
+        action: String::new(),
+        context: None,
+        action_count: 0,
+        value: None,
+        limit: None,
+        signal_ts: now,
+        engine_ts: now,
+        message: String::new(),
+        created_at: now,
+    }
+}
+
+/// A new, active alert for an engine alert.
+pub fn from_engine(id: i64, a: &Alert, now: i64) -> AlertRecord {
+    AlertRecord {
+        name: a.rule_id.to_string(),
+        labels: engine_labels(a),
+        first_seen: a.engine_ts,
+        last_seen: a.engine_ts,
         group: a.group.to_string(),
         rule_set: a.rule_set.to_string(),
         rule_set_version: a.rule_set_version.clone(),
@@ -70,7 +100,7 @@ pub fn from_engine(id: i64, a: &Alert, now: i64) -> AlertRecord {
         signal_ts: a.signal_ts,
         engine_ts: a.engine_ts,
         message: a.message.clone(),
-        created_at: now,
+        ..opened(id, a.fingerprint, State::Active, Source::Rule, now)
     }
 }
 
@@ -151,32 +181,19 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> AlertRecord {
         limit: None,
         handler: String::new(),
     });
+    let state = if a.pending {
+        State::Pending
+    } else {
+        State::Active
+    };
     AlertRecord {
-        id,
-        fingerprint: fp_hex(a.fingerprint),
-        state: if a.pending {
-            State::Pending
-        } else {
-            State::Active
-        },
-        source: a.source,
         name,
         labels: a.labels.clone(),
         annotations: a.annotations.clone(),
         first_seen: a.starts_at,
         last_seen: now.max(a.starts_at),
-        occurrences: 1,
-        acknowledged_at: None,
-        acknowledged_by: None,
-        resolved_at: None,
-        resolved_by: None,
-        closed_at: None,
-        suppressed_until: None,
-        suppressed_by: None,
-        assignee: None,
         ends_at: a.ends_at,
         generator_url: a.generator_url.clone(),
-        updated_at: now,
         group: rule.group,
         rule_set: rule.rule_set,
         rule_set_version: rule.rule_set_version,
@@ -193,18 +210,11 @@ pub fn from_labelled(id: i64, a: &Labelled, now: i64) -> AlertRecord {
         } else {
             a.receivers.join(",")
         },
-        process: String::new(),
-        process_name: String::new(),
-        scope: String::new(),
-        action: String::new(),
-        context: None,
-        action_count: 0,
         value: a.value,
         limit: rule.limit,
         signal_ts: a.starts_at,
-        engine_ts: now,
         message: a.summary.clone(),
-        created_at: now,
+        ..opened(id, a.fingerprint, state, a.source, now)
     }
 }
 

@@ -55,17 +55,7 @@ impl Lifecycle {
         match self.decide(a.fingerprint, a.engine_ts) {
             (Dedup::Occurrence, Some(id)) => (Some(id), self.occur(now, id, &firing, fx)),
             (Dedup::Reopen, Some(id)) => {
-                let _ = self.move_to(
-                    now,
-                    id,
-                    Action::Reopen,
-                    "engine".into(),
-                    REOPENED.into(),
-                    None,
-                    fx,
-                );
-                // Not quiet: the reopening is published now.
-                self.occur(now, id, &firing, fx);
+                self.reopen(now, id, "engine", &firing, fx);
                 (Some(id), false)
             }
             _ => {
@@ -84,6 +74,14 @@ impl Lifecycle {
                 (Some(id), false)
             }
         }
+    }
+
+    /// A firing of resolved alert `id` within the reopen window: it is active again (not
+    /// quiet: the reopening is published now), and the firing counts.
+    fn reopen(&mut self, now: i64, id: i64, actor: &'static str, f: &Firing<'_>, fx: &mut Effects) {
+        let why = REOPENED.into();
+        let _ = self.move_to(now, id, Action::Reopen, actor.into(), why, None, fx);
+        self.occur(now, id, f, fx);
     }
 
     /// A labelled alert fired, or ended (`endsAt` at or before `now`).
@@ -134,17 +132,7 @@ impl Lifecycle {
             // A new pending episode after resolution is a new alert: reopening makes an alert
             // active, and a pending one has not fired yet.
             (Dedup::Reopen, Some(id)) if !l.pending => {
-                let _ = self.move_to(
-                    now,
-                    id,
-                    Action::Reopen,
-                    actor.into(),
-                    REOPENED.into(),
-                    None,
-                    fx,
-                );
-                // Not quiet: the reopening is published now.
-                self.occur(now, id, &firing, fx);
+                self.reopen(now, id, actor, &firing, fx);
                 (Some(id), false)
             }
             _ => {

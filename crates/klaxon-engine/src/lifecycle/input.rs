@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::key::label_key;
 use super::record::{Labels, Source};
 use super::table::State;
 use crate::noise::Silence;
@@ -88,6 +89,35 @@ pub struct Labelled {
     pub end_reason: Option<String>,
     /// Receivers named directly (a threshold rule's `notification_channels`).
     pub receivers: Vec<String>,
+}
+
+impl Labelled {
+    /// A firing alert identified by its label set (as Alertmanager clients and the API send
+    /// them): no rule behind it, no `endsAt`, no value.
+    pub fn of_labels(
+        source: Source,
+        labels: Labels,
+        annotations: Labels,
+        (severity, summary): (&str, &str),
+        starts_at: i64,
+    ) -> Labelled {
+        Labelled {
+            source,
+            fingerprint: label_key(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            labels,
+            annotations,
+            severity: severity.to_owned(),
+            summary: summary.to_owned(),
+            starts_at,
+            ends_at: None,
+            generator_url: None,
+            value: None,
+            pending: false,
+            rule: None,
+            end_reason: None,
+            receivers: Vec::new(),
+        }
+    }
 }
 
 /// The rule that raised a labelled alert.

@@ -214,15 +214,7 @@ mod tests {
         );
         assert!(transition(State::Acknowledged, Action::Acknowledge).is_err());
         assert!(transition(State::Pending, Action::Acknowledge).is_err());
-        for a in [
-            Action::Fire,
-            Action::Acknowledge,
-            Action::Resolve,
-            Action::Suppress,
-            Action::Unsuppress,
-            Action::Reopen,
-            Action::Close,
-        ] {
+        for a in Action::ALL {
             assert!(transition(State::Closed, a).is_err(), "closed is final");
         }
     }
@@ -230,15 +222,7 @@ mod tests {
     #[test]
     fn states_never_move_backwards_to_pending() {
         for s in State::ALL {
-            for a in [
-                Action::Fire,
-                Action::Acknowledge,
-                Action::Resolve,
-                Action::Suppress,
-                Action::Unsuppress,
-                Action::Reopen,
-                Action::Close,
-            ] {
+            for a in Action::ALL {
                 assert_ne!(transition(s, a).ok(), Some(State::Pending));
             }
         }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use klaxon_engine::lifecycle::{
-    key::label_key, Answer, Effects, Held, Inhibited, Input, Labelled, Lifecycle, Mute, News,
-    NoiseConfig, Resend, Restored, Settings, Source, State,
+    Answer, Effects, Held, Inhibited, Input, Labelled, Lifecycle, Mute, News, NoiseConfig, Resend,
+    Restored, Settings, Source, State,
 };
 use klaxon_engine::matcher::parse_filter;
 use klaxon_engine::noise::{InhibitRule, MatcherSpec, Silence};
@@ -13,23 +13,16 @@ use klaxon_engine::noise::{InhibitRule, MatcherSpec, Silence};
 use crate::script::T0;
 
 fn labelled(name: &str, pending: bool) -> Labelled {
-    let labels: std::collections::BTreeMap<String, String> =
-        [("alertname".to_owned(), name.to_owned())].into();
+    let labels = [("alertname".to_owned(), name.to_owned())].into();
     Labelled {
-        source: Source::Threshold,
-        fingerprint: label_key(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        labels,
-        annotations: Default::default(),
-        severity: "high".into(),
-        summary: "cpu".into(),
-        starts_at: T0,
-        ends_at: None,
-        generator_url: None,
-        value: None,
         pending,
-        rule: None,
-        end_reason: None,
-        receivers: Vec::new(),
+        ..Labelled::of_labels(
+            Source::Threshold,
+            labels,
+            Default::default(),
+            ("high", "cpu"),
+            T0,
+        )
     }
 }
 
@@ -45,13 +38,21 @@ fn a_mute_holds_back_the_news_the_documented_order_says() {
         ..Mute::default()
     };
     assert_eq!(by_inhibition.holds(News::Firing), Some(Held::Inhibited));
-    assert_eq!(by_inhibition.holds(News::Resolved), None, "resolved news goes out");
+    assert_eq!(
+        by_inhibition.holds(News::Resolved),
+        None,
+        "resolved news goes out"
+    );
     assert_eq!(by_inhibition.holds(News::Acknowledged), None);
     let flapping = Mute {
         flapping_until: Some(T0),
         ..by_inhibition
     };
-    assert_eq!(flapping.holds(News::Firing), Some(Held::Flapping), "flapping first");
+    assert_eq!(
+        flapping.holds(News::Firing),
+        Some(Held::Flapping),
+        "flapping first"
+    );
     assert_eq!(flapping.holds(News::Resolved), Some(Held::Flapping));
     assert_eq!(flapping.holds(News::Acknowledged), None);
     let scoped = Mute {
@@ -153,7 +154,19 @@ fn restore_leaves_out_silences_no_longer_valid_and_keeps_ids_growing() {
     let mut fx = Effects::new();
     // The restored alert takes the firing of its fingerprint; a new one gets an id after 9.
     let a = lc.apply(T0 + 1, Input::Labelled(&labelled("Disk", false)), &mut fx);
-    assert_eq!(a, Answer::Firing { id: Some(7), quiet: true });
+    assert_eq!(
+        a,
+        Answer::Firing {
+            id: Some(7),
+            quiet: true
+        }
+    );
     let b = lc.apply(T0 + 1, Input::Labelled(&labelled("Mem", false)), &mut fx);
-    assert_eq!(b, Answer::Firing { id: Some(10), quiet: false });
+    assert_eq!(
+        b,
+        Answer::Firing {
+            id: Some(10),
+            quiet: false
+        }
+    );
 }

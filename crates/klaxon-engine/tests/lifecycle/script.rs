@@ -571,20 +571,8 @@ impl Script {
     fn labelled_of(&self, source: Source, labels: BTreeMap<String, String>, a: &Args) -> Labelled {
         let (severity, summary, annotations) = content(&labels, a);
         Labelled {
-            source,
-            fingerprint: label_key(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-            labels,
-            annotations,
-            severity,
-            summary,
-            starts_at: self.now,
             ends_at: a.opt("ends").map(|e| T0 + dur(e)),
-            generator_url: None,
-            value: None,
-            pending: false,
-            rule: None,
-            end_reason: None,
-            receivers: Vec::new(),
+            ..Labelled::of_labels(source, labels, annotations, (&severity, &summary), self.now)
         }
     }
 
@@ -686,24 +674,32 @@ impl Script {
         let reason = a
             .opt("reason")
             .map_or_else(|| format!("{cmd} by {actor}"), str::to_owned);
+        self.until_held(id, |stored| Input::Act {
+            id,
+            act,
+            actor: &actor,
+            reason: &reason,
+            stored,
+        });
+    }
+
+    /// Applies an input about alert `id`; told the alert is not held, does the shell's part:
+    /// asks the store for its state and applies the input again with it.
+    fn until_held<'a>(&mut self, id: i64, input: impl Fn(Option<State>) -> Input<'a>) {
         let mut stored = None;
         loop {
             let now = self.now;
             let mut fx = std::mem::take(&mut self.fx);
-            let input = Input::Act {
-                id,
-                act,
-                actor: &actor,
-                reason: &reason,
-                stored,
-            };
-            let ans = self.lc().apply(now, input, &mut fx);
+            let ans = self.lc().apply(now, input(stored), &mut fx);
             self.fx = fx;
             self.answer(&ans);
-            if ans != Answer::Act(Err(Refusal::NotHeld)) {
+            let not_held = matches!(
+                ans,
+                Answer::Act(Err(Refusal::NotHeld)) | Answer::Unit(Err(Refusal::NotHeld))
+            );
+            if !not_held {
                 return;
             }
-            // The shell's part: ask the store, and ask again with its answer.
             match self.model.state(id) {
                 Some(s) => stored = Some(s),
                 None => return self.say("  = 404 (the store has none either)"),
@@ -714,36 +710,21 @@ impl Script {
     fn note(&mut self, cmd: &str, w: &[String]) {
         let id = alert_id(&w[0]);
         let text = w[1..].join(" ");
-        let mut stored = None;
-        loop {
-            let now = self.now;
-            let mut fx = std::mem::take(&mut self.fx);
-            let assignee = (text != "-").then_some(text.as_str());
-            let input = if cmd == "note" {
-                Input::Note {
-                    id,
-                    author: "bob",
-                    text: &text,
-                    stored,
-                }
-            } else {
-                Input::Assign {
-                    id,
-                    actor: "bob",
-                    assignee,
-                    stored,
-                }
-            };
-            let ans = self.lc().apply(now, input, &mut fx);
-            self.fx = fx;
-            self.answer(&ans);
-            if ans != Answer::Unit(Err(Refusal::NotHeld)) {
-                return;
-            }
-            match self.model.state(id) {
-                Some(s) => stored = Some(s),
-                None => return self.say("  = 404 (the store has none either)"),
-            }
+        let assignee = (text != "-").then_some(text.as_str());
+        if cmd == "note" {
+            self.until_held(id, |stored| Input::Note {
+                id,
+                author: "bob",
+                text: &text,
+                stored,
+            });
+        } else {
+            self.until_held(id, |stored| Input::Assign {
+                id,
+                actor: "bob",
+                assignee,
+                stored,
+            });
         }
     }
 
