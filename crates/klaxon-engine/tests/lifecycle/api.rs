@@ -170,3 +170,46 @@ fn restore_leaves_out_silences_no_longer_valid_and_keeps_ids_growing() {
         }
     );
 }
+
+#[test]
+fn a_suppression_by_hand_from_before_silences_runs_out_after_a_restart() {
+    let mut lc = Lifecycle::new(Settings::default(), NoiseConfig::default(), 1);
+    let l = labelled("Disk", false);
+    let old = Restored {
+        id: 1,
+        fingerprint: format!("{:016x}", l.fingerprint),
+        state: State::Suppressed,
+        source: Source::Api,
+        severity: "high".into(),
+        labels: l.labels,
+        annotations: Default::default(),
+        message: "cpu".into(),
+        occurrences: 1,
+        last_seen: T0,
+        resolved_at: None,
+        suppressed_until: Some(T0 + 60_000),
+        suppressed_by: Some("manual".into()),
+        ends_at: None,
+        auto_resolve_ms: None,
+    };
+    lc.restore(1, [old], []);
+    let mut fx = Effects::new();
+    // The first advance looks at every alert; the suppression still holds.
+    lc.advance(T0, &mut fx);
+    lc.advance(T0 + 60_000, &mut fx);
+    assert_eq!(lc.state_of(1), Some(State::Suppressed));
+    // Strictly past `until`, as every lifecycle timer.
+    lc.advance(T0 + 60_001, &mut fx);
+    assert_eq!(lc.state_of(1), Some(State::Active));
+    let reasons: Vec<String> = fx
+        .writes
+        .iter()
+        .filter_map(|w| match w {
+            klaxon_engine::lifecycle::Write::Transition(t) => {
+                Some(format!("{}: {}", t.actor, t.reason))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, ["system: suppression expired"]);
+}
