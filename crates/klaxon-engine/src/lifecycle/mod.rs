@@ -27,6 +27,7 @@ pub mod key;
 mod machine;
 mod mute;
 mod record;
+mod schedule;
 mod silence;
 mod table;
 mod timer;

@@ -3,6 +3,7 @@
 //! model of the store. `table.rs` walks the transition table, `props.rs` holds the properties.
 
 mod api;
+mod model;
 mod props;
 mod scenarios;
 mod script;
