@@ -20,10 +20,10 @@ use klaxon_engine::matcher::{parse_filter, parse_filter_parts};
 use klaxon_engine::noise::{
     FlapSettings, InhibitRule, MaintenanceWindow, MatcherSpec, Schedule, Silence, Windows,
 };
-use klaxon_engine::rule::Severity;
-use klaxon_engine::signal::Trigger;
 use klaxon_engine::threshold::{Aggregation, Operator, ThresholdEvent, ThresholdEventKind};
 use klaxon_engine::Alert;
+use klaxon_engine::Severity;
+use klaxon_engine::Trigger;
 
 use crate::model::Model;
 
