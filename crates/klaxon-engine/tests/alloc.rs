@@ -128,3 +128,73 @@ fn memory_per_tracked_key_and_per_open_process() {
     assert_eq!(keys, w.processes * w.keys_per_process);
     assert!(per_key <= 200.0, "{per_key:.0} bytes per key, target 200");
 }
+
+/// The lifecycle in the steady state of a Prometheus-like sender: every open alert resent in
+/// every request, nothing changing. A resend, and the flush that writes the quiet ones, must
+/// allocate nothing (the answer of a request is its one `Vec<bool>`).
+#[test]
+fn quiet_resends_and_their_flush_allocate_nothing_per_resend() {
+    use klaxon_engine::lifecycle::{
+        Answer, Effects, Input, Labelled, Lifecycle, NoiseConfig, Resend, Settings, Source,
+    };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const ALERTS: usize = 2_000;
+    let mut lc = Lifecycle::new(Settings::default(), NoiseConfig::default(), 7);
+    let mut fx = Effects::new();
+    let mut now = 1_700_000_000_000;
+    let before = LIVE.load(Relaxed);
+    let mut resends = Vec::with_capacity(ALERTS);
+    for i in 0..ALERTS {
+        let labels: std::collections::BTreeMap<String, String> = [
+            ("alertname".to_owned(), format!("Alert{}", i % 50)),
+            ("instance".to_owned(), format!("host-{i}:9100")),
+        ]
+        .into();
+        let annotations = [("summary".to_owned(), "disk almost full".to_owned())].into();
+        let l = Labelled::of_labels(
+            Source::Alertmanager,
+            labels,
+            annotations,
+            ("warning", "disk almost full"),
+            now,
+        );
+        lc.apply(now, Input::Labelled(&l), &mut fx);
+        let content = lc
+            .content_keys()
+            .key_of(&l.severity, &l.summary, &l.annotations);
+        resends.push(Resend {
+            fingerprint: l.fingerprint,
+            content,
+            ends_at: None,
+        });
+    }
+    fx.clear();
+    let held = LIVE.load(Relaxed) - before;
+    let round = |lc: &mut Lifecycle, fx: &mut Effects, now: &mut i64| {
+        *now += 1_500;
+        let taken = lc.apply(*now, Input::Resends(&resends), fx);
+        lc.advance(*now + 1_001, fx);
+        fx.clear();
+        taken
+    };
+    for _ in 0..3 {
+        round(&mut lc, &mut fx, &mut now);
+    }
+    let start = ALLOCS.load(Relaxed);
+    let rounds = 5;
+    for _ in 0..rounds {
+        let taken = round(&mut lc, &mut fx, &mut now);
+        assert!(matches!(&taken, Answer::Taken(v) if v.len() == ALERTS && v.iter().all(|t| *t)));
+    }
+    let allocs = ALLOCS.load(Relaxed) - start;
+    println!(
+        "lifecycle: {} quiet resends and {rounds} flushes, {allocs} heap allocations; {:.0} bytes per held alert",
+        rounds * ALERTS,
+        held as f64 / ALERTS as f64
+    );
+    // One answer per request (its Vec<bool>), nothing per resend or per flushed occurrence.
+    assert!(
+        allocs <= rounds,
+        "{allocs} allocations in {rounds} requests of {ALERTS}"
+    );
+}

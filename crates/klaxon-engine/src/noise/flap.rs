@@ -61,17 +61,13 @@ impl Flaps {
     pub fn stable_at(&self, id: i64, now: i64) -> Option<i64> {
         let s = self.settings?;
         let q = self.changes.get(&id)?;
-        let live: Vec<i64> = q
-            .iter()
-            .copied()
-            .filter(|&t| t > now - s.window_ms)
-            .collect();
-        if live.len() <= s.changes {
+        let mut live = q.iter().copied().filter(|&t| t > now - s.window_ms);
+        let n = live.clone().count();
+        if n <= s.changes {
             return None;
         }
         // Stable once the oldest change that keeps it over the limit leaves the window.
-        live.get(live.len() - s.changes - 1)
-            .map(|t| t + s.window_ms)
+        live.nth(n - s.changes - 1).map(|t| t + s.window_ms)
     }
 
     /// Forgets an alert (it closed).

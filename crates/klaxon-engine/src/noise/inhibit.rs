@@ -57,6 +57,20 @@ fn key(rule: &InhibitRule, labels: &LabelSet) -> Vec<String> {
         .collect()
 }
 
+/// A number for the `equal` values of `labels` under `rule` (stable; two keys that differ may
+/// share it, which costs a needless look, never a wrong answer).
+fn key_hash(rule: &InhibitRule, labels: &LabelSet) -> u64 {
+    // FNV-1a over each value with its length.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for l in &rule.equal {
+        let v = labels.get(l).map_or("", String::as_str);
+        for b in (v.len() as u64).to_le_bytes().iter().chain(v.as_bytes()) {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
 impl Inhibitor {
     pub fn new(rules: Vec<InhibitRule>) -> Inhibitor {
         let mut by_source = LabelIndex::default();
@@ -79,26 +93,51 @@ impl Inhibitor {
 
     /// Records that alert `id` with `labels` is firing (idempotent).
     pub fn fire(&mut self, id: i64, labels: &LabelSet) {
-        let (rules, state) = (&self.rules, &mut self.state);
-        self.by_source.candidates(labels, |&i| {
-            let r = &rules[i];
-            if r.source.iter().all(|m| m.matches(labels)) {
-                state[i]
-                    .sources
-                    .entry(key(r, labels))
-                    .or_default()
-                    .insert(id);
-            }
-        });
+        self.fire_noting(id, labels, |_, _| {});
     }
 
     /// Records that alert `id` with `labels` stopped firing (idempotent).
     pub fn stop(&mut self, id: i64, labels: &LabelSet) {
+        self.stop_noting(id, labels, |_, _| {});
+    }
+
+    /// As [`Inhibitor::fire`], telling `changed` (rule, [`key_hash`]) for every
+    /// rule whose sources it joined: the targets filed under those may have changed.
+    pub(crate) fn fire_noting(
+        &mut self,
+        id: i64,
+        labels: &LabelSet,
+        mut changed: impl FnMut(usize, u64),
+    ) {
+        let (rules, state) = (&self.rules, &mut self.state);
+        self.by_source.candidates(labels, |&i| {
+            let r = &rules[i];
+            if r.source.iter().all(|m| m.matches(labels))
+                && state[i]
+                    .sources
+                    .entry(key(r, labels))
+                    .or_default()
+                    .insert(id)
+            {
+                changed(i, key_hash(r, labels));
+            }
+        });
+    }
+
+    /// As [`Inhibitor::stop`], telling `changed` every rule whose sources it left.
+    pub(crate) fn stop_noting(
+        &mut self,
+        id: i64,
+        labels: &LabelSet,
+        mut changed: impl FnMut(usize, u64),
+    ) {
         let (rules, state) = (&self.rules, &mut self.state);
         self.by_source.candidates(labels, |&i| {
             let k = key(&rules[i], labels);
             if let Some(set) = state[i].sources.get_mut(&k) {
-                set.remove(&id);
+                if set.remove(&id) {
+                    changed(i, key_hash(&rules[i], labels));
+                }
                 if set.is_empty() {
                     state[i].sources.remove(&k);
                 }
@@ -106,17 +145,47 @@ impl Inhibitor {
         });
     }
 
+    /// Tells `f` (rule, [`key_hash`]) for every rule whose targets match `labels`:
+    /// where an alert with these labels waits for sources to inhibit it.
+    pub(crate) fn target_keys(&self, labels: &LabelSet, mut f: impl FnMut(usize, u64)) {
+        self.by_target.candidates(labels, |&i| {
+            let r = &self.rules[i];
+            if r.target.iter().all(|m| m.matches(labels)) {
+                f(i, key_hash(r, labels));
+            }
+        });
+    }
+
     /// Why alert `id` with `labels` is inhibited along `route` (`None`: by the rules that apply
     /// everywhere only), if it is.
     pub fn inhibited(&self, id: i64, labels: &LabelSet, route: Option<&str>) -> Option<Inhibition> {
-        let mut found: Option<Inhibition> = None;
+        let (i, source) = self.find(id, labels, |r| {
+            r.route.as_deref().is_none_or(|s| Some(s) == route)
+        })?;
+        let r = &self.rules[i];
+        Some(Inhibition {
+            rule: r.name.clone(),
+            route: r.route.clone(),
+            source,
+        })
+    }
+
+    /// The first rule `applies` accepts that inhibits alert `id` with `labels`, and its
+    /// source (the smallest id when several are firing).
+    pub(crate) fn find(
+        &self,
+        id: i64,
+        labels: &LabelSet,
+        applies: impl Fn(&InhibitRule) -> bool,
+    ) -> Option<(usize, i64)> {
+        let mut found: Option<(usize, i64)> = None;
         self.by_target.candidates(labels, |&i| {
             if found.is_some() {
                 return;
             }
             let r = &self.rules[i];
             if self.state[i].sources.is_empty()
-                || r.route.as_deref().is_some_and(|s| Some(s) != route)
+                || !applies(r)
                 || !r.target.iter().all(|m| m.matches(labels))
             {
                 return;
@@ -126,11 +195,7 @@ impl Inhibitor {
                 .get(&key(r, labels))
                 .and_then(|set| set.iter().find(|&&s| s != id));
             if let Some(&source) = source {
-                found = Some(Inhibition {
-                    rule: r.name.clone(),
-                    route: r.route.clone(),
-                    source,
-                });
+                found = Some((i, source));
             }
         });
         found

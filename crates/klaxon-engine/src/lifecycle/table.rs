@@ -1,10 +1,13 @@
-//! The alert lifecycle state machine (the Step 8 state diagram) and the deduplication decision.
-//! Pure: no storage, no clock; the caller passes times and applies the outcome.
+//! The alert states, the transition table of `docs/alerts.md` and the deduplication decision.
+//! Pure functions of their arguments: no alert is held here and no time is read.
 
 use std::fmt;
 
+use serde::Serialize;
+
 /// The states of an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum State {
     Pending,
     Active,
@@ -84,6 +87,16 @@ pub enum Action {
 }
 
 impl Action {
+    pub const ALL: [Action; 7] = [
+        Action::Fire,
+        Action::Acknowledge,
+        Action::Resolve,
+        Action::Suppress,
+        Action::Unsuppress,
+        Action::Reopen,
+        Action::Close,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Fire => "fire",
@@ -115,7 +128,7 @@ impl fmt::Display for Illegal {
     }
 }
 
-/// The state `action` moves `from` to, or why it cannot. The seed's diagram, plus what a live
+/// The state `action` moves `from` to, or why it cannot. The documented diagram, plus what a live
 /// system needs: a pending alert whose condition clears resolves; an acknowledged or suppressed
 /// alert whose condition clears resolves; an acknowledged alert can be suppressed by a silence;
 /// a resolved alert that fires again within the reopen window reopens.
@@ -163,7 +176,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_seed_diagram_is_allowed() {
+    fn the_documented_diagram_is_allowed() {
         assert_eq!(transition(State::Pending, Action::Fire), Ok(State::Active));
         assert_eq!(
             transition(State::Active, Action::Acknowledge),
@@ -201,15 +214,7 @@ mod tests {
         );
         assert!(transition(State::Acknowledged, Action::Acknowledge).is_err());
         assert!(transition(State::Pending, Action::Acknowledge).is_err());
-        for a in [
-            Action::Fire,
-            Action::Acknowledge,
-            Action::Resolve,
-            Action::Suppress,
-            Action::Unsuppress,
-            Action::Reopen,
-            Action::Close,
-        ] {
+        for a in Action::ALL {
             assert!(transition(State::Closed, a).is_err(), "closed is final");
         }
     }
@@ -217,15 +222,7 @@ mod tests {
     #[test]
     fn states_never_move_backwards_to_pending() {
         for s in State::ALL {
-            for a in [
-                Action::Fire,
-                Action::Acknowledge,
-                Action::Resolve,
-                Action::Suppress,
-                Action::Unsuppress,
-                Action::Reopen,
-                Action::Close,
-            ] {
+            for a in Action::ALL {
                 assert_ne!(transition(s, a).ok(), Some(State::Pending));
             }
         }
