@@ -9,7 +9,7 @@ use klaxon_engine::noise::Silence;
 
 /// The store as the lifecycle's writes leave it.
 #[derive(Debug, Default, Clone)]
-pub struct Model {
+pub(crate) struct Model {
     pub open: BTreeMap<i64, Restored>,
     pub closed: BTreeMap<i64, State>,
     pub silences: BTreeMap<String, Silence>,
@@ -18,7 +18,7 @@ pub struct Model {
 
 impl Model {
     /// Applies one write as the store would, refusing what it would refuse.
-    pub fn apply(&mut self, w: &Write) {
+    pub(crate) fn apply(&mut self, w: &Write) {
         match w {
             Write::Insert { alert, .. } => {
                 assert!(
@@ -103,7 +103,7 @@ impl Model {
     }
 
     /// What the store says of an alert.
-    pub fn state(&self, id: i64) -> Option<State> {
+    pub(crate) fn state(&self, id: i64) -> Option<State> {
         self.open
             .get(&id)
             .map(|a| a.state)

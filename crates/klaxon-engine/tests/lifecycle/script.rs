@@ -28,11 +28,11 @@ use klaxon_engine::Trigger;
 use crate::model::Model;
 
 /// 2023-11-14T22:13:20.000Z.
-pub const T0: i64 = 1_700_000_000_000;
+pub(crate) const T0: i64 = 1_700_000_000_000;
 const SEED: u64 = 42;
 
 /// Runs a script and returns its trace.
-pub fn run(script: &str) -> String {
+pub(crate) fn run(script: &str) -> String {
     let mut s = Script::default();
     for line in script.lines() {
         let line = line.trim();
@@ -58,7 +58,7 @@ pub fn run(script: &str) -> String {
 }
 
 /// A duration or an offset: `0`, `500ms`, `90s`, `5m`, `2h`, `1h30m`, `-1s`.
-pub fn dur(s: &str) -> i64 {
+pub(crate) fn dur(s: &str) -> i64 {
     let (neg, s) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s),
@@ -97,7 +97,7 @@ pub fn dur(s: &str) -> i64 {
 }
 
 /// An instant as an offset from `T0`, in the largest unit that divides it.
-pub fn t(at: i64) -> String {
+pub(crate) fn t(at: i64) -> String {
     match at {
         i64::MAX => return "never".into(),
         i64::MIN => return "at once".into(),
