@@ -376,7 +376,9 @@ impl Grouper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notification::Muted;
     use crate::route::{GroupBy, Timing};
+    use klaxon_engine::lifecycle::State;
 
     fn target(group_by: GroupBy, wait: i64, interval: i64, repeat: i64) -> Target {
         Target {
@@ -391,12 +393,13 @@ mod tests {
         }
     }
 
-    fn alert(id: i64, name: &str, state: &str) -> Arc<AlertView> {
+    fn alert(id: i64, name: &str, state: State) -> Arc<AlertView> {
         Arc::new(AlertView {
             id,
             fingerprint: format!("fp{id}"),
             name: name.to_owned(),
-            state: state.to_owned(),
+            state,
+            muted: None,
             severity: "high".to_owned(),
             summary: format!("{name} fired"),
             labels: [
@@ -440,16 +443,16 @@ mod tests {
             3600,
         )];
         let mut g = Grouper::new();
-        g.insert(0, alert(1, "A", "active"), &t, &none);
-        g.insert(10, alert(2, "A", "active"), &t, &none);
+        g.insert(0, alert(1, "A", State::Active), &t, &none);
+        g.insert(10, alert(2, "A", State::Active), &t, &none);
         assert_eq!(g.next_deadline(), Some(30));
         assert!(flush(&mut g, 29).is_empty());
         assert_eq!(flush(&mut g, 30), [(Kind::Firing, vec![1, 2])]);
         // New alert: waits for the group interval after the last flush.
-        g.insert(40, alert(3, "A", "active"), &t, &none);
+        g.insert(40, alert(3, "A", State::Active), &t, &none);
         assert_eq!(g.next_deadline(), Some(330));
-        g.update(50, alert(1, "A", "acknowledged"));
-        g.update(60, alert(2, "A", "resolved"));
+        g.update(50, alert(1, "A", State::Acknowledged));
+        g.update(60, alert(2, "A", State::Resolved));
         assert_eq!(
             flush(&mut g, 330),
             [
@@ -467,8 +470,8 @@ mod tests {
     fn resolved_before_anyone_was_told_says_nothing() {
         let t = [target(GroupBy::All, 30, 300, 3600)];
         let mut g = Grouper::new();
-        g.insert(0, alert(1, "A", "active"), &t, &none);
-        g.update(5, alert(1, "A", "resolved"));
+        g.insert(0, alert(1, "A", State::Active), &t, &none);
+        g.update(5, alert(1, "A", State::Resolved));
         assert!(flush(&mut g, 30).is_empty());
         assert_eq!(g.next_deadline(), None);
         assert!(g.is_empty());
@@ -478,13 +481,13 @@ mod tests {
     fn by_every_label_each_alert_is_its_own_group_and_zero_wait_is_immediate() {
         let t = [target(GroupBy::All, 0, 0, 3600)];
         let mut g = Grouper::new();
-        g.insert(7, alert(1, "A", "active"), &t, &none);
-        g.insert(7, alert(2, "A", "active"), &t, &none);
+        g.insert(7, alert(1, "A", State::Active), &t, &none);
+        g.insert(7, alert(2, "A", State::Active), &t, &none);
         assert_eq!(
             flush(&mut g, 7),
             [(Kind::Firing, vec![1]), (Kind::Firing, vec![2])]
         );
-        g.update(8, alert(2, "A", "resolved"));
+        g.update(8, alert(2, "A", State::Resolved));
         assert_eq!(flush(&mut g, 8), [(Kind::Resolved, vec![2])]);
         assert_eq!(g.len(), 1);
     }
@@ -494,9 +497,9 @@ mod tests {
         let t = [target(GroupBy::All, 0, 100, 3600)];
         let mut g = Grouper::new();
         let told = |_: &str| Some((Kind::Firing, 1_000));
-        g.insert(2_000, alert(1, "A", "active"), &t, &told);
+        g.insert(2_000, alert(1, "A", State::Active), &t, &told);
         assert_eq!(g.next_deadline(), Some(4_600), "only the repeat is due");
-        g.insert(2_000, alert(2, "B", "acknowledged"), &t, &told);
+        g.insert(2_000, alert(2, "B", State::Acknowledged), &t, &told);
         assert_eq!(flush(&mut g, 2_000), [(Kind::Acknowledged, vec![2])]);
     }
 
@@ -504,8 +507,8 @@ mod tests {
     fn acknowledged_before_the_first_flush_is_told_firing_then_acknowledged() {
         let t = [target(GroupBy::All, 10, 0, 3600)];
         let mut g = Grouper::new();
-        g.insert(0, alert(1, "A", "active"), &t, &none);
-        g.update(5, alert(1, "A", "acknowledged"));
+        g.insert(0, alert(1, "A", State::Active), &t, &none);
+        g.update(5, alert(1, "A", State::Acknowledged));
         assert_eq!(
             flush(&mut g, 10),
             [(Kind::Firing, vec![1]), (Kind::Acknowledged, vec![1])]
@@ -517,13 +520,33 @@ mod tests {
     fn suppressed_and_pending_alerts_notify_nobody() {
         let t = [target(GroupBy::All, 0, 0, 3600)];
         let mut g = Grouper::new();
-        g.insert(0, alert(1, "A", "pending"), &t, &none);
+        g.insert(0, alert(1, "A", State::Pending), &t, &none);
         assert_eq!(g.next_deadline(), None);
-        g.update(5, alert(1, "A", "active"));
+        g.update(5, alert(1, "A", State::Active));
         assert_eq!(flush(&mut g, 5), [(Kind::Firing, vec![1])]);
-        g.update(6, alert(1, "A", "suppressed"));
+        g.update(6, alert(1, "A", State::Suppressed));
         assert!(flush(&mut g, 6).is_empty());
-        g.update(9, alert(1, "A", "active"));
+        g.update(9, alert(1, "A", State::Active));
         assert!(flush(&mut g, 9).is_empty(), "it was told firing already");
+    }
+
+    fn muted(id: i64, state: State, why: Muted) -> Arc<AlertView> {
+        let mut v = alert(id, "A", state).as_ref().clone();
+        v.muted = Some(why);
+        Arc::new(v)
+    }
+
+    #[test]
+    fn muted_alerts_notify_nobody_until_their_muting_ends() {
+        let t = [target(GroupBy::All, 0, 0, 3600)];
+        let mut g = Grouper::new();
+        g.insert(0, muted(1, State::Active, Muted::Inhibited), &t, &none);
+        assert_eq!(g.next_deadline(), None, "an inhibited firing tells nothing");
+        g.update(5, alert(1, "A", State::Active));
+        assert_eq!(flush(&mut g, 5), [(Kind::Firing, vec![1])]);
+        g.update(6, muted(1, State::Resolved, Muted::Flapping));
+        assert!(flush(&mut g, 6).is_empty(), "a flapping resolution waits");
+        g.update(9, alert(1, "A", State::Resolved));
+        assert_eq!(flush(&mut g, 9), [(Kind::Resolved, vec![1])]);
     }
 }

@@ -203,13 +203,15 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::notification::AlertView;
+    use klaxon_engine::lifecycle::State;
 
     fn view(id: i64) -> AlertView {
         AlertView {
             id,
             fingerprint: format!("{id:016x}"),
             name: "Disk".into(),
-            state: "active".into(),
+            state: State::Active,
+            muted: None,
             severity: "high".into(),
             summary: String::new(),
             labels: BTreeMap::new(),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use klaxon_engine::lifecycle::State;
 use serde::{Deserialize, Serialize};
 
 /// What a notification tells. Distinct in every payload and subject.
@@ -42,14 +43,29 @@ impl Kind {
     }
 }
 
+/// Why the notification pipeline holds an alert's news for now, whatever its state: a muted
+/// alert notifies nobody, and its news goes out as usual once it is no longer muted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Muted {
+    /// Firing, and inhibited by a rule that applies to every route.
+    Inhibited,
+    /// Flapping, until it is stable.
+    Flapping,
+}
+
 /// One alert as a notification shows it, taken when the notification was made.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertView {
     pub id: i64,
     pub fingerprint: String,
     pub name: String,
-    /// The lifecycle state (`active`, `acknowledged`, `resolved`, ...).
-    pub state: String,
+    /// The lifecycle state; serialised as its name (`active`, `acknowledged`, `resolved`, ...).
+    pub state: State,
+    /// Set while the notification pipeline mutes the alert; a muted alert is in no
+    /// notification, so none carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted: Option<Muted>,
     pub severity: String,
     pub summary: String,
     pub labels: BTreeMap<String, String>,
@@ -79,13 +95,16 @@ pub struct AlertView {
 
 impl AlertView {
     /// The kind of notification the alert's state calls for; `None` for states that notify
-    /// nobody (pending, suppressed).
+    /// nobody (pending, suppressed) and while the alert is muted.
     pub fn wanted(&self) -> Option<Kind> {
-        match self.state.as_str() {
-            "active" => Some(Kind::Firing),
-            "acknowledged" => Some(Kind::Acknowledged),
-            "resolved" | "closed" => Some(Kind::Resolved),
-            _ => None,
+        if self.muted.is_some() {
+            return None;
+        }
+        match self.state {
+            State::Active => Some(Kind::Firing),
+            State::Acknowledged => Some(Kind::Acknowledged),
+            State::Resolved | State::Closed => Some(Kind::Resolved),
+            State::Pending | State::Suppressed => None,
         }
     }
 }
@@ -133,4 +152,39 @@ fn common<'a>(
         out.retain(|k, v| m.get(k) == Some(v));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The outbox and every payload carry a view's state as its lowercase name, and a view
+    /// that is not muted says nothing about muting, as before the state was a type.
+    #[test]
+    fn a_view_serialises_its_state_by_name_and_reads_rows_written_before() {
+        let row = serde_json::json!({
+            "id": 7, "fingerprint": "fp", "name": "Disk", "state": "acknowledged",
+            "severity": "high", "summary": "s", "labels": {}, "starts_at": 1,
+            "occurrences": 2, "updated_at": 3,
+        });
+        let v: AlertView = serde_json::from_value(row).unwrap();
+        assert_eq!((v.state, v.muted), (State::Acknowledged, None));
+        assert_eq!(v.wanted(), Some(Kind::Acknowledged));
+        let back = serde_json::to_value(&v).unwrap();
+        assert_eq!(back["state"], "acknowledged");
+        assert!(back.get("muted").is_none(), "{back}");
+        for s in State::ALL {
+            let v = AlertView {
+                state: s,
+                ..v.clone()
+            };
+            assert_eq!(serde_json::to_value(&v).unwrap()["state"], s.as_str());
+            let muted = AlertView {
+                muted: Some(Muted::Flapping),
+                ..v
+            };
+            assert_eq!(muted.wanted(), None, "{s} muted");
+        }
+    }
 }

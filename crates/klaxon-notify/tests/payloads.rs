@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_notify::channel::pagerduty::PagerDutyConfig;
 use klaxon_notify::channel::slack::{self, limits};
 use klaxon_notify::channel::webhook::{alertmanager_v4, signature};
@@ -17,7 +18,8 @@ fn alert(id: i64, severity: &str, labels: &[(&str, &str)], summary: &str) -> Ale
         id,
         fingerprint: format!("{id:016x}"),
         name: "DiskFull".to_owned(),
-        state: "active".to_owned(),
+        state: State::Active,
+        muted: None,
         severity: severity.to_owned(),
         summary: summary.to_owned(),
         labels: labels

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use klaxon_engine::lifecycle::State;
 use klaxon_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch, Semaphore};
@@ -362,7 +363,7 @@ async fn threshold_alerts_before<S: Store>(
         if a.source != klaxon_store::Source::Threshold {
             continue;
         }
-        if a.state == "pending" {
+        if a.state == State::Pending {
             pending.push(a.id);
             continue;
         }

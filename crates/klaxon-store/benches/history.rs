@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use klaxon_engine::lifecycle::State;
 use klaxon_store::conformance::{insert, labelled};
 use klaxon_store::sqlite::SqliteStore;
 use klaxon_store::{AlertChange, HistoryQuery, Source, Store, StoredAlert, TrendQuery};
@@ -189,14 +190,17 @@ fn make(rng: &mut Rng, id: i64, n: i64) -> StoredAlert {
     let recent = first_seen > END - 2 * DAY;
     let open = rng.unit() < if recent { 0.04 } else { 0.000_5 };
     if open {
-        a.state = ["pending", "active", "acknowledged", "suppressed"]
-            [rng.pick(&[0.15, 0.5, 0.25, 0.1])]
-        .into();
-        if a.state == "acknowledged" {
+        a.state = [
+            State::Pending,
+            State::Active,
+            State::Acknowledged,
+            State::Suppressed,
+        ][rng.pick(&[0.15, 0.5, 0.25, 0.1])];
+        if a.state == State::Acknowledged {
             a.acknowledged_at = Some(first_seen + rng.exp(300_000.0));
             a.acknowledged_by = Some("oncall".into());
         }
-        if a.state == "suppressed" {
+        if a.state == State::Suppressed {
             a.suppressed_until = Some(END + DAY);
         }
     } else {
@@ -208,7 +212,11 @@ fn make(rng: &mut Rng, id: i64, n: i64) -> StoredAlert {
         a.resolved_at = Some(resolved_at);
         a.resolved_by = Some("lifecycle".into());
         let resolved = rng.unit() < if recent { 0.3 } else { 0.01 };
-        a.state = if resolved { "resolved" } else { "closed" }.into();
+        a.state = if resolved {
+            State::Resolved
+        } else {
+            State::Closed
+        };
         if !resolved {
             a.closed_at = Some(resolved_at + 3_600_000);
         }
@@ -355,7 +363,7 @@ fn main() {
             .map(|i| format!("host-{:04}", (i * 7919) % HOSTS as usize))
             .collect();
         let active_high = HistoryQuery {
-            states: strings(&["active"]),
+            states: vec![State::Active],
             severities: strings(&["high"]),
             ..page()
         };
@@ -368,7 +376,12 @@ fn main() {
             (
                 "history: open states (4) & severity=critical",
                 Box::new(|_| HistoryQuery {
-                    states: strings(&["pending", "active", "acknowledged", "suppressed"]),
+                    states: vec![
+                        State::Pending,
+                        State::Active,
+                        State::Acknowledged,
+                        State::Suppressed,
+                    ],
                     severities: strings(&["critical"]),
                     ..page()
                 }),
@@ -376,7 +389,7 @@ fn main() {
             (
                 "history: state=closed",
                 Box::new(|_| HistoryQuery {
-                    states: strings(&["closed"]),
+                    states: vec![State::Closed],
                     ..page()
                 }),
             ),
@@ -401,7 +414,7 @@ fn main() {
                 "history: label team=payments & state=active",
                 Box::new(|_| HistoryQuery {
                     labels: vec![("team".into(), "payments".into())],
-                    states: strings(&["active"]),
+                    states: vec![State::Active],
                     ..page()
                 }),
             ),
@@ -451,7 +464,7 @@ fn main() {
                 "history: text \"cpu\" & state=active",
                 Box::new(|_| HistoryQuery {
                     text: Some("cpu".into()),
-                    states: strings(&["active"]),
+                    states: vec![State::Active],
                     ..page()
                 }),
             ),
@@ -461,7 +474,7 @@ fn main() {
                     let hosts = hosts.clone();
                     move |i| HistoryQuery {
                         text: Some(hosts[i].clone()),
-                        states: strings(&["resolved"]),
+                        states: vec![State::Resolved],
                         ..page()
                     }
                 }),
@@ -528,7 +541,7 @@ fn main() {
         }
         // A later page: 20 pages down state=active & severity=high, via the cursor.
         let mut q = HistoryQuery {
-            states: strings(&["active"]),
+            states: vec![State::Active],
             severities: strings(&["high"]),
             ..page()
         };

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use std::collections::BTreeMap;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::{fingerprint, Alert, Severity, Trigger};
 
 use crate::{AlertChange, AlertQuery, NewAlert, Occurrence, Source, Store, StoredAlert};
@@ -149,7 +150,7 @@ pub fn labelled(
     StoredAlert {
         id,
         fingerprint: format!("fp-{id}"),
-        state: "active".to_owned(),
+        state: State::Active,
         source: Source::Alertmanager,
         name: name.to_owned(),
         labels: all,
@@ -209,16 +210,16 @@ pub fn insert(a: StoredAlert) -> AlertChange {
 /// A transition without a suppression end.
 pub fn transition(
     id: i64,
-    from: &str,
-    to: &str,
+    from: State,
+    to: State,
     at: i64,
     actor: &str,
     reason: &str,
 ) -> AlertChange {
     AlertChange::Transition {
         id,
-        from: from.to_owned(),
-        to: to.to_owned(),
+        from,
+        to,
         at,
         actor: actor.to_owned(),
         reason: reason.to_owned(),

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::Alert;
 
 use crate::{Source, StoredAlert};
@@ -31,11 +32,11 @@ pub fn engine_labels(a: &Alert) -> BTreeMap<String, String> {
 
 impl StoredAlert {
     /// A new stored alert for an engine alert: id `id`, in `state`, made at `now`.
-    pub fn from_engine(id: i64, a: &Alert, state: &str, now: i64) -> StoredAlert {
+    pub fn from_engine(id: i64, a: &Alert, state: State, now: i64) -> StoredAlert {
         StoredAlert {
             id,
             fingerprint: a.fingerprint_hex(),
-            state: state.to_owned(),
+            state,
             source: Source::Rule,
             name: a.rule_id.to_string(),
             labels: engine_labels(a),

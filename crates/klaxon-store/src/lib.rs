@@ -13,6 +13,7 @@ use std::future::Future;
 
 pub use engine_alert::engine_labels;
 pub use error::StoreError;
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::{Alert, BaselineRecord};
 pub use lifecycle::{
     AlertChange, AlertDetail, AlertEvent, AlertIndex, HistoryQuery, Note, Occurrence, Performance,
@@ -33,8 +34,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct StoredAlert {
     pub id: i64,
     pub fingerprint: String,
-    /// A lifecycle state name (`klaxon_engine::lifecycle::State::as_str`).
-    pub state: String,
+    pub state: State,
     pub source: Source,
     /// `alertname` for labelled alerts, the rule id for engine alerts.
     pub name: String,

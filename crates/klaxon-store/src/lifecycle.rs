@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use klaxon_engine::lifecycle::State;
 use serde::Serialize;
 
 use crate::StoredAlert;
@@ -53,8 +54,8 @@ pub struct AlertEvent {
     pub at: i64,
     pub actor: String,
     /// `None` for the creation.
-    pub from: Option<String>,
-    pub to: String,
+    pub from: Option<State>,
+    pub to: State,
     pub reason: String,
 }
 
@@ -110,8 +111,8 @@ pub enum AlertChange {
     /// Conflict if the alert is not in `from`.
     Transition {
         id: i64,
-        from: String,
-        to: String,
+        from: State,
+        to: State,
         at: i64,
         actor: String,
         reason: String,
@@ -127,7 +128,7 @@ pub enum AlertChange {
         at: i64,
         author: String,
         text: String,
-        state: String,
+        state: State,
     },
     /// Sets or clears the assignee, with an event (reason "assigned to …" / "unassigned").
     Assign {
@@ -135,7 +136,7 @@ pub enum AlertChange {
         at: i64,
         actor: String,
         assignee: Option<String>,
-        state: String,
+        state: State,
     },
 }
 
@@ -144,7 +145,7 @@ pub enum AlertChange {
 pub struct AlertIndex {
     pub id: i64,
     pub fingerprint: String,
-    pub state: String,
+    pub state: State,
     pub source: Source,
     pub severity: String,
     /// The alert's labels (for stream filters).
@@ -180,7 +181,7 @@ pub struct HistoryQuery {
     /// Cursor: only alerts with a smaller id.
     pub before_id: Option<i64>,
     /// Any of these states.
-    pub states: Vec<String>,
+    pub states: Vec<State>,
     /// Any of these severities.
     pub severities: Vec<String>,
     /// The alert's name (rule id or alertname).
@@ -202,7 +203,7 @@ pub struct HistoryQuery {
 pub struct Summary {
     pub total: u64,
     /// Every state, zero included.
-    pub by_state: BTreeMap<String, u64>,
+    pub by_state: BTreeMap<State, u64>,
     /// Open alerts (pending, active, acknowledged, suppressed) by severity.
     pub open_by_severity: BTreeMap<String, u64>,
 }

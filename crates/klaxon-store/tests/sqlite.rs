@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::Severity;
 use klaxon_store::conformance::alert;
 use klaxon_store::conformance::{insert, labelled};
@@ -491,7 +492,7 @@ async fn migration_2_upgrades_alerts_of_version_1() {
 
     // The derived tables know the old alerts: summary, label filter, text, time range, index.
     let summary = store.alert_summary().await.unwrap();
-    assert_eq!((summary.total, summary.by_state["active"]), (2, 2));
+    assert_eq!((summary.total, summary.by_state[&State::Active]), (2, 2));
     assert_eq!(summary.open_by_severity.len(), 2);
     let history = |q: HistoryQuery| {
         let store = store.clone();
@@ -537,8 +538,8 @@ async fn migration_2_upgrades_alerts_of_version_1() {
             insert(labelled(10, "New", "high", 1_000, &[])),
             klaxon_store::conformance::transition(
                 1,
-                "active",
-                "acknowledged",
+                State::Active,
+                State::Acknowledged,
                 2_000,
                 "alice",
                 "mine",
@@ -553,4 +554,65 @@ async fn migration_2_upgrades_alerts_of_version_1() {
     assert_eq!(store.alert_summary().await.unwrap().total, 4);
     common::close_and_remove(store).await;
     common::close_and_remove(fresh).await;
+}
+
+/// The database keeps alert states as their lowercase names, in the alert, its audit trail and
+/// the counts; a row whose state names no state reads as an error, never as some state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn states_are_stored_as_their_names() {
+    use klaxon_store::conformance::transition;
+    let path = common::temp_db("states");
+    let store = SqliteStore::open(&path).unwrap();
+    let moves = [
+        (State::Active, State::Suppressed),
+        (State::Suppressed, State::Resolved),
+    ];
+    let mut changes = vec![insert(labelled(1, "X", "high", 1_000, &[]))];
+    for (at, (from, to)) in (2_000..).zip(moves) {
+        changes.push(transition(1, from, to, at, "lifecycle", "moved"));
+    }
+    store.apply_alert_changes(changes).await.unwrap();
+    {
+        let conn = raw(&path);
+        let state: String = conn
+            .query_row("SELECT state FROM alerts WHERE id = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(state, "resolved");
+        let mut st = conn
+            .prepare("SELECT from_state, to_state FROM alert_events WHERE alert_id = 1 ORDER BY id")
+            .unwrap();
+        let events: Vec<(Option<String>, String)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            events,
+            [
+                (None, "active".to_owned()),
+                (Some("active".to_owned()), "suppressed".to_owned()),
+                (Some("suppressed".to_owned()), "resolved".to_owned())
+            ]
+        );
+        let mut st = conn
+            .prepare("SELECT state, n FROM alert_counts WHERE n > 0")
+            .unwrap();
+        let counts: Vec<(String, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(counts, [("resolved".to_owned(), 1)]);
+    }
+
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE alerts SET state = 'exploded' WHERE id = 1", [])
+        .unwrap();
+    let err = store.get_alert(1).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Unavailable(m) if m.contains("exploded")),
+        "{err:?}"
+    );
+    common::close_and_remove(store).await;
 }

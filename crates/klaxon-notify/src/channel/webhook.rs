@@ -182,7 +182,7 @@ pub fn alertmanager_v4(n: &Notification, external_url: &str, max_alerts: usize) 
     let alerts: Vec<Value> = n.alerts[..keep]
         .iter()
         .map(|a| {
-            let status = if a.ends_at.is_some() || a.state == "resolved" || a.state == "closed" {
+            let status = if a.ends_at.is_some() || !a.state.is_open() {
                 "resolved"
             } else {
                 "firing"

@@ -23,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Json;
+use klaxon_engine::lifecycle::State as AlertState;
 use klaxon_engine::timestamp::{format_ts, parse_ts_str};
 use klaxon_store::{HistoryQuery, Source, Store, StoredAlert};
 use serde::Deserialize;
@@ -433,13 +434,13 @@ pub(crate) async fn get_alerts<S: Store + Clone>(
     };
     let mut states = Vec::new();
     if p.active {
-        states.extend(["active", "acknowledged"]);
+        states.extend([AlertState::Active, AlertState::Acknowledged]);
     }
     if p.silenced {
-        states.push("suppressed");
+        states.push(AlertState::Suppressed);
     }
     if p.unprocessed {
-        states.push("pending");
+        states.push(AlertState::Pending);
     }
     // `inhibited` has nothing to exclude: klaxon has no inhibition rules.
     let _ = p.inhibited;
@@ -463,7 +464,7 @@ pub(crate) async fn get_alerts<S: Store + Clone>(
     loop {
         let q = HistoryQuery {
             before_id: before,
-            states: states.iter().map(|s| (*s).to_owned()).collect(),
+            states: states.clone(),
             labels: labels.clone(),
             limit: PAGE,
             ..HistoryQuery::default()
@@ -538,8 +539,9 @@ fn gettable(
             .entry("summary".to_owned())
             .or_insert_with(|| a.message.clone());
     }
-    let (state, silenced_by) = match a.state.as_str() {
-        "suppressed" => (
+    // Alertmanager's states: `active`, `suppressed`, `unprocessed`.
+    let (state, silenced_by) = match a.state {
+        AlertState::Suppressed => (
             "suppressed",
             match a.suppressed_by.as_deref().and_then(|b| b.split_once(':')) {
                 Some(("silence", id)) => vec![id.to_owned()],
@@ -547,7 +549,7 @@ fn gettable(
                 None => vec![format!("klaxon-suppression-{}", a.id)],
             },
         ),
-        "pending" => ("unprocessed", Vec::new()),
+        AlertState::Pending => ("unprocessed", Vec::new()),
         _ => ("active", Vec::new()),
     };
     let mut v = json!({

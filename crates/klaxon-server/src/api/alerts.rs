@@ -14,6 +14,7 @@ use axum::response::sse::{Event, Sse};
 use axum::response::IntoResponse;
 use axum::Json;
 use futures_util::Stream;
+use klaxon_engine::lifecycle::State as AlertState;
 use klaxon_engine::timestamp::{format_ts, parse_ts_str};
 use klaxon_store::{AlertQuery, HistoryQuery, Source, Store, TrendQuery};
 use serde::Deserialize;
@@ -295,6 +296,14 @@ fn csv_list(s: &Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The `state` filter, each name parsed here, once; `Err` is the first that names no state.
+fn state_list(s: &Option<String>) -> Result<Vec<AlertState>, String> {
+    csv_list(s)
+        .into_iter()
+        .map(|name| AlertState::parse(&name).ok_or(name))
+        .collect()
+}
+
 /// `key=value` pairs, comma-separated (the `label` filter).
 fn label_pairs(s: &Option<String>) -> ApiResult<Vec<(String, String)>> {
     s.as_deref()
@@ -323,13 +332,9 @@ pub(crate) async fn history<S: Store + Clone>(
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Read).await?;
-    let states = csv_list(&p.state);
-    if let Some(bad) = states
-        .iter()
-        .find(|s| klaxon_engine::lifecycle::State::parse(s).is_none())
-    {
-        return Err(ApiError::bad_request(format!("state: `{bad}` is not one of pending, active, acknowledged, suppressed, resolved, closed")));
-    }
+    let states = state_list(&p.state).map_err(|bad| {
+        ApiError::bad_request(format!("state: `{bad}` is not one of pending, active, acknowledged, suppressed, resolved, closed"))
+    })?;
     let source = match p.source.as_deref() {
         None => None,
         Some(s) => Some(Source::parse(s).ok_or_else(|| {
@@ -393,9 +398,10 @@ pub(crate) async fn open<S: Store + Clone>(
 ) -> ApiResult<axum::response::Response> {
     st.auth.check(&headers, Need::Read).await?;
     let max = p.limit.unwrap_or(100_000).clamp(1, 100_000);
-    let states: Vec<String> = ["pending", "active", "acknowledged", "suppressed"]
-        .map(str::to_owned)
-        .to_vec();
+    let states: Vec<AlertState> = AlertState::ALL
+        .into_iter()
+        .filter(|s| s.is_open())
+        .collect();
     let mut out = String::with_capacity(1 << 16);
     out.push_str(&json!({ "fields": OPEN_FIELDS }).to_string());
     out.pop();
@@ -456,9 +462,11 @@ pub(crate) async fn summary<S: Store + Clone>(
 ) -> ApiResult<Json<Value>> {
     st.auth.check(&headers, Need::Read).await?;
     let s = st.store.alert_summary().await?;
-    let open: u64 = ["pending", "active", "acknowledged", "suppressed"]
+    let open: u64 = s
+        .by_state
         .iter()
-        .map(|k| s.by_state.get(*k).copied().unwrap_or(0))
+        .filter(|(state, _)| state.is_open())
+        .map(|(_, n)| n)
         .sum();
     Ok(Json(
         json!({"total": s.total, "open": open, "by_state": s.by_state, "open_by_severity": s.open_by_severity}),
@@ -556,15 +564,18 @@ pub(crate) struct StreamFilter {
 
 struct Filter {
     severities: Vec<String>,
-    states: Vec<String>,
+    /// `None` keeps every state. A name that is no state is no error here: it keeps nothing.
+    states: Option<Vec<AlertState>>,
     labels: Vec<(String, String)>,
 }
 
 impl Filter {
     fn parse(f: &StreamFilter) -> ApiResult<Filter> {
+        let names = csv_list(&f.state);
         Ok(Filter {
             severities: csv_list(&f.severity),
-            states: csv_list(&f.state),
+            states: (!names.is_empty())
+                .then(|| names.iter().filter_map(|n| AlertState::parse(n)).collect()),
             labels: label_pairs(&f.label)?,
         })
     }
@@ -572,7 +583,7 @@ impl Filter {
     fn keeps(&self, e: &Entry) -> bool {
         let c = &e.change;
         (self.severities.is_empty() || self.severities.contains(&c.severity))
-            && (self.states.is_empty() || self.states.contains(&c.state))
+            && self.states.as_ref().is_none_or(|s| s.contains(&c.state))
             && self.labels.iter().all(|(k, v)| c.labels.get(k) == Some(v))
     }
 }
@@ -660,5 +671,49 @@ pub(crate) async fn changes<S: Store + Clone>(
 impl From<serde_json::Error> for ApiError {
     fn from(e: serde_json::Error) -> ApiError {
         ApiError::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::lifecycle::Change;
+
+    fn entry(state: AlertState) -> Entry {
+        Entry {
+            seq: 1,
+            change: Arc::new(Change {
+                alert_id: 1,
+                severity: "high".to_owned(),
+                state,
+                labels: Arc::default(),
+                json: String::new(),
+                detail: Detail::Other,
+                end_of_batch: true,
+            }),
+        }
+    }
+
+    /// The stream's state filter takes names in any case; a name that is no state keeps
+    /// nothing (the stream never refused one).
+    #[test]
+    fn the_stream_keeps_the_states_its_filter_names() {
+        use AlertState as S;
+        let cases: [(Option<&str>, &[AlertState]); 5] = [
+            (None, &S::ALL),
+            (Some("active"), &[S::Active]),
+            (Some(" Resolved,closed"), &[S::Resolved, S::Closed]),
+            (Some("sleeping"), &[]),
+            (Some("sleeping,pending"), &[S::Pending]),
+        ];
+        for (state, kept) in cases {
+            let f = Filter::parse(&StreamFilter {
+                state: state.map(str::to_owned),
+                ..StreamFilter::default()
+            })
+            .expect("a state filter is never refused");
+            let got: Vec<AlertState> = S::ALL.into_iter().filter(|s| f.keeps(&entry(*s))).collect();
+            assert_eq!(got, kept, "state={state:?}");
+        }
     }
 }

@@ -111,7 +111,7 @@ mod tests {
         Arc::new(Change {
             alert_id: id,
             severity: "high".into(),
-            state: "active".into(),
+            state: klaxon_engine::lifecycle::State::Active,
             labels: Default::default(),
             json: "{}".into(),
             detail: crate::pipeline::lifecycle::Detail::Other,

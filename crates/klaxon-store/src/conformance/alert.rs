@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::Severity;
 
 use super::{alert, ids, new, query};
@@ -28,7 +29,7 @@ pub async fn alert_round_trip_keeps_every_field<S: Store>(store: &Arc<S>) {
     assert_eq!(stored.len(), 3);
     for (s, a) in stored.iter().zip(&sources) {
         assert_eq!(s.fingerprint, a.fingerprint_hex());
-        assert_eq!(s.state, "active");
+        assert_eq!(s.state, State::Active);
         assert_eq!(s.group, &*a.group);
         assert_eq!(s.rule_set, &*a.rule_set);
         assert_eq!(s.rule_set_version, a.rule_set_version);
@@ -188,7 +189,7 @@ pub async fn every_alert_gets_a_created_event<S: Store>(store: &Arc<S>) {
             at: a.created_at,
             actor: "engine".into(),
             from: None,
-            to: "active".into(),
+            to: State::Active,
             reason: "created".into(),
         };
         assert_eq!(events, [expected]);

@@ -3,18 +3,12 @@
 
 use std::sync::Arc;
 
+use klaxon_engine::lifecycle::State;
+
 use super::{insert, labelled};
 use crate::{HistoryQuery, Source, Store, StoredAlert};
 
 const T0: i64 = 1_700_000_000_000;
-const STATES: [&str; 6] = [
-    "pending",
-    "active",
-    "acknowledged",
-    "suppressed",
-    "resolved",
-    "closed",
-];
 const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
 const NAMES: [&str; 4] = ["DiskFull", "HighCPU", "Latency_p99", "Ünïcode Check"];
 const SOURCES: [Source; 4] = [
@@ -55,7 +49,7 @@ pub fn history_dataset() -> Vec<StoredAlert> {
             }
             let first_seen = T0 + (i * 37 % 60) * 1_000;
             let mut a = labelled(i, NAMES[u % 4], SEVERITIES[u % 5], first_seen, &labels);
-            a.state = STATES[u % 6].to_owned();
+            a.state = State::ALL[u % 6];
             a.source = SOURCES[u / 3 % 4];
             a.message = MESSAGES[u / 2 % 5].to_owned();
             a
@@ -144,11 +138,11 @@ pub async fn history_filters_alone_and_combined<S: Store>(store: &Arc<S>) {
     assert_eq!(every.len(), 60);
     let queries = [
         HistoryQuery {
-            states: strings(&["active"]),
+            states: vec![State::Active],
             ..q()
         },
         HistoryQuery {
-            states: strings(&["active", "acknowledged"]),
+            states: vec![State::Active, State::Acknowledged],
             ..q()
         },
         HistoryQuery {
@@ -193,12 +187,12 @@ pub async fn history_filters_alone_and_combined<S: Store>(store: &Arc<S>) {
             ..q()
         },
         HistoryQuery {
-            states: strings(&["active"]),
+            states: vec![State::Active],
             severities: strings(&["high"]),
             ..q()
         },
         HistoryQuery {
-            states: strings(&["active", "resolved"]),
+            states: vec![State::Active, State::Resolved],
             severities: strings(&["high", "critical"]),
             labels: labels(&[("env", "dev")]),
             ..q()
@@ -210,13 +204,13 @@ pub async fn history_filters_alone_and_combined<S: Store>(store: &Arc<S>) {
             ..q()
         },
         HistoryQuery {
-            states: strings(&["closed", "pending", "active"]),
+            states: vec![State::Closed, State::Pending, State::Active],
             text: Some("CPU".into()),
             labels: labels(&[("team", "b")]),
             ..q()
         },
         HistoryQuery {
-            states: strings(&["acknowledged", "closed"]),
+            states: vec![State::Acknowledged, State::Closed],
             severities: strings(&["medium", "info"]),
             name: Some("Latency_p99".into()),
             source: Some(Source::Alertmanager),
@@ -227,7 +221,7 @@ pub async fn history_filters_alone_and_combined<S: Store>(store: &Arc<S>) {
             ..q()
         },
         HistoryQuery {
-            states: strings(&["active"]),
+            states: vec![State::Active],
             limit: 3,
             ..q()
         },
@@ -255,10 +249,6 @@ pub async fn history_filters_alone_and_combined<S: Store>(store: &Arc<S>) {
             ..q()
         },
         HistoryQuery {
-            states: strings(&["exploded"]),
-            ..q()
-        },
-        HistoryQuery {
             severities: strings(&["catastrophic"]),
             ..q()
         },
@@ -281,7 +271,7 @@ pub async fn history_filters_alone_and_combined<S: Store>(store: &Arc<S>) {
         HistoryQuery {
             name: Some("DiskFull".into()),
             source: Some(Source::Threshold),
-            states: strings(&["pending"]),
+            states: vec![State::Pending],
             severities: strings(&["info"]),
             ..q()
         },
@@ -395,7 +385,12 @@ pub async fn history_pages_have_no_duplicates_or_gaps<S: Store>(store: &Arc<S>) 
         (q(), 9),
         (
             HistoryQuery {
-                states: strings(&["active", "acknowledged", "resolved", "closed"]),
+                states: vec![
+                    State::Active,
+                    State::Acknowledged,
+                    State::Resolved,
+                    State::Closed,
+                ],
                 ..q()
             },
             7,

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::Severity;
 
 use super::{alert, insert, labelled, new, transition};
@@ -12,7 +13,7 @@ use crate::{AlertChange, Occurrence, Source, Store, StoreError};
 const T0: i64 = 1_700_000_000_000;
 
 /// (actor, from, to, reason, at) of each event, oldest first.
-type Trail = Vec<(String, Option<String>, String, String, i64)>;
+type Trail = Vec<(String, Option<State>, State, String, i64)>;
 
 async fn trail<S: Store>(store: &Arc<S>, id: i64) -> Trail {
     let detail = store.alert_detail(id, 0).await.unwrap();
@@ -28,14 +29,8 @@ async fn trail<S: Store>(store: &Arc<S>, id: i64) -> Trail {
         .collect()
 }
 
-fn step(actor: &str, from: Option<&str>, to: &str, reason: &str, at: i64) -> Trail {
-    vec![(
-        actor.to_owned(),
-        from.map(str::to_owned),
-        to.to_owned(),
-        reason.to_owned(),
-        at,
-    )]
+fn step(actor: &str, from: Option<State>, to: State, reason: &str, at: i64) -> Trail {
+    vec![(actor.to_owned(), from, to, reason.to_owned(), at)]
 }
 
 pub async fn insert_alerts_fills_the_lifecycle_columns<S: Store>(store: &Arc<S>) {
@@ -94,13 +89,13 @@ pub async fn insert_alerts_fills_the_lifecycle_columns<S: Store>(store: &Arc<S>)
     assert!(detail.notes.is_empty());
     assert_eq!(
         trail(store, a.id).await,
-        step("engine", None, "active", "created", 50)
+        step("engine", None, State::Active, "created", 50)
     );
 }
 
 pub async fn an_inserted_alert_reads_back_with_every_field<S: Store>(store: &Arc<S>) {
     let mut a = labelled(41, "Everything", "critical", T0, &[("instance", "db-1")]);
-    a.state = "acknowledged".into();
+    a.state = State::Acknowledged;
     a.source = Source::Threshold;
     a.annotations
         .insert("runbook".into(), "https://example.org/rb".into());
@@ -128,7 +123,7 @@ pub async fn an_inserted_alert_reads_back_with_every_field<S: Store>(store: &Arc
     assert_eq!(detail.alert, a);
     assert_eq!(
         trail(store, 41).await,
-        step("api", None, "acknowledged", "created", T0 + 9),
+        step("api", None, State::Acknowledged, "created", T0 + 9),
         "the created event goes from none to the alert's state, at its created_at"
     );
     let first = Occurrence {
@@ -146,7 +141,7 @@ pub async fn a_deduplicated_alert_lives_its_whole_life<S: Store>(store: &Arc<S>)
         .apply_alert_changes(vec![insert(a.clone())])
         .await
         .unwrap();
-    let mut expected_trail = step("api", None, "active", "created", T0);
+    let mut expected_trail = step("api", None, State::Active, "created", T0);
 
     // Three more firings: counted, latest values kept, no event.
     for k in 1..=3_i64 {
@@ -185,8 +180,8 @@ pub async fn a_deduplicated_alert_lives_its_whole_life<S: Store>(store: &Arc<S>)
         (Some(T0 + 303_000), Some(93.0), T0 + 3_000)
     );
     assert_eq!(
-        (s.state.as_str(), s.labels.clone()),
-        ("active", a.labels.clone())
+        (s.state, s.labels.clone()),
+        (State::Active, a.labels.clone())
     );
     let newest: Vec<_> = detail.occurrences.iter().map(|o| (o.at, o.value)).collect();
     assert_eq!(
@@ -205,25 +200,37 @@ pub async fn a_deduplicated_alert_lives_its_whole_life<S: Store>(store: &Arc<S>)
 
     // Acknowledge, resolve, reopen, resolve, close.
     let steps = [
-        ("active", "acknowledged", T0 + 10_000, "alice", "on it"),
-        ("acknowledged", "resolved", T0 + 20_000, "bob", "fixed"),
         (
-            "resolved",
-            "active",
+            State::Active,
+            State::Acknowledged,
+            T0 + 10_000,
+            "alice",
+            "on it",
+        ),
+        (
+            State::Acknowledged,
+            State::Resolved,
+            T0 + 20_000,
+            "bob",
+            "fixed",
+        ),
+        (
+            State::Resolved,
+            State::Active,
             T0 + 30_000,
             "lifecycle",
             "fired again",
         ),
         (
-            "active",
-            "resolved",
+            State::Active,
+            State::Resolved,
             T0 + 40_000,
             "lifecycle",
             "condition cleared",
         ),
         (
-            "resolved",
-            "closed",
+            State::Resolved,
+            State::Closed,
             T0 + 50_000,
             "lifecycle",
             "closed after 1h",
@@ -236,7 +243,7 @@ pub async fn a_deduplicated_alert_lives_its_whole_life<S: Store>(store: &Arc<S>)
             .unwrap();
         expected_trail.extend(step(actor, Some(from), to, reason, at));
         let s = store.get_alert(id).await.unwrap();
-        assert_eq!((s.state.as_str(), s.updated_at), (to, at), "step {n}");
+        assert_eq!((s.state, s.updated_at), (to, at), "step {n}");
         // Acknowledgement stays once given.
         assert_eq!(s.acknowledged_at, Some(T0 + 10_000), "step {n}");
         assert_eq!(s.acknowledged_by.as_deref(), Some("alice"), "step {n}");
@@ -256,15 +263,15 @@ pub async fn a_deduplicated_alert_lives_its_whole_life<S: Store>(store: &Arc<S>)
     }
     assert_eq!(trail(store, id).await, expected_trail);
     let summary = store.alert_summary().await.unwrap();
-    assert_eq!((summary.total, summary.by_state["closed"]), (1, 1));
+    assert_eq!((summary.total, summary.by_state[&State::Closed]), (1, 1));
 }
 
 pub async fn suppression_sets_and_clears_its_end<S: Store>(store: &Arc<S>) {
     let a = labelled(3, "Noisy", "low", T0, &[]);
     let suppress = AlertChange::Transition {
         id: 3,
-        from: "active".into(),
-        to: "suppressed".into(),
+        from: State::Active,
+        to: State::Suppressed,
         at: T0 + 1,
         actor: "silence:42".into(),
         reason: "silenced".into(),
@@ -277,12 +284,8 @@ pub async fn suppression_sets_and_clears_its_end<S: Store>(store: &Arc<S>) {
         .unwrap();
     let s = store.get_alert(3).await.unwrap();
     assert_eq!(
-        (
-            s.state.as_str(),
-            s.suppressed_until,
-            s.suppressed_by.as_deref()
-        ),
-        ("suppressed", Some(T0 + 3_600_000), Some("silence:42"))
+        (s.state, s.suppressed_until, s.suppressed_by.as_deref()),
+        (State::Suppressed, Some(T0 + 3_600_000), Some("silence:42"))
     );
     assert_eq!(
         store.alert_summary().await.unwrap().open_by_severity["low"],
@@ -291,8 +294,8 @@ pub async fn suppression_sets_and_clears_its_end<S: Store>(store: &Arc<S>) {
     store
         .apply_alert_changes(vec![transition(
             3,
-            "suppressed",
-            "active",
+            State::Suppressed,
+            State::Active,
             T0 + 2,
             "silence:42",
             "expired",
@@ -301,21 +304,21 @@ pub async fn suppression_sets_and_clears_its_end<S: Store>(store: &Arc<S>) {
         .unwrap();
     let s = store.get_alert(3).await.unwrap();
     assert_eq!(
-        (s.state.as_str(), s.suppressed_until, s.suppressed_by),
-        ("active", None, None)
+        (s.state, s.suppressed_until, s.suppressed_by),
+        (State::Active, None, None)
     );
-    let mut expected = step("api", None, "active", "created", T0);
+    let mut expected = step("api", None, State::Active, "created", T0);
     expected.extend(step(
         "silence:42",
-        Some("active"),
-        "suppressed",
+        Some(State::Active),
+        State::Suppressed,
         "silenced",
         T0 + 1,
     ));
     expected.extend(step(
         "silence:42",
-        Some("suppressed"),
-        "active",
+        Some(State::Suppressed),
+        State::Active,
         "expired",
         T0 + 2,
     ));
@@ -333,14 +336,14 @@ pub async fn notes_and_assignee_are_kept_with_their_events<S: Store>(store: &Arc
         at,
         author: author.into(),
         text: text.into(),
-        state: "active".into(),
+        state: State::Active,
     };
     let assign = |at: i64, actor: &str, who: Option<&str>| AlertChange::Assign {
         id,
         at,
         actor: actor.into(),
         assignee: who.map(Into::into),
-        state: "active".into(),
+        state: State::Active,
     };
     store
         .apply_alert_changes(vec![
@@ -376,17 +379,35 @@ pub async fn notes_and_assignee_are_kept_with_their_events<S: Store>(store: &Arc
         ]
     );
     assert!(detail.notes[0].id < detail.notes[1].id);
-    let mut expected = step("api", None, "active", "created", T0);
-    expected.extend(step("alice", Some("active"), "active", "note", T0 + 1));
+    let mut expected = step("api", None, State::Active, "created", T0);
     expected.extend(step(
         "alice",
-        Some("active"),
-        "active",
+        Some(State::Active),
+        State::Active,
+        "note",
+        T0 + 1,
+    ));
+    expected.extend(step(
+        "alice",
+        Some(State::Active),
+        State::Active,
         "assigned to bob",
         T0 + 2,
     ));
-    expected.extend(step("bob", Some("active"), "active", "note", T0 + 3));
-    expected.extend(step("bob", Some("active"), "active", "unassigned", T0 + 4));
+    expected.extend(step(
+        "bob",
+        Some(State::Active),
+        State::Active,
+        "note",
+        T0 + 3,
+    ));
+    expected.extend(step(
+        "bob",
+        Some(State::Active),
+        State::Active,
+        "unassigned",
+        T0 + 4,
+    ));
     assert_eq!(trail(store, id).await, expected);
 }
 
@@ -413,20 +434,27 @@ pub async fn a_change_on_a_missing_alert_rolls_back_the_whole_request<S: Store>(
     };
     let missing: [AlertChange; 4] = [
         occur(999),
-        transition(999, "active", "acknowledged", T0 + 2, "alice", "mine"),
+        transition(
+            999,
+            State::Active,
+            State::Acknowledged,
+            T0 + 2,
+            "alice",
+            "mine",
+        ),
         AlertChange::Note {
             id: 999,
             at: T0 + 3,
             author: "alice".into(),
             text: "hello".into(),
-            state: "active".into(),
+            state: State::Active,
         },
         AlertChange::Assign {
             id: 999,
             at: T0 + 4,
             actor: "alice".into(),
             assignee: Some("bob".into()),
-            state: "active".into(),
+            state: State::Active,
         },
     ];
     for bad in missing {
@@ -434,13 +462,20 @@ pub async fn a_change_on_a_missing_alert_rolls_back_the_whole_request<S: Store>(
         let request = vec![
             insert(labelled(6, "New", "low", T0, &[])),
             occur(5),
-            transition(5, "active", "acknowledged", T0 + 2, "alice", "mine"),
+            transition(
+                5,
+                State::Active,
+                State::Acknowledged,
+                T0 + 2,
+                "alice",
+                "mine",
+            ),
             AlertChange::Note {
                 id: 5,
                 at: T0 + 3,
                 author: "alice".into(),
                 text: "noted".into(),
-                state: "acknowledged".into(),
+                state: State::Acknowledged,
             },
             bad.clone(),
         ];
@@ -456,7 +491,7 @@ pub async fn a_change_on_a_missing_alert_rolls_back_the_whole_request<S: Store>(
         "the rolled-back id is not used"
     );
     let summary = store.alert_summary().await.unwrap();
-    assert_eq!((summary.total, summary.by_state["active"]), (1, 1));
+    assert_eq!((summary.total, summary.by_state[&State::Active]), (1, 1));
     assert_eq!(
         summary.open_by_severity,
         BTreeMap::from([("high".to_owned(), 1)])
@@ -471,8 +506,8 @@ pub async fn a_transition_from_another_state_conflicts<S: Store>(store: &Arc<S>)
     let err = store
         .apply_alert_changes(vec![transition(
             8,
-            "resolved",
-            "closed",
+            State::Resolved,
+            State::Closed,
             T0 + 1,
             "lifecycle",
             "close",
@@ -484,7 +519,7 @@ pub async fn a_transition_from_another_state_conflicts<S: Store>(store: &Arc<S>)
         "{err:?}"
     );
     let s = store.get_alert(8).await.unwrap();
-    assert_eq!((s.state.as_str(), s.closed_at), ("active", None));
+    assert_eq!((s.state, s.closed_at), (State::Active, None));
     assert_eq!(trail(store, 8).await.len(), 1);
 }
 
@@ -527,15 +562,8 @@ pub async fn given_ids_are_kept_and_max_alert_id_follows_them<S: Store>(store: &
 }
 
 pub async fn open_alerts_are_every_alert_but_closed_ones<S: Store>(store: &Arc<S>) {
-    let states = [
-        "closed",
-        "pending",
-        "active",
-        "acknowledged",
-        "suppressed",
-        "resolved",
-        "closed",
-    ];
+    // A closed alert first, then one in each state.
+    let states: Vec<State> = [State::Closed].into_iter().chain(State::ALL).collect();
     let mut changes = Vec::new();
     for (i, state) in states.iter().enumerate() {
         let id = 10 + i as i64;
@@ -546,7 +574,7 @@ pub async fn open_alerts_are_every_alert_but_closed_ones<S: Store>(store: &Arc<S
             T0 + id,
             &[("n", &i.to_string())],
         );
-        a.state = (*state).to_owned();
+        a.state = *state;
         a.source = if i % 2 == 0 {
             Source::Threshold
         } else {
@@ -554,22 +582,22 @@ pub async fn open_alerts_are_every_alert_but_closed_ones<S: Store>(store: &Arc<S
         };
         a.occurrences = id as u64;
         a.last_seen = T0 + 2 * id;
-        a.resolved_at = (*state == "resolved").then_some(T0 + 3 * id);
-        a.suppressed_until = (*state == "suppressed").then_some(T0 + 4 * id);
+        a.resolved_at = (*state == State::Resolved).then_some(T0 + 3 * id);
+        a.suppressed_until = (*state == State::Suppressed).then_some(T0 + 4 * id);
         a.ends_at = Some(T0 + 5 * id);
         changes.push(insert(a));
     }
     store.apply_alert_changes(changes).await.unwrap();
     let open = store.load_open_alerts().await.unwrap();
-    let got: Vec<_> = open.iter().map(|a| (a.id, a.state.as_str())).collect();
+    let got: Vec<_> = open.iter().map(|a| (a.id, a.state)).collect();
     assert_eq!(
         got,
         [
-            (11, "pending"),
-            (12, "active"),
-            (13, "acknowledged"),
-            (14, "suppressed"),
-            (15, "resolved")
+            (11, State::Pending),
+            (12, State::Active),
+            (13, State::Acknowledged),
+            (14, State::Suppressed),
+            (15, State::Resolved)
         ]
     );
     for a in &open {

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use klaxon_engine::lifecycle::State;
+
 use super::{insert, labelled, transition};
 use crate::outbox::status;
 use crate::{Claim, Delivery, NewNotification, Store};
@@ -299,8 +301,15 @@ pub async fn outbox_log_tells_the_latest_per_group_and_open_alert<S: Store>(stor
     // A closed alert is out of the log; open_alerts has every other alert in full.
     store
         .apply_alert_changes(vec![
-            transition(1, "active", "resolved", T0 + 5, "api", "fixed"),
-            transition(1, "resolved", "closed", T0 + 6, "system", "closed"),
+            transition(1, State::Active, State::Resolved, T0 + 5, "api", "fixed"),
+            transition(
+                1,
+                State::Resolved,
+                State::Closed,
+                T0 + 6,
+                "system",
+                "closed",
+            ),
         ])
         .await
         .unwrap();

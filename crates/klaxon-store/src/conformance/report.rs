@@ -4,39 +4,40 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::Severity;
 
 use super::{alert, insert, labelled, new, transition};
 use crate::{AlertChange, Occurrence, Store, StoreError, TrendBucket, TrendQuery};
 
-fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
-    pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+fn counts<K: Copy, T: Ord + From<K>>(pairs: &[(K, u64)]) -> BTreeMap<T, u64> {
+    pairs.iter().map(|&(k, n)| (T::from(k), n)).collect()
 }
 
 pub async fn summary_counts_every_state_and_open_severities<S: Store>(store: &Arc<S>) {
     let empty = store.alert_summary().await.unwrap();
     assert_eq!(empty.total, 0);
     let zeros = [
-        ("pending", 0),
-        ("active", 0),
-        ("acknowledged", 0),
-        ("suppressed", 0),
-        ("resolved", 0),
-        ("closed", 0),
+        (State::Pending, 0),
+        (State::Active, 0),
+        (State::Acknowledged, 0),
+        (State::Suppressed, 0),
+        (State::Resolved, 0),
+        (State::Closed, 0),
     ];
     assert_eq!(empty.by_state, counts(&zeros), "every state, zero included");
     assert!(empty.open_by_severity.is_empty());
 
     let alerts = [
-        (1, "pending", "high"),
-        (2, "active", "high"),
-        (3, "active", "high"),
-        (4, "acknowledged", "critical"),
-        (5, "suppressed", "low"),
-        (6, "resolved", "high"),
-        (7, "closed", "low"),
-        (8, "closed", "low"),
-        (9, "closed", "info"),
+        (1, State::Pending, "high"),
+        (2, State::Active, "high"),
+        (3, State::Active, "high"),
+        (4, State::Acknowledged, "critical"),
+        (5, State::Suppressed, "low"),
+        (6, State::Resolved, "high"),
+        (7, State::Closed, "low"),
+        (8, State::Closed, "low"),
+        (9, State::Closed, "info"),
     ];
     let changes = alerts
         .iter()
@@ -50,12 +51,12 @@ pub async fn summary_counts_every_state_and_open_severities<S: Store>(store: &Ar
     let s = store.alert_summary().await.unwrap();
     assert_eq!(s.total, 9);
     let by_state = [
-        ("pending", 1),
-        ("active", 2),
-        ("acknowledged", 1),
-        ("suppressed", 1),
-        ("resolved", 1),
-        ("closed", 3),
+        (State::Pending, 1),
+        (State::Active, 2),
+        (State::Acknowledged, 1),
+        (State::Suppressed, 1),
+        (State::Resolved, 1),
+        (State::Closed, 3),
     ];
     assert_eq!(s.by_state, counts(&by_state));
     assert_eq!(
@@ -81,9 +82,23 @@ pub async fn summary_counts_every_state_and_open_severities<S: Store>(store: &Ar
     };
     store
         .apply_alert_changes(vec![
-            transition(2, "active", "resolved", 2_000, "lifecycle", "cleared"),
+            transition(
+                2,
+                State::Active,
+                State::Resolved,
+                2_000,
+                "lifecycle",
+                "cleared",
+            ),
             occur,
-            transition(6, "resolved", "closed", 2_000, "lifecycle", "closed"),
+            transition(
+                6,
+                State::Resolved,
+                State::Closed,
+                2_000,
+                "lifecycle",
+                "closed",
+            ),
         ])
         .await
         .unwrap();
@@ -94,12 +109,12 @@ pub async fn summary_counts_every_state_and_open_severities<S: Store>(store: &Ar
     let s = store.alert_summary().await.unwrap();
     assert_eq!(s.total, 10);
     let by_state = [
-        ("pending", 1),
-        ("active", 2),
-        ("acknowledged", 1),
-        ("suppressed", 1),
-        ("resolved", 1),
-        ("closed", 4),
+        (State::Pending, 1),
+        (State::Active, 2),
+        (State::Acknowledged, 1),
+        (State::Suppressed, 1),
+        (State::Resolved, 1),
+        (State::Closed, 4),
     ];
     assert_eq!(s.by_state, counts(&by_state));
     assert_eq!(
@@ -130,15 +145,64 @@ pub async fn performance_means_over_first_seen_range<S: Store>(store: &Arc<S>) {
     .map(|(id, first_seen)| insert(labelled(id, "P", "high", first_seen, &[])))
     .collect();
     changes.extend([
-        transition(1, "active", "acknowledged", 1_600, "alice", "mine"),
-        transition(1, "acknowledged", "resolved", 3_000, "alice", "fixed"),
-        transition(1, "resolved", "closed", 9_000, "lifecycle", "closed"),
-        transition(2, "active", "resolved", 1_800, "lifecycle", "cleared"),
-        transition(4, "active", "acknowledged", 2_100, "bob", "mine"),
-        transition(5, "active", "acknowledged", 1_000, "bob", "mine"),
-        transition(5, "acknowledged", "resolved", 1_005, "bob", "fixed"),
-        transition(6, "active", "resolved", 1_300, "lifecycle", "cleared"),
-        transition(6, "resolved", "active", 1_400, "lifecycle", "fired again"),
+        transition(
+            1,
+            State::Active,
+            State::Acknowledged,
+            1_600,
+            "alice",
+            "mine",
+        ),
+        transition(
+            1,
+            State::Acknowledged,
+            State::Resolved,
+            3_000,
+            "alice",
+            "fixed",
+        ),
+        transition(
+            1,
+            State::Resolved,
+            State::Closed,
+            9_000,
+            "lifecycle",
+            "closed",
+        ),
+        transition(
+            2,
+            State::Active,
+            State::Resolved,
+            1_800,
+            "lifecycle",
+            "cleared",
+        ),
+        transition(4, State::Active, State::Acknowledged, 2_100, "bob", "mine"),
+        transition(5, State::Active, State::Acknowledged, 1_000, "bob", "mine"),
+        transition(
+            5,
+            State::Acknowledged,
+            State::Resolved,
+            1_005,
+            "bob",
+            "fixed",
+        ),
+        transition(
+            6,
+            State::Active,
+            State::Resolved,
+            1_300,
+            "lifecycle",
+            "cleared",
+        ),
+        transition(
+            6,
+            State::Resolved,
+            State::Active,
+            1_400,
+            "lifecycle",
+            "fired again",
+        ),
     ]);
     store.apply_alert_changes(changes).await.unwrap();
     let p = store.alert_performance(1_000, 2_000).await.unwrap();

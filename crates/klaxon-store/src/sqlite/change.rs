@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use klaxon_engine::lifecycle::State;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::derived::{self, CountKey};
@@ -26,15 +27,7 @@ fn apply_one(conn: &Connection, change: &AlertChange) -> Result<()> {
             occurrence,
         } => {
             let id = row::insert_alert(conn, alert, Some(alert.id))?;
-            row::insert_event(
-                conn,
-                id,
-                alert.created_at,
-                actor,
-                None,
-                &alert.state,
-                reason,
-            )?;
+            row::insert_event(conn, id, alert.created_at, actor, None, alert.state, reason)?;
             row::insert_occurrence(conn, id, occurrence)
         }
         AlertChange::Occur {
@@ -93,8 +86,8 @@ fn apply_one(conn: &Connection, change: &AlertChange) -> Result<()> {
             until,
             by,
         } => {
-            transition(conn, *id, from, to, *at, actor, (*until, by.as_deref()))?;
-            row::insert_event(conn, *id, *at, actor, Some(from), to, reason)
+            transition(conn, *id, *from, *to, *at, actor, (*until, by.as_deref()))?;
+            row::insert_event(conn, *id, *at, actor, Some(*from), *to, reason)
         }
         AlertChange::Silence(s) => upsert_silence(conn, s),
         AlertChange::Note {
@@ -110,7 +103,7 @@ fn apply_one(conn: &Connection, change: &AlertChange) -> Result<()> {
             )
             .and_then(|mut st| st.execute(params![id, at, author, text]))
             .map_err(map)?;
-            row::insert_event(conn, *id, *at, author, Some(state), state, "note")
+            row::insert_event(conn, *id, *at, author, Some(*state), *state, "note")
         }
         AlertChange::Assign {
             id,
@@ -128,7 +121,7 @@ fn apply_one(conn: &Connection, change: &AlertChange) -> Result<()> {
                 Some(who) => format!("assigned to {who}"),
                 None => "unassigned".to_owned(),
             };
-            row::insert_event(conn, *id, *at, actor, Some(state), state, &reason)
+            row::insert_event(conn, *id, *at, actor, Some(*state), *state, &reason)
         }
     }
 }
@@ -147,8 +140,8 @@ enum Column {
 fn transition(
     conn: &Connection,
     id: i64,
-    from: &str,
-    to: &str,
+    from: State,
+    to: State,
     at: i64,
     actor: &str,
     (until, by): (Option<i64>, Option<&str>),
@@ -160,23 +153,23 @@ fn transition(
             old.state
         )));
     }
-    let acknowledged = if to == "acknowledged" {
+    let acknowledged = if to == State::Acknowledged {
         Column::Set
     } else {
         Column::Keep
     };
     let resolved = match (from, to) {
-        (_, "resolved") => Column::Set,
-        ("resolved", "closed") => Column::Keep,
-        ("resolved", _) => Column::Clear,
+        (_, State::Resolved) => Column::Set,
+        (State::Resolved, State::Closed) => Column::Keep,
+        (State::Resolved, _) => Column::Clear,
         _ => Column::Keep,
     };
     let suppressed = match (from, to) {
-        (_, "suppressed") => Column::Set,
-        ("suppressed", _) => Column::Clear,
+        (_, State::Suppressed) => Column::Set,
+        (State::Suppressed, _) => Column::Clear,
         _ => Column::Keep,
     };
-    let closed = to == "closed";
+    let closed = to == State::Closed;
     conn.prepare_cached(
         "UPDATE alerts SET state = ?2, updated_at = ?3, \
          acknowledged_at = CASE ?5 WHEN 1 THEN ?3 ELSE acknowledged_at END, \
@@ -191,7 +184,7 @@ fn transition(
     .and_then(|mut st| {
         st.execute(params![
             id,
-            to,
+            to.as_str(),
             at,
             actor,
             acknowledged as i64,
@@ -215,7 +208,7 @@ fn transition(
 
 /// What a change needs to know of an alert before changing it.
 struct Current {
-    state: String,
+    state: State,
     severity: String,
     source: String,
     name: String,
@@ -226,7 +219,7 @@ struct Current {
 impl Current {
     fn key(&self) -> CountKey<'_> {
         CountKey {
-            state: &self.state,
+            state: self.state,
             severity: &self.severity,
             source: &self.source,
         }
@@ -246,7 +239,7 @@ fn current(conn: &Connection, id: i64) -> Result<Current> {
     .and_then(|mut st| {
         st.query_row([id], |r| {
             Ok(Current {
-                state: r.get(0)?,
+                state: row::state(r, 0)?,
                 severity: r.get(1)?,
                 source: r.get(2)?,
                 name: r.get(3)?,

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use klaxon_engine::lifecycle::State;
 use rusqlite::{params, Connection};
 
 use super::error::map;
@@ -19,7 +20,7 @@ use crate::{Result, StoredAlert};
 /// The key of `alert_counts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CountKey<'a> {
-    pub state: &'a str,
+    pub state: State,
     pub severity: &'a str,
     pub source: &'a str,
 }
@@ -27,7 +28,7 @@ pub(crate) struct CountKey<'a> {
 /// Records a new alert (just inserted as `id`) in every derived table.
 pub(crate) fn added(conn: &Connection, id: i64, a: &StoredAlert) -> Result<()> {
     let key = CountKey {
-        state: &a.state,
+        state: a.state,
         severity: &a.severity,
         source: a.source.as_str(),
     };
@@ -127,13 +128,13 @@ fn count(conn: &Connection, key: CountKey<'_>, delta: i64) -> Result<()> {
         .prepare_cached(
             "UPDATE alert_counts SET n = n + ?4 WHERE state = ?1 AND severity = ?2 AND source = ?3",
         )
-        .and_then(|mut st| st.execute(params![key.state, key.severity, key.source, delta]))
+        .and_then(|mut st| st.execute(params![key.state.as_str(), key.severity, key.source, delta]))
         .map_err(map)?;
     if changed == 0 {
         conn.prepare_cached(
             "INSERT INTO alert_counts (state, severity, source, n) VALUES (?1, ?2, ?3, ?4)",
         )
-        .and_then(|mut st| st.execute(params![key.state, key.severity, key.source, delta]))
+        .and_then(|mut st| st.execute(params![key.state.as_str(), key.severity, key.source, delta]))
         .map_err(map)?;
     }
     Ok(())

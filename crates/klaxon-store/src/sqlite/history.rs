@@ -146,7 +146,7 @@ fn choose(conn: &Connection, q: &HistoryQuery, limit: usize) -> Result<Option<Pl
             ))
         },
     )?;
-    let in_states = |s: &str| q.states.is_empty() || q.states.iter().any(|x| x == s);
+    let in_states = |s: &str| q.states.is_empty() || q.states.iter().any(|x| x.as_str() == s);
     let in_severities = |s: &str| q.severities.is_empty() || q.severities.iter().any(|x| x == s);
     let in_source = |s: &str| q.source.is_none_or(|x| x.as_str() == s);
     let (mut total, mut state_severity, mut source, mut joint) = (0, 0, 0, 0);
@@ -463,13 +463,13 @@ impl Sql {
         self
     }
 
-    fn list(&mut self, values: &[String]) -> &mut Self {
+    fn list<'a>(&mut self, values: impl IntoIterator<Item = &'a str>) -> &mut Self {
         self.push("(");
-        for (i, v) in values.iter().enumerate() {
+        for (i, v) in values.into_iter().enumerate() {
             if i > 0 {
                 self.push(", ");
             }
-            self.arg(v.clone());
+            self.arg(v.to_owned());
         }
         self.push(")")
     }
@@ -528,10 +528,12 @@ fn build(q: &HistoryQuery, plan: &Plan, limit: usize) -> (String, Vec<Value>) {
         sql.push(" AND ").push(id).push(" < ").arg(hi);
     }
     if !q.states.is_empty() {
-        sql.push(" AND a.state IN ").list(&q.states);
+        sql.push(" AND a.state IN ")
+            .list(q.states.iter().map(|s| s.as_str()));
     }
     if !q.severities.is_empty() {
-        sql.push(" AND a.severity IN ").list(&q.severities);
+        sql.push(" AND a.severity IN ")
+            .list(q.severities.iter().map(String::as_str));
     }
     if let Some(name) = &q.name {
         sql.push(" AND a.name = ").arg(name.clone());
@@ -639,6 +641,7 @@ mod tests {
     use crate::conformance::{history_dataset, history_expected, insert};
     use crate::sqlite::{change, schema};
     use crate::Source;
+    use klaxon_engine::lifecycle::State;
 
     const T0: i64 = 1_700_000_000_000;
 
@@ -709,7 +712,11 @@ mod tests {
     #[test]
     fn every_plan_returns_exactly_what_the_filters_select() {
         let (db, all) = filled("plans");
-        let states = [owned(&[]), owned(&["active"]), owned(&["active", "closed"])];
+        let states = [
+            vec![],
+            vec![State::Active],
+            vec![State::Active, State::Closed],
+        ];
         let severities = [owned(&[]), owned(&["high"]), owned(&["low", "info"])];
         let labels: [Vec<(String, String)>; 4] = [
             vec![],
@@ -829,7 +836,7 @@ mod tests {
     fn each_driver_runs_on_its_index() {
         let (db, _) = filled("explain");
         let q = HistoryQuery {
-            states: owned(&["active"]),
+            states: vec![State::Active],
             severities: owned(&["high"]),
             name: Some("DiskFull".into()),
             source: Some(Source::Threshold),

@@ -238,7 +238,7 @@ pub(crate) fn load_open_alerts(conn: &Connection) -> Result<Vec<AlertIndex>> {
             Ok(AlertIndex {
                 id: r.get(0)?,
                 fingerprint: r.get(1)?,
-                state: r.get(2)?,
+                state: row::state(r, 2)?,
                 source: row::decode_source(3, &r.get::<_, String>(3)?)?,
                 severity: r.get(4)?,
                 occurrences: r.get(5)?,

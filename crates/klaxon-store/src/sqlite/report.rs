@@ -9,6 +9,7 @@ use rusqlite::{params, Connection};
 
 use super::error::map;
 use super::read::collect_for;
+use super::row;
 use crate::{Performance, Result, StoreError, Summary, TrendBucket, TrendQuery};
 
 /// The most buckets one trends query may ask for.
@@ -19,13 +20,10 @@ pub(crate) fn alert_summary(conn: &Connection) -> Result<Summary> {
         conn,
         "SELECT state, severity, sum(n) FROM alert_counts GROUP BY state, severity",
         [],
-        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)),
+        |r| Ok((row::state(r, 0)?, r.get::<_, String>(1)?, r.get(2)?)),
     )?;
     let mut summary = Summary {
-        by_state: State::ALL
-            .iter()
-            .map(|s| (s.as_str().to_owned(), 0))
-            .collect(),
+        by_state: State::ALL.iter().map(|s| (*s, 0)).collect(),
         ..Summary::default()
     };
     for (state, severity, n) in counts {
@@ -34,9 +32,8 @@ pub(crate) fn alert_summary(conn: &Connection) -> Result<Summary> {
             continue;
         }
         summary.total += n;
-        let open = State::parse(&state).is_some_and(State::is_open);
         *summary.by_state.entry(state).or_default() += n;
-        if open {
+        if state.is_open() {
             *summary.open_by_severity.entry(severity).or_default() += n;
         }
     }

@@ -1,11 +1,12 @@
 //! Mapping between SQLite rows and the store's records, the single-row lookups both the writer
 //! and the readers need, and the row inserts both write paths share. Owns column lists and value
-//! encodings (a version as JSON text, labels as a JSON object, a missing baseline context as '');
-//! opens no connections and starts no transactions.
+//! encodings (a state or a source as its lowercase name, a version as JSON text, labels as a JSON
+//! object, a missing baseline context as ''); opens no connections and starts no transactions.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use klaxon_engine::lifecycle::State;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -29,7 +30,7 @@ pub(crate) fn alert(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
     Ok(StoredAlert {
         id: row.get(0)?,
         fingerprint: row.get(1)?,
-        state: row.get(2)?,
+        state: state(row, 2)?,
         group: row.get(3)?,
         rule_set: row.get(4)?,
         rule_set_version: row
@@ -74,12 +75,32 @@ pub(crate) fn alert(row: &Row<'_>) -> rusqlite::Result<StoredAlert> {
     })
 }
 
+/// An alert state, stored as [`State::as_str`].
+pub(crate) fn state(row: &Row<'_>, col: usize) -> rusqlite::Result<State> {
+    let s: String = row.get(col)?;
+    decode_state(col, &s)
+}
+
+pub(crate) fn decode_state(col: usize, s: &str) -> rusqlite::Result<State> {
+    decode_name(col, s, "alert state", State::parse)
+}
+
 pub(crate) fn decode_source(col: usize, s: &str) -> rusqlite::Result<Source> {
-    Source::parse(s).ok_or_else(|| {
+    decode_name(col, s, "alert source", Source::parse)
+}
+
+/// A value stored as its name; a name `parse` does not know is an error naming `what`.
+fn decode_name<T>(
+    col: usize,
+    s: &str,
+    what: &str,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    parse(s).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
             col,
             Type::Text,
-            format!("unknown alert source {s:?}").into(),
+            format!("unknown {what} {s:?}").into(),
         )
     })
 }
@@ -114,7 +135,7 @@ pub(crate) fn insert_alert(conn: &Connection, a: &StoredAlert, id: Option<i64>) 
         st.execute(params![
             id,
             a.fingerprint,
-            a.state,
+            a.state.as_str(),
             a.group,
             a.rule_set,
             version,
@@ -170,10 +191,11 @@ pub(crate) fn insert_event(
     alert_id: i64,
     at: i64,
     actor: &str,
-    from: Option<&str>,
-    to: &str,
+    from: Option<State>,
+    to: State,
     reason: &str,
 ) -> Result<()> {
+    let (from, to) = (from.map(State::as_str), to.as_str());
     conn.prepare_cached(
         "INSERT INTO alert_events (alert_id, ts, actor, from_state, to_state, reason) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -198,8 +220,11 @@ pub(crate) fn event(row: &Row<'_>) -> rusqlite::Result<AlertEvent> {
         alert_id: row.get(1)?,
         at: row.get(2)?,
         actor: row.get(3)?,
-        from: row.get(4)?,
-        to: row.get(5)?,
+        from: row
+            .get::<_, Option<String>>(4)?
+            .map(|s| decode_state(4, &s))
+            .transpose()?,
+        to: state(row, 5)?,
         reason: row.get::<_, Option<String>>(6)?.unwrap_or_default(),
     })
 }

@@ -2,6 +2,7 @@
 //! inside its own savepoint). Owns statements and their parameters; must not begin, commit or
 //! roll back anything, and never runs on a reader connection.
 
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::{Alert, BaselineRecord};
 use rusqlite::{params, Connection};
 
@@ -13,7 +14,7 @@ use crate::{
 };
 
 /// The state of a new alert and of its `created` event.
-const NEW_STATE: &str = "active";
+const NEW_STATE: State = State::Active;
 
 /// Stores engine alerts as new `rule` alerts: SQLite chooses the ids, and each alert gets its
 /// `created` event and its first occurrence (at the signal time).

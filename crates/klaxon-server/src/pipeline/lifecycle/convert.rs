@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::threshold::{ThresholdEvent, ThresholdEventKind};
 use klaxon_engine::Alert;
 use klaxon_store::{Occurrence, Source, StoredAlert};
@@ -127,7 +128,11 @@ pub(crate) fn from_labelled(id: i64, a: &Labelled, now: i64) -> StoredAlert {
     StoredAlert {
         id,
         fingerprint: a.fingerprint.clone(),
-        state: if a.pending { "pending" } else { "active" }.to_owned(),
+        state: if a.pending {
+            State::Pending
+        } else {
+            State::Active
+        },
         source: a.source,
         name: name.clone(),
         labels: a.labels.clone(),

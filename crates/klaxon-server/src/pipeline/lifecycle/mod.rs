@@ -63,7 +63,7 @@ pub(crate) enum Refusal {
     NotFound,
     /// The state machine does not allow it from `current`.
     Illegal {
-        current: String,
+        current: State,
         message: String,
     },
     Unavailable,
@@ -73,8 +73,8 @@ pub(crate) enum Refusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Done {
     pub id: i64,
-    pub from: String,
-    pub to: String,
+    pub from: State,
+    pub to: State,
 }
 
 /// What the manager is asked to do.
@@ -156,7 +156,7 @@ impl Resend {
 pub(crate) struct Change {
     pub alert_id: i64,
     pub severity: String,
-    pub state: String,
+    pub state: State,
     /// The alert's labels, for stream filters.
     pub labels: Arc<std::collections::BTreeMap<String, String>>,
     pub json: String,
@@ -182,7 +182,7 @@ pub(crate) enum Detail {
         occurrences: u64,
     },
     /// A state change by `actor` at `at`.
-    Transition { to: String, actor: String, at: i64 },
+    Transition { to: State, actor: String, at: i64 },
     /// A note or an assignment: nothing a notification tells.
     Other,
     /// A silence that holds alerts ends soon (`[silence_notice]`): the text, and the alerts it
@@ -343,14 +343,11 @@ impl<S: Store + Clone> Manager<S> {
     }
 
     fn index(&mut self, a: AlertIndex, auto_resolve_ms: Option<i64>) {
-        let Some(state) = State::parse(&a.state) else {
-            return;
-        };
         let content = convert::content_key_of(&a.severity, &a.message, &a.annotations);
         let e = Entry {
             id: a.id,
             fingerprint: a.fingerprint.clone(),
-            state,
+            state: a.state,
             source: a.source,
             severity: a.severity,
             labels: Arc::new(a.labels),
@@ -533,12 +530,12 @@ impl<S: Store + Clone> Manager<S> {
                             at: now,
                             author: author.clone(),
                             text: text.clone(),
-                            state: state.clone(),
+                            state,
                         });
                         self.publish(
                             id,
                             "note",
-                            &state,
+                            state,
                             json!({"id": id, "author": author, "text": text, "at": now}),
                             Detail::Other,
                         );
@@ -562,12 +559,12 @@ impl<S: Store + Clone> Manager<S> {
                             at: now,
                             actor: actor.clone(),
                             assignee: assignee.clone(),
-                            state: state.clone(),
+                            state,
                         });
                         self.publish(
                             id,
                             "assigned",
-                            &state,
+                            state,
                             json!({"id": id, "actor": actor, "assignee": assignee, "at": now}),
                             Detail::Other,
                         );
@@ -592,9 +589,9 @@ impl<S: Store + Clone> Manager<S> {
     }
 
     /// The state of an alert that may be closed (then only the store knows it).
-    async fn current_state(&self, id: i64) -> Result<String, Refusal> {
+    async fn current_state(&self, id: i64) -> Result<State, Refusal> {
         if let Some(e) = self.alerts.get(&id) {
-            return Ok(e.state.as_str().to_owned());
+            return Ok(e.state);
         }
         match self.store.get_alert(id).await {
             Ok(a) => Ok(a.state),
@@ -635,7 +632,7 @@ impl<S: Store + Clone> Manager<S> {
             }
             _ => {
                 let id = self.take_id();
-                let stored = StoredAlert::from_engine(id, a, "active", now);
+                let stored = StoredAlert::from_engine(id, a, State::Active, now);
                 let auto = a.auto_resolve_ms.map(|ms| ms as i64);
                 self.insert(
                     stored,
@@ -764,11 +761,10 @@ impl<S: Store + Clone> Manager<S> {
         occurrence: klaxon_store::Occurrence,
         auto_resolve_ms: Option<i64>,
     ) {
-        let state = State::parse(&a.state).unwrap_or(State::Active);
         let e = Entry {
             id: a.id,
             fingerprint: a.fingerprint.clone(),
-            state,
+            state: a.state,
             source: a.source,
             severity: a.severity.clone(),
             labels: Arc::new(a.labels.clone()),
@@ -796,7 +792,7 @@ impl<S: Store + Clone> Manager<S> {
         self.published.push(Change {
             alert_id: a.id,
             severity: a.severity.clone(),
-            state: a.state.clone(),
+            state: a.state,
             labels: Arc::new(a.labels.clone()),
             json: format!("{{\"alert\":{alert},\"kind\":\"created\"}}"),
             end_of_batch: false,
@@ -811,7 +807,7 @@ impl<S: Store + Clone> Manager<S> {
             reason: reason.to_owned(),
             occurrence,
         });
-        if a.state == "active" {
+        if a.state == State::Active {
             self.reconsider(a.id, wall_ms());
         }
     }
@@ -906,13 +902,13 @@ impl<S: Store + Clone> Manager<S> {
         match self.folding.get(&id) {
             Some(&(ci, pi)) => {
                 self.changes[ci] = change;
-                self.published[pi] = self.change(id, "occurrence", state.as_str(), body, detail);
+                self.published[pi] = self.change(id, "occurrence", state, body, detail);
             }
             None => {
                 self.folding
                     .insert(id, (self.changes.len(), self.published.len()));
                 self.changes.push(change);
-                self.publish(id, "occurrence", state.as_str(), body, detail);
+                self.publish(id, "occurrence", state, body, detail);
             }
         }
     }
@@ -975,7 +971,7 @@ impl<S: Store + Clone> Manager<S> {
         };
         let from = e.state;
         let to = transition(from, action).map_err(|i| Refusal::Illegal {
-            current: from.as_str().to_owned(),
+            current: from,
             message: i.to_string(),
         })?;
         e.state = to;
@@ -1008,8 +1004,8 @@ impl<S: Store + Clone> Manager<S> {
         self.folding.remove(&id);
         self.changes.push(AlertChange::Transition {
             id,
-            from: from.as_str().to_owned(),
-            to: to.as_str().to_owned(),
+            from,
+            to,
             at: now,
             actor: actor.to_owned(),
             reason: reason.to_owned(),
@@ -1019,10 +1015,10 @@ impl<S: Store + Clone> Manager<S> {
         self.publish(
             id,
             "transition",
-            to.as_str(),
-            json!({"id": id, "from": from.as_str(), "to": to.as_str(), "actor": actor, "reason": reason, "at": now}),
+            to,
+            json!({"id": id, "from": from, "to": to, "actor": actor, "reason": reason, "at": now}),
             Detail::Transition {
-                to: to.as_str().to_owned(),
+                to,
                 actor: actor.to_owned(),
                 at: now,
             },
@@ -1032,11 +1028,7 @@ impl<S: Store + Clone> Manager<S> {
             self.reconsider(id, now);
         }
         let to = self.alerts.get(&id).map_or(to, |e| e.state);
-        Ok(Done {
-            id,
-            from: from.as_str().to_owned(),
-            to: to.as_str().to_owned(),
-        })
+        Ok(Done { id, from, to })
     }
 
     async fn act(
@@ -1051,7 +1043,7 @@ impl<S: Store + Clone> Manager<S> {
             // Closed (final) or unknown.
             return match self.current_state(id).await {
                 Ok(state) => Err(Refusal::Illegal {
-                    current: state.clone(),
+                    current: state,
                     message: format!("the alert is {state}"),
                 }),
                 Err(e) => Err(e),
@@ -1143,7 +1135,7 @@ impl<S: Store + Clone> Manager<S> {
         &mut self,
         id: i64,
         kind: &'static str,
-        state: &str,
+        state: State,
         body: serde_json::Value,
         detail: Detail,
     ) {
@@ -1155,7 +1147,7 @@ impl<S: Store + Clone> Manager<S> {
         &self,
         id: i64,
         kind: &'static str,
-        state: &str,
+        state: State,
         body: serde_json::Value,
         detail: Detail,
     ) -> Change {
@@ -1169,7 +1161,7 @@ impl<S: Store + Clone> Manager<S> {
         Change {
             alert_id: id,
             severity,
-            state: state.to_owned(),
+            state,
             labels,
             json: body.to_string(),
             detail,

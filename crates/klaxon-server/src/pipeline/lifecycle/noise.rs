@@ -170,8 +170,8 @@ impl<S: Store + Clone> Manager<S> {
         self.folding.remove(&id);
         self.changes.push(AlertChange::Transition {
             id,
-            from: "suppressed".to_owned(),
-            to: "suppressed".to_owned(),
+            from: AlertState::Suppressed,
+            to: AlertState::Suppressed,
             at: now,
             actor: m.actor.to_owned(),
             reason: m.reason.clone(),
@@ -181,10 +181,10 @@ impl<S: Store + Clone> Manager<S> {
         self.publish(
             id,
             "transition",
-            "suppressed",
-            json!({"id": id, "from": "suppressed", "to": "suppressed", "actor": m.actor, "reason": m.reason, "at": now}),
+            AlertState::Suppressed,
+            json!({"id": id, "from": AlertState::Suppressed, "to": AlertState::Suppressed, "actor": m.actor, "reason": m.reason, "at": now}),
             super::Detail::Transition {
-                to: "suppressed".to_owned(),
+                to: AlertState::Suppressed,
                 actor: m.actor.to_owned(),
                 at: now,
             },
@@ -267,7 +267,7 @@ impl<S: Store + Clone> Manager<S> {
             self.publish(
                 first,
                 "notice",
-                "suppressed",
+                AlertState::Suppressed,
                 json!({"silence": s.id, "ends_at": format_ts(s.ends_at), "alerts": held, "text": text}),
                 super::Detail::Notice {
                     text,
@@ -360,7 +360,7 @@ impl<S: Store + Clone> Manager<S> {
     ) -> Result<Done, Refusal> {
         let e = self.alerts.get(&id).cloned().ok_or(Refusal::NotFound)?;
         transition(e.state, Action::Suppress).map_err(|i| Refusal::Illegal {
-            current: e.state.as_str().to_owned(),
+            current: e.state,
             message: i.to_string(),
         })?;
         let matchers = e
@@ -386,7 +386,7 @@ impl<S: Store + Clone> Manager<S> {
             Ok(_) => {}
             Err(SilenceRefusal::Invalid(m)) => {
                 return Err(Refusal::Illegal {
-                    current: e.state.as_str().to_owned(),
+                    current: e.state,
                     message: m,
                 })
             }
@@ -395,8 +395,8 @@ impl<S: Store + Clone> Manager<S> {
         let to = self.alerts.get(&id).map_or(e.state, |x| x.state);
         Ok(Done {
             id,
-            from: e.state.as_str().to_owned(),
-            to: to.as_str().to_owned(),
+            from: e.state,
+            to,
         })
     }
 
@@ -411,7 +411,7 @@ impl<S: Store + Clone> Manager<S> {
     ) -> Result<Done, Refusal> {
         let e = self.alerts.get(&id).cloned().ok_or(Refusal::NotFound)?;
         let illegal = |message: String| Refusal::Illegal {
-            current: e.state.as_str().to_owned(),
+            current: e.state,
             message,
         };
         transition(e.state, Action::Unsuppress).map_err(|i| illegal(i.to_string()))?;
@@ -433,8 +433,8 @@ impl<S: Store + Clone> Manager<S> {
         let to = self.alerts.get(&id).map_or(e.state, |x| x.state);
         Ok(Done {
             id,
-            from: e.state.as_str().to_owned(),
-            to: to.as_str().to_owned(),
+            from: e.state,
+            to,
         })
     }
 
@@ -503,7 +503,7 @@ impl<S: Store + Clone> Manager<S> {
         Some(json!({
             // What the manager holds now, ahead of the store by at most the quiet flush.
             "live": {"occurrences": e.occurrences, "last_seen": format_ts(e.last_seen),
-                     "ends_at": e.ends_at.map(format_ts), "state": e.state.as_str()},
+                     "ends_at": e.ends_at.map(format_ts), "state": e.state},
             "suppressed": suppressed,
             "inhibited": inhibited,
             "flapping": {

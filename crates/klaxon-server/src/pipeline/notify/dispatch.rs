@@ -9,8 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_notify::group::Grouper;
-use klaxon_notify::{AlertView, Kind, Limiter, Notifier};
+use klaxon_notify::{AlertView, Kind, Limiter, Muted, Notifier};
 use klaxon_store::{Claim, NewNotification, Store};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -37,8 +38,8 @@ pub(crate) struct Dispatcher<S> {
     lease_ms: i64,
     /// Inhibition and flapping: what the grouper is shown of each alert.
     mute: Muting,
-    /// The state each grouped alert is shown as, when muted.
-    presented: HashMap<i64, String>,
+    /// Why each muted grouped alert is muted.
+    presented: HashMap<i64, Muted>,
     /// Rate limits per receiver.
     limiter: Limiter,
     /// Questions from the API: what became of an alert's notifications.
@@ -98,16 +99,12 @@ impl<S: Store + Clone> Dispatcher<S> {
         .min()
     }
 
-    /// Shows the grouper an alert as the mute rules see it now, if that changed.
+    /// Shows the grouper an alert as the mute rules see it now, unless it was and stays muted
+    /// for the same reason.
     fn present(&mut self, now: i64, real: &Arc<AlertView>) -> Arc<AlertView> {
         let shown = self.mute.presented(real, now);
-        let before = self.presented.get(&real.id);
-        let changed = before.map(String::as_str) != Some(shown.state.as_str());
-        if shown.state == real.state {
-            self.presented.remove(&real.id);
-        } else {
-            self.presented.insert(real.id, shown.state.clone());
-        }
+        let before = self.remember(&shown);
+        let changed = before.is_none() || before != shown.muted;
         if changed && self.grouper.knows(real.id) {
             self.grouper.update(now, Arc::clone(&shown));
         }
@@ -122,6 +119,15 @@ impl<S: Store + Clone> Dispatcher<S> {
         let views: Vec<Arc<AlertView>> = self.views.values().cloned().collect();
         for v in views {
             self.present(now, &v);
+        }
+    }
+
+    /// Records why a view the grouper is shown is muted (or that it is not); returns what was
+    /// recorded before.
+    fn remember(&mut self, shown: &AlertView) -> Option<Muted> {
+        match shown.muted {
+            Some(why) => self.presented.insert(shown.id, why),
+            None => self.presented.remove(&shown.id),
         }
     }
 
@@ -286,13 +292,11 @@ impl<S: Store + Clone> Dispatcher<S> {
         let views: Vec<Arc<AlertView>> = alerts.iter().map(|a| Arc::new(super::view(a))).collect();
         for v in &views {
             self.mute
-                .observe(v.id, &Arc::new(v.labels.clone()), &v.state, now, true);
+                .observe(v.id, &Arc::new(v.labels.clone()), v.state, now, true);
         }
         for real in views {
             let v = self.mute.presented(&real, now);
-            if v.state != real.state {
-                self.presented.insert(v.id, v.state.clone());
-            }
+            self.remember(&v);
             let targets = self.notifier.targets(&v);
             if targets.is_empty() {
                 self.unrouted.insert(v.id);
@@ -331,19 +335,17 @@ impl<S: Store + Clone> Dispatcher<S> {
         }
         // Every alert counts as an inhibition source, routed or not.
         let state_change = match &c.detail {
-            Detail::Created { alert: a, .. } => {
-                Some((Arc::new(super::view(a).labels), a.state.clone()))
-            }
-            Detail::Transition { to, .. } => self.mute.labels(c.alert_id).map(|l| (l, to.clone())),
+            Detail::Created { alert: a, .. } => Some((Arc::new(super::view(a).labels), a.state)),
+            Detail::Transition { to, .. } => self.mute.labels(c.alert_id).map(|l| (l, *to)),
             _ => None,
         };
         if let Some((labels, state)) = state_change {
-            if self.mute.observe(c.alert_id, &labels, &state, now, false) {
+            if self.mute.observe(c.alert_id, &labels, state, now, false) {
                 self.present_all(now);
             }
         }
         if self.unrouted.contains(&c.alert_id) {
-            if c.state == "closed" {
+            if c.state == State::Closed {
                 self.unrouted.remove(&c.alert_id);
             }
             return;
@@ -375,22 +377,22 @@ impl<S: Store + Clone> Dispatcher<S> {
                         Err(_) => return,
                     },
                 };
-                v.state.clone_from(to);
+                v.state = *to;
                 v.updated_at = *at;
-                match to.as_str() {
-                    "acknowledged" => {
+                match to {
+                    State::Acknowledged => {
                         v.acknowledged_at = Some(*at);
                         v.acknowledged_by = Some(actor.clone());
                     }
-                    "resolved" => {
+                    State::Resolved => {
                         v.ends_at = Some(*at);
                         v.resolved_by = Some(actor.clone());
                     }
-                    "active" | "pending" => {
+                    State::Active | State::Pending => {
                         v.ends_at = None;
                         v.resolved_by = None;
                     }
-                    _ => {}
+                    State::Suppressed | State::Closed => {}
                 }
                 Arc::new(v)
             }
@@ -398,11 +400,7 @@ impl<S: Store + Clone> Dispatcher<S> {
         };
         let id = view.id;
         let shown = self.mute.presented(&view, now);
-        if shown.state == view.state {
-            self.presented.remove(&id);
-        } else {
-            self.presented.insert(id, shown.state.clone());
-        }
+        self.remember(&shown);
         if self.grouper.knows(id) {
             self.grouper.update(now, Arc::clone(&shown));
         } else if view.wanted().is_some_and(|k| k != Kind::Resolved) {

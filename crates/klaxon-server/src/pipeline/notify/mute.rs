@@ -1,8 +1,8 @@
 //! What the notification pipeline mutes before grouping, and what it holds after: the
 //! dispatcher's side of noise control. Silences and maintenance windows already moved their
 //! alerts to `suppressed` (which notifies nobody); here, alerts inhibited by a rule that applies
-//! everywhere, and flapping alerts, are shown to the grouper as muted until that ends (then
-//! their news goes out as usual); route-scoped inhibition drops an alert from the notifications
+//! everywhere, and flapping alerts, are shown to the grouper as muted ([`AlertView::muted`])
+//! until that ends (then their news goes out as usual); route-scoped inhibition drops an alert from the notifications
 //! of that route only; rate limits hold what exceeds them and fold it into one summary.
 //!
 //! The order, for every alert: inhibition, time windows and silences (suppressed), grouping
@@ -13,17 +13,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Arc;
 
+use klaxon_engine::lifecycle::State;
 use klaxon_engine::noise::{FlapSettings, Flaps, Inhibitor};
-use klaxon_notify::{AlertView, Kind};
-
-/// The state the grouper sees of an alert inhibited everywhere (notifies nobody).
-pub(crate) const INHIBITED: &str = "inhibited";
-/// The state the grouper sees of a flapping alert (notifies nobody until stable).
-pub(crate) const FLAPPING: &str = "flapping";
-
-fn firing(state: &str) -> bool {
-    matches!(state, "active" | "acknowledged" | "suppressed")
-}
+use klaxon_notify::{AlertView, Kind, Muted};
 
 /// Inhibition sources, flap counts, and what each alert is shown as.
 pub(crate) struct Muting {
@@ -32,7 +24,7 @@ pub(crate) struct Muting {
     pub notice_to: Vec<String>,
     flaps: Flaps,
     /// The real state and labels of every open alert seen.
-    known: HashMap<i64, (String, Arc<BTreeMap<String, String>>)>,
+    known: HashMap<i64, (State, Arc<BTreeMap<String, String>>)>,
     /// Flapping alerts and when they may be stable.
     stable: BinaryHeap<Reverse<(i64, i64)>>,
 }
@@ -65,21 +57,19 @@ impl Muting {
         &mut self,
         id: i64,
         labels: &Arc<BTreeMap<String, String>>,
-        state: &str,
+        state: State,
         now: i64,
         replaying: bool,
     ) -> bool {
-        let prev = self
-            .known
-            .insert(id, (state.to_owned(), Arc::clone(labels)));
-        let was = prev.as_ref().is_some_and(|(s, _)| firing(s));
-        let is = firing(state);
+        let prev = self.known.insert(id, (state, Arc::clone(labels)));
+        let was = prev.as_ref().is_some_and(|(s, _)| s.is_firing());
+        let is = state.is_firing();
         if !replaying && prev.is_some() && was != is && self.flaps.record(id, now) {
             if let Some(at) = self.flaps.stable_at(id, now) {
                 self.stable.push(Reverse((at, id)));
             }
         }
-        if state == "closed" {
+        if state == State::Closed {
             self.known.remove(&id);
             self.flaps.forget(id);
         }
@@ -110,18 +100,18 @@ impl Muting {
         let wanted = v.wanted();
         let muted =
             if matches!(wanted, Some(Kind::Firing | Kind::Resolved)) && self.flapping(v.id, now) {
-                Some(FLAPPING)
+                Some(Muted::Flapping)
             } else if wanted == Some(Kind::Firing)
                 && self.inhibitor.inhibited(v.id, &v.labels, None).is_some()
             {
-                Some(INHIBITED)
+                Some(Muted::Inhibited)
             } else {
                 None
             };
         match muted {
-            Some(state) => {
+            Some(why) => {
                 let mut m = v.as_ref().clone();
-                m.state = state.to_owned();
+                m.muted = Some(why);
                 Arc::new(m)
             }
             None => Arc::clone(v),
