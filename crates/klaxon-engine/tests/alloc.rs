@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use klaxon_engine::testkit::{rule_set, signals, starts, Workload};
+use klaxon_engine::event::workload::{rule_set, signals, starts, Workload};
 use klaxon_engine::{Alert, Engine};
 
 struct Counting;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use klaxon_engine::parse::parse_rule_set;
+use klaxon_engine::event::parse_rule_set;
 use klaxon_engine::wire::parse_signal;
 use klaxon_engine::{fingerprint, Severity, Trigger};
 

@@ -124,14 +124,14 @@ fn seed_example_is_accepted_exactly_as_written() {
     assert_eq!(r.suppression_rules, ["maintenance_mode"]);
     assert!(r.auto_resolve && r.enabled);
     assert_eq!(r.resolve_after_ms, 0);
-    // The Step 8 document without the product's additions is accepted too.
+    // A rule with only the basic keys (no aggregation, labels or `for`) is accepted too.
     let plain = r#"{"id": "high_cpu_usage", "name": "High CPU Usage Alert",
         "description": "Triggers when CPU usage exceeds 90%", "metric": "system.cpu.usage",
         "threshold": 90.0, "operator": "greater_than", "severity": "HIGH",
         "evaluation_window": "5m", "notification_channels": ["websocket", "email"],
         "escalation_policy": "critical_escalation", "suppression_rules": ["maintenance_mode"]}"#;
     let r = &parse_threshold_rules(plain)
-        .expect("step 8 as written")
+        .expect("the basic form is accepted")
         .set
         .rules[0];
     assert_eq!((r.aggregation, r.for_ms), (Aggregation::Last, 0));

@@ -1,4 +1,4 @@
-//! Threshold rule-set parsing and validation: turns a document in the Step 8 format into a
+//! Threshold rule-set parsing and validation: turns a threshold rule document into a
 //! [`ThresholdRuleSet`] or into the complete list of what is wrong with it, every error of
 //! every rule at once, as [`RuleError`]s (rule id or index, field, reason; line and column for
 //! JSON syntax errors). Owns no storage, activation or evaluation.
@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::rule::{Aggregation, LabelMatcher, MatchOp, Operator, ThresholdRule, ThresholdRuleSet};
-use crate::parse::{get, kind, suggestion, syntax_error, RuleError, StrictValue};
-use crate::rule::{scaled, Severity};
+use crate::event::{get, kind, suggestion, syntax_error, RuleError, StrictValue};
+use crate::number::scaled;
+use crate::severity::Severity;
 
 /// A threshold rule set that passed validation, with the warnings it produced.
 #[derive(Debug, Clone, PartialEq)]

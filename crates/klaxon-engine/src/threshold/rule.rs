@@ -1,10 +1,10 @@
-//! Threshold rules in their validated, typed form (the Step 8 format, `docs/threshold-rules.md`).
+//! Threshold rules in their validated, typed form (the format of `docs/threshold-rules.md`).
 //! Owns no parsing (see `parse`) and no evaluation state (see `engine`).
 
 use std::fmt;
 
 use super::pattern::Pattern;
-use crate::rule::Severity;
+use crate::severity::Severity;
 
 /// A validated threshold rule set.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +81,7 @@ impl Operator {
         })
     }
 
-    /// The canonical name, as in the Step 8 document.
+    /// The canonical name, as `docs/threshold-rules.md` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Operator::GreaterThan => "greater_than",

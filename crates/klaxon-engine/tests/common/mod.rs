@@ -2,7 +2,7 @@
 //! the offline replay does (engine time = the largest signal time seen so far).
 #![allow(dead_code)]
 
-use klaxon_engine::parse::parse_rule_set;
+use klaxon_engine::event::parse_rule_set;
 pub use klaxon_engine::{
     Alert, Body, Engine, Level, Log, Monitor, Outcome, ProcessFields, RuleSet, Signal,
 };

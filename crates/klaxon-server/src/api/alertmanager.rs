@@ -597,7 +597,7 @@ pub async fn receivers<S: Store + Clone>(
     let mut names = BTreeSet::from([RECEIVER.to_owned()]);
     names.extend(st.notify.notifier.receivers.keys().cloned());
     for rec in st.store.active_rule_sets().await? {
-        if let Ok(parsed) = klaxon_engine::parse::parse_rule_set(&rec.json) {
+        if let Ok(parsed) = klaxon_engine::event::parse_rule_set(&rec.json) {
             names.extend(parsed.set.rules.into_iter().map(|r| r.handler));
         }
     }

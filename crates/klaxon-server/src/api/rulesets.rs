@@ -6,7 +6,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use klaxon_engine::parse::{parse_rule_set, Parsed, RuleError};
+use klaxon_engine::event::{parse_rule_set, Parsed, RuleError};
 use klaxon_engine::threshold::{parse_threshold_rules, ParsedThreshold};
 use klaxon_store::{NewRuleSet, RuleKind, RuleSetRecord, Store};
 use serde::Deserialize;

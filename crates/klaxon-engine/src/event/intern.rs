@@ -1,10 +1,7 @@
 //! String interning for actions, contexts, names and scopes, so the hot path compares integers.
 //! Owns no rule or process state.
 
-use std::collections::HashMap;
-
-/// Hash maps keyed by data that may come from untrusted senders use a per-process random seed.
-pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+use crate::Map;
 
 /// An interned string; [`NONE`] is the empty string, used for "no context".
 pub(crate) type Sym = u32;

@@ -1,7 +1,8 @@
 //! Workloads for the benchmarks and the allocation tests: a large rule set and a realistic,
 //! repeatable stream of marks and traces. Pure data builders; not part of the engine's API.
 
-use crate::rule::{Condition, Rule, RuleSet, Severity};
+use crate::event::rule::{Condition, Rule, RuleSet};
+use crate::severity::Severity;
 use crate::signal::{Body, Monitor, Signal, Trigger};
 
 /// Shape of a benchmark workload.

@@ -1,8 +1,8 @@
 //! One-line human explanations of alerts (spec section 5). Pure string building, run only when
 //! an alert is emitted, never on the path of a signal that fires nothing.
 
-use crate::alert::push_num;
-use crate::rule::{Condition, Unit};
+use crate::event::rule::{Condition, Unit};
+use crate::number::push_num;
 use crate::signal::Trigger;
 
 /// What the message needs to know about one firing.

@@ -1,12 +1,12 @@
 //! Alerts emitted by rules (spec section 5) and their JSON line form.
 //! Owns no evaluation and no storage: the engine fills these in, callers persist and publish them.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::rule::Severity;
+use crate::number::json_number;
+use crate::severity::Severity;
 use crate::signal::Trigger;
 use crate::timestamp::format_ts;
 
@@ -89,24 +89,6 @@ pub fn fingerprint(
         }
     }
     h
-}
-
-/// A JSON number without a needless `.0` for whole values.
-pub(crate) fn json_number(v: f64) -> serde_json::Value {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        serde_json::Value::from(v as i64)
-    } else {
-        serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number)
-    }
-}
-
-/// Writes a number for messages: whole values without decimals, others as Rust prints them.
-pub(crate) fn push_num(s: &mut String, v: f64) {
-    if v.fract() == 0.0 && v.abs() < 9.0e15 {
-        let _ = write!(s, "{}", v as i64);
-    } else {
-        let _ = write!(s, "{v}");
-    }
 }
 
 impl Serialize for Alert {

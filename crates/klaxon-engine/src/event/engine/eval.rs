@@ -9,11 +9,12 @@ use super::message::{explain, Facts};
 use super::state::{Pending, Predecessor, Proc, Scope, SilenceWatch, CLOSED};
 use super::timer::{TimerKind, Timers};
 use super::Stats;
-use crate::alert::{fingerprint, Alert};
-use crate::ewma::Ewma;
-use crate::intern::{key, Interner, Map, Sym, NONE};
-use crate::rule::{Condition, Unit};
+use crate::event::alert::{fingerprint, Alert};
+use crate::event::ewma::Ewma;
+use crate::event::intern::{key, Interner, Sym, NONE};
+use crate::event::rule::{Condition, Unit};
 use crate::signal::{Log, Trigger};
+use crate::Map;
 
 /// Engine state shared by all runs.
 pub(crate) struct Shared {

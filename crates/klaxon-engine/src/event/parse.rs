@@ -47,7 +47,9 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::rule::{scaled, Condition, KeyPattern, Rule, RuleSet, Severity, Unit};
+use crate::event::rule::{Condition, KeyPattern, Rule, RuleSet, Unit};
+use crate::number::scaled;
+use crate::severity::Severity;
 use crate::signal::{Level, Trigger};
 
 /// A rule set that passed validation, with the warnings it produced.

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::intern::{Interner, Map, Sym, NONE};
-use crate::rule::{Condition, KeyPattern, Rule, RuleSet};
+use crate::event::intern::{Interner, Sym, NONE};
+use crate::event::rule::{Condition, KeyPattern, Rule, RuleSet};
 use crate::signal::Trigger;
+use crate::Map;
 
 /// One active rule set and where it is active.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! Compiled rule sets: the validated, typed form the engine evaluates (spec sections 2 and 4).
 //! Owns no parsing (see `parse`) and no evaluation state (see `engine`).
 
+use crate::severity::Severity;
 use crate::signal::{Level, Trigger};
 
 /// A validated rule set, as its JSON document describes it.
@@ -104,51 +105,6 @@ pub enum Unit {
     Secs,
 }
 
-/// Severity levels of the product, lowest last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Severity {
-    Critical,
-    High,
-    Medium,
-    Low,
-    Info,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
-    ];
-
-    /// Parses a severity case-insensitively, accepting WARN/WARNING as medium and ERROR as high.
-    pub fn parse(s: &str) -> Option<Severity> {
-        let s = s.trim();
-        if s.eq_ignore_ascii_case("warn") || s.eq_ignore_ascii_case("warning") {
-            return Some(Severity::Medium);
-        }
-        if s.eq_ignore_ascii_case("error") {
-            return Some(Severity::High);
-        }
-        Severity::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s))
-    }
-
-    /// The lower-case name used in every output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::High => "high",
-            Severity::Medium => "medium",
-            Severity::Low => "low",
-            Severity::Info => "info",
-        }
-    }
-}
-
 impl Condition {
     /// Timer conditions fire from the deadline set, not only from signals.
     pub fn is_timer(&self) -> bool {
@@ -159,33 +115,5 @@ impl Condition {
                 | Condition::SilenceSeconds { .. }
                 | Condition::RuntimeExceeded { .. }
         )
-    }
-}
-
-/// `v × 10^exp`, rounded once from the shortest decimal form of `v`, so that `1.3` seconds is
-/// exactly 1300 ms (a plain `1.3 * 1000.0` may not be).
-pub fn scaled(v: f64, exp: i32) -> f64 {
-    format!("{v}e{exp}").parse().unwrap_or(v * 10f64.powi(exp))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scaled_is_exact_for_short_decimals() {
-        assert_eq!(scaled(1.3, 3), 1300.0);
-        assert_eq!(scaled(0.8, 3), 800.0);
-        assert_eq!(scaled(4.35, 3), 4350.0);
-        assert_eq!(scaled(2.0, 3), 2000.0);
-    }
-
-    #[test]
-    fn severity_aliases() {
-        assert_eq!(Severity::parse("WARN"), Some(Severity::Medium));
-        assert_eq!(Severity::parse("warning"), Some(Severity::Medium));
-        assert_eq!(Severity::parse("Error"), Some(Severity::High));
-        assert_eq!(Severity::parse("CRITICAL"), Some(Severity::Critical));
-        assert_eq!(Severity::parse("fatal"), None);
     }
 }

@@ -12,11 +12,12 @@ mod timer;
 
 use std::sync::Arc;
 
-use crate::alert::Alert;
-use crate::ewma::Ewma;
-use crate::intern::{key, Interner, Map, Sym};
-use crate::rule::RuleSet;
+use crate::event::alert::Alert;
+use crate::event::ewma::Ewma;
+use crate::event::intern::{key, Interner, Sym};
+use crate::event::rule::RuleSet;
 use crate::signal::{Body, Signal, Trigger};
+use crate::Map;
 
 use compiled::{Compiled, SetMeta};
 use eval::{Input, Shared};

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::ewma::Ewma;
-use crate::intern::{Map, Sym};
+use crate::event::ewma::Ewma;
+use crate::event::intern::Sym;
 use crate::signal::ProcessFields;
+use crate::Map;
 
 /// The last monitor signal of a run (spec section 3).
 #[derive(Debug, Clone, Copy, PartialEq)]
