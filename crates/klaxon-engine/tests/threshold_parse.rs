@@ -1,8 +1,8 @@
 //! Threshold rule documents: the three accepted shapes, defaults, and validation that reports
 //! every error of the set at once with rule id (or index), field and reason.
 
-use klaxon_engine::event::RuleError;
 use klaxon_engine::threshold::{parse_threshold_rules, Aggregation, MatchOp, Operator};
+use klaxon_engine::RuleError;
 use klaxon_engine::Severity;
 use serde_json::{json, Value};
 

@@ -23,7 +23,5 @@ pub mod workload;
 pub use alert::{fingerprint, Alert};
 pub use engine::{BaselineRecord, Engine, Outcome, Stats};
 pub use ewma::Ewma;
-pub use parse::{parse_rule_set, Parsed, RuleError};
+pub use parse::{parse_rule_set, Parsed};
 pub use rule::{Condition, KeyPattern, Rule, RuleSet, Unit};
-
-pub(crate) use parse::{get, kind, suggestion, syntax_error, StrictValue};

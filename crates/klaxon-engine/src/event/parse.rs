@@ -42,175 +42,21 @@
 //! - Syntax errors and "the document is not an object" use the field `document`.
 
 use std::collections::HashMap;
-use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
+use crate::check::{self, get, kind, At, Keyword, RuleError, DOCUMENT, DOC_KEYS};
 use crate::event::rule::{Condition, KeyPattern, Rule, RuleSet, Unit};
 use crate::number::scaled;
 use crate::severity::Severity;
 use crate::signal::{Level, Trigger};
 
 /// A rule set that passed validation, with the warnings it produced.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Parsed {
-    pub set: RuleSet,
-    pub warnings: Vec<RuleError>,
-}
-
-/// One problem found in a rule-set document (an error or, in [`Parsed::warnings`], a warning).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RuleError {
-    /// The rule's id when it has a usable one.
-    pub rule: Option<String>,
-    /// The rule's 0-based index in `rules`; `None` for header and document errors.
-    pub index: Option<usize>,
-    /// Dotted path inside the rule or document (`condition.value`, `header.rule_set_version`).
-    pub field: String,
-    /// Lower-case reason, saying what is accepted.
-    pub message: String,
-    /// For JSON syntax errors: 1-based line, as `serde_json` reports it.
-    pub line: Option<usize>,
-    /// For JSON syntax errors: column, as `serde_json` reports it.
-    pub column: Option<usize>,
-}
-
-impl fmt::Display for RuleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.rule, self.index) {
-            (Some(id), Some(i)) => write!(f, "rule {id} (#{i}): ")?,
-            (Some(id), None) => write!(f, "rule {id}: ")?,
-            (None, Some(i)) => write!(f, "rule #{i}: ")?,
-            (None, None) => {}
-        }
-        match (self.line, self.column) {
-            (Some(line), Some(column)) => write!(f, "line {line}, column {column}: ")?,
-            _ if !self.field.is_empty() => write!(f, "{}: ", self.field)?,
-            _ => {}
-        }
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for RuleError {}
+pub type Parsed = check::Parsed<RuleSet>;
 
 /// Parses and validates a rule-set document. `Err` holds every error of the set.
 pub fn parse_rule_set(text: &str) -> Result<Parsed, Vec<RuleError>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let doc = match serde_json::from_str::<StrictValue>(text) {
-        Ok(StrictValue(doc)) => doc,
-        Err(e) => return Err(vec![syntax_error(&e)]),
-    };
-    let mut checker = Checker::default();
-    let set = checker.document(&doc);
-    if checker.errors.is_empty() {
-        Ok(Parsed {
-            set,
-            warnings: checker.warnings,
-        })
-    } else {
-        Err(checker.errors)
-    }
-}
-
-pub(crate) fn syntax_error(e: &serde_json::Error) -> RuleError {
-    let full = e.to_string();
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let reason = full
-        .strip_suffix(&suffix)
-        .unwrap_or(&full)
-        .replace("EOF", "end of input");
-    RuleError {
-        rule: None,
-        index: None,
-        field: "document".to_owned(),
-        message: format!("invalid JSON: {reason}"),
-        line: Some(e.line()),
-        column: Some(e.column()),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON reading that rejects duplicate keys
-
-/// A `serde_json::Value` whose objects never repeat a key.
-pub(crate) struct StrictValue(pub(crate) Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(StrictValue)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("number out of range"))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        StrictValue::deserialize(d).map(|v| v.0)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format!(
-                    "duplicate key {key:?}; each key may appear once in an object"
-                )));
-            }
-            let StrictValue(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(Value::Object(out))
-    }
+    check::parse(text, Checker::document)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,8 +215,6 @@ fn trigger_names(triggers: &[Trigger]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-const DOC_KEYS: &[&str] = &["header", "rules"];
-const HEADER_KEYS: &[&str] = &["rule_set", "rule_set_version", "description"];
 const RULE_KEYS: &[&str] = &[
     "id",
     "trigger_type",
@@ -387,48 +231,6 @@ const ALERT_KEYS: &[&str] = &[
     "throttle",
     "auto_resolve_seconds",
 ];
-
-/// Edit distance, for "did you mean" suggestions on unknown keys.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-pub(crate) fn suggestion(key: &str, accepted: &[&'static str]) -> Option<&'static str> {
-    let lower = key.to_lowercase();
-    accepted
-        .iter()
-        .map(|k| (distance(&lower, k), *k))
-        .filter(|(d, k)| *d <= 2 && *d < k.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-/// "a string", "an object", ... for messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// The value of `key`, treating JSON `null` as absent.
-pub(crate) fn get<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
-    obj.get(key).filter(|v| !v.is_null())
-}
 
 // ---------------------------------------------------------------------------------------------
 // Numbers
@@ -467,113 +269,17 @@ enum Min {
 // ---------------------------------------------------------------------------------------------
 // The checker
 
-/// Where an error belongs.
-#[derive(Clone)]
-struct At {
-    rule: Option<String>,
-    index: Option<usize>,
-}
-
-const DOCUMENT: At = At {
-    rule: None,
-    index: None,
-};
 const VALUE: &str = "condition.value";
 
-#[derive(Default)]
-struct Checker {
-    errors: Vec<RuleError>,
-    warnings: Vec<RuleError>,
-}
+/// Keys that belong one level down, for the hint on an unknown rule-level key.
+const NESTED: &[(&str, &[&str])] = &[("condition", CONDITION_KEYS), ("alert", ALERT_KEYS)];
 
-fn report(at: &At, field: &str, message: String) -> RuleError {
-    RuleError {
-        rule: at.rule.clone(),
-        index: at.index,
-        field: field.to_owned(),
-        message,
-        line: None,
-        column: None,
-    }
-}
+/// The rule language the checker's own checks below belong to.
+enum EventRules {}
+
+type Checker = check::Checker<EventRules>;
 
 impl Checker {
-    fn error(&mut self, at: &At, field: &str, message: impl Into<String>) {
-        self.errors.push(report(at, field, message.into()));
-    }
-
-    fn warn(&mut self, at: &At, field: &str, message: impl Into<String>) {
-        self.warnings.push(report(at, field, message.into()));
-    }
-
-    /// Reports every key of `obj` not in `accepted` (keys starting with `_` are ignored).
-    fn unknown_keys(
-        &mut self,
-        at: &At,
-        obj: &Map<String, Value>,
-        prefix: &str,
-        accepted: &[&'static str],
-    ) {
-        for key in obj
-            .keys()
-            .filter(|k| !k.starts_with('_') && !accepted.contains(&k.as_str()))
-        {
-            let hint = if prefix.is_empty() && at.index.is_some() {
-                // A rule-level key that belongs one level down.
-                if CONDITION_KEYS.contains(&key.as_str()) {
-                    Some(format!("condition.{key}"))
-                } else if ALERT_KEYS.contains(&key.as_str()) {
-                    Some(format!("alert.{key}"))
-                } else {
-                    suggestion(key, accepted).map(str::to_owned)
-                }
-            } else {
-                suggestion(key, accepted).map(|s| format!("{prefix}{s}"))
-            };
-            let hint = hint
-                .map(|h| format!(" (did you mean {h}?)"))
-                .unwrap_or_default();
-            self.error(
-                at,
-                &format!("{prefix}{key}"),
-                format!(
-                    "unknown key{hint}; accepted keys here: {} (keys starting with _ are ignored)",
-                    accepted.join(", ")
-                ),
-            );
-        }
-    }
-
-    /// An optional string field; `None` when absent or of the wrong type (reported).
-    fn opt_string(
-        &mut self,
-        at: &At,
-        obj: &Map<String, Value>,
-        key: &str,
-        field: &str,
-    ) -> Option<String> {
-        match get(obj, key)? {
-            Value::String(s) => Some(s.clone()),
-            other => {
-                self.error(at, field, format!("must be a string, got {}", kind(other)));
-                None
-            }
-        }
-    }
-
-    /// Warns about names that will never match because of stray whitespace.
-    fn check_spaces(&mut self, at: &At, field: &str, what: &str, name: &str) {
-        if name.trim() != name {
-            self.warn(
-                at,
-                field,
-                format!(
-                    "{what} {name:?} has leading or trailing whitespace, which is matched exactly"
-                ),
-            );
-        }
-    }
-
     fn document(&mut self, doc: &Value) -> RuleSet {
         let mut set = RuleSet {
             name: None,
@@ -592,35 +298,10 @@ impl Checker {
             );
             return set;
         };
-        match get(obj, "header") {
-            None => {}
-            Some(Value::Object(h)) => {
-                set.name = self.opt_string(&DOCUMENT, h, "rule_set", "header.rule_set");
-                set.description =
-                    self.opt_string(&DOCUMENT, h, "description", "header.description");
-                set.version = match get(h, "rule_set_version") {
-                    None => None,
-                    Some(Value::Number(n)) => Some(n.clone()),
-                    Some(other) => {
-                        self.error(
-                            &DOCUMENT,
-                            "header.rule_set_version",
-                            format!("must be a number, got {}", kind(other)),
-                        );
-                        None
-                    }
-                };
-                self.unknown_keys(&DOCUMENT, h, "header.", HEADER_KEYS);
-            }
-            Some(other) => self.error(
-                &DOCUMENT,
-                "header",
-                format!(
-                    "must be an object with rule_set, rule_set_version and description, got {}",
-                    kind(other)
-                ),
-            ),
-        }
+        let header = self.header(obj);
+        set.name = header.name;
+        set.version = header.version;
+        set.description = header.description;
         match get(obj, "rules") {
             None => self.error(
                 &DOCUMENT,
@@ -641,98 +322,25 @@ impl Checker {
                 format!("must be an array of rules, got {}", kind(other)),
             ),
         }
-        self.unknown_keys(&DOCUMENT, obj, "", DOC_KEYS);
+        self.unknown_keys(&DOCUMENT, obj, "", DOC_KEYS, &[]);
         set
     }
 
     /// Checks one rule; `None` when it has an error (all of them reported).
     fn rule(&mut self, index: usize, v: &Value, seen: &mut HashMap<String, usize>) -> Option<Rule> {
         let before = self.errors.len();
-        let Some(obj) = v.as_object() else {
-            let at = At {
-                rule: None,
-                index: Some(index),
-            };
-            self.error(&at, "rule", format!("must be an object, got {}", kind(v)));
-            return None;
-        };
+        let (obj, at) = self.rule_start(index, v, seen)?;
+        let id = at.rule.clone();
 
-        // id first: every later error carries it.
-        let (id, id_error) = match get(obj, "id") {
-            None => (
-                None,
-                Some("is required: a non-empty string, unique in the set".to_owned()),
-            ),
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                (None, Some("must be a non-empty string".to_owned()))
-            }
-            Some(Value::String(s)) => (Some(s.clone()), None),
-            Some(other) => (
-                None,
-                Some(format!("must be a non-empty string, got {}", kind(other))),
-            ),
+        let k = Keyword::any_case("trigger_type", "trigger type", trigger_names(&Trigger::ALL));
+        // Unlike the other keywords, a trigger type of the wrong type says "any case" too.
+        let k = Keyword {
+            typed: k.accepted.clone(),
+            ..k
         };
-        let at = At {
-            rule: id.clone(),
-            index: Some(index),
-        };
-        if let Some(message) = id_error {
-            self.error(&at, "id", message);
-        }
-        if let Some(id) = &id {
-            if let Some(first) = seen.get(id) {
-                self.error(
-                    &at,
-                    "id",
-                    format!(
-                        "duplicate id {id:?}: rule #{first} already uses it; \
-                         ids must be unique in the set"
-                    ),
-                );
-            } else {
-                seen.insert(id.clone(), index);
-            }
-        }
-
-        let trigger = match get(obj, "trigger_type") {
-            None => {
-                self.error(
-                    &at,
-                    "trigger_type",
-                    format!(
-                        "is required: one of {} (any case)",
-                        trigger_names(&Trigger::ALL)
-                    ),
-                );
-                None
-            }
-            Some(Value::String(s)) => {
-                let t = Trigger::parse(s.trim());
-                if t.is_none() {
-                    self.error(
-                        &at,
-                        "trigger_type",
-                        format!(
-                            "unknown trigger type {s:?}; accepted: {} (any case)",
-                            trigger_names(&Trigger::ALL)
-                        ),
-                    );
-                }
-                t
-            }
-            Some(other) => {
-                self.error(
-                    &at,
-                    "trigger_type",
-                    format!(
-                        "must be a string, one of {} (any case), got {}",
-                        trigger_names(&Trigger::ALL),
-                        kind(other)
-                    ),
-                );
-                None
-            }
-        };
+        let trigger = self.keyword(&at, get(obj, "trigger_type"), k, None, |s| {
+            Trigger::parse(s.trim())
+        });
 
         let action = match get(obj, "action") {
             None => {
@@ -753,55 +361,25 @@ impl Checker {
                 }
                 None
             }
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                let hint = if trigger == Some(Logging) {
-                    " (omit it to match every process)"
+            Some(v) => {
+                let blank = if trigger == Some(Logging) {
+                    "must be a non-empty string (omit it to match every process)"
                 } else {
-                    ""
+                    "must be a non-empty string"
                 };
-                self.error(&at, "action", format!("must be a non-empty string{hint}"));
-                None
-            }
-            Some(Value::String(s)) => {
-                self.check_spaces(&at, "action", "action", s);
-                Some(s.clone())
-            }
-            Some(other) => {
-                self.error(
-                    &at,
-                    "action",
-                    format!("must be a non-empty string, got {}", kind(other)),
-                );
-                None
+                self.name(&at, "action", v, blank, "must be a non-empty string")
             }
         };
 
-        let context = match get(obj, "context") {
-            None => None,
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                self.error(
-                    &at,
-                    "context",
-                    "must be a non-empty string; omit it to match every context",
-                );
-                None
-            }
-            Some(Value::String(s)) => {
-                self.check_spaces(&at, "context", "context", s);
-                Some(s.clone())
-            }
-            Some(other) => {
-                self.error(
-                    &at,
-                    "context",
-                    format!(
-                        "must be a non-empty string (or omitted to match every context), got {}",
-                        kind(other)
-                    ),
-                );
-                None
-            }
-        };
+        let context = get(obj, "context").and_then(|v| {
+            self.name(
+                &at,
+                "context",
+                v,
+                "must be a non-empty string; omit it to match every context",
+                "must be a non-empty string (or omitted to match every context)",
+            )
+        });
         if let (Some(t), Some(_)) = (trigger, &context) {
             if !t.is_monitor() {
                 self.warn(
@@ -858,7 +436,7 @@ impl Checker {
             }
         };
 
-        self.unknown_keys(&at, obj, "", RULE_KEYS);
+        self.unknown_keys(&at, obj, "", RULE_KEYS, NESTED);
 
         if self.errors.len() > before {
             return None;
@@ -888,58 +466,25 @@ impl Checker {
         trigger: Option<Trigger>,
     ) -> Option<(String, Condition, Option<String>)> {
         let before = self.errors.len();
-        let operator = match get(c, "operator") {
-            None => {
-                self.error(
-                    at,
-                    "condition.operator",
-                    format!("is required: one of {} (any case)", operator_names()),
-                );
-                None
-            }
-            Some(Value::String(s)) => {
-                let name = s.trim().to_uppercase();
-                match OPERATORS.iter().find(|(n, _, _)| *n == name) {
-                    Some(&(n, op, allowed)) => {
-                        if let Some(t) = trigger.filter(|t| !allowed.contains(t)) {
-                            self.error(
-                                at,
-                                "condition.operator",
-                                format!(
-                                    "{n} is not allowed for {} rules; it is allowed for {}",
-                                    t.as_str(),
-                                    trigger_names(allowed)
-                                ),
-                            );
-                        }
-                        Some((n, op))
-                    }
-                    None => {
-                        self.error(
-                            at,
-                            "condition.operator",
-                            format!(
-                                "unknown operator {s:?}; accepted: {} (any case)",
-                                operator_names()
-                            ),
-                        );
-                        None
-                    }
-                }
-            }
-            Some(other) => {
+        let k = Keyword::any_case("condition.operator", "operator", operator_names());
+        let found = self.keyword(at, get(c, "operator"), k, None, |s| {
+            let name = s.trim().to_uppercase();
+            OPERATORS.iter().find(|(n, _, _)| *n == name).copied()
+        });
+        let operator = found.map(|(n, op, allowed)| {
+            if let Some(t) = trigger.filter(|t| !allowed.contains(t)) {
                 self.error(
                     at,
                     "condition.operator",
                     format!(
-                        "must be a string, one of {}, got {}",
-                        operator_names(),
-                        kind(other)
+                        "{n} is not allowed for {} rules; it is allowed for {}",
+                        t.as_str(),
+                        trigger_names(allowed)
                     ),
                 );
-                None
             }
-        };
+            (n, op)
+        });
 
         let value = match get(c, "value") {
             None => Some(None),
@@ -964,8 +509,8 @@ impl Checker {
             }
         };
 
-        let metric = self.opt_string(at, c, "metric", "condition.metric");
-        self.unknown_keys(at, c, "condition.", CONDITION_KEYS);
+        let metric = self.opt_string(at, c, "metric", "condition.metric", false);
+        self.unknown_keys(at, c, "condition.", CONDITION_KEYS, &[]);
 
         let (name, op) = operator?;
         let compiled = self.value(at, name, op, value?.as_deref());
@@ -1002,30 +547,7 @@ impl Checker {
             }
         };
 
-        const SEVERITIES: &str = "critical, high, medium, low, info (any case; WARN and \
-                                  WARNING mean medium, ERROR means high)";
-        let severity = match get(a, "severity") {
-            None => Some(Severity::Medium),
-            Some(Value::String(s)) => {
-                let sev = Severity::parse(s);
-                if sev.is_none() {
-                    self.error(
-                        at,
-                        "alert.severity",
-                        format!("unknown severity {s:?}; accepted: {SEVERITIES}"),
-                    );
-                }
-                sev
-            }
-            Some(other) => {
-                self.error(
-                    at,
-                    "alert.severity",
-                    format!("must be a string, one of {SEVERITIES}, got {}", kind(other)),
-                );
-                None
-            }
-        };
+        let severity = self.severity(at, a, "alert.severity");
 
         let seconds = self.throttle(at, a, "throttle_seconds");
         let synonym = self.throttle(at, a, "throttle");
@@ -1042,7 +564,7 @@ impl Checker {
                 );
             }
         }
-        self.unknown_keys(at, a, "alert.", ALERT_KEYS);
+        self.unknown_keys(at, a, "alert.", ALERT_KEYS, &[]);
 
         if self.errors.len() > before {
             return None;
@@ -2157,6 +1679,15 @@ mod tests {
         ));
         assert_eq!(parsed.set.rules[0].action, None);
         assert!(parsed.warnings.is_empty());
+        let blank = with(
+            rule("LOGGING", "SEVERITY", json!("ERROR")),
+            "/action",
+            Some(json!(" ")),
+        );
+        assert_eq!(
+            reject_on(blank, "action").message,
+            "must be a non-empty string (omit it to match every process)"
+        );
 
         let r = with(
             rule("PROCESS_UPDATE", "STATUS_EQUALS", json!(3)),
