@@ -958,7 +958,7 @@ mod tests {
     }
 
     const SEQ_003: &str = r#"{
-      "header": {"rule_set": "METRO Rules", "rule_set_version": 2, "description": "seed"},
+      "header": {"rule_set": "METRO Rules", "rule_set_version": 2, "description": "example"},
       "rules": [
         {
           "id": "SEQ-003",
@@ -976,13 +976,13 @@ mod tests {
     }"#;
 
     #[test]
-    fn seed_example_parses() {
-        let parsed = parse_rule_set(SEQ_003).expect("seed example is valid");
+    fn metro_example_parses() {
+        let parsed = parse_rule_set(SEQ_003).expect("the example is valid");
         assert!(parsed.warnings.is_empty());
         let set = parsed.set;
         assert_eq!(set.name.as_deref(), Some("METRO Rules"));
         assert_eq!(set.version.map(|v| v.to_string()).as_deref(), Some("2"));
-        assert_eq!(set.description.as_deref(), Some("seed"));
+        assert_eq!(set.description.as_deref(), Some("example"));
         assert_eq!(
             set.rules,
             vec![Rule {
@@ -1002,7 +1002,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_example_with_missing_comma_is_a_syntax_error() {
+    fn metro_example_with_missing_comma_is_a_syntax_error() {
         let broken = SEQ_003.replace(r#""SECTION_400_001","#, r#""SECTION_400_001""#);
         let errors = parse_rule_set(&broken).expect_err("missing comma");
         assert_eq!(errors.len(), 1);

@@ -1,4 +1,4 @@
-//! Threshold rules end to end: the seed's example, every operator and aggregation against
+//! Threshold rules end to end: the documented example, every operator and aggregation against
 //! hand-computed values, `for` and `resolve_after` to the millisecond, one alert per label set,
 //! activation, limits, and the events' JSON form. Each scenario is a list of timed samples and
 //! the events expected, written as `kind rule labels @ms value`.
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 /// 2023-11-14T22:13:20.000Z.
 const T0: i64 = 1_700_000_000_000;
 
-const SEED: &str = r#"{ "id": "high_cpu_usage", "name": "High CPU Usage Alert", "description": "Triggers when CPU usage exceeds 90%",
+const EXAMPLE: &str = r#"{ "id": "high_cpu_usage", "name": "High CPU Usage Alert", "description": "Triggers when CPU usage exceeds 90%",
   "metric": "system.cpu.usage", "labels": {"host": "web-1"}, "threshold": 90.0,
   "operator": "greater_than", "aggregation": "avg", "evaluation_window": "5m", "for": "1m",
   "severity": "HIGH", "notification_channels": ["websocket", "email"],
@@ -103,8 +103,8 @@ fn rule(id: &str, aggregation: &str, operator: &str, threshold: f64) -> Value {
 }
 
 #[test]
-fn seed_example_is_accepted_exactly_as_written() {
-    let parsed = parse_threshold_rules(SEED).expect("the seed's document");
+fn example_is_accepted_exactly_as_written() {
+    let parsed = parse_threshold_rules(EXAMPLE).expect("the documented example");
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     let set = parsed.set;
     assert_eq!((set.name, set.version), (None, None));
@@ -138,8 +138,8 @@ fn seed_example_is_accepted_exactly_as_written() {
 }
 
 #[test]
-fn seed_example_goes_pending_fires_after_a_minute_and_resolves() {
-    let mut run = Run::new(SEED);
+fn example_goes_pending_fires_after_a_minute_and_resolves() {
+    let mut run = Run::new(EXAMPLE);
     // web-1 at 95 every 10 s for two minutes, then 50; web-2 (not matched) always 99.
     for i in 0..=12 {
         run.cpu(i * 10_000, "web-1", 95.0);
@@ -172,8 +172,8 @@ fn seed_example_goes_pending_fires_after_a_minute_and_resolves() {
 }
 
 #[test]
-fn seed_example_events_carry_the_rule_and_explain_themselves() {
-    let mut run = Run::new(SEED);
+fn example_events_carry_the_rule_and_explain_themselves() {
+    let mut run = Run::new(EXAMPLE);
     run.cpu(0, "web-1", 93.2);
     // The sample at 61 000 first settles the deadline passed at 60 001.
     run.cpu(61_000, "web-1", 93.2);

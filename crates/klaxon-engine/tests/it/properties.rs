@@ -1,11 +1,9 @@
 //! Property tests over random signal streams against a fixed rule set that exercises most
 //! operators, timers included: determinism, batching, wire key order and fingerprint identity.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use klaxon_engine::fingerprint;
 use klaxon_engine::wire::{parse_signal, signal_to_value};
 use proptest::prelude::*;

@@ -1,6 +1,5 @@
 //! Test helpers: compact rule-set and signal builders, and a driver that replays signals the way
 //! the offline replay does (engine time = the largest signal time seen so far).
-#![allow(dead_code)]
 
 use klaxon_engine::event::parse_rule_set;
 pub use klaxon_engine::{
@@ -291,11 +290,6 @@ impl Seq {
     fn next(&mut self) -> i64 {
         self.t += self.step;
         self.step = 1;
-        self.t
-    }
-
-    /// The time of the last signal.
-    pub fn now(&self) -> i64 {
         self.t
     }
 

@@ -1,42 +1,12 @@
-//! Heap allocations and memory of the engine, counted by a wrapping global allocator:
-//! zero allocations per signal in the steady state of workload (a), and bytes per tracked key
-//! and per open process (figure (c) of BENCHMARKS.md).
-// A global allocator needs `unsafe impl GlobalAlloc`; it only forwards to the system allocator.
-#![allow(unsafe_code)]
+//! The event engine: zero allocations per signal in the steady state of workload (a), and bytes
+//! per tracked key and per open process (figure (c) of BENCHMARKS.md).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering::Relaxed;
 
 use klaxon_engine::event::workload::{rule_set, signals, starts, Workload};
 use klaxon_engine::{Alert, Engine};
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-/// The counters are global: tests that read them must not run at the same time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        LIVE.fetch_add(l.size() as isize, Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        LIVE.fetch_add(new as isize - l.size() as isize, Relaxed);
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use crate::{ALLOCS, LIVE, SERIAL};
 
 type Warmed = (Engine, Vec<klaxon_engine::Signal>, i64, Vec<Alert>);
 

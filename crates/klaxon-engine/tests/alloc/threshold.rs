@@ -1,43 +1,13 @@
-//! Heap allocations and memory of the threshold engine, counted by a wrapping global allocator:
-//! no allocation per sample of a known series in the steady state (windows full, nothing
-//! changing state), and bytes held per series and per (rule, series) pair.
-// A global allocator needs `unsafe impl GlobalAlloc`; it only forwards to the system allocator.
-#![allow(unsafe_code)]
+//! The threshold engine: no allocation per sample of a known series in the steady state
+//! (windows full, nothing changing state), and bytes held per series and per (rule, series) pair.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering::Relaxed;
 
 use klaxon_engine::threshold::workload::{rule_set, samples, time, value, Workload};
 use klaxon_engine::threshold::{ThresholdEngine, ThresholdEvent};
 use klaxon_engine::Metric;
 
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-/// The counters are global: tests that read them must not run at the same time.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        LIVE.fetch_add(l.size() as isize, Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        LIVE.fetch_add(new as isize - l.size() as isize, Relaxed);
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use crate::{ALLOCS, LIVE, SERIAL};
 
 const BASE: i64 = 1_700_000_000_000;
 

@@ -1,14 +1,13 @@
-//! Snapshots of the alert JSON lines of a few representative scenarios (`tests/snapshots/`).
-//! Regenerate with `INSTA_UPDATE=always cargo test -p klaxon-engine --test snapshots` and review
-//! the diff by eye.
+//! Snapshots of the alert JSON lines of a few representative scenarios (`tests/it/snapshots/`).
+//! Regenerate with `INSTA_UPDATE=always cargo test -p klaxon-engine --test it snapshots` and
+//! review the diff by eye.
 
-mod common;
+use crate::common::*;
 
-use common::*;
-
-/// The seed's SEQ-003 rule, written as the seed writes it (string value, WARN severity).
+/// The metro example's SEQ-003 rule, written as the example writes it (string value, WARN
+/// severity).
 const SEQ_003: &str = r#"{
-  "header": { "rule_set": "METRO_LINE_4", "rule_set_version": 3, "description": "seed example" },
+  "header": { "rule_set": "METRO_LINE_4", "rule_set_version": 3, "description": "metro example" },
   "rules": [
     {
       "id": "SEQ-003",

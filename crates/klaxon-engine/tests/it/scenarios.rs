@@ -1,9 +1,7 @@
-//! The 24 public acceptance scenarios of `event-rules.md` section 6. Each sub-case uses a fresh
-//! engine and process; signals are 1 ms apart unless a `wait` stands for `+Ns`.
+//! The 24 acceptance scenarios of the rule language (`scenario_NN_...`). Each sub-case uses a
+//! fresh engine and process; signals are 1 ms apart unless a `wait` stands for `+Ns`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use klaxon_engine::event::parse_rule_set;
 use klaxon_engine::Trigger;
 
