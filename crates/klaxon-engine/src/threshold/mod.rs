@@ -10,7 +10,6 @@ mod activation;
 mod eval;
 mod event;
 mod parse;
-mod pattern;
 mod rule;
 mod series;
 mod window;

@@ -563,13 +563,15 @@ mod tests {
         assert_eq!(m.value, "eu \"west\"");
         let m = matcher("dc=").expect("valid");
         assert!(m.matches("") && !m.matches("eu"));
+        let m = matcher("host=~(web|db)-[0-9]{1,2}").expect("groups and counted repetition");
+        assert!(m.matches("db-12") && !m.matches("db-123") && !m.matches("cache-1"));
         let m = matcher("host!~db-.*").expect("valid");
         assert!(m.matches("web-1") && !m.matches("db-2") && m.matches(""));
         for bad in [
             "host",
             "=x",
             "host~=x",
-            "host=~(a|b)",
+            "host=~(a|b",
             "ho st=x",
             r#"h="unterminated"#,
         ] {

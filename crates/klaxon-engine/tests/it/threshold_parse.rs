@@ -207,17 +207,27 @@ fn required_fields() {
 }
 
 #[test]
-fn regex_outside_the_subset_is_rejected_not_misread() {
+fn label_patterns_are_prometheus_regular_expressions() {
     let doc = json!({"id": "r", "metric": "m", "threshold": 1, "operator": "gt",
-        "label_matchers": ["host=~(web|db)-1"]});
+        "label_matchers": ["host=~(?i)(web|db)-\\d{1,2}", "dc!~eu-.*"]});
+    let parsed = parse_threshold_rules(&doc.to_string()).expect("accepted");
+    let rule = &parsed.set.rules[0];
+    let series = |host, dc| rule.matches_labels([("dc", dc), ("host", host)].into_iter());
+    assert!(series("WEB-1", "us-east"));
+    assert!(series("db-42", "us-east"));
+    assert!(
+        !series("db-420", "us-east"),
+        "anchored: the whole value must match"
+    );
+    assert!(!series("web-1", "eu-west"));
+
+    let doc = json!({"id": "r", "metric": "m", "threshold": 1, "operator": "gt",
+        "label_matchers": ["host=~(web|db-1"]});
     let errs = errors(&doc);
     assert_eq!(errs[0].field, "label_matchers[0]");
-    assert!(
-        errs[0]
-            .message
-            .contains("groups are not supported; supported: literal text"),
-        "{}",
-        errs[0]
+    assert_eq!(
+        errs[0].message,
+        "\"host=~(web|db-1\": regex `(web|db-1`: unclosed group at character 1"
     );
 }
 

@@ -738,7 +738,7 @@ mod tests {
         assert!(p.receiver.is_some_and(|r| r.is_match("klaxon")));
         assert!(parse_params("active=maybe").is_err_and(|e| e.contains("not a boolean")));
         assert!(parse_params("filter=%ZZ").is_err());
-        assert!(parse_params("filter=alertname%3D~%22a%7B2%7D%22")
+        assert!(parse_params("filter=alertname%3D~%22a%7B2%22")
             .is_err_and(|e| e.contains("counted repetition")));
     }
 }
