@@ -291,7 +291,7 @@ end = "2026-12-05T01:00:00Z"
 
 [[inhibit]]
 source_matchers = ['alertname="NodeDown"']
-target_matchers = ['severity=~"a{2}"']
+target_matchers = ['severity=~"a{2"']
 "#,
         );
         let errors = compile(&c).err().expect("errors");
