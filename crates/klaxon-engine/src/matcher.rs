@@ -184,9 +184,16 @@ pub struct Regex {
     /// The pattern as written.
     pattern: Box<str>,
     re: regex::Regex,
-    /// Text every match starts with (possibly empty), so indexes can file the pattern under it.
+    /// Text every match starts with (possibly empty): indexes file the pattern under it, and a
+    /// value without it fails before the regex runs.
     prefix: String,
+    /// Every value the pattern matches, when they are a few literals (`warning|info`):
+    /// matching is then a comparison with each.
+    literals: Option<Box<[Box<str>]>>,
 }
+
+/// The most literals a pattern may stand for to be matched by comparing with each.
+const MAX_LITERALS: usize = 16;
 
 impl Regex {
     pub fn new(pattern: &str) -> Result<Regex, String> {
@@ -210,10 +217,12 @@ impl Regex {
                     other => other.to_string(),
                 })
             })?;
+        let (prefix, literals) = literals(&hir);
         Ok(Regex {
             pattern: pattern.into(),
             re,
-            prefix: literal_prefix(&hir),
+            prefix,
+            literals,
         })
     }
 
@@ -229,7 +238,10 @@ impl Regex {
 
     /// Whether the whole of `text` matches.
     pub fn is_match(&self, text: &str) -> bool {
-        self.re.is_match(text)
+        match &self.literals {
+            Some(literals) => literals.iter().any(|l| **l == *text),
+            None => text.starts_with(self.prefix.as_str()) && self.re.is_match(text),
+        }
     }
 }
 
@@ -259,13 +271,15 @@ fn syntax_error(pattern: &str, e: &regex_syntax::Error) -> String {
     format!("{kind} at character {}", at + 1)
 }
 
-/// The longest text every match of `hir` starts with: the common prefix of its prefix literals
-/// (every match starts with one of them), or nothing when there are too many to list.
-fn literal_prefix(hir: &regex_syntax::hir::Hir) -> String {
+/// What `hir`'s literals say about its matches: the longest text every match starts with (the
+/// common prefix of the prefix literals, one of which every match starts with; nothing when
+/// there are too many to list), and, when the pattern stands for a few whole values and nothing
+/// else (every literal exact, no look-around such as `\b` that could veto one), those values.
+fn literals(hir: &regex_syntax::hir::Hir) -> (String, Option<Box<[Box<str>]>>) {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     let Some(literals) = seq.literals() else {
-        return String::new();
+        return (String::new(), None);
     };
     let mut common: &[u8] = literals.first().map_or(&[], |l| l.as_bytes());
     for l in literals {
@@ -277,10 +291,21 @@ fn literal_prefix(hir: &regex_syntax::hir::Hir) -> String {
         common = &common[..same];
     }
     // A common byte prefix may end inside a character: keep the whole characters.
-    match std::str::from_utf8(common) {
+    let prefix = match std::str::from_utf8(common) {
         Ok(s) => s.to_owned(),
         Err(e) => String::from_utf8_lossy(&common[..e.valid_up_to()]).into_owned(),
-    }
+    };
+    let whole =
+        seq.is_exact() && literals.len() <= MAX_LITERALS && hir.properties().look_set().is_empty();
+    let values = whole
+        .then(|| {
+            literals
+                .iter()
+                .map(|l| std::str::from_utf8(l.as_bytes()).ok().map(Box::from))
+                .collect::<Option<Box<[Box<str>]>>>()
+        })
+        .flatten();
+    (prefix, values)
 }
 
 #[cfg(test)]
@@ -408,6 +433,61 @@ mod tests {
             let r = re(p);
             assert!(r.is_match(text) && text.starts_with(r.prefix()), "{p}");
         }
+    }
+
+    #[test]
+    fn shortcuts_agree_with_the_regex() {
+        // Patterns that stand for a few values are matched by comparison, others only after
+        // their prefix: both must answer as the regex itself does.
+        let patterns = [
+            "warning|info",
+            "(?i)ok|fine",
+            "colou?r",
+            "a{2}",
+            "[ab]c",
+            "",
+            "\\bweb\\b",
+            "a\\bb",
+            "^db$",
+            "host-1:[0-9]+",
+            "host-1:.*",
+            "x*",
+            "[^\\s\\S]",
+        ];
+        let texts = [
+            "",
+            "warning",
+            "info",
+            "Info",
+            "OK",
+            "Fine",
+            "color",
+            "colour",
+            "aa",
+            "a",
+            "ac",
+            "bc",
+            "web",
+            "ab",
+            "a b",
+            "db",
+            "host-1:9100",
+            "host-1:",
+            "host-12:1",
+            "xxx",
+        ];
+        for p in patterns {
+            let r = re(p);
+            for t in texts {
+                assert_eq!(r.is_match(t), r.re.is_match(t), "{p} on {t:?}");
+            }
+        }
+        assert!(re("warning|info").literals.is_some());
+        assert!(
+            re("\\bweb\\b").literals.is_none(),
+            "a look-around could veto a literal"
+        );
+        assert!(re("host-1:[0-9]+").literals.is_none());
     }
 
     #[test]
