@@ -42,7 +42,7 @@ pub struct Rule {
 }
 
 /// The typed condition of a rule. Durations are held in milliseconds, converted exactly from
-/// the decimal the user wrote (see [`scaled`]); percent thresholds stay percent.
+/// the decimal the user wrote (see `number::scaled`); percent thresholds stay percent.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {
     /// `ON_EVENT`, `ON_START`, `ON_STOP`, `ON_UPDATE`, `PROCESS_START`, `PROCESS_STOP`.
