@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the engine: figures (a) and (b) of BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use klaxon_engine::testkit::{rule_set, signals, starts, Workload};
+use klaxon_engine::event::workload::{rule_set, signals, starts, Workload};
 use klaxon_engine::{Alert, Engine};
 
 fn run(c: &mut Criterion, name: &str, w: Workload) {

@@ -1,29 +1,38 @@
-//! klaxon-engine: the pure event-rules engine.
+//! klaxon-engine: the pure rules engine.
 //!
-//! Owns signals, rule sets (parsing, validation, compiled form), evaluation, timers and the
-//! alerts rules emit. It does no I/O, never reads a clock (`now` is always an argument), has no
-//! async runtime, and writes its results into buffers the caller owns.
+//! Two rule languages side by side: `event/` (rules over process, mark, trace and log signals:
+//! rules, parsing, the engine that evaluates them) and `threshold/` (rules over metric samples).
+//! The leaves at the top are shared by both or by the server around them: `signal` and `wire`
+//! (what comes in), `check` (the checker both rule parsers share), `timestamp`, `severity`,
+//! `number`, `matcher` (label matchers), `noise/` (silences, windows, inhibition, flapping) and
+//! `lifecycle` (alert states).
+//!
+//! It does no I/O, never reads a clock (`now` is always an argument), has no async runtime, and
+//! writes its results into buffers the caller owns.
 
-pub mod alert;
+use std::collections::HashMap;
+
+mod check;
 pub mod duration;
-mod engine;
-mod ewma;
-mod intern;
+pub mod event;
 pub mod lifecycle;
 pub mod matcher;
 pub mod noise;
+mod number;
 pub mod oncall;
-pub mod parse;
-pub mod rule;
+mod severity;
 pub mod signal;
-#[doc(hidden)]
-pub mod testkit;
 pub mod threshold;
 pub mod timestamp;
 pub mod wire;
 
-pub use alert::{fingerprint, Alert};
-pub use engine::{BaselineRecord, Engine, Outcome, Stats};
-pub use ewma::Ewma;
-pub use rule::{Condition, KeyPattern, Rule, RuleSet, Severity, Unit};
+pub use check::{Parsed, RuleError};
+pub use event::{
+    fingerprint, Alert, BaselineRecord, Condition, Engine, Ewma, KeyPattern, Outcome, Rule,
+    RuleSet, Stats, Unit,
+};
+pub use severity::Severity;
 pub use signal::{Body, Labels, Level, Log, Metric, Monitor, ProcessFields, Signal, Trigger};
+
+/// Hash maps keyed by data that may come from untrusted senders use a per-process random seed.
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;

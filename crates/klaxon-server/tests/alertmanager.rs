@@ -656,7 +656,7 @@ async fn filters_states_and_receivers_work_as_in_alertmanager() {
     assert!(list(&r, "?receiver=pager").await.is_empty());
 
     for (query, says) in [
-        ("?filter=alertname%3D~%22a%7B2%7D%22", "counted repetition"),
+        ("?filter=alertname%3D~%22a%7B2%22", "counted repetition"),
         ("?filter=nonsense", "filter `nonsense`"),
         ("?active=sometimes", "not a boolean"),
     ] {

@@ -171,7 +171,7 @@ pub struct TelemetryCounts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleKind {
-    /// LILAM event rules (`klaxon_engine::parse`).
+    /// LILAM event rules (`klaxon_engine::event`).
     #[default]
     Event,
     /// Threshold rules on metrics (`klaxon_engine::threshold`).

@@ -1079,10 +1079,10 @@ mod tests {
 
     #[test]
     fn the_rule_set_is_valid_and_only_hot_fires() {
-        let quiet = klaxon_engine::parse::parse_rule_set(&rule_set(false).to_string())
+        let quiet = klaxon_engine::event::parse_rule_set(&rule_set(false).to_string())
             .expect("valid rule set");
         assert_eq!(quiet.set.rules.len(), QUIET_RULES);
-        let hot = klaxon_engine::parse::parse_rule_set(&rule_set(true).to_string())
+        let hot = klaxon_engine::event::parse_rule_set(&rule_set(true).to_string())
             .expect("valid rule set");
         assert_eq!(hot.set.rules.len(), QUIET_RULES + 1);
     }

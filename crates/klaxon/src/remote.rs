@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use hyper::StatusCode;
-use klaxon_engine::parse::RuleError;
+use klaxon_engine::RuleError;
 use serde::Deserialize;
 
 use crate::client::{encode, query, runtime, Client, Reply, Target};

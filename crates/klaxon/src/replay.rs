@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use klaxon_engine::parse::parse_rule_set;
+use klaxon_engine::event::parse_rule_set;
 use klaxon_engine::timestamp::parse_ts_str;
 use klaxon_engine::wire::parse_signal;
 use klaxon_engine::{Body, Engine};

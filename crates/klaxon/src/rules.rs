@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use klaxon_engine::parse::parse_rule_set;
+use klaxon_engine::event::parse_rule_set;
 use klaxon_engine::threshold::parse_threshold_rules;
 
 /// Reads a file, or stdin for `-`.

@@ -302,10 +302,36 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("empty string"), "{e}");
         let e = all
-            .upsert(silence("a", vec![m("x", "a{2}", true, true)], 0, 10))
+            .upsert(silence("a", vec![m("x", "a{2", true, true)], 0, 10))
             .unwrap_err();
-        assert!(e.contains("matcher x"), "{e}");
+        assert!(
+            e.contains("matcher x: regex `a{2`: unclosed counted repetition at character 2"),
+            "{e}"
+        );
         assert!(all.is_empty());
+    }
+
+    #[test]
+    fn silences_take_the_regular_expressions_alertmanager_takes() {
+        let mut all = Silences::default();
+        let matchers = vec![
+            m("severity", "(?i)warn(ing)?", true, true),
+            m("instance", "10\\.0\\.0\\.\\d{1,3}:9100", true, true),
+            m("env", "staging|dev", true, false),
+        ];
+        all.upsert(silence("a", matchers, 0, 100)).unwrap();
+        for (severity, instance, env, muted) in [
+            ("WARNING", "10.0.0.7:9100", "prod", true),
+            ("Warn", "10.0.0.255:9100", "prod", true),
+            // Anchored: a value that only contains a match is not matched.
+            ("warnings", "10.0.0.7:9100", "prod", false),
+            ("warn", "10.0.0.1000:9100", "prod", false),
+            ("warn", "10.0.0.7:9100", "dev", false),
+        ] {
+            let alert = labels(&[("severity", severity), ("instance", instance), ("env", env)]);
+            let what = format!("{severity} {instance} {env}");
+            assert_eq!(all.muting(&alert, 5).is_some(), muted, "{what}");
+        }
     }
 
     #[test]

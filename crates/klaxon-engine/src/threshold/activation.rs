@@ -11,8 +11,8 @@ use super::{
     threshold_fingerprint, ActiveSet, ThresholdEngine, ThresholdEvent, ThresholdEventKind,
     ThresholdRuleSet,
 };
-use crate::intern::Map;
 use crate::signal::{Labels, Metric};
+use crate::Map;
 
 impl ThresholdEngine {
     /// Activates `set` as the one version of `group`, at once, at engine time.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::rule::{Aggregation, Operator};
-use crate::alert::json_number;
-use crate::rule::Severity;
+use crate::number::json_number;
+use crate::severity::Severity;
 use crate::signal::Labels;
 use crate::timestamp::format_ts;
 
@@ -78,7 +78,7 @@ impl ThresholdEvent {
 }
 
 /// A stable 64-bit fingerprint (FNV-1a over length-prefixed parts, like
-/// [`crate::alert::fingerprint`], with its own leading tag so the two kinds never collide),
+/// [`crate::event::fingerprint`], with its own leading tag so the two kinds never collide),
 /// identical across runs, machines and versions. `labels` must be sorted by name and hold no
 /// empty values, as a series' labels are.
 pub fn threshold_fingerprint<'a>(
@@ -152,7 +152,7 @@ mod tests {
         assert_ne!(a, threshold_fingerprint("g", "r", "m", []));
         assert_ne!(
             threshold_fingerprint("g", "r", "m", []),
-            crate::alert::fingerprint("g", "r", "m", "", None)
+            crate::event::fingerprint("g", "r", "m", "", None)
         );
         // Stored alerts deduplicate by this value: it must never change.
         assert_eq!(

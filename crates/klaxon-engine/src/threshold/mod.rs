@@ -1,4 +1,4 @@
-//! Threshold rules on metric samples (the Step 8 format, `docs/threshold-rules.md`): parsing,
+//! Threshold rules on metric samples (the format of `docs/threshold-rules.md`): parsing,
 //! the per-series ring buffers, the pending → firing → resolved state machine of each
 //! (rule, series) pair, and one deadline set for what time alone changes.
 //!
@@ -10,7 +10,6 @@ mod activation;
 mod eval;
 mod event;
 mod parse;
-mod pattern;
 mod rule;
 mod series;
 mod window;
@@ -21,8 +20,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use crate::intern::Map;
 use crate::signal::{Labels, Metric};
+use crate::Map;
 
 pub use eval::fmt_duration;
 pub use event::{threshold_fingerprint, ThresholdEvent, ThresholdEventKind};

@@ -1,4 +1,4 @@
-//! Threshold rule-set parsing and validation: turns a document in the Step 8 format into a
+//! Threshold rule-set parsing and validation: turns a threshold rule document into a
 //! [`ThresholdRuleSet`] or into the complete list of what is wrong with it, every error of
 //! every rule at once, as [`RuleError`]s (rule id or index, field, reason; line and column for
 //! JSON syntax errors). Owns no storage, activation or evaluation.
@@ -11,33 +11,15 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::rule::{Aggregation, LabelMatcher, MatchOp, Operator, ThresholdRule, ThresholdRuleSet};
-use crate::parse::{get, kind, suggestion, syntax_error, RuleError, StrictValue};
-use crate::rule::{scaled, Severity};
+use crate::check::{self, get, kind, At, Keyword, RuleError, DOCUMENT, DOC_KEYS};
+use crate::number::scaled;
 
 /// A threshold rule set that passed validation, with the warnings it produced.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParsedThreshold {
-    pub set: ThresholdRuleSet,
-    pub warnings: Vec<RuleError>,
-}
+pub type ParsedThreshold = check::Parsed<ThresholdRuleSet>;
 
 /// Parses and validates a threshold rule document. `Err` holds every error.
 pub fn parse_threshold_rules(text: &str) -> Result<ParsedThreshold, Vec<RuleError>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let doc = match serde_json::from_str::<StrictValue>(text) {
-        Ok(StrictValue(doc)) => doc,
-        Err(e) => return Err(vec![syntax_error(&e)]),
-    };
-    let mut checker = Checker::default();
-    let set = checker.document(&doc);
-    if checker.errors.is_empty() {
-        Ok(ParsedThreshold {
-            set,
-            warnings: checker.warnings,
-        })
-    } else {
-        Err(checker.errors)
-    }
+    check::parse(text, Checker::document)
 }
 
 /// The longest accepted `evaluation_window`, `for` or `resolve_after`: 31 days.
@@ -124,8 +106,6 @@ fn matcher(text: &str) -> Result<LabelMatcher, String> {
 // ---------------------------------------------------------------------------------------------
 // The checker
 
-const DOC_KEYS: &[&str] = &["header", "rules"];
-const HEADER_KEYS: &[&str] = &["rule_set", "rule_set_version", "description"];
 const RULE_KEYS: &[&str] = &[
     "id",
     "name",
@@ -147,9 +127,6 @@ const RULE_KEYS: &[&str] = &[
     "enabled",
 ];
 
-const SEVERITIES: &str = "critical, high, medium, low, info (any case; WARN and WARNING mean \
-                          medium, ERROR means high)";
-
 fn operator_names() -> String {
     Operator::ALL
         .iter()
@@ -166,91 +143,12 @@ fn aggregation_names() -> String {
         .join(", ")
 }
 
-/// Where an error belongs.
-#[derive(Clone)]
-struct At {
-    rule: Option<String>,
-    index: Option<usize>,
-}
+/// The rule language the checker's own checks below belong to.
+enum ThresholdRules {}
 
-const DOCUMENT: At = At {
-    rule: None,
-    index: None,
-};
-
-#[derive(Default)]
-struct Checker {
-    errors: Vec<RuleError>,
-    warnings: Vec<RuleError>,
-}
-
-fn report(at: &At, field: &str, message: String) -> RuleError {
-    RuleError {
-        rule: at.rule.clone(),
-        index: at.index,
-        field: field.to_owned(),
-        message,
-        line: None,
-        column: None,
-    }
-}
+type Checker = check::Checker<ThresholdRules>;
 
 impl Checker {
-    fn error(&mut self, at: &At, field: &str, message: impl Into<String>) {
-        self.errors.push(report(at, field, message.into()));
-    }
-
-    fn warn(&mut self, at: &At, field: &str, message: impl Into<String>) {
-        self.warnings.push(report(at, field, message.into()));
-    }
-
-    fn unknown_keys(
-        &mut self,
-        at: &At,
-        obj: &Map<String, Value>,
-        prefix: &str,
-        accepted: &[&'static str],
-    ) {
-        for key in obj
-            .keys()
-            .filter(|k| !k.starts_with('_') && !accepted.contains(&k.as_str()))
-        {
-            let hint = suggestion(key, accepted)
-                .map(|s| format!(" (did you mean {prefix}{s}?)"))
-                .unwrap_or_default();
-            self.error(
-                at,
-                &format!("{prefix}{key}"),
-                format!(
-                    "unknown key{hint}; accepted keys here: {} (keys starting with _ are ignored)",
-                    accepted.join(", ")
-                ),
-            );
-        }
-    }
-
-    /// An optional string; `None` when absent or wrong (reported). `non_empty` rejects blanks.
-    fn opt_string(
-        &mut self,
-        at: &At,
-        obj: &Map<String, Value>,
-        key: &str,
-        field: &str,
-        non_empty: bool,
-    ) -> Option<String> {
-        match get(obj, key)? {
-            Value::String(s) if non_empty && s.trim().is_empty() => {
-                self.error(at, field, "must be a non-empty string");
-                None
-            }
-            Value::String(s) => Some(s.clone()),
-            other => {
-                self.error(at, field, format!("must be a string, got {}", kind(other)));
-                None
-            }
-        }
-    }
-
     fn opt_bool(&mut self, at: &At, obj: &Map<String, Value>, key: &str, default: bool) -> bool {
         match get(obj, key) {
             None => default,
@@ -333,8 +231,11 @@ impl Checker {
         let rules: &[Value] = match doc {
             Value::Array(rules) => rules,
             Value::Object(obj) if obj.contains_key("rules") || obj.contains_key("header") => {
-                self.header(obj, &mut set);
-                self.unknown_keys(&DOCUMENT, obj, "", DOC_KEYS);
+                let header = self.header(obj);
+                set.name = header.name;
+                set.version = header.version;
+                set.description = header.description;
+                self.unknown_keys(&DOCUMENT, obj, "", DOC_KEYS, &[]);
                 match get(obj, "rules") {
                     None => {
                         self.error(
@@ -383,38 +284,6 @@ impl Checker {
         set
     }
 
-    fn header(&mut self, obj: &Map<String, Value>, set: &mut ThresholdRuleSet) {
-        match get(obj, "header") {
-            None => {}
-            Some(Value::Object(h)) => {
-                set.name = self.opt_string(&DOCUMENT, h, "rule_set", "header.rule_set", false);
-                set.description =
-                    self.opt_string(&DOCUMENT, h, "description", "header.description", false);
-                set.version = match get(h, "rule_set_version") {
-                    None => None,
-                    Some(Value::Number(n)) => Some(n.clone()),
-                    Some(other) => {
-                        self.error(
-                            &DOCUMENT,
-                            "header.rule_set_version",
-                            format!("must be a number, got {}", kind(other)),
-                        );
-                        None
-                    }
-                };
-                self.unknown_keys(&DOCUMENT, h, "header.", HEADER_KEYS);
-            }
-            Some(other) => self.error(
-                &DOCUMENT,
-                "header",
-                format!(
-                    "must be an object with rule_set, rule_set_version and description, got {}",
-                    kind(other)
-                ),
-            ),
-        }
-    }
-
     /// Checks one rule; `None` when it has an error (all of them reported).
     fn rule(
         &mut self,
@@ -423,51 +292,8 @@ impl Checker {
         seen: &mut HashMap<String, usize>,
     ) -> Option<ThresholdRule> {
         let before = self.errors.len();
-        let Some(obj) = v.as_object() else {
-            let at = At {
-                rule: None,
-                index: Some(index),
-            };
-            self.error(&at, "rule", format!("must be an object, got {}", kind(v)));
-            return None;
-        };
-
-        // id first: every later error carries it.
-        let (id, id_error) = match get(obj, "id") {
-            None => (
-                None,
-                Some("is required: a non-empty string, unique in the set".to_owned()),
-            ),
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                (None, Some("must be a non-empty string".to_owned()))
-            }
-            Some(Value::String(s)) => (Some(s.clone()), None),
-            Some(other) => (
-                None,
-                Some(format!("must be a non-empty string, got {}", kind(other))),
-            ),
-        };
-        let at = At {
-            rule: id.clone(),
-            index: Some(index),
-        };
-        if let Some(message) = id_error {
-            self.error(&at, "id", message);
-        }
-        if let Some(id) = &id {
-            if let Some(first) = seen.get(id) {
-                self.error(
-                    &at,
-                    "id",
-                    format!(
-                        "duplicate id {id:?}: rule #{first} already uses it; ids must be unique \
-                         in the set"
-                    ),
-                );
-            } else {
-                seen.insert(id.clone(), index);
-            }
-        }
+        let (obj, at) = self.rule_start(index, v, seen)?;
+        let id = at.rule.clone();
 
         let name = self.opt_string(&at, obj, "name", "name", false);
         let description = self.opt_string(&at, obj, "description", "description", false);
@@ -480,28 +306,13 @@ impl Checker {
                 );
                 None
             }
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                self.error(&at, "metric", "must be a non-empty string");
-                None
-            }
-            Some(Value::String(s)) => {
-                if s.trim() != s {
-                    self.warn(
-                        &at,
-                        "metric",
-                        format!("metric {s:?} has leading or trailing whitespace, which is matched exactly"),
-                    );
-                }
-                Some(s.clone())
-            }
-            Some(other) => {
-                self.error(
-                    &at,
-                    "metric",
-                    format!("must be a non-empty string, got {}", kind(other)),
-                );
-                None
-            }
+            Some(v) => self.name(
+                &at,
+                "metric",
+                v,
+                "must be a non-empty string",
+                "must be a non-empty string",
+            ),
         };
 
         let mut matchers = Vec::new();
@@ -592,99 +403,17 @@ impl Checker {
             }
         };
 
-        let operator = match get(obj, "operator") {
-            None => {
-                self.error(
-                    &at,
-                    "operator",
-                    format!("is required: one of {} (any case)", operator_names()),
-                );
-                None
-            }
-            Some(Value::String(s)) => {
-                let op = Operator::parse(s);
-                if op.is_none() {
-                    self.error(
-                        &at,
-                        "operator",
-                        format!(
-                            "unknown operator {s:?}; accepted: {} (any case)",
-                            operator_names()
-                        ),
-                    );
-                }
-                op
-            }
-            Some(other) => {
-                self.error(
-                    &at,
-                    "operator",
-                    format!(
-                        "must be a string, one of {}, got {}",
-                        operator_names(),
-                        kind(other)
-                    ),
-                );
-                None
-            }
-        };
-
-        let aggregation = match get(obj, "aggregation") {
-            None => Some(Aggregation::Last),
-            Some(Value::String(s)) => {
-                let a = Aggregation::parse(s);
-                if a.is_none() {
-                    self.error(
-                        &at,
-                        "aggregation",
-                        format!(
-                            "unknown aggregation {s:?}; accepted: {} (any case)",
-                            aggregation_names()
-                        ),
-                    );
-                }
-                a
-            }
-            Some(other) => {
-                self.error(
-                    &at,
-                    "aggregation",
-                    format!(
-                        "must be a string, one of {}, got {}",
-                        aggregation_names(),
-                        kind(other)
-                    ),
-                );
-                None
-            }
-        };
+        let k = Keyword::any_case("operator", "operator", operator_names());
+        let operator = self.keyword(&at, get(obj, "operator"), k, None, Operator::parse);
+        let k = Keyword::any_case("aggregation", "aggregation", aggregation_names());
+        let last = Some(Aggregation::Last);
+        let aggregation = self.keyword(&at, get(obj, "aggregation"), k, last, Aggregation::parse);
 
         let window_ms = self.duration(&at, obj, "evaluation_window", 60_000, true);
         let for_ms = self.duration(&at, obj, "for", 0, false);
         let resolve_after_ms = self.duration(&at, obj, "resolve_after", 0, false);
 
-        let severity = match get(obj, "severity") {
-            None => Some(Severity::Medium),
-            Some(Value::String(s)) => {
-                let sev = Severity::parse(s);
-                if sev.is_none() {
-                    self.error(
-                        &at,
-                        "severity",
-                        format!("unknown severity {s:?}; accepted: {SEVERITIES}"),
-                    );
-                }
-                sev
-            }
-            Some(other) => {
-                self.error(
-                    &at,
-                    "severity",
-                    format!("must be a string, one of {SEVERITIES}, got {}", kind(other)),
-                );
-                None
-            }
-        };
+        let severity = self.severity(&at, obj, "severity");
 
         let notification_channels = self.string_list(&at, obj, "notification_channels");
         let escalation_policy =
@@ -693,7 +422,7 @@ impl Checker {
         let auto_resolve = self.opt_bool(&at, obj, "auto_resolve", true);
         let enabled = self.opt_bool(&at, obj, "enabled", true);
 
-        self.unknown_keys(&at, obj, "", RULE_KEYS);
+        self.unknown_keys(&at, obj, "", RULE_KEYS, &[]);
 
         if let (Some(op @ (Operator::Equal | Operator::NotEqual)), Some(agg)) =
             (operator, aggregation)
@@ -787,13 +516,15 @@ mod tests {
         assert_eq!(m.value, "eu \"west\"");
         let m = matcher("dc=").expect("valid");
         assert!(m.matches("") && !m.matches("eu"));
+        let m = matcher("host=~(web|db)-[0-9]{1,2}").expect("groups and counted repetition");
+        assert!(m.matches("db-12") && !m.matches("db-123") && !m.matches("cache-1"));
         let m = matcher("host!~db-.*").expect("valid");
         assert!(m.matches("web-1") && !m.matches("db-2") && m.matches(""));
         for bad in [
             "host",
             "=x",
             "host~=x",
-            "host=~(a|b)",
+            "host=~(a|b",
             "ho st=x",
             r#"h="unterminated"#,
         ] {

@@ -1,10 +1,10 @@
-//! Threshold rules in their validated, typed form (the Step 8 format, `docs/threshold-rules.md`).
+//! Threshold rules in their validated, typed form (the format of `docs/threshold-rules.md`).
 //! Owns no parsing (see `parse`) and no evaluation state (see `engine`).
 
 use std::fmt;
 
-use super::pattern::Pattern;
-use crate::rule::Severity;
+use crate::matcher::Regex;
+use crate::severity::Severity;
 
 /// A validated threshold rule set.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +81,7 @@ impl Operator {
         })
     }
 
-    /// The canonical name, as in the Step 8 document.
+    /// The canonical name, as `docs/threshold-rules.md` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Operator::GreaterThan => "greater_than",
@@ -211,7 +211,7 @@ pub enum MatchOp {
     Equal,
     /// `!=`
     NotEqual,
-    /// `=~`, a fully anchored pattern of the supported regex subset.
+    /// `=~`, a regular expression matching the whole value (`crate::matcher::Regex`).
     Matches,
     /// `!~`
     NotMatches,
@@ -234,7 +234,7 @@ pub struct LabelMatcher {
     pub label: String,
     pub op: MatchOp,
     pub value: String,
-    pattern: Option<Pattern>,
+    pattern: Option<Regex>,
 }
 
 impl LabelMatcher {
@@ -242,7 +242,7 @@ impl LabelMatcher {
     pub fn new(label: &str, op: MatchOp, value: &str) -> Result<LabelMatcher, String> {
         let pattern = match op {
             MatchOp::Equal | MatchOp::NotEqual => None,
-            MatchOp::Matches | MatchOp::NotMatches => Some(Pattern::parse(value)?),
+            MatchOp::Matches | MatchOp::NotMatches => Some(Regex::new(value)?),
         };
         Ok(LabelMatcher {
             label: label.to_owned(),

@@ -5,8 +5,8 @@
 use std::hash::BuildHasher;
 
 use super::window::{Ring, Window};
-use crate::intern::Map;
 use crate::signal::Metric;
+use crate::Map;
 
 /// No next series in a hash chain.
 pub(crate) const NIL: u32 = u32::MAX;

@@ -3,7 +3,7 @@
 //! Not part of the API (hidden from the docs); deterministic, no I/O.
 
 use super::rule::{Aggregation, LabelMatcher, MatchOp, Operator, ThresholdRule, ThresholdRuleSet};
-use crate::rule::Severity;
+use crate::severity::Severity;
 use crate::signal::{Labels, Metric};
 
 /// The shape of a workload.

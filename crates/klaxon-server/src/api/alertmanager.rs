@@ -599,7 +599,7 @@ pub(crate) async fn receivers<S: Store + Clone>(
     let mut names = BTreeSet::from([RECEIVER.to_owned()]);
     names.extend(st.notify.notifier.receivers.keys().cloned());
     for rec in st.store.active_rule_sets().await? {
-        if let Ok(parsed) = klaxon_engine::parse::parse_rule_set(&rec.json) {
+        if let Ok(parsed) = klaxon_engine::event::parse_rule_set(&rec.json) {
             names.extend(parsed.set.rules.into_iter().map(|r| r.handler));
         }
     }
@@ -743,7 +743,7 @@ mod tests {
         assert!(p.receiver.is_some_and(|r| r.is_match("klaxon")));
         assert!(parse_params("active=maybe").is_err_and(|e| e.contains("not a boolean")));
         assert!(parse_params("filter=%ZZ").is_err());
-        assert!(parse_params("filter=alertname%3D~%22a%7B2%7D%22")
+        assert!(parse_params("filter=alertname%3D~%22a%7B2%22")
             .is_err_and(|e| e.contains("counted repetition")));
     }
 }

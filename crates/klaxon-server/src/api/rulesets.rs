@@ -6,8 +6,9 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use klaxon_engine::parse::{parse_rule_set, Parsed, RuleError};
+use klaxon_engine::event::{parse_rule_set, Parsed};
 use klaxon_engine::threshold::{parse_threshold_rules, ParsedThreshold};
+use klaxon_engine::RuleError;
 use klaxon_store::{NewRuleSet, RuleKind, RuleSetRecord, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -342,7 +342,7 @@ end = "2026-12-05T01:00:00Z"
 
 [[inhibit]]
 source_matchers = ['alertname="NodeDown"']
-target_matchers = ['severity=~"a{2}"']
+target_matchers = ['severity=~"a{2"']
 "#,
         );
         let errors = c.noise().expect_err("errors");
