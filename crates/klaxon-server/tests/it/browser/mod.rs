@@ -7,7 +7,7 @@
 //! `KLAXON_REQUIRE_PEERS=1` (CI), where they fail. The `#[ignore]` tests are the measurements
 //! of BENCHMARKS.md (time to interactive with 10,000 open alerts, memory over a long stream).
 
-mod common;
+use crate::harness as common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,7 @@
 //! The server as a client meets it: a real bind on 127.0.0.1:0, real HTTP/1.1, a real SQLite
 //! file. Time is wall-clock here, so waits are bounded polls, never fixed sleeps.
 
-mod common;
+use crate::harness as common;
 
 use common::{data_dir, http, start, Running, ADMIN};
 use std::time::{Duration, Instant};

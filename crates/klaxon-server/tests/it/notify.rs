@@ -5,7 +5,7 @@
 //! Waits are bounded polls.
 #![allow(clippy::unwrap_used)] // tests
 
-mod common;
+use crate::harness as common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -226,3 +226,18 @@ impl Amtool {
         .expect("join amtool")
     }
 }
+
+/// For a bench binary (`harness = false`): whether to run the measurement `name`. Names given
+/// on the command line (`cargo bench --bench B -- NAME...`, matched as substrings) choose;
+/// without any, every measurement runs but the `long` ones.
+pub(crate) fn bench_selected(name: &str, long: bool) -> bool {
+    let asked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if asked.is_empty() {
+        !long
+    } else {
+        asked.iter().any(|a| name.contains(a.as_str()))
+    }
+}

@@ -2,7 +2,7 @@
 //! cookie-authorized API calls, the CSRF and origin checks on every change, roles, sign-out,
 //! and the embedded page and modules. (The page itself runs in a real browser in `browser.rs`.)
 
-mod common;
+use crate::harness as common;
 
 use common::{data_dir, start, Running, ADMIN};
 use klaxon_store::{Role, Store};

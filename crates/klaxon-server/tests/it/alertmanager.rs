@@ -2,7 +2,7 @@
 //! Alertmanager's filters, status and receivers, every response checked against the required
 //! fields and types of Alertmanager's OpenAPI document, and amtool itself when it is installed.
 
-mod common;
+use crate::harness as common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! alerts they match to `suppressed` and back; maintenance windows mute only while open;
 //! inhibition and flapping are explained by `GET /alerts/{id}`; all of it survives a restart.
 
-mod common;
+use crate::harness as common;
 
 use common::{data_dir, start, Amtool, Running};
 use klaxon_engine::timestamp::format_ts;

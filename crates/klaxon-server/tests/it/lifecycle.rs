@@ -2,7 +2,7 @@
 //! current state), reopen and close timers, suppression, notes, bulk actions, history, summary,
 //! trends, the lifecycle stream, and a restart that keeps everything.
 
-mod common;
+use crate::harness as common;
 
 use std::time::{Duration, Instant};
 

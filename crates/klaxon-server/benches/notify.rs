@@ -1,11 +1,17 @@
-//! Notification figures for BENCHMARKS.md (ignored by `cargo test`; run each one with
-//! `cargo test --release -p klaxon-server --test notify_bench -- --ignored --nocapture NAME`):
-//! deliveries per second to a local webhook receiver, alert posted → webhook received latency
-//! with no grouping wait, and a receiver down under load (backlog on disk, catch-up speed).
-//! The server, the load and the receiver share this process and the machine's cores.
+//! Notification figures for BENCHMARKS.md: deliveries per second to a local webhook receiver
+//! (`throughput`, and `drain` for deliveries alone), alert posted → webhook received latency
+//! with no grouping wait (`latency`), and a receiver down under load (`outage`: backlog on
+//! disk, catch-up speed). The server, the load and the receiver share this process and the
+//! machine's cores.
+//!
+//! `cargo bench -p klaxon-server --bench notify -- NAME...` runs the named measurements; with
+//! no name, all but `outage` (ten minutes and more).
 #![allow(clippy::unwrap_used)] // bench
 
-mod common;
+#[path = "../tests/it/harness/mod.rs"]
+mod harness;
+
+use harness as common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,8 +122,6 @@ async fn wait_count(s: &Sink, n: u64, limit: Duration) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: run with --release --ignored"]
 async fn throughput() {
     let total: u64 = std::env::var("KLAXON_BENCH_ALERTS")
         .ok()
@@ -190,8 +194,6 @@ async fn throughput() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: run with --release --ignored"]
 async fn latency() {
     let total: u64 = std::env::var("KLAXON_BENCH_ALERTS")
         .ok()
@@ -241,8 +243,6 @@ fn disk(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: run with --release --ignored"]
 async fn outage() {
     let secs: u64 = std::env::var("KLAXON_BENCH_OUTAGE_SECS")
         .ok()
@@ -329,8 +329,6 @@ async fn outage() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: run with --release --ignored"]
 async fn drain() {
     // Deliveries alone: the outbox holds `total` notifications (the receiver was down while the
     // alerts were made); the receiver starts and the backlog drains.
@@ -383,4 +381,23 @@ async fn drain() {
         sink.keys.lock().unwrap().len()
     );
     s.stop().await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    if common::bench_selected("throughput", false) {
+        rt.block_on(throughput());
+    }
+    if common::bench_selected("latency", false) {
+        rt.block_on(latency());
+    }
+    if common::bench_selected("drain", false) {
+        rt.block_on(drain());
+    }
+    if common::bench_selected("outage", true) {
+        rt.block_on(outage());
+    }
 }

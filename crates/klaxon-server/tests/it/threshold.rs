@@ -4,7 +4,7 @@
 //! built-in collector feeds the Step 8 document's `high_cpu_usage` rule; a restart keeps a
 //! firing alert open until its condition is found false.
 
-mod common;
+use crate::harness as common;
 
 use common::{data_dir, start, Running};
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@
 //! flapping alerts are held; `GET /alerts/{id}` says why.
 #![allow(clippy::unwrap_used)] // tests
 
-mod common;
+use crate::harness as common;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
