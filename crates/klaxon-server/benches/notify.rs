@@ -11,8 +11,6 @@
 #[path = "../tests/it/harness/mod.rs"]
 mod harness;
 
-use harness as common;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -75,32 +73,25 @@ fn configure(c: &mut Config, port: u16) {
     c.telemetry.enabled = false;
     // The load generator does not resend its alerts; they stay firing for the whole run.
     c.lifecycle.resolve_timeout_seconds = 86_400;
-    let text = format!(
-        r#"
-        [notify]
-        workers = 128
-        [route]
-        receiver = "hook"
-        group_by = ["..."]
-        group_wait = "0s"
-        group_interval = "0s"
-        [[receivers]]
-        name = "hook"
-        [[receivers.webhook_configs]]
-        url = "http://127.0.0.1:{port}/hook"
-        timeout = "2s"
-        "#
+    harness::configure_notify(
+        c,
+        &format!(
+            r#"
+            [notify]
+            workers = 128
+            [route]
+            receiver = "hook"
+            group_by = ["..."]
+            group_wait = "0s"
+            group_interval = "0s"
+            [[receivers]]
+            name = "hook"
+            [[receivers.webhook_configs]]
+            url = "http://127.0.0.1:{port}/hook"
+            timeout = "2s"
+            "#
+        ),
     );
-    #[derive(serde::Deserialize)]
-    struct Part {
-        notify: klaxon_notify::NotifySettings,
-        route: klaxon_notify::RouteConfig,
-        receivers: Vec<klaxon_notify::ReceiverConfig>,
-    }
-    let p: Part = toml::from_str(&text).unwrap();
-    c.notify = p.notify;
-    c.route = Some(p.route);
-    c.receivers = p.receivers;
 }
 
 fn batch(from: u64, n: u64) -> String {
@@ -123,14 +114,11 @@ async fn wait_count(s: &Sink, n: u64, limit: Duration) {
 }
 
 async fn throughput() {
-    let total: u64 = std::env::var("KLAXON_BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60_000);
+    let total: u64 = harness::env_or("KLAXON_BENCH_ALERTS", 60_000);
     let (sink, port, _t) = start_sink(0).await;
-    let dir = common::data_dir("bench-throughput");
+    let dir = harness::data_dir("bench-throughput");
     let notify = std::env::var("KLAXON_BENCH_NO_NOTIFY").is_err();
-    let s = common::start(&dir, |c| {
+    let s = harness::serve(&dir, |c| {
         configure(c, port);
         if !notify {
             // The same load without notifications: what the alert path alone does.
@@ -139,7 +127,7 @@ async fn throughput() {
         }
     })
     .await;
-    let addr = s.addr;
+    let addr = s.addr();
     let t0 = Instant::now();
     let per = 2_000;
     let mut posts = Vec::new();
@@ -147,11 +135,11 @@ async fn throughput() {
         posts.push(tokio::spawn(async move {
             let mut i = w * per;
             while i < total {
-                let (st, _, v) = common::http(
+                let (st, _, v) = harness::http(
                     addr,
                     "POST",
                     "/api/v2/alerts",
-                    Some(common::ADMIN),
+                    Some(harness::ADMIN),
                     "application/json",
                     &batch(i, per.min(total - i)),
                 )
@@ -195,23 +183,20 @@ async fn throughput() {
 }
 
 async fn latency() {
-    let total: u64 = std::env::var("KLAXON_BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
+    let total: u64 = harness::env_or("KLAXON_BENCH_ALERTS", 2_000);
     let (sink, port, _t) = start_sink(0).await;
-    let dir = common::data_dir("bench-latency");
-    let s = common::start(&dir, |c| configure(c, port)).await;
+    let dir = harness::data_dir("bench-latency");
+    let s = harness::serve(&dir, |c| configure(c, port)).await;
     let mut sent = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     for i in 0..total {
         tick.tick().await;
         sent.insert(i.to_string(), Instant::now());
-        let (st, _, _) = common::http(
-            s.addr,
+        let (st, _, _) = harness::http(
+            s.addr(),
             "POST",
             "/api/v2/alerts",
-            Some(common::ADMIN),
+            Some(harness::ADMIN),
             "application/json",
             &batch(i, 1),
         )
@@ -244,32 +229,22 @@ fn disk(dir: &std::path::Path) -> u64 {
 }
 
 async fn outage() {
-    let secs: u64 = std::env::var("KLAXON_BENCH_OUTAGE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(600);
-    let rate: u64 = std::env::var("KLAXON_BENCH_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = common::data_dir("bench-outage");
-    let s = common::start(&dir, |c| configure(c, port)).await;
+    let secs: u64 = harness::env_or("KLAXON_BENCH_OUTAGE_SECS", 600);
+    let rate: u64 = harness::env_or("KLAXON_BENCH_RATE", 200);
+    let port = harness::free_port();
+    let dir = harness::data_dir("bench-outage");
+    let s = harness::serve(&dir, |c| configure(c, port)).await;
     let t0 = Instant::now();
     let mut posted = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut peak = 0u64;
     while t0.elapsed() < Duration::from_secs(secs) {
         tick.tick().await;
-        let (st, _, _) = common::http(
-            s.addr,
+        let (st, _, _) = harness::http(
+            s.addr(),
             "POST",
             "/api/v2/alerts",
-            Some(common::ADMIN),
+            Some(harness::ADMIN),
             "application/json",
             &batch(posted, rate),
         )
@@ -296,11 +271,11 @@ async fn outage() {
     while (sink.seen.lock().unwrap().len() as u64) < posted + extra {
         tick.tick().await;
         if back.elapsed() < Duration::from_secs(60) {
-            let (st, _, _) = common::http(
-                s.addr,
+            let (st, _, _) = harness::http(
+                s.addr(),
                 "POST",
                 "/api/v2/alerts",
-                Some(common::ADMIN),
+                Some(harness::ADMIN),
                 "application/json",
                 &batch(posted + extra, rate),
             )
@@ -332,25 +307,18 @@ async fn outage() {
 async fn drain() {
     // Deliveries alone: the outbox holds `total` notifications (the receiver was down while the
     // alerts were made); the receiver starts and the backlog drains.
-    let total: u64 = std::env::var("KLAXON_BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60_000);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = common::data_dir("bench-drain");
-    let s = common::start(&dir, |c| configure(c, port)).await;
+    let total: u64 = harness::env_or("KLAXON_BENCH_ALERTS", 60_000);
+    let port = harness::free_port();
+    let dir = harness::data_dir("bench-drain");
+    let s = harness::serve(&dir, |c| configure(c, port)).await;
     let mut i = 0;
     while i < total {
         let n = 2_000.min(total - i);
-        let (st, _, _) = common::http(
-            s.addr,
+        let (st, _, _) = harness::http(
+            s.addr(),
             "POST",
             "/api/v2/alerts",
-            Some(common::ADMIN),
+            Some(harness::ADMIN),
             "application/json",
             &batch(i, n),
         )
@@ -388,16 +356,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    if common::bench_selected("throughput", false) {
+    if harness::bench_selected("throughput", false) {
         rt.block_on(throughput());
     }
-    if common::bench_selected("latency", false) {
+    if harness::bench_selected("latency", false) {
         rt.block_on(latency());
     }
-    if common::bench_selected("drain", false) {
+    if harness::bench_selected("drain", false) {
         rt.block_on(drain());
     }
-    if common::bench_selected("outage", true) {
+    if harness::bench_selected("outage", true) {
         rt.block_on(outage());
     }
 }

@@ -7,13 +7,11 @@
 //! `KLAXON_REQUIRE_PEERS=1` (CI), where they fail. The `#[ignore]` tests are the measurements
 //! of BENCHMARKS.md (time to interactive with 10,000 open alerts, memory over a long stream).
 
-use crate::harness as common;
-
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{data_dir, start, Running, ADMIN};
+use crate::harness::{self, data_dir, serve, Running, ADMIN};
 use klaxon_store::Store;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,10 +47,7 @@ async fn browser(tag: &str) -> Option<Browser> {
         println!("{why}");
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = harness::free_port();
     let child = Command::new(driver.expect("checked"))
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -277,7 +272,7 @@ impl Browser {
 
     /// Signs in on the page with `token` and waits for the overview.
     async fn sign_in(&self, r: &Running, token: &str) {
-        self.goto(&format!("http://{}/", r.addr)).await;
+        self.goto(&format!("http://{}/", r.addr())).await;
         self.until(
             "the sign-in form",
             "return !document.getElementById('signin').hidden",
@@ -332,7 +327,7 @@ async fn create(r: &Running, name: &str, severity: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_page() {
     let dir = data_dir("browser-live");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("live").await else {
         return;
     };
@@ -341,7 +336,7 @@ async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_p
     b.screenshot("overview").await;
 
     // An alert fired through the API appears in the open table within a second.
-    b.goto(&format!("http://{}/#/alerts", r.addr)).await;
+    b.goto(&format!("http://{}/#/alerts", r.addr())).await;
     b.until(
         "the open alerts table",
         "return document.querySelector('main [data-ready=\"1\"]') && document.querySelector('.grid-row:not([hidden])')",
@@ -365,7 +360,7 @@ async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_p
     let first = b.window().await;
     let second = b.new_window().await;
     b.switch(&second).await;
-    b.goto(&format!("http://{}/#/alerts/{id}", r.addr)).await;
+    b.goto(&format!("http://{}/#/alerts/{id}", r.addr())).await;
     b.until(
         "the detail page on the second window",
         "return document.querySelector('main [data-state=\"active\"]')",
@@ -423,7 +418,7 @@ async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_p
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phone_width_fits_without_sideways_scrolling() {
     let dir = data_dir("browser-phone");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("phone").await else {
         return;
     };
@@ -446,7 +441,7 @@ async fn phone_width_fits_without_sideways_scrolling() {
         "health",
         "silences",
     ] {
-        b.goto(&format!("http://{}/#/{page}", r.addr)).await;
+        b.goto(&format!("http://{}/#/{page}", r.addr())).await;
         b.until(
             &format!("page {page:?}"),
             &format!("return document.querySelector('main').dataset.page === '{}' && !document.querySelector('main .loading')", if page.is_empty() { "overview" } else { page.split('/').next().unwrap_or(page) }),
@@ -477,7 +472,7 @@ async fn phone_width_fits_without_sideways_scrolling() {
     // The new-silence form previews, in the browser, the open alerts its matchers catch.
     b.goto(&format!(
         "http://{}/#/silences/new?m=alertname%3DPhone1&m=service%3D~check.*",
-        r.addr
+        r.addr()
     ))
     .await;
     b.until(
@@ -542,20 +537,17 @@ async fn fire_many(r: &Running, n: usize) {
 #[ignore = "measurement for BENCHMARKS.md; run in release"]
 async fn bench_alerts_page_with_10000_open_alerts() {
     let dir = data_dir("browser-bench-10k");
-    let r = start(&dir, |c| c.lifecycle.resolve_timeout_seconds = 86_400).await;
+    let r = serve(&dir, |c| c.lifecycle.resolve_timeout_seconds = 86_400).await;
     let Some(b) = browser("bench").await else {
         return;
     };
-    let n: usize = std::env::var("KLAXON_BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let n: usize = harness::env_or("KLAXON_BENCH_ALERTS", 10_000);
     fire_many(&r, n).await;
     b.sign_in(&r, ADMIN).await;
     let mut runs = Vec::new();
     for run in 0..7 {
         b.goto("about:blank").await;
-        b.goto(&format!("http://{}/#/alerts", r.addr)).await;
+        b.goto(&format!("http://{}/#/alerts", r.addr())).await;
         let v = b
             .until(
                 "the alerts page to be interactive",
@@ -616,21 +608,18 @@ async fn bench_alerts_page_with_10000_open_alerts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement for BENCHMARKS.md; takes an hour"]
 async fn soak_pages_memory_while_streaming_50_alerts_per_second() {
-    let seconds: u64 = std::env::var("KLAXON_SOAK_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3600);
+    let seconds: u64 = harness::env_or("KLAXON_SOAK_SECONDS", 3600);
     let dir = data_dir("browser-soak");
-    let r = std::sync::Arc::new(start(&dir, |c| c.lifecycle.close_after_seconds = 60).await);
+    let r = std::sync::Arc::new(serve(&dir, |c| c.lifecycle.close_after_seconds = 60).await);
     let Some(b) = browser("soak").await else {
         return;
     };
     b.sign_in(&r, ADMIN).await;
     let overview = b.window().await;
-    b.goto(&format!("http://{}/#/", r.addr)).await;
+    b.goto(&format!("http://{}/#/", r.addr())).await;
     let alerts = b.new_window().await;
     b.switch(&alerts).await;
-    b.goto(&format!("http://{}/#/alerts", r.addr)).await;
+    b.goto(&format!("http://{}/#/alerts", r.addr())).await;
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let created = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -724,8 +713,8 @@ async fn soak_pages_memory_while_streaming_50_alerts_per_second() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_stream_is_shown_and_resumes_with_the_last_event_id() {
     let dir = data_dir("browser-reconnect");
-    let r = start(&dir, |_| {}).await;
-    let addr = r.addr;
+    let r = serve(&dir, |_| {}).await;
+    let addr = r.addr();
     let Some(b) = browser("reconnect").await else {
         return;
     };
@@ -767,7 +756,7 @@ async fn a_dropped_stream_is_shown_and_resumes_with_the_last_event_id() {
     // The same server comes back (same data, new run): the browser reconnects by itself with
     // its Last-Event-ID, the server sees an id of the earlier run and sends `reset`, the page
     // reloads its data, and the banner goes.
-    let r = common::start_at(&dir, &addr.to_string(), |_| {}).await;
+    let r = harness::serve_at(&dir, &addr.to_string(), |_| {}).await;
     b.until(
         "the reconnection",
         "return document.getElementById('banner').hidden && document.getElementById('conn').dataset.state === 'live' && document.body.dataset.lastResync === 'reset'",
@@ -787,7 +776,7 @@ async fn a_dropped_stream_is_shown_and_resumes_with_the_last_event_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_search_and_bulk_resolve_of_twenty_and_a_viewer_cannot_act() {
     let dir = data_dir("browser-bulk");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let viewer = "viewer-token-for-the-browser";
     r.store
         .insert_token(
@@ -807,7 +796,7 @@ async fn keyboard_search_and_bulk_resolve_of_twenty_and_a_viewer_cannot_act() {
     }
     let keep = create(&r, "Quiet", "high").await;
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/alerts", r.addr)).await;
+    b.goto(&format!("http://{}/#/alerts", r.addr())).await;
     b.until(
         "the table",
         "return document.querySelector('main [data-ready=\"1\"]')",
@@ -916,11 +905,11 @@ async fn keyboard_search_and_bulk_resolve_of_twenty_and_a_viewer_cannot_act() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pages_diff_and_matcher_logic_in_the_browser() {
     let dir = data_dir("browser-modules");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("modules").await else {
         return;
     };
-    b.goto(&format!("http://{}/", r.addr)).await;
+    b.goto(&format!("http://{}/", r.addr())).await;
     let script = r#"
         const done = arguments[arguments.length - 1];
         Promise.all([import('/ui/assets/diff.js'), import('/ui/assets/matcher.js')]).then(([d, m]) => {
@@ -983,7 +972,7 @@ async fn the_pages_diff_and_matcher_logic_in_the_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_history_finds_an_old_resolved_alert() {
     let dir = data_dir("browser-history");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("history").await else {
         return;
     };
@@ -994,7 +983,7 @@ async fn the_history_finds_an_old_resolved_alert() {
         create(&r, &format!("Other{i}"), "low").await;
     }
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/alerts?tab=history", r.addr))
+    b.goto(&format!("http://{}/#/alerts?tab=history", r.addr()))
         .await;
     b.until(
         "the history tab",
@@ -1031,7 +1020,7 @@ async fn the_history_finds_an_old_resolved_alert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_show_validate_diff_and_activate_versions() {
     let dir = data_dir("browser-rules");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("rules").await else {
         return;
     };
@@ -1048,7 +1037,7 @@ async fn rules_show_validate_diff_and_activate_versions() {
     let (s, _) = r.admin("POST", "/v1/rulesets/shop/1/activate", "").await;
     assert_eq!(s, 200);
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/rules", r.addr)).await;
+    b.goto(&format!("http://{}/#/rules", r.addr())).await;
     b.until(
         "the two versions",
         "return document.querySelectorAll('main section tbody tr').length === 2",
@@ -1121,7 +1110,7 @@ async fn rules_show_validate_diff_and_activate_versions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analytics_charts_and_live_health() {
     let dir = data_dir("browser-analytics");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("analytics").await else {
         return;
     };
@@ -1138,7 +1127,7 @@ async fn analytics_charts_and_live_health() {
         }
     }
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/analytics", r.addr)).await;
+    b.goto(&format!("http://{}/#/analytics", r.addr())).await;
     let v = b
         .until(
             "the charts",
@@ -1151,7 +1140,7 @@ async fn analytics_charts_and_live_health() {
         v[2], true,
         "a server that sent no notifications says so: {v}"
     );
-    b.goto(&format!("http://{}/#/health", r.addr)).await;
+    b.goto(&format!("http://{}/#/health", r.addr())).await;
     b.until(
         "live health figures",
         "const t = document.querySelector('main').innerText; return t.includes('Ready') && t.includes('Live: one update a second.') && document.querySelectorAll('main .spark path').length >= 3",
@@ -1164,7 +1153,7 @@ async fn analytics_charts_and_live_health() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_noisy_alert_is_silenced_and_let_go_from_the_silences_page() {
     let dir = data_dir("browser-silences");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("silences").await else {
         return;
     };
@@ -1173,7 +1162,7 @@ async fn a_noisy_alert_is_silenced_and_let_go_from_the_silences_page() {
     b.sign_in(&r, ADMIN).await;
     b.goto(&format!(
         "http://{}/#/silences/new?m=alertname%3DNoisy&comment=flaky%20disk",
-        r.addr
+        r.addr()
     ))
     .await;
     b.until(
@@ -1230,11 +1219,11 @@ async fn a_noisy_alert_is_silenced_and_let_go_from_the_silences_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn threshold_rules_show_validate_diff_and_activate_on_the_rules_page() {
     let dir = data_dir("browser-threshold-rules");
-    let r = start(&dir, |c| c.collector.enabled = false).await;
+    let r = serve(&dir, |c| c.collector.enabled = false).await;
     let Some(b) = browser("threshold-rules").await else {
         return;
     };
-    // Version 1 is one bare rule, as the Step 8 document writes it; version 2 a set.
+    // Version 1 is one bare rule, as docs/threshold-rules.md writes it; version 2 a set.
     let v1 = r#"{"id":"high_cpu_usage","metric":"system.cpu.usage","threshold":90,"operator":"greater_than","aggregation":"avg","evaluation_window":"5m","for":"1m","severity":"HIGH"}"#;
     let v2 = r#"{"header":{"rule_set":"host"},"rules":[
       {"id":"high_cpu_usage","metric":"system.cpu.usage","threshold":80,"operator":"greater_than","aggregation":"avg","evaluation_window":"5m","for":"1m","severity":"HIGH"},
@@ -1246,7 +1235,7 @@ async fn threshold_rules_show_validate_diff_and_activate_on_the_rules_page() {
         assert_eq!(s, 201, "{v}");
     }
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/rules", r.addr)).await;
+    b.goto(&format!("http://{}/#/rules", r.addr())).await;
     b.until(
         "the threshold rule set and its two versions",
         "const s = document.querySelector('main section[data-kind=\"threshold\"]'); return s && s.querySelectorAll('tbody tr').length === 2",

@@ -1,44 +1,103 @@
-//! The test harness: a real server on 127.0.0.1:0 over a real SQLite file, and a minimal
-//! HTTP/1.1 client. Time is wall-clock here, so waits are bounded polls, never fixed sleeps.
-#![allow(dead_code)]
+//! The test harness: a real server over a real SQLite file, reached through its router in
+//! process (`tower::ServiceExt::oneshot`, no socket) or, for streams, browsers and outside
+//! clients, bound on 127.0.0.1:0 with a minimal HTTP/1.1 client. Time is wall-clock here
+//! (the server reads it), so waits are bounded polls, never fixed sleeps.
+#![allow(dead_code)] // the test binary and the benches each use part of it
 
-use std::path::PathBuf;
+pub(crate) mod receiver;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use axum::Router;
+use http_body_util::BodyExt;
 use klaxon_server::config::{Config, Secret};
 use klaxon_server::Server;
 use klaxon_store::sqlite::SqliteStore;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
 
 pub(crate) const ADMIN: &str = "test-admin-token-0123456789";
 
+/// The `Host` of a request that goes through the router without a socket.
+pub(crate) const HOST: &str = "klaxon.test";
+
+/// A directory of its own under the system temp dir, removed when dropped.
+pub(crate) struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh, empty data directory named after `name`, unique within this process.
+pub(crate) fn data_dir(name: &str) -> TempDir {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("klaxon-it-{}-{n}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    TempDir(d)
+}
+
+/// A started server: its router, its store and, when bound, its address.
 pub(crate) struct Running {
-    pub addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+    app: Router,
+    addr: Option<std::net::SocketAddr>,
+    run: Run,
     pub store: SqliteStore,
     pub permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
-pub(crate) fn data_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("klaxon-api-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+enum Run {
+    /// Started, not bound: requests go through the router; `stop` drains.
+    Router(Server<SqliteStore>),
+    /// Serving on a socket until told to stop.
+    Bound {
+        stop: tokio::sync::oneshot::Sender<()>,
+        done: tokio::task::JoinHandle<anyhow::Result<()>>,
+    },
 }
 
-pub(crate) async fn start(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Running {
-    start_at(dir, "127.0.0.1:0", tweak).await
+/// A response: status, head (`name: value` lines), body text.
+pub(crate) struct Resp {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
 }
 
-/// As [`start`], listening on `addr` (a restart on the port of a stopped server).
-pub(crate) async fn start_at(
-    dir: &std::path::Path,
-    addr: &str,
+impl Resp {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+}
+
+async fn started(
+    dir: &Path,
     tweak: impl FnOnce(&mut Config),
-) -> Running {
+) -> (Server<SqliteStore>, SqliteStore) {
     let mut config = Config {
         data_dir: dir.to_path_buf(),
         admin_token: Some(Secret(ADMIN.to_owned())),
@@ -49,6 +108,31 @@ pub(crate) async fn start_at(
     let server = Server::start(config, store.clone())
         .await
         .expect("server starts");
+    (server, store)
+}
+
+/// A server on `dir`, reached through its router: no socket.
+pub(crate) async fn start(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Running {
+    let (server, store) = started(dir, tweak).await;
+    Running {
+        app: server.router(),
+        addr: None,
+        permits: server.ingest_permits(),
+        run: Run::Router(server),
+        store,
+    }
+}
+
+/// A server on `dir` listening on 127.0.0.1:0, for what needs a socket: streams, WebSockets,
+/// browsers, other programs.
+pub(crate) async fn serve(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Running {
+    serve_at(dir, "127.0.0.1:0", tweak).await
+}
+
+/// As [`serve`], listening on `addr` (a restart on the port of a stopped server).
+pub(crate) async fn serve_at(dir: &Path, addr: &str, tweak: impl FnOnce(&mut Config)) -> Running {
+    let (server, store) = started(dir, tweak).await;
+    let app = server.router();
     let permits = server.ingest_permits();
     let listener = TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -57,23 +141,79 @@ pub(crate) async fn start_at(
         let _ = rx.await;
     }));
     Running {
-        addr,
-        stop: Some(tx),
-        done,
+        app,
+        addr: Some(addr),
+        run: Run::Bound { stop: tx, done },
         store,
         permits,
     }
 }
 
 impl Running {
-    pub(crate) async fn stop(mut self) -> SqliteStore {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
+    /// The address of a server started with [`serve`].
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+            .expect("this server has no socket: start it with `serve` to reach it over TCP")
+    }
+
+    /// Stops taking input, commits everything accepted, and hands back the store.
+    pub(crate) async fn stop(self) -> SqliteStore {
+        match self.run {
+            Run::Router(server) => server.drain().await,
+            Run::Bound { stop, done } => {
+                let _ = stop.send(());
+                done.await.expect("join").expect("clean shutdown");
+            }
         }
-        self.done.await.expect("join").expect("clean shutdown");
         self.store
     }
 
+    /// One request through the router, with these headers (and `Host` unless given).
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Resp {
+        let mut req = axum::http::Request::builder().method(method).uri(path);
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req = req.header("host", HOST);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Body::from(body.to_owned()))
+            .expect("a well-formed request");
+        let resp = self
+            .app
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("the router is infallible");
+        let status = resp.status().as_u16();
+        let mut head = String::new();
+        for (k, v) in resp.headers() {
+            head.push_str(&format!(
+                "{k}: {}\r\n",
+                String::from_utf8_lossy(v.as_bytes())
+            ));
+        }
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("a complete body")
+            .to_bytes();
+        Resp {
+            status,
+            head,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// A request with an optional bearer token and a content type: status, head, JSON body.
     pub(crate) async fn call(
         &self,
         method: &str,
@@ -82,7 +222,14 @@ impl Running {
         ctype: &str,
         body: &str,
     ) -> (u16, String, Value) {
-        http(self.addr, method, path, token, ctype, body).await
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", ctype)];
+        if let Some(a) = &auth {
+            headers.push(("authorization", a));
+        }
+        let r = self.request(method, path, &headers, body).await;
+        let json = r.json();
+        (r.status, r.head, json)
     }
 
     pub(crate) async fn admin(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
@@ -99,21 +246,55 @@ impl Running {
         (s, v)
     }
 
-    /// Polls GET /v1/alerts until `pred` holds (bounded).
-    pub(crate) async fn alerts_until(&self, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    /// GET `path` with the admin token: the body as text (Prometheus's exposition format).
+    pub(crate) async fn text(&self, path: &str) -> String {
+        let auth = format!("Bearer {ADMIN}");
+        let r = self
+            .request("GET", path, &[("authorization", &auth)], "")
+            .await;
+        assert_eq!(r.status, 200, "GET {path}: {}", r.body);
+        r.body
+    }
+
+    /// Polls `path` (admin token) until `pred` holds on its JSON (bounded).
+    pub(crate) async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let t0 = Instant::now();
         loop {
-            let (_, v) = self.admin("GET", "/v1/alerts?limit=1000", "").await;
-            let list = v["alerts"].as_array().cloned().unwrap_or_default();
-            if pred(&list) || t0.elapsed() > Duration::from_secs(10) {
-                return list;
+            let (_, v) = self.admin("GET", path, "").await;
+            if pred(&v) || t0.elapsed() > Duration::from_secs(10) {
+                return v;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+
+    /// The outbox counts of `channel` (`GET /alerts/metrics/delivery`) once `sent` rows or more
+    /// are sent and none is left to send (bounded). Called after a notification that the
+    /// dispatcher wrote after everything a test waits on, it is the point after which nothing
+    /// more can arrive: what a test then does not see was never written.
+    pub(crate) async fn delivered(&self, channel: &str, sent: u64) -> Value {
+        let v = self
+            .until("/alerts/metrics/delivery", |v| {
+                let c = &v["channels"][channel];
+                c["sent"].as_u64() >= Some(sent) && c["pending"] == 0 && c["retrying"] == 0
+            })
+            .await;
+        v["channels"][channel].clone()
+    }
+
+    /// Polls GET /v1/alerts until `pred` holds on the list (bounded).
+    pub(crate) async fn alerts_until(&self, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let v = self
+            .until("/v1/alerts?limit=1000", |v| {
+                pred(v["alerts"].as_array().map_or(&[], Vec::as_slice))
+            })
+            .await;
+        v["alerts"].as_array().cloned().unwrap_or_default()
+    }
 }
 
-/// A minimal HTTP/1.1 client: one request per connection.
+/// A minimal HTTP/1.1 client over a real socket, one request per connection: status, head,
+/// JSON body.
 pub(crate) async fn http(
     addr: std::net::SocketAddr,
     method: &str,
@@ -165,18 +346,39 @@ pub(crate) fn dechunk(mut s: &str) -> String {
     out
 }
 
-impl Running {
-    /// Polls `path` (admin token) until `pred` holds on its JSON (bounded).
-    pub(crate) async fn until(&self, path: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let t0 = Instant::now();
-        loop {
-            let (_, v) = self.admin("GET", path, "").await;
-            if pred(&v) || t0.elapsed() > Duration::from_secs(10) {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+/// Polls `f` until it gives a value; fails naming `what` after `limit`.
+pub(crate) async fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
         }
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Applies a TOML snippet with `[notify]`, `[smtp]`, `[route]` and `[[receivers]]` to `c`.
+pub(crate) fn configure_notify(c: &mut Config, text: &str) {
+    #[derive(serde::Deserialize)]
+    struct Part {
+        #[serde(default)]
+        notify: Option<klaxon_notify::NotifySettings>,
+        #[serde(default)]
+        smtp: Option<klaxon_notify::SmtpDefaults>,
+        route: Option<klaxon_notify::RouteConfig>,
+        #[serde(default)]
+        receivers: Vec<klaxon_notify::ReceiverConfig>,
+    }
+    let p: Part = toml::from_str(text).expect("a notification configuration");
+    if let Some(n) = p.notify {
+        c.notify = n;
+    }
+    if let Some(s) = p.smtp {
+        c.smtp = s;
+    }
+    c.route = p.route;
+    c.receivers = p.receivers;
 }
 
 /// `amtool`, Alertmanager's own client, pointed at a running klaxon with the admin token.
@@ -189,7 +391,7 @@ pub(crate) const AMTOOL: &str = "/usr/bin/amtool";
 impl Amtool {
     /// `None` (after printing why) when amtool is not installed; a failure when it must be
     /// (`KLAXON_REQUIRE_PEERS`).
-    pub(crate) fn new(r: &Running, dir: &std::path::Path) -> Option<Amtool> {
+    pub(crate) fn new(r: &Running, dir: &Path) -> Option<Amtool> {
         if !std::path::Path::new(AMTOOL).exists() {
             assert!(
                 std::env::var_os("KLAXON_REQUIRE_PEERS").is_none(),
@@ -203,10 +405,17 @@ impl Amtool {
             .expect("write http config");
         Some(Amtool {
             args: vec![
-                format!("--alertmanager.url=http://{}", r.addr),
+                format!("--alertmanager.url=http://{}", r.addr()),
                 format!("--http.config.file={}", auth.display()),
             ],
         })
+    }
+
+    /// The same amtool without the token.
+    pub(crate) fn without_token(&self) -> Amtool {
+        Amtool {
+            args: self.args[..1].to_vec(),
+        }
     }
 
     /// Runs amtool with these arguments: (success, stdout, stdout and stderr).
@@ -225,6 +434,22 @@ impl Amtool {
         .await
         .expect("join amtool")
     }
+}
+
+/// A port that was free a moment ago on 127.0.0.1 (nothing listens on it now).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The environment variable `name` parsed, or `default`.
+pub(crate) fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// For a bench binary (`harness = false`): whether to run the measurement `name`. Names given
