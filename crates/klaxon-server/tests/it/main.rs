@@ -13,4 +13,5 @@ mod module_cycles;
 mod noise;
 mod notify;
 mod pipeline;
+mod test_layout;
 mod threshold;
