@@ -101,6 +101,20 @@ fn batch(from: u64, n: u64) -> String {
     Value::Array(v).to_string()
 }
 
+/// Posts `batch(from, n)` to `POST /api/v2/alerts` over the socket; it must be taken.
+async fn post_alerts(addr: std::net::SocketAddr, from: u64, n: u64) {
+    let (st, _, v) = harness::http(
+        addr,
+        "POST",
+        "/api/v2/alerts",
+        Some(harness::ADMIN),
+        "application/json",
+        &batch(from, n),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+}
+
 async fn wait_count(s: &Sink, n: u64, limit: Duration) {
     let t0 = Instant::now();
     while s.count.load(Ordering::Relaxed) < n {
@@ -135,16 +149,7 @@ async fn throughput() {
         posts.push(tokio::spawn(async move {
             let mut i = w * per;
             while i < total {
-                let (st, _, v) = harness::http(
-                    addr,
-                    "POST",
-                    "/api/v2/alerts",
-                    Some(harness::ADMIN),
-                    "application/json",
-                    &batch(i, per.min(total - i)),
-                )
-                .await;
-                assert_eq!(st, 200, "{v}");
+                post_alerts(addr, i, per.min(total - i)).await;
                 i += 4 * per;
             }
         }));
@@ -192,16 +197,7 @@ async fn latency() {
     for i in 0..total {
         tick.tick().await;
         sent.insert(i.to_string(), Instant::now());
-        let (st, _, _) = harness::http(
-            s.addr(),
-            "POST",
-            "/api/v2/alerts",
-            Some(harness::ADMIN),
-            "application/json",
-            &batch(i, 1),
-        )
-        .await;
-        assert_eq!(st, 200);
+        post_alerts(s.addr(), i, 1).await;
     }
     wait_count(&sink, total, Duration::from_secs(60)).await;
     let seen = sink.seen.lock().unwrap().clone();
@@ -240,16 +236,7 @@ async fn outage() {
     let mut peak = 0u64;
     while t0.elapsed() < Duration::from_secs(secs) {
         tick.tick().await;
-        let (st, _, _) = harness::http(
-            s.addr(),
-            "POST",
-            "/api/v2/alerts",
-            Some(harness::ADMIN),
-            "application/json",
-            &batch(posted, rate),
-        )
-        .await;
-        assert_eq!(st, 200);
+        post_alerts(s.addr(), posted, rate).await;
         posted += rate;
         peak = peak.max(disk(&dir));
         if posted % (rate * 60) == 0 {
@@ -271,16 +258,7 @@ async fn outage() {
     while (sink.seen.lock().unwrap().len() as u64) < posted + extra {
         tick.tick().await;
         if back.elapsed() < Duration::from_secs(60) {
-            let (st, _, _) = harness::http(
-                s.addr(),
-                "POST",
-                "/api/v2/alerts",
-                Some(harness::ADMIN),
-                "application/json",
-                &batch(posted + extra, rate),
-            )
-            .await;
-            assert_eq!(st, 200);
+            post_alerts(s.addr(), posted + extra, rate).await;
             extra += rate;
         }
         assert!(
@@ -314,16 +292,7 @@ async fn drain() {
     let mut i = 0;
     while i < total {
         let n = 2_000.min(total - i);
-        let (st, _, _) = harness::http(
-            s.addr(),
-            "POST",
-            "/api/v2/alerts",
-            Some(harness::ADMIN),
-            "application/json",
-            &batch(i, n),
-        )
-        .await;
-        assert_eq!(st, 200);
+        post_alerts(s.addr(), i, n).await;
         i += n;
     }
     let t0 = Instant::now();

@@ -29,18 +29,16 @@ const NOT_YET: &[&str] = &["klaxon-engine"];
 
 #[test]
 fn every_crate_has_one_integration_test_binary() {
-    let crates = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("crates folder");
     let mut found = Vec::new();
     let mut checked = 0;
-    for e in std::fs::read_dir(crates).expect("read crates").flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if NOT_YET.contains(&name.as_str()) || !e.path().join("Cargo.toml").is_file() {
+    for dir in crate::harness::workspace_crates() {
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        if NOT_YET.contains(&name.as_str()) {
             continue;
         }
         checked += 1;
-        for extra in extra_test_binaries(&e.path().join("tests")) {
+        for extra in extra_test_binaries(&dir.join("tests")) {
             found.push(format!("crates/{name}/tests/{extra}"));
         }
     }

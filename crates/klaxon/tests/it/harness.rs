@@ -30,6 +30,14 @@ pub(crate) const BROKEN_RULES: &str = r#"{
   ]
 }"#;
 
+/// What the errors of [`BROKEN_RULES`] name, one each at least.
+pub(crate) const BROKEN_RULES_ERRORS: [&str; 4] = [
+    "alert.handler",
+    "MAX_GAP_SECONDS",
+    "contxt",
+    "PRECEDED_BY_WITHIN_MINUTES",
+];
+
 /// The repository's root (examples are read from there).
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")

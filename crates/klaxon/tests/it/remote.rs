@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::client;
 use crate::harness::{
-    free_port, klaxon as binary, root, show, text, Serve, TempDir, BROKEN_RULES, TOKEN,
+    free_port, klaxon as binary, root, show, text, Serve, TempDir, BROKEN_RULES,
+    BROKEN_RULES_ERRORS, TOKEN,
 };
 
 #[test]
@@ -175,12 +176,7 @@ fn rules_load_of_a_broken_set_lists_every_error_and_stores_nothing() {
     let out = klaxon(&server, &["rules", "load", path, "--activate"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stdout = text(&out.stdout);
-    for needle in [
-        "alert.handler",
-        "MAX_GAP_SECONDS",
-        "contxt",
-        "PRECEDED_BY_WITHIN_MINUTES",
-    ] {
+    for needle in BROKEN_RULES_ERRORS {
         assert!(stdout.contains(needle), "missing {needle} in:\n{stdout}");
     }
     assert!(

@@ -436,6 +436,21 @@ impl Amtool {
     }
 }
 
+/// The folders of the workspace's crates (`crates/*` with a `Cargo.toml`), by name.
+pub(crate) fn workspace_crates() -> Vec<PathBuf> {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("crates folder");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(crates)
+        .expect("read crates")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    out.sort();
+    out
+}
+
 /// A port that was free a moment ago on 127.0.0.1 (nothing listens on it now).
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
