@@ -8,5 +8,4 @@
 #   AM_BENCH_SECONDS=30 AM_BENCH_CONNECTIONS=64 scripts/am-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo test --release -p klaxon --test prometheus -- \
-    --ignored --exact alertmanager_load_comparison --nocapture --test-threads=1
+exec cargo bench -p klaxon --bench alertmanager

@@ -288,6 +288,12 @@ impl<S: Store + Clone> Server<S> {
         Arc::clone(&self.state.permits)
     }
 
+    /// The router `serve` serves, for tests that call it in process (no socket); not API.
+    #[doc(hidden)]
+    pub fn router(&self) -> axum::Router {
+        crate::app::router(self.state.clone())
+    }
+
     /// Serves HTTP on `listener` until `shutdown` completes, then drains: in-flight requests
     /// finish, the engine takes no more input and finishes its queue, every alert and telemetry
     /// row is committed, baselines are saved.

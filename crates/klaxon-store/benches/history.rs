@@ -10,9 +10,13 @@
 //! `KLAXON_BENCH_KEEP=1` keeps the database and reuses it on the next run (skipping the fill).
 #![allow(clippy::unwrap_used)] // bench
 
-use std::path::{Path, PathBuf};
+#[path = "../tests/it/harness.rs"]
+mod harness;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use harness::remove_db;
 use klaxon_engine::lifecycle::State;
 use klaxon_store::conformance::{insert, labelled};
 use klaxon_store::sqlite::SqliteStore;
@@ -235,14 +239,6 @@ fn db_path() -> PathBuf {
         format!("klaxon-store-history-bench-{}.db", std::process::id())
     };
     dir.join(name)
-}
-
-fn remove_db(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
-    }
 }
 
 fn env_number(name: &str, default: usize) -> usize {

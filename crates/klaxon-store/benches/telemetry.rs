@@ -6,10 +6,14 @@
 //! one; use a directory on the disk the server will use, since every commit is fsynced.
 #![allow(clippy::unwrap_used)] // bench
 
+#[path = "../tests/it/harness.rs"]
+mod harness;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use harness::remove_db;
 use klaxon_engine::Severity;
 use klaxon_store::conformance::alert;
 use klaxon_store::sqlite::SqliteStore;
@@ -81,14 +85,6 @@ fn batches() -> Vec<Vec<TelemetryRow>> {
 fn db_path() -> PathBuf {
     let dir = std::env::var_os("KLAXON_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
     dir.join(format!("klaxon-store-bench-{}.db", std::process::id()))
-}
-
-fn remove_db(path: &std::path::Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(p));
-    }
 }
 
 fn report(what: &str, n: usize, unit: &str, secs: f64) {

@@ -3,27 +3,20 @@
 //! the same data directory, and every alert the client had seen must be there, through the API
 //! and in the SQLite file, with the same process, rule and times.
 
-#[allow(dead_code)]
-#[path = "../src/client.rs"]
-mod client;
-
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use client::{Client, Target};
 use http_body_util::BodyExt;
 use http_body_util::Full;
 use hyper::header::{ACCEPT, CONTENT_TYPE};
 use hyper::Method;
 
-const TOKEN: &str = "crash-test-admin-token-0123456789";
+use crate::client::Client;
+use crate::harness::{Serve, TempDir};
+
 /// Marks per request; every one fires.
 const BATCH: usize = 500;
 /// Fire for at least this long before the kill.
@@ -102,8 +95,8 @@ fn every_alert_a_client_saw_survives_kill_9() {
         .build()
         .expect("runtime");
 
-    let mut server = Server::start(dir.path());
-    let client = client(&server.url);
+    let mut server = Serve::start(dir.path());
+    let client = server.client();
     rt.block_on(load_rules(&client));
 
     let ledger = Arc::new(Mutex::new(Ledger::default()));
@@ -188,8 +181,8 @@ fn every_alert_a_client_saw_survives_kill_9() {
     );
 
     // Restart on the same data directory: everything seen must be there, unchanged.
-    let server = Server::start(dir.path());
-    let client = self::client(&server.url);
+    let server = Serve::start(dir.path());
+    let client = server.client();
     let stored = rt.block_on(all_alerts(&client));
     let mut missing = Vec::new();
     for (id, s) in &seen {
@@ -248,14 +241,6 @@ fn every_alert_a_client_saw_survives_kill_9() {
         "took {:?}",
         started.elapsed()
     );
-}
-
-fn client(url: &str) -> Client {
-    Client::new(&Target {
-        url: url.to_owned(),
-        token: Some(TOKEN.to_owned()),
-    })
-    .expect("client")
 }
 
 async fn load_rules(client: &Client) {
@@ -434,148 +419,4 @@ async fn all_alerts(client: &Client) -> BTreeMap<i64, Seen> {
             out.insert(id, s);
         }
     }
-}
-
-fn clear_env(cmd: &mut Command) {
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("KLAXON_") {
-            cmd.env_remove(k);
-        }
-    }
-}
-
-/// A directory under the system temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let p =
-            std::env::temp_dir().join(format!("klaxon-crash-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).expect("create temp dir");
-        TempDir(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `klaxon serve` on `127.0.0.1:0`, ready (health answered 200); killed when dropped, also when
-/// the test panics.
-struct Server {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_klaxon"));
-        clear_env(&mut cmd);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(["--admin-token", TOKEN])
-            .current_dir(data_dir)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn klaxon serve");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Some(addr) = listening_addr(&line) {
-                        let _ = tx.send(addr);
-                    }
-                    if let Ok(mut l) = log.lock() {
-                        l.push_str(&line);
-                        l.push('\n');
-                    }
-                }
-            });
-        }
-        let mut server = Server {
-            child,
-            url: String::new(),
-            log,
-        };
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => server.url = format!("http://{addr}"),
-            Err(e) => panic!(
-                "klaxon serve did not say where it listens ({e}); log:\n{}",
-                server.log()
-            ),
-        }
-        let addr = server.url.trim_start_matches("http://").to_owned();
-        let give_up = Instant::now() + Duration::from_secs(15);
-        while health(&addr) != Some(200) {
-            assert!(
-                Instant::now() < give_up,
-                "klaxon serve at {} never became healthy; log:\n{}",
-                server.url,
-                server.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    /// SIGKILL: no shutdown, no flush, no goodbye.
-    fn kill_9(&mut self) {
-        self.child.kill().expect("kill -9 the server");
-        let status = self.child.wait().expect("reap the server");
-        assert!(
-            !status.success(),
-            "the server was killed, not stopped: {status}"
-        );
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The address in a `listening on http://ADDR` log line.
-fn listening_addr(line: &str) -> Option<String> {
-    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
-    let addr: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']' | '-'))
-        .collect();
-    (!addr.is_empty()).then_some(addr)
-}
-
-/// The status of `GET /monitoring/health`, or `None` if nothing answers.
-fn health(addr: &str) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(
-        format!("GET /monitoring/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    )
-    .ok()?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).ok()?;
-    answer.split_whitespace().nth(1)?.parse().ok()
 }

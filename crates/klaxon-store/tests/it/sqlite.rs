@@ -2,8 +2,6 @@
 //! and the per-process state table.
 #![allow(clippy::unwrap_used)] // tests
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,6 +15,8 @@ use klaxon_store::{
     StoredAlert, TelemetryRow,
 };
 use rusqlite::{Connection, OpenFlags};
+
+use crate::harness;
 
 fn new_alert(n: i64) -> NewAlert {
     NewAlert {
@@ -46,7 +46,7 @@ fn stored_ids(path: &Path) -> Vec<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_survives_close_and_reopen() {
-    let path = common::temp_db("reopen");
+    let path = harness::temp_db("reopen");
     let store = SqliteStore::open(&path).unwrap();
     let alerts = store
         .insert_alerts(vec![new_alert(1), new_alert(2)])
@@ -89,12 +89,12 @@ async fn data_survives_close_and_reopen() {
     // Ids keep ascending after a reopen.
     let next = store.insert_alerts(vec![new_alert(3)]).await.unwrap();
     assert!(next[0].id > listed[0].id);
-    common::close_and_remove(store).await;
+    harness::close_and_remove(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_request_leaves_nothing_behind_and_its_batch_commits() {
-    let path = common::temp_db("savepoint");
+    let path = harness::temp_db("savepoint");
     let store = SqliteStore::open(&path).unwrap();
     // The second alert cannot be stored (SQLite integers are i64), after the first one was
     // written: the request's savepoint must take the first one back, and only that.
@@ -118,12 +118,12 @@ async fn a_failed_request_leaves_nothing_behind_and_its_batch_commits() {
         .query_row("SELECT count(*) FROM alert_events", [], |r| r.get(0))
         .unwrap();
     assert_eq!(events, 50, "no event of the failed request");
-    common::close_and_remove(store).await;
+    harness::close_and_remove(store).await;
 }
 
 #[tokio::test]
 async fn migrations_are_idempotent_on_reopen() {
-    let path = common::temp_db("migrate");
+    let path = harness::temp_db("migrate");
     let schema = |path: &Path| {
         let conn = raw(path);
         let version: i64 = conn
@@ -162,12 +162,12 @@ async fn migrations_are_idempotent_on_reopen() {
         drop(store);
         assert_eq!(schema(&path), first, "reopening changes no schema object");
     }
-    common::remove_db(&path);
+    harness::remove_db(&path);
 }
 
 #[tokio::test]
 async fn a_newer_schema_is_refused() {
-    let path = common::temp_db("newer");
+    let path = harness::temp_db("newer");
     let store = SqliteStore::open(&path).unwrap();
     store.close().await.unwrap();
     drop(store);
@@ -180,12 +180,12 @@ async fn a_newer_schema_is_refused() {
         matches!(&err, StoreError::Unavailable(m) if m.contains("newer")),
         "{err:?}"
     );
-    common::remove_db(&path);
+    harness::remove_db(&path);
 }
 
 #[tokio::test]
 async fn open_sets_wal_mode_and_foreign_keys_hold() {
-    let path = common::temp_db("pragmas");
+    let path = harness::temp_db("pragmas");
     let store = SqliteStore::open(&path).unwrap();
     let conn = raw(&path);
     let mode: String = conn
@@ -201,19 +201,19 @@ async fn open_sets_wal_mode_and_foreign_keys_hold() {
     );
     assert!(orphan.is_err(), "foreign key enforced");
     drop(writer);
-    common::close_and_remove(store).await;
+    harness::close_and_remove(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_is_visible_to_another_connection_when_insert_returns() {
-    let path = common::temp_db("durable");
+    let path = harness::temp_db("durable");
     let store = SqliteStore::open(&path).unwrap();
     for n in 0..20 {
         let stored = store.insert_alerts(vec![new_alert(n)]).await.unwrap();
         // Right after the call returns, a fresh connection of our own sees the row.
         assert_eq!(stored_ids(&path).last(), Some(&stored[0].id));
     }
-    common::close_and_remove(store).await;
+    harness::close_and_remove(store).await;
 }
 
 /// Environment variable naming the database the crash child writes to.
@@ -235,13 +235,12 @@ fn an_acknowledged_insert_survives_a_crash() {
         println!("stored {} {}", stored[0].id, stored[1].id);
         std::process::abort();
     }
-    let path = common::temp_db("crash");
+    let path = harness::temp_db("crash");
+    // This test's name in the test binary: its module path without the crate's name.
+    let name = concat!(module_path!(), "::an_acknowledged_insert_survives_a_crash");
+    let name = name.split_once("::").map_or(name, |(_, n)| n);
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "an_acknowledged_insert_survives_a_crash",
-            "--nocapture",
-        ])
+        .args(["--exact", name, "--nocapture"])
         .env(CHILD_DB, &path)
         .output()
         .unwrap();
@@ -249,12 +248,12 @@ fn an_acknowledged_insert_survives_a_crash() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("stored 1 2"), "child output: {stdout}");
     assert_eq!(stored_ids(&path), [1, 2]);
-    common::remove_db(&path);
+    harness::remove_db(&path);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn close_commits_everything_queued_and_refuses_later_calls() {
-    let path = common::temp_db("close");
+    let path = harness::temp_db("close");
     let store = SqliteStore::open(&path).unwrap();
     let tasks: Vec<_> = (0..100)
         .map(|n| {
@@ -285,12 +284,12 @@ async fn close_commits_everything_queued_and_refuses_later_calls() {
     assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
     store.close().await.unwrap(); // again: nothing to do
     drop(store);
-    common::remove_db(&path);
+    harness::remove_db(&path);
 }
 
 #[test]
 fn dropping_the_last_clone_still_commits_what_is_queued() {
-    let path = common::temp_db("drop");
+    let path = harness::temp_db("drop");
     let rt = tokio::runtime::Builder::new_multi_thread().build().unwrap();
     let store = SqliteStore::open(&path).unwrap();
     let clone = store.clone();
@@ -307,12 +306,12 @@ fn dropping_the_last_clone_still_commits_what_is_queued() {
     drop(store); // outside the runtime: waits for the writer to finish
     drop(rt);
     assert_eq!(stored_ids(&path), [1]);
-    common::remove_db(&path);
+    harness::remove_db(&path);
 }
 
 #[tokio::test]
 async fn process_rows_keep_the_current_state_of_each_run() {
-    let path = common::temp_db("processes");
+    let path = harness::temp_db("processes");
     let store = SqliteStore::open(&path).unwrap();
     let row = |kind, ts, name: Option<&str>, status, steps_done| TelemetryRow::Process {
         kind,
@@ -375,26 +374,26 @@ async fn process_rows_keep_the_current_state_of_each_run() {
     );
     assert_eq!(state(&path), stopped);
     assert_eq!(store.telemetry_counts().await.unwrap().process_events, 3);
-    common::close_and_remove(store).await;
+    harness::close_and_remove(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clones_share_one_store() {
-    let path = common::temp_db("clones");
+    let path = harness::temp_db("clones");
     let store = SqliteStore::open(&path).unwrap();
     let other = store.clone();
     let a = store.insert_alerts(vec![new_alert(1)]).await.unwrap();
     let shared = Arc::new(other);
     assert_eq!(shared.get_alert(a[0].id).await.unwrap(), a[0]);
     drop(shared);
-    common::close_and_remove(store).await;
+    harness::close_and_remove(store).await;
 }
 
 /// Writes alerts into a version-1 database exactly as the version-1 `insert_alerts` did.
 fn v1_database(path: &Path, alerts: &[NewAlert]) {
     let conn = Connection::open(path).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.execute_batch(include_str!("../src/sqlite/migrations/0001_init.sql"))
+    conn.execute_batch(include_str!("../../src/sqlite/migrations/0001_init.sql"))
         .unwrap();
     conn.pragma_update(None, "user_version", 1).unwrap();
     for NewAlert {
@@ -458,7 +457,7 @@ async fn migration_2_upgrades_alerts_of_version_1() {
             created_at: 600,
         },
     ];
-    let path = common::temp_db("v1");
+    let path = harness::temp_db("v1");
     v1_database(&path, &old);
 
     let store = SqliteStore::open(&path).unwrap();
@@ -467,7 +466,7 @@ async fn migration_2_upgrades_alerts_of_version_1() {
         .unwrap();
     assert_eq!(version, SqliteStore::SCHEMA_VERSION);
     // What this build's insert_alerts stores for the same engine alerts, in a fresh store.
-    let fresh_path = common::temp_db("v2");
+    let fresh_path = harness::temp_db("v2");
     let fresh = SqliteStore::open(&fresh_path).unwrap();
     let now = fresh.insert_alerts(old.clone()).await.unwrap();
     for (id, expected) in (1..).zip(&now) {
@@ -552,8 +551,8 @@ async fn migration_2_upgrades_alerts_of_version_1() {
         Some("alice")
     );
     assert_eq!(store.alert_summary().await.unwrap().total, 4);
-    common::close_and_remove(store).await;
-    common::close_and_remove(fresh).await;
+    harness::close_and_remove(store).await;
+    harness::close_and_remove(fresh).await;
 }
 
 /// The database keeps alert states as their lowercase names, in the alert, its audit trail and
@@ -561,7 +560,7 @@ async fn migration_2_upgrades_alerts_of_version_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn states_are_stored_as_their_names() {
     use klaxon_store::conformance::transition;
-    let path = common::temp_db("states");
+    let path = harness::temp_db("states");
     let store = SqliteStore::open(&path).unwrap();
     let moves = [
         (State::Active, State::Suppressed),
@@ -614,5 +613,5 @@ async fn states_are_stored_as_their_names() {
         matches!(&err, StoreError::Unavailable(m) if m.contains("exploded")),
         "{err:?}"
     );
-    common::close_and_remove(store).await;
+    harness::close_and_remove(store).await;
 }

@@ -1,72 +1,12 @@
 //! The dashboard's server side as a browser meets it: sign-in with a token, the session cookie,
 //! cookie-authorized API calls, the CSRF and origin checks on every change, roles, sign-out,
-//! and the embedded page and modules. (The page itself runs in a real browser in `browser.rs`.)
+//! and the embedded page and modules, through the router. (The page itself runs in a real
+//! browser over a real socket in `browser/`.)
 
-mod common;
-
-use common::{data_dir, start, Running, ADMIN};
 use klaxon_store::{Role, Store};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-/// A response: status, lowercase head, body text.
-struct Resp {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_owned())
-        })
-    }
-}
-
-/// One request with any headers (`Host` is the server's address, as a browser sends it).
-async fn req(r: &Running, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
-    let mut s = TcpStream::connect(r.addr).await.expect("connect");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", r.addr);
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    ));
-    s.write_all(head.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        common::dechunk(rest)
-    } else {
-        rest.to_owned()
-    };
-    Resp {
-        status,
-        head: head.to_owned(),
-        body,
-    }
-}
+use crate::harness::{data_dir, start, Resp, Running, ADMIN, HOST};
 
 /// A signed-in browser: its cookie header and CSRF token.
 struct Browser {
@@ -76,15 +16,15 @@ struct Browser {
 }
 
 async fn sign_in(r: &Running, token: &str) -> (Resp, Option<Browser>) {
-    let origin = format!("http://{}", r.addr);
-    let resp = req(
-        r,
-        "POST",
-        "/ui/signin",
-        &[("Content-Type", "application/json"), ("Origin", &origin)],
-        &json!({ "token": token }).to_string(),
-    )
-    .await;
+    let origin = format!("http://{HOST}");
+    let resp = r
+        .request(
+            "POST",
+            "/ui/signin",
+            &[("Content-Type", "application/json"), ("Origin", &origin)],
+            &json!({ "token": token }).to_string(),
+        )
+        .await;
     let browser = resp.header("set-cookie").map(|c| Browser {
         cookie: c.split(';').next().unwrap_or("").to_owned(),
         csrf: resp.json()["csrf"].as_str().unwrap_or("").to_owned(),
@@ -95,13 +35,13 @@ async fn sign_in(r: &Running, token: &str) -> (Resp, Option<Browser>) {
 
 impl Browser {
     async fn get(&self, r: &Running, path: &str) -> Resp {
-        req(r, "GET", path, &[("Cookie", &self.cookie)], "").await
+        r.request("GET", path, &[("Cookie", &self.cookie)], "")
+            .await
     }
 
     /// A `fetch` from the dashboard's own page.
     async fn post(&self, r: &Running, path: &str, body: &str) -> Resp {
-        req(
-            r,
+        r.request(
             "POST",
             path,
             &[
@@ -166,32 +106,32 @@ async fn sign_in_sets_a_strict_http_only_cookie_that_authorizes_reads() {
     assert_eq!(session.json()["csrf"], b.csrf.as_str());
     assert_eq!(session.header("cache-control").as_deref(), Some("no-store"));
 
-    let anonymous = req(&r, "GET", "/alerts/summary", &[], "").await;
+    let anonymous = r.request("GET", "/alerts/summary", &[], "").await;
     assert_eq!(anonymous.status, 401);
-    let forged = req(
-        &r,
-        "GET",
-        "/alerts/summary",
-        &[("Cookie", "klaxon_session=feed")],
-        "",
-    )
-    .await;
+    let forged = r
+        .request(
+            "GET",
+            "/alerts/summary",
+            &[("Cookie", "klaxon_session=feed")],
+            "",
+        )
+        .await;
     assert_eq!(forged.status, 401);
     assert!(forged.body.contains("sign in again"), "{}", forged.body);
-    assert_eq!(req(&r, "GET", "/ui/session", &[], "").await.status, 401);
+    assert_eq!(r.request("GET", "/ui/session", &[], "").await.status, 401);
 
     // Behind a TLS proxy the cookie is Secure.
-    let proxied = req(
-        &r,
-        "POST",
-        "/ui/signin",
-        &[
-            ("Content-Type", "application/json"),
-            ("X-Forwarded-Proto", "https"),
-        ],
-        &json!({ "token": ADMIN }).to_string(),
-    )
-    .await;
+    let proxied = r
+        .request(
+            "POST",
+            "/ui/signin",
+            &[
+                ("Content-Type", "application/json"),
+                ("X-Forwarded-Proto", "https"),
+            ],
+            &json!({ "token": ADMIN }).to_string(),
+        )
+        .await;
     assert!(proxied
         .header("set-cookie")
         .is_some_and(|c| c.contains("; Secure")));
@@ -233,7 +173,7 @@ async fn actions_by_cookie_need_the_csrf_token_and_the_own_origin() {
         ),
     ];
     for (what, headers) in attempts {
-        let resp = req(&r, "POST", &path, &headers, "").await;
+        let resp = r.request("POST", &path, &headers, "").await;
         assert_eq!(resp.status, 403, "{what}: {}", resp.body);
         assert_eq!(resp.json()["error"]["code"], "forbidden", "{what}");
     }
@@ -305,13 +245,12 @@ async fn the_session_has_the_role_of_its_token() {
 async fn a_form_signs_in_without_script_and_sign_out_ends_the_session() {
     let dir = data_dir("dash-form");
     let r = start(&dir, |_| {}).await;
-    let origin = format!("http://{}", r.addr);
+    let origin = format!("http://{HOST}");
     let form = |body: String| {
         let origin = origin.clone();
         let r = &r;
         async move {
-            req(
-                r,
+            r.request(
                 "POST",
                 "/ui/signin",
                 &[
@@ -333,35 +272,37 @@ async fn a_form_signs_in_without_script_and_sign_out_ends_the_session() {
     let cookie = ok.header("set-cookie").expect("cookie");
     let cookie = cookie.split(';').next().expect("pair").to_owned();
 
-    let cross = req(
-        &r,
-        "POST",
-        "/ui/signin",
-        &[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Origin", "http://evil.example"),
-        ],
-        &format!("token={ADMIN}"),
-    )
-    .await;
+    let cross = r
+        .request(
+            "POST",
+            "/ui/signin",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Origin", "http://evil.example"),
+            ],
+            &format!("token={ADMIN}"),
+        )
+        .await;
     assert_eq!(cross.status, 403, "a cross-site sign-in is refused");
     assert!(cross.header("set-cookie").is_none());
 
-    let session = req(&r, "GET", "/ui/session", &[("Cookie", &cookie)], "").await;
+    let session = r
+        .request("GET", "/ui/session", &[("Cookie", &cookie)], "")
+        .await;
     let csrf = session.json()["csrf"].as_str().expect("csrf").to_owned();
     let b = Browser {
         cookie: cookie.clone(),
         csrf,
         origin: origin.clone(),
     };
-    let without = req(
-        &r,
-        "POST",
-        "/ui/signout",
-        &[("Cookie", &cookie), ("Origin", &origin)],
-        "",
-    )
-    .await;
+    let without = r
+        .request(
+            "POST",
+            "/ui/signout",
+            &[("Cookie", &cookie), ("Origin", &origin)],
+            "",
+        )
+        .await;
     assert_eq!(without.status, 403, "sign-out is CSRF-checked too");
     let out = b.post(&r, "/ui/signout", "").await;
     assert_eq!(out.status, 204);
@@ -377,7 +318,7 @@ async fn a_form_signs_in_without_script_and_sign_out_ends_the_session() {
 async fn the_page_and_its_modules_are_embedded_and_served_under_a_strict_policy() {
     let dir = data_dir("dash-assets");
     let r = start(&dir, |_| {}).await;
-    let page = req(&r, "GET", "/", &[], "").await;
+    let page = r.request("GET", "/", &[], "").await;
     assert_eq!(page.status, 200);
     assert!(page
         .header("content-type")
@@ -390,7 +331,7 @@ async fn the_page_and_its_modules_are_embedded_and_served_under_a_strict_policy(
     assert!(!page.body.contains("<script>"), "no inline script");
 
     let etag = page.header("etag").expect("etag");
-    let again = req(&r, "GET", "/", &[("If-None-Match", &etag)], "").await;
+    let again = r.request("GET", "/", &[("If-None-Match", &etag)], "").await;
     assert_eq!(again.status, 304);
 
     // Every module the page loads exists, and so does every module those import.
@@ -400,7 +341,9 @@ async fn the_page_and_its_modules_are_embedded_and_served_under_a_strict_policy(
         if !seen.insert(name.clone()) {
             continue;
         }
-        let resp = req(&r, "GET", &format!("/ui/assets/{name}"), &[], "").await;
+        let resp = r
+            .request("GET", &format!("/ui/assets/{name}"), &[], "")
+            .await;
         assert_eq!(resp.status, 200, "{name}");
         assert!(!resp.body.trim().is_empty(), "{name} is not empty");
         if name.ends_with(".js") {
@@ -419,7 +362,7 @@ async fn the_page_and_its_modules_are_embedded_and_served_under_a_strict_policy(
         }
     }
     assert!(seen.len() >= 10, "{seen:?}");
-    let missing = req(&r, "GET", "/ui/assets/nope.js", &[], "").await;
+    let missing = r.request("GET", "/ui/assets/nope.js", &[], "").await;
     assert_eq!(missing.status, 404);
     let (s, doc) = r.admin("GET", "/openapi.json", "").await;
     assert_eq!(s, 200);
@@ -465,7 +408,7 @@ async fn the_open_set_comes_in_one_compact_answer() {
     let (_, v) = r.admin("GET", "/alerts/open?limit=1", "").await;
     assert_eq!(v["rows"].as_array().map(Vec::len), Some(1));
     assert_eq!(v["truncated"], true);
-    let (_, _, anonymous) = common::http(r.addr, "GET", "/alerts/open", None, "", "").await;
+    let (_, _, anonymous) = r.call("GET", "/alerts/open", None, "", "").await;
     assert_eq!(anonymous["error"]["code"], "unauthorized");
     r.stop().await;
 }

@@ -2,12 +2,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
+
+use crate::harness::{root, text, BROKEN_RULES, BROKEN_RULES_ERRORS};
 
 fn klaxon(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_klaxon"))
+    let mut child = crate::harness::klaxon()
         .args(args)
-        .current_dir(root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -19,14 +20,6 @@ fn klaxon(args: &[&str], stdin: Option<&str>) -> Output {
         .expect("write stdin");
     drop(input);
     child.wait_with_output().expect("wait for klaxon")
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn temp(name: &str, content: &str) -> PathBuf {
@@ -130,29 +123,14 @@ fn replay_reads_stdin_reports_bad_lines_by_number_and_keeps_good_ones() {
 
 #[test]
 fn rules_check_lists_every_error_and_fails() {
-    let broken = temp(
-        "broken.json",
-        r#"{
-  "header": {"rule_set": "broken"},
-  "rules": [
-    {"id": "A", "trigger_type": "MARK_EVENT", "action": "X", "condition": {"operator": "ON_EVENT"}, "alert": {}},
-    {"id": "B", "trigger_type": "TRACE_STOP", "action": "X", "condition": {"operator": "MAX_GAP_SECONDS", "value": "1"}, "alert": {"handler": "h"}},
-    {"id": "C", "trigger_type": "MARK_EVENT", "action": "X", "contxt": "Y", "condition": {"operator": "PRECEDED_BY_WITHIN_MINUTES", "value": "|C1"}, "alert": {"handler": "h"}}
-  ]
-}"#,
-    );
+    let broken = temp("broken.json", BROKEN_RULES);
     let out = klaxon(
         &["rules", "check", broken.to_str().expect("utf-8 path")],
         None,
     );
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
-    for needle in [
-        "alert.handler",
-        "MAX_GAP_SECONDS",
-        "contxt",
-        "PRECEDED_BY_WITHIN_MINUTES",
-    ] {
+    for needle in BROKEN_RULES_ERRORS {
         assert!(stdout.contains(needle), "missing {needle} in:\n{stdout}");
     }
     assert!(stdout.lines().count() >= 4, "{stdout}");

@@ -5,162 +5,15 @@
 //! Waits are bounded polls.
 #![allow(clippy::unwrap_used)] // tests
 
-mod common;
+use std::collections::HashMap;
+use std::time::Duration;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use klaxon_server::config::Config;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Got {
-    path: String,
-    key: String,
-    kind: String,
-    signature: String,
-    body: Value,
-    raw: Vec<u8>,
-    at: Instant,
-    /// What the receiver answered.
-    status: u16,
-}
-
-/// How the receiver answers its n-th request (0-based) on `/hook`; later requests get 200.
-#[derive(Clone, Copy, Debug)]
-enum Act {
-    Fail503,
-    Hang,
-    TooMany(u64),
-    Fail500,
-}
-
-#[derive(Default)]
-struct Receiver {
-    got: Mutex<Vec<Got>>,
-    script: Mutex<Vec<Act>>,
-    /// Answer 503 to everything on /hook while set.
-    down: std::sync::atomic::AtomicBool,
-}
-
-async fn handle(
-    State(r): State<Arc<Receiver>>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let h = |n: &str| {
-        headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
-    };
-    let path = uri.path().to_owned();
-    let act = if path == "/hook" {
-        let mut s = r.script.lock().unwrap();
-        (!s.is_empty()).then(|| s.remove(0))
-    } else {
-        None
-    };
-    let down = path == "/hook" && r.down.load(std::sync::atomic::Ordering::SeqCst);
-    let (status, resp): (u16, Response) = match (down, act) {
-        (true, _) => (503, StatusCode::SERVICE_UNAVAILABLE.into_response()),
-        (_, Some(Act::Fail503)) => (503, StatusCode::SERVICE_UNAVAILABLE.into_response()),
-        (_, Some(Act::Fail500)) => (
-            500,
-            (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
-        ),
-        (_, Some(Act::TooMany(s))) => (
-            429,
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                [("retry-after", s.to_string())],
-                "slow down",
-            )
-                .into_response(),
-        ),
-        (_, Some(Act::Hang)) => {
-            // Longer than the channel's timeout: klaxon gives up and retries.
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            (200, StatusCode::OK.into_response())
-        }
-        (_, None) if path == "/slack" => (200, (StatusCode::OK, "ok").into_response()),
-        (_, None) if path == "/pd" => (
-            202,
-            (
-                StatusCode::ACCEPTED,
-                r#"{"status":"success","message":"Event processed"}"#,
-            )
-                .into_response(),
-        ),
-        (_, None) => (200, StatusCode::OK.into_response()),
-    };
-    r.got.lock().unwrap().push(Got {
-        path,
-        key: h("idempotency-key"),
-        kind: h("x-klaxon-kind"),
-        signature: h("x-klaxon-signature"),
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-        raw: body.to_vec(),
-        at: Instant::now(),
-        status,
-    });
-    resp
-}
-
-/// Starts the receiver on a free port (or on `port`).
-async fn receiver(
-    port: u16,
-) -> (
-    Arc<Receiver>,
-    std::net::SocketAddr,
-    tokio::task::JoinHandle<()>,
-) {
-    let r = Arc::new(Receiver::default());
-    let app = axum::Router::new()
-        .route("/{*path}", post(handle))
-        .with_state(Arc::clone(&r));
-    let l = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let addr = l.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
-    (r, addr, task)
-}
-
-/// Applies a TOML snippet with `[notify]`, `[smtp]`, `[route]` and `[[receivers]]` to `c`.
-fn configure(c: &mut Config, text: &str) {
-    #[derive(serde::Deserialize)]
-    struct Part {
-        #[serde(default)]
-        notify: Option<klaxon_notify::NotifySettings>,
-        #[serde(default)]
-        smtp: Option<klaxon_notify::SmtpDefaults>,
-        route: Option<klaxon_notify::RouteConfig>,
-        #[serde(default)]
-        receivers: Vec<klaxon_notify::ReceiverConfig>,
-    }
-    let p: Part = toml::from_str(text).unwrap();
-    if let Some(n) = p.notify {
-        c.notify = n;
-    }
-    if let Some(s) = p.smtp {
-        c.smtp = s;
-    }
-    c.route = p.route;
-    c.receivers = p.receivers;
-}
+use crate::harness::receiver::{accepted, receiver, Act, Got};
+use crate::harness::{self, configure_notify as configure, poll, Running, ADMIN};
 
 /// HMAC-SHA256, written out from its definition (RFC 2104) to check klaxon's independently.
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> String {
@@ -184,47 +37,19 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> String {
     )
 }
 
-async fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let t0 = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if t0.elapsed() >= limit {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn create(s: &common::Running, name: &str, severity: &str, labels: Value) -> i64 {
+async fn create(s: &Running, name: &str, severity: &str, labels: Value) -> i64 {
     let body = serde_json::json!({"name": name, "severity": severity, "labels": labels, "summary": format!("{name} is broken")});
     let (st, v) = s.admin("POST", "/alerts/create", &body.to_string()).await;
     assert_eq!(st, 201, "{v}");
     v["id"].as_i64().unwrap()
 }
 
-/// Accepted requests on `path`, by idempotency key.
-fn accepted(r: &Receiver, path: &str) -> BTreeMap<String, Vec<Got>> {
-    let mut m: BTreeMap<String, Vec<Got>> = BTreeMap::new();
-    for g in r
-        .got
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|g| g.path == path && (200..300).contains(&g.status))
-    {
-        m.entry(g.key.clone()).or_default().push(g.clone());
-    }
-    m
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_notification_arrives_through_failures_and_none_twice_beyond_its_key() {
     let (rx, raddr, _t) = receiver(0).await;
     *rx.script.lock().unwrap() = vec![Act::Fail503, Act::Hang, Act::TooMany(1), Act::Fail500];
-    let dir = common::data_dir("notify-flaky");
-    let s = common::start(&dir, |c| {
+    let dir = harness::data_dir("notify-flaky");
+    let s = harness::start(&dir, |c| {
         configure(
             c,
             &format!(
@@ -452,28 +277,19 @@ async fn every_notification_arrives_through_failures_and_none_twice_beyond_its_k
             .iter()
             .filter(|id| (**id - ids[0]) % 3 == 0)
             .count();
-    let slack = poll("slack messages", Duration::from_secs(20), || {
-        let v: Vec<Got> = rx
-            .got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|g| g.path == "/slack")
-            .cloned()
-            .collect();
-        (v.len() >= want).then_some(v)
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        rx.got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|g| g.path == "/slack")
-            .count(),
-        want
-    );
+    // Every change has been dispatched (its webhook and PagerDuty notifications arrived), so
+    // once Slack's outbox has nothing left to send, the receiver has all it will ever get.
+    let d = s.delivered("slack", want as u64).await;
+    assert_eq!(d["sent"].as_u64(), Some(want as u64), "{d}");
+    let slack: Vec<Got> = rx
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|g| g.path == "/slack")
+        .cloned()
+        .collect();
+    assert_eq!(slack.len(), want, "each message once");
     for g in &slack {
         let att = &g.body["attachments"][0];
         assert!(att["color"].as_str().unwrap().starts_with('#'));
@@ -491,16 +307,7 @@ async fn every_notification_arrives_through_failures_and_none_twice_beyond_its_k
     assert_eq!(w["dead"].as_u64(), Some(0));
     assert!(w["since_start"]["retries"].as_u64().unwrap() >= 4, "{d}");
     assert!(w["latency_ms"]["p99"].as_u64().is_some(), "{d}");
-    let (_, _, _) = s
-        .call(
-            "GET",
-            "/monitoring/prometheus",
-            Some(common::ADMIN),
-            "text/plain",
-            "",
-        )
-        .await;
-    let prom = raw_get(s.addr, "/monitoring/prometheus").await;
+    let prom = s.text("/monitoring/prometheus").await;
     assert!(
         prom.contains(&format!(
             "klaxon_notification_outbox{{channel=\"webhook\",status=\"sent\"}} {expected}"
@@ -511,28 +318,11 @@ async fn every_notification_arrives_through_failures_and_none_twice_beyond_its_k
     s.stop().await;
 }
 
-/// GET with the admin token; the raw body.
-async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-        common::ADMIN
-    );
-    c.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    c.read_to_end(&mut out).await.unwrap();
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restart_in_the_middle_of_a_backlog_loses_nothing() {
     // The receiver's port, reserved and closed: connections are refused until it starts.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let dir = common::data_dir("notify-restart");
+    let port = harness::free_port();
+    let dir = harness::data_dir("notify-restart");
     let toml = format!(
         r#"
         [notify]
@@ -555,7 +345,7 @@ async fn a_restart_in_the_middle_of_a_backlog_loses_nothing() {
         timeout = "500ms"
         "#
     );
-    let s = common::start(&dir, |c| configure(c, &toml)).await;
+    let s = harness::start(&dir, |c| configure(c, &toml)).await;
     for i in 0..30 {
         create(
             &s,
@@ -588,7 +378,7 @@ async fn a_restart_in_the_middle_of_a_backlog_loses_nothing() {
     drop(store);
 
     let (rx, _addr, _t) = receiver(port).await;
-    let s = common::start(&dir, |c| configure(c, &toml)).await;
+    let s = harness::start(&dir, |c| configure(c, &toml)).await;
     let got = poll(
         "the backlog and the grouped notification",
         Duration::from_secs(30),
@@ -636,9 +426,24 @@ async fn a_restart_in_the_middle_of_a_backlog_loses_nothing() {
     // Nothing is told twice after another restart.
     let store = s.stop().await;
     drop(store);
-    let s = common::start(&dir, |c| configure(c, &toml)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(accepted(&rx, "/hook").len(), 31);
+    // The dispatcher rebuilds from the store before it takes a new change, so once the alert
+    // made now has been told and the outbox has nothing left to send, anything told again
+    // would have arrived (or be counted as still to send).
+    let s = harness::start(&dir, |c| configure(c, &toml)).await;
+    create(
+        &s,
+        "AfterRestart",
+        "high",
+        serde_json::json!({"n": "after"}),
+    )
+    .await;
+    let d = s.delivered("webhook", 32).await;
+    assert_eq!(d["sent"].as_u64(), Some(32), "{d}");
+    let got = accepted(&rx, "/hook");
+    assert_eq!(got.len(), 32, "the new alert, and nothing of before again");
+    assert!(got
+        .values()
+        .any(|g| g[0].body["alerts"][0]["labels"]["n"] == "after"));
     s.stop().await;
 }
 
@@ -709,11 +514,7 @@ async fn smtp_sink_in(out: &std::path::Path, mode: &str) -> Option<(Peer, u16)> 
     {
         return skip("no openssl command to make the sink's certificates".to_owned());
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = harness::free_port();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/smtp_sink.py");
     let mut child = std::process::Command::new("python3")
         .arg(script)
@@ -763,7 +564,7 @@ fn mails(dir: &std::path::Path) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn email_goes_over_starttls_and_tls_trusting_a_private_ca() {
     for mode in ["starttls", "tls"] {
-        let out = common::data_dir(&format!("notify-{mode}-out"));
+        let out = harness::data_dir(&format!("notify-{mode}-out"));
         let Some((_sink, port)) = smtp_sink_in(&out, mode).await else {
             return;
         };
@@ -792,9 +593,9 @@ async fn email_goes_over_starttls_and_tls_trusting_a_private_ca() {
         };
 
         // Trusting the CA: the mail arrives, encrypted and authenticated.
-        let dir = common::data_dir(&format!("notify-{mode}"));
+        let dir = harness::data_dir(&format!("notify-{mode}"));
         let trusted = mail_config(&format!("ca_file = {:?}", ca.display().to_string()));
-        let s = common::start(&dir, |c| configure(c, &trusted)).await;
+        let s = harness::start(&dir, |c| configure(c, &trusted)).await;
         let id = create(&s, "Encrypted", "high", serde_json::json!({"mode": mode})).await;
         let mail = poll(
             &format!("the mail over {mode}"),
@@ -814,9 +615,9 @@ async fn email_goes_over_starttls_and_tls_trusting_a_private_ca() {
         s.stop().await;
 
         // Not trusting it: the certificate is refused, the notification waits to retry.
-        let dir = common::data_dir(&format!("notify-{mode}-untrusted"));
+        let dir = harness::data_dir(&format!("notify-{mode}-untrusted"));
         let untrusted = mail_config("");
-        let s = common::start(&dir, |c| configure(c, &untrusted)).await;
+        let s = harness::start(&dir, |c| configure(c, &untrusted)).await;
         let id = create(&s, "Refused", "high", serde_json::json!({"mode": mode})).await;
         let a = s
             .until(&format!("/alerts/{id}"), |a| {
@@ -837,12 +638,12 @@ async fn email_goes_over_starttls_and_tls_trusting_a_private_ca() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn email_arrives_at_a_real_smtp_server_as_escaped_text_and_html() {
-    let out = common::data_dir("notify-smtp-out");
+    let out = harness::data_dir("notify-smtp-out");
     let Some((_sink, port)) = smtp_sink(&out).await else {
         return;
     };
-    let dir = common::data_dir("notify-smtp");
-    let s = common::start(&dir, |c| {
+    let dir = harness::data_dir("notify-smtp");
+    let s = harness::start(&dir, |c| {
         configure(
             c,
             &format!(
@@ -960,8 +761,8 @@ async fn email_arrives_at_a_real_smtp_server_as_escaped_text_and_html() {
 async fn websocket_clients_get_what_their_filters_accept_and_resume_from_the_outbox() {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let dir = common::data_dir("notify-ws");
-    let s = common::start(&dir, |c| {
+    let dir = harness::data_dir("notify-ws");
+    let s = harness::serve(&dir, |c| {
         configure(
             c,
             r#"
@@ -977,11 +778,11 @@ async fn websocket_clients_get_what_their_filters_accept_and_resume_from_the_out
         )
     })
     .await;
-    let url = format!("ws://{}/notifications/ws?severity=critical", s.addr);
+    let url = format!("ws://{}/notifications/ws?severity=critical", s.addr());
     // A browser cannot set headers: it authenticates with its first frame.
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     ws.send(Message::Text(
-        format!("{{\"token\": \"{}\"}}", common::ADMIN).into(),
+        format!("{{\"token\": \"{}\"}}", ADMIN).into(),
     ))
     .await
     .unwrap();
@@ -1017,12 +818,12 @@ async fn websocket_clients_get_what_their_filters_accept_and_resume_from_the_out
     let mut req =
         tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
             "ws://{}/notifications/ws?after_id={first_id}&kind=resolved",
-            s.addr
+            s.addr()
         ))
         .unwrap();
     req.headers_mut().insert(
         "authorization",
-        format!("Bearer {}", common::ADMIN).parse().unwrap(),
+        format!("Bearer {}", ADMIN).parse().unwrap(),
     );
     let (mut back, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     assert_eq!(next_frame(&mut back).await["type"], "ready");

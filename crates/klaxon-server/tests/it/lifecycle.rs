@@ -2,14 +2,13 @@
 //! current state), reopen and close timers, suppression, notes, bulk actions, history, summary,
 //! trends, the lifecycle stream, and a restart that keeps everything.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{data_dir, start, Running, ADMIN};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::harness::{data_dir, serve, start, Running, ADMIN};
 
 const RULES: &str = r#"{"header":{"rule_set":"life"},"rules":[
  {"id":"FIRE","trigger_type":"MARK_EVENT","action":"FIRE","condition":{"operator":"ON_EVENT"},"alert":{"handler":"h","severity":"high"}},
@@ -385,9 +384,9 @@ async fn history_summary_performance_trends_and_create() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lifecycle_stream_shows_transitions_filters_and_resumes() {
     let dir = data_dir("life-stream");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     activate(&r).await;
-    let mut s = TcpStream::connect(r.addr).await.expect("connect");
+    let mut s = TcpStream::connect(r.addr()).await.expect("connect");
     let req = format!("GET /alerts/stream?severity=high HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
     let mut seen = String::new();
@@ -419,7 +418,7 @@ async fn the_lifecycle_stream_shows_transitions_filters_and_resumes() {
         .next()
         .expect("first id")
         .to_owned();
-    let mut s2 = TcpStream::connect(r.addr).await.expect("connect");
+    let mut s2 = TcpStream::connect(r.addr()).await.expect("connect");
     let req = format!("GET /alerts/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\nLast-Event-ID: {created_id}\r\n\r\n");
     s2.write_all(req.as_bytes()).await.expect("write");
     let mut again = String::new();
@@ -427,7 +426,7 @@ async fn the_lifecycle_stream_shows_transitions_filters_and_resumes() {
     assert!(again.contains("acknowledged"), "{again}");
 
     // An id of another run asks for a resync.
-    let mut s3 = TcpStream::connect(r.addr).await.expect("connect");
+    let mut s3 = TcpStream::connect(r.addr()).await.expect("connect");
     let req = format!("GET /alerts/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\nLast-Event-ID: 1-5\r\n\r\n");
     s3.write_all(req.as_bytes()).await.expect("write");
     let mut reset = String::new();
@@ -485,7 +484,7 @@ async fn a_restart_keeps_alerts_history_and_deduplication() {
 async fn the_openapi_document_lists_every_endpoint() {
     let dir = data_dir("life-openapi");
     let r = start(&dir, |_| {}).await;
-    let (s, _, doc) = common::http(r.addr, "GET", "/openapi.json", None, "", "").await;
+    let (s, _, doc) = r.call("GET", "/openapi.json", None, "", "").await;
     assert_eq!(s, 200);
     assert_eq!(doc["openapi"], "3.0.3");
     for (path, method) in [
@@ -535,10 +534,7 @@ async fn a_full_lifecycle_queue_answers_429_with_retry_after() {
     let (s, v) = r.admin("POST", "/alerts/bulk/acknowledge", &body).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["failed"], 2, "unknown alerts, each answered: {v}");
-    let mut conn = TcpStream::connect(r.addr).await.expect("connect");
-    conn.write_all(format!("GET /monitoring/prometheus HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("write");
-    let mut text = String::new();
-    conn.read_to_string(&mut text).await.expect("read");
+    let text = r.text("/monitoring/prometheus").await;
     assert!(
         text.contains("klaxon_lifecycle_throttled_total 1"),
         "{text}"

@@ -5,53 +5,10 @@
 //! flapping alerts are held; `GET /alerts/{id}` says why.
 #![allow(clippy::unwrap_used)] // tests
 
-mod common;
-
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
-use common::{data_dir, start, Running};
-use klaxon_server::config::Config;
 use serde_json::{json, Value};
 
-#[derive(Default)]
-struct Sink {
-    got: Mutex<Vec<(String, Value)>>,
-}
-
-async fn receive(State(s): State<Arc<Sink>>, uri: axum::http::Uri, body: Bytes) -> &'static str {
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    s.got.lock().unwrap().push((uri.path().to_owned(), v));
-    "ok"
-}
-
-async fn sink() -> (Arc<Sink>, std::net::SocketAddr) {
-    let s = Arc::new(Sink::default());
-    let app = axum::Router::new()
-        .route("/{*path}", post(receive))
-        .with_state(Arc::clone(&s));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    (s, addr)
-}
-
-impl Sink {
-    /// (path, status, alert names) of every body, once `pred` holds (bounded).
-    async fn until(&self, pred: impl Fn(&[(String, Value)]) -> bool) -> Vec<(String, Value)> {
-        let t0 = Instant::now();
-        loop {
-            let got = self.got.lock().unwrap().clone();
-            if pred(&got) || t0.elapsed() > Duration::from_secs(10) {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
+use crate::harness::receiver::{receiver, Got, Receiver};
+use crate::harness::{configure_notify as configure, data_dir, start, Running};
 
 fn alert_names(v: &Value) -> Vec<String> {
     v["alerts"]
@@ -64,16 +21,34 @@ fn alert_names(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn configure(c: &mut Config, text: &str) {
-    #[derive(serde::Deserialize)]
-    struct Part {
-        route: Option<klaxon_notify::RouteConfig>,
-        #[serde(default)]
-        receivers: Vec<klaxon_notify::ReceiverConfig>,
-    }
-    let p: Part = toml::from_str(text).unwrap();
-    c.route = p.route;
-    c.receivers = p.receivers;
+/// Whether a notification on `path` told of an alert named `name`.
+fn told_on(got: &[Got], path: &str, name: &str) -> bool {
+    got.iter()
+        .any(|g| g.path == path && alert_names(&g.body).iter().any(|n| n == name))
+}
+
+/// Everything the receiver will ever get of what happened so far: fires `barrier` (an alert
+/// routed to `paths`), waits until it is told on each (the dispatcher has then decided on every
+/// earlier change: nothing it holds back is still in the making) and until the outbox has
+/// nothing left to send (everything it wrote has arrived). Every notification sent arrived once.
+async fn settled(r: &Running, sink: &Receiver, barrier: Value, paths: &[&str]) -> Vec<Got> {
+    let name = barrier["alertname"].as_str().expect("a name").to_owned();
+    fire(r, json!([{ "labels": barrier }])).await;
+    let got = sink
+        .until(|g| paths.iter().all(|p| told_on(g, p, &name)))
+        .await;
+    assert!(
+        paths.iter().all(|p| told_on(&got, p, &name)),
+        "the barrier was told on {paths:?}: {got:?}"
+    );
+    let d = r.delivered("webhook", 0).await;
+    let got = sink.got.lock().unwrap().clone();
+    assert_eq!(
+        Some(got.len() as u64),
+        d["sent"].as_u64(),
+        "every notification sent arrived, once: {d} {got:?}"
+    );
+    got
 }
 
 async fn fire(r: &Running, alerts: Value) {
@@ -92,7 +67,7 @@ async fn id_of(r: &Running, name: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_to_a_rate_limited_receiver_arrives_as_the_burst_and_a_summary() {
-    let (sink, addr) = sink().await;
+    let (sink, addr, _receiver) = receiver(0).await;
     let dir = data_dir("pipeline-storm");
     let r = start(&dir, |c| {
         configure(
@@ -120,9 +95,9 @@ async fn a_storm_to_a_rate_limited_receiver_arrives_as_the_burst_and_a_summary()
     fire(&r, Value::Array(storm)).await;
     // The burst at once; a token a second after that: everything held goes as one.
     let got = sink
-        .until(|g| g.iter().map(|(_, v)| alert_names(v).len()).sum::<usize>() >= 500)
+        .until(|g| g.iter().map(|g| alert_names(&g.body).len()).sum::<usize>() >= 500)
         .await;
-    let total: usize = got.iter().map(|(_, v)| alert_names(v).len()).sum();
+    let total: usize = got.iter().map(|g| alert_names(&g.body).len()).sum();
     assert_eq!(total, 500, "every alert told, once: {} bodies", got.len());
     assert!(
         got.len() <= 6,
@@ -131,10 +106,10 @@ async fn a_storm_to_a_rate_limited_receiver_arrives_as_the_burst_and_a_summary()
     );
     let summary = got
         .iter()
-        .find(|(_, v)| v["alerts"].as_array().is_some_and(|a| a.len() > 100))
+        .find(|g| g.body["alerts"].as_array().is_some_and(|a| a.len() > 100))
         .expect("one folded summary");
-    assert_eq!(summary.1["status"], "firing");
-    let mut names: Vec<String> = got.iter().flat_map(|(_, v)| alert_names(v)).collect();
+    assert_eq!(summary.body["status"], "firing");
+    let mut names: Vec<String> = got.iter().flat_map(|g| alert_names(&g.body)).collect();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 500, "no alert twice");
@@ -143,7 +118,7 @@ async fn a_storm_to_a_rate_limited_receiver_arrives_as_the_burst_and_a_summary()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_notifications_are_explained_while_held() {
-    let (sink, addr) = sink().await;
+    let (sink, addr, _receiver) = receiver(0).await;
     let dir = data_dir("pipeline-held");
     let r = start(&dir, |c| {
         configure(
@@ -186,7 +161,7 @@ async fn held_notifications_are_explained_while_held() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silenced_and_inhibited_alerts_tell_nothing_and_scoped_rules_mute_one_route() {
-    let (sink, addr) = sink().await;
+    let (sink, addr, _receiver) = receiver(0).await;
     let dir = data_dir("pipeline-mute");
     let r = start(&dir, |c| {
         configure(
@@ -256,11 +231,7 @@ async fn silenced_and_inhibited_alerts_tell_nothing_and_scoped_rules_mute_one_ro
         ]),
     )
     .await;
-    sink.until(|g| {
-        g.iter()
-            .any(|(_, v)| alert_names(v).contains(&"ClusterDown".to_owned()))
-    })
-    .await;
+    sink.until(|g| told_on(g, "/hook", "ClusterDown")).await;
     fire(
         &r,
         json!([
@@ -271,23 +242,23 @@ async fn silenced_and_inhibited_alerts_tell_nothing_and_scoped_rules_mute_one_ro
         ]),
     )
     .await;
-    let got = sink
-        .until(|g| {
-            let on = |path: &str, name: &str| {
-                g.iter()
-                    .any(|(p, v)| p == path && alert_names(v).contains(&name.to_owned()))
-            };
-            on("/hook", "ReplicaLag") && on("/hook", "PrimaryDown") && on("/pager", "PrimaryDown")
-        })
-        .await;
-    // Let anything that should not come have a chance to come.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let got2 = sink.got.lock().unwrap().clone();
-    assert_eq!(got.len(), got2.len(), "nothing more arrived: {got2:?}");
+    sink.until(|g| {
+        told_on(g, "/hook", "ReplicaLag")
+            && told_on(g, "/hook", "PrimaryDown")
+            && told_on(g, "/pager", "PrimaryDown")
+    })
+    .await;
+    let got2 = settled(
+        &r,
+        &sink,
+        json!({"alertname": "Barrier", "team": "db"}),
+        &["/hook", "/pager"],
+    )
+    .await;
     let told = |path: &str| -> Vec<String> {
         got2.iter()
-            .filter(|(p, _)| p == path)
-            .flat_map(|(_, v)| alert_names(v))
+            .filter(|g| g.path == path)
+            .flat_map(|g| alert_names(&g.body))
             .collect()
     };
     let (hook, pager) = (told("/hook"), told("/pager"));
@@ -335,7 +306,7 @@ async fn silenced_and_inhibited_alerts_tell_nothing_and_scoped_rules_mute_one_ro
     .await;
     sink.until(|g| {
         g.iter()
-            .flat_map(|(_, v)| alert_names(v))
+            .flat_map(|g| alert_names(&g.body))
             .filter(|n| n == "NodeSlow")
             .count()
             >= 2
@@ -348,12 +319,12 @@ async fn silenced_and_inhibited_alerts_tell_nothing_and_scoped_rules_mute_one_ro
     let got = sink
         .until(|g| {
             g.iter()
-                .any(|(_, v)| alert_names(v).contains(&"Quiet".to_owned()))
+                .any(|g| alert_names(&g.body).contains(&"Quiet".to_owned()))
         })
         .await;
     assert!(
         got.iter()
-            .any(|(_, v)| alert_names(v).contains(&"Quiet".to_owned())),
+            .any(|g| alert_names(&g.body).contains(&"Quiet".to_owned())),
         "told once the silence ended"
     );
     r.stop().await;
@@ -361,7 +332,7 @@ async fn silenced_and_inhibited_alerts_tell_nothing_and_scoped_rules_mute_one_ro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flapping_alert_is_held_until_stable() {
-    let (sink, addr) = sink().await;
+    let (sink, addr, _receiver) = receiver(0).await;
     let dir = data_dir("pipeline-flap");
     let r = start(&dir, |c| {
         configure(
@@ -402,11 +373,11 @@ async fn a_flapping_alert_is_held_until_stable() {
         .await;
     assert_eq!(d["noise"]["flapping"]["flapping"], true, "{d}");
     assert_eq!(d["noise"]["notifications"]["shown_as"], "flapping", "{d}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let got = sink.got.lock().unwrap().clone();
+    let got = settled(&r, &sink, json!({"alertname": "Barrier"}), &["/hook"]).await;
     let statuses: Vec<&str> = got
         .iter()
-        .filter_map(|(_, v)| v["status"].as_str())
+        .filter(|g| alert_names(&g.body) == ["Flappy"])
+        .filter_map(|g| g.body["status"].as_str())
         .collect();
     // Firing, then resolved and firing again until the third change made it flap: held since.
     assert!(statuses.len() <= 4, "{statuses:?}");
@@ -416,7 +387,7 @@ async fn a_flapping_alert_is_held_until_stable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silence_about_to_end_is_announced_when_asked_for() {
-    let (sink, addr) = sink().await;
+    let (sink, addr, _receiver) = receiver(0).await;
     let dir = data_dir("pipeline-notice");
     let r = start(&dir, |c| {
         configure(
@@ -458,20 +429,20 @@ async fn a_silence_about_to_end_is_announced_when_asked_for() {
     let got = sink
         .until(|g| {
             g.iter()
-                .any(|(p, v)| p == "/slack" && v.to_string().contains("Notice"))
+                .any(|g| g.path == "/slack" && g.body.to_string().contains("Notice"))
         })
         .await;
     let notice = got
         .iter()
-        .find(|(p, v)| p == "/slack" && v.to_string().contains("Notice"))
-        .map(|(_, v)| v.to_string())
+        .find(|g| g.path == "/slack" && g.body.to_string().contains("Notice"))
+        .map(|g| g.body.to_string())
         .unwrap_or_else(|| panic!("a notice on Slack: {got:?}"));
     assert!(
         notice.contains(&silence) && notice.contains("disk swap"),
         "{notice}"
     );
     assert!(
-        !got.iter().any(|(p, _)| p == "/pd"),
+        !got.iter().any(|g| g.path == "/pd"),
         "no PagerDuty event for a notice, and nothing for the silenced alert: {got:?}"
     );
     r.stop().await;

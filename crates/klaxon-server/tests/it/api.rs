@@ -1,15 +1,15 @@
-//! The server as a client meets it: a real bind on 127.0.0.1:0, real HTTP/1.1, a real SQLite
-//! file. Time is wall-clock here, so waits are bounded polls, never fixed sleeps.
+//! The API as a client meets it, over a real SQLite file: requests through the router, and
+//! one test end to end over a real socket (HTTP/1.1 and the alert stream). Time is wall-clock
+//! here, so waits are bounded polls, never fixed sleeps.
 
-mod common;
-
-use common::{data_dir, http, start, Running, ADMIN};
 use std::time::{Duration, Instant};
 
 use klaxon_store::{Role, Store};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::harness::{data_dir, http, serve, start, Running, ADMIN};
 
 const SEQ_003: &str = r#"{"header":{"rule_set":"metro","rule_set_version":1},"rules":[
  {"id":"SEQ-003","trigger_type":"TRACE_STOP","action":"TRACK_SECTION","context":"SECTION_400_001",
@@ -87,20 +87,17 @@ async fn tokens_and_roles_guard_every_endpoint_but_health() {
         .expect("token");
     let sig = r#"{"kind":"mark","process":"p","action":"A"}"#;
     assert_eq!(
-        http(r.addr, "GET", "/monitoring/health", None, "", "")
-            .await
-            .0,
+        r.call("GET", "/monitoring/health", None, "", "").await.0,
         200
     );
     assert_eq!(
-        http(r.addr, "POST", "/v1/signals", None, "application/json", sig)
+        r.call("POST", "/v1/signals", None, "application/json", sig)
             .await
             .0,
         401
     );
     assert_eq!(
-        http(
-            r.addr,
+        r.call(
             "POST",
             "/v1/signals",
             Some("wrong-token"),
@@ -112,46 +109,27 @@ async fn tokens_and_roles_guard_every_endpoint_but_health() {
         401
     );
     assert_eq!(
-        http(
-            r.addr,
-            "POST",
-            "/v1/signals",
-            Some(viewer),
-            "application/json",
-            sig
-        )
-        .await
-        .0,
-        403
-    );
-    assert_eq!(
-        http(
-            r.addr,
-            "POST",
-            "/v1/signals",
-            Some(ingest),
-            "application/json",
-            sig
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        http(r.addr, "GET", "/v1/alerts", Some(ingest), "", "")
+        r.call("POST", "/v1/signals", Some(viewer), "application/json", sig)
             .await
             .0,
         403
     );
     assert_eq!(
-        http(r.addr, "GET", "/v1/alerts", Some(viewer), "", "")
+        r.call("POST", "/v1/signals", Some(ingest), "application/json", sig)
             .await
             .0,
         200
     );
     assert_eq!(
-        http(
-            r.addr,
+        r.call("GET", "/v1/alerts", Some(ingest), "", "").await.0,
+        403
+    );
+    assert_eq!(
+        r.call("GET", "/v1/alerts", Some(viewer), "", "").await.0,
+        200
+    );
+    assert_eq!(
+        r.call(
             "POST",
             "/v1/rulesets",
             Some(viewer),
@@ -163,12 +141,12 @@ async fn tokens_and_roles_guard_every_endpoint_but_health() {
         403
     );
     assert_eq!(
-        http(r.addr, "GET", "/monitoring/prometheus", None, "", "")
+        r.call("GET", "/monitoring/prometheus", None, "", "")
             .await
             .0,
         401
     );
-    let (s, _, v) = http(r.addr, "GET", "/v1/alerts", None, "", "").await;
+    let (s, _, v) = r.call("GET", "/v1/alerts", None, "", "").await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (401, Some("unauthorized"))
@@ -251,13 +229,7 @@ async fn a_full_queue_answers_429_with_retry_after_and_loses_nothing() {
         1,
         "the refused signal was not half-accepted, the retried one fired"
     );
-    let (_, _, _) = r
-        .call("GET", "/monitoring/prometheus", Some(ADMIN), "", "")
-        .await;
-    let mut s2 = TcpStream::connect(r.addr).await.expect("connect");
-    s2.write_all(format!("GET /monitoring/prometheus HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("w");
-    let mut text = String::new();
-    s2.read_to_string(&mut text).await.expect("r");
+    let text = r.text("/monitoring/prometheus").await;
     assert!(text.contains("klaxon_ingest_throttled_total 1"), "{text}");
     r.stop().await;
 }
@@ -403,15 +375,18 @@ async fn process_endpoints_generate_ids_and_speak_lilam() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_carries_committed_alerts_and_resumes_with_last_event_id() {
+    // End to end: signals and the stream over a real socket.
     let dir = data_dir("stream");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     load_and_activate(&r).await;
     // Distinct processes, distinct fingerprints: three alerts, not three occurrences of one.
     let fire = |i: usize| {
         format!("{{\"kind\":\"mark\",\"process\":\"p{i}\",\"action\":\"FIRE\",\"ts\":{i}}}\n")
     };
-    let (s, _) = r.ndjson("/v1/signals", &(fire(1) + &fire(2))).await;
-    assert_eq!(s, 200);
+    let ndjson = "application/x-ndjson";
+    let body = fire(1) + &fire(2);
+    let (s, _, v) = http(r.addr(), "POST", "/v1/signals", Some(ADMIN), ndjson, &body).await;
+    assert_eq!((s, v["accepted"].as_u64()), (200, Some(2)), "{v}");
     let first = r.alerts_until(|a| a.len() == 2).await;
     let oldest = first
         .iter()
@@ -419,10 +394,18 @@ async fn the_stream_carries_committed_alerts_and_resumes_with_last_event_id() {
         .min()
         .unwrap_or(0);
     // Resume after the first alert: the second comes from the store, the third live.
-    let mut s = TcpStream::connect(r.addr).await.expect("connect");
+    let mut s = TcpStream::connect(r.addr()).await.expect("connect");
     let req = format!("GET /v1/alerts/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {ADMIN}\r\nLast-Event-ID: {oldest}\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
-    let (s2, _) = r.ndjson("/v1/signals", &fire(3)).await;
+    let (s2, _, _) = http(
+        r.addr(),
+        "POST",
+        "/v1/signals",
+        Some(ADMIN),
+        ndjson,
+        &fire(3),
+    )
+    .await;
     assert_eq!(s2, 200);
     let mut seen = String::new();
     let t0 = Instant::now();

@@ -1,6 +1,6 @@
 //! Temporary database files for the SQLite tests (no tempfile crate): a unique name under the
 //! system temp directory, removed with its WAL and shared-memory files.
-#![allow(dead_code)] // each test binary uses part of it
+#![allow(dead_code)] // the test binary and the benches each use part of it
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

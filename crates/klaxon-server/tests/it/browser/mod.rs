@@ -1,321 +1,21 @@
 //! The dashboard in a real browser: Debian's Chromium driven by chromedriver over the
-//! WebDriver protocol (plain JSON over HTTP, a minimal client here). Signs in, sees an alert
-//! fired through the API appear within a second, acknowledges it with a click and sees the
-//! state change in the API and on a second open page, and renders at phone width.
+//! WebDriver protocol (`driver`). Signs in, sees an alert fired through the API appear within
+//! a second, acknowledges it with a click and sees the state change in the API and on a
+//! second open page, and renders at phone width.
 //!
 //! Without chromium and chromedriver the tests print `skipped: ...` and pass, unless
-//! `KLAXON_REQUIRE_PEERS=1` (CI), where they fail. The `#[ignore]` tests are the measurements
-//! of BENCHMARKS.md (time to interactive with 10,000 open alerts, memory over a long stream).
+//! `KLAXON_REQUIRE_PEERS=1` (CI), where they fail. The measurements of BENCHMARKS.md (time to
+//! interactive with 10,000 open alerts, memory over a long stream) are `benches/dashboard.rs`.
 
-mod common;
+pub(crate) mod driver;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{data_dir, start, Running, ADMIN};
 use klaxon_store::Store;
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use serde_json::json;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// A chromedriver process and one browser session.
-struct Browser {
-    port: u16,
-    session: String,
-    driver: Child,
-    profile: PathBuf,
-}
-
-fn chromedriver() -> Option<PathBuf> {
-    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-/// The browser, or `None` after printing why the test is skipped (a failure under CI).
-async fn browser(tag: &str) -> Option<Browser> {
-    let driver = chromedriver();
-    if driver.is_none() || !std::path::Path::new(CHROMIUM).exists() {
-        let why = "skipped: chromium or chromedriver is not installed (apt-get install chromium chromium-driver)";
-        assert!(
-            std::env::var("KLAXON_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "KLAXON_REQUIRE_PEERS=1 but {why}"
-        );
-        println!("{why}");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new(driver.expect("checked"))
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let profile =
-        std::env::temp_dir().join(format!("klaxon-chromium-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-    let mut b = Browser {
-        port,
-        session: String::new(),
-        driver: child,
-        profile,
-    };
-    let t0 = Instant::now();
-    while b.call("GET", "/status", None).await.is_none() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "chromedriver did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let caps = json!({"capabilities": {"alwaysMatch": {
-        "browserName": "chrome",
-        "goog:chromeOptions": {"binary": CHROMIUM, "args": [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run",
-            "--disable-dev-shm-usage", "--enable-precise-memory-info", "--js-flags=--expose-gc",
-            "--window-size=1280,900", format!("--user-data-dir={}", b.profile.display()),
-        ]},
-    }}});
-    let v = b
-        .call("POST", "/session", Some(caps))
-        .await
-        .expect("a new session");
-    b.session = v["value"]["sessionId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no session: {v}"))
-        .to_owned();
-    Some(b)
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // Ends the browser (chromedriver closes it with the session), then the driver.
-        if !self.session.is_empty() {
-            let port = self.port;
-            let path = format!("/session/{}", self.session);
-            let _ = std::thread::spawn(move || {
-                use std::io::{Read, Write};
-                if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                    let _ = write!(s, "DELETE {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                    // The driver answers once the browser has quit; it keeps the connection open.
-                    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
-                    let _ = s.read(&mut [0u8; 4096]);
-                }
-            })
-            .join();
-        }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
-
-impl Browser {
-    /// One WebDriver call; `None` when the driver does not answer.
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Option<Value> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).await.ok()?;
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.port,
-            body.len()
-        );
-        s.write_all(req.as_bytes()).await.ok()?;
-        // chromedriver keeps the connection open: read the head, then Content-Length bytes.
-        let mut raw = Vec::new();
-        let mut buf = [0u8; 16384];
-        let (head_len, length) = loop {
-            let n = s.read(&mut buf).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            raw.extend_from_slice(&buf[..n]);
-            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
-                let length = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())?;
-                break (end + 4, length);
-            }
-        };
-        while raw.len() < head_len + length {
-            let n = s.read(&mut buf).await.ok()?;
-            if n == 0 {
-                return None;
-            }
-            raw.extend_from_slice(&buf[..n]);
-        }
-        let body = String::from_utf8_lossy(&raw[head_len..head_len + length]).into_owned();
-        serde_json::from_str(&body).ok()
-    }
-
-    async fn cmd(&self, method: &str, path: &str, body: Value) -> Value {
-        let full = format!("/session/{}{path}", self.session);
-        let body = (method == "POST").then_some(body);
-        let v = self
-            .call(method, &full, body)
-            .await
-            .unwrap_or_else(|| panic!("chromedriver did not answer {method} {path}"));
-        if v["value"]["error"].is_string() {
-            panic!("{method} {path}: {}", v["value"]);
-        }
-        v["value"].clone()
-    }
-
-    async fn goto(&self, url: &str) {
-        self.cmd("POST", "/url", json!({ "url": url })).await;
-    }
-
-    /// Runs `script` (a function body; `arguments` are `args`) in the page.
-    async fn js(&self, script: &str, args: Value) -> Value {
-        self.cmd(
-            "POST",
-            "/execute/sync",
-            json!({"script": script, "args": args}),
-        )
-        .await
-    }
-
-    /// Polls `script` until it returns something truthy (bounded); returns that value.
-    async fn until(&self, what: &str, script: &str, limit: Duration) -> Value {
-        let t0 = Instant::now();
-        loop {
-            let v = self.js(script, json!([])).await;
-            if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
-                return v;
-            }
-            if t0.elapsed() > limit {
-                let page = self
-                    .js("return document.querySelector('main')?.innerText?.slice(0, 600) ?? document.body.innerText.slice(0, 600)", json!([]))
-                    .await;
-                panic!("waited {limit:?} for {what}; the page shows: {page}");
-            }
-            tokio::time::sleep(Duration::from_millis(15)).await;
-        }
-    }
-
-    async fn find(&self, css: &str) -> String {
-        let v = self
-            .cmd(
-                "POST",
-                "/element",
-                json!({"using": "css selector", "value": css}),
-            )
-            .await;
-        v[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {v}"))
-            .to_owned()
-    }
-
-    async fn click(&self, css: &str) {
-        let e = self.find(css).await;
-        self.cmd("POST", &format!("/element/{e}/click"), json!({}))
-            .await;
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let e = self.find(css).await;
-        self.cmd(
-            "POST",
-            &format!("/element/{e}/value"),
-            json!({ "text": text }),
-        )
-        .await;
-    }
-
-    async fn new_window(&self) -> String {
-        let v = self
-            .cmd("POST", "/window/new", json!({"type": "window"}))
-            .await;
-        v["handle"].as_str().expect("a window handle").to_owned()
-    }
-
-    async fn window(&self) -> String {
-        self.cmd("GET", "/window", json!({}))
-            .await
-            .as_str()
-            .expect("a handle")
-            .to_owned()
-    }
-
-    async fn switch(&self, handle: &str) {
-        self.cmd("POST", "/window", json!({ "handle": handle }))
-            .await;
-    }
-
-    async fn size(&self, width: u32, height: u32) {
-        self.cmd(
-            "POST",
-            "/window/rect",
-            json!({"width": width, "height": height}),
-        )
-        .await;
-    }
-
-    /// Saves a screenshot under `$KLAXON_SCREENSHOTS`, when set.
-    async fn screenshot(&self, name: &str) {
-        let Ok(dir) = std::env::var("KLAXON_SCREENSHOTS") else {
-            return;
-        };
-        let v = self.cmd("GET", "/screenshot", json!({})).await;
-        let png = base64(v.as_str().expect("base64 PNG"));
-        let _ = std::fs::create_dir_all(&dir);
-        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png)
-            .expect("write screenshot");
-    }
-
-    /// Signs in on the page with `token` and waits for the overview.
-    async fn sign_in(&self, r: &Running, token: &str) {
-        self.goto(&format!("http://{}/", r.addr)).await;
-        self.until(
-            "the sign-in form",
-            "return !document.getElementById('signin').hidden",
-            Duration::from_secs(10),
-        )
-        .await;
-        self.type_into("#token", token).await;
-        self.click("#signin-form button[type=submit]").await;
-        self.until(
-            "the overview after sign-in",
-            "return !document.getElementById('shell').hidden && document.querySelectorAll('.card').length >= 5",
-            Duration::from_secs(10),
-        )
-        .await;
-    }
-}
-
-fn base64(text: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for v in text.bytes().filter_map(val) {
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
+use crate::harness::{self, data_dir, serve, Running, ADMIN};
+use driver::browser;
 
 async fn create(r: &Running, name: &str, severity: &str) -> i64 {
     let (s, v) = r
@@ -332,7 +32,7 @@ async fn create(r: &Running, name: &str, severity: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_page() {
     let dir = data_dir("browser-live");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("live").await else {
         return;
     };
@@ -341,7 +41,7 @@ async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_p
     b.screenshot("overview").await;
 
     // An alert fired through the API appears in the open table within a second.
-    b.goto(&format!("http://{}/#/alerts", r.addr)).await;
+    b.goto(&format!("http://{}/#/alerts", r.addr())).await;
     b.until(
         "the open alerts table",
         "return document.querySelector('main [data-ready=\"1\"]') && document.querySelector('.grid-row:not([hidden])')",
@@ -365,7 +65,7 @@ async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_p
     let first = b.window().await;
     let second = b.new_window().await;
     b.switch(&second).await;
-    b.goto(&format!("http://{}/#/alerts/{id}", r.addr)).await;
+    b.goto(&format!("http://{}/#/alerts/{id}", r.addr())).await;
     b.until(
         "the detail page on the second window",
         "return document.querySelector('main [data-state=\"active\"]')",
@@ -423,7 +123,7 @@ async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_p
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn phone_width_fits_without_sideways_scrolling() {
     let dir = data_dir("browser-phone");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("phone").await else {
         return;
     };
@@ -446,7 +146,7 @@ async fn phone_width_fits_without_sideways_scrolling() {
         "health",
         "silences",
     ] {
-        b.goto(&format!("http://{}/#/{page}", r.addr)).await;
+        b.goto(&format!("http://{}/#/{page}", r.addr())).await;
         b.until(
             &format!("page {page:?}"),
             &format!("return document.querySelector('main').dataset.page === '{}' && !document.querySelector('main .loading')", if page.is_empty() { "overview" } else { page.split('/').next().unwrap_or(page) }),
@@ -477,7 +177,7 @@ async fn phone_width_fits_without_sideways_scrolling() {
     // The new-silence form previews, in the browser, the open alerts its matchers catch.
     b.goto(&format!(
         "http://{}/#/silences/new?m=alertname%3DPhone1&m=service%3D~check.*",
-        r.addr
+        r.addr()
     ))
     .await;
     b.until(
@@ -512,220 +212,11 @@ async fn phone_width_fits_without_sideways_scrolling() {
     r.stop().await;
 }
 
-/// Posts `n` firing alerts through the Alertmanager API, 1,000 to a request.
-async fn fire_many(r: &Running, n: usize) {
-    let sev = ["critical", "high", "warning", "low", "info"];
-    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
-        let batch: Vec<Value> = chunk
-            .iter()
-            .map(|i| {
-                json!({
-                    "labels": {"alertname": format!("Bench{}", i % 50), "instance": format!("host-{i}"), "severity": sev[i % 5], "team": (["core", "web", "data"][i % 3])},
-                    "annotations": {"summary": format!("host-{i} is out of disk space on /var")},
-                })
-            })
-            .collect();
-        let (s, v) = r
-            .admin("POST", "/api/v2/alerts", &Value::Array(batch).to_string())
-            .await;
-        assert_eq!(s, 200, "{v}");
-    }
-    let v = r
-        .until("/alerts/summary", |v| v["open"].as_u64() >= Some(n as u64))
-        .await;
-    assert_eq!(v["open"].as_u64(), Some(n as u64), "{v}");
-}
-
-/// BENCHMARKS.md: the first load of the alerts page with 10,000 open alerts, from navigation
-/// to the table being interactive (every alert loaded, sorted, drawn, keyboard live).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement for BENCHMARKS.md; run in release"]
-async fn bench_alerts_page_with_10000_open_alerts() {
-    let dir = data_dir("browser-bench-10k");
-    let r = start(&dir, |c| c.lifecycle.resolve_timeout_seconds = 86_400).await;
-    let Some(b) = browser("bench").await else {
-        return;
-    };
-    let n: usize = std::env::var("KLAXON_BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
-    fire_many(&r, n).await;
-    b.sign_in(&r, ADMIN).await;
-    let mut runs = Vec::new();
-    for run in 0..7 {
-        b.goto("about:blank").await;
-        b.goto(&format!("http://{}/#/alerts", r.addr)).await;
-        let v = b
-            .until(
-                "the alerts page to be interactive",
-                "const m = performance.getEntriesByName('klaxon:alerts-interactive')[0]; return m && [m.startTime, m.detail.rows, document.querySelectorAll('.grid-row:not([hidden])').length]",
-                Duration::from_secs(30),
-            )
-            .await;
-        let (ms, rows, drawn) = (
-            v[0].as_f64().unwrap_or(0.0),
-            v[1].as_u64().unwrap_or(0),
-            v[2].as_u64().unwrap_or(0),
-        );
-        assert_eq!(rows, n as u64, "every open alert is in the table");
-        assert!(
-            drawn > 0 && drawn < 100,
-            "only visible rows are in the DOM: {drawn}"
-        );
-        // The table answers the keyboard: End jumps to the last of the 10,000.
-        let list = b.find(".vlist").await;
-        b.cmd(
-            "POST",
-            &format!("/element/{list}/value"),
-            json!({"text": "\u{E010}"}),
-        )
-        .await;
-        b.until(
-            "the last row after End",
-            &format!(
-                "return document.querySelector('.grid-row[aria-rowindex=\"{}\"]:not([hidden])')",
-                n + 1
-            ),
-            Duration::from_secs(5),
-        )
-        .await;
-        let read = b
-            .js("const e = performance.getEntriesByType('resource').find(e => e.name.includes('/alerts/open')); return [Math.round(e.startTime), Math.round(e.responseEnd - e.startTime), e.encodedBodySize]", json!([]))
-            .await;
-        println!("run {run}: interactive after {ms:.0} ms with {rows} alerts ({drawn} rows drawn); /alerts/open asked at {} ms, answered in {} ms, {} bytes", read[0], read[1], read[2]);
-        runs.push(ms);
-    }
-    b.screenshot("bench-10k").await;
-    let mut sorted = runs.clone();
-    sorted.sort_by(f64::total_cmp);
-    println!(
-        "time to interactive, {} runs: median {:.0} ms, min {:.0} ms, max {:.0} ms",
-        runs.len(),
-        sorted[sorted.len() / 2],
-        sorted[0],
-        sorted[sorted.len() - 1]
-    );
-    r.stop().await;
-}
-
-/// BENCHMARKS.md: a long stream at 50 new alerts a second (each resolved ten seconds later,
-/// closed a minute after that) into an open overview and an open alerts page; the JS heap of
-/// both pages, after a garbage collection, sampled every minute. `KLAXON_SOAK_SECONDS` sets
-/// the length (default one hour).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement for BENCHMARKS.md; takes an hour"]
-async fn soak_pages_memory_while_streaming_50_alerts_per_second() {
-    let seconds: u64 = std::env::var("KLAXON_SOAK_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3600);
-    let dir = data_dir("browser-soak");
-    let r = std::sync::Arc::new(start(&dir, |c| c.lifecycle.close_after_seconds = 60).await);
-    let Some(b) = browser("soak").await else {
-        return;
-    };
-    b.sign_in(&r, ADMIN).await;
-    let overview = b.window().await;
-    b.goto(&format!("http://{}/#/", r.addr)).await;
-    let alerts = b.new_window().await;
-    b.switch(&alerts).await;
-    b.goto(&format!("http://{}/#/alerts", r.addr)).await;
-
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let created = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let load = {
-        let (r, stop, created) = (r.clone(), stop.clone(), created.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
-            let mut ids: std::collections::VecDeque<(Instant, i64)> = Default::default();
-            let mut i = 0u64;
-            let mut last_resolve = Instant::now();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                tick.tick().await;
-                i += 1;
-                let body = json!({"name": format!("Soak{}", i % 40), "severity": (["critical", "high", "medium", "low", "info"][(i % 5) as usize]),
-                    "labels": {"seq": i.to_string(), "service": (["checkout", "search", "auth"][(i % 3) as usize])}, "summary": format!("soak alert {i}")});
-                let (s, v) = r.admin("POST", "/alerts/create", &body.to_string()).await;
-                if s == 201 {
-                    created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    ids.push_back((Instant::now(), v["id"].as_i64().unwrap_or(0)));
-                }
-                if last_resolve.elapsed() >= Duration::from_secs(1) {
-                    last_resolve = Instant::now();
-                    let due: Vec<i64> = std::iter::from_fn(|| {
-                        (ids.front()
-                            .is_some_and(|(t, _)| t.elapsed() > Duration::from_secs(10)))
-                        .then(|| ids.pop_front().map(|(_, id)| id))
-                        .flatten()
-                    })
-                    .collect();
-                    if !due.is_empty() {
-                        r.admin(
-                            "POST",
-                            "/alerts/bulk/resolve",
-                            &json!({ "ids": due }).to_string(),
-                        )
-                        .await;
-                    }
-                }
-            }
-        })
-    };
-
-    let sample = "if (window.gc) gc(); return [performance.memory.usedJSHeapSize, document.getElementsByTagName('*').length, document.querySelectorAll('.feed li').length, document.querySelectorAll('.grid-row').length]";
-    let t0 = Instant::now();
-    let mut samples: Vec<(u64, f64, f64)> = Vec::new();
-    println!("minute, overview heap MiB, overview DOM nodes, feed items, alerts heap MiB, alerts DOM nodes, rows in DOM, alerts created");
-    loop {
-        let minute = t0.elapsed().as_secs() / 60;
-        b.switch(&overview).await;
-        let o = b.js(sample, json!([])).await;
-        b.switch(&alerts).await;
-        let a = b.js(sample, json!([])).await;
-        let mib = |v: &Value| v.as_f64().unwrap_or(0.0) / 1048576.0;
-        println!(
-            "{minute}, {:.2}, {}, {}, {:.2}, {}, {}, {}",
-            mib(&o[0]),
-            o[1],
-            o[2],
-            mib(&a[0]),
-            a[1],
-            a[3],
-            created.load(std::sync::atomic::Ordering::Relaxed)
-        );
-        samples.push((minute, mib(&o[0]), mib(&a[0])));
-        if t0.elapsed() >= Duration::from_secs(seconds) {
-            break;
-        }
-        let next = Duration::from_secs((minute + 1) * 60).min(Duration::from_secs(seconds));
-        tokio::time::sleep(next.saturating_sub(t0.elapsed())).await;
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = load.await;
-    let n = created.load(std::sync::atomic::Ordering::Relaxed);
-    let secs = t0.elapsed().as_secs_f64();
-    println!(
-        "{n} alerts created in {secs:.0} s ({:.1}/s)",
-        n as f64 / secs
-    );
-    // Flat: after the first minutes, neither page grows beyond a small margin.
-    if samples.len() >= 6 {
-        let warm = &samples[2..];
-        let first = warm[0];
-        let peak_o = warm.iter().map(|s| s.1).fold(0.0, f64::max);
-        let peak_a = warm.iter().map(|s| s.2).fold(0.0, f64::max);
-        println!("overview heap {:.2} MiB at minute 2, peak {peak_o:.2}; alerts page {:.2} MiB at minute 2, peak {peak_a:.2}", first.1, first.2);
-        assert!(peak_o < first.1 * 1.5 + 2.0, "the overview's heap grew");
-        assert!(peak_a < first.2 * 1.5 + 2.0, "the alerts page's heap grew");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_stream_is_shown_and_resumes_with_the_last_event_id() {
     let dir = data_dir("browser-reconnect");
-    let r = start(&dir, |_| {}).await;
-    let addr = r.addr;
+    let r = serve(&dir, |_| {}).await;
+    let addr = r.addr();
     let Some(b) = browser("reconnect").await else {
         return;
     };
@@ -767,7 +258,7 @@ async fn a_dropped_stream_is_shown_and_resumes_with_the_last_event_id() {
     // The same server comes back (same data, new run): the browser reconnects by itself with
     // its Last-Event-ID, the server sees an id of the earlier run and sends `reset`, the page
     // reloads its data, and the banner goes.
-    let r = common::start_at(&dir, &addr.to_string(), |_| {}).await;
+    let r = harness::serve_at(&dir, &addr.to_string(), |_| {}).await;
     b.until(
         "the reconnection",
         "return document.getElementById('banner').hidden && document.getElementById('conn').dataset.state === 'live' && document.body.dataset.lastResync === 'reset'",
@@ -787,7 +278,7 @@ async fn a_dropped_stream_is_shown_and_resumes_with_the_last_event_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_search_and_bulk_resolve_of_twenty_and_a_viewer_cannot_act() {
     let dir = data_dir("browser-bulk");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let viewer = "viewer-token-for-the-browser";
     r.store
         .insert_token(
@@ -807,7 +298,7 @@ async fn keyboard_search_and_bulk_resolve_of_twenty_and_a_viewer_cannot_act() {
     }
     let keep = create(&r, "Quiet", "high").await;
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/alerts", r.addr)).await;
+    b.goto(&format!("http://{}/#/alerts", r.addr())).await;
     b.until(
         "the table",
         "return document.querySelector('main [data-ready=\"1\"]')",
@@ -916,11 +407,11 @@ async fn keyboard_search_and_bulk_resolve_of_twenty_and_a_viewer_cannot_act() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pages_diff_and_matcher_logic_in_the_browser() {
     let dir = data_dir("browser-modules");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("modules").await else {
         return;
     };
-    b.goto(&format!("http://{}/", r.addr)).await;
+    b.goto(&format!("http://{}/", r.addr())).await;
     let script = r#"
         const done = arguments[arguments.length - 1];
         Promise.all([import('/ui/assets/diff.js'), import('/ui/assets/matcher.js')]).then(([d, m]) => {
@@ -983,7 +474,7 @@ async fn the_pages_diff_and_matcher_logic_in_the_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_history_finds_an_old_resolved_alert() {
     let dir = data_dir("browser-history");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("history").await else {
         return;
     };
@@ -994,7 +485,7 @@ async fn the_history_finds_an_old_resolved_alert() {
         create(&r, &format!("Other{i}"), "low").await;
     }
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/alerts?tab=history", r.addr))
+    b.goto(&format!("http://{}/#/alerts?tab=history", r.addr()))
         .await;
     b.until(
         "the history tab",
@@ -1031,7 +522,7 @@ async fn the_history_finds_an_old_resolved_alert() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_show_validate_diff_and_activate_versions() {
     let dir = data_dir("browser-rules");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("rules").await else {
         return;
     };
@@ -1048,7 +539,7 @@ async fn rules_show_validate_diff_and_activate_versions() {
     let (s, _) = r.admin("POST", "/v1/rulesets/shop/1/activate", "").await;
     assert_eq!(s, 200);
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/rules", r.addr)).await;
+    b.goto(&format!("http://{}/#/rules", r.addr())).await;
     b.until(
         "the two versions",
         "return document.querySelectorAll('main section tbody tr').length === 2",
@@ -1121,7 +612,7 @@ async fn rules_show_validate_diff_and_activate_versions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn analytics_charts_and_live_health() {
     let dir = data_dir("browser-analytics");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("analytics").await else {
         return;
     };
@@ -1138,7 +629,7 @@ async fn analytics_charts_and_live_health() {
         }
     }
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/analytics", r.addr)).await;
+    b.goto(&format!("http://{}/#/analytics", r.addr())).await;
     let v = b
         .until(
             "the charts",
@@ -1151,7 +642,7 @@ async fn analytics_charts_and_live_health() {
         v[2], true,
         "a server that sent no notifications says so: {v}"
     );
-    b.goto(&format!("http://{}/#/health", r.addr)).await;
+    b.goto(&format!("http://{}/#/health", r.addr())).await;
     b.until(
         "live health figures",
         "const t = document.querySelector('main').innerText; return t.includes('Ready') && t.includes('Live: one update a second.') && document.querySelectorAll('main .spark path').length >= 3",
@@ -1164,7 +655,7 @@ async fn analytics_charts_and_live_health() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_noisy_alert_is_silenced_and_let_go_from_the_silences_page() {
     let dir = data_dir("browser-silences");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(b) = browser("silences").await else {
         return;
     };
@@ -1173,7 +664,7 @@ async fn a_noisy_alert_is_silenced_and_let_go_from_the_silences_page() {
     b.sign_in(&r, ADMIN).await;
     b.goto(&format!(
         "http://{}/#/silences/new?m=alertname%3DNoisy&comment=flaky%20disk",
-        r.addr
+        r.addr()
     ))
     .await;
     b.until(
@@ -1230,11 +721,11 @@ async fn a_noisy_alert_is_silenced_and_let_go_from_the_silences_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn threshold_rules_show_validate_diff_and_activate_on_the_rules_page() {
     let dir = data_dir("browser-threshold-rules");
-    let r = start(&dir, |c| c.collector.enabled = false).await;
+    let r = serve(&dir, |c| c.collector.enabled = false).await;
     let Some(b) = browser("threshold-rules").await else {
         return;
     };
-    // Version 1 is one bare rule, as the Step 8 document writes it; version 2 a set.
+    // Version 1 is one bare rule, as docs/threshold-rules.md writes it; version 2 a set.
     let v1 = r#"{"id":"high_cpu_usage","metric":"system.cpu.usage","threshold":90,"operator":"greater_than","aggregation":"avg","evaluation_window":"5m","for":"1m","severity":"HIGH"}"#;
     let v2 = r#"{"header":{"rule_set":"host"},"rules":[
       {"id":"high_cpu_usage","metric":"system.cpu.usage","threshold":80,"operator":"greater_than","aggregation":"avg","evaluation_window":"5m","for":"1m","severity":"HIGH"},
@@ -1246,7 +737,7 @@ async fn threshold_rules_show_validate_diff_and_activate_on_the_rules_page() {
         assert_eq!(s, 201, "{v}");
     }
     b.sign_in(&r, ADMIN).await;
-    b.goto(&format!("http://{}/#/rules", r.addr)).await;
+    b.goto(&format!("http://{}/#/rules", r.addr())).await;
     b.until(
         "the threshold rule set and its two versions",
         "const s = document.querySelector('main section[data-kind=\"threshold\"]'); return s && s.querySelectorAll('tbody tr').length === 2",

@@ -1,11 +1,15 @@
-//! Notification figures for BENCHMARKS.md (ignored by `cargo test`; run each one with
-//! `cargo test --release -p klaxon-server --test notify_bench -- --ignored --nocapture NAME`):
-//! deliveries per second to a local webhook receiver, alert posted → webhook received latency
-//! with no grouping wait, and a receiver down under load (backlog on disk, catch-up speed).
-//! The server, the load and the receiver share this process and the machine's cores.
+//! Notification figures for BENCHMARKS.md: deliveries per second to a local webhook receiver
+//! (`throughput`, and `drain` for deliveries alone), alert posted → webhook received latency
+//! with no grouping wait (`latency`), and a receiver down under load (`outage`: backlog on
+//! disk, catch-up speed). The server, the load and the receiver share this process and the
+//! machine's cores.
+//!
+//! `cargo bench -p klaxon-server --bench notify -- NAME...` runs the named measurements; with
+//! no name, all but `outage` (ten minutes and more).
 #![allow(clippy::unwrap_used)] // bench
 
-mod common;
+#[path = "../tests/it/harness/mod.rs"]
+mod harness;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,32 +73,25 @@ fn configure(c: &mut Config, port: u16) {
     c.telemetry.enabled = false;
     // The load generator does not resend its alerts; they stay firing for the whole run.
     c.lifecycle.resolve_timeout_seconds = 86_400;
-    let text = format!(
-        r#"
-        [notify]
-        workers = 128
-        [route]
-        receiver = "hook"
-        group_by = ["..."]
-        group_wait = "0s"
-        group_interval = "0s"
-        [[receivers]]
-        name = "hook"
-        [[receivers.webhook_configs]]
-        url = "http://127.0.0.1:{port}/hook"
-        timeout = "2s"
-        "#
+    harness::configure_notify(
+        c,
+        &format!(
+            r#"
+            [notify]
+            workers = 128
+            [route]
+            receiver = "hook"
+            group_by = ["..."]
+            group_wait = "0s"
+            group_interval = "0s"
+            [[receivers]]
+            name = "hook"
+            [[receivers.webhook_configs]]
+            url = "http://127.0.0.1:{port}/hook"
+            timeout = "2s"
+            "#
+        ),
     );
-    #[derive(serde::Deserialize)]
-    struct Part {
-        notify: klaxon_notify::NotifySettings,
-        route: klaxon_notify::RouteConfig,
-        receivers: Vec<klaxon_notify::ReceiverConfig>,
-    }
-    let p: Part = toml::from_str(&text).unwrap();
-    c.notify = p.notify;
-    c.route = Some(p.route);
-    c.receivers = p.receivers;
 }
 
 fn batch(from: u64, n: u64) -> String {
@@ -102,6 +99,20 @@ fn batch(from: u64, n: u64) -> String {
         .map(|i| json!({"labels": {"alertname": "Bench", "n": i.to_string()}, "annotations": {"summary": format!("bench alert {i}")}}))
         .collect();
     Value::Array(v).to_string()
+}
+
+/// Posts `batch(from, n)` to `POST /api/v2/alerts` over the socket; it must be taken.
+async fn post_alerts(addr: std::net::SocketAddr, from: u64, n: u64) {
+    let (st, _, v) = harness::http(
+        addr,
+        "POST",
+        "/api/v2/alerts",
+        Some(harness::ADMIN),
+        "application/json",
+        &batch(from, n),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
 }
 
 async fn wait_count(s: &Sink, n: u64, limit: Duration) {
@@ -116,17 +127,12 @@ async fn wait_count(s: &Sink, n: u64, limit: Duration) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: run with --release --ignored"]
 async fn throughput() {
-    let total: u64 = std::env::var("KLAXON_BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60_000);
+    let total: u64 = harness::env_or("KLAXON_BENCH_ALERTS", 60_000);
     let (sink, port, _t) = start_sink(0).await;
-    let dir = common::data_dir("bench-throughput");
+    let dir = harness::data_dir("bench-throughput");
     let notify = std::env::var("KLAXON_BENCH_NO_NOTIFY").is_err();
-    let s = common::start(&dir, |c| {
+    let s = harness::serve(&dir, |c| {
         configure(c, port);
         if !notify {
             // The same load without notifications: what the alert path alone does.
@@ -135,7 +141,7 @@ async fn throughput() {
         }
     })
     .await;
-    let addr = s.addr;
+    let addr = s.addr();
     let t0 = Instant::now();
     let per = 2_000;
     let mut posts = Vec::new();
@@ -143,16 +149,7 @@ async fn throughput() {
         posts.push(tokio::spawn(async move {
             let mut i = w * per;
             while i < total {
-                let (st, _, v) = common::http(
-                    addr,
-                    "POST",
-                    "/api/v2/alerts",
-                    Some(common::ADMIN),
-                    "application/json",
-                    &batch(i, per.min(total - i)),
-                )
-                .await;
-                assert_eq!(st, 200, "{v}");
+                post_alerts(addr, i, per.min(total - i)).await;
                 i += 4 * per;
             }
         }));
@@ -190,31 +187,17 @@ async fn throughput() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: run with --release --ignored"]
 async fn latency() {
-    let total: u64 = std::env::var("KLAXON_BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
+    let total: u64 = harness::env_or("KLAXON_BENCH_ALERTS", 2_000);
     let (sink, port, _t) = start_sink(0).await;
-    let dir = common::data_dir("bench-latency");
-    let s = common::start(&dir, |c| configure(c, port)).await;
+    let dir = harness::data_dir("bench-latency");
+    let s = harness::serve(&dir, |c| configure(c, port)).await;
     let mut sent = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     for i in 0..total {
         tick.tick().await;
         sent.insert(i.to_string(), Instant::now());
-        let (st, _, _) = common::http(
-            s.addr,
-            "POST",
-            "/api/v2/alerts",
-            Some(common::ADMIN),
-            "application/json",
-            &batch(i, 1),
-        )
-        .await;
-        assert_eq!(st, 200);
+        post_alerts(s.addr(), i, 1).await;
     }
     wait_count(&sink, total, Duration::from_secs(60)).await;
     let seen = sink.seen.lock().unwrap().clone();
@@ -241,40 +224,19 @@ fn disk(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: run with --release --ignored"]
 async fn outage() {
-    let secs: u64 = std::env::var("KLAXON_BENCH_OUTAGE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(600);
-    let rate: u64 = std::env::var("KLAXON_BENCH_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = common::data_dir("bench-outage");
-    let s = common::start(&dir, |c| configure(c, port)).await;
+    let secs: u64 = harness::env_or("KLAXON_BENCH_OUTAGE_SECS", 600);
+    let rate: u64 = harness::env_or("KLAXON_BENCH_RATE", 200);
+    let port = harness::free_port();
+    let dir = harness::data_dir("bench-outage");
+    let s = harness::serve(&dir, |c| configure(c, port)).await;
     let t0 = Instant::now();
     let mut posted = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut peak = 0u64;
     while t0.elapsed() < Duration::from_secs(secs) {
         tick.tick().await;
-        let (st, _, _) = common::http(
-            s.addr,
-            "POST",
-            "/api/v2/alerts",
-            Some(common::ADMIN),
-            "application/json",
-            &batch(posted, rate),
-        )
-        .await;
-        assert_eq!(st, 200);
+        post_alerts(s.addr(), posted, rate).await;
         posted += rate;
         peak = peak.max(disk(&dir));
         if posted % (rate * 60) == 0 {
@@ -296,16 +258,7 @@ async fn outage() {
     while (sink.seen.lock().unwrap().len() as u64) < posted + extra {
         tick.tick().await;
         if back.elapsed() < Duration::from_secs(60) {
-            let (st, _, _) = common::http(
-                s.addr,
-                "POST",
-                "/api/v2/alerts",
-                Some(common::ADMIN),
-                "application/json",
-                &batch(posted + extra, rate),
-            )
-            .await;
-            assert_eq!(st, 200);
+            post_alerts(s.addr(), posted + extra, rate).await;
             extra += rate;
         }
         assert!(
@@ -329,35 +282,17 @@ async fn outage() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: run with --release --ignored"]
 async fn drain() {
     // Deliveries alone: the outbox holds `total` notifications (the receiver was down while the
     // alerts were made); the receiver starts and the backlog drains.
-    let total: u64 = std::env::var("KLAXON_BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60_000);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = common::data_dir("bench-drain");
-    let s = common::start(&dir, |c| configure(c, port)).await;
+    let total: u64 = harness::env_or("KLAXON_BENCH_ALERTS", 60_000);
+    let port = harness::free_port();
+    let dir = harness::data_dir("bench-drain");
+    let s = harness::serve(&dir, |c| configure(c, port)).await;
     let mut i = 0;
     while i < total {
         let n = 2_000.min(total - i);
-        let (st, _, _) = common::http(
-            s.addr,
-            "POST",
-            "/api/v2/alerts",
-            Some(common::ADMIN),
-            "application/json",
-            &batch(i, n),
-        )
-        .await;
-        assert_eq!(st, 200);
+        post_alerts(s.addr(), i, n).await;
         i += n;
     }
     let t0 = Instant::now();
@@ -383,4 +318,23 @@ async fn drain() {
         sink.keys.lock().unwrap().len()
     );
     s.stop().await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    if harness::bench_selected("throughput", false) {
+        rt.block_on(throughput());
+    }
+    if harness::bench_selected("latency", false) {
+        rt.block_on(latency());
+    }
+    if harness::bench_selected("drain", false) {
+        rt.block_on(drain());
+    }
+    if harness::bench_selected("outage", true) {
+        rt.block_on(outage());
+    }
 }

@@ -2,14 +2,13 @@
 //! Alertmanager's filters, status and receivers, every response checked against the required
 //! fields and types of Alertmanager's OpenAPI document, and amtool itself when it is installed.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{data_dir, http, start, Running, ADMIN};
 use klaxon_engine::timestamp::{format_ts, parse_ts_str};
 use klaxon_store::{Role, Store};
 use serde_json::{json, Value};
+
+use crate::harness::{data_dir, serve, start, Amtool, Running, ADMIN};
 
 /// A schema of Alertmanager's `api/v2/openapi.yaml` (v0.25, unchanged in what we serve since).
 #[derive(Clone, Copy)]
@@ -181,28 +180,28 @@ async fn tokens(r: &Running) {
 }
 
 async fn post(r: &Running, token: &str, body: &Value) -> (u16, Value) {
-    let (s, _, v) = http(
-        r.addr,
-        "POST",
-        "/api/v2/alerts",
-        Some(token),
-        "application/json",
-        &body.to_string(),
-    )
-    .await;
+    let (s, _, v) = r
+        .call(
+            "POST",
+            "/api/v2/alerts",
+            Some(token),
+            "application/json",
+            &body.to_string(),
+        )
+        .await;
     (s, v)
 }
 
 async fn list(r: &Running, query: &str) -> Vec<Value> {
-    let (s, _, v) = http(
-        r.addr,
-        "GET",
-        &format!("/api/v2/alerts{query}"),
-        Some(ADMIN),
-        "",
-        "",
-    )
-    .await;
+    let (s, _, v) = r
+        .call(
+            "GET",
+            &format!("/api/v2/alerts{query}"),
+            Some(ADMIN),
+            "",
+            "",
+        )
+        .await;
     assert_eq!(s, 200, "GET /api/v2/alerts{query}: {v}");
     assert_schema(GETTABLE_ALERTS, &v);
     v.as_array().cloned().unwrap_or_default()
@@ -491,15 +490,15 @@ async fn invalid_alerts_get_alertmanagers_400_and_valid_ones_are_kept() {
     let dir = data_dir("am-invalid");
     let r = start(&dir, |_| {}).await;
     for body in ["{\"labels\":{\"alertname\":\"x\"}}", "not json", ""] {
-        let (s, _, v) = http(
-            r.addr,
-            "POST",
-            "/api/v2/alerts",
-            Some(ADMIN),
-            "application/json",
-            body,
-        )
-        .await;
+        let (s, _, v) = r
+            .call(
+                "POST",
+                "/api/v2/alerts",
+                Some(ADMIN),
+                "application/json",
+                body,
+            )
+            .await;
         assert_eq!(s, 400, "{body}");
         assert!(
             v.as_str()
@@ -551,7 +550,7 @@ async fn tokens_guard_the_alertmanager_api() {
         ("GET", "/api/v2/status"),
         ("GET", "/api/v2/receivers"),
     ] {
-        let (s, _, _) = http(r.addr, method, path, None, "application/json", "[]").await;
+        let (s, _, _) = r.call(method, path, None, "application/json", "[]").await;
         assert_eq!(s, 401, "{method} {path} without a token");
     }
     assert_eq!(
@@ -560,9 +559,9 @@ async fn tokens_guard_the_alertmanager_api() {
         "a viewer may not post alerts"
     );
     assert_eq!(post(&r, INGEST, &body).await.0, 200, "an ingest token may");
-    let (s, _, _) = http(r.addr, "GET", "/api/v2/alerts", Some(INGEST), "", "").await;
+    let (s, _, _) = r.call("GET", "/api/v2/alerts", Some(INGEST), "", "").await;
     assert_eq!(s, 403, "an ingest token may not read");
-    let (s, _, v) = http(r.addr, "GET", "/api/v2/alerts", Some(VIEWER), "", "").await;
+    let (s, _, v) = r.call("GET", "/api/v2/alerts", Some(VIEWER), "", "").await;
     assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(1)), "{v}");
     r.stop().await;
 }
@@ -660,15 +659,15 @@ async fn filters_states_and_receivers_work_as_in_alertmanager() {
         ("?filter=nonsense", "filter `nonsense`"),
         ("?active=sometimes", "not a boolean"),
     ] {
-        let (s, _, v) = http(
-            r.addr,
-            "GET",
-            &format!("/api/v2/alerts{query}"),
-            Some(ADMIN),
-            "",
-            "",
-        )
-        .await;
+        let (s, _, v) = r
+            .call(
+                "GET",
+                &format!("/api/v2/alerts{query}"),
+                Some(ADMIN),
+                "",
+                "",
+            )
+            .await;
         assert_eq!(s, 400, "{query}: {v}");
         assert!(v.as_str().is_some_and(|m| m.contains(says)), "{query}: {v}");
     }
@@ -731,7 +730,9 @@ async fn engine_alerts_are_listed_with_their_labels_and_handler() {
             .is_some_and(|s| !s.is_empty()),
         "{a}"
     );
-    let (s, _, v) = http(r.addr, "GET", "/api/v2/receivers", Some(ADMIN), "", "").await;
+    let (s, _, v) = r
+        .call("GET", "/api/v2/receivers", Some(ADMIN), "", "")
+        .await;
     assert_eq!(s, 200);
     assert_schema(RECEIVERS, &v);
     assert_eq!(v, json!([{"name": "klaxon"}, {"name": "pager"}]));
@@ -742,7 +743,7 @@ async fn engine_alerts_are_listed_with_their_labels_and_handler() {
 async fn status_is_a_ready_single_node() {
     let dir = data_dir("am-status");
     let r = start(&dir, |_| {}).await;
-    let (s, _, v) = http(r.addr, "GET", "/api/v2/status", Some(ADMIN), "", "").await;
+    let (s, _, v) = r.call("GET", "/api/v2/status", Some(ADMIN), "", "").await;
     assert_eq!(s, 200, "{v}");
     assert_schema(STATUS, &v);
     assert_eq!(v["cluster"]["status"], "ready");
@@ -752,93 +753,47 @@ async fn status_is_a_ready_single_node() {
     r.stop().await;
 }
 
-/// amtool, Alertmanager's own client, against klaxon. Needs `/usr/bin/amtool` (Debian package
-/// `prometheus-alertmanager`); skipped without it.
+/// amtool, Alertmanager's own client, against klaxon over a real socket. Needs
+/// `/usr/bin/amtool` (Debian package `prometheus-alertmanager`); skipped without it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amtool_adds_and_queries_alerts() {
-    const AMTOOL: &str = "/usr/bin/amtool";
-    if !std::path::Path::new(AMTOOL).exists() {
-        assert!(
-            std::env::var_os("KLAXON_REQUIRE_PEERS").is_none(),
-            "KLAXON_REQUIRE_PEERS is set but {AMTOOL} is missing"
-        );
-        println!("skipped: amtool not installed (apt-get install prometheus-alertmanager)");
-        return;
-    }
     let dir = data_dir("am-amtool");
-    let r = start(&dir, |_| {}).await;
-    let auth = dir.join("amtool-http.yml");
-    std::fs::write(&auth, format!("authorization:\n  credentials: {ADMIN}\n"))
-        .expect("write http config");
-    let url = format!("--alertmanager.url=http://{}", r.addr);
-    let http_config = format!("--http.config.file={}", auth.display());
-    let amtool = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            let out = std::process::Command::new(AMTOOL)
-                .args(&args)
-                .output()
-                .expect("run amtool");
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            (
-                out.status.success(),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-                text,
-            )
-        })
+    let r = serve(&dir, |_| {}).await;
+    let Some(amtool) = Amtool::new(&r, &dir) else {
+        r.stop().await;
+        return;
     };
-    let args = |rest: &[&str]| {
-        let mut a = vec![url.clone(), http_config.clone()];
-        a.extend(rest.iter().map(|s| (*s).to_owned()));
-        a
-    };
-
-    let (ok, _, text) = amtool(args(&[
-        "alert",
-        "add",
-        "alertname=AmtoolTest",
-        "severity=critical",
-        "--annotation=summary=from amtool",
-    ]))
-    .await
-    .expect("join");
+    let (ok, _, text) = amtool
+        .run(&[
+            "alert",
+            "add",
+            "alertname=AmtoolTest",
+            "severity=critical",
+            "--annotation=summary=from amtool",
+        ])
+        .await;
     assert!(ok, "amtool alert add: {text}");
-    let (ok, json_out, text) = amtool(args(&["alert", "query", "-o", "json"]))
-        .await
-        .expect("join");
+    let (ok, json_out, text) = amtool.run(&["alert", "query", "-o", "json"]).await;
     assert!(ok, "amtool alert query -o json: {text}");
     let v: Value = serde_json::from_str(&json_out).unwrap_or_else(|e| panic!("{e}: {json_out}"));
     assert_schema(GETTABLE_ALERTS, &v);
     assert_eq!(v[0]["labels"]["alertname"], "AmtoolTest", "{v}");
     assert_eq!(v[0]["annotations"]["summary"], "from amtool", "{v}");
-    let (ok, out, text) = amtool(args(&["alert", "query", "alertname=~Amtool.*"]))
-        .await
-        .expect("join");
+    let (ok, out, text) = amtool.run(&["alert", "query", "alertname=~Amtool.*"]).await;
     assert!(
         ok && out.contains("AmtoolTest") && out.contains("from amtool"),
         "amtool alert query with a regex matcher: {text}"
     );
-    let (ok, out, text) = amtool(args(&["alert", "query", "alertname=Other"]))
-        .await
-        .expect("join");
+    let (ok, out, text) = amtool.run(&["alert", "query", "alertname=Other"]).await;
     assert!(ok && !out.contains("AmtoolTest"), "{text}");
-    let (ok, out, text) = amtool(args(&["alert", "query", "-o", "extended"]))
-        .await
-        .expect("join");
+    let (ok, out, text) = amtool.run(&["alert", "query", "-o", "extended"]).await;
     assert!(ok && out.contains("severity=\"critical\""), "{text}");
     // `--silenced` alone asks for silenced alerts only, and this one is not.
-    let (ok, out, text) = amtool(args(&["alert", "query", "--silenced"]))
-        .await
-        .expect("join");
+    let (ok, out, text) = amtool.run(&["alert", "query", "--silenced"]).await;
     assert!(ok && !out.contains("AmtoolTest"), "{text}");
 
     // Without its token amtool gets klaxon's 401.
-    let (ok, _, text) = amtool(vec![url.clone(), "alert".into(), "query".into()])
-        .await
-        .expect("join");
+    let (ok, _, text) = amtool.without_token().run(&["alert", "query"]).await;
     assert!(!ok, "{text}");
     r.stop().await;
 }

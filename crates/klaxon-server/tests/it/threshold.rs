@@ -1,13 +1,12 @@
 //! Threshold rules through the server: stored, validated (every error at once), versioned and
 //! activated apart from event rule sets; metric samples through `/v1/signals` raise one alert
 //! per series, pending until `for` has passed, resolved when the condition stops holding; the
-//! built-in collector feeds the Step 8 document's `high_cpu_usage` rule; a restart keeps a
-//! firing alert open until its condition is found false.
+//! built-in collector feeds the `high_cpu_usage` rule of docs/threshold-rules.md as written; a
+//! restart keeps a firing alert open until its condition is found false.
 
-mod common;
-
-use common::{data_dir, start, Running};
 use serde_json::{json, Value};
+
+use crate::harness::{data_dir, start, Running};
 
 async fn store_and_activate(r: &Running, doc: &Value) -> i64 {
     let (s, v) = r
@@ -156,29 +155,29 @@ async fn samples_raise_one_alert_per_series_pending_then_firing_then_resolved() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_collector_feeds_the_step_8_high_cpu_rule_as_written() {
+async fn the_collector_feeds_the_documented_high_cpu_rule_as_written() {
     let dir = data_dir("threshold-collector");
     let r = start(&dir, |c| {
         c.collector.interval_seconds = 1;
         c.collector.host = Some("web-1".to_owned());
     })
     .await;
-    // The document of the Step 8 seed, as written.
-    let seed = json!({ "id": "high_cpu_usage", "name": "High CPU Usage Alert",
+    // The rule of docs/threshold-rules.md, as written.
+    let documented = json!({ "id": "high_cpu_usage", "name": "High CPU Usage Alert",
         "description": "Triggers when CPU usage exceeds 90%",
         "metric": "system.cpu.usage", "labels": {"host": "web-1"}, "threshold": 90.0,
         "operator": "greater_than", "aggregation": "avg", "evaluation_window": "5m", "for": "1m",
         "severity": "HIGH", "notification_channels": ["websocket", "email"],
         "escalation_policy": "critical_escalation", "suppression_rules": ["maintenance_mode"] });
     let (s, v) = r
-        .admin("POST", "/v1/threshold-rules/check", &seed.to_string())
+        .admin("POST", "/v1/threshold-rules/check", &documented.to_string())
         .await;
     assert_eq!((s, v["rules"].as_u64()), (200, Some(1)), "{v}");
     // The same rule with a threshold every host passes, so the collector's samples fire it.
-    let mut always = seed.clone();
+    let mut always = documented.clone();
     always["threshold"] = json!(-1.0);
     always["for"] = json!("0s");
-    let doc = json!({"header": {"rule_set": "host"}, "rules": [seed, {
+    let doc = json!({"header": {"rule_set": "host"}, "rules": [documented, {
         "id": "any_memory", "metric": "system.memory.usage", "labels": {"host": "web-1"},
         "threshold": 0, "operator": "greater_equal"}]});
     let mut doc = doc;

@@ -2,11 +2,10 @@
 //! alerts they match to `suppressed` and back; maintenance windows mute only while open;
 //! inhibition and flapping are explained by `GET /alerts/{id}`; all of it survives a restart.
 
-mod common;
-
-use common::{data_dir, start, Amtool, Running};
 use klaxon_engine::timestamp::format_ts;
 use serde_json::{json, Value};
+
+use crate::harness::{data_dir, serve, start, Amtool, Running};
 
 fn now_ms() -> i64 {
     klaxon_server::wall_ms()
@@ -407,7 +406,7 @@ async fn inhibition_and_flapping_are_explained() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amtool_adds_queries_and_expires_silences() {
     let dir = data_dir("noise-amtool");
-    let r = start(&dir, |_| {}).await;
+    let r = serve(&dir, |_| {}).await;
     let Some(amtool) = Amtool::new(&r, &dir) else {
         r.stop().await;
         return;

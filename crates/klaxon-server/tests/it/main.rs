@@ -1,0 +1,17 @@
+//! klaxon-server's integration tests, one binary (each test binary links the whole server):
+//! one module per area, the harness that starts a server in `harness`. Non-Rust peers the
+//! tests run (the SMTP sink) live in `tests/peers/`.
+
+mod harness;
+
+mod alertmanager;
+mod api;
+mod browser;
+mod dashboard;
+mod lifecycle;
+mod module_cycles;
+mod noise;
+mod notify;
+mod pipeline;
+mod test_layout;
+mod threshold;

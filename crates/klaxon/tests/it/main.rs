@@ -1,0 +1,14 @@
+//! The binary's integration tests, one test binary: the command line (`cli`), `klaxon rules`
+//! against a running server (`remote`), kill -9 during a burst of alerts (`crash`), and real
+//! Prometheus as a client (`prometheus`). `harness` starts `klaxon serve` and other programs.
+
+// The CLI's HTTP client, the same source the binary compiles (its unit tests run here too).
+#[allow(dead_code)]
+#[path = "../../src/client.rs"]
+mod client;
+mod harness;
+
+mod cli;
+mod crash;
+mod prometheus;
+mod remote;
