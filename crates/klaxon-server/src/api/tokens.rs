@@ -175,7 +175,7 @@ mod tests {
         for bad in ["30", "0", "2001-01-01T00:00:00Z", "soon", ""] {
             assert!(expiry(bad, now).is_err(), "{bad:?}");
         }
-        assert!(expiry("30", now).unwrap_err().contains("no unit"));
+        assert!(expiry("30", now).is_err_and(|e| e.contains("no unit")));
     }
 
     #[test]
