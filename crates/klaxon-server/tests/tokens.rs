@@ -16,7 +16,20 @@ use serde_json::{json, Value};
 
 /// Creates a token through the API: (status, answer).
 async fn create(r: &Running, body: Value) -> (u16, Value) {
-    r.admin("POST", "/v1/tokens", &body.to_string()).await
+    let (s, _, v) = create_as(r, ADMIN, body).await;
+    (s, v)
+}
+
+/// Creates a token through the API with `token`: (status, head, answer).
+async fn create_as(r: &Running, token: &str, body: Value) -> (u16, String, Value) {
+    r.call(
+        "POST",
+        "/v1/tokens",
+        Some(token),
+        "application/json",
+        &body.to_string(),
+    )
+    .await
 }
 
 /// Creates a token that must be accepted; its secret.
@@ -166,15 +179,7 @@ async fn every_role_created_through_the_api_works_for_its_routes_and_only_those(
 
     // Only an admin manages tokens, and bad requests say what is wrong.
     let viewer = &secrets[1].1;
-    let (s, _, _) = r
-        .call(
-            "POST",
-            "/v1/tokens",
-            Some(viewer),
-            "application/json",
-            r#"{"name":"x","role":"admin"}"#,
-        )
-        .await;
+    let (s, _, _) = create_as(&r, viewer, json!({"name": "x", "role": "admin"})).await;
     assert_eq!(s, 403);
     for (body, field) in [
         (json!({"role": "viewer"}), "name"),
@@ -217,15 +222,7 @@ async fn the_list_never_shows_a_secret_and_records_the_last_use() {
     let dir = data_dir("tokens-list");
     let r = start(&dir, |_| {}).await;
     let secret = secret(&r, "prometheus", "ingest").await;
-    let (s, head, created) = r
-        .call(
-            "POST",
-            "/v1/tokens",
-            Some(ADMIN),
-            "application/json",
-            r#"{"name":"g","role":"viewer"}"#,
-        )
-        .await;
+    let (s, head, created) = create_as(&r, ADMIN, json!({"name": "g", "role": "viewer"})).await;
     assert_eq!(s, 201);
     assert!(
         head.to_ascii_lowercase()

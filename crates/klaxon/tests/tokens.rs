@@ -90,17 +90,19 @@ impl Server {
     }
 
     /// Runs the binary with these arguments against this server, as the holder of `token`.
-    fn klaxon(&self, token: &str, args: &[&str]) -> Output {
+    fn klaxon(&self, token: &str, args: &[&str]) -> Ran {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_klaxon"));
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("KLAXON_") {
                 cmd.env_remove(k);
             }
         }
-        cmd.args(args)
-            .args(["--url", &self.url, "--token", token])
-            .output()
-            .unwrap()
+        Ran::of(
+            cmd.args(args)
+                .args(["--url", &self.url, "--token", token])
+                .output()
+                .unwrap(),
+        )
     }
 
     /// Creates a token with the binary; its secret.
@@ -108,19 +110,11 @@ impl Server {
         let mut all = vec!["tokens", "create"];
         all.extend_from_slice(args);
         let out = self.klaxon(ADMIN, &all);
-        assert!(out.status.success(), "{}", show(&out));
-        let secret = text(&out.stdout).trim().to_owned();
-        assert!(secret.starts_with("klx_"), "{}", show(&out));
-        assert_eq!(
-            text(&out.stdout).lines().count(),
-            1,
-            "only the secret on stdout"
-        );
-        assert!(
-            text(&out.stderr).contains("shown only this once"),
-            "{}",
-            show(&out)
-        );
+        assert!(out.ok(), "{out:?}");
+        let secret = out.stdout.trim().to_owned();
+        assert!(secret.starts_with("klx_"), "{out:?}");
+        assert_eq!(out.stdout.lines().count(), 1, "only the secret on stdout");
+        assert!(out.stderr.contains("shown only this once"), "{out:?}");
         secret
     }
 
@@ -163,17 +157,27 @@ impl Drop for Server {
     }
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// What a run of the binary printed, and how it ended.
+#[derive(Debug)]
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
 }
 
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
+impl Ran {
+    fn of(out: Output) -> Ran {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Ran {
+            code: out.status.code(),
+            stdout: text(&out.stdout),
+            stderr: text(&out.stderr),
+        }
+    }
+
+    fn ok(&self) -> bool {
+        self.code == Some(0)
+    }
 }
 
 #[test]
@@ -208,22 +212,17 @@ fn every_role_created_with_the_cli_works_for_its_routes_and_only_those() {
         }
         let out = server.klaxon(&secret, &["tokens", "list"]);
         if role == "admin" {
-            assert!(out.status.success(), "{}", show(&out));
+            assert!(out.ok(), "{out:?}");
         } else {
-            assert_eq!(out.status.code(), Some(1), "{role}: {}", show(&out));
-            assert!(text(&out.stderr).contains("403"), "{}", show(&out));
+            assert_eq!(out.code, Some(1), "{role}: {out:?}");
+            assert!(out.stderr.contains("403"), "{out:?}");
         }
     }
     let out = server.klaxon(
         ADMIN,
         &["tokens", "create", "--role", "root", "--name", "x"],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "clap refuses the role: {}",
-        show(&out)
-    );
+    assert_eq!(out.code, Some(2), "clap refuses the role: {out:?}");
     assert!(server.path().exists());
 }
 
@@ -242,8 +241,8 @@ fn tokens_are_listed_and_revoked_by_name_or_id_and_no_secret_is_printed_or_logge
         "ana",
     ]);
     let out = server.klaxon(ADMIN, &["tokens", "list"]);
-    assert!(out.status.success(), "{}", show(&out));
-    let table = text(&out.stdout);
+    assert!(out.ok(), "{out:?}");
+    let table = out.stdout;
     let head = table.lines().next().unwrap_or("");
     assert!(
         head.starts_with("ID") && head.contains("LAST USED"),
@@ -268,11 +267,10 @@ fn tokens_are_listed_and_revoked_by_name_or_id_and_no_secret_is_printed_or_logge
         200
     );
     let out = server.klaxon(ADMIN, &["tokens", "revoke", "prometheus"]);
-    assert!(out.status.success(), "{}", show(&out));
+    assert!(out.ok(), "{out:?}");
     assert!(
-        text(&out.stdout).contains("revoked ingest token \"prometheus\""),
-        "{}",
-        show(&out)
+        out.stdout.contains("revoked ingest token \"prometheus\""),
+        "{out:?}"
     );
     assert_eq!(
         server.status(&prometheus, hyper::Method::POST, "/v1/signals", signal),
@@ -287,21 +285,16 @@ fn tokens_are_listed_and_revoked_by_name_or_id_and_no_secret_is_printed_or_logge
         .unwrap()
         .to_owned();
     let out = server.klaxon(ADMIN, &["tokens", "revoke", &id]);
-    assert!(out.status.success(), "{}", show(&out));
+    assert!(out.ok(), "{out:?}");
     assert_eq!(
         server.status(&grafana, hyper::Method::GET, "/v1/alerts", ""),
         401
     );
     let out = server.klaxon(ADMIN, &["tokens", "revoke", "prometheus"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "no token in force of that name: {}",
-        show(&out)
-    );
+    assert_eq!(out.code, Some(1), "no token in force of that name: {out:?}");
 
     let out = server.klaxon(ADMIN, &["tokens", "list"]);
-    let table = text(&out.stdout);
+    let table = out.stdout;
     assert_eq!(
         table.lines().filter(|l| l.contains(" revoked ")).count(),
         2,

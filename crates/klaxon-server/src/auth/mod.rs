@@ -150,7 +150,8 @@ impl<S: Store + Clone> Auth<S> {
         });
     }
 
-    /// Stores a new token for `created_by`; its secret is returned once, with the record.
+    /// Stores a new token with a fresh secret (`new`'s hash and creation time are set here);
+    /// the secret is returned this once, with the record.
     pub(crate) async fn create_token(
         &self,
         mut new: NewToken,

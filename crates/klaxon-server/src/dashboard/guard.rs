@@ -135,17 +135,9 @@ mod tests {
     #![allow(clippy::unwrap_used)] // tests
 
     use super::*;
+    use crate::auth::credential::headers;
     use crate::auth::Caller;
-    use axum::http::HeaderValue;
     use klaxon_store::Role;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(*k, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
 
     fn session() -> Session {
         Session {
