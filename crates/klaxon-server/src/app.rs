@@ -40,11 +40,10 @@ pub(crate) fn router<S: Store + Clone>(state: AppState<S>) -> Router {
     for (path, m) in by_path {
         r = r.route(path, m);
     }
-    let sessions = std::sync::Arc::clone(&state.auth.sessions);
     r.fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
-            sessions,
-            crate::dashboard::guard,
+            state.clone(),
+            crate::dashboard::guard::<S>,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(state)

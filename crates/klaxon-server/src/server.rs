@@ -13,6 +13,7 @@ use klaxon_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, watch, Semaphore};
 
+use crate::auth::session;
 use crate::auth::token::ensure_admin;
 use crate::auth::Auth;
 use crate::clock::wall_ms;
@@ -32,6 +33,8 @@ pub struct Server<S> {
     writer: Option<tokio::task::JoinHandle<()>>,
     saver: tokio::task::JoinHandle<()>,
     retention: Option<tokio::task::JoinHandle<()>>,
+    /// Deletes expired dashboard sessions.
+    sweeper: tokio::task::JoinHandle<()>,
     hub_task: tokio::task::JoinHandle<()>,
     collector: Option<tokio::task::JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
@@ -238,10 +241,15 @@ impl<S: Store + Clone> Server<S> {
                 let keep = Duration::from_secs(config.telemetry.retention_hours * 3600);
                 tokio::spawn(telemetry::retention(store.clone(), keep))
             });
+        let session_ms = config.dashboard.session_hours.saturating_mul(3_600_000);
+        let auth = Auth::new(store.clone(), i64::try_from(session_ms).unwrap_or(i64::MAX));
+        auth.import_legacy_sessions(&config.data_dir, wall_ms())
+            .await;
+        let sweeper = tokio::spawn(session::sweep(store.clone()));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.ingest.queue_signals));
         let shared = Arc::new(Shared {
-            auth: Auth::new(store.clone()).with_dashboard(&config.dashboard, &config.data_dir),
+            auth,
             config,
             store,
             engine: Mutex::new(Some(engine_tx)),
@@ -277,6 +285,7 @@ impl<S: Store + Clone> Server<S> {
             writer,
             saver,
             retention,
+            sweeper,
             hub_task,
             shutdown_tx,
             notifications,
@@ -343,6 +352,7 @@ impl<S: Store + Clone> Server<S> {
         if let Some(r) = self.retention {
             r.abort();
         }
+        self.sweeper.abort();
         self.hub_task.abort();
         if let Some(n) = self.notifications {
             // The manager has committed everything: let the dispatcher write what is due,

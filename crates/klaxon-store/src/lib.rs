@@ -1,6 +1,7 @@
 //! klaxon-store: the store boundary of klaxon. The [`Store`] trait, the records it keeps, and
 //! the SQLite backend. Only this crate knows SQL; callers see records and [`StoreError`].
 
+pub mod access;
 #[doc(hidden)]
 pub mod conformance;
 mod engine_alert;
@@ -11,6 +12,7 @@ pub mod sqlite;
 
 use std::future::Future;
 
+pub use access::{NewSession, NewToken, Role, SessionRecord, TokenRecord, TokenState};
 pub use engine_alert::engine_labels;
 pub use error::StoreError;
 use klaxon_engine::lifecycle::State;
@@ -221,50 +223,6 @@ pub struct NewRuleSet {
     pub created_at: i64,
 }
 
-/// Roles of access tokens, weakest first; a role includes those before it, except `ingest`,
-/// which may only send signals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Ingest,
-    Viewer,
-    Responder,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Role> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "ingest" => Some(Role::Ingest),
-            "viewer" => Some(Role::Viewer),
-            "responder" => Some(Role::Responder),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Ingest => "ingest",
-            Role::Viewer => "viewer",
-            Role::Responder => "responder",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-/// A stored access token (only its hash is kept).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TokenRecord {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    /// Hex SHA-256 of the token; never the token itself.
-    #[serde(skip)]
-    pub hash: String,
-    pub created_at: i64,
-}
-
 /// The persistence boundary. Every method that writes returns only after the write is
 /// committed and durable (fsynced); backends batch concurrent writes into one commit
 /// (group commit), so many callers waiting at once cost one fsync.
@@ -320,16 +278,54 @@ pub trait Store: Send + Sync + 'static {
     fn save_baselines(&self, b: Vec<BaselineRecord>) -> impl Future<Output = Result<()>> + Send;
     fn load_baselines(&self) -> impl Future<Output = Result<Vec<BaselineRecord>>> + Send;
 
-    /// Stores a token hash; AlreadyExists if the name is taken.
+    /// Stores a token (its hash); AlreadyExists if a token that is not revoked has the name,
+    /// or any token has the hash.
+    fn create_token(&self, token: NewToken) -> impl Future<Output = Result<TokenRecord>> + Send;
+    /// As [`Store::create_token`], with no creator, expiry or user.
     fn insert_token(
         &self,
         name: &str,
         role: Role,
         hash: &str,
         created_at: i64,
-    ) -> impl Future<Output = Result<TokenRecord>> + Send;
+    ) -> impl Future<Output = Result<TokenRecord>> + Send {
+        self.create_token(NewToken {
+            name: name.to_owned(),
+            role,
+            hash: hash.to_owned(),
+            created_at,
+            created_by: None,
+            expires_at: None,
+            user: None,
+        })
+    }
+    /// The token with this hash, in whatever state.
     fn find_token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+    /// Every token, revoked ones too, by id.
     fn list_tokens(&self) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
+    /// Revokes a token at `at` and ends its dashboard sessions, in one commit. NotFound for an
+    /// unknown id; Conflict when it is the last admin token in force at `at` (revoking it would
+    /// lock every administrator out). A token already revoked is returned unchanged.
+    fn revoke_token(&self, id: i64, at: i64) -> impl Future<Output = Result<TokenRecord>> + Send;
+    /// Records that a token was used at `at`; `last_used_at` never moves back.
+    fn record_token_use(&self, id: i64, at: i64) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stores a dashboard session. In the same commit, ends the token's expired sessions and
+    /// its oldest ones so that it keeps at most `per_token` (this one included); other tokens'
+    /// sessions are not touched, and the work does not grow with their number. Returns how
+    /// many sessions were ended. Conflict if the token is revoked or does not exist.
+    fn open_session(
+        &self,
+        session: NewSession,
+        per_token: usize,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// The session with this key (hash of its id), with its token, expired or not.
+    fn find_session(&self, key: &str)
+        -> impl Future<Output = Result<Option<SessionRecord>>> + Send;
+    /// Ends a session; true if there was one.
+    fn close_session(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Deletes sessions that expired at or before `now`; returns how many.
+    fn delete_expired_sessions(&self, now: i64) -> impl Future<Output = Result<u64>> + Send;
 
     /// Applies lifecycle changes in order, durably, in one transaction with whatever else is
     /// queued. Ids of inserted alerts are chosen by the caller (see `max_alert_id`).

@@ -3,9 +3,11 @@
 
 mod bench;
 mod client;
+mod print;
 mod remote;
 mod replay;
 mod rules;
+mod tokens;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +28,11 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+    /// Create, list and revoke access tokens on a running server (needs an admin token).
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
     },
     /// Evaluate a rule set against recorded signals and print each alert as one JSON line.
     ///
@@ -60,6 +67,16 @@ enum RulesCommand {
     List(remote::ListArgs),
 }
 
+#[derive(Subcommand, Debug)]
+enum TokensCommand {
+    /// Create a token and print its secret (shown only this once) on stdout.
+    Create(tokens::CreateArgs),
+    /// List every token with its role, state and last use (never a secret).
+    List(tokens::ListArgs),
+    /// Revoke a token (by id or name); it and its dashboard sessions stop working at once.
+    Revoke(tokens::RevokeArgs),
+}
+
 /// The server allocates and frees small strings on every worker thread (JSON in, JSON out);
 /// mimalloc's per-thread heaps do that at a fraction of glibc malloc's cost (BENCHMARKS.md).
 #[global_allocator]
@@ -85,6 +102,15 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::List(args),
         } => remote::list(&args),
+        Command::Tokens {
+            command: TokensCommand::Create(args),
+        } => tokens::create(&args),
+        Command::Tokens {
+            command: TokensCommand::List(args),
+        } => tokens::list(&args),
+        Command::Tokens {
+            command: TokensCommand::Revoke(args),
+        } => tokens::revoke(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Serve(args) => klaxon_server::serve(args).map(|()| ExitCode::SUCCESS),

@@ -10,6 +10,7 @@ pub(crate) mod notifications;
 pub(crate) mod rulesets;
 pub(crate) mod silences;
 pub(crate) mod streams;
+pub(crate) mod tokens;
 
 use axum::routing::{delete, get, post, MethodRouter};
 use klaxon_store::Store;
@@ -160,6 +161,27 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "admin",
             "Activate a stored threshold rule-set version in its group",
             post(rulesets::threshold::activate::<S>),
+        ),
+        ep(
+            "POST",
+            "/v1/tokens",
+            "admin",
+            "Create a token (role, name, expiry, user); 201 with its secret, shown only this once",
+            post(tokens::create::<S>),
+        ),
+        ep(
+            "GET",
+            "/v1/tokens",
+            "admin",
+            "Every token with its state and last use; never a secret",
+            get(tokens::list::<S>),
+        ),
+        ep(
+            "DELETE",
+            "/v1/tokens/{id}",
+            "admin",
+            "Revoke a token and end its dashboard sessions at once",
+            delete(tokens::revoke::<S>),
         ),
         ep(
             "GET",

@@ -1,20 +1,23 @@
 //! Authorization: what an endpoint needs (`Need`), which roles allow it, and `Auth`, which
-//! finds the caller of a request from its bearer token or, without one, its dashboard session.
-//! Tokens themselves live in `token`, sessions in `session`. Owns no HTTP routing.
+//! finds the caller of a request from its bearer token or, without an `Authorization` header,
+//! its dashboard session; and which creates and revokes tokens. How a request presents itself
+//! is `credential`'s, the cache of tokens in force `cache`'s, tokens themselves `token`'s,
+//! sessions `session`'s. Owns no HTTP routing.
 
+mod cache;
+pub(crate) mod credential;
 pub(crate) mod session;
 pub(crate) mod token;
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::HeaderMap;
-use klaxon_store::{Role, Store};
+use klaxon_store::{NewToken, Role, Store, TokenRecord, TokenState};
 
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use session::Sessions;
+use cache::{Cache, Hit};
+pub(crate) use credential::{credential, Credential};
 pub(crate) use token::Caller;
 use token::{constant_time_eq, hash_token};
 
@@ -41,98 +44,147 @@ pub(crate) fn allows(role: Role, need: Need) -> bool {
     }
 }
 
-/// Checks bearer tokens against the store, with a cache of known hashes, and dashboard
-/// sessions (a request without a bearer token may carry a session cookie).
+/// The answer to a token the store does not know; the same whatever was presented, so a
+/// guess learns nothing.
+const UNKNOWN: &str = "unknown token";
+
+/// Checks bearer tokens against the store, with a cache of the tokens in force, and dashboard
+/// sessions (a request without an `Authorization` header may carry a session cookie).
 pub(crate) struct Auth<S> {
     store: S,
-    known: RwLock<HashMap<String, Caller>>,
-    /// Dashboard sessions; the cookie stands for the token the session was opened with.
-    pub sessions: Arc<Sessions>,
+    cache: Arc<Mutex<Cache>>,
+    /// How long a dashboard session lasts, in ms.
+    session_ttl_ms: i64,
 }
 
 impl<S: Store + Clone> Auth<S> {
-    pub(crate) fn new(store: S) -> Auth<S> {
+    /// Dashboard sessions last `session_ttl_ms` (at least a minute).
+    pub(crate) fn new(store: S, session_ttl_ms: i64) -> Auth<S> {
         Auth {
             store,
-            known: RwLock::new(HashMap::new()),
-            sessions: Arc::new(Sessions::default()),
+            cache: Arc::default(),
+            session_ttl_ms: session_ttl_ms.max(60_000),
         }
     }
 
-    /// Dashboard sessions last `session_hours` and are kept in `<data_dir>/sessions.json`
-    /// (hashes of their ids), so a restart keeps browsers signed in.
-    pub(crate) fn with_dashboard(
-        self,
-        config: &crate::config::Dashboard,
-        data_dir: &Path,
-    ) -> Auth<S> {
-        let ms = i64::try_from(config.session_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
-        self.sessions.set_ttl_ms(ms);
-        self.sessions
-            .keep_in(data_dir.join("sessions.json"), wall_ms());
-        self
-    }
-
-    /// The role of the request's bearer token, if it allows `need`.
+    /// The role of the request's caller, if it allows `need`.
     pub(crate) async fn check(&self, headers: &HeaderMap, need: Need) -> ApiResult<Role> {
         self.caller(headers, need).await.map(|c| c.role)
     }
 
-    /// The caller behind the request's bearer token (or, without one, its dashboard session
-    /// cookie), if its role allows `need`. Cross-site checks of cookie requests are made before
-    /// any handler runs (`dashboard::guard`).
+    /// The caller behind the request's bearer token (or, without an `Authorization` header,
+    /// its dashboard session cookie), if its role allows `need`. An `Authorization` header
+    /// that is not one bearer token is refused, whatever cookie comes with it. Cross-site
+    /// checks of cookie requests are made before any handler runs (`dashboard::guard`).
     pub(crate) async fn caller(&self, headers: &HeaderMap, need: Need) -> ApiResult<Caller> {
-        let bearer = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let caller = match bearer {
-            Some(token) => self.of_token(token).await?,
-            None => match self.sessions.of_request(headers, wall_ms()) {
-                Some(s) => s.caller,
-                None if session::cookie(headers).is_some() => {
-                    return Err(ApiError::unauthorized(
-                        "the dashboard session has ended; sign in again",
-                    ))
-                }
-                None => {
-                    return Err(ApiError::unauthorized(
-                        "missing bearer token (Authorization: Bearer <token>)",
-                    ))
-                }
-            },
+        let caller = match credential(headers) {
+            Credential::Bearer(token) => self.of_token(&token).await?,
+            Credential::Cookie(id) => self.session(&id, wall_ms()).await?.caller,
+            Credential::Malformed(why) => return Err(ApiError::unauthorized(why)),
+            Credential::Missing => {
+                return Err(ApiError::unauthorized(
+                    "missing bearer token (Authorization: Bearer <token>)",
+                ))
+            }
         };
         permit(caller, need)
     }
 
     /// The caller a token stands for, whatever its role.
     pub(crate) async fn of_token(&self, token: &str) -> ApiResult<Caller> {
+        self.resolve(token, wall_ms()).await.map(|(c, _)| c)
+    }
+
+    /// The caller a token stands for at `now`, and when the token expires. 401 for a token
+    /// that is unknown, expired or revoked, saying which of the last two.
+    async fn resolve(&self, token: &str, now: i64) -> ApiResult<(Caller, Option<i64>)> {
         let hash = hash_token(token);
-        let cached = self.known.read().ok().and_then(|k| k.get(&hash).cloned());
-        match cached {
-            Some(c) => Ok(c),
-            None => {
-                let rec = self.store.find_token(&hash).await?;
-                let Some(rec) =
-                    rec.filter(|r| constant_time_eq(r.hash.as_bytes(), hash.as_bytes()))
-                else {
-                    return Err(ApiError::unauthorized("unknown token"));
-                };
-                let caller = Caller {
-                    role: rec.role,
-                    name: rec.name,
-                };
-                if let Ok(mut k) = self.known.write() {
-                    k.insert(hash, caller.clone());
+        let seen = {
+            let mut cache = self.lock();
+            match cache.get(&hash, now) {
+                Hit::Active(c, expires) => {
+                    let due = cache.use_due(c.token_id, None, now);
+                    drop(cache);
+                    if due {
+                        self.record_use(c.token_id, now);
+                    }
+                    return Ok((c, expires));
                 }
-                Ok(caller)
+                Hit::Expired => return Err(refused(TokenState::Expired)),
+                Hit::Miss => cache.epoch(),
             }
+        };
+        let rec = self.store.find_token(&hash).await?;
+        let Some(rec) = rec.filter(|r| constant_time_eq(r.hash.as_bytes(), hash.as_bytes())) else {
+            return Err(ApiError::unauthorized(UNKNOWN));
+        };
+        let state = rec.state(now);
+        if state != TokenState::Active {
+            return Err(refused(state));
+        }
+        let caller = Caller::of(&rec);
+        let due = {
+            let mut cache = self.lock();
+            cache.insert(hash, caller.clone(), rec.expires_at, seen);
+            cache.use_due(rec.id, rec.last_used_at, now)
+        };
+        if due {
+            self.record_use(rec.id, now);
+        }
+        Ok((caller, rec.expires_at))
+    }
+
+    /// Records a use of the token (at most once a minute per token) off the request's path.
+    fn used(&self, token_id: i64, stored: Option<i64>, now: i64) {
+        if self.lock().use_due(token_id, stored, now) {
+            self.record_use(token_id, now);
         }
     }
+
+    fn record_use(&self, token_id: i64, now: i64) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.record_token_use(token_id, now).await {
+                tracing::debug!(token_id, error = %e, "the last use of a token was not recorded");
+            }
+        });
+    }
+
+    /// Stores a new token with a fresh secret (`new`'s hash and creation time are set here);
+    /// the secret is returned this once, with the record.
+    pub(crate) async fn create_token(
+        &self,
+        mut new: NewToken,
+        now: i64,
+    ) -> ApiResult<(String, TokenRecord)> {
+        let secret = token::generate_token().map_err(ApiError::internal)?;
+        new.hash = hash_token(&secret);
+        new.created_at = now;
+        let rec = self.store.create_token(new).await?;
+        Ok((secret, rec))
+    }
+
+    /// Revokes a token and ends its sessions; from the moment this returns, neither its
+    /// bearer requests nor its sessions are accepted.
+    pub(crate) async fn revoke_token(&self, id: i64, now: i64) -> ApiResult<TokenRecord> {
+        let rec = self.store.revoke_token(id, now).await?;
+        self.lock().forget(id);
+        Ok(rec)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // The cache holds no invariant a panic could break halfway.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The 401 of a token that exists but is not in force.
+fn refused(state: TokenState) -> ApiError {
+    ApiError::unauthorized(match state {
+        TokenState::Expired => "token expired",
+        TokenState::Revoked => "token revoked",
+        TokenState::Active => UNKNOWN,
+    })
 }
 
 /// The caller, if its role allows `need`.

@@ -1,9 +1,10 @@
-//! Access tokens: generation, hashing (SHA-256, only hashes are stored), constant-time
-//! comparison, who a token stands for (`Caller`), and the first-start admin token. Owns no HTTP.
+//! Access tokens: generation (`klx_` and 32 random bytes, URL-safe), hashing (SHA-256, only
+//! hashes are stored), constant-time comparison, who a token stands for (`Caller`), and the
+//! admin token made at start. Owns no HTTP.
 
 use std::path::{Path, PathBuf};
 
-use klaxon_store::{Role, Store, StoreError};
+use klaxon_store::{Role, Store, StoreError, TokenRecord, TokenState};
 use sha2::{Digest, Sha256};
 
 /// Hex SHA-256 of a token.
@@ -25,28 +26,61 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A new random token: `kx_` and 64 hex digits (256 bits).
+/// The prefix of every token klaxon generates, so that secret scanners can find them.
+pub(crate) const PREFIX: &str = "klx_";
+
+/// A new random token: [`PREFIX`] and 32 random bytes in URL-safe base64 without padding
+/// (43 characters).
 pub(crate) fn generate_token() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
-    let mut s = String::from("kx_");
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    Ok(s)
+    Ok(format!("{PREFIX}{}", base64url(&bytes)))
 }
 
-/// Who called: the token's role and name.
+/// URL-safe base64 (RFC 4648, section 5) without padding.
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            let six = (n >> (18 - 6 * i)) & 63;
+            out.push(char::from(ALPHABET[six as usize]));
+        }
+    }
+    out
+}
+
+/// Who called: the token's role, name, id and user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Caller {
     pub role: Role,
     /// The token's name, recorded as the actor of what the caller does.
     pub name: String,
+    pub token_id: i64,
+    /// The user the token belongs to, if it names one.
+    pub user: Option<String>,
 }
 
-/// Makes sure an admin token exists: the configured one (stored hashed), else on the very first
-/// start a generated one written to `<data_dir>/admin.token` with mode 0600. Returns the file
-/// written, if any.
+impl Caller {
+    pub(crate) fn of(t: &TokenRecord) -> Caller {
+        Caller {
+            role: t.role,
+            name: t.name.clone(),
+            token_id: t.id,
+            user: t.user.clone(),
+        }
+    }
+}
+
+/// Makes sure an admin token can be used: the configured one (stored hashed), else, when no
+/// admin token is in force (the very first start, or every admin token expired), a generated
+/// one written to `<data_dir>/admin.token` with mode 0600. Returns the file written, if any.
 pub(crate) async fn ensure_admin<S: Store>(
     store: &S,
     configured: Option<&str>,
@@ -55,28 +89,44 @@ pub(crate) async fn ensure_admin<S: Store>(
 ) -> anyhow::Result<Option<PathBuf>> {
     if let Some(token) = configured {
         let hash = hash_token(token);
-        if store.find_token(&hash).await?.is_none() {
-            let name = format!("config-admin-{}", &hash[..12]);
-            match store.insert_token(&name, Role::Admin, &hash, now).await {
-                Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
-                Err(e) => return Err(e.into()),
+        match store.find_token(&hash).await? {
+            Some(t) if t.state(now) != TokenState::Active => tracing::warn!(
+                name = %t.name,
+                state = t.state(now).as_str(),
+                "the configured admin token is {} and is refused; configure another",
+                t.state(now).as_str()
+            ),
+            Some(_) => {}
+            None => {
+                let name = format!("config-admin-{}", &hash[..12]);
+                match store.insert_token(&name, Role::Admin, &hash, now).await {
+                    Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         return Ok(None);
     }
-    if store
-        .list_tokens()
-        .await?
+    let tokens = store.list_tokens().await?;
+    if tokens
         .iter()
-        .any(|t| t.role == Role::Admin)
+        .any(|t| t.role == Role::Admin && t.state(now) == TokenState::Active)
     {
         return Ok(None);
     }
+    let name = if tokens
+        .iter()
+        .any(|t| t.name == "bootstrap-admin" && t.revoked_at.is_none())
+    {
+        format!("bootstrap-admin-{now}")
+    } else {
+        "bootstrap-admin".to_owned()
+    };
     let token = generate_token()?;
     let path = data_dir.join("admin.token");
     write_private(&path, &format!("{token}\n"))?;
     store
-        .insert_token("bootstrap-admin", Role::Admin, &hash_token(&token), now)
+        .insert_token(&name, Role::Admin, &hash_token(&token), now)
         .await?;
     Ok(Some(path))
 }
@@ -114,7 +164,30 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));
         let t = generate_token().expect("randomness");
-        assert!(t.starts_with("kx_") && t.len() == 67);
+        assert!(t.starts_with("klx_") && t.len() == 4 + 43, "{t}");
+        let secret = &t[4..];
+        assert!(
+            secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "URL-safe: {t}"
+        );
         assert_ne!(t, generate_token().expect("randomness"));
+    }
+
+    #[test]
+    fn base64url_matches_rfc_4648() {
+        for (input, expected) in [
+            (&b""[..], ""),
+            (b"f", "Zg"),
+            (b"fo", "Zm8"),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg"),
+            (b"fooba", "Zm9vYmE"),
+            (b"foobar", "Zm9vYmFy"),
+            (&[0xfb, 0xff, 0xbf], "-_-_"),
+        ] {
+            assert_eq!(base64url(input), expected);
+        }
     }
 }

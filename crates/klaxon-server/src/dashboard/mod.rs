@@ -15,7 +15,8 @@ use klaxon_engine::timestamp::format_ts;
 use klaxon_store::{Role, Store};
 use serde_json::{json, Value};
 
-use crate::auth::session::{self, Session, COOKIE};
+use crate::auth::credential::cookie;
+use crate::auth::session::{Opened, Session, COOKIE};
 use crate::auth::{allows, Need};
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
@@ -270,52 +271,48 @@ async fn open_session<S: Store + Clone>(
     st: &AppState<S>,
     headers: &HeaderMap,
     body: &[u8],
-) -> ApiResult<session::Opened> {
+) -> ApiResult<Opened> {
     let token = token_of(headers, body)?;
-    let caller = st.auth.of_token(&token).await.map_err(|e| match e.status {
-        StatusCode::UNAUTHORIZED => ApiError::unauthorized("unknown token"),
-        _ => e,
-    })?;
+    let now = wall_ms();
+    let caller = st.auth.of_token(&token).await?;
     if caller.role == Role::Ingest {
         return Err(ApiError::forbidden(
             "an ingest token may only send signals; sign in with a viewer, responder or admin token",
         ));
     }
-    let opened = st
-        .auth
-        .sessions
-        .open(caller, wall_ms())
-        .map_err(ApiError::internal)?;
+    let opened = st.auth.open_session(&token, now).await?;
     tracing::info!(name = %opened.session.caller.name, role = opened.session.caller.role.as_str(), "dashboard sign-in");
-    st.auth.sessions.save(wall_ms()).await;
     Ok(opened)
 }
 
 /// `POST /ui/signout`: ends the session (the guard has checked its CSRF token) and clears the
 /// cookie; 204 whether or not a session was open.
-async fn signout<S: Store + Clone>(State(st): State<AppState<S>>, headers: HeaderMap) -> Response {
-    if let Some(id) = session::cookie(&headers) {
-        if st.auth.sessions.close(&id) {
-            st.auth.sessions.save(wall_ms()).await;
-        }
+async fn signout<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if let Some(id) = cookie(&headers) {
+        st.auth.close_session(&id).await?;
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut()
         .insert(header::SET_COOKIE, cookie_header(&headers, "", 0));
     no_store(&mut resp);
-    resp
+    Ok(resp)
 }
 
 /// `GET /ui/session`: the session of the request's cookie, with its CSRF token; 401 without.
-async fn current<S: Store + Clone>(State(st): State<AppState<S>>, headers: HeaderMap) -> Response {
-    match st.auth.sessions.of_request(&headers, wall_ms()) {
-        Some(s) => {
-            let mut resp = Json(session_json(&s)).into_response();
-            no_store(&mut resp);
-            resp
-        }
-        None => ApiError::unauthorized("not signed in to the dashboard").into_response(),
-    }
+async fn current<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Some(id) = cookie(&headers) else {
+        return Err(ApiError::unauthorized("not signed in to the dashboard"));
+    };
+    let s = st.auth.session(&id, wall_ms()).await?;
+    let mut resp = Json(session_json(&s)).into_response();
+    no_store(&mut resp);
+    Ok(resp)
 }
 
 #[cfg(test)]

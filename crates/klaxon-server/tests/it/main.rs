@@ -15,3 +15,4 @@ mod notify;
 mod pipeline;
 mod test_layout;
 mod threshold;
+mod tokens;

@@ -1,5 +1,5 @@
 //! The SQLite backend of [`Store`]: two files in WAL mode — the main database (alerts, rule
-//! sets, baselines, tokens) and, beside it, the telemetry database (`<name>-telemetry.sqlite`)
+//! sets, baselines, tokens, sessions) and, beside it, the telemetry database (`<name>-telemetry.sqlite`)
 //! — each with one writer thread doing group commit, a checkpointer thread and a small pool of
 //! read-only connections. Apart, a large telemetry write never holds up an alert commit.
 //! Owns its SQL, schema and migrations. It must never write on an async runtime thread, never
@@ -10,11 +10,13 @@
 //! - `writer.rs`: the writer thread and group commit; `write.rs`: the SQL of every write but
 //!   lifecycle changes, which `change.rs` owns; `derived.rs`: the tables derived from alerts
 //!   (counts, labels, search text), which every write of an alert keeps in step.
+//! - `access.rs`: the SQL of tokens and dashboard sessions, reads and writes.
 //! - `read.rs`: the reader pool and the SQL of most reads; `history.rs`: the alert history and
 //!   its plan choice; `report.rs`: summary, response times, trends; `row.rs`: row ↔ record
 //!   mapping and the row inserts both write paths share.
 //! - `error.rs`: rusqlite errors → [`StoreError`], in one place.
 
+mod access;
 mod change;
 mod checkpoint;
 mod derived;
@@ -40,9 +42,9 @@ use self::read::ReadPool;
 use self::writer::{Reply, Request};
 use crate::{
     AlertChange, AlertDetail, AlertIndex, AlertQuery, Claim, Delivery, DeliveryCount, HistoryQuery,
-    NewAlert, NewNotification, NewRuleSet, NotificationRecord, Notified, OutboxRow, Performance,
-    Result, Role, RuleKind, RuleSetRecord, Store, StoreError, StoredAlert, Summary,
-    TelemetryCounts, TelemetryRow, TokenRecord, TrendBucket, TrendQuery,
+    NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified,
+    OutboxRow, Performance, Result, RuleKind, RuleSetRecord, SessionRecord, Store, StoreError,
+    StoredAlert, Summary, TelemetryCounts, TelemetryRow, TokenRecord, TrendBucket, TrendQuery,
 };
 
 /// Read-only connections in the pool (reads run at most this many at once).
@@ -190,6 +192,13 @@ impl SqliteStore {
     #[doc(hidden)]
     pub async fn explain_history(&self, q: HistoryQuery) -> Result<String> {
         self.read(move |c| history::explain(c, &q)).await
+    }
+
+    /// SQLite's plan of the statements that open a dashboard session, one line each: each
+    /// reads only the rows of the session's own token. For tests and operators, not an API.
+    #[doc(hidden)]
+    pub async fn explain_open_session(&self) -> Result<String> {
+        self.read(access::explain_open_session).await
     }
 
     async fn write<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Result<T> {
@@ -350,31 +359,44 @@ impl Store for SqliteStore {
         self.read(read::load_baselines).await
     }
 
-    async fn insert_token(
-        &self,
-        name: &str,
-        role: Role,
-        hash: &str,
-        created_at: i64,
-    ) -> Result<TokenRecord> {
-        let (name, hash) = (name.to_owned(), hash.to_owned());
-        self.write(|reply| Request::InsertToken {
-            name,
-            role,
-            hash,
-            created_at,
-            reply,
-        })
-        .await
+    async fn create_token(&self, token: NewToken) -> Result<TokenRecord> {
+        self.write(|r| Request::CreateToken(token, r)).await
     }
 
     async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
         let hash = hash.to_owned();
-        self.read(move |c| read::find_token(c, &hash)).await
+        self.read(move |c| access::find_token(c, &hash)).await
     }
 
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
-        self.read(read::list_tokens).await
+        self.read(access::list_tokens).await
+    }
+
+    async fn revoke_token(&self, id: i64, at: i64) -> Result<TokenRecord> {
+        self.write(|r| Request::RevokeToken(id, at, r)).await
+    }
+
+    async fn record_token_use(&self, id: i64, at: i64) -> Result<()> {
+        self.write(|r| Request::RecordTokenUse(id, at, r)).await
+    }
+
+    async fn open_session(&self, session: NewSession, per_token: usize) -> Result<u64> {
+        self.write(|r| Request::OpenSession(session, per_token, r))
+            .await
+    }
+
+    async fn find_session(&self, key: &str) -> Result<Option<SessionRecord>> {
+        let key = key.to_owned();
+        self.read(move |c| access::find_session(c, &key)).await
+    }
+
+    async fn close_session(&self, key: &str) -> Result<bool> {
+        let key = key.to_owned();
+        self.write(|r| Request::CloseSession(key, r)).await
+    }
+
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
+        self.write(|r| Request::DeleteExpiredSessions(now, r)).await
     }
 
     async fn apply_alert_changes(&self, changes: Vec<AlertChange>) -> Result<()> {

@@ -11,12 +11,12 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use tokio::sync::Semaphore;
 
 use super::error::map;
-use super::row::{self, ALERT_COLUMNS, RULE_SET_COLUMNS, TOKEN_COLUMNS};
+use super::row::{self, ALERT_COLUMNS, RULE_SET_COLUMNS};
 use super::schema;
 use super::write::TELEMETRY_TABLES;
 use crate::{
     AlertDetail, AlertIndex, AlertQuery, Result, RuleSetRecord, StoreError, StoredAlert,
-    TelemetryCounts, TokenRecord,
+    TelemetryCounts,
 };
 
 /// The most alerts one `list_alerts` returns.
@@ -195,18 +195,6 @@ pub(crate) fn load_baselines(conn: &Connection) -> Result<Vec<BaselineRecord>> {
             })
         },
     )
-}
-
-pub(crate) fn find_token(conn: &Connection, hash: &str) -> Result<Option<TokenRecord>> {
-    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1");
-    conn.prepare_cached(&sql)
-        .and_then(|mut st| st.query_row([hash], row::token).optional())
-        .map_err(map)
-}
-
-pub(crate) fn list_tokens(conn: &Connection) -> Result<Vec<TokenRecord>> {
-    let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id");
-    collect(conn, &sql, row::token)
 }
 
 /// The highest alert id ever used: AUTOINCREMENT remembers ids of deleted rows in

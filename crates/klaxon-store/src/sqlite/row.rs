@@ -13,8 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::derived;
 use super::error::map;
 use crate::{
-    AlertEvent, Note, Occurrence, Result, Role, RuleKind, RuleSetRecord, Source, StoreError,
-    StoredAlert, TokenRecord,
+    AlertEvent, Note, Occurrence, Result, RuleKind, RuleSetRecord, Source, StoreError, StoredAlert,
 };
 
 /// Columns of `alerts` (as `a`) in the order [`alert`] reads them.
@@ -308,25 +307,6 @@ pub(crate) fn get_rule_set(
                 "{what} {name:?} of group {group:?} has no version {version}"
             ))
         })
-}
-
-pub(crate) const TOKEN_COLUMNS: &str = "id, name, role, hash, created_at";
-
-pub(crate) fn token(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
-    let role: String = row.get(2)?;
-    Ok(TokenRecord {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        role: Role::parse(&role).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                2,
-                Type::Text,
-                format!("unknown role {role:?}").into(),
-            )
-        })?,
-        hash: row.get(3)?,
-        created_at: row.get(4)?,
-    })
 }
 
 /// A baseline without a context is stored with context '' (part of the primary key, so it

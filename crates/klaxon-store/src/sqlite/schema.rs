@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_telemetry_apart.sql"),
     include_str!("migrations/0005_silences.sql"),
     include_str!("migrations/0006_notifications.sql"),
+    include_str!("migrations/0007_tokens_and_sessions.sql"),
 ];
 
 /// The migrations of the telemetry database (its own file, its own `user_version`).
@@ -26,7 +27,7 @@ const TELEMETRY_MIGRATIONS: &[&str] = &[include_str!("migrations/telemetry/0001_
 /// Which of the store's two database files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Db {
-    /// Alerts, their life, rule sets, baselines, tokens.
+    /// Alerts, their life, rule sets, baselines, tokens, dashboard sessions.
     Main,
     /// Process rows, marks, traces and logs: high volume, written in large batches, apart so
     /// that an alert commit never waits behind them.

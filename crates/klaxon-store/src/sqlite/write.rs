@@ -9,8 +9,8 @@ use rusqlite::{params, Connection};
 use super::error::map;
 use super::row;
 use crate::{
-    NewAlert, NewRuleSet, Occurrence, Result, Role, RuleKind, RuleSetRecord, StoreError,
-    StoredAlert, TelemetryRow, TokenRecord,
+    NewAlert, NewRuleSet, Occurrence, Result, RuleKind, RuleSetRecord, StoreError, StoredAlert,
+    TelemetryRow,
 };
 
 /// The state of a new alert and of its `created` event.
@@ -329,33 +329,6 @@ pub(crate) fn save_baselines(conn: &Connection, baselines: &[BaselineRecord]) ->
             .map_err(map)?;
     }
     Ok(())
-}
-
-pub(crate) fn insert_token(
-    conn: &Connection,
-    name: &str,
-    role: Role,
-    hash: &str,
-    created_at: i64,
-) -> Result<TokenRecord> {
-    conn.prepare_cached(
-        "INSERT INTO tokens (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )
-    .and_then(|mut st| st.execute(params![name, role.as_str(), hash, created_at]))
-    .map_err(|e| match map(e) {
-        StoreError::AlreadyExists(m) if m.contains("tokens.hash") => {
-            StoreError::AlreadyExists("a token with this hash".to_owned())
-        }
-        StoreError::AlreadyExists(_) => StoreError::AlreadyExists(format!("token {name:?}")),
-        other => other,
-    })?;
-    Ok(TokenRecord {
-        id: conn.last_insert_rowid(),
-        name: name.to_owned(),
-        role,
-        hash: hash.to_owned(),
-        created_at,
-    })
 }
 
 /// A one-row durable write: proves the writer, the file and fsync work.

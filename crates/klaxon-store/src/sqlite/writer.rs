@@ -12,10 +12,10 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::{map, message};
-use super::{change, outbox, write};
+use super::{access, change, outbox, write};
 use crate::{
-    AlertChange, Claim, Delivery, NewAlert, NewNotification, NewRuleSet, OutboxRow, Result, Role,
-    RuleKind, RuleSetRecord, StoreError, StoredAlert, TelemetryRow, TokenRecord,
+    AlertChange, Claim, Delivery, NewAlert, NewNotification, NewRuleSet, NewSession, NewToken,
+    OutboxRow, Result, RuleKind, RuleSetRecord, StoreError, StoredAlert, TelemetryRow, TokenRecord,
 };
 
 /// How a caller gets its answer.
@@ -48,13 +48,12 @@ pub(crate) enum Request {
         reply: Reply<RuleSetRecord>,
     },
     SaveBaselines(Vec<BaselineRecord>, Reply<()>),
-    InsertToken {
-        name: String,
-        role: Role,
-        hash: String,
-        created_at: i64,
-        reply: Reply<TokenRecord>,
-    },
+    CreateToken(NewToken, Reply<TokenRecord>),
+    RevokeToken(i64, i64, Reply<TokenRecord>),
+    RecordTokenUse(i64, i64, Reply<()>),
+    OpenSession(NewSession, usize, Reply<u64>),
+    CloseSession(String, Reply<bool>),
+    DeleteExpiredSessions(i64, Reply<u64>),
     EnqueueNotifications(Vec<NewNotification>, Option<Claim>, Reply<Vec<OutboxRow>>),
     ClaimNotifications(Claim, usize, Reply<Vec<OutboxRow>>),
     RecordDeliveries(Vec<Delivery>, Reply<()>),
@@ -116,17 +115,26 @@ impl Request {
             Request::SaveBaselines(b, reply) => {
                 pending(reply, savepoint(conn, |c| write::save_baselines(c, &b)))
             }
-            Request::InsertToken {
-                name,
-                role,
-                hash,
-                created_at,
+            Request::CreateToken(t, reply) => {
+                pending(reply, savepoint(conn, |c| access::create_token(c, t)))
+            }
+            Request::RevokeToken(id, at, reply) => {
+                pending(reply, savepoint(conn, |c| access::revoke_token(c, id, at)))
+            }
+            Request::RecordTokenUse(id, at, reply) => pending(
                 reply,
-            } => pending(
+                savepoint(conn, |c| access::record_token_use(c, id, at)),
+            ),
+            Request::OpenSession(s, per_token, reply) => pending(
                 reply,
-                savepoint(conn, |c| {
-                    write::insert_token(c, &name, role, &hash, created_at)
-                }),
+                savepoint(conn, |c| access::open_session(c, &s, per_token)),
+            ),
+            Request::CloseSession(key, reply) => {
+                pending(reply, savepoint(conn, |c| access::close_session(c, &key)))
+            }
+            Request::DeleteExpiredSessions(now, reply) => pending(
+                reply,
+                savepoint(conn, |c| access::delete_expired_sessions(c, now)),
             ),
             Request::EnqueueNotifications(rows, claim, reply) => pending(
                 reply,
@@ -170,7 +178,12 @@ impl Request {
             Request::InsertRuleSet(_, r) | Request::ActivateRuleSet { reply: r, .. } => {
                 drop(r.send(err(why)))
             }
-            Request::InsertToken { reply, .. } => drop(reply.send(err(why))),
+            Request::CreateToken(_, r) | Request::RevokeToken(_, _, r) => drop(r.send(err(why))),
+            Request::RecordTokenUse(_, _, r) => drop(r.send(err(why))),
+            Request::OpenSession(_, _, r) | Request::DeleteExpiredSessions(_, r) => {
+                drop(r.send(err(why)))
+            }
+            Request::CloseSession(_, r) => drop(r.send(err(why))),
             Request::EnqueueNotifications(_, _, r) | Request::ClaimNotifications(_, _, r) => {
                 drop(r.send(err(why)))
             }
@@ -271,7 +284,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Request>) {
         if !closers.is_empty() {
             open = false;
         }
-        // Everything urgent first (alerts, lifecycle changes, rule sets, tokens), then
+        // Everything urgent first (alerts, lifecycle changes, rule sets, tokens, sessions), then
         // telemetry up to a bounded size, so an alert never waits behind a large telemetry
         // write for longer than one bounded chunk of it.
         let mut rows = 0;

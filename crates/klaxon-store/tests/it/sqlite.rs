@@ -615,3 +615,63 @@ async fn states_are_stored_as_their_names() {
     );
     harness::close_and_remove(store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_7_keeps_the_tokens_of_version_6() {
+    let path = harness::temp_db("v6");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        for sql in [
+            include_str!("../../src/sqlite/migrations/0001_init.sql"),
+            include_str!("../../src/sqlite/migrations/0002_lifecycle.sql"),
+            include_str!("../../src/sqlite/migrations/0003_rule_kinds.sql"),
+            include_str!("../../src/sqlite/migrations/0004_telemetry_apart.sql"),
+            include_str!("../../src/sqlite/migrations/0005_silences.sql"),
+            include_str!("../../src/sqlite/migrations/0006_notifications.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        conn.execute(
+            "INSERT INTO tokens (name, role, hash, created_at) VALUES ('boot', 'admin', 'hb', 7)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let t = store.find_token("hb").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            t.name.as_str(),
+            t.role,
+            t.created_at,
+            t.created_by,
+            t.expires_at
+        ),
+        ("boot", Role::Admin, 7, None, None)
+    );
+    assert_eq!((t.revoked_at, t.last_used_at, t.user), (None, None, None));
+    let same = store.insert_token("boot", Role::Viewer, "other", 8).await;
+    assert!(
+        matches!(same, Err(StoreError::AlreadyExists(_))),
+        "{same:?}"
+    );
+    harness::close_and_remove(store).await;
+}
+
+/// Opening a dashboard session reads only its own token's rows: SQLite searches the
+/// per-token index and never scans the sessions table, so a sign-in costs the same with ten
+/// sessions or a million.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_session_never_scans_the_sessions_table() {
+    let path = harness::temp_db("session-plan");
+    let store = SqliteStore::open(&path).unwrap();
+    let plan = store.explain_open_session().await.unwrap();
+    assert!(plan.contains("sessions_by_token"), "{plan}");
+    for line in plan.lines().map(str::trim) {
+        let scan = line.starts_with("SCAN") && line != "SCAN CONSTANT ROW";
+        assert!(!scan, "a table scan in:\n{plan}");
+    }
+    harness::close_and_remove(store).await;
+}

@@ -12,3 +12,4 @@ mod cli;
 mod crash;
 mod prometheus;
 mod remote;
+mod tokens;

@@ -1,0 +1,195 @@
+//! Access tokens over the API, admin only: `POST /v1/tokens` creates one and answers its
+//! secret, once; `GET /v1/tokens` lists them (never a secret or its hash);
+//! `DELETE /v1/tokens/{id}` revokes one and ends its dashboard sessions at once.
+//! The secret is never logged.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use klaxon_engine::duration;
+use klaxon_engine::timestamp::{format_ts, parse_ts_str};
+use klaxon_store::{NewToken, Role, Store, TokenRecord};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Need;
+use crate::clock::wall_ms;
+use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::state::AppState;
+
+/// Names and user names are at most this many characters.
+const MAX_NAME: usize = 100;
+
+/// The body of `POST /v1/tokens`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    name: Option<String>,
+    role: Option<String>,
+    /// A duration from now (`"30d"`) or an RFC 3339 time.
+    expires: Option<String>,
+    user: Option<String>,
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
+}
+
+/// The JSON of a token: never its secret or its hash.
+pub(crate) fn token_json(t: &TokenRecord, now: i64) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "role": t.role.as_str(),
+        "user": t.user,
+        "state": t.state(now).as_str(),
+        "created_at": format_ts(t.created_at),
+        "created_by": t.created_by,
+        "expires_at": t.expires_at.map(format_ts),
+        "revoked_at": t.revoked_at.map(format_ts),
+        "last_used_at": t.last_used_at.map(format_ts),
+    })
+}
+
+/// A name: 1 to 100 characters, no control characters, not only digits (a token is named by
+/// its id or its name, and must not be mistaken for another's id).
+fn name_of(field: &str, v: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(v) = v.map(str::trim) else {
+        return Ok(None);
+    };
+    if v.is_empty() || v.chars().count() > MAX_NAME || v.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "{field}: 1 to {MAX_NAME} characters, no control characters"
+        )));
+    }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!(
+            "{field}: a name of digits only would read as a token id"
+        )));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+/// When a token expires: a duration from `now` in klaxon's duration grammar (`"30d"`,
+/// `"12h"`) or an RFC 3339 time; it must be in the future.
+pub(crate) fn expiry(text: &str, now: i64) -> Result<i64, String> {
+    let t = text.trim();
+    let at = match duration::parse_ms(t, None) {
+        Ok(ms) => now.saturating_add(ms),
+        Err(e) if t.bytes().all(|b| b.is_ascii_digit()) => return Err(e.to_string()),
+        Err(e) => parse_ts_str(t)
+            .map_err(|_| format!("{e}; or an RFC 3339 time such as \"2030-01-31T00:00:00Z\""))?,
+    };
+    if at <= now {
+        return Err(format!("{t:?} is not in the future"));
+    }
+    Ok(at)
+}
+
+/// `POST /v1/tokens`: 201 with the token and its secret (`token`), shown only this once.
+pub(crate) async fn create<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> ApiResult<Response> {
+    let caller = st.auth.caller(&headers, Need::Admin).await?;
+    let now = wall_ms();
+    let name = name_of("name", body.name.as_deref())?.ok_or_else(|| invalid("name: required"))?;
+    let role = body.role.as_deref().map(str::trim).unwrap_or("");
+    let role = Role::parse(role).ok_or_else(|| {
+        invalid(format!(
+            "role: {role:?} is not one of ingest, viewer, responder, admin"
+        ))
+    })?;
+    let expires_at = match body.expires.as_deref() {
+        Some(e) => Some(expiry(e, now).map_err(|m| invalid(format!("expires: {m}")))?),
+        None => None,
+    };
+    let new = NewToken {
+        name,
+        role,
+        hash: String::new(),
+        created_at: now,
+        created_by: Some(caller.name.clone()),
+        expires_at,
+        user: name_of("user", body.user.as_deref())?,
+    };
+    let (secret, rec) = st.auth.create_token(new, now).await?;
+    tracing::info!(
+        id = rec.id, name = %rec.name, role = rec.role.as_str(), by = %caller.name,
+        "token created"
+    );
+    let mut v = token_json(&rec, now);
+    v["token"] = Value::String(secret);
+    let mut resp = (StatusCode::CREATED, Json(v)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// `GET /v1/tokens`: every token, revoked and expired ones too, by id.
+pub(crate) async fn list<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    st.auth.check(&headers, Need::Admin).await?;
+    let now = wall_ms();
+    let tokens: Vec<Value> = st
+        .store
+        .list_tokens()
+        .await?
+        .iter()
+        .map(|t| token_json(t, now))
+        .collect();
+    Ok(Json(json!({ "tokens": tokens })))
+}
+
+/// `DELETE /v1/tokens/{id}`: revokes the token and ends its sessions; 200 with the token.
+/// 409 for the last admin token in force.
+pub(crate) async fn revoke<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let caller = st.auth.caller(&headers, Need::Admin).await?;
+    let now = wall_ms();
+    let rec = st.auth.revoke_token(id, now).await?;
+    tracing::info!(id = rec.id, name = %rec.name, by = %caller.name, "token revoked");
+    Ok(Json(token_json(&rec, now)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiries_are_durations_or_times_in_the_future() {
+        let now = 1_700_000_000_000;
+        assert_eq!(expiry("30d", now), Ok(now + 30 * 86_400_000));
+        assert_eq!(expiry(" 1h30m ", now), Ok(now + 5_400_000));
+        assert_eq!(
+            expiry("2030-01-31T00:00:00Z", now),
+            Ok(parse_ts_str("2030-01-31T00:00:00Z").unwrap_or(0))
+        );
+        for bad in ["30", "0", "2001-01-01T00:00:00Z", "soon", ""] {
+            assert!(expiry(bad, now).is_err(), "{bad:?}");
+        }
+        assert!(expiry("30", now).is_err_and(|e| e.contains("no unit")));
+    }
+
+    #[test]
+    fn names_are_short_printable_and_not_ids() {
+        assert_eq!(
+            name_of("name", Some(" prometheus "))
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("prometheus")
+        );
+        assert!(name_of("name", None).is_ok_and(|n| n.is_none()));
+        for bad in ["", "  ", "42", "a\nb", &"x".repeat(101)] {
+            assert!(name_of("name", Some(bad)).is_err(), "{bad:?}");
+        }
+    }
+}
