@@ -3,6 +3,8 @@
 //! stream reads it (`/alerts/stream` every change, `/v1/alerts/stream` the new alerts). A
 //! reader that falls out of the buffer is told (`Read::Lagged`), never silently skipped. The
 //! lifecycle manager publishes only after the store has committed (write-then-signal).
+//! Changes of only why an alert is quiet (`muted`) are for the notification dispatcher and are
+//! not numbered here: the alert streams tell what was committed.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -50,6 +52,7 @@ impl Hub {
     pub(crate) async fn run(self: Arc<Hub>, mut rx: broadcast::Receiver<Arc<Change>>) {
         loop {
             match rx.recv().await {
+                Ok(c) if c.is_muted() => {}
                 Ok(c) => self.push(c),
                 // The hub reads right away; if it ever lags, readers learn it through a gap.
                 Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -115,6 +118,7 @@ mod tests {
             labels: Default::default(),
             json: "{}".into(),
             detail: crate::pipeline::lifecycle::Detail::Other,
+            mute: None,
             end_of_batch: true,
         })
     }
