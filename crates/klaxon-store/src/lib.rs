@@ -10,10 +10,10 @@ pub mod sqlite;
 
 use std::future::Future;
 
+pub use error::StoreError;
 /// The identity labels of an engine alert (the lifecycle's mapping, so deduplication and routing
 /// agree with what the store derives).
 pub use klaxon_engine::lifecycle::engine_labels;
-pub use error::StoreError;
 use klaxon_engine::{Alert, BaselineRecord};
 pub use lifecycle::{
     AlertChange, AlertDetail, AlertEvent, AlertIndex, HistoryQuery, Note, Occurrence, Performance,

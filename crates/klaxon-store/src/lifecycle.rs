@@ -268,3 +268,77 @@ pub struct TrendBucket {
     pub name: String,
     pub count: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    use klaxon_engine::lifecycle::{Occur, Transition};
+
+    use super::*;
+
+    /// A lifecycle write becomes the store's change field for field: what holds a suppressed
+    /// alert in its recorded form, shared text owned.
+    #[test]
+    fn writes_map_field_for_field() {
+        let t = Write::Transition(Arc::new(Transition {
+            id: 7,
+            from: State::Active,
+            to: State::Suppressed,
+            at: 10,
+            actor: Cow::Borrowed("silence"),
+            reason: Cow::Owned("silenced by s1 (disks)".to_owned()),
+            until: Some(20),
+            by: Some(Suppressor::Silence(Arc::from("s1"))),
+        }));
+        assert_eq!(
+            AlertChange::from(&t),
+            AlertChange::Transition {
+                id: 7,
+                from: State::Active,
+                to: State::Suppressed,
+                at: 10,
+                actor: "silence".to_owned(),
+                reason: "silenced by s1 (disks)".to_owned(),
+                until: Some(20),
+                by: Some("silence:s1".to_owned()),
+            }
+        );
+        let annotations: BTreeMap<String, String> =
+            [("runbook".to_owned(), "wiki".to_owned())].into();
+        let o = Write::Occur(Occur {
+            id: 7,
+            at: 30,
+            occurrences: 3,
+            summary: Arc::from("disk full"),
+            severity: Arc::from("high"),
+            annotations: Arc::new(annotations.clone()),
+            ends_at: None,
+            occurrence: klaxon_engine::lifecycle::Occurrence {
+                at: 29,
+                value: Some(1.5),
+                message: Arc::from("disk full"),
+            },
+            log: false,
+        });
+        assert_eq!(
+            AlertChange::from(&o),
+            AlertChange::Occur {
+                id: 7,
+                at: 30,
+                occurrences: 3,
+                summary: "disk full".to_owned(),
+                severity: "high".to_owned(),
+                annotations,
+                ends_at: None,
+                occurrence: Occurrence {
+                    at: 29,
+                    value: Some(1.5),
+                    message: "disk full".to_owned(),
+                },
+                log: false,
+            }
+        );
+    }
+}

@@ -35,8 +35,8 @@ use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::pipeline::lifecycle::convert::{label_key, Labelled};
 use crate::pipeline::lifecycle::{Command, Resend};
-use klaxon_engine::lifecycle::ContentKeys;
 use crate::state::AppState;
+use klaxon_engine::lifecycle::ContentKeys;
 use klaxon_engine::matcher::{self, Matcher, Op, Regex};
 
 /// The receiver every alert without a handler of its own goes to.

@@ -6,9 +6,7 @@
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use klaxon_engine::matcher::{parse_filter, Matcher};
-use klaxon_engine::noise::{
-    FlapSettings, InhibitRule, MaintenanceWindow, Schedule, Windows,
-};
+use klaxon_engine::noise::{FlapSettings, InhibitRule, MaintenanceWindow, Schedule, Windows};
 use klaxon_engine::timestamp::parse_ts_str;
 use klaxon_notify::ReceiverConfig;
 use serde::Deserialize;

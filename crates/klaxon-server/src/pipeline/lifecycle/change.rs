@@ -39,10 +39,7 @@ pub(crate) enum Detail {
         json: Arc<str>,
     },
     /// Another firing: the latest summary and count (the severity is the change's).
-    Occurrence {
-        summary: Arc<str>,
-        occurrences: u64,
-    },
+    Occurrence { summary: Arc<str>, occurrences: u64 },
     /// A state change.
     Transition(Arc<Transition>),
     /// A note or an assignment: nothing a notification tells.

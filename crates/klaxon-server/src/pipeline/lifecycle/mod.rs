@@ -244,13 +244,20 @@ impl<S: Store + Clone> Manager<S> {
         mut engine: mpsc::Receiver<Fired>,
         mut api: mpsc::Receiver<Command>,
     ) {
+        // Silences, windows and timers may have changed while the server was down: the core
+        // looks at every alert again before it takes anything new.
+        self.lc.advance(wall_ms(), &mut self.fx);
+        self.commit().await;
         let (mut engine_open, mut api_open) = (true, true);
         while engine_open || api_open {
             // Deadlines are strictly past: `advance` acts on what is due before its `now`.
-            let wait = self.lc.next_deadline().map_or(Duration::from_secs(3600), |at| {
-                let ms = at.saturating_add(1).saturating_sub(wall_ms());
-                Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-            });
+            let wait = self
+                .lc
+                .next_deadline()
+                .map_or(Duration::from_secs(3600), |at| {
+                    let ms = at.saturating_add(1).saturating_sub(wall_ms());
+                    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+                });
             tokio::select! {
                 biased;
                 cmd = api.recv(), if api_open => match cmd {
@@ -402,11 +409,7 @@ impl<S: Store + Clone> Manager<S> {
                 let _ = reply.send(self.lc.explain(now, id).map(|e| explain::json(&e)));
             }
             Command::Muted { reply } => {
-                let muted = self
-                    .lc
-                    .muted()
-                    .map(|(id, m)| (id, Arc::clone(m)))
-                    .collect();
+                let muted = self.lc.muted().map(|(id, m)| (id, Arc::clone(m))).collect();
                 self.replies.push(Reply::Muted(reply, muted));
             }
         }

@@ -88,3 +88,82 @@ impl Muting {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klaxon_engine::lifecycle::State;
+
+    fn view(state: State) -> Arc<AlertView> {
+        Arc::new(AlertView {
+            id: 1,
+            fingerprint: String::new(),
+            name: "X".into(),
+            state,
+            muted: None,
+            severity: "high".into(),
+            summary: String::new(),
+            labels: Default::default(),
+            annotations: Default::default(),
+            starts_at: 0,
+            ends_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_by: None,
+            generator_url: None,
+            occurrences: 1,
+            updated_at: 0,
+            receivers: Vec::new(),
+        })
+    }
+
+    fn inhibited(route: Option<&str>) -> Inhibited {
+        Inhibited {
+            rule: Arc::from("r"),
+            route: route.map(Arc::from),
+            source: 2,
+        }
+    }
+
+    /// The grouper sees what the lifecycle's decision holds of the news the state calls for:
+    /// inhibition everywhere holds firing news, flapping holds firing and resolved news, a
+    /// route's inhibition holds nothing here (it leaves that route only), and a change that
+    /// carries no decision frees the alert.
+    #[test]
+    fn the_lifecycles_decision_is_what_grouping_sees() {
+        let everywhere = Arc::new(Mute {
+            inhibited: Some(inhibited(None)),
+            ..Mute::default()
+        });
+        let flapping = Arc::new(Mute {
+            flapping_until: Some(10),
+            ..Mute::default()
+        });
+        let on_route = Arc::new(Mute {
+            routes: vec![inhibited(Some("pager"))],
+            ..Mute::default()
+        });
+        let cases = [
+            (&everywhere, State::Active, Some(Muted::Inhibited)),
+            (&everywhere, State::Acknowledged, None),
+            (&everywhere, State::Resolved, None),
+            (&flapping, State::Active, Some(Muted::Flapping)),
+            (&flapping, State::Resolved, Some(Muted::Flapping)),
+            (&flapping, State::Acknowledged, None),
+            (&on_route, State::Active, None),
+        ];
+        for (mute, state, shown) in cases {
+            let mut m = Muting::new(Vec::new());
+            assert!(m.record(1, Some(mute)), "a new decision");
+            assert!(!m.record(1, Some(mute)), "the same decision again");
+            assert_eq!(m.presented(&view(state)).muted, shown, "{mute:?} {state}");
+            assert!(m.record(1, None), "freed");
+            assert_eq!(m.presented(&view(state)).muted, None);
+        }
+        let mut m = Muting::new(Vec::new());
+        m.reset([(1, on_route)]);
+        assert!(m.inhibited_on(1, "pager").is_some());
+        assert!(m.inhibited_on(1, "chat").is_none());
+        assert!(!m.flapping(1));
+    }
+}
