@@ -144,7 +144,7 @@ impl<S: Store + Clone> Server<S> {
                 .then(|| secs_ms(lc.rule_auto_resolve_seconds)),
             resolve_timeout_ms: secs_ms(lc.resolve_timeout_seconds),
         };
-        // Compiled once: the manager and the dispatcher each hold their part.
+        // Compiled once, for the lifecycle: the one owner of muting.
         let controls = config
             .noise()
             .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
@@ -156,10 +156,11 @@ impl<S: Store + Clone> Server<S> {
                 metrics: Arc::clone(&metrics),
             },
             &rule_auto,
-            controls.clone(),
+            controls,
         )
         .await
         .context("loading the open alerts")?;
+        let content_keys = manager.content_keys();
         let notifier = Arc::new(
             config
                 .notifier()
@@ -181,7 +182,7 @@ impl<S: Store + Clone> Server<S> {
                     external_url.clone(),
                     Arc::clone(&metrics),
                     changes_tx.subscribe(),
-                    controls,
+                    api_tx.downgrade(),
                 )
                 .await?,
             )
@@ -257,6 +258,7 @@ impl<S: Store + Clone> Server<S> {
             metrics,
             hub,
             lifecycle: Mutex::new(Some(api_tx)),
+            content_keys,
             shutdown: shutdown_rx,
             engine_heartbeat: heartbeat,
             notify: Arc::new(NotifyHandle {
@@ -406,7 +408,7 @@ async fn start_notifications<S: Store + Clone>(
     external_url: String,
     metrics: Arc<Metrics>,
     changes: broadcast::Receiver<Arc<lifecycle::Change>>,
-    controls: crate::config::NoiseControls,
+    lifecycle: mpsc::WeakSender<lifecycle::Command>,
 ) -> anyhow::Result<NotifyTasks> {
     let n = &config.notify;
     let released = store
@@ -448,12 +450,9 @@ async fn start_notifications<S: Store + Clone>(
         notifier,
         handle,
         (n.node.clone(), n.lease.0),
-        notify::mute::Muting::new(
-            controls.inhibitor,
-            controls.flapping,
-            config.silence_notice.receivers.clone(),
-        ),
+        notify::mute::Muting::new(config.silence_notice.receivers.clone()),
         queries,
+        lifecycle,
     );
     let dispatcher = tokio::spawn(dispatcher.run(changes, stop_rx));
     let retention = (n.retention_hours > 0).then(|| {

@@ -35,6 +35,8 @@ pub(crate) struct Shared<S> {
     pub hub: Arc<Hub>,
     /// The lifecycle manager's commands (actions on alerts, labelled alerts).
     pub lifecycle: Mutex<Option<mpsc::Sender<Command>>>,
+    /// The lifecycle's keys of what a firing says: request tasks key resends with them.
+    pub content_keys: klaxon_engine::lifecycle::ContentKeys,
     pub shutdown: watch::Receiver<bool>,
     /// Wall-clock ms of the engine thread's last loop.
     pub engine_heartbeat: Arc<AtomicI64>,

@@ -4,7 +4,6 @@
 pub mod access;
 #[doc(hidden)]
 pub mod conformance;
-mod engine_alert;
 mod error;
 pub mod lifecycle;
 pub mod outbox;
@@ -13,9 +12,10 @@ pub mod sqlite;
 use std::future::Future;
 
 pub use access::{NewSession, NewToken, Role, SessionRecord, TokenRecord, TokenState};
-pub use engine_alert::engine_labels;
 pub use error::StoreError;
-use klaxon_engine::lifecycle::State;
+/// The identity labels of an engine alert (the lifecycle's mapping, so deduplication and routing
+/// agree with what the store derives).
+pub use klaxon_engine::lifecycle::engine_labels;
 use klaxon_engine::{Alert, BaselineRecord};
 pub use lifecycle::{
     AlertChange, AlertDetail, AlertEvent, AlertIndex, HistoryQuery, Note, Occurrence, Performance,
@@ -29,65 +29,13 @@ use serde::Serialize;
 /// Result of a store call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// An alert as stored. Engine-rule alerts fill the rule columns (`group` … `engine_ts`);
-/// alerts from elsewhere (threshold rules, Alertmanager clients, the API) leave them empty
-/// (`""`, `0`, `None`) and carry `labels` and `annotations`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StoredAlert {
-    pub id: i64,
-    pub fingerprint: String,
-    pub state: State,
-    pub source: Source,
-    /// `alertname` for labelled alerts, the rule id for engine alerts.
-    pub name: String,
-    /// Identity labels (sorted); for engine alerts derived from the rule and the signal.
-    pub labels: std::collections::BTreeMap<String, String>,
-    pub annotations: std::collections::BTreeMap<String, String>,
-    /// Epoch ms of the first firing.
-    pub first_seen: i64,
-    /// Epoch ms of the latest firing.
-    pub last_seen: i64,
-    /// Firings folded into this alert (1 for a new one).
-    pub occurrences: u64,
-    pub acknowledged_at: Option<i64>,
-    pub acknowledged_by: Option<String>,
-    pub resolved_at: Option<i64>,
-    pub resolved_by: Option<String>,
-    pub closed_at: Option<i64>,
-    pub suppressed_until: Option<i64>,
-    /// What suppresses it: `silence:<id>`, `maintenance:<name>`, or `manual` (none when not
-    /// suppressed).
-    pub suppressed_by: Option<String>,
-    pub assignee: Option<String>,
-    /// Alertmanager `endsAt` (epoch ms) when the sender gave one.
-    pub ends_at: Option<i64>,
-    pub generator_url: Option<String>,
-    /// Epoch ms of the latest change.
-    pub updated_at: i64,
-    pub group: String,
-    pub rule_set: String,
-    pub rule_set_version: Option<serde_json::Number>,
-    pub rule_id: String,
-    pub trigger: String,
-    pub operator: String,
-    pub severity: String,
-    pub handler: String,
-    pub process: String,
-    pub process_name: String,
-    pub scope: String,
-    pub action: String,
-    pub context: Option<String>,
-    pub action_count: u64,
-    pub value: Option<f64>,
-    pub limit: Option<f64>,
-    /// Epoch ms.
-    pub signal_ts: i64,
-    /// Epoch ms.
-    pub engine_ts: i64,
-    pub message: String,
-    /// Server time (epoch ms) when the alert was committed.
-    pub created_at: i64,
-}
+/// An alert as stored: the lifecycle's own record (`klaxon_engine::lifecycle::AlertRecord`),
+/// so what the lifecycle writes and what the store reads back are one type. Engine-rule alerts
+/// fill the rule columns (`group` … `engine_ts`); alerts from elsewhere (threshold rules,
+/// Alertmanager clients, the API) leave them empty (`""`, `0`, `None`) and carry `labels` and
+/// `annotations`. `suppressed_by` may also read `manual` on alerts suppressed by hand before
+/// suppression was a silence.
+pub use klaxon_engine::lifecycle::AlertRecord as StoredAlert;
 
 /// An alert to store, with the server time it is stored at.
 #[derive(Debug, Clone)]

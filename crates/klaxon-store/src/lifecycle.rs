@@ -1,48 +1,16 @@
-//! Records of the alert lifecycle: the changes the lifecycle manager commits, and the shapes of
-//! the lifecycle's reads (index, detail, history, summary, performance, trends).
+//! Records of the alert lifecycle: the changes the lifecycle manager commits (each one a
+//! lifecycle `Write`, mapped field for field), and the shapes of the lifecycle's reads (index,
+//! detail, history, summary, performance, trends).
 
 use std::collections::BTreeMap;
 
-use klaxon_engine::lifecycle::State;
+use klaxon_engine::lifecycle::{State, Suppressor, Write};
 use serde::Serialize;
 
 use crate::StoredAlert;
 
-/// Where an alert came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// An event rule (LILAM rule set) of the engine.
-    Rule,
-    /// A threshold rule on metric samples.
-    Threshold,
-    /// An Alertmanager API v2 client (Prometheus, Grafana, vmalert).
-    Alertmanager,
-    /// Created by hand through `POST /alerts/create`.
-    Api,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Rule => "rule",
-            Source::Threshold => "threshold",
-            Source::Alertmanager => "alertmanager",
-            Source::Api => "api",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Source> {
-        [
-            Source::Rule,
-            Source::Threshold,
-            Source::Alertmanager,
-            Source::Api,
-        ]
-        .into_iter()
-        .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
-    }
-}
+/// Where an alert came from: the lifecycle's own type.
+pub use klaxon_engine::lifecycle::Source;
 
 /// One entry of the audit trail: a transition, or another change (from = to) such as a note or
 /// an assignment.
@@ -138,6 +106,67 @@ pub enum AlertChange {
         assignee: Option<String>,
         state: State,
     },
+}
+
+impl From<&Write> for AlertChange {
+    /// The store's form of one lifecycle write, field for field (shared text becomes owned,
+    /// what holds a suppressed alert its recorded form).
+    fn from(w: &Write) -> AlertChange {
+        let occurrence = |o: &klaxon_engine::lifecycle::Occurrence| Occurrence {
+            at: o.at,
+            value: o.value,
+            message: o.message.to_string(),
+        };
+        match w {
+            Write::Insert {
+                alert,
+                actor,
+                reason,
+                occurrence: first,
+            } => AlertChange::Insert {
+                alert: Box::new(StoredAlert::clone(alert)),
+                actor: actor.to_string(),
+                reason: reason.to_string(),
+                occurrence: occurrence(first),
+            },
+            Write::Occur(o) => AlertChange::Occur {
+                id: o.id,
+                at: o.at,
+                occurrences: o.occurrences,
+                summary: o.summary.to_string(),
+                severity: o.severity.to_string(),
+                annotations: BTreeMap::clone(&o.annotations),
+                ends_at: o.ends_at,
+                occurrence: occurrence(&o.occurrence),
+                log: o.log,
+            },
+            Write::Transition(t) => AlertChange::Transition {
+                id: t.id,
+                from: t.from,
+                to: t.to,
+                at: t.at,
+                actor: t.actor.to_string(),
+                reason: t.reason.to_string(),
+                until: t.until,
+                by: t.by.as_ref().map(Suppressor::to_record),
+            },
+            Write::Silence(s) => AlertChange::Silence(s.clone()),
+            Write::Note(n) => AlertChange::Note {
+                id: n.id,
+                at: n.at,
+                author: n.author.clone(),
+                text: n.text.clone(),
+                state: n.state,
+            },
+            Write::Assign(a) => AlertChange::Assign {
+                id: a.id,
+                at: a.at,
+                actor: a.actor.clone(),
+                assignee: a.assignee.clone(),
+                state: a.state,
+            },
+        }
+    }
 }
 
 /// What the lifecycle manager keeps in RAM of a non-closed alert.
@@ -238,4 +267,78 @@ pub struct TrendBucket {
     pub severity: String,
     pub name: String,
     pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    use klaxon_engine::lifecycle::{Occur, Transition};
+
+    use super::*;
+
+    /// A lifecycle write becomes the store's change field for field: what holds a suppressed
+    /// alert in its recorded form, shared text owned.
+    #[test]
+    fn writes_map_field_for_field() {
+        let t = Write::Transition(Arc::new(Transition {
+            id: 7,
+            from: State::Active,
+            to: State::Suppressed,
+            at: 10,
+            actor: Cow::Borrowed("silence"),
+            reason: Cow::Owned("silenced by s1 (disks)".to_owned()),
+            until: Some(20),
+            by: Some(Suppressor::Silence(Arc::from("s1"))),
+        }));
+        assert_eq!(
+            AlertChange::from(&t),
+            AlertChange::Transition {
+                id: 7,
+                from: State::Active,
+                to: State::Suppressed,
+                at: 10,
+                actor: "silence".to_owned(),
+                reason: "silenced by s1 (disks)".to_owned(),
+                until: Some(20),
+                by: Some("silence:s1".to_owned()),
+            }
+        );
+        let annotations: BTreeMap<String, String> =
+            [("runbook".to_owned(), "wiki".to_owned())].into();
+        let o = Write::Occur(Occur {
+            id: 7,
+            at: 30,
+            occurrences: 3,
+            summary: Arc::from("disk full"),
+            severity: Arc::from("high"),
+            annotations: Arc::new(annotations.clone()),
+            ends_at: None,
+            occurrence: klaxon_engine::lifecycle::Occurrence {
+                at: 29,
+                value: Some(1.5),
+                message: Arc::from("disk full"),
+            },
+            log: false,
+        });
+        assert_eq!(
+            AlertChange::from(&o),
+            AlertChange::Occur {
+                id: 7,
+                at: 30,
+                occurrences: 3,
+                summary: "disk full".to_owned(),
+                severity: "high".to_owned(),
+                annotations,
+                ends_at: None,
+                occurrence: Occurrence {
+                    at: 29,
+                    value: Some(1.5),
+                    message: "disk full".to_owned(),
+                },
+                log: false,
+            }
+        );
+    }
 }

@@ -33,9 +33,10 @@ use tokio::sync::oneshot;
 use crate::auth::Need;
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::pipeline::lifecycle::convert::{content_key, label_key, Labelled};
+use crate::pipeline::lifecycle::convert::{label_key, Labelled};
 use crate::pipeline::lifecycle::{Command, Resend};
 use crate::state::AppState;
+use klaxon_engine::lifecycle::ContentKeys;
 use klaxon_engine::matcher::{self, Matcher, Op, Regex};
 
 /// The receiver every alert without a handler of its own goes to.
@@ -185,16 +186,20 @@ impl Checked<'_> {
             .unwrap_or_default()
     }
 
-    fn resend(&self) -> Resend {
-        let content = content_key(self.severity, self.summary(), self.annotations.pairs());
-        Resend::new(self.fingerprint, content, self.ends_at)
+    /// Its identity and content as numbers, the content keyed by the lifecycle's `keys`.
+    fn resend(&self, keys: &ContentKeys) -> Resend {
+        Resend {
+            fingerprint: self.fingerprint,
+            content: keys.key(self.severity, self.summary(), self.annotations.pairs()),
+            ends_at: self.ends_at,
+        }
     }
 
     fn into_labelled(self) -> Labelled {
         let summary = self.summary().to_owned();
         Labelled {
             source: Source::Alertmanager,
-            fingerprint: format!("{:016x}", self.fingerprint),
+            fingerprint: self.fingerprint,
             labels: self.labels.into_owned(),
             annotations: self.annotations.into_owned(),
             severity: self.severity.to_owned(),
@@ -241,7 +246,7 @@ pub(crate) async fn post_alerts<S: Store + Clone>(
         // Resends that change nothing go as numbers; only the rest go whole.
         let (tx, rx) = oneshot::channel();
         st.command(Command::Resends {
-            resends: alerts.iter().map(Checked::resend).collect(),
+            resends: alerts.iter().map(|a| a.resend(&st.content_keys)).collect(),
             reply: tx,
         })?;
         let taken = rx
@@ -663,7 +668,8 @@ mod tests {
         .to_string();
         let list: Vec<Postable> = serde_json::from_str(&text).expect("parses");
         let checked = validate(list.into_iter().next().expect("one"), 0).expect("valid");
-        let resend = checked.resend();
+        let keys = ContentKeys::new(7);
+        let resend = checked.resend(&keys);
         let l = checked.into_labelled();
         assert_eq!(l.labels["alertname"], "Disk\"Full");
         assert_eq!(l.summary, "full\nagain");
@@ -671,16 +677,11 @@ mod tests {
             l.fingerprint,
             crate::pipeline::lifecycle::convert::label_fingerprint(&l.labels)
         );
-        let stored = crate::pipeline::lifecycle::convert::content_key_of(
-            &l.severity,
-            &l.summary,
-            &l.annotations,
-        );
-        let again = Resend::new(
-            u64::from_str_radix(&l.fingerprint, 16).expect("hex"),
-            stored,
-            l.ends_at,
-        );
+        let again = Resend {
+            fingerprint: l.fingerprint,
+            content: keys.key_of(&l.severity, &l.summary, &l.annotations),
+            ends_at: l.ends_at,
+        };
         assert_eq!(resend, again);
     }
 

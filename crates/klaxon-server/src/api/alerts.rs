@@ -689,6 +689,7 @@ mod tests {
                 labels: Arc::default(),
                 json: String::new(),
                 detail: Detail::Other,
+                mute: None,
                 end_of_batch: true,
             }),
         }

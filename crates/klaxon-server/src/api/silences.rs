@@ -137,7 +137,6 @@ pub(crate) async fn post<S: Store + Clone>(
             StatusCode::BAD_REQUEST,
             format!("silence invalid: {m}"),
         )),
-        Err(SilenceRefusal::Unavailable) => Err(ApiError::unavailable("cannot make a silence id")),
     }
 }
 
@@ -231,6 +230,5 @@ pub(crate) async fn delete<S: Store + Clone>(
         Ok(_) => Ok(StatusCode::OK.into_response()),
         Err(SilenceRefusal::NotFound) => Ok(am_error(StatusCode::NOT_FOUND, "silence not found")),
         Err(SilenceRefusal::Invalid(m)) => Ok(am_error(StatusCode::BAD_REQUEST, m)),
-        Err(SilenceRefusal::Unavailable) => Err(ApiError::unavailable("silence store")),
     }
 }

@@ -1,13 +1,12 @@
 //! The noise controls of the configuration: `[[maintenance]]`, `[[inhibit]]`, `[flapping]` and
 //! `[silence_notice]`, and their compilation into the engine's pure types (loading time zones,
-//! which is the I/O the engine must not do). Every error names its key.
+//! which is the I/O the engine must not do) as the lifecycle's `NoiseConfig`. Every error
+//! names its key.
 
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use klaxon_engine::matcher::{parse_filter, Matcher};
-use klaxon_engine::noise::{
-    FlapSettings, InhibitRule, Inhibitor, MaintenanceWindow, Schedule, Windows,
-};
+use klaxon_engine::noise::{FlapSettings, InhibitRule, MaintenanceWindow, Schedule, Windows};
 use klaxon_engine::timestamp::parse_ts_str;
 use klaxon_notify::ReceiverConfig;
 use serde::Deserialize;
@@ -82,15 +81,9 @@ impl Default for Flapping {
     }
 }
 
-/// The compiled noise controls of a config.
-#[derive(Debug, Clone)]
-pub(crate) struct NoiseControls {
-    pub windows: Windows,
-    pub inhibitor: Inhibitor,
-    pub flapping: FlapSettings,
-    /// How long before a silence ends its notice is due (`None`: no notices).
-    pub notice_before_ms: Option<i64>,
-}
+/// The compiled noise controls of a config: the lifecycle core's own configuration, so what
+/// the configuration says is what the one owner of muting decides with.
+pub(crate) use klaxon_engine::lifecycle::NoiseConfig as NoiseControls;
 
 fn matchers(key: &str, list: &[String], errors: &mut Vec<String>) -> Vec<Matcher> {
     let mut out = Vec::new();
@@ -300,7 +293,7 @@ pub(super) fn compile(
     }
     Ok(NoiseControls {
         windows: Windows::new(windows),
-        inhibitor: Inhibitor::new(rules),
+        inhibit: rules,
         flapping: FlapSettings {
             changes: flapping.changes,
             window_ms: i64::try_from(flapping.window_minutes)

@@ -3,6 +3,8 @@
 //! stream reads it (`/alerts/stream` every change, `/v1/alerts/stream` the new alerts). A
 //! reader that falls out of the buffer is told (`Read::Lagged`), never silently skipped. The
 //! lifecycle manager publishes only after the store has committed (write-then-signal).
+//! Changes of only why an alert is quiet (`muted`) are for the notification dispatcher and are
+//! not numbered here: the alert streams tell what was committed.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -50,6 +52,7 @@ impl Hub {
     pub(crate) async fn run(self: Arc<Hub>, mut rx: broadcast::Receiver<Arc<Change>>) {
         loop {
             match rx.recv().await {
+                Ok(c) if c.is_muted() => {}
                 Ok(c) => self.push(c),
                 // The hub reads right away; if it ever lags, readers learn it through a gap.
                 Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -108,15 +111,46 @@ mod tests {
     use super::*;
 
     fn change(id: i64) -> Arc<Change> {
+        of(id, crate::pipeline::lifecycle::Detail::Other)
+    }
+
+    fn of(id: i64, detail: crate::pipeline::lifecycle::Detail) -> Arc<Change> {
         Arc::new(Change {
             alert_id: id,
             severity: "high".into(),
             state: klaxon_engine::lifecycle::State::Active,
             labels: Default::default(),
             json: "{}".into(),
-            detail: crate::pipeline::lifecycle::Detail::Other,
+            detail,
+            mute: None,
             end_of_batch: true,
         })
+    }
+
+    /// Streams tell what was committed: a change of only why an alert is quiet is not numbered.
+    #[tokio::test]
+    async fn muted_changes_are_not_numbered() {
+        use crate::pipeline::lifecycle::Detail;
+        let hub = Hub::new(1, 8);
+        let (tx, rx) = broadcast::channel(8);
+        for c in [
+            of(1, Detail::Other),
+            of(2, Detail::Muted),
+            of(3, Detail::Other),
+        ] {
+            tx.send(c).expect("the receiver is there");
+        }
+        drop(tx);
+        Arc::clone(&hub).run(rx).await;
+        match hub.read(0, 10) {
+            Read::Entries(e) => assert_eq!(
+                e.iter()
+                    .map(|e| (e.seq, e.change.alert_id))
+                    .collect::<Vec<_>>(),
+                vec![(1, 1), (2, 3)]
+            ),
+            Read::Lagged { .. } => panic!("nothing fell out"),
+        }
     }
 
     #[test]

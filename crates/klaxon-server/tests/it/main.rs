@@ -10,6 +10,7 @@ mod browser;
 mod dashboard;
 mod lifecycle;
 mod module_cycles;
+mod mute;
 mod noise;
 mod notify;
 mod pipeline;

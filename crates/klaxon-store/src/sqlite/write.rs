@@ -41,7 +41,10 @@ pub(crate) fn insert_alerts(conn: &Connection, alerts: Vec<NewAlert>) -> Result<
 
 /// The stored form of a new engine alert (id 0 until it is inserted).
 fn stored(a: Alert, created_at: i64) -> StoredAlert {
-    StoredAlert::from_engine(0, &a, NEW_STATE, created_at)
+    StoredAlert {
+        state: NEW_STATE,
+        ..klaxon_engine::lifecycle::from_engine(0, &a, created_at)
+    }
 }
 
 /// Appends telemetry with the batch's cached statements; a process row also updates its run's

@@ -3,7 +3,8 @@
 //! groups when they are due, writes one row per channel that wants the notification (claimed
 //! at once when its stream is free) and hands the claimed rows to the workers. It never sends
 //! anything itself. At start, and whenever the broadcast lags, it rebuilds its state from the
-//! store: the open alerts, and the outbox's record of what was last told in each group.
+//! store (the open alerts, and the outbox's record of what was last told in each group) and
+//! from the lifecycle (why each alert is quiet: the lifecycle decides that, this only reads it).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use super::deliver::Handle;
 use super::mute::Muting;
 
 use crate::clock::wall_ms;
-use crate::pipeline::lifecycle::{Change, Detail};
+use crate::pipeline::lifecycle::{Change, Command, Detail};
 
 /// At most this many changes are applied before due groups are flushed.
 const BATCH: usize = 8192;
@@ -36,8 +37,11 @@ pub(crate) struct Dispatcher<S> {
     work: Handle,
     owner: String,
     lease_ms: i64,
-    /// Inhibition and flapping: what the grouper is shown of each alert.
+    /// The lifecycle's decision of why each alert is quiet: what the grouper is shown of it.
     mute: Muting,
+    /// The lifecycle manager, asked for every muted alert on a rebuild (weak: it does not keep
+    /// the manager's queue open at shutdown).
+    lifecycle: mpsc::WeakSender<Command>,
     /// Why each muted grouped alert is muted.
     presented: HashMap<i64, Muted>,
     /// Rate limits per receiver.
@@ -62,6 +66,7 @@ impl<S: Store + Clone> Dispatcher<S> {
         (owner, lease_ms): (String, i64),
         mute: Muting,
         queries: mpsc::UnboundedReceiver<Query>,
+        lifecycle: mpsc::WeakSender<Command>,
     ) -> Dispatcher<S> {
         Dispatcher {
             store,
@@ -73,6 +78,7 @@ impl<S: Store + Clone> Dispatcher<S> {
             owner,
             lease_ms,
             mute,
+            lifecycle,
             presented: HashMap::new(),
             limiter: Limiter::new(),
             queries,
@@ -84,14 +90,12 @@ impl<S: Store + Clone> Dispatcher<S> {
         self.notifier.receiver(receiver).and_then(|r| r.rate_limit)
     }
 
-    /// The earliest instant something is due: a group, a flapping alert's stability, a
-    /// receiver's rate limit.
+    /// The earliest instant something is due: a group, a receiver's rate limit.
     fn next_deadline(&mut self) -> Option<i64> {
         let notifier = Arc::clone(&self.notifier);
         let limits = |r: &str| notifier.receiver(r).and_then(|r| r.rate_limit);
         [
             self.grouper.next_deadline(),
-            self.mute.next_deadline(),
             self.limiter.next_deadline(&limits),
         ]
         .into_iter()
@@ -99,26 +103,14 @@ impl<S: Store + Clone> Dispatcher<S> {
         .min()
     }
 
-    /// Shows the grouper an alert as the mute rules see it now, unless it was and stays muted
-    /// for the same reason.
-    fn present(&mut self, now: i64, real: &Arc<AlertView>) -> Arc<AlertView> {
-        let shown = self.mute.presented(real, now);
+    /// Shows the grouper an alert whose mute changed, unless it was and stays shown muted for
+    /// the same reason.
+    fn present(&mut self, now: i64, real: &Arc<AlertView>) {
+        let shown = self.mute.presented(real);
         let before = self.remember(&shown);
         let changed = before.is_none() || before != shown.muted;
         if changed && self.grouper.knows(real.id) {
-            self.grouper.update(now, Arc::clone(&shown));
-        }
-        shown
-    }
-
-    /// Shows every grouped alert again (the firing alerts changed, so inhibition may have).
-    fn present_all(&mut self, now: i64) {
-        if self.mute.inhibitor.rules().is_empty() {
-            return;
-        }
-        let views: Vec<Arc<AlertView>> = self.views.values().cloned().collect();
-        for v in views {
-            self.present(now, &v);
+            self.grouper.update(now, shown);
         }
     }
 
@@ -132,7 +124,6 @@ impl<S: Store + Clone> Dispatcher<S> {
     }
 
     fn answer(&self, q: Query) {
-        let now = wall_ms();
         let id = q.alert_id;
         let groups: Vec<Value> = self
             .grouper
@@ -156,29 +147,20 @@ impl<S: Store + Clone> Dispatcher<S> {
             })
             .collect();
         let scoped: Vec<Value> = self
-            .views
-            .get(&id)
-            .map(|v| {
-                let mut routes: Vec<&str> = self
-                    .mute
-                    .inhibitor
-                    .rules()
+            .mute
+            .of(id)
+            .filter(|_| self.views.contains_key(&id))
+            .map(|m| {
+                m.routes
                     .iter()
-                    .filter_map(|r| r.route.as_deref())
-                    .collect();
-                routes.dedup();
-                routes
-                    .into_iter()
-                    .filter_map(|r| self.mute.inhibitor.inhibited(id, &v.labels, Some(r)))
-                    .filter(|i| i.route.is_some())
-                    .map(|i| json!({"rule": i.rule, "route": i.route, "source_alert": i.source}))
+                    .map(|i| json!({"rule": &*i.rule, "route": i.route.as_deref(), "source_alert": i.source}))
                     .collect()
             })
             .unwrap_or_default();
         let _ = q.reply.send(json!({
             "routed": !self.unrouted.contains(&id),
             "shown_as": self.presented.get(&id),
-            "flapping_held": self.mute.flapping(id, now),
+            "flapping_held": self.mute.flapping(id),
             "groups": groups,
             "inhibited_on_routes": scoped,
             "rate_limited": held,
@@ -249,11 +231,6 @@ impl<S: Store + Clone> Dispatcher<S> {
                 continue;
             }
             let now = wall_ms();
-            for id in self.mute.due(now) {
-                if let Some(v) = self.views.get(&id).cloned() {
-                    self.present(now, &v);
-                }
-            }
             self.grouper.flush_due(now, &mut out);
             out.append(&mut self.notices);
             self.write(&mut out).await;
@@ -263,7 +240,9 @@ impl<S: Store + Clone> Dispatcher<S> {
         }
     }
 
-    /// Loads the open alerts and what was told of them, and groups them again.
+    /// Loads the open alerts and what was told of them, asks the lifecycle why each is quiet,
+    /// and groups them again. The changes broadcast is subscribed before, so nothing that
+    /// happens after these answers is missed.
     async fn rebuild(&mut self) {
         let mut backoff = Duration::from_millis(100);
         let (alerts, log) = loop {
@@ -287,15 +266,11 @@ impl<S: Store + Clone> Dispatcher<S> {
         self.views.clear();
         self.unrouted.clear();
         self.presented.clear();
-        self.mute.reset();
+        self.mute.reset(self.muted().await);
         let now = wall_ms();
         let views: Vec<Arc<AlertView>> = alerts.iter().map(|a| Arc::new(super::view(a))).collect();
-        for v in &views {
-            self.mute
-                .observe(v.id, &Arc::new(v.labels.clone()), v.state, now, true);
-        }
         for real in views {
-            let v = self.mute.presented(&real, now);
+            let v = self.mute.presented(&real);
             self.remember(&v);
             let targets = self.notifier.targets(&v);
             if targets.is_empty() {
@@ -312,10 +287,25 @@ impl<S: Store + Clone> Dispatcher<S> {
         }
     }
 
+    /// Every alert the lifecycle mutes now (none when it has stopped).
+    async fn muted(&self) -> crate::pipeline::lifecycle::Muted {
+        let Some(tx) = self.lifecycle.upgrade() else {
+            return Vec::new();
+        };
+        let (reply, rx) = oneshot::channel();
+        if tx.send(Command::Muted { reply }).await.is_err() {
+            return Vec::new();
+        }
+        drop(tx);
+        rx.await.unwrap_or_default()
+    }
+
     async fn apply(&mut self, c: &Change) {
         let now = wall_ms();
-        if let Detail::Notice { text, alerts } = &c.detail {
-            let views: Vec<AlertView> = alerts
+        if let Detail::Notice(n) = &c.detail {
+            let text = &n.text;
+            let views: Vec<AlertView> = n
+                .alerts
                 .iter()
                 .filter_map(|id| self.views.get(id).map(|v| v.as_ref().clone()))
                 .collect();
@@ -333,16 +323,14 @@ impl<S: Store + Clone> Dispatcher<S> {
             }
             return;
         }
-        // Every alert counts as an inhibition source, routed or not.
-        let state_change = match &c.detail {
-            Detail::Created { alert: a, .. } => Some((Arc::new(super::view(a).labels), a.state)),
-            Detail::Transition { to, .. } => self.mute.labels(c.alert_id).map(|l| (l, *to)),
-            _ => None,
-        };
-        if let Some((labels, state)) = state_change {
-            if self.mute.observe(c.alert_id, &labels, state, now, false) {
-                self.present_all(now);
+        let remuted = self.mute.record(c.alert_id, c.mute.as_ref());
+        if let Detail::Muted = c.detail {
+            if remuted {
+                if let Some(v) = self.views.get(&c.alert_id).cloned() {
+                    self.present(now, &v);
+                }
             }
+            return;
         }
         if self.unrouted.contains(&c.alert_id) {
             if c.state == State::Closed {
@@ -354,20 +342,19 @@ impl<S: Store + Clone> Dispatcher<S> {
             Detail::Created { alert: a, .. } => Arc::new(super::view(a)),
             Detail::Occurrence {
                 summary,
-                severity,
                 occurrences,
-                ..
             } => {
                 let Some(old) = self.views.get(&c.alert_id) else {
                     return;
                 };
                 let mut v = old.as_ref().clone();
-                v.summary.clone_from(summary);
-                v.severity.clone_from(severity);
+                v.summary = summary.to_string();
+                v.severity.clone_from(&c.severity);
                 v.occurrences = *occurrences;
                 Arc::new(v)
             }
-            Detail::Transition { to, actor, at } => {
+            Detail::Transition(t) => {
+                let (to, at, actor) = (&t.to, &t.at, t.actor.to_string());
                 let mut v = match self.views.get(&c.alert_id) {
                     Some(old) => old.as_ref().clone(),
                     // An alert this task has not seen (it reopened after being dropped, or
@@ -382,11 +369,11 @@ impl<S: Store + Clone> Dispatcher<S> {
                 match to {
                     State::Acknowledged => {
                         v.acknowledged_at = Some(*at);
-                        v.acknowledged_by = Some(actor.clone());
+                        v.acknowledged_by = Some(actor);
                     }
                     State::Resolved => {
                         v.ends_at = Some(*at);
-                        v.resolved_by = Some(actor.clone());
+                        v.resolved_by = Some(actor);
                     }
                     State::Active | State::Pending => {
                         v.ends_at = None;
@@ -396,10 +383,10 @@ impl<S: Store + Clone> Dispatcher<S> {
                 }
                 Arc::new(v)
             }
-            Detail::Other | Detail::Notice { .. } => return,
+            Detail::Other | Detail::Muted | Detail::Notice(_) => return,
         };
         let id = view.id;
-        let shown = self.mute.presented(&view, now);
+        let shown = self.mute.presented(&view);
         self.remember(&shown);
         if self.grouper.knows(id) {
             self.grouper.update(now, Arc::clone(&shown));
@@ -431,12 +418,8 @@ impl<S: Store + Clone> Dispatcher<S> {
             // Inhibition scoped to a route: the alert leaves this route's firing news only.
             if n.kind == Kind::Firing {
                 let receiver = n.receiver.clone();
-                n.alerts.retain(|a| {
-                    self.mute
-                        .inhibitor
-                        .inhibited(a.id, &a.labels, Some(&receiver))
-                        .is_none()
-                });
+                n.alerts
+                    .retain(|a| self.mute.inhibited_on(a.id, &receiver).is_none());
                 if n.alerts.is_empty() {
                     continue;
                 }

@@ -1,140 +1,169 @@
-//! What the notification pipeline mutes before grouping, and what it holds after: the
-//! dispatcher's side of noise control. Silences and maintenance windows already moved their
-//! alerts to `suppressed` (which notifies nobody); here, alerts inhibited by a rule that applies
-//! everywhere, and flapping alerts, are shown to the grouper as muted ([`AlertView::muted`])
-//! until that ends (then their news goes out as usual); route-scoped inhibition drops an alert from the notifications
-//! of that route only; rate limits hold what exceeds them and fold it into one summary.
+//! What the notification pipeline shows of the lifecycle's decision on why an alert is quiet:
+//! the dispatcher's side of noise control. The lifecycle is the one owner of inhibition and
+//! flap state ([`klaxon_engine::lifecycle::Mute`], carried on every published change); this
+//! keeps the latest decision per alert and applies it, deciding nothing. Silences and
+//! maintenance windows already moved their alerts to `suppressed` (which notifies nobody);
+//! alerts inhibited by a rule that applies everywhere (firing news), and flapping alerts
+//! (firing and resolved news), are shown to the grouper as muted ([`AlertView::muted`]) until
+//! that ends (then their news goes out as usual); route-scoped inhibition drops an alert from
+//! the firing news of that route only; rate limits hold what exceeds them and fold it into one
+//! summary.
 //!
 //! The order, for every alert: inhibition, time windows and silences (suppressed), grouping
 //! (and its deduplication: a group tells each alert's news once), flapping (held), route-scoped
 //! inhibition, rate limit.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use klaxon_engine::lifecycle::State;
-use klaxon_engine::noise::{FlapSettings, Flaps, Inhibitor};
+use klaxon_engine::lifecycle::{Held, Inhibited, Mute, News};
 use klaxon_notify::{AlertView, Kind, Muted};
 
-/// Inhibition sources, flap counts, and what each alert is shown as.
+/// The lifecycle's latest decision for every alert something mutes, and who hears notices.
 pub(crate) struct Muting {
-    pub inhibitor: Inhibitor,
     /// Receivers of notices (`[silence_notice]`).
     pub notice_to: Vec<String>,
-    flaps: Flaps,
-    /// The real state and labels of every open alert seen.
-    known: HashMap<i64, (State, Arc<BTreeMap<String, String>>)>,
-    /// Flapping alerts and when they may be stable.
-    stable: BinaryHeap<Reverse<(i64, i64)>>,
+    mutes: HashMap<i64, Arc<Mute>>,
 }
 
 impl Muting {
-    pub(crate) fn new(
-        inhibitor: Inhibitor,
-        flapping: FlapSettings,
-        notice_to: Vec<String>,
-    ) -> Muting {
+    pub(crate) fn new(notice_to: Vec<String>) -> Muting {
         Muting {
-            inhibitor,
             notice_to,
-            flaps: Flaps::new(flapping),
-            known: HashMap::new(),
-            stable: BinaryHeap::new(),
+            mutes: HashMap::new(),
         }
     }
 
-    /// Forgets every alert (a rebuild follows); flap counts are kept.
-    pub(crate) fn reset(&mut self) {
-        let rules: Vec<_> = self.inhibitor.rules().to_vec();
-        self.inhibitor = Inhibitor::new(rules);
-        self.known.clear();
+    /// Starts over from the lifecycle's answer of every muted alert.
+    pub(crate) fn reset(&mut self, muted: impl IntoIterator<Item = (i64, Arc<Mute>)>) {
+        self.mutes.clear();
+        self.mutes.extend(muted);
     }
 
-    /// Records an alert's real state. Returns whether the firing alerts changed (inhibition of
-    /// others may have).
-    pub(crate) fn observe(
-        &mut self,
-        id: i64,
-        labels: &Arc<BTreeMap<String, String>>,
-        state: State,
-        now: i64,
-        replaying: bool,
-    ) -> bool {
-        let prev = self.known.insert(id, (state, Arc::clone(labels)));
-        let was = prev.as_ref().is_some_and(|(s, _)| s.is_firing());
-        let is = state.is_firing();
-        if !replaying && prev.is_some() && was != is && self.flaps.record(id, now) {
-            if let Some(at) = self.flaps.stable_at(id, now) {
-                self.stable.push(Reverse((at, id)));
-            }
-        }
-        if state == State::Closed {
-            self.known.remove(&id);
-            self.flaps.forget(id);
-        }
-        match (was, is) {
-            (false, true) => {
-                self.inhibitor.fire(id, labels);
-                true
-            }
-            (true, false) => {
-                self.inhibitor.stop(id, labels);
-                true
-            }
-            _ => false,
+    /// Records the decision a change carries; returns whether it differs from the one before.
+    pub(crate) fn record(&mut self, id: i64, mute: Option<&Arc<Mute>>) -> bool {
+        match mute {
+            Some(m) => self
+                .mutes
+                .insert(id, Arc::clone(m))
+                .is_none_or(|old| old != *m),
+            None => self.mutes.remove(&id).is_some(),
         }
     }
 
-    /// The labels of an alert seen before.
-    pub(crate) fn labels(&self, id: i64) -> Option<Arc<BTreeMap<String, String>>> {
-        self.known.get(&id).map(|(_, l)| Arc::clone(l))
+    pub(crate) fn of(&self, id: i64) -> Option<&Mute> {
+        self.mutes.get(&id).map(|m| &**m)
     }
 
-    pub(crate) fn flapping(&self, id: i64, now: i64) -> bool {
-        self.flaps.status(id, now).0
+    /// Whether a flapping alert's firing and resolved news are held.
+    pub(crate) fn flapping(&self, id: i64) -> bool {
+        self.of(id).is_some_and(|m| m.flapping_until.is_some())
     }
 
-    /// The view the grouper sees: muted while inhibited everywhere (firing only) or flapping.
-    pub(crate) fn presented(&self, v: &Arc<AlertView>, now: i64) -> Arc<AlertView> {
-        let wanted = v.wanted();
-        let muted =
-            if matches!(wanted, Some(Kind::Firing | Kind::Resolved)) && self.flapping(v.id, now) {
-                Some(Muted::Flapping)
-            } else if wanted == Some(Kind::Firing)
-                && self.inhibitor.inhibited(v.id, &v.labels, None).is_some()
-            {
-                Some(Muted::Inhibited)
-            } else {
-                None
-            };
-        match muted {
-            Some(why) => {
+    /// The inhibition scoped to `route` (a receiver) that drops the alert from its firing news.
+    pub(crate) fn inhibited_on(&self, id: i64, route: &str) -> Option<&Inhibited> {
+        self.of(id).and_then(|m| m.inhibited_on(route))
+    }
+
+    /// The view the grouper sees: muted while the lifecycle's decision holds the news the
+    /// alert's state calls for.
+    pub(crate) fn presented(&self, v: &Arc<AlertView>) -> Arc<AlertView> {
+        let news = match v.wanted() {
+            Some(Kind::Firing) => News::Firing,
+            Some(Kind::Acknowledged) => News::Acknowledged,
+            Some(Kind::Resolved) => News::Resolved,
+            _ => return Arc::clone(v),
+        };
+        let held = self.of(v.id).and_then(|m| m.holds(news));
+        match held {
+            Some(h) => {
                 let mut m = v.as_ref().clone();
-                m.muted = Some(why);
+                m.muted = Some(match h {
+                    Held::Flapping => Muted::Flapping,
+                    Held::Inhibited => Muted::Inhibited,
+                });
                 Arc::new(m)
             }
             None => Arc::clone(v),
         }
     }
+}
 
-    /// The flapping alerts that may have become stable by `now`.
-    pub(crate) fn due(&mut self, now: i64) -> Vec<i64> {
-        let mut out = Vec::new();
-        while let Some(&Reverse((at, id))) = self.stable.peek() {
-            if at > now {
-                break;
-            }
-            self.stable.pop();
-            match self.flaps.stable_at(id, now) {
-                Some(later) if later > now => self.stable.push(Reverse((later, id))),
-                _ => out.push(id),
-            }
-        }
-        out
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use klaxon_engine::lifecycle::State;
+
+    fn view(state: State) -> Arc<AlertView> {
+        Arc::new(AlertView {
+            id: 1,
+            fingerprint: String::new(),
+            name: "X".into(),
+            state,
+            muted: None,
+            severity: "high".into(),
+            summary: String::new(),
+            labels: Default::default(),
+            annotations: Default::default(),
+            starts_at: 0,
+            ends_at: None,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_by: None,
+            generator_url: None,
+            occurrences: 1,
+            updated_at: 0,
+            receivers: Vec::new(),
+        })
     }
 
-    pub(crate) fn next_deadline(&self) -> Option<i64> {
-        self.stable.peek().map(|Reverse((at, _))| *at)
+    fn inhibited(route: Option<&str>) -> Inhibited {
+        Inhibited {
+            rule: Arc::from("r"),
+            route: route.map(Arc::from),
+            source: 2,
+        }
+    }
+
+    /// The grouper sees what the lifecycle's decision holds of the news the state calls for:
+    /// inhibition everywhere holds firing news, flapping holds firing and resolved news, a
+    /// route's inhibition holds nothing here (it leaves that route only), and a change that
+    /// carries no decision frees the alert.
+    #[test]
+    fn the_lifecycles_decision_is_what_grouping_sees() {
+        let everywhere = Arc::new(Mute {
+            inhibited: Some(inhibited(None)),
+            ..Mute::default()
+        });
+        let flapping = Arc::new(Mute {
+            flapping_until: Some(10),
+            ..Mute::default()
+        });
+        let on_route = Arc::new(Mute {
+            routes: vec![inhibited(Some("pager"))],
+            ..Mute::default()
+        });
+        let cases = [
+            (&everywhere, State::Active, Some(Muted::Inhibited)),
+            (&everywhere, State::Acknowledged, None),
+            (&everywhere, State::Resolved, None),
+            (&flapping, State::Active, Some(Muted::Flapping)),
+            (&flapping, State::Resolved, Some(Muted::Flapping)),
+            (&flapping, State::Acknowledged, None),
+            (&on_route, State::Active, None),
+        ];
+        for (mute, state, shown) in cases {
+            let mut m = Muting::new(Vec::new());
+            assert!(m.record(1, Some(mute)), "a new decision");
+            assert!(!m.record(1, Some(mute)), "the same decision again");
+            assert_eq!(m.presented(&view(state)).muted, shown, "{mute:?} {state}");
+            assert!(m.record(1, None), "freed");
+            assert_eq!(m.presented(&view(state)).muted, None);
+        }
+        let mut m = Muting::new(Vec::new());
+        m.reset([(1, on_route)]);
+        assert!(m.inhibited_on(1, "pager").is_some());
+        assert!(m.inhibited_on(1, "chat").is_none());
+        assert!(!m.flapping(1));
     }
 }
