@@ -393,7 +393,10 @@ mod tests {
                 "{shown}: {:?}",
                 t0.elapsed()
             );
-            assert!(grew < 256 << 20, "{shown}: resident memory grew {grew} bytes");
+            assert!(
+                grew < 256 << 20,
+                "{shown}: resident memory grew {grew} bytes"
+            );
         }
     }
 
@@ -421,11 +424,17 @@ mod tests {
             "{e}"
         );
         let id = t.add("big", "{{ 'x' * 6 }}", Escape::Text).unwrap();
-        assert!(t.render(&id, &ctx).unwrap_err().contains("limit of 5 bytes"));
+        assert!(t
+            .render(&id, &ctx)
+            .unwrap_err()
+            .contains("limit of 5 bytes"));
         // Escaping that grows the text past the limit is caught too.
         t.set_max_bytes(7);
         let id = t.add("esc", "{{ '<<' }}", Escape::Html).unwrap();
-        assert!(t.render(&id, &ctx).unwrap_err().contains("limit of 7 bytes"));
+        assert!(t
+            .render(&id, &ctx)
+            .unwrap_err()
+            .contains("limit of 7 bytes"));
     }
 
     #[test]

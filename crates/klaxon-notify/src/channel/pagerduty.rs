@@ -65,6 +65,11 @@ pub struct PagerDuty {
 }
 
 impl PagerDuty {
+    /// Where it posts.
+    pub(crate) fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
     pub fn compile(
         c: &PagerDutyConfig,
         key: &str,

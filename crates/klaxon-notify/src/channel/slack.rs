@@ -65,6 +65,11 @@ pub struct Slack {
 }
 
 impl Slack {
+    /// Where it posts.
+    pub(crate) fn url(&self) -> &str {
+        self.url.0.as_str()
+    }
+
     pub fn compile(
         c: &SlackConfig,
         key: &str,

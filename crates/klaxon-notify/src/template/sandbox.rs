@@ -348,7 +348,9 @@ pub(super) fn rewrite(ins: &Instructions<'static>) -> Instructions<'static> {
         };
         match instr {
             Instruction::EmitRaw(s) => {
-                push(Instruction::LoadConst(Value::from_safe_string((*s).to_owned())));
+                push(Instruction::LoadConst(Value::from_safe_string(
+                    (*s).to_owned(),
+                )));
                 push(Instruction::Emit);
             }
             Instruction::Add => {
