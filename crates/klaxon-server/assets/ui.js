@@ -202,3 +202,34 @@ export function ask(title, fields, submitLabel = "OK") {
     dlg.showModal();
   });
 }
+
+/** The channels whose latest attempt failed, as /alerts/metrics/delivery and /monitoring/health list them. */
+export function failingChannels(list) {
+  if (!list.length) return h("p", { class: "hint" }, "Every channel delivered on its latest attempt.");
+  return h(
+    "div",
+    { role: "alert" },
+    h("p", {}, h("strong", {}, `${list.length} failing channel${list.length === 1 ? "" : "s"}`)),
+    h(
+      "table",
+      { class: "plain" },
+      h("thead", {}, h("tr", {}, ["Receiver", "Channel", "Failures in a row", "Last failure", "Last success", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
+      h(
+        "tbody",
+        {},
+        list.map((c) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, c.receiver),
+            h("td", {}, `${c.channel} #${c.index}`),
+            h("td", { class: "num" }, num(c.consecutive_failures)),
+            h("td", {}, c.last_failure ? fullTime(c.last_failure) : "–"),
+            h("td", {}, c.last_success ? fullTime(c.last_success) : "never"),
+            h("td", {}, c.last_error ?? ""),
+          ),
+        ),
+      ),
+    ),
+  );
+}
