@@ -122,6 +122,8 @@ impl Templates {
         let name = format!("{key}.{}", escape.ext());
         let leaked_name: &'static str = Box::leak(name.clone().into_boxed_str());
         let leaked_source: &'static str = Box::leak(source.to_owned().into_boxed_str());
+        // `SyntaxConfig` is a unit struct only while minijinja's `custom_syntax` is off.
+        #[allow(clippy::default_constructed_unit_structs)]
         let config = TemplateConfig {
             syntax_config: minijinja::syntax::SyntaxConfig::default(),
             ws_config: minijinja::machinery::WhitespaceConfig::default(),

@@ -73,6 +73,9 @@ pub(crate) fn channel_json(c: &crate::pipeline::notify::health::ChannelState) ->
     })
 }
 
+/// One figure of a channel's health.
+type Reading = fn(&crate::pipeline::notify::health::ChannelState) -> u64;
+
 /// A Prometheus label value: backslash, double quote and line feed escaped.
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -105,12 +108,7 @@ pub(crate) async fn prometheus<S: Store + Clone>(
     {
         use std::fmt::Write as _;
         let channels = st.notify.health.snapshot();
-        let families: [(
-            &str,
-            &str,
-            &str,
-            fn(&crate::pipeline::notify::health::ChannelState) -> u64,
-        ); 3] = [
+        let families: [(&str, &str, &str, Reading); 3] = [
             (
                 "klaxon_notification_attempt_failures_total",
                 "delivery attempts that failed, retried ones included, by receiver and channel",

@@ -22,7 +22,7 @@ use klaxon_store::{Claim, Delivery, OutboxRow, Store};
 use tokio::sync::{broadcast, mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
-use super::health::Health;
+use super::health::{After, Health};
 use crate::clock::wall_ms;
 use crate::metrics::Metrics;
 
@@ -310,27 +310,17 @@ fn clean(error: String) -> String {
 }
 
 /// Counts a failed attempt in the channel's health and logs it when a line is due.
-fn note_failure<S>(
-    sh: &Shared<S>,
-    row: &OutboxRow,
-    now: i64,
-    error: &str,
-    retrying: bool,
-    stale: bool,
-) {
+fn note_failure<S>(sh: &Shared<S>, row: &OutboxRow, now: i64, error: &str, after: After) {
     sh.metrics
         .delivery
         .of(&row.channel)
         .failed_attempts
         .fetch_add(1, Relaxed);
     let due = sh.health.failed(
-        &row.receiver,
-        row.channel_index,
-        &row.channel,
+        (&row.receiver, row.channel_index, &row.channel),
         now,
         error,
-        retrying,
-        stale,
+        after,
     );
     if let Some(l) = due {
         tracing::warn!(
@@ -339,7 +329,7 @@ fn note_failure<S>(
             index = row.channel_index,
             consecutive_failures = l.consecutive,
             unlogged_failures = l.unlogged,
-            retrying,
+            retrying = after == After::Retrying,
             %error,
             "notification delivery failed"
         );
@@ -414,7 +404,7 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
         } => {
             let error = clean(error);
             stats.failed.fetch_add(1, Relaxed);
-            note_failure(sh, &row, now, &error, false, false);
+            note_failure(sh, &row, now, &error, After::GivenUp);
             (status::FAILED, None, Some(error), code)
         }
         DeliveryOutcome::Retry {
@@ -447,12 +437,24 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
             match next {
                 Next::RetryAt(at) => {
                     stats.retried.fetch_add(1, Relaxed);
-                    note_failure(sh, &row, now, &error, true, stale);
+                    note_failure(
+                        sh,
+                        &row,
+                        now,
+                        &error,
+                        if stale { After::Stale } else { After::Retrying },
+                    );
                     (status::RETRYING, Some(at), Some(error), code)
                 }
                 Next::Dead => {
                     stats.dead.fetch_add(1, Relaxed);
-                    note_failure(sh, &row, now, &error, false, stale);
+                    note_failure(
+                        sh,
+                        &row,
+                        now,
+                        &error,
+                        if stale { After::Stale } else { After::GivenUp },
+                    );
                     tracing::warn!(id = row.id, receiver = %row.receiver, channel = %row.channel, %error, "notification dead-lettered after its maximum age");
                     (status::DEAD, None, Some(error), code)
                 }

@@ -64,6 +64,18 @@ impl ChannelState {
     }
 }
 
+/// What follows a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    /// Tried again after a backoff.
+    Retrying,
+    /// Not tried again (failed for good, or dead-lettered).
+    GivenUp,
+    /// The channel delivered something after this attempt began, so the failure says nothing
+    /// about the channel now: it counts, but does not make the channel failing.
+    Stale,
+}
+
 /// A failure to log now, with the failures not logged before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LogNow {
@@ -123,29 +135,23 @@ impl Health {
         })
     }
 
-    /// A failed attempt at `now`. `retrying`: it will be tried again after a backoff.
-    /// `stale`: the channel delivered something after this attempt began, so the failure says
-    /// nothing about the channel now (it counts, but does not make the channel failing).
-    /// Returns what to log, when a line is due.
+    /// A failed attempt at `now`, and what follows it. Returns what to log, when a line is due.
     pub(crate) fn failed(
         &self,
-        receiver: &str,
-        index: i64,
-        kind: &str,
+        (receiver, index, kind): (&str, i64, &str),
         now: i64,
         error: &str,
-        retrying: bool,
-        stale: bool,
+        after: After,
     ) -> Option<LogNow> {
         self.with(receiver, index, kind, |s| {
             s.failed_attempts += 1;
             s.last_failure = Some(now);
             s.last_error = Some(error.to_owned());
-            if stale {
+            if after == After::Stale {
                 return None;
             }
             s.consecutive_failures += 1;
-            s.backing_off |= retrying;
+            s.backing_off |= after == After::Retrying;
             match s.logged_at {
                 Some(at) if now - at < LOG_EVERY_MS => {
                     s.unlogged += 1;
@@ -189,7 +195,7 @@ mod tests {
     #[test]
     fn a_failing_channel_is_logged_once_a_minute_with_the_count_of_the_rest() {
         let h = Health::default();
-        let fail = |now| h.failed("mail", 0, "email", now, "smtp: refused", true, false);
+        let fail = |now| h.failed(("mail", 0, "email"), now, "smtp: refused", After::Retrying);
         // (time, what is logged)
         let script = [
             (0, Some((0, 1))),
@@ -226,7 +232,7 @@ mod tests {
         // A stale failure counts but leaves the channel as it is.
         assert!(h.succeeded("mail", 0, "email", 213_000));
         assert_eq!(
-            h.failed("mail", 0, "email", 214_000, "old", true, true),
+            h.failed(("mail", 0, "email"), 214_000, "old", After::Stale),
             None
         );
         let s = &h.snapshot()[0];
@@ -236,9 +242,15 @@ mod tests {
     #[test]
     fn channels_are_kept_apart() {
         let h = Health::default();
-        assert!(h.failed("a", 0, "webhook", 0, "x", true, false).is_some());
-        assert!(h.failed("a", 1, "email", 0, "x", true, false).is_some());
-        assert!(h.failed("b", 0, "webhook", 0, "x", false, false).is_some());
+        assert!(h
+            .failed(("a", 0, "webhook"), 0, "x", After::Retrying)
+            .is_some());
+        assert!(h
+            .failed(("a", 1, "email"), 0, "x", After::Retrying)
+            .is_some());
+        assert!(h
+            .failed(("b", 0, "webhook"), 0, "x", After::GivenUp)
+            .is_some());
         assert!(
             !h.succeeded("b", 0, "webhook", 1),
             "a permanent failure holds no backlog"
