@@ -416,7 +416,11 @@ async fn an_smtp_relay_that_refuses_every_connection_is_logged_named_and_counted
     let id = create(&s, "Unmailable").await;
     // Several attempts fail while the notification keeps retrying.
     let n = notification(&s, id, |n| n["attempts"].as_i64() >= Some(4)).await;
-    assert_eq!(n["status"], "retrying", "{n}");
+    // Between attempts it is retrying, during one it is claimed (sending): never given up.
+    assert!(
+        matches!(n["status"].as_str(), Some("retrying" | "sending")),
+        "{n}"
+    );
     assert!(
         n["last_error"].as_str().unwrap().starts_with("smtp:"),
         "{n}"
@@ -444,7 +448,11 @@ async fn an_smtp_relay_that_refuses_every_connection_is_logged_named_and_counted
     let (_, d) = s.admin("GET", "/alerts/metrics/delivery", "").await;
     let email = &d["channels"]["email"];
     assert!(email["failed_attempts"].as_u64() >= Some(4), "{d}");
-    assert_eq!(email["retrying"], 1, "{d}");
+    assert_eq!(
+        email["retrying"].as_u64().unwrap() + email["pending"].as_u64().unwrap(),
+        1,
+        "{d}"
+    );
     assert_eq!(
         (email["sent"].as_u64(), email["dead"].as_u64()),
         (Some(0), Some(0)),
