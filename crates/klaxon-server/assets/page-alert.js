@@ -184,7 +184,7 @@ export function render(main, app, { parts }) {
     return h(
       "table",
       { class: "plain" },
-      h("thead", {}, h("tr", {}, ["Made", "Receiver", "Channel", "Kind", "Status", "Attempts", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, ["Made", "To", "Kind", "Status", "Tries", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
       h(
         "tbody",
         {},
@@ -194,9 +194,8 @@ export function render(main, app, { parts }) {
           h(
             "tr",
             {},
-            h("td", { title: n.finished_at ? `finished ${fullTime(n.finished_at)}` : "not finished" }, fullTime(n.created_at)),
-            h("td", {}, n.receiver ?? "–"),
-            h("td", {}, n.channel ?? "–"),
+            h("td", { title: `made ${fullTime(n.created_at)}${n.finished_at ? `, finished ${fullTime(n.finished_at)}` : ""}` }, time(n.created_at)),
+            h("td", {}, `${n.receiver ?? "–"} · ${n.channel ?? "–"}`),
             h("td", {}, n.kind ?? "–"),
             h("td", {}, n.status ?? "–"),
             h("td", { class: "num" }, String(n.attempts ?? 0)),

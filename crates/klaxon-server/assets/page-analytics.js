@@ -140,7 +140,7 @@ function delivery(d) {
   return h(
     "div",
     {},
-    failingChannels(failing),
+    failingChannels(failing, { compact: true }),
     hbars(rows.map((r) => ({ label: r.channel, value: r.rate === null ? 0 : Math.round(r.rate * 1000) / 10 })), { fmt: (v) => `${v}%`, cls: "fill-accent" }),
     h(
       "table",

@@ -203,9 +203,19 @@ export function ask(title, fields, submitLabel = "OK") {
   });
 }
 
-/** The channels whose latest attempt failed, as /alerts/metrics/delivery and /monitoring/health list them. */
-export function failingChannels(list) {
+/**
+ * The channels whose latest attempt failed, as /alerts/metrics/delivery and /monitoring/health
+ * list them; `compact` (for a narrow panel) keeps the name, the failures in a row and the error.
+ */
+export function failingChannels(list, { compact = false } = {}) {
   if (!list.length) return h("p", { class: "hint" }, "Every channel delivered on its latest attempt.");
+  const name = (c) => `${c.receiver}/${c.channel}#${c.index}`;
+  const when = (t, none) => (t ? fullTime(t) : none);
+  const columns = compact ? ["Channel", "In a row", "Last error"] : ["Receiver", "Channel", "Failures in a row", "Last failure", "Last success", "Last error"];
+  const cells = (c) =>
+    compact
+      ? [h("td", { title: `last failure ${when(c.last_failure, "–")}, last success ${when(c.last_success, "never")}` }, name(c)), h("td", { class: "num" }, num(c.consecutive_failures)), h("td", {}, c.last_error ?? "")]
+      : [h("td", {}, c.receiver), h("td", {}, `${c.channel} #${c.index}`), h("td", { class: "num" }, num(c.consecutive_failures)), h("td", {}, when(c.last_failure, "–")), h("td", {}, when(c.last_success, "never")), h("td", {}, c.last_error ?? "")];
   return h(
     "div",
     { role: "alert" },
@@ -213,23 +223,8 @@ export function failingChannels(list) {
     h(
       "table",
       { class: "plain" },
-      h("thead", {}, h("tr", {}, ["Receiver", "Channel", "Failures in a row", "Last failure", "Last success", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
-      h(
-        "tbody",
-        {},
-        list.map((c) =>
-          h(
-            "tr",
-            {},
-            h("td", {}, c.receiver),
-            h("td", {}, `${c.channel} #${c.index}`),
-            h("td", { class: "num" }, num(c.consecutive_failures)),
-            h("td", {}, c.last_failure ? fullTime(c.last_failure) : "–"),
-            h("td", {}, c.last_success ? fullTime(c.last_success) : "never"),
-            h("td", {}, c.last_error ?? ""),
-          ),
-        ),
-      ),
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, list.map((c) => h("tr", {}, ...cells(c)))),
     ),
   );
 }
