@@ -36,6 +36,10 @@ pub struct ReceiverConfig {
     /// more are held and folded into one summary, never dropped.
     #[serde(default)]
     pub rate_limit: Option<RateLimitConfig>,
+    /// At most this many deliveries at once to each host this receiver's channels send to
+    /// (default `[notify] per_host_connections`).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
 }
 
 /// `rate_limit = { per_minute = 10, burst = 20 }`.
@@ -54,6 +58,8 @@ pub struct Receiver {
     pub name: String,
     pub channels: Vec<Channel>,
     pub rate_limit: Option<crate::limit::RateLimit>,
+    /// Deliveries at once to one host, when the receiver sets its own limit.
+    pub max_connections: Option<usize>,
 }
 
 /// Receivers, routes and templates, ready to use.
@@ -189,12 +195,16 @@ pub fn compile(
                 burst,
             })
         });
+        if r.max_connections == Some(0) {
+            errors.push(format!("{at}.max_connections: must be at least 1"));
+        }
         compiled.insert(
             r.name.clone(),
             Receiver {
                 name: r.name.clone(),
                 channels,
                 rate_limit,
+                max_connections: r.max_connections,
             },
         );
     }
@@ -247,6 +257,17 @@ pub struct NotifySettings {
     pub external_url: Option<String>,
     /// This node's name in claims (several nodes may share a PostgreSQL store).
     pub node: String,
+    /// Networks notifications may not connect to (CIDR or single addresses).
+    pub deny_networks: Vec<String>,
+    /// Networks notifications may connect to even when `deny_networks` or the rule against
+    /// klaxon's own address says no.
+    pub allow_networks: Vec<String>,
+    /// Follow HTTP redirects (each hop checked like the first).
+    pub follow_redirects: bool,
+    /// The most one template render may write, and the largest string or list it may build.
+    pub template_max_bytes: usize,
+    /// Deliveries at once to one host (a receiver's `max_connections` overrides it).
+    pub per_host_connections: usize,
 }
 
 impl Default for NotifySettings {
@@ -260,6 +281,14 @@ impl Default for NotifySettings {
             retention_hours: 24 * 7,
             external_url: None,
             node: "local".to_owned(),
+            deny_networks: crate::outbound::DEFAULT_DENY
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect(),
+            allow_networks: Vec::new(),
+            follow_redirects: false,
+            template_max_bytes: crate::template::DEFAULT_MAX_BYTES,
+            per_host_connections: 4,
         }
     }
 }
@@ -284,6 +313,21 @@ impl NotifySettings {
         if self.node.trim().is_empty() {
             errors.push("notify.node: must not be empty".to_owned());
         }
+        if self.template_max_bytes < 1024 {
+            errors.push("notify.template_max_bytes: must be at least 1024".to_owned());
+        }
+        if self.per_host_connections == 0 {
+            errors.push("notify.per_host_connections: must be at least 1".to_owned());
+        }
+        self.outbound(errors);
+    }
+
+    /// The outbound policy these settings describe; errors name the key and position.
+    pub fn outbound(&self, errors: &mut Vec<String>) -> crate::outbound::Policy {
+        use crate::outbound::Policy;
+        let deny = Policy::networks(&self.deny_networks, "notify.deny_networks", errors);
+        let allow = Policy::networks(&self.allow_networks, "notify.allow_networks", errors);
+        Policy::new(deny, allow, self.follow_redirects)
     }
 }
 

@@ -5,7 +5,7 @@
 //! the payloads of each channel, and the retry policy (which outcomes are retried, and when).
 //! It knows no SQL and keeps nothing durable: the outbox lives in `klaxon-store`, the tasks that
 //! feed and drain it live in `klaxon-server`. Routing, grouping, payloads and the retry policy
-//! are pure (time is an argument); only `channel` and `http` do I/O.
+//! are pure (time is an argument); only `channel`, `http` and `outbound` do I/O.
 
 pub mod channel;
 pub mod config;
@@ -14,6 +14,7 @@ pub mod group;
 pub mod http;
 pub mod limit;
 pub mod notification;
+pub mod outbound;
 pub mod retry;
 pub mod route;
 pub mod secret;

@@ -49,11 +49,11 @@ pub fn classify_http(
     body: &str,
     now_ms: i64,
 ) -> DeliveryOutcome {
-    let snippet: String = body.chars().take(200).collect();
-    let error = if snippet.trim().is_empty() {
+    let snippet = excerpt(body, EXCERPT);
+    let error = if snippet.is_empty() {
         format!("HTTP {status}")
     } else {
-        format!("HTTP {status}: {}", snippet.trim())
+        format!("HTTP {status}: {snippet}")
     };
     match status {
         200..=299 => DeliveryOutcome::Sent {
@@ -69,6 +69,69 @@ pub fn classify_http(
             status: Some(status),
         },
     }
+}
+
+/// Characters of a receiver's answer kept in an error.
+pub const EXCERPT: usize = 200;
+
+/// What a receiver said, made fit to show: HTML tags (and the contents of `script` and
+/// `style`) removed, control characters and runs of white space made one space, cut to `max`
+/// characters (ending with `…` when cut). A receiver's answer is shown to every viewer of the
+/// alert; it must not carry markup, terminal escapes or pages of text.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    let mut space = false;
+    let mut rest = text;
+    let push = |c: char, out: &mut String, count: &mut usize, space: &mut bool| {
+        if c.is_whitespace() || c.is_control() {
+            *space = !out.is_empty();
+        } else {
+            if *space {
+                out.push(' ');
+                *count += 1;
+                *space = false;
+            }
+            out.push(c);
+            *count += 1;
+        }
+    };
+    while let Some(c) = rest.chars().next() {
+        if count > max {
+            break;
+        }
+        if c == '<' {
+            if let Some(end) = rest.find('>') {
+                let tag = rest[1..end].trim_start_matches('/').to_ascii_lowercase();
+                let name: String = tag
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                let mut after = &rest[end + 1..];
+                if !rest[1..].starts_with('/') && (name == "script" || name == "style") {
+                    let close = format!("</{name}");
+                    after = after
+                        .to_ascii_lowercase()
+                        .find(&close)
+                        .and_then(|i| after[i..].find('>').map(|j| &after[i + j + 1..]))
+                        .unwrap_or("");
+                }
+                if !name.is_empty() || tag.starts_with('!') {
+                    space = !out.is_empty();
+                    rest = after;
+                    continue;
+                }
+            }
+        }
+        push(c, &mut out, &mut count, &mut space);
+        rest = &rest[c.len_utf8()..];
+    }
+    if count > max {
+        let mut cut: String = out.chars().take(max.saturating_sub(1)).collect();
+        cut.push('…');
+        return cut;
+    }
+    out
 }
 
 /// A Retry-After value: delay-seconds or an HTTP-date (IMF-fixdate).
@@ -224,6 +287,33 @@ mod tests {
         };
         assert_eq!(after, Some(Duration::from_secs(7)));
         assert_eq!(error, "HTTP 429: slow down");
+    }
+
+    #[test]
+    fn answers_are_shown_as_short_plain_excerpts() {
+        let page = format!(
+            "<!doctype html><html><head><style>body {{ color: red }}</style>\
+             <script>alert(1)</script></head><body><h1>Internal\tServer Error</h1>\
+             <p>\u{1b}[31mboom\u{7}</p>{}</body></html>",
+            "<div>filler</div>".repeat(600)
+        );
+        assert!(page.len() > 10_000);
+        let e = excerpt(&page, 200);
+        assert!(
+            e.starts_with("Internal Server Error [31mboom filler filler"),
+            "{e}"
+        );
+        assert!(e.chars().count() <= 200 && e.ends_with('…'), "{e}");
+        assert!(!e.contains('<') && !e.chars().any(char::is_control), "{e}");
+        assert_eq!(excerpt("a < b and c > d", 200), "a < b and c > d");
+        assert_eq!(excerpt("  ok\r\n", 200), "ok");
+        let DeliveryOutcome::Retry { error, .. } = classify_http(500, None, &page, 0) else {
+            panic!("500 retries");
+        };
+        assert!(
+            error.starts_with("HTTP 500: Internal Server Error") && error.chars().count() <= 210,
+            "{error}"
+        );
     }
 
     #[test]

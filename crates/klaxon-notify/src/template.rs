@@ -1,17 +1,25 @@
 //! Templates: minijinja, sandboxed. No loader is set, so a template cannot include or import
 //! anything, and nothing reaches the filesystem, the environment or the process; a fuel limit
-//! bounds the work one render may do. Escaping follows the template's kind: HTML templates
-//! escape HTML, JSON bodies serialise every value as JSON, Slack text escapes `&`, `<` and `>`
-//! (so a label cannot mention `@channel`), plain text escapes nothing.
+//! bounds the work one render may do, and a size limit (default 1 MiB, `[notify]
+//! template_max_bytes`) bounds what it writes and every string or list it builds on the way
+//! (see `sandbox`). Escaping follows the template's kind: HTML templates escape HTML, JSON
+//! bodies serialise every value as JSON, Slack text escapes `&`, `<` and `>` (so a label cannot
+//! mention `@channel`), plain text escapes nothing.
 //!
 //! Every channel ships its defaults ([`defaults`]); a receiver's channel config may override
 //! each one. Templates are compiled when the configuration is loaded; an error names the key.
 
-use std::collections::BTreeMap;
+mod sandbox;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use klaxon_engine::timestamp::format_ts;
+use minijinja::machinery::{make_string_output, CompiledTemplate, TemplateConfig, Vm};
 use minijinja::{AutoEscape, Environment, Value};
 use serde_json::json;
+
+pub use sandbox::DEFAULT_MAX_BYTES;
 
 use crate::notification::{Kind, Notification};
 
@@ -38,14 +46,30 @@ impl Escape {
 /// Instructions one render may run.
 const FUEL: u64 = 2_000_000;
 
+/// The auto-escaping of a template, from the extension its name carries.
+fn auto_escape(name: &str) -> AutoEscape {
+    match name.rsplit('.').next() {
+        Some("html") => AutoEscape::Html,
+        Some("json") => AutoEscape::Json,
+        Some("slack") => AutoEscape::Custom("slack"),
+        _ => AutoEscape::None,
+    }
+}
+
 /// The compiled templates of every channel.
 pub struct Templates {
     env: Environment<'static>,
+    /// Each template's instructions, rewritten with the size checks. Their names and sources
+    /// live as long as the process: templates are compiled once per configuration load.
+    compiled: HashMap<String, CompiledTemplate<'static>>,
+    max_bytes: usize,
 }
 
 impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Templates").finish_non_exhaustive()
+        f.debug_struct("Templates")
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,13 +87,9 @@ impl Templates {
     pub fn new() -> Templates {
         let mut env = Environment::new();
         env.set_fuel(Some(FUEL));
-        env.set_auto_escape_callback(|name| match name.rsplit('.').next() {
-            Some("html") => AutoEscape::Html,
-            Some("json") => AutoEscape::Json,
-            Some("slack") => AutoEscape::Custom("slack"),
-            _ => AutoEscape::None,
-        });
+        env.set_auto_escape_callback(auto_escape);
         env.set_formatter(|out, state, value| {
+            sandbox::admit(value)?;
             if state.auto_escape() == AutoEscape::Custom("slack") && !value.is_safe() {
                 let s = match value.as_str() {
                     Some(s) => s.to_owned(),
@@ -83,29 +103,69 @@ impl Templates {
                 minijinja::escape_formatter(out, state, value)
             }
         });
-        Templates { env }
+        sandbox::install(&mut env);
+        Templates {
+            env,
+            compiled: HashMap::new(),
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+
+    /// Sets the limit of one render's output and of every value it builds, in bytes.
+    pub fn set_max_bytes(&mut self, max_bytes: usize) {
+        self.max_bytes = max_bytes;
     }
 
     /// Compiles `source` under `key` (the config key it came from). The error names the key
     /// and the line.
     pub fn add(&mut self, key: &str, source: &str, escape: Escape) -> Result<TemplateId, String> {
         let name = format!("{key}.{}", escape.ext());
-        self.env
-            .add_template_owned(name.clone(), source.to_owned())
+        let leaked_name: &'static str = Box::leak(name.clone().into_boxed_str());
+        let leaked_source: &'static str = Box::leak(source.to_owned().into_boxed_str());
+        // `SyntaxConfig` is a unit struct only while minijinja's `custom_syntax` is off.
+        #[allow(clippy::default_constructed_unit_structs)]
+        let config = TemplateConfig {
+            syntax_config: minijinja::syntax::SyntaxConfig::default(),
+            ws_config: minijinja::machinery::WhitespaceConfig::default(),
+            default_auto_escape: Arc::new(auto_escape),
+        };
+        let mut c = CompiledTemplate::new(leaked_name, leaked_source, &config)
             .map_err(|e| describe(key, &e))?;
+        c.instructions = sandbox::rewrite(&c.instructions);
+        for block in c.blocks.values_mut() {
+            *block = sandbox::rewrite(block);
+        }
+        self.compiled.insert(name.clone(), c);
         Ok(TemplateId(name))
     }
 
-    /// Renders a template; an error (undefined filter, fuel exhausted) names it.
+    /// Renders a template; an error (undefined filter, fuel exhausted, output or a value over
+    /// the size limit) names it.
     pub fn render(&self, id: &TemplateId, ctx: &Value) -> Result<String, String> {
-        let t = self
-            .env
-            .get_template(&id.0)
-            .map_err(|e| format!("template {}: {e}", id.0))?;
-        t.render(ctx).map_err(|e| {
-            let key = id.0.rsplit_once('.').map_or(id.0.as_str(), |(k, _)| k);
-            describe(key, &e)
-        })
+        let key = id.0.rsplit_once('.').map_or(id.0.as_str(), |(k, _)| k);
+        let c = self
+            .compiled
+            .get(&id.0)
+            .ok_or_else(|| format!("template {}: not compiled", id.0))?;
+        let _limit = sandbox::Render::start(self.max_bytes);
+        let mut text = String::new();
+        Vm::new(&self.env)
+            .eval(
+                &c.instructions,
+                ctx.clone(),
+                &c.blocks,
+                &mut make_string_output(&mut text),
+                c.initial_auto_escape,
+            )
+            .map_err(|e| describe(key, &e))?;
+        // Escaping may have grown what the formatter admitted: the limit holds exactly here.
+        if text.len() > self.max_bytes {
+            return Err(format!(
+                "{key}: template error: {}",
+                sandbox::output_too_large(self.max_bytes)
+            ));
+        }
+        Ok(text)
     }
 }
 
@@ -281,6 +341,102 @@ mod tests {
             e.starts_with("receivers[0].x: template error at line 2:"),
             "{e}"
         );
+    }
+
+    /// Resident memory of this process, from /proc (Linux); 0 elsewhere.
+    fn rss_bytes() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    #[test]
+    fn templates_that_would_build_gigabytes_fail_fast_naming_the_limit() {
+        let cases = [
+            // A 100 MB string doubled three times: 2.5 GB before the limit.
+            r#"{% set s = "x" * 100000000 %}{% set s = s ~ s %}{% set s = s ~ s %}{% set s = s ~ s %}{{ s|length }}"#,
+            // A loop writing 1 GB.
+            r#"{% for i in range(100000) %}{{ "x" * 10000 }}{% endfor %}"#,
+            // Literal text in a loop, 1 GB.
+            &format!("{{% for i in range(100000) %}}{}{{% endfor %}}", "y".repeat(10_000)),
+            // Output captured into a variable instead of written.
+            &format!(
+                "{{% set big %}}{{% for i in range(100000) %}}{}{{% endfor %}}{{% endset %}}{{{{ big|length }}}}",
+                "z".repeat(10_000)
+            ),
+            // A list grown in a namespace across a loop.
+            r#"{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = ns.l + ["x" * 10000] %}{% endfor %}{{ ns.l|length }}"#,
+            // Filters that multiply what they are given.
+            r#"{{ ("x" * 2000)|replace("x", "y" * 1000)|length }}"#,
+            r#"{{ ["x" * 1000] * 100000 }}"#,
+            r#"{{ ("x\n" * 1000)|indent(1000000)|length }}"#,
+            r#"{{ "%1000000000s"|format("x")|length }}"#,
+            r#"{{ (["y" * 100000] * 20)|join("x")|length }}"#,
+        ];
+        for src in cases {
+            let before = rss_bytes();
+            let t0 = std::time::Instant::now();
+            let e = render(src, Escape::Text, json!({})).unwrap_err();
+            let grew = rss_bytes().saturating_sub(before);
+            let shown: String = src.chars().take(80).collect();
+            assert!(
+                e.contains("limit of 1048576 bytes ([notify] template_max_bytes)")
+                    || e.contains("more than 100000 items"),
+                "{shown}: {e}"
+            );
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(10),
+                "{shown}: {:?}",
+                t0.elapsed()
+            );
+            assert!(
+                grew < 256 << 20,
+                "{shown}: resident memory grew {grew} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn the_limit_is_a_setting_and_ordinary_templates_still_work() {
+        let mut t = Templates::new();
+        let ctx = value(&json!({"xs": [1, 2, 3], "s": "a\nb", "n": null}));
+        for (src, want) in [
+            ("{{ 2 * 3 }} {{ 1 + 2 }} {{ 7 - 2 }} {{ 'ab' * 2 }} {{ 'a' ~ 1 ~ 'b' }}", "6 3 5 abab a1b"),
+            ("{{ ([1] + [2])|join(',') }} {{ xs|join('-') }} {{ ([0] * 2)|list }}", "1,2 1-2-3 [0, 0]"),
+            ("{% for x in xs %}{% if loop.first %}[{% endif %}{{ x }}{% if not loop.last %},{% else %}]{% endif %}{% endfor %}", "[1,2,3]"),
+            ("{{ s|indent(2, first=true) }}|{{ n or 'none' }}|{{ xs|length > 2 and 'many' }}", "  a\n  b|none|many"),
+            ("{{ '%s=%d'|format('k', 4) }} {{ 'a-b'|replace('-', '+') }} {{ xs|tojson }}", "k=4 a+b [1,2,3]"),
+            ("{% set ns = namespace(t=0) %}{% for x in xs %}{% set ns.t = ns.t + x %}{% endfor %}{{ ns.t }}", "6"),
+            ("{% set c %}{{ xs|first }}{% endset %}{{ c }}{{ c }}", "11"),
+        ] {
+            let id = t.add("k", src, Escape::Text).unwrap();
+            assert_eq!(t.render(&id, &ctx).unwrap(), want, "{src}");
+        }
+        let id = t.add("small", "hello, world", Escape::Text).unwrap();
+        t.set_max_bytes(5);
+        let e = t.render(&id, &ctx).unwrap_err();
+        assert!(
+            e.starts_with("small: template error") && e.contains("limit of 5 bytes"),
+            "{e}"
+        );
+        let id = t.add("big", "{{ 'x' * 6 }}", Escape::Text).unwrap();
+        assert!(t
+            .render(&id, &ctx)
+            .unwrap_err()
+            .contains("limit of 5 bytes"));
+        // Escaping that grows the text past the limit is caught too.
+        t.set_max_bytes(7);
+        let id = t.add("esc", "{{ '<<' }}", Escape::Html).unwrap();
+        assert!(t
+            .render(&id, &ctx)
+            .unwrap_err()
+            .contains("limit of 7 bytes"));
     }
 
     #[test]

@@ -184,11 +184,24 @@ export function render(main, app, { parts }) {
     return h(
       "table",
       { class: "plain" },
-      h("thead", {}, h("tr", {}, ["At", "Channel", "Kind", "Status", "Detail"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, ["Made", "To", "Kind", "Status", "Tries", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
       h(
         "tbody",
         {},
-        list.map((n) => h("tr", {}, h("td", {}, fullTime(n.at ?? n.created_at ?? n.sent_at)), h("td", {}, n.channel ?? n.receiver ?? "–"), h("td", {}, n.kind ?? "–"), h("td", {}, n.status ?? n.state ?? "–"), h("td", {}, n.error ?? n.detail ?? ""))),
+        // The API sends receiver, channel, kind, status, attempts, created_at, finished_at,
+        // last_error and last_code (the HTTP or SMTP code of the last answer).
+        list.map((n) =>
+          h(
+            "tr",
+            {},
+            h("td", { title: `made ${fullTime(n.created_at)}${n.finished_at ? `, finished ${fullTime(n.finished_at)}` : ""}` }, time(n.created_at)),
+            h("td", {}, `${n.receiver ?? "–"} · ${n.channel ?? "–"}`),
+            h("td", {}, n.kind ?? "–"),
+            h("td", {}, n.status ?? "–"),
+            h("td", { class: "num" }, String(n.attempts ?? 0)),
+            h("td", {}, n.last_error ? `${n.last_code ? `${n.last_code}: ` : ""}${n.last_error}` : ""),
+          ),
+        ),
       ),
     );
   }

@@ -3,7 +3,7 @@
 // server has it; otherwise the page says so).
 
 import { get, qs } from "./api.js";
-import { h, clear, num, dur, empty, failure, loading, SEVERITIES } from "./ui.js";
+import { h, clear, num, dur, empty, failure, loading, failingChannels, SEVERITIES } from "./ui.js";
 import { stackedBars, lines, hbars, legend } from "./chart.js";
 
 const PERIODS = [
@@ -115,29 +115,54 @@ function fill(buckets, from, to, step) {
   return rows;
 }
 
-/** Success per channel from the delivery report: [{channel, delivered, failed}] or by name. */
+/**
+ * Success per channel from /alerts/metrics/delivery: `channels` by name, each with the outbox's
+ * rows by status (sent, failed, retrying, dead, pending) and `failed_attempts` (every attempt
+ * that failed since the server started, retried ones included); `failing` lists the receivers'
+ * channels whose latest attempt failed.
+ */
 function delivery(d) {
-  const raw = Array.isArray(d) ? d : Array.isArray(d?.channels) ? d.channels : d?.channels && typeof d.channels === "object" ? Object.entries(d.channels).map(([channel, v]) => ({ channel, ...v })) : [];
-  const pick = (o, names) => names.map((n) => o[n]).find((v) => typeof v === "number") ?? 0;
-  const rows = raw
-    .map((c) => {
-      const ok = pick(c, ["delivered", "succeeded", "success", "sent", "ok"]);
-      const bad = pick(c, ["failed", "failures", "errors"]) + (typeof c.dead === "number" ? c.dead : 0);
-      const waiting = (typeof c.retrying === "number" ? c.retrying : 0) + (typeof c.pending === "number" ? c.pending : 0);
-      return { channel: c.channel ?? c.name ?? c.receiver ?? "?", ok, bad, waiting, rate: ok + bad ? ok / (ok + bad) : null };
+  const n = (v) => (typeof v === "number" ? v : 0);
+  const rows = Object.entries(d?.channels ?? {})
+    .map(([channel, c]) => {
+      const ok = n(c.sent);
+      const failedAttempts = n(c.failed_attempts);
+      const givenUp = n(c.failed) + n(c.dead);
+      const waiting = n(c.retrying) + n(c.pending);
+      // Attempts, not notifications: a notification still retrying has already failed.
+      const tries = ok + Math.max(failedAttempts, givenUp);
+      return { channel, ok, failedAttempts, givenUp, waiting, rate: tries ? ok / tries : null };
     })
     // Channels that never carried a notification say nothing.
-    .filter((r) => r.ok + r.bad + r.waiting > 0);
-  if (!rows.length) return empty("No notifications were sent in this period");
+    .filter((r) => r.ok + r.failedAttempts + r.givenUp + r.waiting > 0);
+  const failing = Array.isArray(d?.failing) ? d.failing : [];
+  if (!rows.length && !failing.length) return empty("No notifications were sent in this period");
   return h(
     "div",
     {},
+    failingChannels(failing, { compact: true }),
     hbars(rows.map((r) => ({ label: r.channel, value: r.rate === null ? 0 : Math.round(r.rate * 1000) / 10 })), { fmt: (v) => `${v}%`, cls: "fill-accent" }),
     h(
       "table",
       { class: "plain" },
-      h("thead", {}, h("tr", {}, ["Channel", "Delivered", "Failed", "Success"].map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, rows.map((r) => h("tr", {}, h("td", {}, r.channel), h("td", { class: "num" }, num(r.ok)), h("td", { class: "num" }, num(r.bad)), h("td", { class: "num" }, r.rate === null ? "–" : `${(r.rate * 100).toFixed(1)}%`)))),
+      h("thead", {}, h("tr", {}, ["Channel", "Delivered", "Failed attempts", "Failed or dead", "Waiting", "Success"].map((c) => h("th", { scope: "col" }, c)))),
+      h(
+        "tbody",
+        {},
+        rows.map((r) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, r.channel),
+            h("td", { class: "num" }, num(r.ok)),
+            h("td", { class: "num" }, num(r.failedAttempts)),
+            h("td", { class: "num" }, num(r.givenUp)),
+            h("td", { class: "num" }, num(r.waiting)),
+            h("td", { class: "num" }, r.rate === null ? "–" : `${(r.rate * 100).toFixed(1)}%`),
+          ),
+        ),
+      ),
     ),
+    h("p", { class: "hint" }, "Failed attempts count since the server started, retried ones included; failed or dead counts notifications given up on."),
   );
 }

@@ -1,9 +1,10 @@
-// Health: readiness, store and engine from /monitoring/health, and the server's figures live
+// Health: readiness, store, engine and the notification channels that fail from
+// /monitoring/health, and the server's figures live
 // from /metrics/stream (one event a second): queue depth, signal and alert rates, telemetry
 // buffer and lag, alert publish latency, memory. The last five minutes are kept, no more.
 
 import { get } from "./api.js";
-import { h, clear, num, card, failure } from "./ui.js";
+import { h, clear, num, card, failure, failingChannels } from "./ui.js";
 import { Live } from "./live.js";
 import { sparkline } from "./chart.js";
 
@@ -13,9 +14,11 @@ export function render(main, app) {
   const healthBox = h("div", { class: "cards" });
   const liveBox = h("div", { class: "cards" });
   const state = h("p", { class: "hint", role: "status" }, "Connecting to /metrics/stream…");
+  const channelBox = h("div", {});
   main.append(
     h("div", { class: "row" }, h("h1", { class: "grow" }, "Health"), h("button", { class: "secondary", onclick: loadHealth }, "Check now")),
     healthBox,
+    channelBox,
     h("h2", {}, "Live"),
     state,
     liveBox,
@@ -42,16 +45,16 @@ export function render(main, app) {
       card("Status", v.ready ? "Ready" : "Not ready", { cls: v.ready ? "ok" : "bad", note: v.status }),
       card("Store", v.store === "ok" ? "OK" : "Error", { cls: v.store === "ok" ? "ok" : "bad", note: v.store === "ok" ? "writable" : v.store }),
       card("Engine", v.engine === "ok" ? "OK" : "Stalled", { cls: v.engine === "ok" ? "ok" : "bad" }),
-      delivery(v.delivery ?? v.notifications),
+      delivery(v.channels ?? []),
     );
+    channelBox.replaceChildren(failingChannels((v.channels ?? []).filter((c) => c.state === "failing")));
   }
 
-  function delivery(d) {
-    if (d === undefined || d === null) return card("Delivery", "–", { note: "not reported by /monitoring/health" });
-    const status = typeof d === "string" ? d : d.status ?? d.state ?? "?";
-    const good = /^(ok|ready|healthy)$/i.test(status);
-    const note = typeof d === "object" ? Object.entries(d).filter(([k]) => k !== "status" && k !== "state").map(([k, x]) => `${k} ${typeof x === "object" ? JSON.stringify(x) : x}`).join(", ") : "";
-    return card("Delivery", good ? "OK" : status, { cls: good ? "ok" : "bad", note });
+  function delivery(channels) {
+    if (!channels.length) return card("Delivery", "–", { note: "no notification channel is configured" });
+    const failing = channels.filter((c) => c.state === "failing");
+    if (!failing.length) return card("Delivery", "OK", { cls: "ok", note: `${num(channels.length)} channel${channels.length === 1 ? "" : "s"}, none failing` });
+    return card("Delivery", `${num(failing.length)} failing`, { cls: "bad", note: failing.map((c) => `${c.receiver}/${c.channel}#${c.index}`).join(", ") });
   }
 
   const series = { signals: [], queue: [], alerts: [], buffered: [], lag: [], publish: [], memory: [] };

@@ -202,3 +202,29 @@ export function ask(title, fields, submitLabel = "OK") {
     dlg.showModal();
   });
 }
+
+/**
+ * The channels whose latest attempt failed, as /alerts/metrics/delivery and /monitoring/health
+ * list them; `compact` (for a narrow panel) keeps the name, the failures in a row and the error.
+ */
+export function failingChannels(list, { compact = false } = {}) {
+  if (!list.length) return h("p", { class: "hint" }, "Every channel delivered on its latest attempt.");
+  const name = (c) => `${c.receiver}/${c.channel}#${c.index}`;
+  const when = (t, none) => (t ? fullTime(t) : none);
+  const columns = compact ? ["Channel", "In a row", "Last error"] : ["Receiver", "Channel", "Failures in a row", "Last failure", "Last success", "Last error"];
+  const cells = (c) =>
+    compact
+      ? [h("td", { title: `last failure ${when(c.last_failure, "–")}, last success ${when(c.last_success, "never")}` }, name(c)), h("td", { class: "num" }, num(c.consecutive_failures)), h("td", {}, c.last_error ?? "")]
+      : [h("td", {}, c.receiver), h("td", {}, `${c.channel} #${c.index}`), h("td", { class: "num" }, num(c.consecutive_failures)), h("td", {}, when(c.last_failure, "–")), h("td", {}, when(c.last_success, "never")), h("td", {}, c.last_error ?? "")];
+  return h(
+    "div",
+    { role: "alert" },
+    h("p", {}, h("strong", {}, `${list.length} failing channel${list.length === 1 ? "" : "s"}`)),
+    h(
+      "table",
+      { class: "plain" },
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, list.map((c) => h("tr", {}, ...cells(c)))),
+    ),
+  );
+}

@@ -117,6 +117,8 @@ pub(crate) struct ChannelStats {
     pub failed: AtomicU64,
     /// Attempts that failed and were scheduled again.
     pub retried: AtomicU64,
+    /// Attempts that failed, whatever came next (retry, failure, dead letter).
+    pub failed_attempts: AtomicU64,
     pub dead: AtomicU64,
     latencies: std::sync::Mutex<std::collections::VecDeque<u32>>,
 }

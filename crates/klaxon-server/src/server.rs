@@ -167,6 +167,15 @@ impl<S: Store + Clone> Server<S> {
                 .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
         );
         let (pushed, _) = broadcast::channel(4096);
+        let mut policy_errors = Vec::new();
+        let policy = Arc::new(config.notify.outbound(&mut policy_errors));
+        if !policy_errors.is_empty() {
+            anyhow::bail!("configuration: {}", policy_errors.join("; "));
+        }
+        if let Ok(own) = config.listen.parse() {
+            policy.add_own(own);
+        }
+        let channel_health = Arc::new(notify::health::Health::new(&notifier));
         let external_url = config
             .notify
             .external_url
@@ -181,6 +190,7 @@ impl<S: Store + Clone> Server<S> {
                     pushed.clone(),
                     external_url.clone(),
                     Arc::clone(&metrics),
+                    (Arc::clone(&policy), Arc::clone(&channel_health)),
                     changes_tx.subscribe(),
                     api_tx.downgrade(),
                 )
@@ -263,6 +273,8 @@ impl<S: Store + Clone> Server<S> {
             engine_heartbeat: heartbeat,
             notify: Arc::new(NotifyHandle {
                 notifier,
+                health: channel_health,
+                policy,
                 pushed,
                 external_url,
                 queries: notifications.as_ref().map(|n| n.queries.clone()),
@@ -318,6 +330,8 @@ impl<S: Store + Clone> Server<S> {
             .local_addr()
             .context("reading the listening address")?;
         tracing::info!("listening on http://{addr}");
+        // Notifications must not call klaxon itself.
+        self.state.notify.policy.add_own(addr);
         let tx = self.shutdown_tx.clone();
         let graceful = async move {
             shutdown.await;
@@ -407,6 +421,10 @@ async fn start_notifications<S: Store + Clone>(
     pushed: broadcast::Sender<Arc<klaxon_notify::channel::Pushed>>,
     external_url: String,
     metrics: Arc<Metrics>,
+    outbound: (
+        Arc<klaxon_notify::outbound::Policy>,
+        Arc<notify::health::Health>,
+    ),
     changes: broadcast::Receiver<Arc<lifecycle::Change>>,
     lifecycle: mpsc::WeakSender<lifecycle::Command>,
 ) -> anyhow::Result<NotifyTasks> {
@@ -433,6 +451,7 @@ async fn start_notifications<S: Store + Clone>(
         lease_ms: n.lease.0,
         owner: n.node.clone(),
         external_url,
+        per_host_connections: n.per_host_connections,
     };
     let (workers, handle) = notify::deliver::start(
         store.clone(),
@@ -440,6 +459,7 @@ async fn start_notifications<S: Store + Clone>(
         pushed,
         settings,
         metrics,
+        outbound,
         workers_rx,
         Duration::from_secs(5),
     )

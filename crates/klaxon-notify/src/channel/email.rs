@@ -3,6 +3,10 @@
 //! and an HTML part (the HTML template escapes everything it inserts). The subject carries the
 //! kind; `Message-ID` carries the idempotency key, `X-Klaxon-Kind` the kind. SMTP 4xx replies,
 //! timeouts and connection failures are retried, 5xx replies are not.
+//!
+//! The smarthost is resolved and checked by the outbound policy before each send, and the
+//! transport connects to the checked address itself (TLS still verifies the smarthost's
+//! name), so the SMTP client never resolves the name again.
 
 use std::time::Duration;
 
@@ -72,7 +76,12 @@ fn certificates_in(pem: &[u8]) -> usize {
 
 /// A compiled e-mail channel.
 pub struct Email {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    host: String,
+    port: u16,
+    timeout: Duration,
+    tls: Tls,
+    credentials: Option<Credentials>,
+    hello: Option<ClientId>,
     from: Mailbox,
     to: Vec<Mailbox>,
     subject: TemplateId,
@@ -175,22 +184,21 @@ impl Email {
                 None
             }
         };
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
-            .port(port)
-            .timeout(Some(timeout));
-        if let Some(tls) = tls {
-            b = b.tls(tls);
-        }
         let user = c.username.clone().or_else(|| smtp.username.clone());
         let pass = c.password.clone().or_else(|| smtp.password.clone());
-        match (user, pass) {
-            (Some(u), Some(p)) => b = b.credentials(Credentials::new(u, p.0)),
-            (None, None) => {}
-            _ => errors.push(format!("{key}.username: username and password go together")),
-        }
-        if let Some(h) = c.hello.clone().or_else(|| smtp.hello.clone()) {
-            b = b.hello_name(ClientId::Domain(h));
-        }
+        let credentials = match (user, pass) {
+            (Some(u), Some(p)) => Some(Credentials::new(u, p.0)),
+            (None, None) => None,
+            _ => {
+                errors.push(format!("{key}.username: username and password go together"));
+                None
+            }
+        };
+        let hello = c
+            .hello
+            .clone()
+            .or_else(|| smtp.hello.clone())
+            .map(ClientId::Domain);
         let subject = t.add(
             &format!("{key}.subject"),
             c.subject.as_deref().unwrap_or(defaults::TITLE),
@@ -217,7 +225,12 @@ impl Email {
             return None;
         }
         Some(Email {
-            transport: b.build(),
+            host,
+            port,
+            timeout,
+            tls: tls?,
+            credentials,
+            hello,
             from: from?,
             to,
             subject,
@@ -255,12 +268,44 @@ impl Email {
         Ok(m)
     }
 
+    /// `host:port` of the smarthost, lower case.
+    pub(crate) fn smarthost(&self) -> String {
+        format!("{}:{}", self.host.to_ascii_lowercase(), self.port)
+    }
+
+    /// A transport to the smarthost at `ip` (no pool: one connection per message).
+    fn transport(&self, ip: std::net::IpAddr) -> AsyncSmtpTransport<Tokio1Executor> {
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(ip.to_string())
+            .port(self.port)
+            .timeout(Some(self.timeout))
+            .tls(self.tls.clone());
+        if let Some(c) = &self.credentials {
+            b = b.credentials(c.clone());
+        }
+        if let Some(h) = &self.hello {
+            b = b.hello_name(h.clone());
+        }
+        b.build()
+    }
+
     pub(crate) async fn send(&self, cx: &SendContext<'_>, n: &Notification) -> DeliveryOutcome {
         let m = match self.message(cx.templates, n, cx.external_url, cx.idempotency_key) {
             Ok(m) => m,
             Err(e) => return DeliveryOutcome::failed(e),
         };
-        match self.transport.send(m).await {
+        let addrs = match cx.http.policy().resolve(&self.host, self.port).await {
+            Ok(a) => a,
+            Err(e) => {
+                return match crate::outbound::denial(e.as_ref()) {
+                    Some(d) => DeliveryOutcome::failed(format!("smtp: {d}")),
+                    None => DeliveryOutcome::retry(format!("smtp: {e}")),
+                }
+            }
+        };
+        let Some(addr) = addrs.first() else {
+            return DeliveryOutcome::retry(format!("smtp: resolving {}: no address", self.host));
+        };
+        match self.transport(addr.ip()).send(m).await {
             Ok(_) => DeliveryOutcome::Sent { status: Some(250) },
             Err(e) => {
                 let status = e.status().map(u16::from);

@@ -93,6 +93,27 @@ impl Channel {
         }
     }
 
+    /// The host (`host:port`, lower case) this channel connects to; `None` for the WebSocket.
+    /// Deliveries at once to one host are limited by it.
+    pub fn destination(&self) -> Option<String> {
+        let url = match &self.spec {
+            Spec::Webhook(w) => w.url(),
+            Spec::Slack(s) => s.url(),
+            Spec::PagerDuty(p) => p.url(),
+            Spec::Email(e) => return Some(e.smarthost()),
+            Spec::WebSocket => return None,
+        };
+        let uri: hyper::Uri = url.parse().ok()?;
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("https") {
+                443
+            } else {
+                80
+            });
+        Some(format!("{}:{port}", uri.host()?.to_ascii_lowercase()))
+    }
+
     /// Whether this channel wants notifications of `kind`.
     pub fn wants(&self, kind: Kind) -> bool {
         match kind {

@@ -65,6 +65,11 @@ pub struct PagerDuty {
 }
 
 impl PagerDuty {
+    /// Where it posts.
+    pub(crate) fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
     pub fn compile(
         c: &PagerDutyConfig,
         key: &str,
@@ -227,9 +232,12 @@ fn judge(body: &str, status: Option<u16>) -> DeliveryOutcome {
                 error: format!(
                     "PagerDuty answered {}: {}",
                     status.unwrap_or(202),
-                    v.get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("not success")
+                    crate::retry::excerpt(
+                        v.get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("not success"),
+                        crate::retry::EXCERPT
+                    )
                 ),
                 status,
             }

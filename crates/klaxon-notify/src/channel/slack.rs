@@ -65,6 +65,11 @@ pub struct Slack {
 }
 
 impl Slack {
+    /// Where it posts.
+    pub(crate) fn url(&self) -> &str {
+        self.url.0.as_str()
+    }
+
     pub fn compile(
         c: &SlackConfig,
         key: &str,
@@ -165,7 +170,11 @@ fn judge_ok_body(body: &str, status: Option<u16>) -> DeliveryOutcome {
                 .and_then(Value::as_str)
                 .unwrap_or("the receiver said it failed");
             return DeliveryOutcome::Failed {
-                error: format!("answered {}: {why}", status.unwrap_or(200)),
+                error: format!(
+                    "answered {}: {}",
+                    status.unwrap_or(200),
+                    crate::retry::excerpt(why, crate::retry::EXCERPT)
+                ),
                 status,
             };
         }

@@ -60,6 +60,11 @@ pub struct Webhook {
 }
 
 impl Webhook {
+    /// Where it posts.
+    pub(crate) fn url(&self) -> &str {
+        self.url.0.as_str()
+    }
+
     pub fn compile(
         c: &WebhookConfig,
         key: &str,

@@ -14,9 +14,12 @@ use crate::auth::Need;
 use crate::clock::wall_ms;
 use crate::error::ApiResult;
 use crate::state::AppState;
+use klaxon_engine::timestamp::format_ts;
 
 /// `GET /monitoring/health`: no token needed. 200 when ready (store writable, engine alive),
-/// 503 otherwise; `live` is true whenever the process answers.
+/// 503 otherwise; `live` is true whenever the process answers. `channels` tells how each
+/// notification channel is doing; a ready server whose channels fail says `degraded` and names
+/// them in `failing_channels`, still with 200 (the server itself is fine).
 pub(crate) async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> impl IntoResponse {
     let store = match tokio::time::timeout(Duration::from_secs(2), st.store.ping()).await {
         Ok(Ok(())) => "ok".to_owned(),
@@ -35,16 +38,49 @@ pub(crate) async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> i
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let channels = st.notify.health.snapshot();
+    let failing: Vec<String> = channels
+        .iter()
+        .filter(|c| c.failing())
+        .map(|c| c.name())
+        .collect();
     let body = json!({
-        "status": if ready { "ok" } else { "degraded" },
+        "status": if ready && failing.is_empty() { "ok" } else { "degraded" },
         "live": true,
         "ready": ready,
         "store": store,
         "engine": engine,
         "queue_depth": st.metrics.queue_depth.load(Relaxed),
         "telemetry_buffered": st.metrics.telemetry_buffered.load(Relaxed),
+        "failing_channels": failing,
+        "channels": channels.iter().map(channel_json).collect::<Vec<_>>(),
     });
     (status, Json(body))
+}
+
+/// One channel's health as health and the delivery statistics show it.
+pub(crate) fn channel_json(c: &crate::pipeline::notify::health::ChannelState) -> serde_json::Value {
+    json!({
+        "receiver": c.receiver,
+        "channel": c.kind,
+        "index": c.index,
+        "state": if c.failing() { "failing" } else { "ok" },
+        "last_success": c.last_success.map(format_ts),
+        "last_failure": c.last_failure.map(format_ts),
+        "consecutive_failures": c.consecutive_failures,
+        "failed_attempts": c.failed_attempts,
+        "last_error": c.last_error,
+    })
+}
+
+/// One figure of a channel's health.
+type Reading = fn(&crate::pipeline::notify::health::ChannelState) -> u64;
+
+/// A Prometheus label value: backslash, double quote and line feed escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// `GET /monitoring/prometheus`: the server's metrics in the Prometheus text format.
@@ -67,6 +103,43 @@ pub(crate) async fn prometheus<S: Store + Clone>(
                 "{name}{{channel=\"{}\",status=\"{}\"}} {}",
                 c.channel, c.status, c.count
             );
+        }
+    }
+    {
+        use std::fmt::Write as _;
+        let channels = st.notify.health.snapshot();
+        let families: [(&str, &str, &str, Reading); 3] = [
+            (
+                "klaxon_notification_attempt_failures_total",
+                "delivery attempts that failed, retried ones included, by receiver and channel",
+                "counter",
+                |c| c.failed_attempts,
+            ),
+            (
+                "klaxon_notification_consecutive_failures",
+                "delivery attempts that failed since the channel last delivered",
+                "gauge",
+                |c| c.consecutive_failures,
+            ),
+            (
+                "klaxon_notification_channel_failing",
+                "1 while the latest delivery attempt of the channel failed",
+                "gauge",
+                |c| u64::from(c.failing()),
+            ),
+        ];
+        for (name, help, kind, value) in families {
+            let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for c in &channels {
+                let _ = writeln!(
+                    text,
+                    "{name}{{receiver=\"{}\",channel=\"{}\",index=\"{}\"}} {}",
+                    label(&c.receiver),
+                    c.kind,
+                    c.index,
+                    value(c)
+                );
+            }
         }
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))

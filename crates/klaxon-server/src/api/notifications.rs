@@ -32,8 +32,10 @@ use crate::metrics::CHANNELS;
 use crate::state::AppState;
 
 /// `GET /alerts/metrics/delivery`: per channel, the outbox's rows by status (durable, every
-/// notification kept), the counts since the server started, and the delivery latency (made →
-/// delivered) over the latest 10,000 deliveries.
+/// notification kept), the counts since the server started (`failed_attempts` counts every
+/// attempt that failed, while its notification is still retrying too; `dead` and `failed`
+/// count notifications given up on), the delivery latency (made → delivered) over the latest
+/// 10,000 deliveries, and the receivers' channels whose latest attempt failed.
 pub(crate) async fn delivery<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
@@ -60,8 +62,10 @@ pub(crate) async fn delivery<S: Store + Clone>(
                 "dead": of("dead"),
                 "pending": of("pending") + of("sending"),
                 "latency_ms": {"p50": p50, "p99": p99, "samples": samples},
+                "failed_attempts": stats.failed_attempts.load(Relaxed),
                 "since_start": {
                     "sent": stats.sent.load(Relaxed),
+                    "failed_attempts": stats.failed_attempts.load(Relaxed),
                     "failed": stats.failed.load(Relaxed),
                     "retries": stats.retried.load(Relaxed),
                     "dead": stats.dead.load(Relaxed),
@@ -78,7 +82,17 @@ pub(crate) async fn delivery<S: Store + Clone>(
             .map(|r| json!({"name": r.name, "channels": r.channels.iter().map(|c| c.kind()).collect::<Vec<_>>()}))
             .collect()
     };
-    Ok(Json(json!({"channels": channels, "receivers": receivers})))
+    let failing: Vec<Value> = st
+        .notify
+        .health
+        .snapshot()
+        .iter()
+        .filter(|c| c.failing())
+        .map(super::monitoring::channel_json)
+        .collect();
+    Ok(Json(
+        json!({"channels": channels, "receivers": receivers, "failing": failing}),
+    ))
 }
 
 /// What a connection wants to see.

@@ -355,7 +355,10 @@ impl Config {
 
     /// Compiles receivers, routes and templates; every error with its key.
     pub fn notifier(&self) -> Result<klaxon_notify::Notifier, Vec<String>> {
-        klaxon_notify::compile(&self.receivers, self.route.as_ref(), &self.smtp)
+        klaxon_notify::compile(&self.receivers, self.route.as_ref(), &self.smtp).map(|mut n| {
+            n.templates.set_max_bytes(self.notify.template_max_bytes);
+            n
+        })
     }
 
     /// Compiles the noise controls (loading time zones), or every error.

@@ -13,6 +13,7 @@ mod module_cycles;
 mod mute;
 mod noise;
 mod notify;
+mod notify_hardening;
 mod pipeline;
 mod test_layout;
 mod threshold;

@@ -1,10 +1,14 @@
 //! The delivery workers: claim due outbox rows, send each on its channel (at most `workers` at
-//! once), and record every outcome. Three tasks: the claimer (wakes when something may have
-//! become due, or at the earliest due time), the sender (bounded concurrency), and the
-//! recorder (outcomes batched into one store write). A slow receiver holds only its own
-//! deliveries; rows of one stream go out in order because the store only lets the oldest
-//! unfinished row of a stream be claimed.
+//! once over all channels, and at most `per_host_connections`, or the receiver's
+//! `max_connections`, at once to one host), and record every outcome. Three tasks: the claimer
+//! (wakes when something may have become due, or at the earliest due time), the sender
+//! (bounded concurrency), and the recorder (outcomes batched into one store write). A slow
+//! receiver holds only its own deliveries: a row waiting for its host takes no worker; rows of
+//! one stream go out in order because the store only lets the oldest unfinished row of a
+//! stream be claimed. Every outcome updates the channel's health ([`super::health`]), which
+//! also decides when a failure is logged.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +19,10 @@ use klaxon_notify::retry::{next_after_failure, Next};
 use klaxon_notify::{Backoff, DeliveryOutcome, Notification, Notifier};
 use klaxon_store::outbox::status;
 use klaxon_store::{Claim, Delivery, OutboxRow, Store};
-use tokio::sync::{broadcast, mpsc, watch, Notify};
+use tokio::sync::{broadcast, mpsc, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
+use super::health::{After, Health};
 use crate::clock::wall_ms;
 use crate::metrics::Metrics;
 
@@ -30,6 +35,8 @@ pub(crate) struct DeliverySettings {
     pub lease_ms: i64,
     pub owner: String,
     pub external_url: String,
+    /// Deliveries at once to one host, unless the receiver sets its own limit.
+    pub per_host_connections: usize,
 }
 
 /// The running workers.
@@ -74,24 +81,59 @@ struct Shared<S> {
     /// Rows claimed and not yet recorded.
     busy: Arc<AtomicUsize>,
     wake: Notify,
-    /// Channels (receiver, index) whose latest attempt failed and may be retried.
-    failing: std::sync::Mutex<std::collections::HashSet<(String, i64)>>,
-    /// When each channel (receiver, index) last delivered something.
-    last_ok: std::sync::Mutex<std::collections::HashMap<(String, i64), i64>>,
+    /// What each channel has been doing.
+    health: Arc<Health>,
+    /// Deliveries in flight, over every channel.
+    slots: Arc<Semaphore>,
+    /// Per channel (receiver, index), the limit of its host, shared by every channel that
+    /// sends there.
+    hosts: HashMap<(String, i64), Arc<Semaphore>>,
+}
+
+/// One semaphore per destination host, sized by the smallest limit among the receivers that
+/// send there; each channel points at its host's.
+fn host_limits(notifier: &Notifier, default: usize) -> HashMap<(String, i64), Arc<Semaphore>> {
+    let mut limit: HashMap<String, usize> = HashMap::new();
+    let mut of_channel = Vec::new();
+    for r in notifier.receivers.values() {
+        let cap = r.max_connections.unwrap_or(default).max(1);
+        for c in &r.channels {
+            if let Some(dest) = c.destination() {
+                let l = limit.entry(dest.clone()).or_insert(cap);
+                *l = (*l).min(cap);
+                of_channel.push((
+                    (r.name.clone(), i64::try_from(c.index).unwrap_or(i64::MAX)),
+                    dest,
+                ));
+            }
+        }
+    }
+    let semaphores: HashMap<String, Arc<Semaphore>> = limit
+        .into_iter()
+        .map(|(dest, n)| (dest, Arc::new(Semaphore::new(n))))
+        .collect();
+    of_channel
+        .into_iter()
+        .filter_map(|(k, dest)| semaphores.get(&dest).map(|s| (k, Arc::clone(s))))
+        .collect()
 }
 
 /// Starts the workers; the handle takes rows claimed elsewhere. `stop` ends the claimer at
 /// once and the sender after its in-flight sends (at most `grace`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn start<S: Store + Clone>(
     store: S,
     notifier: Arc<Notifier>,
     pushed: broadcast::Sender<Arc<Pushed>>,
     settings: DeliverySettings,
     metrics: Arc<Metrics>,
+    (policy, health): (Arc<klaxon_notify::outbound::Policy>, Arc<Health>),
     stop: watch::Receiver<bool>,
     grace: Duration,
 ) -> Result<(Workers, Handle), String> {
-    let http = HttpClient::new()?;
+    let http = HttpClient::new(policy)?;
+    let hosts = host_limits(&notifier, settings.per_host_connections);
+    let slots = Arc::new(Semaphore::new(settings.workers.max(1)));
     let (work_tx, work) = mpsc::unbounded_channel();
     let busy = Arc::new(AtomicUsize::new(0));
     let handle = Handle {
@@ -107,8 +149,9 @@ pub(crate) fn start<S: Store + Clone>(
         metrics,
         busy,
         wake: Notify::new(),
-        failing: std::sync::Mutex::new(std::collections::HashSet::new()),
-        last_ok: std::sync::Mutex::new(std::collections::HashMap::new()),
+        health,
+        slots,
+        hosts,
     });
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let claimer = tokio::spawn(claim_loop(
@@ -192,35 +235,105 @@ async fn send_loop<S: Store + Clone>(
     mut stop: watch::Receiver<bool>,
     grace: Duration,
 ) {
-    let mut inflight: JoinSet<Delivery> = JoinSet::new();
+    // Every row becomes a task at once; it waits for its host's turn, then for a worker. The
+    // claimer bounds how many rows are claimed and not recorded, so the waiting is bounded too.
+    let mut inflight: JoinSet<Option<Delivery>> = JoinSet::new();
     loop {
-        let full = inflight.len() >= sh.settings.workers;
         tokio::select! {
-            r = work.recv(), if !full => match r {
+            r = work.recv() => match r {
                 Some(row) => {
                     let sh = Arc::clone(&sh);
-                    inflight.spawn(async move { deliver(&sh, row).await });
+                    let stop = stop.clone();
+                    inflight.spawn(async move { when_allowed(&sh, row, &stop).await });
                 }
                 None => break,
             },
             Some(r) = inflight.join_next(), if !inflight.is_empty() => {
-                if let Ok(d) = r {
+                if let Ok(Some(d)) = r {
                     let _ = done.send(d);
                 }
             }
             _ = stop.changed() => if *stop.borrow() { break },
         }
     }
-    // Shutting down: let what is in flight finish (within the grace), then stop; what was not
-    // recorded is released at the next start.
+    // Shutting down: let what is in flight finish (within the grace), then stop; rows still
+    // waiting for their turn are not sent, and what was not recorded is released at the next
+    // start.
     let _ = tokio::time::timeout(grace, async {
         while let Some(r) = inflight.join_next().await {
-            if let Ok(d) = r {
+            if let Ok(Some(d)) = r {
                 let _ = done.send(d);
             }
         }
     })
     .await;
+}
+
+/// Delivers `row` once its host and a worker are free; nothing when shutdown came first.
+async fn when_allowed<S: Store + Clone>(
+    sh: &Shared<S>,
+    row: OutboxRow,
+    stop: &watch::Receiver<bool>,
+) -> Option<Delivery> {
+    let host = sh
+        .hosts
+        .get(&(row.receiver.clone(), row.channel_index))
+        .cloned();
+    let _host = match host {
+        Some(h) => Some(h.acquire_owned().await.ok()?),
+        None => None,
+    };
+    let _worker = Arc::clone(&sh.slots).acquire_owned().await.ok()?;
+    if *stop.borrow() {
+        return None;
+    }
+    Some(deliver(sh, row).await)
+}
+
+/// An error as it is recorded and shown: control characters made spaces, at most 500
+/// characters (answers of receivers are cut shorter where they are read).
+fn clean(error: String) -> String {
+    const MAX: usize = 500;
+    if error.len() <= MAX && !error.chars().any(char::is_control) {
+        return error;
+    }
+    let mut out: String = error
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX)
+        .collect();
+    if error.chars().count() > MAX {
+        out.pop();
+        out.push('…');
+    }
+    out
+}
+
+/// Counts a failed attempt in the channel's health and logs it when a line is due.
+fn note_failure<S>(sh: &Shared<S>, row: &OutboxRow, now: i64, error: &str, after: After) {
+    sh.metrics
+        .delivery
+        .of(&row.channel)
+        .failed_attempts
+        .fetch_add(1, Relaxed);
+    let due = sh.health.failed(
+        (&row.receiver, row.channel_index, &row.channel),
+        now,
+        error,
+        after,
+    );
+    if let Some(l) = due {
+        tracing::warn!(
+            receiver = %row.receiver,
+            channel = %row.channel,
+            index = row.channel_index,
+            consecutive_failures = l.consecutive,
+            unlogged_failures = l.unlogged,
+            retrying = after == After::Retrying,
+            %error,
+            "notification delivery failed"
+        );
+    }
 }
 
 async fn record_loop<S: Store + Clone>(
@@ -260,20 +373,13 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
     let outcome = attempt(sh, &row).await;
     let now = wall_ms();
     let stats = sh.metrics.delivery.of(&row.channel);
-    let channel = (row.receiver.clone(), row.channel_index);
     let mut held = false;
     let (st, next, error, code) = match outcome {
         DeliveryOutcome::Sent { status: code } => {
             stats.delivered(now - row.created_at);
-            sh.last_ok
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(channel.clone(), now);
-            let recovered = sh
-                .failing
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&channel);
+            let recovered =
+                sh.health
+                    .succeeded(&row.receiver, row.channel_index, &row.channel, now);
             if recovered {
                 // The receiver is back: its backlog need not wait out the backoff.
                 match sh
@@ -296,8 +402,9 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
             error,
             status: code,
         } => {
+            let error = clean(error);
             stats.failed.fetch_add(1, Relaxed);
-            tracing::warn!(id = row.id, receiver = %row.receiver, channel = %row.channel, %error, "notification failed");
+            note_failure(sh, &row, now, &error, After::GivenUp);
             (status::FAILED, None, Some(error), code)
         }
         DeliveryOutcome::Retry {
@@ -305,16 +412,15 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
             status: code,
             after,
         } => {
+            let error = clean(error);
             held = after.is_some();
             // The channel delivered something after this attempt began: the failure is from
             // before the receiver came back (the backlog was made due already), so try again now.
             let stale = !held
                 && sh
-                    .last_ok
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .get(&channel)
-                    .is_some_and(|ok| *ok >= started);
+                    .health
+                    .last_success(&row.receiver, row.channel_index)
+                    .is_some_and(|ok| ok >= started);
             let next = if stale {
                 Next::RetryAt(now)
             } else {
@@ -331,17 +437,24 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
             match next {
                 Next::RetryAt(at) => {
                     stats.retried.fetch_add(1, Relaxed);
-                    if !stale {
-                        sh.failing
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .insert(channel);
-                    }
-
+                    note_failure(
+                        sh,
+                        &row,
+                        now,
+                        &error,
+                        if stale { After::Stale } else { After::Retrying },
+                    );
                     (status::RETRYING, Some(at), Some(error), code)
                 }
                 Next::Dead => {
                     stats.dead.fetch_add(1, Relaxed);
+                    note_failure(
+                        sh,
+                        &row,
+                        now,
+                        &error,
+                        if stale { After::Stale } else { After::GivenUp },
+                    );
                     tracing::warn!(id = row.id, receiver = %row.receiver, channel = %row.channel, %error, "notification dead-lettered after its maximum age");
                     (status::DEAD, None, Some(error), code)
                 }

@@ -7,6 +7,7 @@
 
 pub(crate) mod deliver;
 pub(crate) mod dispatch;
+pub(crate) mod health;
 pub(crate) mod mute;
 
 use std::sync::Arc;
@@ -17,9 +18,12 @@ use klaxon_store::StoredAlert;
 use tokio::sync::broadcast;
 
 /// What the API holds of the notification side: the compiled receivers, the WebSocket feed,
-/// the base URL of links, and a line to the dispatcher.
+/// the base URL of links, a line to the dispatcher, the health of every channel and the
+/// outbound policy (which learns klaxon's own address once the listener is bound).
 pub(crate) struct NotifyHandle {
     pub notifier: Arc<Notifier>,
+    pub health: Arc<health::Health>,
+    pub policy: Arc<klaxon_notify::outbound::Policy>,
     /// Notifications pushed to WebSocket clients.
     pub pushed: broadcast::Sender<Arc<Pushed>>,
     /// Base URL of links in notifications.
