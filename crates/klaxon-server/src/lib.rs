@@ -11,6 +11,8 @@ mod clock;
 pub mod config;
 mod dashboard;
 mod error;
+mod extract;
+mod gate;
 mod metrics;
 mod pipeline;
 mod server;

@@ -4,9 +4,9 @@
 //! Shapes, states and error answers are Alertmanager's: a bad silence is a 400 with a JSON
 //! string, an unknown id 404, a malformed one 422.
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{RawQuery, State};
+use crate::extract::{Authed, Path, Raw};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use klaxon_engine::matcher::{parse_filter_parts, Written};
@@ -17,7 +17,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use crate::auth::Need;
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::pipeline::lifecycle::{Command, SilenceRefusal};
@@ -76,10 +75,9 @@ async fn ask<S: Store + Clone>(
 /// `POST /api/v2/silences`: `{"silenceID"}` once the silence (and what it mutes) is committed.
 pub(crate) async fn post<S: Store + Clone>(
     State(st): State<AppState<S>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Authed(caller): Authed,
+    Raw(body): Raw,
 ) -> ApiResult<Response> {
-    let caller = st.auth.caller(&headers, Need::Respond).await?;
     let p: Postable = match serde_json::from_slice(&body) {
         Ok(p) => p,
         Err(e) => return Ok(am_error(StatusCode::BAD_REQUEST, format!("body: {e}"))),
@@ -159,9 +157,7 @@ fn has_matcher(s: &Silence, m: &Written) -> bool {
 pub(crate) async fn list<S: Store + Clone>(
     State(st): State<AppState<S>>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    st.auth.check(&headers, Need::Read).await?;
     let mut filters = Vec::new();
     for pair in q.as_deref().unwrap_or("").split('&') {
         let Some(v) = pair.strip_prefix("filter=") else {
@@ -204,9 +200,7 @@ fn uuid_or_422(id: &str) -> Option<Response> {
 pub(crate) async fn get_one<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    st.auth.check(&headers, Need::Read).await?;
     if let Some(r) = uuid_or_422(&id) {
         return Ok(r);
     }
@@ -221,9 +215,7 @@ pub(crate) async fn get_one<S: Store + Clone>(
 pub(crate) async fn delete<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    st.auth.check(&headers, Need::Respond).await?;
     if let Some(r) = uuid_or_422(&id) {
         return Ok(r);
     }

@@ -6,7 +6,7 @@
 pub(crate) mod assets;
 pub(crate) mod guard;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,8 @@ use crate::auth::session::{self, Session, COOKIE};
 use crate::auth::{allows, Need};
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, Endpoint};
+use crate::extract::{Path, Raw};
+use crate::state::{Access, AppState, BodyLimit, Endpoint};
 pub(crate) use guard::guard;
 
 /// Where the sign-in form posts.
@@ -32,10 +33,11 @@ frame-ancestors 'none'";
 
 /// The dashboard's endpoints, added to the API's endpoint table.
 pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
-    let e = |method, path, role, summary, handler| Endpoint {
+    let e = |method, path, access, summary, handler| Endpoint {
         method,
         path,
-        role,
+        access,
+        body: BodyLimit::SMALL,
         summary,
         handler,
     };
@@ -43,35 +45,35 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         e(
             "GET",
             "/",
-            "none",
+            Access::Public,
             "The dashboard (it asks for a token when not signed in)",
             get(index),
         ),
         e(
             "GET",
             "/ui/assets/{file}",
-            "none",
+            Access::Public,
             "The dashboard's embedded scripts, styles and icon",
             get(asset),
         ),
         e(
             "POST",
             SIGNIN_PATH,
-            "none",
+            Access::Public,
             "Sign in to the dashboard with a token (JSON {\"token\"} or a form); sets the session cookie",
             post(signin::<S>),
         ),
         e(
             "POST",
             "/ui/signout",
-            "none",
+            Access::Public,
             "End the dashboard session and clear its cookie",
             post(signout::<S>),
         ),
         e(
             "GET",
             "/ui/session",
-            "viewer",
+            Access::Token(Need::Read),
             "The dashboard session: name, role, what it may do, CSRF token, expiry",
             get(current::<S>),
         ),
@@ -235,7 +237,7 @@ fn no_store(resp: &mut Response) {
 async fn signin<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    Raw(body): Raw,
 ) -> Response {
     let form = headers
         .get(header::CONTENT_TYPE)
