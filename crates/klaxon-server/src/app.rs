@@ -95,7 +95,10 @@ pub(crate) fn document<S: Store + Clone>(config: &Config) -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
-                let ty = if matches!(name, "id" | "version") {
+                // Alert ids and rule-set versions are numbers; process and silence ids are text.
+                let numeric_id =
+                    e.path.starts_with("/alerts/") || e.path.starts_with("/v1/alerts/");
+                let ty = if name == "version" || (name == "id" && numeric_id) {
                     "integer"
                 } else {
                     "string"
@@ -122,6 +125,10 @@ pub(crate) fn document<S: Store + Clone>(config: &Config) -> Value {
         });
         if e.access != Access::Public {
             op["security"] = json!([{"bearer": []}]);
+        }
+        if let Access::InBand(_) = e.access {
+            // The handler checks the token: the header's, or the WebSocket's first message.
+            op["x-klaxon-auth"] = json!("in-band");
         }
         let item = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
         item[e.method.to_ascii_lowercase()] = op;

@@ -5,9 +5,9 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use crate::extract::{Path, Query};
 use axum::body::Body;
 use axum::extract::State;
-use crate::extract::{Path, Query};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use futures_util::StreamExt;

@@ -3,8 +3,8 @@
 //! dry-run check, activate (persisted first, then swapped into the engine in order with the
 //! signals), list, read one.
 
-use axum::extract::State;
 use crate::extract::{Path, Query, Text};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use klaxon_engine::parse::{parse_rule_set, Parsed, RuleError};
@@ -142,20 +142,14 @@ async fn create_kind<S: Store + Clone>(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-fn check_kind(
-    kind: RuleKind,
-    body: String,
-) -> ApiResult<Json<Value>> {
+fn check_kind(kind: RuleKind, body: String) -> ApiResult<Json<Value>> {
     let doc = validate(kind, &body)?;
     Ok(Json(
         json!({"valid": true, "rules": doc.rules(), "warnings": doc.warnings()}),
     ))
 }
 
-async fn list_kind<S: Store + Clone>(
-    st: AppState<S>,
-    kind: RuleKind,
-) -> ApiResult<Json<Value>> {
+async fn list_kind<S: Store + Clone>(st: AppState<S>, kind: RuleKind) -> ApiResult<Json<Value>> {
     let all: Vec<RuleSetRecord> = st
         .store
         .list_rule_sets()

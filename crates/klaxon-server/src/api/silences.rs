@@ -4,8 +4,8 @@
 //! Shapes, states and error answers are Alertmanager's: a bad silence is a 400 with a JSON
 //! string, an unknown id 404, a malformed one 422.
 
-use axum::extract::{RawQuery, State};
 use crate::extract::{Authed, Path, Raw};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
