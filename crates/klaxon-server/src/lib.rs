@@ -13,6 +13,7 @@ mod dashboard;
 mod error;
 mod extract;
 mod gate;
+mod limits;
 mod metrics;
 mod pipeline;
 mod server;

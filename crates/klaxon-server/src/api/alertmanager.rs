@@ -31,6 +31,7 @@ use tokio::sync::oneshot;
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Raw;
+use crate::limits;
 use crate::pipeline::lifecycle::convert::{content_key, label_key, Labelled};
 use crate::pipeline::lifecycle::{Command, Resend};
 use crate::state::AppState;
@@ -118,7 +119,7 @@ impl<'a> TextMap<'a> {
         self.0.iter().map(|(k, _)| &*k.0)
     }
 
-    fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+    fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (&*k.0, &*v.0))
     }
 
@@ -302,6 +303,20 @@ fn validate(p: Postable<'_>, now: i64) -> Result<Checked<'_>, String> {
     if labels.get("alertname").is_none_or(|n| n.trim().is_empty()) {
         return Err("labels: alertname is required".into());
     }
+    let sizes = || -> Result<(), limits::OverLimit> {
+        limits::text(
+            "labels.alertname",
+            labels.get("alertname").unwrap_or_default(),
+            limits::ALERT_NAME,
+        )?;
+        limits::labels(labels.pairs())?;
+        limits::annotations(annotations.pairs())?;
+        if let Some(u) = &p.generator_url {
+            limits::text("generatorURL", &u.0, limits::GENERATOR_URL)?;
+        }
+        Ok(())
+    };
+    sizes().map_err(|e| e.to_string())?;
     let starts = am_time("startsAt", p.starts_at.as_ref().map(|t| &*t.0))?;
     let ends = am_time("endsAt", p.ends_at.as_ref().map(|t| &*t.0))?;
     // A missing start is now, or the end when the alert already ended (as Alertmanager does).

@@ -376,19 +376,41 @@ async fn line<S: Store + Clone>(
     }
 }
 
+/// A JSON object whose keys are each given once, as a signal's must be.
+pub(crate) struct Unique(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Unique;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Unique, M::Error> {
+                let mut out = Map::new();
+                while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                    if out.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!("duplicate field `{k}`")));
+                    }
+                    out.insert(k, v);
+                }
+                Ok(Unique(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// One signal built from a convenience endpoint's body plus its kind and process.
 async fn one<S: Store + Clone>(
     st: AppState<S>,
     q: IngestQuery,
     kind: &str,
     process: Option<String>,
-    body: JsonBody<Value>,
+    body: JsonBody<Unique>,
 ) -> ApiResult<Json<Value>> {
-    let mut obj = match body.0 {
-        Value::Null => Map::new(),
-        Value::Object(m) => m,
-        _ => return Err(ApiError::bad_request("body must be a JSON object")),
-    };
+    let mut obj = body.0 .0;
     obj.insert("kind".to_owned(), Value::from(kind));
     if let Some(p) = process {
         obj.insert("process".to_owned(), Value::from(p));
@@ -415,7 +437,7 @@ async fn one<S: Store + Clone>(
 pub(crate) async fn process_start<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(q): Query<IngestQuery>,
-    body: JsonBody<Value>,
+    body: JsonBody<Unique>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     one(st, q, "process_start", None, body)
         .await
@@ -429,7 +451,7 @@ macro_rules! convenience {
             State(st): State<AppState<S>>,
             Path(id): Path<String>,
             Query(q): Query<IngestQuery>,
-            body: JsonBody<Value>,
+            body: JsonBody<Unique>,
         ) -> ApiResult<Json<Value>> {
             one(st, q, $kind, Some(id), body).await
         }

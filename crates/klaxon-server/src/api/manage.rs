@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, JsonBody, Path};
+use crate::limits;
 use crate::pipeline::lifecycle::convert::{label_fingerprint, Labelled};
 use crate::pipeline::lifecycle::{Act, Command, Done, Refusal};
 use crate::state::AppState;
@@ -52,6 +53,24 @@ pub(crate) async fn create<S: Store + Clone>(
             "invalid_body",
             "name: must not be empty",
         ));
+    }
+    limits::text("name", &b.name, limits::ALERT_NAME)?;
+    limits::labels(b.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    limits::annotations(b.annotations.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    if let Some(summary) = &b.summary {
+        limits::text("summary", summary, limits::ANNOTATION_VALUE)?;
+    }
+    limits::count(
+        "notification_channels",
+        b.notification_channels.len(),
+        limits::RECEIVERS,
+    )?;
+    for (i, r) in b.notification_channels.iter().enumerate() {
+        limits::text(
+            format!("notification_channels[{i}]"),
+            r,
+            limits::RECEIVER_NAME,
+        )?;
     }
     let severity = match b.severity.as_deref() {
         None => "medium".to_owned(),
@@ -189,6 +208,9 @@ async fn action<S: Store + Clone>(
 }
 
 fn act_of(kind: &str, body: &ActBody) -> ApiResult<Act> {
+    if let Some(r) = &body.reason {
+        limits::text("reason", r, limits::REASON)?;
+    }
     Ok(match kind {
         "acknowledge" => Act::Acknowledge,
         "resolve" => Act::Resolve,
@@ -335,6 +357,7 @@ pub(crate) async fn note<S: Store + Clone>(
             "text: must not be empty",
         ));
     }
+    limits::text("text", &b.text, limits::NOTE)?;
     let (tx, rx) = oneshot::channel();
     st.command(Command::Note {
         id,
@@ -362,6 +385,9 @@ pub(crate) async fn assign<S: Store + Clone>(
     Authed(caller): Authed,
     JsonBody(b): JsonBody<AssignBody>,
 ) -> ApiResult<Json<Value>> {
+    if let Some(a) = &b.assignee {
+        limits::text("assignee", a, limits::ASSIGNEE)?;
+    }
     let (tx, rx) = oneshot::channel();
     st.command(Command::Assign {
         id,

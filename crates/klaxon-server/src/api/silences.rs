@@ -5,6 +5,7 @@
 //! string, an unknown id 404, a malformed one 422.
 
 use crate::extract::{Authed, Path, Raw};
+use crate::limits;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -94,6 +95,12 @@ pub(crate) async fn post<S: Store + Clone>(
     let Some(comment) = p.comment else {
         return Ok(schema_error(602, "comment in body is required"));
     };
+    sizes(
+        &matchers,
+        &comment,
+        p.created_by.as_deref(),
+        p.id.as_deref(),
+    )?;
     let created_by = p
         .created_by
         .filter(|c| !c.trim().is_empty())
@@ -137,6 +144,27 @@ pub(crate) async fn post<S: Store + Clone>(
         )),
         Err(SilenceRefusal::Unavailable) => Err(ApiError::unavailable("cannot make a silence id")),
     }
+}
+
+/// A silence within the size limits (klaxon's own; 422 in klaxon's error shape).
+fn sizes(
+    matchers: &[MatcherSpec],
+    comment: &str,
+    created_by: Option<&str>,
+    id: Option<&str>,
+) -> Result<(), limits::OverLimit> {
+    limits::count("matchers", matchers.len(), limits::MATCHERS)?;
+    for (i, m) in matchers.iter().enumerate() {
+        limits::text(format!("matchers[{i}].name"), &m.name, limits::MATCHER_NAME)?;
+        limits::text(
+            format!("matchers[{i}].value"),
+            &m.value,
+            limits::MATCHER_VALUE,
+        )?;
+    }
+    limits::text("comment", comment, limits::COMMENT)?;
+    limits::text("createdBy", created_by.unwrap_or(""), limits::SILENCE_WHO)?;
+    limits::text("id", id.unwrap_or(""), limits::SILENCE_WHO)
 }
 
 /// Whether a silence has a matcher equal to `m` (Alertmanager's silence filter).
