@@ -287,9 +287,9 @@ impl<S: Store + Clone> Server<S> {
         Arc::clone(&self.state.permits)
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, then drains: in-flight requests
-    /// finish, the engine takes no more input and finishes its queue, every alert and telemetry
-    /// row is committed, baselines are saved.
+    /// Serves HTTP (HTTPS with `[tls]`) on `listener` until `shutdown` completes, then drains:
+    /// in-flight requests finish, the engine takes no more input and finishes its queue, every
+    /// alert and telemetry row is committed, baselines are saved.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -299,18 +299,28 @@ impl<S: Store + Clone> Server<S> {
         let addr = listener
             .local_addr()
             .context("reading the listening address")?;
-        tracing::info!("listening on http://{addr}");
+        let tls = match self.state.config.tls.as_ref().map(crate::tls::Tls::load) {
+            None => None,
+            Some(Ok(t)) => Some(Arc::new(t)),
+            Some(Err(e)) => {
+                self.drain().await;
+                return Err(e.context("[tls]"));
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("listening on {scheme}://{addr}");
         let tx = self.shutdown_tx.clone();
-        let graceful = async move {
+        tokio::spawn(async move {
             shutdown.await;
             let _ = tx.send(true);
-        };
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(graceful)
-            .await
-            .context("serving HTTP");
+        });
+        if let Some(t) = &tls {
+            t.watch(self.shutdown_tx.subscribe());
+        }
+        let limits = crate::listen::Limits::of(&self.state.config.server);
+        crate::listen::serve(listener, app, limits, tls, self.shutdown_tx.subscribe()).await;
         self.drain().await;
-        served
+        Ok(())
     }
 
     /// Stops taking input and waits until everything accepted is committed.

@@ -198,11 +198,13 @@ fn form_decode(v: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn cookie_header(headers: &HeaderMap, value: &str, max_age_s: i64) -> HeaderValue {
-    let secure = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+/// The session cookie; `Secure` when this server speaks TLS or a proxy in front of it does.
+fn cookie_header(tls: bool, headers: &HeaderMap, value: &str, max_age_s: i64) -> HeaderValue {
+    let secure = tls
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
     let s = format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
         if secure { "; Secure" } else { "" }
@@ -246,7 +248,7 @@ async fn signin<S: Store + Clone>(
     match open_session(&st, &headers, &body).await {
         Ok(opened) => {
             let ttl_s = (opened.session.expires_at - opened.session.created_at) / 1000;
-            let cookie = cookie_header(&headers, &opened.id, ttl_s);
+            let cookie = cookie_header(st.config.tls.is_some(), &headers, &opened.id, ttl_s);
             let mut resp = if form {
                 (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response()
             } else {
@@ -302,8 +304,10 @@ async fn signout<S: Store + Clone>(State(st): State<AppState<S>>, headers: Heade
         }
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, cookie_header(&headers, "", 0));
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie_header(st.config.tls.is_some(), &headers, "", 0),
+    );
     no_store(&mut resp);
     resp
 }
