@@ -36,6 +36,10 @@ use crate::tls::{client_cert, Tls};
 /// notification connections, the log.
 const RESERVED_DESCRIPTORS: usize = 128;
 
+/// How long shutdown waits for a connection without a request in flight (a head begun, or the
+/// last answer still being flushed).
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
 /// The caps and deadlines in force.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -324,6 +328,9 @@ async fn drive<I>(
             _ = shutdown.wait_for(|s| *s), if !draining => {
                 draining = true;
                 conn.as_mut().graceful_shutdown();
+                // Hyper closes an idle connection itself but waits for a head it has begun to
+                // read; without a request in flight, a connection gets a short grace at most.
+                clock.drain(DRAIN_GRACE);
             }
         }
     }
@@ -379,6 +386,18 @@ impl Clock {
 
     fn expired(&self) -> bool {
         self.deadline().is_some_and(|d| d <= Instant::now())
+    }
+
+    /// Shutdown: without a request in flight, the deadline is at most `grace` away.
+    fn drain(&self, grace: Duration) {
+        self.update(|p, _| {
+            if p.in_flight > 0 {
+                return false;
+            }
+            let by = Instant::now() + grace;
+            p.deadline = Some(p.deadline.map_or(by, |d| d.min(by)));
+            true
+        });
     }
 
     /// Bytes arrived.
