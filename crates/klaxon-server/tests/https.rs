@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -189,7 +189,7 @@ fn post(path: &str, token: Option<&str>, body: &str) -> String {
     )
 }
 
-fn der(path: &PathBuf) -> Vec<u8> {
+fn der(path: &Path) -> Vec<u8> {
     certs(path)[0].as_ref().to_vec()
 }
 

@@ -307,7 +307,6 @@ async fn shutdown_drains_open_connections() {
     let mut buf = [0u8; 1024];
     let n = stream.read(&mut buf).await.expect("stream head");
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
-    let t0 = Instant::now();
     tokio::time::timeout(Duration::from_secs(5), s.stop())
         .await
         .expect("shutdown within 5 s");
