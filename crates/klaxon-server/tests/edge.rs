@@ -458,6 +458,27 @@ async fn bodies_are_capped_per_endpoint() {
         assert_error("chunked over the cap", path, &r);
         assert_eq!(r.json()["error"]["details"]["limit_bytes"], cap, "{path}");
     }
+    // Streamed NDJSON: the 413 also says how many signals were taken before the cap.
+    let mut s2 = TcpStream::connect(s.addr).await.expect("connect");
+    let head = format!(
+        "POST /v1/signals HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {ADMIN}\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    s2.write_all(head.as_bytes()).await.expect("head");
+    let piece = "{\"kind\":\"mark\",\"process\":\"cap\",\"action\":\"A\"}\n".repeat(200);
+    let mut sent = 0;
+    while sent <= 512 << 10 {
+        let frame = format!("{:x}\r\n{piece}\r\n", piece.len());
+        if s2.write_all(frame.as_bytes()).await.is_err() {
+            break;
+        }
+        sent += piece.len();
+    }
+    let r = read_response(&mut s2).await.expect("a response");
+    assert_eq!(r.status, 413, "NDJSON over the cap");
+    let d = &r.json()["error"]["details"];
+    assert_eq!(d["limit_bytes"], 512 << 10, "{d}");
+    assert!(d["accepted"].as_u64().is_some_and(|n| n > 0), "{d}");
+    assert!(d["first_unaccepted_line"].as_u64().is_some(), "{d}");
     s.stop().await;
 }
 
