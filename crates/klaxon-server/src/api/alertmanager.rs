@@ -6,8 +6,8 @@
 //! - Posted alerts are identified by their label set. One request is at most two commands: a
 //!   `Command::Resends` with each alert as numbers (the lifecycle manager takes the quiet
 //!   resends), then a `Command::Labelled` with the rest, committed before the answer. As in
-//!   Alertmanager, valid alerts of a batch are kept when others are invalid, and the 400 lists
-//!   every invalid one.
+//!   Alertmanager, valid alerts of a batch are kept when others are invalid (an alert over a
+//!   size limit of `limits` among them), and the 400 lists every invalid one.
 //! - Listed alerts are klaxon's open alerts of every source. States map as: `active` and
 //!   `acknowledged` → `active`; `suppressed` → `suppressed`, silenced by `klaxon-suppression-<id>`;
 //!   `pending` → `unprocessed`. Resolved and closed alerts are not listed, as Alertmanager does

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use crate::extract::{Path, Query};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, Sse};
@@ -25,6 +24,7 @@ use super::manage::duration_ms;
 use super::streams::heartbeat;
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Path, Query};
 use crate::pipeline::lifecycle::{Command, Detail};
 use crate::pipeline::publish::{Entry, Hub, Read};
 use crate::state::AppState;

@@ -5,7 +5,6 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use crate::extract::{Path, Query};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -21,7 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{too_large, JsonBody};
+use crate::extract::{too_large, JsonBody, Path, Query};
 use crate::gate::over_cap;
 use crate::pipeline::driver::{Batch, Input};
 use crate::state::AppState;

@@ -3,7 +3,6 @@
 //! dry-run check, activate (persisted first, then swapped into the engine in order with the
 //! signals), list, read one.
 
-use crate::extract::{Path, Query, Text};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -16,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Path, Query, Text};
 use crate::pipeline::driver::Input;
 use crate::state::AppState;
 

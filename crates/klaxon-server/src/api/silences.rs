@@ -2,10 +2,9 @@
 //! klaxon's silences unchanged: `POST /api/v2/silences` (create, or change when an id is
 //! given), `GET /api/v2/silences` (with `filter`), `GET` and `DELETE /api/v2/silence/{id}`.
 //! Shapes, states and error answers are Alertmanager's: a bad silence is a 400 with a JSON
-//! string, an unknown id 404, a malformed one 422.
+//! string, an unknown id 404, a malformed one 422; one over klaxon's own size limits (`limits`)
+//! is a 422 in klaxon's error shape.
 
-use crate::extract::{Authed, Path, Raw};
-use crate::limits;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -20,6 +19,8 @@ use tokio::sync::oneshot;
 
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Authed, Path, Raw};
+use crate::limits;
 use crate::pipeline::lifecycle::{Command, SilenceRefusal};
 use crate::state::AppState;
 
