@@ -162,11 +162,14 @@ impl<S: Store + Clone> Server<S> {
                 .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
         );
         let (pushed, _) = broadcast::channel(4096);
-        let external_url = config
-            .notify
-            .external_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let external_url = config.notify.external_url.clone().unwrap_or_else(|| {
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}", config.listen)
+        });
         let notifications = if notifier.enabled() {
             Some(
                 start_notifications(
