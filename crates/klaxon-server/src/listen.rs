@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -30,6 +31,7 @@ use tower_service::Service;
 
 use crate::config::Connections;
 use crate::gate::ClientCert;
+use crate::metrics::Metrics;
 use crate::tls::{client_cert, Tls};
 
 /// Descriptors kept for everything but client connections: the store's files, outgoing
@@ -100,12 +102,14 @@ pub(crate) async fn serve(
     app: Router,
     limits: Limits,
     tls: Option<Arc<Tls>>,
+    metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let caps = Arc::new(Caps {
         total: Arc::new(Semaphore::new(limits.total)),
         per_ip: Mutex::new(HashMap::new()),
         max_per_ip: limits.per_ip,
+        metrics,
     });
     let mut conns = JoinSet::new();
     loop {
@@ -127,6 +131,7 @@ pub(crate) async fn serve(
         let slot = match Caps::take(&caps, peer.ip()) {
             Ok(slot) => slot,
             Err(refusal) => {
+                caps.metrics.connections_refused.fetch_add(1, Relaxed);
                 if tls.is_none() {
                     // Best effort and never waited for: the answer fits the socket's buffer.
                     let _ = stream.try_write(&refusal.answer());
@@ -154,6 +159,7 @@ struct Caps {
     total: Arc<Semaphore>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     max_per_ip: usize,
+    metrics: Arc<Metrics>,
 }
 
 /// A connection's place under the caps, given back when the connection's I/O is dropped.
@@ -202,11 +208,14 @@ impl Caps {
             *n += 1;
         }
         match Arc::clone(&caps.total).try_acquire_owned() {
-            Ok(permit) => Ok(Slot {
-                caps: Arc::clone(caps),
-                ip,
-                _permit: permit,
-            }),
+            Ok(permit) => {
+                caps.metrics.connections_open.fetch_add(1, Relaxed);
+                Ok(Slot {
+                    caps: Arc::clone(caps),
+                    ip,
+                    _permit: permit,
+                })
+            }
             Err(_) => {
                 Caps::release(caps, ip);
                 Err(Refusal::Total)
@@ -228,6 +237,7 @@ impl Caps {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        self.caps.metrics.connections_open.fetch_sub(1, Relaxed);
         Caps::release(&self.caps, self.ip);
     }
 }
@@ -247,7 +257,7 @@ async fn connection(
             let io = Watched {
                 io: stream,
                 clock: Arc::clone(&clock),
-                _slot: slot,
+                slot,
             };
             drive(io, None, app, clock, shutdown).await;
         }
@@ -259,13 +269,19 @@ async fn connection(
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
                     return;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    slot.caps
+                        .metrics
+                        .connections_timed_out
+                        .fetch_add(1, Relaxed);
+                    return;
+                }
             };
             let cert = client_cert(stream.get_ref().1);
             let io = Watched {
                 io: stream,
                 clock: Arc::clone(&clock),
-                _slot: slot,
+                slot,
             };
             drive(io, cert, app, clock, shutdown).await;
         }
@@ -282,6 +298,8 @@ async fn drive<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let metrics = Arc::clone(&io.slot.caps.metrics);
+    let timed_out = &metrics.connections_timed_out;
     let svc = {
         let clock = Arc::clone(&clock);
         hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -322,6 +340,9 @@ async fn drive<I>(
             () = clock.changed.notified() => {}
             () = sleep_until(deadline), if deadline.is_some() => {
                 if clock.expired() {
+                    if !draining {
+                        timed_out.fetch_add(1, Relaxed);
+                    }
                     return; // dropping the connection closes it
                 }
             }
@@ -446,7 +467,7 @@ impl Drop for Busy {
 struct Watched<I> {
     io: I,
     clock: Arc<Clock>,
-    _slot: Slot,
+    slot: Slot,
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for Watched<I> {

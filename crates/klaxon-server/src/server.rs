@@ -321,7 +321,9 @@ impl<S: Store + Clone> Server<S> {
             t.watch(self.shutdown_tx.subscribe());
         }
         let limits = crate::listen::Limits::of(&self.state.config.server);
-        crate::listen::serve(listener, app, limits, tls, self.shutdown_tx.subscribe()).await;
+        let metrics = Arc::clone(&self.state.metrics);
+        let shutdown = self.shutdown_tx.subscribe();
+        crate::listen::serve(listener, app, limits, tls, metrics, shutdown).await;
         self.drain().await;
         Ok(())
     }

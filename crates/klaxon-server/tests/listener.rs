@@ -40,6 +40,23 @@ async fn until_closed(s: &mut TcpStream) -> (Vec<u8>, Option<Instant>) {
     (out, t)
 }
 
+/// The value of a metric of `/monitoring/prometheus`.
+async fn metric(addr: SocketAddr, name: &str) -> i64 {
+    let mut c = TcpStream::connect(addr).await.expect("connect");
+    c.write_all(
+        format!("GET /monitoring/prometheus HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let (got, _) = until_closed(&mut c).await;
+    let text = String::from_utf8_lossy(&got).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
 const HEALTH: &str = "GET /monitoring/health HTTP/1.1\r\nHost: test\r\n\r\n";
 
 /// Reads one whole response with a body of `Content-Length`.
@@ -119,6 +136,10 @@ async fn slow_heads_are_cut_off() {
         closed - t0 < Duration::from_secs(3),
         "trickle closed after {:?}",
         closed - t0
+    );
+    assert_eq!(
+        metric(s.addr, "klaxon_connections_timed_out_total").await,
+        3
     );
     s.stop().await;
 }
@@ -218,6 +239,13 @@ async fn the_per_address_cap_refuses_beyond_it() {
     // Another address is served while that one is full.
     let (status, _, _) = common::http(s.addr, "GET", "/monitoring/health", None, "", "").await;
     assert_eq!(status, 200);
+    assert_eq!(metric(s.addr, "klaxon_connections_refused_total").await, 1);
+    // The three held, and the one asking (once the health connection is gone).
+    let t0 = Instant::now();
+    while metric(s.addr, "klaxon_connections_open").await != 4 {
+        assert!(t0.elapsed() < Duration::from_secs(3), "open connections");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // A freed place is taken again (the server notices the close on its next read).
     drop(held.pop());
