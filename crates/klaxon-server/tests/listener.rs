@@ -58,6 +58,8 @@ async fn metric(addr: SocketAddr, name: &str) -> i64 {
 }
 
 const HEALTH: &str = "GET /monitoring/health HTTP/1.1\r\nHost: test\r\n\r\n";
+const HEALTH_CLOSE: &str =
+    "GET /monitoring/health HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
 
 /// Reads one whole response with a body of `Content-Length`.
 async fn one_response(s: &mut TcpStream) -> String {
@@ -252,7 +254,7 @@ async fn the_per_address_cap_refuses_beyond_it() {
     let t0 = Instant::now();
     loop {
         let mut c = connect_from([127, 0, 0, 2], s.addr).await;
-        c.write_all(HEALTH.as_bytes()).await.expect("write");
+        c.write_all(HEALTH_CLOSE.as_bytes()).await.expect("write");
         let (got, _) = until_closed(&mut c).await;
         if String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200") {
             break;
@@ -301,7 +303,7 @@ async fn the_total_cap_refuses_beyond_it() {
     let t0 = Instant::now();
     loop {
         let mut c = TcpStream::connect(s.addr).await.expect("connect");
-        c.write_all(HEALTH.as_bytes()).await.expect("write");
+        c.write_all(HEALTH_CLOSE.as_bytes()).await.expect("write");
         let (got, _) = until_closed(&mut c).await;
         if String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200") {
             break;
