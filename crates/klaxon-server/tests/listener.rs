@@ -157,12 +157,15 @@ async fn idle_kept_alive_connections_are_closed() {
     })
     .await;
     let mut conn = TcpStream::connect(s.addr).await.expect("connect");
-    for _ in 0..3 {
+    for i in 0..3 {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         conn.write_all(HEALTH.as_bytes()).await.expect("write");
         let r = one_response(&mut conn).await;
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The server's idle deadline started when it sent the answer, a moment before this.
     let idle_from = Instant::now();
     let (_, closed) = until_closed(&mut conn).await;
     let after = closed.expect("closed within 5 s") - idle_from;
