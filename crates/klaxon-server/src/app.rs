@@ -1,16 +1,20 @@
 //! The application: the endpoint table (the API's, the dashboard's, and `/openapi.json`), the
-//! router built from it with the body limit and the dashboard's cross-site guard, and the
-//! OpenAPI 3.0 document generated from the same table, so the two cannot drift apart. The API
-//! and the dashboard each contribute endpoints; neither imports the other.
+//! router built from it (each endpoint behind the gate of its access and body limit, all behind
+//! the dashboard's cross-site guard, every rejection in the API's error shape), and the OpenAPI
+//! 3.0 document generated from the same table, so the two cannot drift apart. The API and the
+//! dashboard each contribute endpoints; neither imports the other.
 
 use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
 use klaxon_store::Store;
 use serde_json::{json, Map, Value};
 
+use crate::config::Config;
 use crate::error::ApiError;
-use crate::state::{AppState, Endpoint};
+use crate::gate::{self, Gate};
+use crate::state::{Access, AppState, BodyLimit, Endpoint};
 
 /// Every endpoint the server serves.
 pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
@@ -18,7 +22,8 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
     all.push(Endpoint {
         method: "GET",
         path: "/openapi.json",
-        role: "none",
+        access: Access::Public,
+        body: BodyLimit::SMALL,
         summary: "This document",
         handler: get(serve::<S>),
     });
@@ -26,31 +31,62 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
     all
 }
 
-/// The router with every endpoint of [`endpoints`].
+/// The router with every endpoint of [`endpoints`], each behind its gate.
 pub(crate) fn router<S: Store + Clone>(state: AppState<S>) -> Router {
-    let body_limit = state.config.ingest.max_body_bytes;
     let mut by_path: Vec<(&'static str, MethodRouter<AppState<S>>)> = Vec::new();
     for e in endpoints::<S>() {
+        let g = Gate {
+            st: state.clone(),
+            access: e.access,
+            cap: e.body.bytes(&state.config),
+        };
+        let handler = e
+            .handler
+            .route_layer(axum::middleware::from_fn_with_state(g, gate::admit::<S>));
         match by_path.iter_mut().find(|(p, _)| *p == e.path) {
-            Some((_, m)) => *m = std::mem::take(m).merge(e.handler),
-            None => by_path.push((e.path, e.handler)),
+            Some((_, m)) => *m = std::mem::take(m).merge(handler),
+            None => by_path.push((e.path, handler)),
         }
     }
     let mut r = Router::new();
     for (path, m) in by_path {
         r = r.route(path, m);
     }
-    r.fallback(|| async { ApiError::not_found("no such endpoint") })
+    let tls = state.config.tls.is_some();
+    let r = r
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method (see the Allow header)",
+            )
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::dashboard::guard::<S>,
         ))
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        // Each gate caps its own body; axum's default of 2 MB would cut rule sets short.
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    let r = if tls {
+        r.layer(axum::middleware::map_response(strict_transport))
+    } else {
+        r
+    };
+    r.with_state(state)
+}
+
+/// Over TLS, every answer tells browsers to keep to HTTPS.
+async fn strict_transport(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    resp
 }
 
 /// The OpenAPI document of every endpoint.
-pub(crate) fn document<S: Store + Clone>() -> Value {
+pub(crate) fn document<S: Store + Clone>(config: &Config) -> Value {
     let mut paths = Map::new();
     for e in endpoints::<S>() {
         let params: Vec<Value> = e
@@ -58,7 +94,10 @@ pub(crate) fn document<S: Store + Clone>() -> Value {
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
-                let ty = if matches!(name, "id" | "version") {
+                // Alert ids and rule-set versions are numbers; process and silence ids are text.
+                let numeric_id =
+                    e.path.starts_with("/alerts/") || e.path.starts_with("/v1/alerts/");
+                let ty = if name == "version" || (name == "id" && numeric_id) {
                     "integer"
                 } else {
                     "string"
@@ -76,14 +115,19 @@ pub(crate) fn document<S: Store + Clone>() -> Value {
             "summary": e.summary,
             "tags": [tag],
             "parameters": params,
-            "x-klaxon-role": e.role,
+            "x-klaxon-role": e.access.role_name(),
+            "x-klaxon-max-body-bytes": e.body.bytes(config),
             "responses": {
                 "200": {"description": "success"},
                 "default": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         });
-        if e.role != "none" {
+        if e.access != Access::Public {
             op["security"] = json!([{"bearer": []}]);
+        }
+        if let Access::InBand(_) = e.access {
+            // The handler checks the token: the header's, or the WebSocket's first message.
+            op["x-klaxon-auth"] = json!("in-band");
         }
         let item = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
         item[e.method.to_ascii_lowercase()] = op;
@@ -105,6 +149,6 @@ pub(crate) fn document<S: Store + Clone>() -> Value {
 }
 
 /// `GET /openapi.json`.
-pub(crate) async fn serve<S: Store + Clone>(State(_st): State<AppState<S>>) -> Json<Value> {
-    Json(document::<S>())
+pub(crate) async fn serve<S: Store + Clone>(State(st): State<AppState<S>>) -> Json<Value> {
+    Json(document::<S>(&st.config))
 }

@@ -11,10 +11,15 @@ mod clock;
 pub mod config;
 mod dashboard;
 mod error;
+mod extract;
+mod gate;
+mod limits;
+mod listen;
 mod metrics;
 mod pipeline;
 mod server;
 mod state;
+mod tls;
 mod wire;
 
 pub use auth::token::hash_token;
@@ -59,6 +64,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let config =
         config::load(args.config.as_deref(), &env, &flags).map_err(|e| anyhow::anyhow!(e))?;
+    listen::raise_descriptor_limit();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -101,6 +101,11 @@ pub(crate) struct Metrics {
     pub alert_publish_latency: Histogram,
     /// Notification deliveries per channel.
     pub delivery: Delivery,
+    /// Client connections open, refused by a cap, and closed by a deadline (a head too slow,
+    /// or idle too long).
+    pub connections_open: AtomicI64,
+    pub connections_refused: AtomicU64,
+    pub connections_timed_out: AtomicU64,
 }
 
 /// The channels, in the order of [`Delivery::channels`].
@@ -222,7 +227,17 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub(crate) fn render(&self) -> String {
         let mut s = String::with_capacity(8192);
-        let counters: [(&str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &AtomicU64); 15] = [
+            (
+                "klaxon_connections_refused_total",
+                "client connections answered 503 and closed: over max_connections or max_connections_per_ip",
+                &self.connections_refused,
+            ),
+            (
+                "klaxon_connections_timed_out_total",
+                "client connections closed because a request head was too slow or they were idle too long",
+                &self.connections_timed_out,
+            ),
             (
                 "klaxon_quiet_occurrences_total",
                 "firings that changed nothing but counts (written within a second, folded)",
@@ -297,7 +312,12 @@ impl Metrics {
             );
         }
         let _ = writeln!(s, "# HELP klaxon_store_errors_total failed store calls\n# TYPE klaxon_store_errors_total counter\nklaxon_store_errors_total {}", self.store_errors.load(Relaxed));
-        let gauges: [(&str, &str, i64); 5] = [
+        let gauges: [(&str, &str, i64); 6] = [
+            (
+                "klaxon_connections_open",
+                "client connections open",
+                self.connections_open.load(Relaxed),
+            ),
             (
                 "klaxon_threshold_series",
                 "metric series tracked by threshold rules",

@@ -176,11 +176,14 @@ impl<S: Store + Clone> Server<S> {
             policy.add_own(own);
         }
         let channel_health = Arc::new(notify::health::Health::new(&notifier));
-        let external_url = config
-            .notify
-            .external_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let external_url = config.notify.external_url.clone().unwrap_or_else(|| {
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}", config.listen)
+        });
         let notifications = if notifier.enabled() {
             Some(
                 start_notifications(
@@ -317,9 +320,9 @@ impl<S: Store + Clone> Server<S> {
         crate::app::router(self.state.clone())
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, then drains: in-flight requests
-    /// finish, the engine takes no more input and finishes its queue, every alert and telemetry
-    /// row is committed, baselines are saved.
+    /// Serves HTTP (HTTPS with `[tls]`) on `listener` until `shutdown` completes, then drains:
+    /// in-flight requests finish, the engine takes no more input and finishes its queue, every
+    /// alert and telemetry row is committed, baselines are saved.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -329,20 +332,32 @@ impl<S: Store + Clone> Server<S> {
         let addr = listener
             .local_addr()
             .context("reading the listening address")?;
-        tracing::info!("listening on http://{addr}");
+        let tls = match self.state.config.tls.as_ref().map(crate::tls::Tls::load) {
+            None => None,
+            Some(Ok(t)) => Some(Arc::new(t)),
+            Some(Err(e)) => {
+                self.drain().await;
+                return Err(e.context("[tls]"));
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("listening on {scheme}://{addr}");
         // Notifications must not call klaxon itself.
         self.state.notify.policy.add_own(addr);
         let tx = self.shutdown_tx.clone();
-        let graceful = async move {
+        tokio::spawn(async move {
             shutdown.await;
             let _ = tx.send(true);
-        };
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(graceful)
-            .await
-            .context("serving HTTP");
+        });
+        if let Some(t) = &tls {
+            t.watch(self.shutdown_tx.subscribe());
+        }
+        let limits = crate::listen::Limits::of(&self.state.config.server);
+        let metrics = Arc::clone(&self.state.metrics);
+        let shutdown = self.shutdown_tx.subscribe();
+        crate::listen::serve(listener, app, limits, tls, metrics, shutdown).await;
         self.drain().await;
-        served
+        Ok(())
     }
 
     /// Stops taking input and waits until everything accepted is committed.

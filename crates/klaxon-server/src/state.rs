@@ -12,7 +12,7 @@ use klaxon_store::Store;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Need};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -119,13 +119,66 @@ impl<S> Shared<S> {
     }
 }
 
-/// One endpoint: how it is documented and the handler that serves it. The router and the
-/// OpenAPI document are both built from one table (`app`), so they cannot drift apart.
+/// Who may call an endpoint, checked from the request's head before its body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Anyone: health, this document, the dashboard's page, files and sign-in.
+    Public,
+    /// A bearer token or dashboard session whose role allows the need (or, for ingest over
+    /// TLS, a client certificate the configured CA signed).
+    Token(Need),
+    /// The handler authenticates: a WebSocket may send its token as its first message.
+    InBand(Need),
+}
+
+impl Access {
+    /// The least role that may call, as the OpenAPI document and docs/server.md name it.
+    pub(crate) fn role_name(self) -> &'static str {
+        match self {
+            Access::Public => "none",
+            Access::Token(n) | Access::InBand(n) => match n {
+                Need::Ingest => "ingest",
+                Need::Read => "viewer",
+                Need::Respond => "responder",
+                Need::Admin => "admin",
+            },
+        }
+    }
+}
+
+/// The most an endpoint reads of a request body; beyond it the answer is 413, naming the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyLimit {
+    /// A fixed number of bytes.
+    Bytes(usize),
+    /// `[ingest] max_body_bytes`: a batch of signals.
+    Batch,
+    /// `[ingest] max_line_bytes`: one signal.
+    Signal,
+}
+
+impl BodyLimit {
+    /// Bodies of routes that take none, or a few fields.
+    pub(crate) const SMALL: BodyLimit = BodyLimit::Bytes(64 << 10);
+
+    /// The limit in bytes under `config`.
+    pub(crate) fn bytes(self, config: &Config) -> usize {
+        match self {
+            BodyLimit::Bytes(n) => n,
+            BodyLimit::Batch => config.ingest.max_body_bytes,
+            BodyLimit::Signal => config.ingest.max_line_bytes,
+        }
+    }
+}
+
+/// One endpoint: how it is documented, who may call it, how much body it reads, and the
+/// handler that serves it. The router and the OpenAPI document are both built from one table
+/// (`app`), so they cannot drift apart.
 pub(crate) struct Endpoint<S> {
     pub method: &'static str,
     pub path: &'static str,
-    /// The role a token needs (`none` for health and the document itself).
-    pub role: &'static str,
+    pub access: Access,
+    pub body: BodyLimit,
     pub summary: &'static str,
     pub handler: MethodRouter<AppState<S>>,
 }

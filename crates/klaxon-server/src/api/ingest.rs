@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use futures_util::StreamExt;
@@ -14,12 +14,14 @@ use klaxon_engine::wire::{parse_signal, signal_from_value};
 use klaxon_engine::{Body as SignalBody, Signal};
 use klaxon_store::Store;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
-use crate::auth::Need;
 use crate::clock::wall_ms;
-use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{too_large, JsonBody, Path, Query};
+use crate::gate::over_cap;
 use crate::pipeline::driver::{Batch, Input};
 use crate::state::AppState;
 
@@ -196,7 +198,6 @@ pub(crate) async fn signals<S: Store + Clone>(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    st.auth.check(&headers, Need::Ingest).await?;
     let durable = match q.wait.as_deref() {
         None => false,
         Some("durable") => true,
@@ -224,10 +225,18 @@ pub(crate) async fn signals<S: Store + Clone>(
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
         Some(b'[') => {
-            let items: Vec<Value> = serde_json::from_slice(&bytes)
+            // Each element is parsed from its own text, as a line of NDJSON is: a key given
+            // twice is refused here too, and so is an element over the size of a line.
+            let items: Vec<&RawValue> = serde_json::from_slice(&bytes)
                 .map_err(|e| ApiError::bad_request(format!("invalid JSON array: {e}")))?;
-            for (i, v) in items.into_iter().enumerate() {
-                match signal_from_value(v) {
+            let max_line = st.config.ingest.max_line_bytes;
+            for (i, raw) in items.into_iter().enumerate() {
+                let text = raw.get();
+                if text.len() > max_line {
+                    intake.reject(i + 1, format!("signal over {max_line} bytes"));
+                    continue;
+                }
+                match parse_signal(text) {
                     Ok(s) => intake.push(s, i + 1).await?,
                     Err(e) => intake.reject(i + 1, e.to_string()),
                 }
@@ -240,9 +249,14 @@ pub(crate) async fn signals<S: Store + Clone>(
                 .map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
             // One object, or NDJSON sent without its content type.
             let mut line_no = 0;
+            let max_line = st.config.ingest.max_line_bytes;
             for line in text.lines() {
                 line_no += 1;
                 if line.trim().is_empty() {
+                    continue;
+                }
+                if line.len() > max_line {
+                    intake.reject(line_no, format!("line over {max_line} bytes"));
                     continue;
                 }
                 match parse_signal(line) {
@@ -261,12 +275,13 @@ pub(crate) async fn signals<S: Store + Clone>(
     }
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        format!("request body over {limit} bytes"),
-    )
+/// 413 for a streamed body, with how far it got.
+fn too_large_after(limit: usize, accepted: usize, next_line: usize) -> ApiError {
+    too_large(limit).with_details(json!({
+        "limit_bytes": limit,
+        "accepted": accepted,
+        "first_unaccepted_line": next_line,
+    }))
 }
 
 /// Reads an NDJSON body chunk by chunk, never holding more than one partial line; returns the
@@ -284,12 +299,16 @@ async fn stream_ndjson<S: Store + Clone>(
     let mut line_no = 0usize;
     let mut total = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) if over_cap(&e) => {
+                return Err(too_large_after(max_body, intake.accepted, line_no + 1))
+            }
+            Err(e) => return Err(ApiError::bad_request(format!("reading the body: {e}"))),
+        };
         total += chunk.len();
         if total > max_body {
-            return Err(too_large(max_body).with_details(
-                json!({"accepted": intake.accepted, "first_unaccepted_line": line_no + 1}),
-            ));
+            return Err(too_large_after(max_body, intake.accepted, line_no + 1));
         }
         let mut rest: &[u8] = &chunk;
         while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
@@ -356,21 +375,41 @@ async fn line<S: Store + Clone>(
     }
 }
 
+/// A JSON object whose keys are each given once, as a signal's must be.
+pub(crate) struct Unique(Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Unique;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, mut m: M) -> Result<Unique, M::Error> {
+                let mut out = Map::new();
+                while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                    if out.contains_key(&k) {
+                        return Err(serde::de::Error::custom(format!("duplicate field `{k}`")));
+                    }
+                    out.insert(k, v);
+                }
+                Ok(Unique(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// One signal built from a convenience endpoint's body plus its kind and process.
 async fn one<S: Store + Clone>(
     st: AppState<S>,
-    headers: HeaderMap,
     q: IngestQuery,
     kind: &str,
     process: Option<String>,
-    body: JsonBody<Value>,
+    body: JsonBody<Unique>,
 ) -> ApiResult<Json<Value>> {
-    st.auth.check(&headers, Need::Ingest).await?;
-    let mut obj = match body.0 {
-        Value::Null => Map::new(),
-        Value::Object(m) => m,
-        _ => return Err(ApiError::bad_request("body must be a JSON object")),
-    };
+    let mut obj = body.0 .0;
     obj.insert("kind".to_owned(), Value::from(kind));
     if let Some(p) = process {
         obj.insert("process".to_owned(), Value::from(p));
@@ -397,10 +436,9 @@ async fn one<S: Store + Clone>(
 pub(crate) async fn process_start<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Query(q): Query<IngestQuery>,
-    headers: HeaderMap,
-    body: JsonBody<Value>,
+    body: JsonBody<Unique>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    one(st, headers, q, "process_start", None, body)
+    one(st, q, "process_start", None, body)
         .await
         .map(|j| (StatusCode::CREATED, j))
 }
@@ -412,10 +450,9 @@ macro_rules! convenience {
             State(st): State<AppState<S>>,
             Path(id): Path<String>,
             Query(q): Query<IngestQuery>,
-            headers: HeaderMap,
-            body: JsonBody<Value>,
+            body: JsonBody<Unique>,
         ) -> ApiResult<Json<Value>> {
-            one(st, headers, q, $kind, Some(id), body).await
+            one(st, q, $kind, Some(id), body).await
         }
     };
 }

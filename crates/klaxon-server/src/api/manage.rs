@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use klaxon_engine::duration::Unit;
 use klaxon_store::{Source, Store};
@@ -13,9 +13,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use crate::auth::Need;
+use crate::auth::Caller;
 use crate::clock::wall_ms;
-use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Authed, JsonBody, Path};
+use crate::limits;
 use crate::pipeline::lifecycle::convert::{label_fingerprint, Labelled};
 use crate::pipeline::lifecycle::{Act, Command, Done, Refusal};
 use crate::state::AppState;
@@ -43,23 +45,32 @@ pub(crate) struct CreateBody {
 /// `POST /alerts/create`: a hand-made alert, deduplicated by its label set like any other.
 pub(crate) async fn create<S: Store + Clone>(
     State(st): State<AppState<S>>,
-    headers: HeaderMap,
-    body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
+    JsonBody(b): JsonBody<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    st.auth.caller(&headers, Need::Respond).await?;
-    let Json(b) = body.map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            e.body_text(),
-        )
-    })?;
     if b.name.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
             "name: must not be empty",
         ));
+    }
+    limits::text("name", &b.name, limits::ALERT_NAME)?;
+    limits::labels(b.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    limits::annotations(b.annotations.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    if let Some(summary) = &b.summary {
+        limits::text("summary", summary, limits::ANNOTATION_VALUE)?;
+    }
+    limits::count(
+        "notification_channels",
+        b.notification_channels.len(),
+        limits::RECEIVERS,
+    )?;
+    for (i, r) in b.notification_channels.iter().enumerate() {
+        limits::text(
+            format!("notification_channels[{i}]"),
+            r,
+            limits::RECEIVER_NAME,
+        )?;
     }
     let severity = match b.severity.as_deref() {
         None => "medium".to_owned(),
@@ -178,12 +189,11 @@ async fn one_act<S: Store + Clone>(
 
 async fn action<S: Store + Clone>(
     st: AppState<S>,
-    headers: HeaderMap,
+    caller: Caller,
     id: i64,
     body: JsonBody<ActBody>,
     kind: &str,
 ) -> ApiResult<Json<Value>> {
-    let caller = st.auth.caller(&headers, Need::Respond).await?;
     let JsonBody(body) = body;
     let act = act_of(kind, &body)?;
     let reason = body
@@ -198,6 +208,9 @@ async fn action<S: Store + Clone>(
 }
 
 fn act_of(kind: &str, body: &ActBody) -> ApiResult<Act> {
+    if let Some(r) = &body.reason {
+        limits::text("reason", r, limits::REASON)?;
+    }
     Ok(match kind {
         "acknowledge" => Act::Acknowledge,
         "resolve" => Act::Resolve,
@@ -231,10 +244,10 @@ macro_rules! act_handler {
         pub(crate) async fn $name<S: Store + Clone>(
             State(st): State<AppState<S>>,
             Path(id): Path<i64>,
-            headers: HeaderMap,
+            Authed(caller): Authed,
             body: JsonBody<ActBody>,
         ) -> ApiResult<Json<Value>> {
-            action(st, headers, id, body, $kind).await
+            action(st, caller, id, body, $kind).await
         }
     };
 }
@@ -247,11 +260,10 @@ act_handler!(close, "close");
 
 async fn bulk<S: Store + Clone>(
     st: AppState<S>,
-    headers: HeaderMap,
+    caller: Caller,
     body: JsonBody<ActBody>,
     kind: &str,
 ) -> ApiResult<Json<Value>> {
-    let caller = st.auth.caller(&headers, Need::Respond).await?;
     let JsonBody(body) = body;
     let ids = body.ids.clone().filter(|i| !i.is_empty()).ok_or_else(|| {
         ApiError::new(
@@ -310,19 +322,19 @@ async fn bulk<S: Store + Clone>(
 /// `POST /alerts/bulk/acknowledge` with `{"ids": [...]}`: a result per alert.
 pub(crate) async fn bulk_acknowledge<S: Store + Clone>(
     State(st): State<AppState<S>>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
     body: JsonBody<ActBody>,
 ) -> ApiResult<Json<Value>> {
-    bulk(st, headers, body, "acknowledge").await
+    bulk(st, caller, body, "acknowledge").await
 }
 
 /// `POST /alerts/bulk/resolve` with `{"ids": [...]}`: a result per alert.
 pub(crate) async fn bulk_resolve<S: Store + Clone>(
     State(st): State<AppState<S>>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
     body: JsonBody<ActBody>,
 ) -> ApiResult<Json<Value>> {
-    bulk(st, headers, body, "resolve").await
+    bulk(st, caller, body, "resolve").await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -335,10 +347,9 @@ pub(crate) struct NoteBody {
 pub(crate) async fn note<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
     JsonBody(b): JsonBody<NoteBody>,
 ) -> ApiResult<Json<Value>> {
-    let caller = st.auth.caller(&headers, Need::Respond).await?;
     if b.text.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -346,6 +357,7 @@ pub(crate) async fn note<S: Store + Clone>(
             "text: must not be empty",
         ));
     }
+    limits::text("text", &b.text, limits::NOTE)?;
     let (tx, rx) = oneshot::channel();
     st.command(Command::Note {
         id,
@@ -370,10 +382,12 @@ pub(crate) struct AssignBody {
 pub(crate) async fn assign<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
     JsonBody(b): JsonBody<AssignBody>,
 ) -> ApiResult<Json<Value>> {
-    let caller = st.auth.caller(&headers, Need::Respond).await?;
+    if let Some(a) = &b.assignee {
+        limits::text("assignee", a, limits::ASSIGNEE)?;
+    }
     let (tx, rx) = oneshot::channel();
     st.command(Command::Assign {
         id,

@@ -3,8 +3,8 @@
 //! `DELETE /v1/tokens/{id}` revokes one and ends its dashboard sessions at once.
 //! The secret is never logged.
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use klaxon_engine::duration;
@@ -13,9 +13,9 @@ use klaxon_store::{NewToken, Role, Store, TokenRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::Need;
 use crate::clock::wall_ms;
-use crate::error::{ApiError, ApiResult, JsonBody};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Authed, JsonBody, Path};
 use crate::state::AppState;
 
 /// Names and user names are at most this many characters.
@@ -90,10 +90,9 @@ pub(crate) fn expiry(text: &str, now: i64) -> Result<i64, String> {
 /// `POST /v1/tokens`: 201 with the token and its secret (`token`), shown only this once.
 pub(crate) async fn create<S: Store + Clone>(
     State(st): State<AppState<S>>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> ApiResult<Response> {
-    let caller = st.auth.caller(&headers, Need::Admin).await?;
     let now = wall_ms();
     let name = name_of("name", body.name.as_deref())?.ok_or_else(|| invalid("name: required"))?;
     let role = body.role.as_deref().map(str::trim).unwrap_or("");
@@ -131,9 +130,7 @@ pub(crate) async fn create<S: Store + Clone>(
 /// `GET /v1/tokens`: every token, revoked and expired ones too, by id.
 pub(crate) async fn list<S: Store + Clone>(
     State(st): State<AppState<S>>,
-    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    st.auth.check(&headers, Need::Admin).await?;
     let now = wall_ms();
     let tokens: Vec<Value> = st
         .store
@@ -150,9 +147,8 @@ pub(crate) async fn list<S: Store + Clone>(
 pub(crate) async fn revoke<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
+    Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
-    let caller = st.auth.caller(&headers, Need::Admin).await?;
     let now = wall_ms();
     let rec = st.auth.revoke_token(id, now).await?;
     tracing::info!(id = rec.id, name = %rec.name, by = %caller.name, "token revoked");

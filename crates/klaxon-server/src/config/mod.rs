@@ -43,6 +43,60 @@ pub struct Config {
     /// The routing tree; without one, only receivers named by rules get notifications.
     pub route: Option<klaxon_notify::RouteConfig>,
     pub dashboard: Dashboard,
+    /// The HTTP connections: timeouts and caps.
+    pub server: Connections,
+    /// HTTPS (`[tls]`); plain HTTP without it.
+    pub tls: Option<Tls>,
+}
+
+/// The listener's connections (`[server]`): a connection that is slow to send a request's head
+/// or sits idle is closed, and connections beyond the caps are refused.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connections {
+    /// A request's head must arrive whole within this, counted from its first byte (from the
+    /// connection's start for the first request; also the TLS handshake's limit).
+    pub header_read_timeout: klaxon_notify::duration::Millis,
+    /// A kept-alive connection with no request in flight is closed after this. Streams (server-
+    /// sent events, WebSocket) are requests in flight and are never cut by it.
+    pub idle_timeout: klaxon_notify::duration::Millis,
+    /// Connections open at once; beyond, new ones are answered 503 and closed. Lowered at start
+    /// to what the process's descriptor limit allows.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address; beyond, 503 and closed.
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            header_read_timeout: klaxon_notify::duration::Millis(10_000),
+            idle_timeout: klaxon_notify::duration::Millis(60_000),
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+        }
+    }
+}
+
+/// HTTPS with certificates from PEM files, reloaded when they change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The certificate chain, leaf first (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// A CA (PEM) whose client certificates authenticate as ingest callers; without it no
+    /// client certificate is asked for.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// How often the files' modification times are checked for a new certificate.
+    #[serde(default = "reload_interval")]
+    pub reload_interval: klaxon_notify::duration::Millis,
+}
+
+fn reload_interval() -> klaxon_notify::duration::Millis {
+    klaxon_notify::duration::Millis(10_000)
 }
 
 /// The built-in collector of the host's own metrics (`system.cpu.usage`,
@@ -172,6 +226,8 @@ impl Default for Config {
             receivers: Vec::new(),
             route: None,
             dashboard: Dashboard::default(),
+            server: Connections::default(),
+            tls: None,
         }
     }
 }
@@ -338,6 +394,21 @@ impl Config {
         }
         if self.dashboard.session_hours == 0 || self.dashboard.session_hours > 24 * 30 {
             errors.push("dashboard.session_hours: must be between 1 and 720".to_owned());
+        }
+        let c = &self.server;
+        if c.header_read_timeout.0 <= 0 || c.idle_timeout.0 <= 0 {
+            errors.push(
+                "server.header_read_timeout, server.idle_timeout: must be longer than 0".to_owned(),
+            );
+        }
+        if c.max_connections == 0 || c.max_connections_per_ip == 0 {
+            errors.push(
+                "server.max_connections, server.max_connections_per_ip: must be at least 1"
+                    .to_owned(),
+            );
+        }
+        if self.tls.as_ref().is_some_and(|t| t.reload_interval.0 <= 0) {
+            errors.push("tls.reload_interval: must be longer than 0".to_owned());
         }
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());

@@ -6,7 +6,7 @@
 pub(crate) mod assets;
 pub(crate) mod guard;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,7 +20,8 @@ use crate::auth::session::{Opened, Session, COOKIE};
 use crate::auth::{allows, Need};
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, Endpoint};
+use crate::extract::{Path, Raw};
+use crate::state::{Access, AppState, BodyLimit, Endpoint};
 pub(crate) use guard::guard;
 
 /// Where the sign-in form posts.
@@ -33,10 +34,11 @@ frame-ancestors 'none'";
 
 /// The dashboard's endpoints, added to the API's endpoint table.
 pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
-    let e = |method, path, role, summary, handler| Endpoint {
+    let e = |method, path, access, summary, handler| Endpoint {
         method,
         path,
-        role,
+        access,
+        body: BodyLimit::SMALL,
         summary,
         handler,
     };
@@ -44,35 +46,35 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         e(
             "GET",
             "/",
-            "none",
+            Access::Public,
             "The dashboard (it asks for a token when not signed in)",
             get(index),
         ),
         e(
             "GET",
             "/ui/assets/{file}",
-            "none",
+            Access::Public,
             "The dashboard's embedded scripts, styles and icon",
             get(asset),
         ),
         e(
             "POST",
             SIGNIN_PATH,
-            "none",
+            Access::Public,
             "Sign in to the dashboard with a token (JSON {\"token\"} or a form); sets the session cookie",
             post(signin::<S>),
         ),
         e(
             "POST",
             "/ui/signout",
-            "none",
+            Access::Public,
             "End the dashboard session and clear its cookie",
             post(signout::<S>),
         ),
         e(
             "GET",
             "/ui/session",
-            "viewer",
+            Access::Token(Need::Read),
             "The dashboard session: name, role, what it may do, CSRF token, expiry",
             get(current::<S>),
         ),
@@ -197,11 +199,13 @@ fn form_decode(v: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn cookie_header(headers: &HeaderMap, value: &str, max_age_s: i64) -> HeaderValue {
-    let secure = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+/// The session cookie; `Secure` when this server speaks TLS or a proxy in front of it does.
+fn cookie_header(tls: bool, headers: &HeaderMap, value: &str, max_age_s: i64) -> HeaderValue {
+    let secure = tls
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
     let s = format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{}",
         if secure { "; Secure" } else { "" }
@@ -236,7 +240,7 @@ fn no_store(resp: &mut Response) {
 async fn signin<S: Store + Clone>(
     State(st): State<AppState<S>>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    Raw(body): Raw,
 ) -> Response {
     let form = headers
         .get(header::CONTENT_TYPE)
@@ -245,7 +249,7 @@ async fn signin<S: Store + Clone>(
     match open_session(&st, &headers, &body).await {
         Ok(opened) => {
             let ttl_s = (opened.session.expires_at - opened.session.created_at) / 1000;
-            let cookie = cookie_header(&headers, &opened.id, ttl_s);
+            let cookie = cookie_header(st.config.tls.is_some(), &headers, &opened.id, ttl_s);
             let mut resp = if form {
                 (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response()
             } else {
@@ -295,8 +299,10 @@ async fn signout<S: Store + Clone>(
         st.auth.close_session(&id).await?;
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut()
-        .insert(header::SET_COOKIE, cookie_header(&headers, "", 0));
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie_header(st.config.tls.is_some(), &headers, "", 0),
+    );
     no_store(&mut resp);
     Ok(resp)
 }
