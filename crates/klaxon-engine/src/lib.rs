@@ -5,6 +5,7 @@
 //! async runtime, and writes its results into buffers the caller owns.
 
 pub mod alert;
+pub mod correlate;
 mod engine;
 mod ewma;
 mod intern;

@@ -1,0 +1,1 @@
+//! Correlator behaviour tests.
