@@ -33,15 +33,19 @@ HOUR = 60 * MIN
 
 VOCABS = {
     "default": {
-        "clusters": ["prod-euw1", "prod-use1", "prod-apse1", "prod-euc1"],
+        "clusters": ["prod-euw1", "prod-use1", "prod-apse1", "prod-euc1", "prod-usw2"],
         "node": "ip-10-{c}-{a}-{b}",
-        "edge": ["frontend", "api-gateway", "mobile-bff"],
-        "api": ["orders-api", "cart-api", "payments-api", "users-api", "search-api",
-                "inventory-api", "shipping-api", "catalog-api", "pricing-api", "reviews-api",
-                "recommendations-api", "notifications-api"],
-        "worker": ["orders-worker", "email-worker", "billing-worker", "search-indexer"],
-        "data": ["pg-orders", "pg-users", "pg-payments", "redis-cart", "redis-session",
-                 "kafka-events", "es-search", "mongo-catalog", "rabbitmq-jobs"],
+        "edge": ["frontend", "api-gateway", "mobile-bff", "partner-gateway"],
+        "api": [d + "-api" for d in [
+            "orders", "cart", "payments", "users", "search", "inventory", "shipping", "catalog",
+            "pricing", "reviews", "recommendations", "notifications", "accounts", "auth",
+            "loyalty", "returns", "fraud", "tax", "media", "checkout", "wishlist", "promotions",
+            "invoices", "subscriptions"]],
+        "worker": ["orders-worker", "email-worker", "billing-worker", "search-indexer",
+                   "media-transcoder", "fraud-scorer", "export-worker", "sync-worker"],
+        "data": ["pg-orders", "pg-users", "pg-payments", "pg-accounts", "pg-inventory",
+                 "redis-cart", "redis-session", "redis-ratelimit", "kafka-events", "kafka-audit",
+                 "es-search", "es-logs", "mongo-catalog", "rabbitmq-jobs"],
         "alerts": {
             "svc": ["HighErrorRate", "HighLatency", "SLOBurnRateHigh", "HTTP5xxSpike"],
             "pod": ["KubePodCrashLooping", "KubePodNotReady", "ContainerOOMKilled", "TargetDown"],
@@ -135,15 +139,18 @@ VOCABS = {
 # The alternative vocabulary: other names, other alert names, other wording.
 ALT = json.loads(json.dumps(VOCABS["default"]))
 ALT.update({
-    "clusters": ["dc-ams-1", "dc-fra-2", "gke-us-central1", "aks-westeu"],
+    "clusters": ["dc-ams-1", "dc-fra-2", "gke-us-central1", "aks-westeu", "dc-sin-1"],
     "node": "node-{c}{a}{b}.infra.local",
-    "edge": ["web", "edge-proxy", "graphql"],
-    "api": ["checkout-svc", "basket-svc", "ledger-svc", "profile-svc", "query-svc",
-            "stock-svc", "delivery-svc", "products-svc", "quotes-svc", "ratings-svc",
-            "suggest-svc", "push-svc"],
-    "worker": ["settlement-job", "mailer", "invoicer", "crawler"],
-    "data": ["mysql-ledger", "mysql-profile", "cockroach-payments", "memcached-basket",
-             "memcached-sessions", "nats-events", "solr-products", "cassandra-catalog",
+    "edge": ["web", "edge-proxy", "graphql", "b2b-portal"],
+    "api": [d + "-svc" for d in [
+        "checkout", "basket", "ledger", "profile", "query", "stock", "delivery", "products",
+        "quotes", "ratings", "suggest", "push", "identity", "session", "rewards", "refunds",
+        "risk", "vat", "assets", "booking", "favourites", "coupons", "statements", "plans"]],
+    "worker": ["settlement-job", "mailer", "invoicer", "crawler", "thumbnailer", "scorer",
+               "exporter", "replicator"],
+    "data": ["mysql-ledger", "mysql-profile", "cockroach-payments", "mysql-identity",
+             "mysql-stock", "memcached-basket", "memcached-sessions", "memcached-quota",
+             "nats-events", "nats-audit", "solr-products", "solr-logs", "cassandra-catalog",
              "sqs-jobs"],
 })
 ALT["alerts"] = {
@@ -291,6 +298,8 @@ class Gen:
         self.alerts = []  # dicts: labels, annotations, start, end, group
         self.groups = []  # group kinds, index = group id
         self.reserved = {}  # label-set fingerprint -> group id of noise owning it
+        self.busy = {}  # instance -> [(from, to)] while an incident affects it
+        self.firing = {}  # label-set fingerprint -> [(start, end)]
 
     # -- labels and texts -------------------------------------------------------------------
 
@@ -356,7 +365,16 @@ class Gen:
                "runbook_url": "https://runbooks.example.com/%s" % name.lower()}
         return ann
 
+    def is_busy(self, key, t0, t1):
+        return any(a < t1 and t0 < b for a, b in self.busy.get(key, []))
+
+    def overlaps(self, labels, start, end):
+        end = self.span * 2 if end is None else end
+        return any(a < end + MIN and start < b + MIN for a, b in self.firing.get(self.fp(labels), []))
+
     def add(self, labels, ann, start, end, group):
+        f = self.fp(labels)
+        self.firing.setdefault(f, []).append((int(start), int(self.span * 2 if end is None else end)))
         self.alerts.append({"labels": labels, "annotations": ann, "start": int(start),
                             "end": None if end is None else int(end), "group": group})
 
@@ -414,6 +432,8 @@ class Gen:
                 start = t + r.randint(0, 90_000)
                 dur = r.randint(4, 70) * MIN
                 end = start + dur if r.random() > 0.05 else None
+                if self.overlaps(labels, start, end):
+                    continue
                 ann = self.text(labels, callee=cause[0] if cause else None, service=s, host=h,
                                 pod=pod, upstream=up, cluster=c)
                 self.add(labels, ann, start, end, gid)
@@ -453,6 +473,8 @@ class Gen:
                          start + r.randint(10, 90) * MIN, gid)
                 made += 1
             for (key, pod) in w.on_node.get(host, []):
+                if self.is_busy(key, t0 - 30 * MIN, t0 + 60 * MIN):
+                    continue
                 if r.random() < 0.8:
                     name = self.pick_alert("pod")
                     labels = self.labels_for(name, "warning", service=key[0], cluster=key[1], pod=pod, host=host)
@@ -464,7 +486,7 @@ class Gen:
                     self.add(labels, self.text(labels, service=key[0], host=host, pod=pod, cluster=key[1]),
                              start, start + r.randint(5, 60) * MIN, gid)
                     made += 1
-                    if r.random() < 0.5:
+                    if r.random() < 0.5 and key not in {k for k, _, _ in frontier}:
                         frontier.append((key, start, None))
         else:
             if scenario == "data":
@@ -473,12 +495,15 @@ class Gen:
                 cands = [k for k in keys if w.services[k[0]]["tier"] in ("api", "worker")]
             else:
                 cands = [k for k in keys if w.services[k[0]]["tier"] == "api" and w.callers[k]]
-            root = r.choice(cands or keys)
+            free = [k for k in cands if not self.is_busy(k, t0 - 30 * MIN, t0 + 60 * MIN)]
+            if not free:
+                return gid, 0, set()
+            root = r.choice(free)
             made += self.instance_alerts(root, t0, gid, root=True, used=used)
             frontier.append((root, t0, None))
         # Spread hop by hop to the callers of failing instances.
         seen = {k for k, _, _ in frontier}
-        p = 0.85
+        p = 0.9
         hop = 0
         while frontier and hop < 4:
             nxt = []
@@ -486,24 +511,37 @@ class Gen:
                 for caller in w.callers.get(key, []):
                     if caller in seen or r.random() > p:
                         continue
-                    seen.add(caller)
                     delay = int(min(6 * MIN, r.lognormvariate(math.log(60_000), 1.0)))
                     tc = t + max(5_000, delay)
+                    if self.is_busy(caller, tc - 30 * MIN, tc + 60 * MIN):
+                        continue
+                    seen.add(caller)
                     made += self.instance_alerts(caller, tc, gid, cause=key, used=used)
                     nxt.append((caller, tc, key))
             frontier = nxt
-            p *= 0.7
+            p *= 0.75
             hop += 1
+        for key in seen:
+            self.busy.setdefault(key, []).append((t0 - 5 * MIN, t0 + 60 * MIN))
         return gid, made, seen
 
     # -- noise ------------------------------------------------------------------------------
 
-    def noise_place(self, near=None):
-        """A label set for noise: a pod, a service, a node or a data host; near an incident's
-        instances sometimes (but never one of its label sets)."""
+    def noise_place(self, near=None, t0=0, t1=0):
+        """A label set for noise: a pod, a service, a node or a data host; next to an incident's
+        instances sometimes (a caller, a callee, the same cluster), never on an instance an
+        incident affects while the noise goes on."""
         r = self.rng
         w = self.world
-        key = r.choice(sorted(near)) if near and r.random() < 0.4 else r.choice(sorted(w.instances))
+        for _ in range(40):
+            if near and r.random() < 0.7:
+                base = r.choice(sorted(near))
+                nbrs = w.callers[base] + w.callees[base] + [k for k in sorted(w.instances) if k[1] == base[1]]
+                key = r.choice(nbrs)
+            else:
+                key = r.choice(sorted(w.instances))
+            if t1 <= t0 or not self.is_busy(key, t0 - 10 * MIN, t1 + 10 * MIN):
+                break
         s, c = key
         inst = w.instances[key]
         kind = r.choices(["pod", "svc", "node", "data"], [3, 3, 2, 1])[0]
@@ -527,24 +565,25 @@ class Gen:
         near = None
         if incidents and r.random() < 0.5:
             near = r.choice(incidents)[2]
-        labels, ctx = self.noise_place(near)
-        f = self.fp(labels)
-        if f in self.reserved:
-            return 0
-        gid = len(self.groups)
-        self.groups.append("flapping")
-        self.reserved[f] = gid
         n = min(budget, r.randint(8, 40))
         t = r.randint(0, int(self.span * 0.8))
-        made = 0
+        plan = []
         for _ in range(n):
             if t > self.span:
                 break
             dur = r.randint(1, 8) * MIN + r.randint(0, 59_000)
-            self.add(labels, self.text(labels, **ctx), t, t + dur, gid)
-            made += 1
+            plan.append((t, t + dur))
             t += dur + r.randint(3, 40) * MIN
-        return made
+        labels, ctx = self.noise_place(near, plan[0][0], plan[-1][1])
+        f = self.fp(labels)
+        if f in self.reserved or any(self.overlaps(labels, a, b) for a, b in plan):
+            return 0
+        gid = len(self.groups)
+        self.groups.append("flapping")
+        self.reserved[f] = gid
+        for a, b in plan:
+            self.add(labels, self.text(labels, **ctx), a, b, gid)
+        return len(plan)
 
     def periodic(self, budget, incidents):
         r = self.rng
@@ -554,7 +593,7 @@ class Gen:
                                      cluster=ctx["cluster"])
             ctx = {"service": ctx["service"], "cluster": ctx["cluster"]}
         f = self.fp(labels)
-        if f in self.reserved:
+        if f in self.reserved or f in self.firing:
             return 0
         gid = len(self.groups)
         self.groups.append("periodic")
@@ -578,14 +617,15 @@ class Gen:
             inc = r.choice(incidents)
             near = inc[2]
             t = inc[1] + r.randint(0, 20 * MIN)
-        labels, ctx = self.noise_place(near)
+        end = t + r.randint(2, 60) * MIN
+        labels, ctx = self.noise_place(near, t, end)
         f = self.fp(labels)
-        if f in self.reserved:
+        if f in self.reserved or self.overlaps(labels, t, end):
             return 0
         gid = len(self.groups)
         self.groups.append("one-off")
         self.reserved[f] = gid
-        self.add(labels, self.text(labels, **ctx), t, t + r.randint(2, 60) * MIN, gid)
+        self.add(labels, self.text(labels, **ctx), t, end, gid)
         return 1
 
     # -- the whole stream -------------------------------------------------------------------
@@ -593,9 +633,9 @@ class Gen:
     def run(self):
         r = self.rng
         w = self.world
-        want_incident = int(self.target * 0.6)
+        want_incident = int(self.target * 0.61)
         want_flap = int(self.target * 0.26)
-        want_periodic = int(self.target * 0.115)
+        want_periodic = int(self.target * 0.11)
         want_oneoff = self.target - want_incident - want_flap - want_periodic
         incidents = []
         made = 0
@@ -668,8 +708,8 @@ def main():
     g.run()
     g.write(args.out, g.world.topology())
     kinds = {}
-    for k in g.groups:
-        kinds[k] = kinds.get(k, 0) + 1
+    for gid in sorted({a["group"] for a in g.alerts}):
+        kinds[g.groups[gid]] = kinds.get(g.groups[gid], 0) + 1
     print(json.dumps({"alerts": len(g.alerts), "groups": kinds}))
 
 

@@ -35,17 +35,17 @@ pub struct CorrelationConfig {
     /// Weight of learned co-occurrence. Default 0.5.
     pub weight_history: f64,
     /// Time scale of start-time closeness: the time weight halves its excess over the floor
-    /// every `time_scale_ms * ln 2`. Default 15 min.
+    /// every `time_scale_ms * ln 2`. Default 10 min.
     pub time_scale_ms: i64,
     /// The time weight of alerts far apart in time (evidence is multiplied by a value between
-    /// this and 1). Default 0.5.
+    /// this and 1). Default 0.2.
     pub time_floor: f64,
     /// Evidence other than topology counts this much between alerts of two different clusters
     /// that the topology does not join. Default 0.35.
     pub other_cluster_factor: f64,
     /// An incident that has taken no alert for this long stops taking alerts. Default 30 min.
     pub idle_ms: i64,
-    /// An incident stops taking alerts this long after it opened, however busy. Default 6 h.
+    /// An incident stops taking alerts this long after it opened, however busy. Default 3 h.
     pub max_lifetime_ms: i64,
     /// A resolved incident takes alerts (and reopens) for this long. Default 10 min.
     pub reopen_ms: i64,
@@ -88,11 +88,11 @@ impl Default for CorrelationConfig {
             weight_labels: 0.7,
             weight_text: 0.6,
             weight_history: 0.5,
-            time_scale_ms: 15 * MINUTE,
-            time_floor: 0.5,
+            time_scale_ms: 10 * MINUTE,
+            time_floor: 0.2,
             other_cluster_factor: 0.35,
             idle_ms: 30 * MINUTE,
-            max_lifetime_ms: 6 * HOUR,
+            max_lifetime_ms: 3 * HOUR,
             reopen_ms: 10 * MINUTE,
             resolve: ResolvePolicy::Last,
             rarity_window_ms: 6 * HOUR,

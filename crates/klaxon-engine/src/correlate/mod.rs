@@ -28,7 +28,7 @@ use evidence::{LabelKey, Scores};
 use history::History;
 use incident::{Incidents, Resolution};
 use index::{Handle, Index};
-use noise::{Past, Recurrence};
+use noise::{Partners, Past, Recurrence};
 use rarity::Rarity;
 use text::{key, key2, tag, Tokens};
 use topology::Place;
@@ -135,7 +135,7 @@ struct Rec {
     norm: f32,
     names: Vec<u64>,
     incident: u64,
-    partnered: bool,
+    partners: Partners,
     /// The index keys it is filed under.
     filed: Vec<u64>,
 }
@@ -331,7 +331,7 @@ impl Correlator {
         self.by_id.remove(&rec.id);
         if let Some(set) = self.recurrence.get_mut(rec.fp) {
             if let Some(p) = set.firings.iter_mut().rev().find(|p| p.alert == rec.id) {
-                p.partnered = rec.partnered;
+                p.partners = rec.partners;
                 p.handle = None;
             }
         }
@@ -461,7 +461,7 @@ impl Correlator {
                 start: f.starts_at,
                 incident: Some(incident),
                 handle: Some(h),
-                partnered: false,
+                partners: Partners::default(),
             },
         );
     }
@@ -476,10 +476,20 @@ impl Correlator {
             Some((g, kind)) => (g, kind, Vec::new()),
             None => {
                 let starts: Vec<i64> = set.firings.iter().map(|p| p.start).collect();
+                // A firing is on its own unless it linked with a label set that is not itself
+                // repeating (two noisy neighbours link to each other every time).
                 let alone = set
                     .firings
                     .iter()
-                    .filter(|p| !p.handle.and_then(|h| self.rec(h)).map_or(p.partnered, |r| r.partnered))
+                    .filter(|p| {
+                        let partners = p.handle.and_then(|h| self.rec(h)).map_or(p.partners, |r| r.partners);
+                        let steady = partners.iter().any(|fp| {
+                            self.recurrence
+                                .get(fp)
+                                .is_none_or(|s| s.group.is_none() && s.firings.len() <= 2)
+                        });
+                        !steady
+                    })
                     .count();
                 let Some(kind) = noise::recognise(&self.config, &starts, alone, f.starts_at)
                 else {
@@ -520,7 +530,7 @@ impl Correlator {
                 start: f.starts_at,
                 incident: None,
                 handle: None,
-                partnered: false,
+                partners: Partners::default(),
             },
         );
         out.push(Decision::Recurring {
@@ -697,23 +707,23 @@ impl Correlator {
             norm: feat.norm,
             names: feat.names,
             incident: 0,
-            partnered: false,
+            partners: Partners::default(),
             filed,
         });
         self.by_id.insert(f.alert, h);
         h
     }
 
-    /// The link's evidence in words; marks both alerts partnered when their label sets differ.
+    /// The link's evidence in words; each alert remembers the other's label set if it differs.
     fn explain(&mut self, from: Handle, to: Handle, s: Scores, repeat: bool) -> Link {
         let (a, b) = (self.rec(from).expect("held"), self.rec(to).expect("held"));
         let topology = s
             .relation
             .map(|r| (r, topology::describe(self.topology.as_ref(), r, &a.place, &b.place)));
-        let (alert, target, differ) = (a.id, b.id, a.fp != b.fp);
-        if differ {
-            self.rec_mut(from).expect("held").partnered = true;
-            self.rec_mut(to).expect("held").partnered = true;
+        let (alert, target, fa, fb) = (a.id, b.id, a.fp, b.fp);
+        if fa != fb {
+            self.rec_mut(from).expect("held").partners.add(fb);
+            self.rec_mut(to).expect("held").partners.add(fa);
         }
         Link {
             alert,

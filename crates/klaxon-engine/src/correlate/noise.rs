@@ -37,9 +37,28 @@ pub(crate) struct Past {
     /// The incident it went to, if any, and its record while that incident is open.
     pub incident: Option<u64>,
     pub handle: Option<Handle>,
-    /// Whether it linked to (or was linked from) an alert of another label set, as of when its
-    /// record left memory (while it is in memory, the record says).
-    pub partnered: bool,
+    /// The label sets it linked to or was linked from, as of when its record left memory
+    /// (while it is in memory, the record says).
+    pub partners: Partners,
+}
+
+/// Up to four other label sets an alert linked with (0 is no entry).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Partners([u64; 4]);
+
+impl Partners {
+    pub(crate) fn add(&mut self, fp: u64) {
+        if self.0.contains(&fp) {
+            return;
+        }
+        if let Some(free) = self.0.iter_mut().find(|x| **x == 0) {
+            *free = fp;
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().copied().filter(|&x| x != 0)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -122,7 +141,7 @@ impl Recurrence {
 }
 
 /// Whether the firing at `now` of a label set with these earlier firings (within the window)
-/// makes it noise: `alone` of them had no link to another label set.
+/// makes it noise: `alone` of them had no link to a label set that fired only once or twice.
 pub(crate) fn recognise(
     c: &CorrelationConfig,
     starts: &[i64],

@@ -484,8 +484,8 @@ impl Relation {
             Relation::SameHost => 0.75,
             Relation::RunsOn => 0.6,
             Relation::SameNamespace => 0.5,
-            Relation::SharedCallee => 0.45,
-            Relation::TwoHops => 0.4,
+            Relation::SharedCallee => 0.35,
+            Relation::TwoHops => 0.3,
         }
     }
 }
