@@ -211,12 +211,14 @@ class World:
         for tier, s in order:
             stem = s.split("-")[0] if tier != "data" else s.split("-", 1)[-1].split("-")[0]
             ns = namespaces.setdefault(stem, stem if tier != "edge" else "edge")
+            # Most services run in most clusters; some only in a few, so some calls cross
+            # clusters (to the callee's home cluster).
             if tier == "data":
-                ncl = rng.choice([1, 1, 2])
+                ncl = rng.choice([1, 2, 3, 4, 5, 5])
             elif tier == "edge":
-                ncl = rng.choice([3, 4])
+                ncl = rng.choice([4, 5])
             else:
-                ncl = rng.choice([2, 3, 3, 4])
+                ncl = rng.choice([2, 3, 4, 5, 5])
             clusters = rng.sample(self.clusters, ncl)
             self.services[s] = {"tier": tier, "namespace": ns, "team": "team-" + ns,
                                 "clusters": clusters, "deps": []}
@@ -406,9 +408,9 @@ class Gen:
                 if r.random() < 0.6:
                     picks += [("deploy", self.pick_alert("deploy"))]
             picks += [("svc", self.pick_alert("svc"))]
-            if r.random() < 0.5:
+            if r.random() < 0.7:
                 picks += [("svc", self.pick_alert("svc"))]
-            if r.random() < 0.35:
+            if r.random() < 0.5:
                 picks += [("pod", self.pick_alert("pod"))]
             if w.services[s]["tier"] == "edge" and cause and r.random() < 0.7:
                 picks += [("proxy", self.pick_alert("proxy"))]
@@ -455,7 +457,7 @@ class Gen:
         keys = sorted(w.instances)
         if cluster:
             keys = [k for k in keys if k[1] == cluster] or keys
-        scenario = r.choices(["data", "deploy", "node", "overload"], [4, 3, 2, 2])[0]
+        scenario = r.choices(["data", "deploy", "node", "overload"], [5, 2, 2, 3])[0]
         made = 0
         frontier = []
         if scenario == "node":
@@ -503,7 +505,7 @@ class Gen:
             frontier.append((root, t0, None))
         # Spread hop by hop to the callers of failing instances.
         seen = {k for k, _, _ in frontier}
-        p = 0.9
+        p = 0.95
         hop = 0
         while frontier and hop < 4:
             nxt = []
@@ -519,7 +521,7 @@ class Gen:
                     made += self.instance_alerts(caller, tc, gid, cause=key, used=used)
                     nxt.append((caller, tc, key))
             frontier = nxt
-            p *= 0.75
+            p *= 0.8
             hop += 1
         for key in seen:
             self.busy.setdefault(key, []).append((t0 - 5 * MIN, t0 + 60 * MIN))

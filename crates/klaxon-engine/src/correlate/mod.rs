@@ -542,8 +542,9 @@ impl Correlator {
         true
     }
 
-    /// The strongest link of the new alert above the threshold (or to its label set's previous
-    /// firing, if that sits in an incident of its own label set alone).
+    /// The strongest link of the new alert above the threshold; or to its label set's previous
+    /// firing, if that sits in an incident of its own label set alone, or ended within the
+    /// reopen window (the same alert firing again).
     fn best_link(&mut self, f: &Firing<'_>, feat: &Features) -> Option<(Handle, Scores, bool)> {
         let repeat = self
             .recurrence
@@ -551,9 +552,14 @@ impl Correlator {
             .and_then(|s| s.firings.back())
             .and_then(|p| p.handle)
             .filter(|&h| {
-                self.rec(h)
-                    .and_then(|r| self.incidents.get(r.incident))
-                    .is_some_and(|inc| !inc.many_fps)
+                self.rec(h).is_some_and(|r| {
+                    let again_soon = r
+                        .end
+                        .is_none_or(|e| f.starts_at - e <= self.config.reopen_ms);
+                    self.incidents
+                        .get(r.incident)
+                        .is_some_and(|inc| !inc.many_fps || again_soon)
+                })
             });
         if let Some(h) = repeat {
             let rec = self.rec(h).expect("checked");
