@@ -171,10 +171,12 @@ pub(crate) fn time_weight(
 
 /// Fuses the evidence into one confidence in [0, 1]:
 /// `time × (1 − Π_k (1 − w_k · s_k))` over topology, labels, text and history, where evidence
-/// other than topology between two clusters the topology does not join counts
-/// `other_cluster_factor` as much. With no evidence the confidence is 0 whatever the time.
+/// other than topology between two clusters the topology does not join closely (a relation
+/// scoring below one half, or none) counts `other_cluster_factor` as much. With no evidence the
+/// confidence is 0 whatever the time.
 pub(crate) fn fuse(c: &CorrelationConfig, s: &mut Scores, other_cluster: bool) {
-    let damp = if other_cluster && s.relation.is_none() {
+    let close = s.relation.is_some_and(|r| r.score() >= 0.5);
+    let damp = if other_cluster && !close {
         c.other_cluster_factor
     } else {
         1.0

@@ -465,8 +465,11 @@ pub enum Relation {
     SamePod,
     SameInstance,
     Upstream,
+    /// The new alert's component calls the earlier alert's (failures travel to callers).
     Calls,
     SameHost,
+    /// The new alert's component is called by the earlier alert's: the reverse of a cascade.
+    CalledBy,
     RunsOn,
     SameNamespace,
     SharedCallee,
@@ -482,6 +485,7 @@ impl Relation {
             Relation::Upstream => 0.9,
             Relation::Calls => 0.85,
             Relation::SameHost => 0.75,
+            Relation::CalledBy => 0.6,
             Relation::RunsOn => 0.6,
             Relation::SameNamespace => 0.5,
             Relation::SharedCallee => 0.35,
@@ -530,13 +534,18 @@ pub(crate) fn relate(t: Option<&Topology>, a: &Place, b: &Place) -> Option<Relat
     if upstream(a, b) || upstream(b, a) {
         return Some(Relation::Upstream);
     }
+    let mut called_by = false;
     if let (Some(t), Some(ai), Some(bi)) = (t, a.instance, b.instance) {
-        if t.callees(ai).contains(&bi) || t.callers(ai).contains(&bi) {
+        if t.callees(ai).contains(&bi) {
             return Some(Relation::Calls);
         }
+        called_by = t.callers(ai).contains(&bi);
     }
     if same(&a.host, &b.host) && clusters_agree {
         return Some(Relation::SameHost);
+    }
+    if called_by {
+        return Some(Relation::CalledBy);
     }
     if let Some(t) = t {
         let on = |x: &Place, y: &Place| match (&x.host, y.instance) {
@@ -578,14 +587,8 @@ pub(crate) fn describe(t: Option<&Topology>, r: Relation, a: &Place, b: &Place) 
                 format!("{} names upstream {}", name(b), name(a))
             }
         }
-        Relation::Calls => {
-            let calls = matches!((t, a.instance, b.instance), (Some(t), Some(ai), Some(bi)) if t.callees(ai).contains(&bi));
-            if calls {
-                format!("{} calls {}", name(a), name(b))
-            } else {
-                format!("{} calls {}", name(b), name(a))
-            }
-        }
+        Relation::Calls => format!("{} calls {}", name(a), name(b)),
+        Relation::CalledBy => format!("{} calls {}", name(b), name(a)),
         Relation::SameHost => format!("same host {}", or_q(&a.host)),
         Relation::RunsOn => {
             if a.service.is_none() {
@@ -725,7 +728,7 @@ mod tests {
         let cases = [
             (&orders_pod, &orders, Some(Relation::SameInstance)),
             (&orders, &pg, Some(Relation::Calls)),
-            (&pg, &orders, Some(Relation::Calls)),
+            (&pg, &orders, Some(Relation::CalledBy)),
             (&node, &orders, Some(Relation::RunsOn)),
             (&frontend, &pg, Some(Relation::TwoHops)),
             (&orders, &euw1_redis, Some(Relation::Calls)),
@@ -736,7 +739,7 @@ mod tests {
             assert_eq!(relate(Some(&t), a, b), want, "{a:?} / {b:?}");
         }
         assert_eq!(
-            describe(Some(&t), Relation::Calls, &pg, &orders),
+            describe(Some(&t), Relation::CalledBy, &pg, &orders),
             "orders-api@prod-euw1 calls pg-orders@prod-euw1"
         );
     }
