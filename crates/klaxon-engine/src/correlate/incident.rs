@@ -25,14 +25,19 @@ pub(crate) struct Incident {
 }
 
 impl Incident {
-    /// When it stops taking alerts.
+    /// When it stops taking alerts: at the lifetime cap, and before that once resolved for the
+    /// reopen window, or idle (no alert joined, none firing, or the policy never resolves) for
+    /// the idle window.
     pub(crate) fn deadline(&self, c: &CorrelationConfig) -> i64 {
-        let mut d = (self.opened.saturating_add(c.max_lifetime_ms))
-            .min(self.last_join.saturating_add(c.idle_ms));
-        if let Some(r) = self.resolved_at {
-            d = d.min(r.saturating_add(c.reopen_ms));
-        }
-        d
+        let cap = self.opened.saturating_add(c.max_lifetime_ms);
+        let idle = self.last_join.saturating_add(c.idle_ms);
+        let d = match (self.resolved_at, c.resolve) {
+            (Some(r), _) => r.saturating_add(c.reopen_ms),
+            (None, ResolvePolicy::Never) => idle,
+            (None, _) if self.open == 0 => idle,
+            (None, _) => i64::MAX,
+        };
+        cap.min(d)
     }
 }
 
@@ -102,7 +107,11 @@ impl Incidents {
             inc.kinds.push(kind);
         }
         inc.many_fps |= fp != inc.first_fp;
-        if ends_at.is_some() {
+        if let Some(end) = ends_at {
+            // Already ended: a resolved incident stays resolved, as of the later end.
+            if let Some(r) = &mut inc.resolved_at {
+                *r = (*r).max(end);
+            }
             return false;
         }
         inc.open += 1;
