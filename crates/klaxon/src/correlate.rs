@@ -145,6 +145,15 @@ impl Outcome {
                     i.links.push(link);
                 }
             }
+            Decision::Merged { from, into, link } => {
+                if let Some(f) = self.incidents.remove(&from) {
+                    if let Some(i) = self.incidents.get_mut(&into) {
+                        i.alerts.extend(f.alerts);
+                        i.links.extend(f.links);
+                        i.links.push(link);
+                    }
+                }
+            }
             Decision::Recurring {
                 group,
                 alert,

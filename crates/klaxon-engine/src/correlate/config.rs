@@ -26,6 +26,10 @@ pub struct CorrelationConfig {
     pub topology: Option<String>,
     /// A link joins an incident when its confidence is at least this. Default 0.45.
     pub join_threshold: f64,
+    /// A new alert that links to two open incidents this strongly (and at least as strongly as
+    /// `join_threshold`) merges them: the alert that arrived late joins what fired apart.
+    /// Default 0.6.
+    pub merge_threshold: f64,
     /// Weight of topology evidence in the fusion. Default 1.0.
     pub weight_topology: f64,
     /// Weight of shared rare labels. Default 0.7.
@@ -84,6 +88,7 @@ impl Default for CorrelationConfig {
         CorrelationConfig {
             topology: None,
             join_threshold: 0.45,
+            merge_threshold: 0.6,
             weight_topology: 1.0,
             weight_labels: 0.7,
             weight_text: 0.6,
@@ -121,6 +126,7 @@ impl CorrelationConfig {
         let mut errors = Vec::new();
         let unit = [
             ("join_threshold", self.join_threshold),
+            ("merge_threshold", self.merge_threshold),
             ("weight_topology", self.weight_topology),
             ("weight_labels", self.weight_labels),
             ("weight_text", self.weight_text),

@@ -66,6 +66,8 @@ pub struct Evidence {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct Scores {
     pub relation: Option<Relation>,
+    /// The relation's strength.
+    pub topology: f64,
     pub labels: f64,
     pub text: f64,
     pub mention: bool,
@@ -175,14 +177,13 @@ pub(crate) fn time_weight(
 /// scoring below one half, or none) counts `other_cluster_factor` as much. With no evidence the
 /// confidence is 0 whatever the time.
 pub(crate) fn fuse(c: &CorrelationConfig, s: &mut Scores, other_cluster: bool) {
-    let close = s.relation.is_some_and(|r| r.score() >= 0.5);
+    let close = s.topology >= 0.5;
     let damp = if other_cluster && !close {
         c.other_cluster_factor
     } else {
         1.0
     };
-    let topology = s.relation.map_or(0.0, Relation::score);
-    let miss = (1.0 - c.weight_topology * topology)
+    let miss = (1.0 - c.weight_topology * s.topology)
         * (1.0 - c.weight_labels * s.labels * damp)
         * (1.0 - c.weight_text * s.text * damp)
         * (1.0 - c.weight_history * s.history * damp);
@@ -240,6 +241,7 @@ mod tests {
         fuse(&c, &mut s, false);
         assert_eq!(s.confidence, 0.0);
         s.relation = Some(Relation::SameInstance);
+        s.topology = Relation::SameInstance.score();
         fuse(&c, &mut s, false);
         assert!((s.confidence - 0.9).abs() < 1e-9);
     }

@@ -121,6 +121,31 @@ impl Incidents {
         reopened
     }
 
+    /// Moves every member of `from` into `into`; returns the members moved.
+    pub(crate) fn merge(&mut self, c: &CorrelationConfig, from: u64, into: u64) -> Vec<Handle> {
+        let Some(f) = self.open.remove(&from) else {
+            return Vec::new();
+        };
+        let inc = self.open.get_mut(&into).expect("merged into an open incident");
+        inc.members.extend_from_slice(&f.members);
+        inc.open += f.open;
+        inc.opened = inc.opened.min(f.opened);
+        inc.last_join = inc.last_join.max(f.last_join);
+        inc.many_fps |= f.many_fps || f.first_fp != inc.first_fp;
+        for k in f.kinds {
+            if inc.kinds.len() < 64 {
+                inc.kinds.push(k);
+            }
+        }
+        inc.resolved_at = match (inc.resolved_at, f.resolved_at) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ if inc.open > 0 => None,
+            (a, b) => a.or(b),
+        };
+        self.deadlines.push(Reverse((inc.deadline(c), into)));
+        f.members
+    }
+
     /// One member resolved at `at`.
     pub(crate) fn resolve(&mut self, c: &CorrelationConfig, id: u64, at: i64) -> Resolution {
         let Some(inc) = self.open.get_mut(&id) else {

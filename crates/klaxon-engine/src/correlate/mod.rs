@@ -97,6 +97,9 @@ pub enum Decision {
         kind: NoiseKind,
         moved_from: Option<u64>,
     },
+    /// The alert joining `into` (through `link.alert`) also linked to incident `from` this
+    /// strongly: `from`'s alerts move into `into` and `from` is gone.
+    Merged { from: u64, into: u64, link: Link },
     /// The incident resolved (under the resolve policy).
     Resolved { incident: u64, at: i64 },
     /// The incident takes no more alerts (idle, lifetime cap, resolved past the reopen
@@ -170,6 +173,11 @@ mod itag {
     pub const FP: u8 = 14;
 }
 
+/// Most incidents one alert merges.
+const MAX_MERGES: usize = 2;
+/// Only incidents this small merge into another: fragments that fired apart before the alert
+/// joining them arrived, not two outages that happen to touch.
+const MERGE_MAX_MEMBERS: usize = 3;
 /// Words filed per alert, and looked up per new alert (the rarest ones).
 const FILED_WORDS: usize = 6;
 const QUERIED_WORDS: usize = 4;
@@ -198,6 +206,8 @@ pub struct Correlator {
     scratch: String,
     keys: Vec<u64>,
     candidates: Vec<Handle>,
+    /// The best link per incident of the alert being placed.
+    per_incident: Vec<(u64, Handle, Scores)>,
     ended: Vec<u64>,
 }
 
@@ -225,6 +235,7 @@ impl Correlator {
             scratch: String::new(),
             keys: Vec::new(),
             candidates: Vec::new(),
+            per_incident: Vec::new(),
             ended: Vec::new(),
         })
     }
@@ -332,6 +343,7 @@ impl Correlator {
         if let Some(set) = self.recurrence.get_mut(rec.fp) {
             if let Some(p) = set.firings.iter_mut().rev().find(|p| p.alert == rec.id) {
                 p.partners = rec.partners;
+                p.incident = Some(rec.incident);
                 p.handle = None;
             }
         }
@@ -409,6 +421,7 @@ impl Correlator {
             return;
         }
         let link = self.best_link(f, &feat);
+        let merges = self.merges(link.as_ref().map(|l| l.0));
         let h = self.insert(f, feat);
         let rec_kind;
         let rec_fp;
@@ -434,6 +447,19 @@ impl Correlator {
                     reopened,
                     link,
                 });
+                for (from, to, scores) in merges {
+                    for m in self.incidents.merge(&self.config, from, incident) {
+                        if let Some(r) = self.rec_mut(m) {
+                            r.incident = incident;
+                        }
+                    }
+                    let link = self.explain(h, to, scores, false);
+                    out.push(Decision::Merged {
+                        from,
+                        into: incident,
+                        link,
+                    });
+                }
                 incident
             }
             None => {
@@ -501,8 +527,10 @@ impl Correlator {
             }
         };
         for p in earlier {
+            let mut moved_from = p.incident;
             if let Some(h) = p.handle {
                 if let Some(rec) = self.forget(h) {
+                    moved_from = Some(rec.incident);
                     if self.incidents.remove_member(rec.incident, h, rec.end.is_none()) {
                         out.push(Decision::Closed {
                             incident: rec.incident,
@@ -514,7 +542,7 @@ impl Correlator {
                 group,
                 alert: p.alert,
                 kind,
-                moved_from: p.incident,
+                moved_from,
             });
         }
         if let Some(set) = self.recurrence.get_mut(feat.fp) {
@@ -562,30 +590,74 @@ impl Correlator {
                 })
             });
         if let Some(h) = repeat {
+            self.per_incident.clear();
             let rec = self.rec(h).expect("checked");
             return Some((h, self.score(f, feat, rec), true));
         }
         self.collect_candidates(feat);
-        let mut best: Option<(Handle, Scores)> = None;
+        let mut per_incident = std::mem::take(&mut self.per_incident);
+        per_incident.clear();
         for &h in &self.candidates {
             let Some(rec) = self.rec(h) else { continue };
             let s = self.score(f, feat, rec);
             if s.confidence < self.config.join_threshold {
                 continue;
             }
-            let better = match &best {
-                None => true,
-                Some((bh, bs)) => {
-                    let b = self.rec(*bh).expect("held");
-                    s.confidence > bs.confidence
-                        || (s.confidence == bs.confidence && (rec.start, rec.id) > (b.start, b.id))
+            match per_incident.iter_mut().find(|(i, _, _)| *i == rec.incident) {
+                Some(entry) => {
+                    let b = self.rec(entry.1).expect("held");
+                    if self.stronger(&s, rec, &entry.2, b) {
+                        *entry = (rec.incident, h, s);
+                    }
                 }
-            };
-            if better {
-                best = Some((h, s));
+                None => per_incident.push((rec.incident, h, s)),
             }
         }
-        best.map(|(h, s)| (h, s, false))
+        // Strongest first, ties to the later alert, then the smaller incident id.
+        per_incident.sort_by(|x, y| {
+            let (a, b) = (self.rec(x.1).expect("held"), self.rec(y.1).expect("held"));
+            if self.stronger(&x.2, a, &y.2, b) {
+                std::cmp::Ordering::Less
+            } else if self.stronger(&y.2, b, &x.2, a) {
+                std::cmp::Ordering::Greater
+            } else {
+                x.0.cmp(&y.0)
+            }
+        });
+        let best = per_incident.first().map(|&(_, h, s)| (h, s, false));
+        self.per_incident = per_incident;
+        best
+    }
+
+    /// Whether the link scored `s` to `a` beats the one scored `t` to `b`.
+    fn stronger(&self, s: &Scores, a: &Rec, t: &Scores, b: &Rec) -> bool {
+        s.confidence > t.confidence || (s.confidence == t.confidence && (a.start, a.id) > (b.start, b.id))
+    }
+
+    /// The other incidents the alert being placed links to strongly enough to merge them into
+    /// the one it joins (through `joined`), with the link to each; none after a repeat.
+    fn merges(&mut self, joined: Option<Handle>) -> Vec<(u64, Handle, Scores)> {
+        let Some(first) = self.per_incident.first() else {
+            return Vec::new();
+        };
+        if Some(first.1) != joined {
+            return Vec::new();
+        }
+        let mut merges: Vec<(u64, Handle, Scores)> = self.per_incident[1..]
+            .iter()
+            .filter(|(i, _, s)| {
+                s.confidence >= self.config.merge_threshold
+                    && self
+                        .incidents
+                        .get(*i)
+                        .is_some_and(|inc| inc.members.len() <= MERGE_MAX_MEMBERS)
+            })
+            .take(MAX_MERGES)
+            .copied()
+            .collect();
+        merges.sort_by_key(|m| m.0);
+        self.per_incident.clear();
+        merges
     }
 
     fn score(&self, f: &Firing<'_>, a: &Features, b: &Rec) -> Scores {
@@ -603,6 +675,7 @@ impl Correlator {
         };
         let mut s = Scores {
             relation,
+            topology: relation.map_or(0.0, |r| r.score_after(f.starts_at - b.start)),
             labels,
             text: evidence::text_score(cosine, mention),
             mention,

@@ -477,6 +477,16 @@ pub enum Relation {
 }
 
 impl Relation {
+    /// The evidence strength of the relation between a new alert and one that started `dt_ms`
+    /// before it, in [0, 1]: a callee failing well after its caller did is not how failures
+    /// travel, so that relation weakens after two minutes.
+    pub fn score_after(self, dt_ms: i64) -> f64 {
+        match self {
+            Relation::CalledBy if dt_ms > 120_000 => 0.35,
+            r => r.score(),
+        }
+    }
+
     /// The evidence strength of the relation, in [0, 1].
     pub fn score(self) -> f64 {
         match self {
