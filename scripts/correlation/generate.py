@@ -410,7 +410,7 @@ class Gen:
             picks += [("svc", self.pick_alert("svc"))]
             if r.random() < 0.7:
                 picks += [("svc", self.pick_alert("svc"))]
-            if r.random() < 0.5:
+            if r.random() < 0.6:
                 picks += [("pod", self.pick_alert("pod"))]
             if w.services[s]["tier"] == "edge" and cause and r.random() < 0.7:
                 picks += [("proxy", self.pick_alert("proxy"))]
@@ -644,7 +644,7 @@ class Gen:
         # Waves: several independent incidents at once in different clusters.
         while made < want_incident:
             t = r.randint(0, int(self.span - HOUR))
-            k = r.choices([1, 2, 3], [3, 4, 2])[0]
+            k = r.choices([1, 2, 3], [4, 4, 1])[0]
             for cl in r.sample(w.clusters, k):
                 gid, n, seen = self.incident(t + r.randint(0, 5 * MIN), cluster=cl)
                 incidents.append((gid, t, seen))

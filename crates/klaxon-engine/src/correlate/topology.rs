@@ -470,6 +470,8 @@ pub enum Relation {
     SameHost,
     /// The new alert's component is called by the earlier alert's: the reverse of a cascade.
     CalledBy,
+    /// Two different services on one host (pods sharing a node): weaker than a host alert.
+    SameNode,
     RunsOn,
     SameNamespace,
     SharedCallee,
@@ -496,6 +498,7 @@ impl Relation {
             Relation::Calls => 0.85,
             Relation::SameHost => 0.75,
             Relation::CalledBy => 0.6,
+            Relation::SameNode => 0.4,
             Relation::RunsOn => 0.6,
             Relation::SameNamespace => 0.5,
             Relation::SharedCallee => 0.35,
@@ -551,7 +554,8 @@ pub(crate) fn relate(t: Option<&Topology>, a: &Place, b: &Place) -> Option<Relat
         }
         called_by = t.callers(ai).contains(&bi);
     }
-    if same(&a.host, &b.host) && clusters_agree {
+    let same_host = same(&a.host, &b.host) && clusters_agree;
+    if same_host && (a.service.is_none() || b.service.is_none()) {
         return Some(Relation::SameHost);
     }
     if called_by {
@@ -568,6 +572,9 @@ pub(crate) fn relate(t: Option<&Topology>, a: &Place, b: &Place) -> Option<Relat
     }
     if same(&a.namespace, &b.namespace) && clusters_agree && (a.cluster.is_some() || b.cluster.is_some()) {
         return Some(Relation::SameNamespace);
+    }
+    if same_host {
+        return Some(Relation::SameNode);
     }
     if let (Some(t), Some(ai), Some(bi)) = (t, a.instance, b.instance) {
         if intersects(t.callees(ai), t.callees(bi)) {
@@ -600,6 +607,7 @@ pub(crate) fn describe(t: Option<&Topology>, r: Relation, a: &Place, b: &Place) 
         Relation::Calls => format!("{} calls {}", name(a), name(b)),
         Relation::CalledBy => format!("{} calls {}", name(b), name(a)),
         Relation::SameHost => format!("same host {}", or_q(&a.host)),
+        Relation::SameNode => format!("{} and {} share host {}", name(a), name(b), or_q(&a.host)),
         Relation::RunsOn => {
             if a.service.is_none() {
                 format!("{} runs on host {}", name(b), or_q(&a.host))
