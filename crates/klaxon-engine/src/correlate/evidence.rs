@@ -112,7 +112,9 @@ pub(crate) fn label_similarity(a: &[LabelKey], b: &[LabelKey]) -> f64 {
     }
 }
 
-/// Cosine similarity of two weighted word sets (sorted by word), given their norms.
+/// Cosine similarity of two weighted word sets (sorted by word), given their norms, with a
+/// prior added to the norms' product so that texts made only of common words (which every
+/// alert of a template shares) score low even when they are identical.
 pub(crate) fn word_similarity(a: &[(u64, f32)], na: f32, b: &[(u64, f32)], nb: f32) -> f64 {
     if na == 0.0 || nb == 0.0 {
         return 0.0;
@@ -130,9 +132,12 @@ pub(crate) fn word_similarity(a: &[(u64, f32)], na: f32, b: &[(u64, f32)], nb: f
             }
         }
     }
-    f64::from(dot / (na * nb)).clamp(0.0, 1.0)
+    f64::from(dot / (na * nb + TEXT_PRIOR)).clamp(0.0, 1.0)
 }
 
+/// Added to the product of the norms of two texts (a norm is at most the square root of the
+/// number of words, each weighing at most 1).
+const TEXT_PRIOR: f32 = 0.5;
 /// Texts this similar or less say nothing; above, the score rises linearly to 1.
 const TEXT_FLOOR: f64 = 0.3;
 /// The text score of a mention of the other alert's component.
