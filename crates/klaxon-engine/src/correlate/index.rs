@@ -1,6 +1,7 @@
 //! Candidate lookup: the alerts of open incidents filed under their evidence keys (place,
 //! rare label values, words, names their text mentions, kind), the most recent few per key, so
 //! a new alert meets only the alerts it could link to and never scans the open incidents.
+//! Entries of forgotten alerts are dropped in sweeps (the caller checks handles meanwhile).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -32,22 +33,20 @@ impl Index {
         list.push_back(h);
     }
 
-    /// Removes `h` from `key`'s list (and the list once empty).
-    pub(crate) fn remove(&mut self, key: u64, h: Handle) {
-        if let Some(list) = self.lists.get_mut(&key) {
-            list.retain(|&x| x != h);
-            if list.is_empty() {
-                self.lists.remove(&key);
-            }
-        }
-    }
-
     /// The newest `n` alerts filed under `key`, newest first.
     pub(crate) fn newest(&self, key: u64, n: usize) -> impl Iterator<Item = Handle> + '_ {
         self.lists
             .get(&key)
             .into_iter()
             .flat_map(move |l| l.iter().rev().take(n).copied())
+    }
+
+    /// Drops every entry `live` rejects, and the lists left empty.
+    pub(crate) fn sweep(&mut self, live: impl Fn(Handle) -> bool) {
+        self.lists.retain(|_, list| {
+            list.retain(|&h| live(h));
+            !list.is_empty()
+        });
     }
 
     pub(crate) fn keys(&self) -> usize {
@@ -75,9 +74,10 @@ mod tests {
         let newest: Vec<u32> = ix.newest(7, 3).map(|h| h.slot).collect();
         assert_eq!(newest, [39, 38, 37]);
         assert_eq!(ix.newest(7, 100).count(), PER_KEY);
-        for s in 0..40 {
-            ix.remove(7, h(s));
-        }
-        assert_eq!(ix.keys(), 0);
+        ix.insert(8, h(50));
+        ix.sweep(|h| h.slot != 50 && h.slot % 2 == 0);
+        assert_eq!(ix.keys(), 1);
+        let left: Vec<u32> = ix.newest(7, 3).map(|h| h.slot).collect();
+        assert_eq!(left, [38, 36, 34]);
     }
 }

@@ -139,8 +139,8 @@ struct Rec {
     names: Vec<u64>,
     incident: u64,
     partners: Partners,
-    /// The index keys it is filed under.
-    filed: Vec<u64>,
+    /// How many index keys it is filed under.
+    filed: u32,
 }
 
 #[derive(Debug, Default)]
@@ -173,6 +173,8 @@ mod itag {
     pub const FP: u8 = 14;
 }
 
+/// Forgotten alerts' index entries beyond the live ones that trigger a sweep.
+const SWEEP_SLACK: usize = 1 << 16;
 /// Most incidents one alert merges.
 const MAX_MERGES: usize = 2;
 /// Only incidents this small merge into another: fragments that fired apart before the alert
@@ -191,6 +193,10 @@ const WORD_RARITY: f32 = 0.45;
 pub struct Correlator {
     config: CorrelationConfig,
     topology: Option<Topology>,
+    /// Label name keys of `ignore_labels`.
+    ignored: Vec<u64>,
+    /// Label name keys of the labels that place an alert (their values are filed as places).
+    placing: [u64; 8],
     now: i64,
     slots: Vec<Slot>,
     free: Vec<u32>,
@@ -201,6 +207,9 @@ pub struct Correlator {
     rarity: Rarity,
     history: History,
     query: u32,
+    /// Index entries of held alerts, and of forgotten ones not yet swept.
+    filed_live: usize,
+    filed_stale: usize,
     // Scratch, reused across alerts.
     tokens: Tokens,
     scratch: String,
@@ -219,6 +228,11 @@ impl Correlator {
             return Err(errors);
         }
         Ok(Correlator {
+            ignored: config.ignore_labels.iter().map(|n| key(tag::LABEL, n)).collect(),
+            placing: [
+                "service", "cluster", "host", "node", "namespace", "pod", "upstream", "instance",
+            ]
+            .map(|n| key(tag::LABEL, n)),
             rarity: Rarity::new(config.rarity_window_ms),
             history: History::new(config.history_max_kinds),
             config,
@@ -231,6 +245,8 @@ impl Correlator {
             incidents: Incidents::default(),
             recurrence: Recurrence::default(),
             query: 0,
+            filed_live: 0,
+            filed_stale: 0,
             tokens: Tokens::default(),
             scratch: String::new(),
             keys: Vec::new(),
@@ -336,8 +352,17 @@ impl Correlator {
         let rec = slot.rec.take()?;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(h.slot);
-        for &k in &rec.filed {
-            self.index.remove(k, h);
+        // Its index entries stay until a sweep; lookups skip them (the slot's generation moved).
+        self.filed_live -= rec.filed as usize;
+        self.filed_stale += rec.filed as usize;
+        if self.filed_stale > self.filed_live + SWEEP_SLACK {
+            let slots = &self.slots;
+            self.index.sweep(|h| {
+                slots
+                    .get(h.slot as usize)
+                    .is_some_and(|s| s.generation == h.generation && s.rec.is_some())
+            });
+            self.filed_stale = 0;
         }
         self.by_id.remove(&rec.id);
         if let Some(set) = self.recurrence.get_mut(rec.fp) {
@@ -354,16 +379,19 @@ impl Correlator {
         let c = &self.config;
         let place = Place::of(f.labels, self.topology.as_ref());
         let alertname = f.labels.get("alertname").map_or("", String::as_str);
-        let kind = key2(itag::KIND, alertname, place.service.as_deref().unwrap_or(""));
+        let kind = key2(itag::KIND, alertname, place.service().unwrap_or(""));
         let fp = text::hash_of(&(itag::FP, f.labels));
+        let ignored = &self.ignored;
         let mut labels: Vec<LabelKey> = f
             .labels
             .iter()
-            .filter(|(n, v)| !v.is_empty() && !c.ignore_labels.iter().any(|i| i == *n))
-            .map(|(n, v)| {
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(n, v)| (key(tag::LABEL, n), n, v))
+            .filter(|(name, _, _)| !ignored.contains(name))
+            .map(|(name, n, v)| {
                 let pair = key2(tag::LABEL, n, v);
                 LabelKey {
-                    name: key(tag::LABEL, n),
+                    name,
                     pair,
                     rarity: self.rarity.of(pair) as f32,
                 }
@@ -372,7 +400,11 @@ impl Correlator {
         labels.sort_unstable_by_key(|l| l.name);
         let texts = f.annotations.iter().filter(|(n, _)| match &c.text_annotations {
             Some(names) => names.iter().any(|x| x == *n),
-            None => !n.to_ascii_lowercase().ends_with("url"),
+            None => !n
+                .len()
+                .checked_sub(3)
+                .and_then(|at| n.get(at..))
+                .is_some_and(|end| end.eq_ignore_ascii_case("url")),
         });
         text::tokenize(
             std::iter::once(alertname).chain(texts.map(|(_, v)| v.as_str())),
@@ -386,11 +418,11 @@ impl Correlator {
             .map(|&w| (w, self.rarity.of(w) as f32))
             .collect();
         let norm = words.iter().map(|w| w.1 * w.1).sum::<f32>().sqrt();
-        let name_key = |s: &Option<Box<str>>| s.as_deref().map(|s| key(tag::NAME, s));
+        let name_key = |s: Option<&str>| s.map(|s| key(tag::NAME, s));
         let own_names = [
-            name_key(&place.service),
-            name_key(&place.host),
-            name_key(&place.pod),
+            name_key(place.service()),
+            name_key(place.host()),
+            name_key(place.pod()),
         ];
         self.rarity.add(
             f.starts_at,
@@ -599,6 +631,16 @@ impl Correlator {
         per_incident.clear();
         for &h in &self.candidates {
             let Some(rec) = self.rec(h) else { continue };
+            // Skip the costly comparisons when even perfect labels, text and history could not
+            // reach the threshold or beat this incident's best link so far.
+            let bound = self.bound(f, feat, rec);
+            let best_here = per_incident
+                .iter()
+                .find(|(i, _, _)| *i == rec.incident)
+                .map_or(0.0, |e| e.2.confidence);
+            if bound < self.config.join_threshold || bound < best_here {
+                continue;
+            }
             let s = self.score(f, feat, rec);
             if s.confidence < self.config.join_threshold {
                 continue;
@@ -660,6 +702,25 @@ impl Correlator {
         merges
     }
 
+    /// The highest confidence a link to `b` could have: its topology and time as they are,
+    /// labels, text and history perfect.
+    fn bound(&self, f: &Firing<'_>, a: &Features, b: &Rec) -> f64 {
+        let c = &self.config;
+        let relation = topology::relate(self.topology.as_ref(), &a.place, &b.place);
+        let mut s = Scores {
+            relation,
+            topology: relation.map_or(0.0, |r| r.score_after(f.starts_at - b.start)),
+            labels: 1.0,
+            text: 1.0,
+            mention: false,
+            history: 1.0,
+            time: evidence::time_weight(c, f.starts_at, b.start, b.end),
+            confidence: 0.0,
+        };
+        evidence::fuse(c, &mut s, topology::other_cluster(&a.place, &b.place));
+        s.confidence
+    }
+
     fn score(&self, f: &Firing<'_>, a: &Features, b: &Rec) -> Scores {
         let c = &self.config;
         let t = self.topology.as_ref();
@@ -697,23 +758,28 @@ impl Correlator {
         if let Some(t) = &self.topology {
             topology::neighbour_keys(t, p, &mut keys, 24);
         }
-        if let Some(u) = p.upstream.as_deref() {
-            if let Some(cl) = p.cluster.as_deref() {
+        if let Some(u) = p.upstream() {
+            if let Some(cl) = p.cluster() {
                 keys.push(key2(tag::NAME, u, cl));
             }
             keys.push(key(tag::NAME, u));
         }
-        if let Some(s) = p.service.as_deref() {
+        if let Some(s) = p.service() {
             keys.push(key(itag::UPSTREAM_OF, s));
         }
         // Names its text mentions, and alerts whose text mentions it.
-        keys.extend(a.names.iter().copied());
+        keys.extend(a.names.iter().copied().filter(|&n| !a.own_names.contains(&Some(n))));
         keys.extend(a.own_names.iter().flatten().map(|&n| mixed(itag::MENTIONED, n)));
         // Its rarest label values and words.
-        let mut labels: Vec<&LabelKey> = a.labels.iter().filter(|l| l.rarity >= LABEL_RARITY).collect();
-        labels.sort_by(|x, y| y.rarity.total_cmp(&x.rarity).then(x.pair.cmp(&y.pair)));
-        keys.extend(labels.iter().take(QUERIED_LABELS).map(|l| l.pair));
-        keys.extend(rarest_words(&a.words, QUERIED_WORDS));
+        let placing = &self.placing;
+        keys.extend(rarest::<QUERIED_LABELS>(
+            a.labels
+                .iter()
+                .filter(|l| !placing.contains(&l.name))
+                .map(|l| (l.pair, l.rarity)),
+            LABEL_RARITY,
+        ));
+        keys.extend(rarest::<QUERIED_WORDS>(a.words.iter().copied(), WORD_RARITY));
         // Kinds that were together with its kind before.
         keys.extend(
             self.history
@@ -744,17 +810,28 @@ impl Correlator {
     }
 
     fn insert(&mut self, f: &Firing<'_>, feat: Features) -> Handle {
-        let mut filed: Vec<u64> = Vec::with_capacity(24);
+        let mut filed = std::mem::take(&mut self.keys);
+        filed.clear();
         filed.extend(place_keys(&feat.place));
-        if let Some(s) = feat.place.service.as_deref() {
+        if let Some(s) = feat.place.service() {
             filed.push(key(tag::NAME, s));
         }
-        if let Some(u) = feat.place.upstream.as_deref() {
+        if let Some(u) = feat.place.upstream() {
             filed.push(key(itag::UPSTREAM_OF, u));
         }
-        filed.extend(feat.names.iter().map(|&n| mixed(itag::MENTIONED, n)));
-        filed.extend(feat.labels.iter().filter(|l| l.rarity >= LABEL_RARITY).map(|l| l.pair));
-        filed.extend(rarest_words(&feat.words, FILED_WORDS));
+        filed.extend(
+            feat.names
+                .iter()
+                .filter(|&&n| !feat.own_names.contains(&Some(n)))
+                .map(|&n| mixed(itag::MENTIONED, n)),
+        );
+        filed.extend(
+            feat.labels
+                .iter()
+                .filter(|l| l.rarity >= LABEL_RARITY && !self.placing.contains(&l.name))
+                .map(|l| l.pair),
+        );
+        filed.extend(rarest::<FILED_WORDS>(feat.words.iter().copied(), WORD_RARITY));
         filed.push(mixed(itag::KIND, feat.kind));
         filed.sort_unstable();
         filed.dedup();
@@ -773,6 +850,9 @@ impl Correlator {
         for &k in &filed {
             self.index.insert(k, h);
         }
+        let count = filed.len();
+        self.keys = filed;
+        self.filed_live += count;
         self.slots[slot as usize].rec = Some(Rec {
             id: f.alert,
             fp: feat.fp,
@@ -787,7 +867,7 @@ impl Correlator {
             names: feat.names,
             incident: 0,
             partners: Partners::default(),
-            filed,
+            filed: count as u32,
         });
         self.by_id.insert(f.alert, h);
         h
@@ -825,7 +905,7 @@ impl Correlator {
         let rec = self.rec(h).expect("held");
         let name = f.labels.get("alertname").map_or("alert", String::as_str);
         let p = &rec.place;
-        let at = match (&p.service, &p.cluster, &p.host, &p.pod) {
+        let at = match (p.service(), p.cluster(), p.host(), p.pod()) {
             (Some(s), Some(c), _, _) => format!("{s}@{c}"),
             (Some(s), None, _, _) => s.to_string(),
             (None, _, Some(h), _) => h.to_string(),
@@ -844,17 +924,16 @@ impl Correlator {
 /// The index keys of a place itself: instance (or service without cluster), host, pod,
 /// namespace in cluster.
 fn place_keys(p: &Place) -> impl Iterator<Item = u64> + '_ {
-    let instance = match (&p.service, &p.cluster) {
+    let instance = match (p.service(), p.cluster()) {
         (Some(s), Some(c)) => Some(key2(tag::NAME, s, c)),
         (Some(s), None) => Some(key(tag::NAME, s)),
         _ => None,
     };
-    let host = p.host.as_deref().map(|h| key(tag::NAME, h));
-    let pod = p.pod.as_deref().map(|x| key(tag::NAME, x));
+    let host = p.host().map(|h| key(tag::NAME, h));
+    let pod = p.pod().map(|x| key(tag::NAME, x));
     let ns = p
-        .namespace
-        .as_deref()
-        .map(|n| key2(itag::NAMESPACE, n, p.cluster.as_deref().unwrap_or("")));
+        .namespace()
+        .map(|n| key2(itag::NAMESPACE, n, p.cluster().unwrap_or("")));
     [instance, host, pod, ns].into_iter().flatten()
 }
 
@@ -871,10 +950,30 @@ fn mixed(t: u8, k: u64) -> u64 {
     text::hash_of(&(t, k))
 }
 
-fn rarest_words(words: &[(u64, f32)], n: usize) -> impl Iterator<Item = u64> {
-    let mut w: Vec<(u64, f32)> = words.iter().copied().filter(|w| w.1 >= WORD_RARITY).collect();
-    w.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-    w.into_iter().take(n).map(|w| w.0)
+/// The keys of the `K` rarest entries at least `min` rare, rarest first (ties by key).
+fn rarest<const K: usize>(
+    entries: impl Iterator<Item = (u64, f32)>,
+    min: f32,
+) -> impl Iterator<Item = u64> {
+    let mut top = [(0u64, f32::NEG_INFINITY); K];
+    let mut n = 0;
+    for e in entries.filter(|e| e.1 >= min) {
+        let beats = |x: &(u64, f32)| e.1 > x.1 || (e.1 == x.1 && e.0 < x.0);
+        if n < K {
+            top[n] = e;
+            n += 1;
+        } else if beats(&top[K - 1]) {
+            top[K - 1] = e;
+        } else {
+            continue;
+        }
+        let mut i = n - 1;
+        while i > 0 && beats(&top[i - 1]) {
+            top.swap(i, i - 1);
+            i -= 1;
+        }
+    }
+    top.into_iter().take(n).map(|e| e.0)
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ const BUCKETS: i64 = 12;
 #[derive(Debug, Default)]
 pub(crate) struct Rarity {
     bucket_ms: i64,
-    /// (bucket start, alerts in it, key counts), oldest first.
-    buckets: VecDeque<(i64, u32, Counts)>,
+    /// (bucket start, alerts in it, the keys they held), oldest first.
+    buckets: VecDeque<(i64, u32, Vec<u64>)>,
     totals: Counts,
     docs: u32,
 }
@@ -32,11 +32,11 @@ impl Rarity {
             if start + self.bucket_ms * BUCKETS > now {
                 break;
             }
-            let (_, _, counts) = self.buckets.pop_front().expect("front exists");
+            let (_, _, keys) = self.buckets.pop_front().expect("front exists");
             self.docs -= docs;
-            for (k, n) in counts {
+            for k in keys {
                 if let Some(t) = self.totals.get_mut(&k) {
-                    *t -= n;
+                    *t -= 1;
                     if *t == 0 {
                         self.totals.remove(&k);
                     }
@@ -49,13 +49,13 @@ impl Rarity {
     pub(crate) fn add(&mut self, now: i64, keys: impl IntoIterator<Item = u64>) {
         let start = now - now.rem_euclid(self.bucket_ms);
         if self.buckets.back().is_none_or(|b| b.0 < start) {
-            self.buckets.push_back((start, 0, Counts::default()));
+            self.buckets.push_back((start, 0, Vec::new()));
         }
         let bucket = self.buckets.back_mut().expect("just pushed");
         bucket.1 += 1;
         self.docs += 1;
         for k in keys {
-            *bucket.2.entry(k).or_insert(0) += 1;
+            bucket.2.push(k);
             *self.totals.entry(k).or_insert(0) += 1;
         }
     }

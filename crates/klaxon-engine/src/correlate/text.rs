@@ -69,8 +69,7 @@ pub(crate) fn tokenize<'a>(
                 && compound.contains(|c: char| c.is_alphabetic())
                 && !looks_random(compound)
             {
-                scratch.clear();
-                scratch.extend(compound.chars().flat_map(char::to_lowercase));
+                lower(compound, scratch);
                 out.names.push(key(tag::NAME, scratch));
             }
             for part in compound.split(['-', '_']) {
@@ -88,30 +87,44 @@ pub(crate) fn tokenize<'a>(
 /// Splits one part at camel-case boundaries (`KubePodCrashLooping`, `HTTPServerDown`) and keeps
 /// the words that are not noise.
 fn words(part: &str, out: &mut Tokens, scratch: &mut String) {
-    let chars: Vec<(usize, char)> = part.char_indices().collect();
     let mut start = 0;
-    for i in 1..=chars.len() {
-        let boundary = i == chars.len() || {
-            let (prev, cur) = (chars[i - 1].1, chars[i].1);
-            let next_lower = chars.get(i + 1).is_some_and(|&(_, c)| c.is_lowercase());
-            (prev.is_lowercase() && cur.is_uppercase())
-                || (prev.is_uppercase() && cur.is_uppercase() && next_lower)
-        };
-        if boundary {
-            let from = chars[start].0;
-            let to = chars.get(i).map_or(part.len(), |&(b, _)| b);
-            word(&part[from..to], out, scratch);
-            start = i;
+    let mut prev: Option<char> = None;
+    let mut it = part.char_indices().peekable();
+    while let Some((i, cur)) = it.next() {
+        if let Some(p) = prev {
+            let next_lower = it.peek().is_some_and(|&(_, c)| c.is_lowercase());
+            if (p.is_lowercase() && cur.is_uppercase())
+                || (p.is_uppercase() && cur.is_uppercase() && next_lower)
+            {
+                word(&part[start..i], out, scratch);
+                start = i;
+            }
         }
+        prev = Some(cur);
+    }
+    word(&part[start..], out, scratch);
+}
+
+/// Writes `s` lowercased into `scratch`.
+fn lower(s: &str, scratch: &mut String) {
+    scratch.clear();
+    if s.is_ascii() {
+        scratch.push_str(s);
+        scratch.make_ascii_lowercase();
+    } else {
+        scratch.extend(s.chars().flat_map(char::to_lowercase));
     }
 }
 
 fn word(w: &str, out: &mut Tokens, scratch: &mut String) {
-    if w.chars().count() < 2 || w.contains(|c: char| c.is_ascii_digit()) || looks_random(w) {
+    if w.len() < 2
+        || w.chars().nth(1).is_none()
+        || w.bytes().any(|b| b.is_ascii_digit())
+        || looks_random(w)
+    {
         return;
     }
-    scratch.clear();
-    scratch.extend(w.chars().flat_map(char::to_lowercase));
+    lower(w, scratch);
     if STOP.binary_search(&scratch.as_str()).is_ok() {
         return;
     }

@@ -33,6 +33,8 @@ pub struct Topology {
     clusters: Vec<String>,
     cluster_by_name: HashMap<String, u32>,
     instances: Vec<Instance>,
+    /// `key2(NAME, service, cluster)` of each instance.
+    instance_keys: Vec<u64>,
     /// `key2(NAME, service, cluster)` → instance.
     instance_by_key: HashMap<u64, u32>,
     /// Host name → the cluster it belongs to.
@@ -75,6 +77,7 @@ impl Topology {
             return i;
         }
         let i = u32::try_from(self.instances.len()).expect("fewer than 2^32 instances");
+        self.instance_keys.push(k);
         self.instances.push(Instance {
             service,
             cluster,
@@ -136,12 +139,7 @@ impl Topology {
 
     /// The index key of an instance (the same as an alert placed there by its labels).
     pub(crate) fn instance_key(&self, i: u32) -> u64 {
-        let inst = &self.instances[i as usize];
-        key2(
-            tag::NAME,
-            &self.services[inst.service as usize].name,
-            &self.clusters[inst.cluster as usize],
-        )
+        self.instance_keys[i as usize]
     }
 
     pub(crate) fn instance_hosts(&self, i: u32) -> &[String] {
@@ -371,75 +369,140 @@ fn pair<'a>(v: &'a Value, path: &str, errors: &mut Vec<TopologyError>) -> Option
 /// part of `instance`), `namespace`, `pod` and `upstream`, completed from the topology.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Place {
-    pub service: Option<Box<str>>,
-    pub cluster: Option<Box<str>>,
-    pub host: Option<Box<str>>,
-    pub namespace: Option<Box<str>>,
-    pub pod: Option<Box<str>>,
-    pub upstream: Option<Box<str>>,
+    /// The names below, one after the other (one allocation per alert).
+    text: Box<str>,
+    /// (start, end) in `text` of service, cluster, host, namespace, pod, upstream; empty when
+    /// absent.
+    spans: [(u32, u32); 6],
     /// The topology instance (service in cluster), when the document knows it.
     pub instance: Option<u32>,
+    /// Name keys of the above (0 when absent), so relating two places compares numbers.
+    pub keys: PlaceKeys,
 }
 
-fn label<'a>(labels: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
-    labels.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+/// `key(NAME, name)` of each part of a place, 0 when absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PlaceKeys {
+    pub service: u64,
+    pub cluster: u64,
+    pub host: u64,
+    pub namespace: u64,
+    pub pod: u64,
+    pub upstream: u64,
 }
 
 impl Place {
-    pub(crate) fn of(labels: &BTreeMap<String, String>, topology: Option<&Topology>) -> Place {
-        let boxed = |s: &str| Some(Box::<str>::from(s));
-        let host = label(labels, "host")
-            .or_else(|| label(labels, "node"))
-            .or_else(|| {
-                label(labels, "instance").map(|i| match i.rsplit_once(':') {
-                    Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-                    _ => i,
-                })
-            });
-        let pod = label(labels, "pod");
-        let mut service = label(labels, "service").map(str::to_owned);
-        let mut cluster = label(labels, "cluster").map(str::to_owned);
+    fn part(&self, i: usize) -> Option<&str> {
+        let (a, b) = self.spans[i];
+        (b > a).then(|| &self.text[a as usize..b as usize])
+    }
+
+    pub(crate) fn service(&self) -> Option<&str> {
+        self.part(0)
+    }
+
+    pub(crate) fn cluster(&self) -> Option<&str> {
+        self.part(1)
+    }
+
+    pub(crate) fn host(&self) -> Option<&str> {
+        self.part(2)
+    }
+
+    pub(crate) fn namespace(&self) -> Option<&str> {
+        self.part(3)
+    }
+
+    pub(crate) fn pod(&self) -> Option<&str> {
+        self.part(4)
+    }
+
+    pub(crate) fn upstream(&self) -> Option<&str> {
+        self.part(5)
+    }
+
+    pub(crate) fn of<'a>(
+        labels: &'a BTreeMap<String, String>,
+        topology: Option<&'a Topology>,
+    ) -> Place {
+        // One pass over the labels: host, node, instance, pod, service, cluster, namespace,
+        // upstream.
+        let mut found: [Option<&str>; 8] = [None; 8];
+        for (name, value) in labels {
+            let slot = match name.as_str() {
+                "host" => 0,
+                "node" => 1,
+                "instance" => 2,
+                "pod" => 3,
+                "service" => 4,
+                "cluster" => 5,
+                "namespace" => 6,
+                "upstream" => 7,
+                _ => continue,
+            };
+            found[slot] = Some(value.trim()).filter(|v| !v.is_empty());
+        }
+        let [host, node, instance_label, pod, mut service, mut cluster, mut namespace, upstream] =
+            found;
+        let host = host.or(node).or_else(|| {
+            instance_label.map(|i| match i.rsplit_once(':') {
+                Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+                _ => i,
+            })
+        });
         let mut instance = None;
-        let mut namespace = label(labels, "namespace").map(str::to_owned);
         if let Some(t) = topology {
             if service.is_none() {
-                service = pod.and_then(|p| service_of_pod(t, p)).map(str::to_owned);
+                service = pod.and_then(|p| service_of_pod(t, p));
             }
             if cluster.is_none() {
                 cluster = host
                     .and_then(|h| t.host_cluster.get(h))
                     .or_else(|| {
-                        let s = t.service_by_name.get(service.as_deref()?)?;
+                        let s = t.service_by_name.get(service?)?;
                         match t.services[*s as usize].clusters.as_slice() {
                             [only] => Some(only),
                             _ => None,
                         }
                     })
-                    .map(|&c| t.clusters[c as usize].clone());
+                    .map(|&c| t.clusters[c as usize].as_str());
             }
-            if let (Some(s), Some(c)) = (&service, &cluster) {
+            if let (Some(s), Some(c)) = (service, cluster) {
                 instance = t.instance_of(s, c);
             }
             if namespace.is_none() {
                 namespace = service
-                    .as_deref()
                     .and_then(|s| t.service_by_name.get(s))
-                    .and_then(|&s| t.services[s as usize].namespace.clone());
+                    .and_then(|&s| t.services[s as usize].namespace.as_deref());
             }
         }
+        let k = |s: Option<&str>| s.map_or(0, |s| key(tag::NAME, s));
+        let keys = PlaceKeys {
+            service: k(service),
+            cluster: k(cluster),
+            host: k(host),
+            namespace: k(namespace),
+            pod: k(pod),
+            upstream: k(upstream),
+        };
+        let parts = [service, cluster, host, namespace, pod, upstream];
+        let mut text = String::with_capacity(parts.iter().flatten().map(|p| p.len()).sum());
+        let mut spans = [(0u32, 0u32); 6];
+        for (span, part) in spans.iter_mut().zip(parts) {
+            let start = text.len();
+            text.push_str(part.unwrap_or(""));
+            *span = (start as u32, text.len() as u32);
+        }
         Place {
-            service: service.as_deref().and_then(boxed),
-            cluster: cluster.as_deref().and_then(boxed),
-            host: host.and_then(boxed),
-            namespace: namespace.as_deref().and_then(boxed),
-            pod: pod.and_then(boxed),
-            upstream: label(labels, "upstream").and_then(boxed),
+            text: text.into_boxed_str(),
+            spans,
             instance,
+            keys,
         }
     }
 
     fn instance_name(&self) -> String {
-        match (&self.service, &self.cluster) {
+        match (self.service(), self.cluster()) {
             (Some(s), Some(c)) => format!("{s}@{c}"),
             (Some(s), None) => s.to_string(),
             _ => "?".to_owned(),
@@ -507,13 +570,13 @@ impl Relation {
     }
 }
 
-fn same(a: &Option<Box<str>>, b: &Option<Box<str>>) -> bool {
-    matches!((a, b), (Some(a), Some(b)) if a == b)
+fn same(a: u64, b: u64) -> bool {
+    a != 0 && a == b
 }
 
 /// Whether two places are in different known clusters.
 pub(crate) fn other_cluster(a: &Place, b: &Place) -> bool {
-    matches!((&a.cluster, &b.cluster), (Some(x), Some(y)) if x != y)
+    a.keys.cluster != 0 && b.keys.cluster != 0 && a.keys.cluster != b.keys.cluster
 }
 
 fn intersects(a: &[u32], b: &[u32]) -> bool {
@@ -531,14 +594,14 @@ fn intersects(a: &[u32], b: &[u32]) -> bool {
 /// The strongest relation between the places of a new alert `a` and an earlier alert `b`.
 pub(crate) fn relate(t: Option<&Topology>, a: &Place, b: &Place) -> Option<Relation> {
     let clusters_agree = !other_cluster(a, b);
-    if same(&a.pod, &b.pod) && clusters_agree {
+    if same(a.keys.pod, b.keys.pod) && clusters_agree {
         return Some(Relation::SamePod);
     }
-    if same(&a.service, &b.service) && clusters_agree {
+    if same(a.keys.service, b.keys.service) && clusters_agree {
         return Some(Relation::SameInstance);
     }
     let upstream = |x: &Place, y: &Place| {
-        same(&x.upstream, &y.service)
+        same(x.keys.upstream, y.keys.service)
             && (clusters_agree || match (t, x.instance, y.instance) {
                 (Some(t), Some(xi), Some(yi)) => t.callees(xi).contains(&yi),
                 _ => false,
@@ -554,23 +617,23 @@ pub(crate) fn relate(t: Option<&Topology>, a: &Place, b: &Place) -> Option<Relat
         }
         called_by = t.callers(ai).contains(&bi);
     }
-    let same_host = same(&a.host, &b.host) && clusters_agree;
-    if same_host && (a.service.is_none() || b.service.is_none()) {
+    let same_host = same(a.keys.host, b.keys.host) && clusters_agree;
+    if same_host && (a.service().is_none() || b.service().is_none()) {
         return Some(Relation::SameHost);
     }
     if called_by {
         return Some(Relation::CalledBy);
     }
     if let Some(t) = t {
-        let on = |x: &Place, y: &Place| match (&x.host, y.instance) {
-            (Some(h), Some(yi)) if x.service.is_none() => t.host_instances(h).contains(&yi),
+        let on = |x: &Place, y: &Place| match (x.host(), y.instance) {
+            (Some(h), Some(yi)) if x.service().is_none() => t.host_instances(h).contains(&yi),
             _ => false,
         };
         if on(a, b) || on(b, a) {
             return Some(Relation::RunsOn);
         }
     }
-    if same(&a.namespace, &b.namespace) && clusters_agree && (a.cluster.is_some() || b.cluster.is_some()) {
+    if same(a.keys.namespace, b.keys.namespace) && clusters_agree && (a.keys.cluster != 0 || b.keys.cluster != 0) {
         return Some(Relation::SameNamespace);
     }
     if same_host {
@@ -593,12 +656,12 @@ pub(crate) fn describe(t: Option<&Topology>, r: Relation, a: &Place, b: &Place) 
         (Some(t), Some(i)) => t.instance_name(i),
         _ => p.instance_name(),
     };
-    let or_q = |s: &Option<Box<str>>| s.as_deref().unwrap_or("?").to_owned();
+    let or_q = |s: Option<&str>| s.unwrap_or("?").to_owned();
     match r {
-        Relation::SamePod => format!("same pod {}", or_q(&a.pod)),
+        Relation::SamePod => format!("same pod {}", or_q(a.pod())),
         Relation::SameInstance => format!("same instance {}", name(a)),
         Relation::Upstream => {
-            if same(&a.upstream, &b.service) {
+            if same(a.keys.upstream, b.keys.service) {
                 format!("{} names upstream {}", name(a), name(b))
             } else {
                 format!("{} names upstream {}", name(b), name(a))
@@ -606,16 +669,16 @@ pub(crate) fn describe(t: Option<&Topology>, r: Relation, a: &Place, b: &Place) 
         }
         Relation::Calls => format!("{} calls {}", name(a), name(b)),
         Relation::CalledBy => format!("{} calls {}", name(b), name(a)),
-        Relation::SameHost => format!("same host {}", or_q(&a.host)),
-        Relation::SameNode => format!("{} and {} share host {}", name(a), name(b), or_q(&a.host)),
+        Relation::SameHost => format!("same host {}", or_q(a.host())),
+        Relation::SameNode => format!("{} and {} share host {}", name(a), name(b), or_q(a.host())),
         Relation::RunsOn => {
-            if a.service.is_none() {
-                format!("{} runs on host {}", name(b), or_q(&a.host))
+            if a.service().is_none() {
+                format!("{} runs on host {}", name(b), or_q(a.host()))
             } else {
-                format!("{} runs on host {}", name(a), or_q(&b.host))
+                format!("{} runs on host {}", name(a), or_q(b.host()))
             }
         }
-        Relation::SameNamespace => format!("same namespace {}", or_q(&a.namespace)),
+        Relation::SameNamespace => format!("same namespace {}", or_q(a.namespace())),
         Relation::SharedCallee => format!("{} and {} call the same service", name(a), name(b)),
         Relation::TwoHops => format!("{} and {} are two calls apart", name(a), name(b)),
     }
@@ -649,8 +712,8 @@ pub(crate) fn neighbour_keys(t: &Topology, p: &Place, out: &mut Vec<u64>, max: u
             }
         }
     }
-    if p.service.is_none() {
-        if let Some(h) = &p.host {
+    if p.service().is_none() {
+        if let Some(h) = p.host() {
             for &n in t.host_instances(h) {
                 push(t.instance_key(n), out);
             }
