@@ -381,7 +381,8 @@ impl Correlator {
         let alertname = f.labels.get("alertname").map_or("", String::as_str);
         let kind = key2(itag::KIND, alertname, place.service().unwrap_or(""));
         let fp = text::hash_of(&(itag::FP, f.labels));
-        let ignored = &self.ignored;
+        self.rarity.start_doc(f.starts_at);
+        let (ignored, rarity) = (&self.ignored, &mut self.rarity);
         let mut labels: Vec<LabelKey> = f
             .labels
             .iter()
@@ -393,7 +394,7 @@ impl Correlator {
                 LabelKey {
                     name,
                     pair,
-                    rarity: self.rarity.of(pair) as f32,
+                    rarity: rarity.count(pair) as f32,
                 }
             })
             .collect();
@@ -415,7 +416,7 @@ impl Correlator {
             .tokens
             .words
             .iter()
-            .map(|&w| (w, self.rarity.of(w) as f32))
+            .map(|&w| (w, self.rarity.count(w) as f32))
             .collect();
         let norm = words.iter().map(|w| w.1 * w.1).sum::<f32>().sqrt();
         let name_key = |s: Option<&str>| s.map(|s| key(tag::NAME, s));
@@ -424,10 +425,6 @@ impl Correlator {
             name_key(place.host()),
             name_key(place.pod()),
         ];
-        self.rarity.add(
-            f.starts_at,
-            labels.iter().map(|l| l.pair).chain(self.tokens.words.iter().copied()),
-        );
         Features {
             fp,
             kind,

@@ -46,7 +46,16 @@ impl Rarity {
     }
 
     /// Counts one alert holding `keys` (each key once) at `now`.
+    #[cfg(test)]
     pub(crate) fn add(&mut self, now: i64, keys: impl IntoIterator<Item = u64>) {
+        self.start_doc(now);
+        for k in keys {
+            self.count(k);
+        }
+    }
+
+    /// Starts counting an alert at `now`; its keys follow through [`Rarity::count`].
+    pub(crate) fn start_doc(&mut self, now: i64) {
         let start = now - now.rem_euclid(self.bucket_ms);
         if self.buckets.back().is_none_or(|b| b.0 < start) {
             self.buckets.push_back((start, 0, Vec::new()));
@@ -54,14 +63,23 @@ impl Rarity {
         let bucket = self.buckets.back_mut().expect("just pushed");
         bucket.1 += 1;
         self.docs += 1;
-        for k in keys {
-            bucket.2.push(k);
-            *self.totals.entry(k).or_insert(0) += 1;
-        }
+    }
+
+    /// Counts `key` in the alert started last, and returns its rarity among the alerts before
+    /// it (what [`Rarity::of`] answered before the alert started): one lookup, not two.
+    pub(crate) fn count(&mut self, key: u64) -> f64 {
+        let bucket = self.buckets.back_mut().expect("an alert was started");
+        bucket.2.push(key);
+        let t = self.totals.entry(key).or_insert(0);
+        let df = f64::from(*t) + 1.0;
+        *t += 1;
+        let n = f64::from(self.docs - 1) + 2.0;
+        ((n / df).ln() / n.ln()).clamp(0.0, 1.0)
     }
 
     /// The rarity of `key` in [0, 1]: 1 for a key no alert in the window held, near 0 for one
     /// every alert holds (a normalised inverse document frequency).
+    #[cfg(test)]
     pub(crate) fn of(&self, key: u64) -> f64 {
         let n = f64::from(self.docs) + 2.0;
         let df = f64::from(self.totals.get(&key).copied().unwrap_or(0)) + 1.0;
@@ -89,6 +107,10 @@ mod tests {
         assert!(r.of(1) < 0.01, "{}", r.of(1));
         assert!(r.of(2) > 0.6, "{}", r.of(2));
         assert!((r.of(3) - 1.0).abs() < 1e-9);
+        // Counting answers what `of` said before the alert.
+        let before = (r.of(1), r.of(2));
+        r.start_doc(1000);
+        assert_eq!((r.count(1), r.count(2)), before);
         r.advance(10 * 60_000);
         assert_eq!(r.keys(), 0);
         assert!((r.of(1) - 1.0).abs() < 1e-9);
