@@ -87,7 +87,7 @@ pub(crate) struct LabelKey {
 /// Similarity of two label lists (sorted by name): the rarity of the values they share over
 /// the rarity of the names both carry, plus a prior, so one shared common label says little.
 pub(crate) fn label_similarity(a: &[LabelKey], b: &[LabelKey]) -> f64 {
-    const PRIOR: f64 = 0.5;
+    const PRIOR: f64 = 0.3;
     let (mut i, mut j) = (0, 0);
     let (mut shared, mut compared) = (0.0f64, 0.0f64);
     while i < a.len() && j < b.len() {

@@ -778,8 +778,8 @@ mod tests {
             errors,
             [
                 "services[1].name: duplicate service `a` (also services[0])",
-                "services[2].depends_on: expected an array",
                 "services[0].depends_on[0]: unknown service `nope`",
+                "services[2].depends_on: expected an array",
                 "edges[0][1]: unknown service `ghost`",
                 "edges[1]: expected a pair of strings",
                 "routes[0][1]: expected `service@cluster`, got `b`",
