@@ -102,7 +102,10 @@ fn alert(j: usize) -> Alert {
         ("cluster", format!("c-{c}")),
         ("namespace", format!("ns-{svc}")),
         ("host", format!("node-{c}-{svc}")),
-        ("instance", format!("10.{}.{}.{}:8080", c, (j >> 8) & 255, j & 255)),
+        (
+            "instance",
+            format!("10.{}.{}.{}:8080", c, (j >> 8) & 255, j & 255),
+        ),
         ("pod", format!("{svc}-{:x}", j % 5)),
         ("severity", ["critical", "warning"][j % 2].to_owned()),
         ("env", "prod".to_owned()),
@@ -194,7 +197,8 @@ impl Stream {
             starts_at: now,
             ends_at: None,
         };
-        self.correlator.observe(&Event::Firing(firing), &mut self.out);
+        self.correlator
+            .observe(&Event::Firing(firing), &mut self.out);
         self.out.clear();
         self.resolves.push_back((now + 60_000, i as u64));
         self.next += 1;
@@ -215,7 +219,11 @@ fn bench(c: &mut Criterion) {
         stream.step(&pool);
     }
     let open = stream.correlator.stats().open_incidents;
-    assert!((9_000..=12_000).contains(&open), "{:?}", stream.correlator.stats());
+    assert!(
+        (9_000..=12_000).contains(&open),
+        "{:?}",
+        stream.correlator.stats()
+    );
     let mut group = c.benchmark_group("correlate");
     group.throughput(Throughput::Elements(1));
     group.measurement_time(Duration::from_secs(10));
@@ -233,7 +241,10 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
     let stats = stream.correlator.stats();
-    assert!((9_000..=12_000).contains(&stats.open_incidents), "{stats:?}");
+    assert!(
+        (9_000..=12_000).contains(&stats.open_incidents),
+        "{stats:?}"
+    );
     eprintln!("after the run: {stats:?}");
 }
 

@@ -93,14 +93,15 @@ fn parse_line(line: &str, n: usize) -> Result<Parsed, String> {
 }
 
 fn load_config(path: &Path) -> anyhow::Result<CorrelationConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut table: toml::Table =
         toml::from_str(&text).with_context(|| format!("{}: not valid TOML", path.display()))?;
     match table.remove("correlation") {
         None => Ok(CorrelationConfig::default()),
-        Some(v) => v
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}: [correlation]: {}", path.display(), e.message())),
+        Some(v) => v.try_into().map_err(|e: toml::de::Error| {
+            anyhow::anyhow!("{}: [correlation]: {}", path.display(), e.message())
+        }),
     }
 }
 
@@ -239,7 +240,11 @@ fn link_json(l: &Link, k: &impl Fn(u64) -> Value) -> Value {
     if let Some((_, why)) = &e.topology {
         ev.insert("topology".into(), Value::String(why.clone()));
     }
-    for (name, v) in [("labels", e.labels), ("text", e.text), ("history", e.history)] {
+    for (name, v) in [
+        ("labels", e.labels),
+        ("text", e.text),
+        ("history", e.history),
+    ] {
         if v > 0.0 {
             ev.insert(name.into(), json!(round3(v)));
         }
@@ -271,7 +276,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .or_else(|| config.topology.as_ref().map(PathBuf::from));
     let topology = match &topology_path {
         None => {
-            eprintln!("note: no topology document: correlating from labels, text, time and history");
+            eprintln!(
+                "note: no topology document: correlating from labels, text, time and history"
+            );
             None
         }
         Some(p) => {
@@ -282,7 +289,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     for e in &errors {
                         eprintln!("{}: error: {e}", p.display());
                     }
-                    anyhow::bail!("{}: {} error(s), topology rejected", p.display(), errors.len());
+                    anyhow::bail!(
+                        "{}: {} error(s), topology rejected",
+                        p.display(),
+                        errors.len()
+                    );
                 }
             }
         }
@@ -325,14 +336,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             annotations,
             starts_at,
             ends_at,
-        } = (match parse_line(&line, n) {
+        } = match parse_line(&line, n) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("{name}:{n}: {e}");
                 bad += 1;
                 continue;
             }
-        });
+        };
         let identity = (labels, starts_at);
         if let Some(&id) = known.get(&identity) {
             // A repeat of a known alert: its resolution if it carries an end, else a resend.
@@ -365,7 +376,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    serde_json::to_writer(&mut out, &outcome.to_json(&keys, &starts)).context("writing the result")?;
+    serde_json::to_writer(&mut out, &outcome.to_json(&keys, &starts))
+        .context("writing the result")?;
     out.write_all(b"\n").context("writing the result")?;
     out.flush().context("writing the result")?;
     if bad > 0 {

@@ -137,11 +137,15 @@ impl CorrelationConfig {
         ];
         for (key, v) in unit {
             if !(0.0..=1.0).contains(&v) {
-                errors.push(format!("correlation.{key}: must be between 0 and 1, got {v}"));
+                errors.push(format!(
+                    "correlation.{key}: must be between 0 and 1, got {v}"
+                ));
             }
         }
         if self.join_threshold <= 0.0 {
-            errors.push("correlation.join_threshold: must be above 0 (time alone never groups)".into());
+            errors.push(
+                "correlation.join_threshold: must be above 0 (time alone never groups)".into(),
+            );
         }
         let positive = [
             ("time_scale_ms", self.time_scale_ms),
@@ -170,7 +174,9 @@ impl CorrelationConfig {
         ];
         for (key, v, min) in counts {
             if v < min {
-                errors.push(format!("correlation.{key}: must be at least {min}, got {v}"));
+                errors.push(format!(
+                    "correlation.{key}: must be at least {min}, got {v}"
+                ));
             }
         }
         if !(self.history_smoothing > 0.0) {

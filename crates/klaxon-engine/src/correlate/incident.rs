@@ -126,7 +126,10 @@ impl Incidents {
         let Some(f) = self.open.remove(&from) else {
             return Vec::new();
         };
-        let inc = self.open.get_mut(&into).expect("merged into an open incident");
+        let inc = self
+            .open
+            .get_mut(&into)
+            .expect("merged into an open incident");
         inc.members.extend_from_slice(&f.members);
         inc.open += f.open;
         inc.opened = inc.opened.min(f.opened);

@@ -228,9 +228,20 @@ impl Correlator {
             return Err(errors);
         }
         Ok(Correlator {
-            ignored: config.ignore_labels.iter().map(|n| key(tag::LABEL, n)).collect(),
+            ignored: config
+                .ignore_labels
+                .iter()
+                .map(|n| key(tag::LABEL, n))
+                .collect(),
             placing: [
-                "service", "cluster", "host", "node", "namespace", "pod", "upstream", "instance",
+                "service",
+                "cluster",
+                "host",
+                "node",
+                "namespace",
+                "pod",
+                "upstream",
+                "instance",
             ]
             .map(|n| key(tag::LABEL, n)),
             rarity: Rarity::new(config.rarity_window_ms),
@@ -308,7 +319,11 @@ impl Correlator {
         }
         let mut ended = std::mem::take(&mut self.ended);
         self.recurrence.advance(&self.config, now, &mut ended);
-        out.extend(ended.drain(..).map(|group| Decision::RecurringEnded { group }));
+        out.extend(
+            ended
+                .drain(..)
+                .map(|group| Decision::RecurringEnded { group }),
+        );
         self.ended = ended;
         self.rarity.advance(now);
     }
@@ -334,12 +349,16 @@ impl Correlator {
 
     fn rec(&self, h: Handle) -> Option<&Rec> {
         let s = self.slots.get(h.slot as usize)?;
-        (s.generation == h.generation).then_some(s.rec.as_ref()).flatten()
+        (s.generation == h.generation)
+            .then_some(s.rec.as_ref())
+            .flatten()
     }
 
     fn rec_mut(&mut self, h: Handle) -> Option<&mut Rec> {
         let s = self.slots.get_mut(h.slot as usize)?;
-        (s.generation == h.generation).then_some(s.rec.as_mut()).flatten()
+        (s.generation == h.generation)
+            .then_some(s.rec.as_mut())
+            .flatten()
     }
 
     /// Removes an alert's record: from the index, the id map and the table; its label set's
@@ -399,14 +418,17 @@ impl Correlator {
             })
             .collect();
         labels.sort_unstable_by_key(|l| l.name);
-        let texts = f.annotations.iter().filter(|(n, _)| match &c.text_annotations {
-            Some(names) => names.iter().any(|x| x == *n),
-            None => !n
-                .len()
-                .checked_sub(3)
-                .and_then(|at| n.get(at..))
-                .is_some_and(|end| end.eq_ignore_ascii_case("url")),
-        });
+        let texts = f
+            .annotations
+            .iter()
+            .filter(|(n, _)| match &c.text_annotations {
+                Some(names) => names.iter().any(|x| x == *n),
+                None => !n
+                    .len()
+                    .checked_sub(3)
+                    .and_then(|at| n.get(at..))
+                    .is_some_and(|end| end.eq_ignore_ascii_case("url")),
+            });
         text::tokenize(
             std::iter::once(alertname).chain(texts.map(|(_, v)| v.as_str())),
             &mut self.tokens,
@@ -462,14 +484,9 @@ impl Correlator {
         let incident = match link {
             Some((to, scores, repeat)) => {
                 let incident = self.rec(to).expect("candidates are held").incident;
-                let reopened = self.incidents.join(
-                    incident,
-                    f.starts_at,
-                    h,
-                    rec_kind,
-                    rec_fp,
-                    f.ends_at,
-                );
+                let reopened =
+                    self.incidents
+                        .join(incident, f.starts_at, h, rec_kind, rec_fp, f.ends_at);
                 let link = self.explain(h, to, scores, repeat);
                 out.push(Decision::Joined {
                     incident,
@@ -492,14 +509,9 @@ impl Correlator {
                 incident
             }
             None => {
-                let incident = self.incidents.open(
-                    &self.config,
-                    f.starts_at,
-                    h,
-                    rec_kind,
-                    rec_fp,
-                    f.ends_at,
-                );
+                let incident =
+                    self.incidents
+                        .open(&self.config, f.starts_at, h, rec_kind, rec_fp, f.ends_at);
                 out.push(Decision::Opened {
                     incident,
                     alert: f.alert,
@@ -537,7 +549,10 @@ impl Correlator {
                     .firings
                     .iter()
                     .filter(|p| {
-                        let partners = p.handle.and_then(|h| self.rec(h)).map_or(p.partners, |r| r.partners);
+                        let partners = p
+                            .handle
+                            .and_then(|h| self.rec(h))
+                            .map_or(p.partners, |r| r.partners);
                         let steady = partners.iter().any(|fp| {
                             self.recurrence
                                 .get(fp)
@@ -546,8 +561,7 @@ impl Correlator {
                         !steady
                     })
                     .count();
-                let Some(kind) = noise::recognise(&self.config, &starts, alone, f.starts_at)
-                else {
+                let Some(kind) = noise::recognise(&self.config, &starts, alone, f.starts_at) else {
                     return false;
                 };
                 let earlier: Vec<Past> = set.firings.iter().copied().collect();
@@ -560,7 +574,10 @@ impl Correlator {
             if let Some(h) = p.handle {
                 if let Some(rec) = self.forget(h) {
                     moved_from = Some(rec.incident);
-                    if self.incidents.remove_member(rec.incident, h, rec.end.is_none()) {
+                    if self
+                        .incidents
+                        .remove_member(rec.incident, h, rec.end.is_none())
+                    {
                         out.push(Decision::Closed {
                             incident: rec.incident,
                         });
@@ -670,7 +687,8 @@ impl Correlator {
 
     /// Whether the link scored `s` to `a` beats the one scored `t` to `b`.
     fn stronger(&self, s: &Scores, a: &Rec, t: &Scores, b: &Rec) -> bool {
-        s.confidence > t.confidence || (s.confidence == t.confidence && (a.start, a.id) > (b.start, b.id))
+        s.confidence > t.confidence
+            || (s.confidence == t.confidence && (a.start, a.id) > (b.start, b.id))
     }
 
     /// The other incidents the alert being placed links to strongly enough to merge them into
@@ -765,8 +783,18 @@ impl Correlator {
             keys.push(key(itag::UPSTREAM_OF, s));
         }
         // Names its text mentions, and alerts whose text mentions it.
-        keys.extend(a.names.iter().copied().filter(|&n| !a.own_names.contains(&Some(n))));
-        keys.extend(a.own_names.iter().flatten().map(|&n| mixed(itag::MENTIONED, n)));
+        keys.extend(
+            a.names
+                .iter()
+                .copied()
+                .filter(|&n| !a.own_names.contains(&Some(n))),
+        );
+        keys.extend(
+            a.own_names
+                .iter()
+                .flatten()
+                .map(|&n| mixed(itag::MENTIONED, n)),
+        );
         // Its rarest label values and words.
         let placing = &self.placing;
         keys.extend(rarest::<QUERIED_LABELS>(
@@ -776,7 +804,10 @@ impl Correlator {
                 .map(|l| (l.pair, l.rarity)),
             LABEL_RARITY,
         ));
-        keys.extend(rarest::<QUERIED_WORDS>(a.words.iter().copied(), WORD_RARITY));
+        keys.extend(rarest::<QUERIED_WORDS>(
+            a.words.iter().copied(),
+            WORD_RARITY,
+        ));
         // Kinds that were together with its kind before.
         keys.extend(
             self.history
@@ -828,7 +859,10 @@ impl Correlator {
                 .filter(|l| l.rarity >= LABEL_RARITY && !self.placing.contains(&l.name))
                 .map(|l| l.pair),
         );
-        filed.extend(rarest::<FILED_WORDS>(feat.words.iter().copied(), WORD_RARITY));
+        filed.extend(rarest::<FILED_WORDS>(
+            feat.words.iter().copied(),
+            WORD_RARITY,
+        ));
         filed.push(mixed(itag::KIND, feat.kind));
         filed.sort_unstable();
         filed.dedup();
@@ -873,9 +907,12 @@ impl Correlator {
     /// The link's evidence in words; each alert remembers the other's label set if it differs.
     fn explain(&mut self, from: Handle, to: Handle, s: Scores, repeat: bool) -> Link {
         let (a, b) = (self.rec(from).expect("held"), self.rec(to).expect("held"));
-        let topology = s
-            .relation
-            .map(|r| (r, topology::describe(self.topology.as_ref(), r, &a.place, &b.place)));
+        let topology = s.relation.map(|r| {
+            (
+                r,
+                topology::describe(self.topology.as_ref(), r, &a.place, &b.place),
+            )
+        });
         let (alert, target, fa, fb) = (a.id, b.id, a.fp, b.fp);
         if fa != fb {
             self.rec_mut(from).expect("held").partners.add(fb);

@@ -182,13 +182,19 @@ mod tests {
         let c = CorrelationConfig::default();
         let hour = 3_600_000;
         let regular = [0, hour + 20_000, 2 * hour - 10_000];
-        assert_eq!(recognise(&c, &regular, 0, 3 * hour), Some(NoiseKind::Periodic));
+        assert_eq!(
+            recognise(&c, &regular, 0, 3 * hour),
+            Some(NoiseKind::Periodic)
+        );
         let irregular = [0, hour, 3 * hour];
         assert_eq!(recognise(&c, &irregular, 0, 4 * hour), None);
         // Too few firings.
         assert_eq!(recognise(&c, &regular[1..], 0, 3 * hour), None);
         // Firings on their own are flapping whatever the intervals.
-        assert_eq!(recognise(&c, &irregular, 3, 4 * hour), Some(NoiseKind::Flapping));
+        assert_eq!(
+            recognise(&c, &irregular, 3, 4 * hour),
+            Some(NoiseKind::Flapping)
+        );
         assert_eq!(recognise(&c, &irregular, 2, 4 * hour), None);
     }
 }

@@ -148,14 +148,33 @@ fn labels<'a>(alertname: &'a str, extra: &'a [(&'static str, String)]) -> Vec<(&
 
 #[test]
 fn a_cascade_is_one_incident_and_an_outage_elsewhere_at_the_same_time_another() {
-    let (pg_a, orders_a, front_a) = (svc("pg-orders", "euw1"), svc("orders-api", "euw1"), svc("frontend", "euw1"));
+    let (pg_a, orders_a, front_a) = (
+        svc("pg-orders", "euw1"),
+        svc("orders-api", "euw1"),
+        svc("frontend", "euw1"),
+    );
     let (redis_b, cart_b) = (svc("redis-cart", "use1"), svc("cart-api", "use1"));
     let steps = fire([
         a(1, 0.0, &labels("PostgresDown", &pg_a), "pg-orders is down"),
         a(2, 0.2, &labels("RedisDown", &redis_b), "redis-cart is down"),
-        a(3, 0.7, &labels("HighErrorRate", &orders_a), "High error rate on orders-api"),
-        a(4, 0.8, &labels("HighErrorRate", &cart_b), "High error rate on cart-api"),
-        a(5, 2.0, &labels("HighLatency", &front_a), "High latency on frontend"),
+        a(
+            3,
+            0.7,
+            &labels("HighErrorRate", &orders_a),
+            "High error rate on orders-api",
+        ),
+        a(
+            4,
+            0.8,
+            &labels("HighErrorRate", &cart_b),
+            "High error rate on cart-api",
+        ),
+        a(
+            5,
+            2.0,
+            &labels("HighLatency", &front_a),
+            "High latency on frontend",
+        ),
     ]);
     let d = run(&mut correlator(true), &steps);
     assert_eq!(groups(&d).0, [vec![1, 3, 5], vec![2, 4]]);
@@ -178,11 +197,24 @@ fn a_cascade_is_one_incident_and_an_outage_elsewhere_at_the_same_time_another() 
 fn time_alone_never_groups() {
     // Same minute, same env, nothing else in common: two incidents.
     let steps = fire([
-        a(1, 0.0, &labels("DiskFull", &svc("billing", "euw1")), "Disk full"),
-        a(2, 0.0, &labels("QueueStuck", &svc("mailer", "use1")), "Queue stuck"),
+        a(
+            1,
+            0.0,
+            &labels("DiskFull", &svc("billing", "euw1")),
+            "Disk full",
+        ),
+        a(
+            2,
+            0.0,
+            &labels("QueueStuck", &svc("mailer", "use1")),
+            "Queue stuck",
+        ),
     ]);
     for topology in [true, false] {
-        assert_eq!(groups(&run(&mut correlator(topology), &steps)).0, [vec![1], vec![2]]);
+        assert_eq!(
+            groups(&run(&mut correlator(topology), &steps)).0,
+            [vec![1], vec![2]]
+        );
     }
 }
 
@@ -197,15 +229,49 @@ fn a_rare_shared_label_links_and_a_common_one_does_not() {
             Step::Fire(a(
                 100 + i,
                 f64::from(i as u32) * 0.1,
-                &[("alertname", &name), ("service", &svc_name), ("env", "prod"), ("team", "core")],
+                &[
+                    ("alertname", &name),
+                    ("service", &svc_name),
+                    ("env", "prod"),
+                    ("team", "core"),
+                ],
                 &format!("thing {i} broke"),
             ))
         })
         .collect();
     steps.extend(fire([
-        a(1, 30.0, &[("alertname", "ReplicaLag"), ("database", "orders-primary"), ("env", "prod"), ("team", "core")], "Replica lag"),
-        a(2, 30.5, &[("alertname", "SlowCheckout"), ("database", "orders-primary"), ("env", "prod"), ("team", "core")], "Checkout slow"),
-        a(3, 30.6, &[("alertname", "LoginErrors"), ("env", "prod"), ("team", "core")], "Logins fail"),
+        a(
+            1,
+            30.0,
+            &[
+                ("alertname", "ReplicaLag"),
+                ("database", "orders-primary"),
+                ("env", "prod"),
+                ("team", "core"),
+            ],
+            "Replica lag",
+        ),
+        a(
+            2,
+            30.5,
+            &[
+                ("alertname", "SlowCheckout"),
+                ("database", "orders-primary"),
+                ("env", "prod"),
+                ("team", "core"),
+            ],
+            "Checkout slow",
+        ),
+        a(
+            3,
+            30.6,
+            &[
+                ("alertname", "LoginErrors"),
+                ("env", "prod"),
+                ("team", "core"),
+            ],
+            "Logins fail",
+        ),
     ]));
     let (incidents, _) = groups(&run(&mut c, &steps));
     assert!(incidents.contains(&vec![1, 2]), "{incidents:?}");
@@ -215,9 +281,29 @@ fn a_rare_shared_label_links_and_a_common_one_does_not() {
 #[test]
 fn a_text_naming_another_service_links_to_it_without_a_topology() {
     let steps = fire([
-        a(1, 0.0, &labels("DatabaseDown", &svc("ledger-db", "dc1")), "ledger-db is down"),
-        a(2, 1.0, &labels("ApiErrors", &svc("payments", "dc1")), "payments failing: calls to ledger-db refused"),
-        a(3, 1.5, &[("alertname", "BackendFailing"), ("service", "edge"), ("cluster", "dc1"), ("upstream", "payments")], "edge sees 502s"),
+        a(
+            1,
+            0.0,
+            &labels("DatabaseDown", &svc("ledger-db", "dc1")),
+            "ledger-db is down",
+        ),
+        a(
+            2,
+            1.0,
+            &labels("ApiErrors", &svc("payments", "dc1")),
+            "payments failing: calls to ledger-db refused",
+        ),
+        a(
+            3,
+            1.5,
+            &[
+                ("alertname", "BackendFailing"),
+                ("service", "edge"),
+                ("cluster", "dc1"),
+                ("upstream", "payments"),
+            ],
+            "edge sees 502s",
+        ),
     ]);
     let mut c = correlator(false);
     assert!(!c.has_topology());
@@ -231,7 +317,10 @@ fn a_text_naming_another_service_links_to_it_without_a_topology() {
         })
         .collect();
     assert!(evidence[0].mention);
-    assert_eq!(evidence[1].topology.as_ref().map(|t| t.0), Some(Relation::Upstream));
+    assert_eq!(
+        evidence[1].topology.as_ref().map(|t| t.0),
+        Some(Relation::Upstream)
+    );
 }
 
 /// A label set that fires for two minutes every `every_min` minutes, `n` times from `from_min`.
@@ -250,12 +339,22 @@ fn repeating(first_id: AlertId, from_min: f64, every_min: &[f64], l: &[(&str, &s
 #[test]
 fn a_flapping_label_set_is_one_recurring_group_and_stays_out_of_the_incident_next_to_it() {
     let orders = svc("orders-api", "euw1");
-    let flapper = [("alertname", "TargetDown"), ("service", "orders-api"), ("cluster", "euw1"), ("pod", "orders-api-x1")];
+    let flapper = [
+        ("alertname", "TargetDown"),
+        ("service", "orders-api"),
+        ("cluster", "euw1"),
+        ("pod", "orders-api-x1"),
+    ];
     // Irregular gaps: flapping, not periodic.
     let mut steps = repeating(100, 0.0, &[7.0, 19.0, 5.0, 31.0, 11.0, 8.0], &flapper);
     // An incident on the same service while it flaps, and more flapping after.
     steps.extend(fire([
-        a(1, 84.0, &labels("PostgresDown", &svc("pg-orders", "euw1")), "pg down"),
+        a(
+            1,
+            84.0,
+            &labels("PostgresDown", &svc("pg-orders", "euw1")),
+            "pg down",
+        ),
         a(2, 84.5, &labels("HighErrorRate", &orders), "errors"),
     ]));
     steps.extend(repeating(200, 85.0, &[9.0, 4.0], &flapper));
@@ -265,24 +364,47 @@ fn a_flapping_label_set_is_one_recurring_group_and_stays_out_of_the_incident_nex
     assert_eq!(incidents, [vec![1, 2]]);
     assert_eq!(recurring, [vec![100, 101, 102, 103, 104, 105, 200, 201]]);
     // The earliest firings were moved out of what they had opened, as flapping.
-    assert!(d.iter().any(|d| matches!(d,
-        Decision::Recurring { alert: 100, kind: NoiseKind::Flapping, moved_from: Some(_), .. })));
+    assert!(d.iter().any(|d| matches!(
+        d,
+        Decision::Recurring {
+            alert: 100,
+            kind: NoiseKind::Flapping,
+            moved_from: Some(_),
+            ..
+        }
+    )));
 }
 
 #[test]
 fn a_label_set_firing_at_a_fixed_period_is_periodic_even_next_to_incidents() {
-    let job = [("alertname", "CronJobFailed"), ("service", "orders-api"), ("cluster", "euw1"), ("job", "cleanup")];
+    let job = [
+        ("alertname", "CronJobFailed"),
+        ("service", "orders-api"),
+        ("cluster", "euw1"),
+        ("job", "cleanup"),
+    ];
     let mut steps = repeating(100, 0.0, &[60.0, 60.5, 59.5, 60.0, 60.0], &job);
     // An orders incident at the time of the third run.
     steps.insert(
         4,
-        Step::Fire(a(1, 120.2, &labels("HighErrorRate", &svc("orders-api", "euw1")), "errors")),
+        Step::Fire(a(
+            1,
+            120.2,
+            &labels("HighErrorRate", &svc("orders-api", "euw1")),
+            "errors",
+        )),
     );
     let d = run(&mut correlator(true), &steps);
     let (incidents, recurring) = groups(&d);
     assert_eq!(recurring, [vec![100, 101, 102, 103, 104]]);
     assert_eq!(incidents, [vec![1]]);
-    assert!(d.iter().any(|d| matches!(d, Decision::Recurring { kind: NoiseKind::Periodic, .. })));
+    assert!(d.iter().any(|d| matches!(
+        d,
+        Decision::Recurring {
+            kind: NoiseKind::Periodic,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -290,7 +412,12 @@ fn an_alert_that_fires_again_soon_rejoins_its_incident() {
     let orders = svc("orders-api", "euw1");
     let l = labels("HighLatency", &orders);
     let steps = vec![
-        Step::Fire(a(1, 0.0, &labels("PostgresDown", &svc("pg-orders", "euw1")), "pg down")),
+        Step::Fire(a(
+            1,
+            0.0,
+            &labels("PostgresDown", &svc("pg-orders", "euw1")),
+            "pg down",
+        )),
         Step::Fire(a(2, 0.5, &l, "slow")),
         Step::Resolve(2, 20.0),
         // Long after its start, but within the reopen window of its end.
@@ -298,7 +425,9 @@ fn an_alert_that_fires_again_soon_rejoins_its_incident() {
     ];
     let d = run(&mut correlator(true), &steps);
     assert_eq!(groups(&d).0, [vec![1, 2, 3]]);
-    assert!(d.iter().any(|d| matches!(d, Decision::Joined { link, .. } if link.alert == 3 && link.evidence.repeat)));
+    assert!(d.iter().any(
+        |d| matches!(d, Decision::Joined { link, .. } if link.alert == 3 && link.evidence.repeat)
+    ));
 }
 
 #[test]
@@ -329,7 +458,11 @@ fn incidents_resolve_by_policy_reopen_within_the_window_and_close_after_it() {
                 _ => None,
             })
             .collect();
-        assert_eq!(resolved, resolved_at.map(ms).into_iter().collect::<Vec<_>>(), "{policy:?}");
+        assert_eq!(
+            resolved,
+            resolved_at.map(ms).into_iter().collect::<Vec<_>>(),
+            "{policy:?}"
+        );
     }
     // Reopened within the reopen window; a new incident after it.
     let mut c = correlator(true);
@@ -339,13 +472,25 @@ fn incidents_resolve_by_policy_reopen_within_the_window_and_close_after_it() {
         Step::Fire(a(2, 4.0, &labels("HighLatency", &orders), "slow")),
     ];
     let d = run(&mut c, &steps);
-    assert!(d.iter().any(|d| matches!(d, Decision::Joined { reopened: true, link, .. } if link.alert == 2)));
+    assert!(d
+        .iter()
+        .any(|d| matches!(d, Decision::Joined { reopened: true, link, .. } if link.alert == 2)));
     steps = vec![
         Step::Resolve(2, 5.0),
         Step::Fire(a(3, 40.0, &labels("SLOBurnRateHigh", &orders), "budget")),
     ];
     let d = run(&mut c, &steps);
-    assert!(matches!(d.as_slice(), [Decision::Resolved { .. }, Decision::Closed { .. }, Decision::Opened { alert: 3, .. }]), "{d:?}");
+    assert!(
+        matches!(
+            d.as_slice(),
+            [
+                Decision::Resolved { .. },
+                Decision::Closed { .. },
+                Decision::Opened { alert: 3, .. }
+            ]
+        ),
+        "{d:?}"
+    );
 }
 
 #[test]
@@ -369,9 +514,24 @@ fn a_late_alert_that_links_two_fragments_merges_them() {
     // The frontend and the database alert first, with nothing between them; the API in the
     // middle fires last and links both.
     let steps = fire([
-        a(1, 0.0, &labels("PostgresDown", &svc("pg-orders", "euw1")), "pg down"),
-        a(2, 0.3, &labels("HighLatency", &svc("frontend", "euw1")), "slow pages"),
-        a(3, 0.6, &labels("HighErrorRate", &svc("orders-api", "euw1")), "errors"),
+        a(
+            1,
+            0.0,
+            &labels("PostgresDown", &svc("pg-orders", "euw1")),
+            "pg down",
+        ),
+        a(
+            2,
+            0.3,
+            &labels("HighLatency", &svc("frontend", "euw1")),
+            "slow pages",
+        ),
+        a(
+            3,
+            0.6,
+            &labels("HighErrorRate", &svc("orders-api", "euw1")),
+            "errors",
+        ),
     ]);
     let d = run(&mut correlator(true), &steps);
     assert_eq!(groups(&d).0, [vec![1, 2, 3]]);
@@ -391,8 +551,14 @@ fn duplicates_and_unknown_resolutions_are_ignored() {
         d.as_slice(),
         [
             Decision::Opened { .. },
-            Decision::Ignored { alert: 1, why: Ignored::Duplicate },
-            Decision::Ignored { alert: 9, why: Ignored::Unknown }
+            Decision::Ignored {
+                alert: 1,
+                why: Ignored::Duplicate
+            },
+            Decision::Ignored {
+                alert: 9,
+                why: Ignored::Unknown
+            }
         ]
     ));
 }
@@ -413,11 +579,30 @@ fn day(seed: u64, hours: u64) -> Vec<Step> {
             id += 1;
             let s = format!("svc-{}", rand(300));
             let cluster = format!("c{}", rand(3));
-            let name = ["HighErrorRate", "HighLatency", "TargetDown", "PodCrashLooping"][rand(4) as usize];
+            let name = [
+                "HighErrorRate",
+                "HighLatency",
+                "TargetDown",
+                "PodCrashLooping",
+            ][rand(4) as usize];
             let pod = format!("{s}-{:x}", rand(1 << 20));
-            let l = [("alertname", name), ("service", &s), ("cluster", &cluster), ("pod", &pod), ("env", "prod")];
-            let mut alert = a(id, minute as f64, &l, &format!("{name} on {s}: {} errors", rand(1000)));
-            alert.annotations.insert("description".into(), format!("request {:x} failed", rand(1 << 40)));
+            let l = [
+                ("alertname", name),
+                ("service", &s),
+                ("cluster", &cluster),
+                ("pod", &pod),
+                ("env", "prod"),
+            ];
+            let mut alert = a(
+                id,
+                minute as f64,
+                &l,
+                &format!("{name} on {s}: {} errors", rand(1000)),
+            );
+            alert.annotations.insert(
+                "description".into(),
+                format!("request {:x} failed", rand(1 << 40)),
+            );
             steps.push(Step::Fire(alert));
             if rand(3) > 0 {
                 steps.push(Step::Resolve(id, minute as f64 + 0.5));
@@ -461,11 +646,23 @@ fn memory_is_bounded_by_open_incidents_and_the_windows() {
     let (_, day1) = after_day[0];
     let (_, day4) = after_day[3];
     assert!(day4.alerts <= day1.alerts * 2 + 100, "{after_day:?}");
-    assert!(day4.label_sets <= day1.label_sets * 2 + 100, "{after_day:?}");
-    assert!(day4.rarity_keys <= day1.rarity_keys * 2 + 100, "{after_day:?}");
-    assert!(day4.index_keys <= day1.index_keys * 2 + 1000, "{after_day:?}");
+    assert!(
+        day4.label_sets <= day1.label_sets * 2 + 100,
+        "{after_day:?}"
+    );
+    assert!(
+        day4.rarity_keys <= day1.rarity_keys * 2 + 100,
+        "{after_day:?}"
+    );
+    assert!(
+        day4.index_keys <= day1.index_keys * 2 + 1000,
+        "{after_day:?}"
+    );
     // Incidents were closed and forgotten along the way.
-    let closed = out.iter().filter(|d| matches!(d, Decision::Closed { .. })).count();
+    let closed = out
+        .iter()
+        .filter(|d| matches!(d, Decision::Closed { .. }))
+        .count();
     assert!(closed > 1000, "{closed}");
     assert!(peak.alerts < steps.len() / 10, "{peak:?}");
 }
@@ -484,7 +681,11 @@ fn config_rejects_unknown_keys_and_reports_every_bad_value() {
     let errors = Correlator::new(bad, None).expect_err("invalid");
     assert_eq!(errors.len(), 3, "{errors:?}");
     assert!(errors[0].starts_with("correlation.join_threshold"));
-    let ok: CorrelationConfig = serde_json::from_str(r#"{"resolve": "first", "idle_ms": 60000}"#).expect("valid");
+    let ok: CorrelationConfig =
+        serde_json::from_str(r#"{"resolve": "first", "idle_ms": 60000}"#).expect("valid");
     assert_eq!(ok.resolve, ResolvePolicy::First);
-    assert_eq!(ok.join_threshold, CorrelationConfig::default().join_threshold);
+    assert_eq!(
+        ok.join_threshold,
+        CorrelationConfig::default().join_threshold
+    );
 }

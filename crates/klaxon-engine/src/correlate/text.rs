@@ -146,7 +146,12 @@ fn looks_random(w: &str) -> bool {
     }
     let vowels = w
         .bytes()
-        .filter(|b| matches!(b.to_ascii_lowercase(), b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
+        .filter(|b| {
+            matches!(
+                b.to_ascii_lowercase(),
+                b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+            )
+        })
         .count();
     n >= 5 && vowels == 0 && w.bytes().all(|b| b.is_ascii_alphabetic())
 }
@@ -180,7 +185,10 @@ mod tests {
                 "pod orders-api-7d9f8b6c4-x2k4p restarted 5 times from 10.1.0.227",
                 "pod orders-api-5c6b7a8d9-q8w7e restarted 11 times from 10.1.3.12",
             ),
-            ("commit deadbeefcafe failed, trace a1b2c3d4e5", "commit 0123456789ab failed, trace ffe1d2c3"),
+            (
+                "commit deadbeefcafe failed, trace a1b2c3d4e5",
+                "commit 0123456789ab failed, trace ffe1d2c3",
+            ),
         ];
         for (a, b) in cases {
             assert_eq!(toks(a).words, toks(b).words, "{a} / {b}");
@@ -190,7 +198,10 @@ mod tests {
 
     #[test]
     fn camel_case_and_separators_split_into_the_same_words() {
-        assert_eq!(toks("KubePodCrashLooping").words, toks("kube_pod_crash looping").words);
+        assert_eq!(
+            toks("KubePodCrashLooping").words,
+            toks("kube_pod_crash looping").words
+        );
         assert_eq!(toks("HTTPServerDown").words, toks("http server down").words);
         assert_ne!(toks("HighErrorRate").words, toks("HighLatency").words);
     }

@@ -161,14 +161,18 @@ impl Topology {
 
 /// Parses a topology document; unknown keys are ignored; returns every error at once.
 pub fn parse_topology(text: &str) -> Result<Topology, Vec<TopologyError>> {
-    let doc: Value = serde_json::from_str(text).map_err(|e| vec![TopologyError::Json(e.to_string())])?;
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| vec![TopologyError::Json(e.to_string())])?;
     let Some(doc) = doc.as_object() else {
         return Err(vec![invalid("(document)", "expected a JSON object")]);
     };
     let mut t = Topology::default();
     let mut errors = Vec::new();
 
-    for (ci, c) in array(doc.get("clusters"), "clusters", &mut errors).iter().enumerate() {
+    for (ci, c) in array(doc.get("clusters"), "clusters", &mut errors)
+        .iter()
+        .enumerate()
+    {
         let path = format!("clusters[{ci}]");
         let Some(name) = string_field(c, "name", &path, &mut errors) else {
             continue;
@@ -223,7 +227,11 @@ pub fn parse_topology(text: &str) -> Result<Topology, Vec<TopologyError>> {
         });
         t.service_by_name.insert(name.to_owned(), id);
         declared.push(Some(id));
-        let deployments = array(s.get("deployments"), &format!("{path}.deployments"), &mut errors);
+        let deployments = array(
+            s.get("deployments"),
+            &format!("{path}.deployments"),
+            &mut errors,
+        );
         for (di, d) in deployments.iter().enumerate() {
             let dpath = format!("{path}.deployments[{di}]");
             let Some(cluster) = string_field(d, "cluster", &dpath, &mut errors) else {
@@ -263,7 +271,10 @@ pub fn parse_topology(text: &str) -> Result<Topology, Vec<TopologyError>> {
     for (si, s) in services.iter().enumerate() {
         let Some(caller) = declared[si] else { continue };
         let path = format!("services[{si}].depends_on");
-        for (di, d) in array(s.get("depends_on"), &path, &mut errors).iter().enumerate() {
+        for (di, d) in array(s.get("depends_on"), &path, &mut errors)
+            .iter()
+            .enumerate()
+        {
             let dpath = format!("{path}[{di}]");
             match d.as_str() {
                 Some(name) => {
@@ -275,7 +286,10 @@ pub fn parse_topology(text: &str) -> Result<Topology, Vec<TopologyError>> {
             }
         }
     }
-    for (ei, e) in array(doc.get("edges"), "edges", &mut errors).iter().enumerate() {
+    for (ei, e) in array(doc.get("edges"), "edges", &mut errors)
+        .iter()
+        .enumerate()
+    {
         let path = format!("edges[{ei}]");
         let Some((from, to)) = pair(e, &path, &mut errors) else {
             continue;
@@ -289,7 +303,10 @@ pub fn parse_topology(text: &str) -> Result<Topology, Vec<TopologyError>> {
     for (caller, callee) in service_edges {
         t.service_edge(caller, callee);
     }
-    for (ri, r) in array(doc.get("routes"), "routes", &mut errors).iter().enumerate() {
+    for (ri, r) in array(doc.get("routes"), "routes", &mut errors)
+        .iter()
+        .enumerate()
+    {
         let path = format!("routes[{ri}]");
         let Some((from, to)) = pair(r, &path, &mut errors) else {
             continue;
@@ -297,8 +314,14 @@ pub fn parse_topology(text: &str) -> Result<Topology, Vec<TopologyError>> {
         let mut ends = [None, None];
         for (side, text) in [from, to].into_iter().enumerate() {
             let spath = format!("{path}[{side}]");
-            let Some((service, cluster)) = text.split_once('@').filter(|(s, c)| !s.is_empty() && !c.is_empty()) else {
-                errors.push(invalid(spath, format!("expected `service@cluster`, got `{text}`")));
+            let Some((service, cluster)) = text
+                .split_once('@')
+                .filter(|(s, c)| !s.is_empty() && !c.is_empty())
+            else {
+                errors.push(invalid(
+                    spath,
+                    format!("expected `service@cluster`, got `{text}`"),
+                ));
                 continue;
             };
             if let Some(s) = lookup(&t, service, &spath, &mut errors) {
@@ -341,7 +364,10 @@ fn string_field<'a>(
     match v.get(field) {
         Some(Value::String(s)) if !s.is_empty() => Some(s),
         Some(_) => {
-            errors.push(invalid(format!("{path}.{field}"), "expected a non-empty string"));
+            errors.push(invalid(
+                format!("{path}.{field}"),
+                "expected a non-empty string",
+            ));
             None
         }
         None if v.is_object() => {
@@ -355,7 +381,11 @@ fn string_field<'a>(
     }
 }
 
-fn pair<'a>(v: &'a Value, path: &str, errors: &mut Vec<TopologyError>) -> Option<(&'a str, &'a str)> {
+fn pair<'a>(
+    v: &'a Value,
+    path: &str,
+    errors: &mut Vec<TopologyError>,
+) -> Option<(&'a str, &'a str)> {
     match v.as_array().map(Vec::as_slice) {
         Some([Value::String(a), Value::String(b)]) => Some((a, b)),
         _ => {
@@ -602,10 +632,11 @@ pub(crate) fn relate(t: Option<&Topology>, a: &Place, b: &Place) -> Option<Relat
     }
     let upstream = |x: &Place, y: &Place| {
         same(x.keys.upstream, y.keys.service)
-            && (clusters_agree || match (t, x.instance, y.instance) {
-                (Some(t), Some(xi), Some(yi)) => t.callees(xi).contains(&yi),
-                _ => false,
-            })
+            && (clusters_agree
+                || match (t, x.instance, y.instance) {
+                    (Some(t), Some(xi), Some(yi)) => t.callees(xi).contains(&yi),
+                    _ => false,
+                })
     };
     if upstream(a, b) || upstream(b, a) {
         return Some(Relation::Upstream);
@@ -633,7 +664,10 @@ pub(crate) fn relate(t: Option<&Topology>, a: &Place, b: &Place) -> Option<Relat
             return Some(Relation::RunsOn);
         }
     }
-    if same(a.keys.namespace, b.keys.namespace) && clusters_agree && (a.keys.cluster != 0 || b.keys.cluster != 0) {
+    if same(a.keys.namespace, b.keys.namespace)
+        && clusters_agree
+        && (a.keys.cluster != 0 || b.keys.cluster != 0)
+    {
         return Some(Relation::SameNamespace);
     }
     if same_host {
@@ -742,7 +776,10 @@ mod tests {
     }"#;
 
     fn place(t: &Topology, pairs: &[(&str, &str)]) -> Place {
-        let labels = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let labels = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Place::of(&labels, Some(t))
     }
 
@@ -752,12 +789,20 @@ mod tests {
         let inst = |s, c| t.instance_of(s, c).expect("instance");
         let use1_orders = inst("orders-api", "prod-use1");
         // pg-orders runs only in prod-euw1: the prod-use1 instance calls it there.
-        assert!(t.callees(use1_orders).contains(&inst("pg-orders", "prod-euw1")));
+        assert!(t
+            .callees(use1_orders)
+            .contains(&inst("pg-orders", "prod-euw1")));
         // redis-cart runs in both: each instance calls its own cluster's.
-        assert!(t.callees(use1_orders).contains(&inst("redis-cart", "prod-use1")));
-        assert!(!t.callees(use1_orders).contains(&inst("redis-cart", "prod-euw1")));
+        assert!(t
+            .callees(use1_orders)
+            .contains(&inst("redis-cart", "prod-use1")));
+        assert!(!t
+            .callees(use1_orders)
+            .contains(&inst("redis-cart", "prod-euw1")));
         // The explicit route.
-        assert!(t.callees(inst("frontend", "prod-euw1")).contains(&use1_orders));
+        assert!(t
+            .callees(inst("frontend", "prod-euw1"))
+            .contains(&use1_orders));
     }
 
     #[test]
@@ -800,8 +845,17 @@ mod tests {
     fn places_relate_as_the_topology_says() {
         let t = parse_topology(DOC).expect("valid");
         let orders = place(&t, &[("service", "orders-api"), ("cluster", "prod-euw1")]);
-        let orders_pod = place(&t, &[("pod", "orders-api-7d9f8b6c4-x2k4p"), ("cluster", "prod-euw1")]);
-        let pg = place(&t, &[("service", "pg-orders"), ("host", "pg-orders-euw1-01")]);
+        let orders_pod = place(
+            &t,
+            &[
+                ("pod", "orders-api-7d9f8b6c4-x2k4p"),
+                ("cluster", "prod-euw1"),
+            ],
+        );
+        let pg = place(
+            &t,
+            &[("service", "pg-orders"), ("host", "pg-orders-euw1-01")],
+        );
         let node = place(&t, &[("host", "ip-10-1-0-227")]);
         let frontend = place(&t, &[("service", "frontend"), ("cluster", "prod-euw1")]);
         let use1_redis = place(&t, &[("service", "redis-cart"), ("cluster", "prod-use1")]);
@@ -828,12 +882,27 @@ mod tests {
     #[test]
     fn without_a_document_labels_still_place_alerts() {
         let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
         };
-        let proxy = Place::of(&labels(&[("service", "edge"), ("upstream", "orders-api")]), None);
-        let orders = Place::of(&labels(&[("service", "orders-api"), ("instance", "10.0.0.1:8080")]), None);
-        let same_target = Place::of(&labels(&[("job", "x"), ("instance", "10.0.0.1:8080")]), None);
+        let proxy = Place::of(
+            &labels(&[("service", "edge"), ("upstream", "orders-api")]),
+            None,
+        );
+        let orders = Place::of(
+            &labels(&[("service", "orders-api"), ("instance", "10.0.0.1:8080")]),
+            None,
+        );
+        let same_target = Place::of(
+            &labels(&[("job", "x"), ("instance", "10.0.0.1:8080")]),
+            None,
+        );
         assert_eq!(relate(None, &proxy, &orders), Some(Relation::Upstream));
-        assert_eq!(relate(None, &same_target, &orders), Some(Relation::SameHost));
+        assert_eq!(
+            relate(None, &same_target, &orders),
+            Some(Relation::SameHost)
+        );
     }
 }
