@@ -179,7 +179,7 @@ impl CorrelationConfig {
                 ));
             }
         }
-        if !(self.history_smoothing > 0.0) {
+        if self.history_smoothing.is_nan() || self.history_smoothing <= 0.0 {
             errors.push(format!(
                 "correlation.history_smoothing: must be above 0, got {}",
                 self.history_smoothing

@@ -9,10 +9,12 @@ const PARTNERS: usize = 16;
 /// Kinds of one incident that learn from it (the first ones to join).
 const KINDS_PER_INCIDENT: usize = 24;
 
+type Partners = Vec<(u64, u32)>;
+
 #[derive(Debug, Default)]
 pub(crate) struct History {
     /// Kind → (partner kind, incidents together), most frequent first; and the last update.
-    kinds: HashMap<u64, (Vec<(u64, u32)>, u64), foldhash::fast::FixedState>,
+    kinds: HashMap<u64, (Partners, u64), foldhash::fast::FixedState>,
     updates: u64,
     max_kinds: usize,
 }
