@@ -47,15 +47,13 @@ struct Line {
     key: Option<String>,
 }
 
-/// What a line is, once read.
-enum Parsed {
-    Firing {
-        key: String,
-        labels: BTreeMap<String, String>,
-        annotations: BTreeMap<String, String>,
-        starts_at: i64,
-        ends_at: Option<i64>,
-    },
+/// A line, once read: a new alert, its resolution or a resend (the caller tells which).
+struct Parsed {
+    key: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    starts_at: i64,
+    ends_at: Option<i64>,
 }
 
 /// Go's zero time, which Alertmanager clients send for "no end".
@@ -83,7 +81,7 @@ fn parse_line(line: &str, n: usize) -> Result<Parsed, String> {
     if ends_at.is_some_and(|e| e < starts_at) {
         return Err("endsAt: must not be before startsAt".into());
     }
-    Ok(Parsed::Firing {
+    Ok(Parsed {
         key: l.key.unwrap_or_else(|| n.to_string()),
         labels,
         annotations: l.annotations,
@@ -330,7 +328,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         if line.trim().is_empty() {
             continue;
         }
-        let Parsed::Firing {
+        let Parsed {
             key,
             labels,
             annotations,
