@@ -24,7 +24,7 @@ pub struct CorrelationConfig {
     /// Path of the topology document (read by the caller; the offline command's `--topology`
     /// wins over it). Default: none.
     pub topology: Option<String>,
-    /// A link joins an incident when its confidence is at least this. Default 0.45.
+    /// A link joins an incident when its confidence is at least this. Default 0.5.
     pub join_threshold: f64,
     /// A new alert that links to two open incidents this strongly (and at least as strongly as
     /// `join_threshold`) merges them: the alert that arrived late joins what fired apart.
@@ -87,7 +87,7 @@ impl Default for CorrelationConfig {
     fn default() -> Self {
         CorrelationConfig {
             topology: None,
-            join_threshold: 0.45,
+            join_threshold: 0.5,
             merge_threshold: 0.6,
             weight_topology: 1.0,
             weight_labels: 0.7,

@@ -221,7 +221,9 @@ fn time_alone_never_groups() {
 #[test]
 fn a_rare_shared_label_links_and_a_common_one_does_not() {
     let mut c = correlator(false);
-    // Background: many alerts with env=prod and team=core, each about something else.
+    // Background: many alerts with env=prod and team=core, each about something else. Two
+    // alerts then share rare identity labels (a database and its shard), a third only the
+    // common ones.
     let mut steps: Vec<Step> = (0..200)
         .map(|i| {
             let name = format!("Background{i}");
@@ -246,6 +248,7 @@ fn a_rare_shared_label_links_and_a_common_one_does_not() {
             &[
                 ("alertname", "ReplicaLag"),
                 ("database", "orders-primary"),
+                ("shard", "orders-7"),
                 ("env", "prod"),
                 ("team", "core"),
             ],
@@ -257,6 +260,7 @@ fn a_rare_shared_label_links_and_a_common_one_does_not() {
             &[
                 ("alertname", "SlowCheckout"),
                 ("database", "orders-primary"),
+                ("shard", "orders-7"),
                 ("env", "prod"),
                 ("team", "core"),
             ],
