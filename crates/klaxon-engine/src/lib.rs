@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 mod check;
+pub mod correlate;
 pub mod duration;
 pub mod event;
 pub mod lifecycle;

@@ -3,6 +3,7 @@
 
 mod bench;
 mod client;
+mod correlate;
 mod print;
 mod remote;
 mod replay;
@@ -38,6 +39,11 @@ enum Command {
     ///
     /// Engine time is event time: the largest `ts` seen so far.
     Replay(replay::Args),
+    /// Group Alertmanager alerts (NDJSON, one postable alert per line) into incidents and
+    /// recurring groups, and print them with the evidence of every link as one JSON document.
+    ///
+    /// Time is the alerts' own: the same input always gives the same output.
+    Correlate(correlate::Args),
     /// Run the klaxon server.
     Serve(klaxon_server::ServeArgs),
     /// Drive a running server's signal ingest with load and report throughput and latency.
@@ -113,6 +119,7 @@ fn main() -> ExitCode {
         } => tokens::revoke(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Correlate(args) => correlate::run(&args),
         Command::Serve(args) => klaxon_server::serve(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -9,6 +9,7 @@ mod client;
 mod harness;
 
 mod cli;
+mod correlate;
 mod crash;
 mod prometheus;
 mod remote;
