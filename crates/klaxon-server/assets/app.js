@@ -237,6 +237,10 @@ function buildNav() {
 }
 
 async function boot() {
+  // A browser that opened an alert's API address (/alerts/42, as a link may give it) was
+  // handed this page: show that alert, at the dashboard's own address for it.
+  const direct = /^\/alerts\/(\d+)\/?$/.exec(location.pathname);
+  if (direct) history.replaceState(null, "", `/${location.search}#/alerts/${direct[1]}`);
   buildNav();
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);

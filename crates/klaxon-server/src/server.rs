@@ -167,11 +167,7 @@ impl<S: Store + Clone> Server<S> {
                 .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
         );
         let (pushed, _) = broadcast::channel(4096);
-        let external_url = config
-            .notify
-            .external_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let external_url = config.external_url();
         let notifications = if notifier.enabled() {
             Some(
                 start_notifications(

@@ -22,6 +22,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// An admin token to accept (stored hashed); without one the first start generates one.
     pub admin_token: Option<Secret>,
+    /// How people reach this server (`[server]`).
+    pub server: ServerSettings,
     pub ingest: Ingest,
     pub telemetry: Telemetry,
     pub engine: Engine,
@@ -66,6 +68,16 @@ impl Default for Collector {
             host: None,
         }
     }
+}
+
+/// How people reach this server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// The URL people open klaxon at (behind a proxy: the proxy's), e.g.
+    /// `https://klaxon.example.com`: links in notifications point at its dashboard. Without
+    /// one, it is derived from `listen`.
+    pub external_url: Option<String>,
 }
 
 /// The dashboard served at `/`.
@@ -158,6 +170,7 @@ impl Default for Config {
             listen: format!("127.0.0.1:{DEFAULT_PORT}"),
             data_dir: PathBuf::from("klaxon-data"),
             admin_token: None,
+            server: ServerSettings::default(),
             ingest: Ingest::default(),
             telemetry: Telemetry::default(),
             engine: Engine::default(),
@@ -342,6 +355,7 @@ impl Config {
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());
         }
+        self.check_external_url(&mut errors);
         self.notify.validate(&mut errors);
         if let Err(e) = self.notifier() {
             errors.extend(e);
@@ -350,6 +364,60 @@ impl Config {
             Ok(())
         } else {
             Err(errors.join("; "))
+        }
+    }
+
+    /// The URL people reach klaxon at, without a trailing `/`: `[server] external_url`, else
+    /// `[notify] external_url` (its older place), else `http://` and the `listen` address, with
+    /// a loopback address in place of an unspecified one (`0.0.0.0` is nobody's address).
+    pub fn external_url(&self) -> String {
+        if let Some(u) = self
+            .server
+            .external_url
+            .as_deref()
+            .or(self.notify.external_url.as_deref())
+        {
+            return u.trim().trim_end_matches('/').to_owned();
+        }
+        match self.listen.parse::<std::net::SocketAddr>() {
+            Ok(mut a) => {
+                if a.ip().is_unspecified() {
+                    a.set_ip(if a.is_ipv4() {
+                        std::net::Ipv4Addr::LOCALHOST.into()
+                    } else {
+                        std::net::Ipv6Addr::LOCALHOST.into()
+                    });
+                }
+                format!("http://{a}")
+            }
+            Err(_) => format!("http://{}", self.listen),
+        }
+    }
+
+    fn check_external_url(&self, errors: &mut Vec<String>) {
+        if self.server.external_url.is_some() && self.notify.external_url.is_some() {
+            errors.push(
+                "notify.external_url: set only server.external_url (the older notify.external_url is read when it is not set)"
+                    .to_owned(),
+            );
+        }
+        for (key, url) in [
+            ("server.external_url", &self.server.external_url),
+            ("notify.external_url", &self.notify.external_url),
+        ] {
+            let Some(url) = url.as_deref().map(str::trim) else {
+                continue;
+            };
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+                || url.contains(['?', '#', ' '])
+            {
+                errors.push(format!(
+                    "{key}: `{url}` is not a URL like https://klaxon.example.com (http or https, a host, an optional path, no query or fragment)"
+                ));
+            }
         }
     }
 
@@ -431,6 +499,49 @@ mod tests {
             c.database_path(),
             PathBuf::from("klaxon-data/klaxon.sqlite")
         );
+    }
+
+    #[test]
+    fn the_external_url_is_the_configured_one_or_derived_from_listen() {
+        for (file, want) in [
+            ("", "http://127.0.0.1:7731"),
+            ("listen = \"0.0.0.0:8000\"\n", "http://127.0.0.1:8000"),
+            ("listen = \"[::]:8000\"\n", "http://[::1]:8000"),
+            ("listen = \"10.0.0.5:8000\"\n", "http://10.0.0.5:8000"),
+            (
+                "[server]\nexternal_url = \"https://klaxon.example.com/ops/\"\n",
+                "https://klaxon.example.com/ops",
+            ),
+            (
+                "[notify]\nexternal_url = \"https://old.example.com\"\n",
+                "https://old.example.com",
+            ),
+        ] {
+            let f = temp_file("external-url.toml", file);
+            let c = load(Some(&f), &[], &Flags::default()).expect(file);
+            assert_eq!(c.external_url(), want, "{file}");
+        }
+        let e = env(&[("KLAXON_SERVER__EXTERNAL_URL", "https://k.example")]);
+        let c = load(None, &e, &Flags::default()).expect("from the environment");
+        assert_eq!(c.external_url(), "https://k.example");
+        for (file, key) in [
+            (
+                "[server]\nexternal_url = \"klaxon.example.com\"\n",
+                "server.external_url",
+            ),
+            (
+                "[server]\nexternal_url = \"https://k/#/\"\n",
+                "server.external_url",
+            ),
+            (
+                "[server]\nexternal_url = \"https://a\"\n[notify]\nexternal_url = \"https://b\"\n",
+                "notify.external_url",
+            ),
+        ] {
+            let f = temp_file("external-url-bad.toml", file);
+            let err = load(Some(&f), &[], &Flags::default()).expect_err(file);
+            assert!(err.contains(key), "{file}: {err}");
+        }
     }
 
     #[test]
