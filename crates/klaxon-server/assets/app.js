@@ -5,7 +5,7 @@
 import { get, post, setCsrf, onUnauthorized, ApiError } from "./api.js";
 import { Live } from "./live.js";
 import { OpenAlerts } from "./model.js";
-import { h, clear, toast } from "./ui.js";
+import { h, clear, toast, title } from "./ui.js";
 import * as overview from "./page-overview.js";
 import * as alerts from "./page-alerts.js";
 import * as alert from "./page-alert.js";
@@ -149,7 +149,7 @@ function connect() {
     "/alerts/stream",
     {
       alert(c) {
-        if (c.kind === "created") app.names.set(c.alert.id, c.alert.name, c.alert.severity);
+        if (c.kind === "created") app.names.set(c.alert.id, title(c.alert), c.alert.severity);
         app.model.apply(c);
         app.bus.dispatchEvent(new CustomEvent("change", { detail: c }));
       },

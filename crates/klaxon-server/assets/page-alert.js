@@ -3,7 +3,7 @@
 // events and notes, notifications, and why it is suppressed. Follows the stream while open.
 
 import { get, post } from "./api.js";
-import { h, clear, num, time, fullTime, ago, dur, sevBadge, stateBadge, toast, failure, loading, ask, throttle, ms } from "./ui.js";
+import { h, clear, num, time, fullTime, ago, dur, sevBadge, stateBadge, toast, failure, loading, ask, throttle, ms, title, labelCells } from "./ui.js";
 import { compile, matches, show } from "./matcher.js";
 import { sparkline } from "./chart.js";
 
@@ -37,7 +37,7 @@ export function render(main, app, { parts }) {
   async function act(kind, body) {
     try {
       const res = await post(`/alerts/${id}/${kind}`, body);
-      toast(res?.to ? `${alert.name}: ${res.from} → ${res.to}` : `${alert.name}: done`);
+      toast(res?.to ? `${title(alert)}: ${res.from} → ${res.to}` : `${title(alert)}: done`);
     } catch (e) {
       toast(`${kind} refused: ${e.message}`, "error");
     }
@@ -72,7 +72,7 @@ export function render(main, app, { parts }) {
     const labels = Object.entries(alert.labels || {});
     const p = new URLSearchParams();
     for (const [k, v] of labels.length ? labels : [["alertname", alert.name]]) p.append("m", `${k}=${v}`);
-    p.set("comment", `silenced from alert ${alert.id} (${alert.name})`);
+    p.set("comment", `silenced from alert ${alert.id} (${title(alert)})`);
     return `#/silences/new?${p}`;
   }
 
@@ -181,23 +181,26 @@ export function render(main, app, { parts }) {
   function notifications() {
     const list = alert.notifications || [];
     if (!list.length) return h("p", { class: "hint" }, "No notification has been recorded for this alert.");
-    return h(
-      "table",
-      { class: "plain" },
-      h("thead", {}, h("tr", {}, ["At", "Channel", "Kind", "Status", "Detail"].map((c) => h("th", { scope: "col" }, c)))),
+    // Five columns do not fit a phone: there each notification is a block of named values.
+    return labelCells(
       h(
-        "tbody",
-        {},
-        list.map((n) => h("tr", {}, h("td", {}, fullTime(n.at ?? n.created_at ?? n.sent_at)), h("td", {}, n.channel ?? n.receiver ?? "–"), h("td", {}, n.kind ?? "–"), h("td", {}, n.status ?? n.state ?? "–"), h("td", {}, n.error ?? n.detail ?? ""))),
+        "table",
+        { class: "plain stack" },
+        h("thead", {}, h("tr", {}, ["At", "Channel", "Kind", "Status", "Detail"].map((c) => h("th", { scope: "col" }, c)))),
+        h(
+          "tbody",
+          {},
+          list.map((n) => h("tr", {}, h("td", {}, fullTime(n.at ?? n.created_at ?? n.sent_at)), h("td", {}, n.channel ?? n.receiver ?? "–"), h("td", {}, n.kind ?? "–"), h("td", {}, n.status ?? n.state ?? "–"), h("td", {}, n.error ?? n.detail ?? ""))),
+        ),
       ),
     );
   }
 
   function draw() {
     const a = alert;
-    app.names.set(a.id, a.name, a.severity);
+    app.names.set(a.id, title(a), a.severity);
     root.replaceChildren(
-      h("div", { class: "detail-head" }, sevBadge(a.severity), h("h1", {}, a.name), stateBadge(a.state)),
+      h("div", { class: "detail-head" }, sevBadge(a.severity), h("h1", {}, title(a)), stateBadge(a.state)),
       a.message && a.message !== a.name ? h("p", {}, a.message) : h("span"),
       actions(),
       why() || h("span"),
@@ -221,7 +224,7 @@ export function render(main, app, { parts }) {
               ["Assignee", a.assignee || "–"],
               ["Acknowledged", a.acknowledged_at ? `${fullTime(a.acknowledged_at)} by ${a.acknowledged_by}` : "–"],
               ["Resolved", a.resolved_at ? `${fullTime(a.resolved_at)} by ${a.resolved_by}` : "–"],
-              a.source === "rule" ? ["Rule", `${a.rule_set} v${a.rule_set_version ?? "?"} / ${a.rule_id} (${a.operator})`] : null,
+              a.source === "rule" || a.source === "threshold" ? ["Rule", `${a.rule_set} v${a.rule_set_version ?? "?"} / ${a.rule_id} (${a.operator})`] : null,
               a.value !== null && a.value !== undefined ? ["Value", `${a.value}${a.limit !== null && a.limit !== undefined ? ` (limit ${a.limit})` : ""}`] : null,
               a.generator_url ? ["Source link", a.generator_url] : null,
             ]
