@@ -1,4 +1,5 @@
-//! The signal model of the event-rules engine (spec section 1) and metric samples as Rust types.
+//! The signal model of the event-rules engine (process runs, marks, traces, logs; docs/signals.md)
+//! and metric samples as Rust types.
 //! Owns no parsing (see `wire`) and no state (see `engine` and `threshold`).
 
 use std::collections::BTreeMap;
@@ -77,7 +78,7 @@ pub struct Log {
     pub message: String,
 }
 
-/// Log levels, as the spec names them.
+/// Log levels, as signals name them (docs/signals.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Level {
     Error,

@@ -87,7 +87,7 @@ pub struct AlertView {
     pub occurrences: u64,
     /// Epoch ms of the alert's latest change.
     pub updated_at: i64,
-    /// Receivers the alert's rule names directly (a LILAM rule's handler, a threshold rule's
+    /// Receivers the alert's rule names directly (an event rule's handler, a threshold rule's
     /// `notification_channels`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub receivers: Vec<String>,

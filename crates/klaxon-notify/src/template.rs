@@ -193,9 +193,16 @@ pub fn escape_slack(s: &str) -> String {
     out
 }
 
-/// The link back to an alert.
+/// The link back to an alert: its page on the dashboard (`/#/alerts/{id}`), which a browser
+/// can open (the API's `/alerts/{id}` wants a token) and which still shows the alert after
+/// the person who opened it signed in.
 pub fn alert_url(external_url: &str, id: i64) -> String {
-    format!("{}/alerts/{id}", external_url.trim_end_matches('/'))
+    format!("{}/#/alerts/{id}", external_url.trim_end_matches('/'))
+}
+
+/// The link to the dashboard's table of open alerts.
+pub fn alerts_url(external_url: &str) -> String {
+    format!("{}/#/alerts", external_url.trim_end_matches('/'))
 }
 
 /// Alertmanager's status of a notification: `resolved` only for the resolved kind.

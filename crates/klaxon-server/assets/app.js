@@ -5,7 +5,7 @@
 import { get, post, setCsrf, onUnauthorized, ApiError } from "./api.js";
 import { Live } from "./live.js";
 import { OpenAlerts } from "./model.js";
-import { h, clear, toast } from "./ui.js";
+import { h, clear, toast, title } from "./ui.js";
 import * as overview from "./page-overview.js";
 import * as alerts from "./page-alerts.js";
 import * as alert from "./page-alert.js";
@@ -149,7 +149,7 @@ function connect() {
     "/alerts/stream",
     {
       alert(c) {
-        if (c.kind === "created") app.names.set(c.alert.id, c.alert.name, c.alert.severity);
+        if (c.kind === "created") app.names.set(c.alert.id, title(c.alert), c.alert.severity);
         app.model.apply(c);
         app.bus.dispatchEvent(new CustomEvent("change", { detail: c }));
       },
@@ -237,6 +237,10 @@ function buildNav() {
 }
 
 async function boot() {
+  // A browser that opened an alert's API address (/alerts/42, as a link may give it) was
+  // handed this page: show that alert, at the dashboard's own address for it.
+  const direct = /^\/alerts\/(\d+)\/?$/.exec(location.pathname);
+  if (direct) history.replaceState(null, "", `/${location.search}#/alerts/${direct[1]}`);
   buildNav();
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);

@@ -5,7 +5,7 @@
 // change carries absolute values (state, count), applying one twice changes nothing.
 
 import { get } from "./api.js";
-import { OPEN_STATES, SEVERITIES } from "./ui.js";
+import { OPEN_STATES, SEVERITIES, title } from "./ui.js";
 
 const SEV_RANK = Object.fromEntries(SEVERITIES.map((s, i) => [s, i]));
 /** Changes buffered while loading; past this the load starts over. */
@@ -17,9 +17,12 @@ export function row(a) {
   const labelText = Object.entries(labels)
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
-  return {
+  const name = title(a);
+  const r = {
     id: a.id,
-    name: a.name,
+    name,
+    /** The alert's own name (`alertname`), which silences and look-alikes go by. */
+    alertname: a.name,
     severity: a.severity,
     sev: SEV_RANK[a.severity] ?? 9,
     state: a.state,
@@ -31,8 +34,45 @@ export function row(a) {
     last: Date.parse(a.last_seen),
     occurrences: a.occurrences,
     assignee: a.assignee || "",
-    hay: `${a.name} ${a.message || ""} ${labelText} ${a.assignee || ""}`.toLowerCase(),
+    hay: "",
   };
+  r.hay = hay(r);
+  return r;
+}
+
+/** The text the search looks in. */
+function hay(r) {
+  return `${r.name} ${r.alertname} ${r.summary} ${r.labelText} ${r.assignee}`.toLowerCase();
+}
+
+/**
+ * The compact rows carry no annotations, so threshold alerts arrive under their rule's id;
+ * their rule's name comes from the history of open threshold alerts (a page per thousand).
+ */
+async function nameThresholdAlerts(rows) {
+  if (![...rows.values()].some((r) => r.source === "threshold")) return;
+  let cursor = "";
+  try {
+    for (let page = 0; page < 100; page++) {
+      const res = await get(`/alerts/history?source=threshold&state=${OPEN_STATES.join(",")}&limit=1000${cursor}`);
+      for (const a of res.alerts) {
+        const r = rows.get(a.id);
+        if (r) {
+          r.name = title(a);
+          r.hay = hay(r);
+        }
+      }
+      if (!res.next_cursor) break;
+      cursor = `&cursor=${res.next_cursor}`;
+    }
+  } catch {
+    /* they keep their rule's id */
+  }
+}
+
+/** The labels silences match an alert by: its labels, with `alertname` its name when absent. */
+export function matchLabels(r) {
+  return { alertname: r.alertname, ...r.labels };
 }
 
 export class OpenAlerts {
@@ -73,6 +113,7 @@ export class OpenAlerts {
         fresh.set(a.id, row(a));
       }
       this.truncated = res.truncated;
+      await nameThresholdAlerts(fresh);
       onProgress(fresh.size);
     } catch (e) {
       this.status = "error";
@@ -121,7 +162,7 @@ export class OpenAlerts {
           r.last = typeof c.last_seen === "number" ? c.last_seen : Date.parse(c.last_seen);
           if (c.summary) {
             r.summary = c.summary;
-            r.hay = `${r.name} ${r.summary} ${r.labelText} ${r.assignee}`.toLowerCase();
+            r.hay = hay(r);
           }
         }
         break;
@@ -142,7 +183,7 @@ export class OpenAlerts {
         const r = this.byId.get(c.id);
         if (r) {
           r.assignee = c.assignee || "";
-          r.hay = `${r.name} ${r.summary} ${r.labelText} ${r.assignee}`.toLowerCase();
+          r.hay = hay(r);
         }
         break;
       }

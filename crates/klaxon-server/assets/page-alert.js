@@ -3,7 +3,7 @@
 // events and notes, notifications, and why it is suppressed. Follows the stream while open.
 
 import { get, post } from "./api.js";
-import { h, clear, num, time, fullTime, ago, dur, sevBadge, stateBadge, toast, failure, loading, ask, throttle, ms } from "./ui.js";
+import { h, clear, num, time, fullTime, ago, dur, sevBadge, stateBadge, toast, failure, loading, ask, throttle, ms, title, labelCells } from "./ui.js";
 import { compile, matches, show } from "./matcher.js";
 import { sparkline } from "./chart.js";
 
@@ -37,7 +37,7 @@ export function render(main, app, { parts }) {
   async function act(kind, body) {
     try {
       const res = await post(`/alerts/${id}/${kind}`, body);
-      toast(res?.to ? `${alert.name}: ${res.from} → ${res.to}` : `${alert.name}: done`);
+      toast(res?.to ? `${title(alert)}: ${res.from} → ${res.to}` : `${title(alert)}: done`);
     } catch (e) {
       toast(`${kind} refused: ${e.message}`, "error");
     }
@@ -72,7 +72,7 @@ export function render(main, app, { parts }) {
     const labels = Object.entries(alert.labels || {});
     const p = new URLSearchParams();
     for (const [k, v] of labels.length ? labels : [["alertname", alert.name]]) p.append("m", `${k}=${v}`);
-    p.set("comment", `silenced from alert ${alert.id} (${alert.name})`);
+    p.set("comment", `silenced from alert ${alert.id} (${title(alert)})`);
     return `#/silences/new?${p}`;
   }
 
@@ -181,25 +181,28 @@ export function render(main, app, { parts }) {
   function notifications() {
     const list = alert.notifications || [];
     if (!list.length) return h("p", { class: "hint" }, "No notification has been recorded for this alert.");
-    return h(
-      "table",
-      { class: "plain" },
-      h("thead", {}, h("tr", {}, ["Made", "To", "Kind", "Status", "Tries", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
+    // Six columns do not fit a phone: there each notification is a block of named values.
+    return labelCells(
       h(
-        "tbody",
-        {},
-        // The API sends receiver, channel, kind, status, attempts, created_at, finished_at,
-        // last_error and last_code (the HTTP or SMTP code of the last answer).
-        list.map((n) =>
-          h(
-            "tr",
-            {},
-            h("td", { title: `made ${fullTime(n.created_at)}${n.finished_at ? `, finished ${fullTime(n.finished_at)}` : ""}` }, time(n.created_at)),
-            h("td", {}, `${n.receiver ?? "–"} · ${n.channel ?? "–"}`),
-            h("td", {}, n.kind ?? "–"),
-            h("td", {}, n.status ?? "–"),
-            h("td", { class: "num" }, String(n.attempts ?? 0)),
-            h("td", {}, n.last_error ? `${n.last_code ? `${n.last_code}: ` : ""}${n.last_error}` : ""),
+        "table",
+        { class: "plain stack" },
+        h("thead", {}, h("tr", {}, ["Made", "To", "Kind", "Status", "Tries", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
+        h(
+          "tbody",
+          {},
+          // The API sends receiver, channel, kind, status, attempts, created_at, finished_at,
+          // last_error and last_code (the HTTP or SMTP code of the last answer).
+          list.map((n) =>
+            h(
+              "tr",
+              {},
+              h("td", { title: `made ${fullTime(n.created_at)}${n.finished_at ? `, finished ${fullTime(n.finished_at)}` : ""}` }, time(n.created_at)),
+              h("td", {}, `${n.receiver ?? "–"} · ${n.channel ?? "–"}`),
+              h("td", {}, n.kind ?? "–"),
+              h("td", {}, n.status ?? "–"),
+              h("td", { class: "num" }, String(n.attempts ?? 0)),
+              h("td", {}, n.last_error ? `${n.last_code ? `${n.last_code}: ` : ""}${n.last_error}` : ""),
+            ),
           ),
         ),
       ),
@@ -208,9 +211,9 @@ export function render(main, app, { parts }) {
 
   function draw() {
     const a = alert;
-    app.names.set(a.id, a.name, a.severity);
+    app.names.set(a.id, title(a), a.severity);
     root.replaceChildren(
-      h("div", { class: "detail-head" }, sevBadge(a.severity), h("h1", {}, a.name), stateBadge(a.state)),
+      h("div", { class: "detail-head" }, sevBadge(a.severity), h("h1", {}, title(a)), stateBadge(a.state)),
       a.message && a.message !== a.name ? h("p", {}, a.message) : h("span"),
       actions(),
       why() || h("span"),
@@ -234,7 +237,7 @@ export function render(main, app, { parts }) {
               ["Assignee", a.assignee || "–"],
               ["Acknowledged", a.acknowledged_at ? `${fullTime(a.acknowledged_at)} by ${a.acknowledged_by}` : "–"],
               ["Resolved", a.resolved_at ? `${fullTime(a.resolved_at)} by ${a.resolved_by}` : "–"],
-              a.source === "rule" ? ["Rule", `${a.rule_set} v${a.rule_set_version ?? "?"} / ${a.rule_id} (${a.operator})`] : null,
+              a.source === "rule" || a.source === "threshold" ? ["Rule", `${a.rule_set} v${a.rule_set_version ?? "?"} / ${a.rule_id} (${a.operator})`] : null,
               a.value !== null && a.value !== undefined ? ["Value", `${a.value}${a.limit !== null && a.limit !== undefined ? ` (limit ${a.limit})` : ""}`] : null,
               a.generator_url ? ["Source link", a.generator_url] : null,
             ]

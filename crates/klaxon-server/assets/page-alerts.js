@@ -4,7 +4,7 @@
 // alerts, read from the server a page at a time.
 
 import { get, post, qs } from "./api.js";
-import { h, clear, num, ago, time, sevBadge, stateBadge, toast, empty, failure, debounce, SEVERITIES, OPEN_STATES, STATES } from "./ui.js";
+import { h, clear, num, ago, time, sevBadge, stateBadge, toast, empty, failure, debounce, title, labelCells, SEVERITIES, OPEN_STATES, STATES } from "./ui.js";
 
 const STATE_ORDER = Object.fromEntries(OPEN_STATES.map((s, i) => [s, i]));
 const COLUMNS = [
@@ -36,7 +36,7 @@ export function render(main, app, { params }) {
     view.sev = new Set(params.get("severity") ? params.get("severity").split(",") : []);
     view.states = new Set(params.get("state") ? params.get("state").split(",") : []);
   }
-  if (params.get("tab") === "history") view.tab = "history";
+  if (params.has("tab")) view.tab = params.get("tab") === "history" ? "history" : "open";
   const body = h("div");
   const tab = (id, label) =>
     h("button", { role: "tab", id: `tab-${id}`, "aria-selected": String(view.tab === id), "aria-controls": "alerts-body", onclick: () => switchTo(id) }, label);
@@ -54,8 +54,45 @@ export function render(main, app, { params }) {
   return () => cleanup?.();
 }
 
+/**
+ * For each alert name with more than one open alert, the label names whose values are not the
+ * same on all of them (missing counts as a value): what tells look-alikes apart.
+ */
+function distinguishing(rows) {
+  const byName = new Map();
+  for (const r of rows) {
+    let g = byName.get(r.alertname);
+    if (!g) byName.set(r.alertname, (g = { n: 0, keys: new Map() }));
+    g.n++;
+    for (const [k, v] of Object.entries(r.labels)) {
+      const seen = g.keys.get(k);
+      if (!seen) g.keys.set(k, { v, n: 1, same: true });
+      else {
+        seen.n++;
+        if (seen.v !== v) seen.same = false;
+      }
+    }
+  }
+  const out = new Map();
+  for (const [name, g] of byName) {
+    if (g.n < 2) continue;
+    out.set(name, new Set([...g.keys].filter(([, s]) => !s.same || s.n < g.n).map(([k]) => k)));
+  }
+  return out;
+}
+
+/** A row's labels as shown: those that tell it from its look-alikes first, the rest after. */
+function labelsShown(row, differ) {
+  const d = differ.get(row.alertname);
+  const shown = Object.entries(row.labels).filter(([k, v]) => k !== "alertname" && !(k === "severity" && v === row.severity));
+  if (d) shown.sort(([a], [b]) => d.has(b) - d.has(a));
+  return shown.map(([k, v]) => `${k}=${v}`).join("  ");
+}
+
 function openTable(root, app) {
   const model = app.model;
+  let differ = new Map();
+  let differVersion = -1;
   const canAct = app.may("respond");
   let rows = [];
   let active = 0;
@@ -151,6 +188,10 @@ function openTable(root, app) {
       if (view.sev.size && !view.sev.has(r.severity)) continue;
       out.push(r);
     }
+    if (differVersion !== model.version) {
+      differ = distinguishing(model.byId.values());
+      differVersion = model.version;
+    }
     const cmp = COMPARE[view.sort] || COMPARE.sev;
     out.sort(view.dir === 1 ? cmp : (a, b) => cmp(b, a));
     rows = out;
@@ -238,11 +279,8 @@ function openTable(root, app) {
       r.sub.textContent = row.summary !== row.name ? row.summary : "";
       r.st.className = `badge state state-${row.state}`;
       r.st.textContent = row.state;
-      r.cells[4].textContent = Object.entries(row.labels)
-        .filter(([k]) => k !== "alertname")
-        .slice(0, 3)
-        .map(([k, v]) => `${k}=${v}`)
-        .join("  ");
+      r.cells[4].textContent = labelsShown(row, differ);
+      r.cells[4].title = row.labelText;
       r.cells[5].textContent = num(row.occurrences);
       r.cells[6].textContent = ago(row.last);
       r.cells[6].title = time(row.last);
@@ -441,7 +479,7 @@ function history(root) {
             "tr",
             {},
             h("td", {}, sevBadge(a.severity)),
-            h("td", {}, h("a", { href: `#/alerts/${a.id}` }, a.name), a.message && a.message !== a.name ? h("div", { class: "hint" }, a.message) : null),
+            h("td", {}, h("a", { href: `#/alerts/${a.id}` }, title(a)), a.message && a.message !== a.name ? h("div", { class: "hint" }, a.message) : null),
             h("td", {}, stateBadge(a.state)),
             h("td", {}, time(a.first_seen)),
             h("td", { class: "num" }, num(a.occurrences)),
@@ -449,6 +487,7 @@ function history(root) {
           ),
         );
       }
+      labelCells(table, ["First seen", "Count", "Resolved"]);
       cursor = res.next_cursor;
       more.hidden = !cursor;
       table.hidden = results.children.length === 0;

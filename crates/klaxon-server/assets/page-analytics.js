@@ -3,7 +3,7 @@
 // server has it; otherwise the page says so).
 
 import { get, qs } from "./api.js";
-import { h, clear, num, dur, empty, failure, loading, failingChannels, SEVERITIES } from "./ui.js";
+import { h, clear, num, dur, empty, failure, loading, failingChannels, labelCells, SEVERITIES } from "./ui.js";
 import { stackedBars, lines, hbars, legend } from "./chart.js";
 
 const PERIODS = [
@@ -142,9 +142,10 @@ function delivery(d) {
     {},
     failingChannels(failing, { compact: true }),
     hbars(rows.map((r) => ({ label: r.channel, value: r.rate === null ? 0 : Math.round(r.rate * 1000) / 10 })), { fmt: (v) => `${v}%`, cls: "fill-accent" }),
-    h(
+    // Six columns do not fit a phone: there each channel is a block of named values.
+    labelCells(h(
       "table",
-      { class: "plain" },
+      { class: "plain stack" },
       h("thead", {}, h("tr", {}, ["Channel", "Delivered", "Failed attempts", "Failed or dead", "Waiting", "Success"].map((c) => h("th", { scope: "col" }, c)))),
       h(
         "tbody",
@@ -162,7 +163,7 @@ function delivery(d) {
           ),
         ),
       ),
-    ),
+    )),
     h("p", { class: "hint" }, "Failed attempts count since the server started, retried ones included; failed or dead counts notifications given up on."),
   );
 }

@@ -1,12 +1,16 @@
 // Overview: cards (open alerts by severity, acknowledged, suppressed, MTTA, MTTR, alert rate)
-// and the live feed of changes. Figures are read once and then follow the stream; the feed
-// keeps the newest 100 entries, so the page's memory does not grow with time.
+// and the live feed of changes. Figures are read once and then follow the stream. The feed
+// opens with what happened to the newest alerts (read from the history: each one's creation,
+// acknowledgement, resolution and closing) and then follows the stream; it keeps the newest
+// 100 entries, so the page's memory does not grow with time.
 
 import { get } from "./api.js";
-import { h, clear, card, num, dur, sevBadge, time, empty, failure, throttle, SEVERITIES } from "./ui.js";
+import { h, clear, card, num, dur, sevBadge, time, ms, empty, failure, throttle, title, SEVERITIES } from "./ui.js";
 import { sparkline } from "./chart.js";
 
 const FEED_MAX = 100;
+/** The newest alerts whose story opens the feed. */
+const FEED_HISTORY = 40;
 const RATE_MINUTES = 60;
 
 export function render(main, app) {
@@ -31,7 +35,7 @@ export function render(main, app) {
       ),
     ),
   );
-  const feedEmpty = empty("Nothing has happened since this page opened", "New alerts and every acknowledgement, resolution and note appear here as they happen.");
+  const feedEmpty = empty("Nothing has happened yet", "New alerts and every acknowledgement, resolution and note appear here as they happen.");
   main.append(
     h("h1", {}, "Overview"),
     cards,
@@ -120,11 +124,46 @@ export function render(main, app) {
     draw();
   }
 
+  /** The changes an alert of the history went through, as the stream would have told them. */
+  function story(a) {
+    const out = [{ kind: "created", alert: a, at: ms(a.created_at ?? a.first_seen) }];
+    let from = "active";
+    const step = (to, at, actor) => {
+      if (!at) return;
+      out.push({ kind: "transition", id: a.id, alert: a, from, to, actor, at: ms(at) });
+      from = to;
+    };
+    step("acknowledged", a.acknowledged_at, a.acknowledged_by);
+    step("resolved", a.resolved_at, a.resolved_by);
+    step("closed", a.closed_at, null);
+    return out;
+  }
+
+  async function loadFeed() {
+    let res;
+    try {
+      res = await get(`/alerts/history?limit=${FEED_HISTORY}`);
+    } catch {
+      return; /* the feed starts with what the stream brings */
+    }
+    const earlier = res.alerts.flatMap(story).filter((c) => filters[c.kind]);
+    earlier.sort((x, y) => y.at - x.at);
+    for (const a of res.alerts) app.names.set(a.id, title(a), a.severity);
+    // Each in its place among what the stream brought meanwhile, newest first.
+    for (const c of earlier.slice(0, FEED_MAX)) {
+      if (shown.has(key(c))) continue;
+      const after = [...feed.children].find((li) => Number(li.dataset.at) < c.at);
+      feed.insertBefore(entry(c), after ?? null);
+    }
+    trim();
+  }
+
   function load() {
     error = null;
     loadSummary();
     loadPerf();
     loadRate();
+    loadFeed();
   }
 
   const refreshSummary = throttle(loadSummary, 1000);
@@ -139,10 +178,16 @@ export function render(main, app) {
     if (!timer) timer = setTimeout(flush, 100);
   }
 
+  // The changes the feed shows now, so that one read from the history and the same change
+  // from the stream appear once.
+  const shown = new Set();
+  const atOf = (c) => c.at ?? (c.alert ? Date.parse(c.alert.created_at) : Date.now());
+  const key = (c) => `${c.kind}:${c.id ?? c.alert?.id}:${c.to ?? ""}:${atOf(c)}`;
+
   function describe(c) {
     const known = app.names.get(c.id ?? c.alert?.id);
     const id = c.id ?? c.alert?.id;
-    const name = c.alert?.name ?? known?.name ?? `alert ${id}`;
+    const name = (c.alert && title(c.alert)) ?? known?.name ?? `alert ${id}`;
     const severity = c.alert?.severity ?? known?.severity;
     const link = h("a", { href: `#/alerts/${id}` }, name);
     switch (c.kind) {
@@ -161,20 +206,32 @@ export function render(main, app) {
     }
   }
 
+  function entry(c) {
+    const [severity, what] = describe(c);
+    const k = key(c);
+    shown.add(k);
+    const at = atOf(c);
+    return h("li", { dataset: { kind: c.kind, id: String(c.id ?? c.alert?.id), key: k, at: String(ms(at)) } }, h("time", {}, time(at)), severity ? sevBadge(severity) : h("span"), h("span", { class: "what" }, what));
+  }
+
+  function trim() {
+    while (feed.children.length > FEED_MAX) {
+      shown.delete(feed.lastChild.dataset.key);
+      feed.lastChild.remove();
+    }
+    feedEmpty.hidden = feed.children.length > 0;
+  }
+
   function flush() {
     timer = 0;
     const items = queue;
     queue = [];
     const frag = document.createDocumentFragment();
     for (let i = items.length - 1; i >= 0; i--) {
-      const c = items[i];
-      const [severity, what] = describe(c);
-      const at = c.at ?? (c.alert ? Date.parse(c.alert.created_at) : Date.now());
-      frag.append(h("li", { dataset: { kind: c.kind, id: String(c.id ?? c.alert?.id) } }, h("time", {}, time(at)), severity ? sevBadge(severity) : h("span"), h("span", { class: "what" }, what)));
+      if (!shown.has(key(items[i]))) frag.append(entry(items[i]));
     }
     feed.prepend(frag);
-    while (feed.children.length > FEED_MAX) feed.lastChild.remove();
-    feedEmpty.hidden = feed.children.length > 0;
+    trim();
   }
 
   function onChange(ev) {

@@ -4,7 +4,7 @@
 // document); activation (admin); and a diff between two versions, computed here.
 
 import { get, post } from "./api.js";
-import { h, clear, fullTime, toast, empty, failure, loading } from "./ui.js";
+import { h, clear, fullTime, toast, empty, failure, loading, labelCells } from "./ui.js";
 import { lineDiff, withContext, ruleDiff, pretty } from "./diff.js";
 
 export function render(main, app) {
@@ -63,7 +63,7 @@ export function render(main, app) {
       h(
         "tr",
         { class: v.active ? "selected" : "" },
-        h("td", {}, `v${v.version}`, v.active ? h("span", { class: "badge state state-resolved" }, " active") : null),
+        h("td", {}, `v${v.version}`, v.active ? [" ", h("span", { class: "badge state state-resolved" }, "active")] : null),
         h("td", {}, fullTime(v.created_at)),
         h("td", {}, v.author || "–"),
         h(
@@ -77,7 +77,7 @@ export function render(main, app) {
       "section",
       { class: "panel", "aria-label": `${group}/${name}`, "data-kind": kind },
       h("h2", {}, name, h("span", { class: "hint" }, `  ${kind === "threshold" ? "threshold rules, " : ""}group ${group}`)),
-      h("table", { class: "plain stack" }, h("thead", {}, h("tr", {}, ["Version", "Stored", "Author", ""].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)),
+      labelCells(h("table", { class: "plain stack" }, h("thead", {}, h("tr", {}, ["Version", "Stored", "Author", ""].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)), ["Stored", "Author"]),
       versions.length > 1
         ? h("div", { class: "toolbar" }, h("span", {}, "Compare"), diffA, h("span", {}, "with"), diffB, h("button", { onclick: () => diff(kind, group, name, Number(diffA.value), Number(diffB.value), diffBox) }, "Diff"))
         : null,
@@ -140,12 +140,14 @@ export function render(main, app) {
               (r) => [r.id ?? "–", r.trigger_type ?? "–", r.action ?? "–", r.condition?.operator ?? "–", r.condition?.value ?? "", r.alert?.severity ?? "–"],
             ];
       box.replaceChildren(
-        h("h3", {}, `v${v.version}: ${rules.length} rules`),
-        h(
-          "table",
-          { class: "plain stack" },
-          h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))),
-          h("tbody", {}, rules.map((r) => h("tr", {}, cells(r).map((c, i) => h("td", { class: i === 0 ? "mono" : "" }, String(c)))))),
+        h("h3", {}, `v${v.version}: ${rules.length} ${rules.length === 1 ? "rule" : "rules"}`),
+        labelCells(
+          h(
+            "table",
+            { class: "plain stack" },
+            h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))),
+            h("tbody", {}, rules.map((r) => h("tr", {}, cells(r).map((c, i) => h("td", { class: i === 0 ? "mono" : "" }, String(c)))))),
+          ),
         ),
         h("details", {}, h("summary", {}, "Document"), h("pre", { class: "doc" }, pretty(doc))),
       );
@@ -165,11 +167,14 @@ export function render(main, app) {
       { class: "panel failure", role: "alert" },
       h("p", {}, h("strong", {}, "Invalid"), `: ${res.error.message}`),
       errs.length
-        ? h(
-            "table",
-            { class: "plain" },
-            h("thead", {}, h("tr", {}, ["Where", "Field", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
-            h("tbody", {}, errs.map((e) => h("tr", {}, h("td", {}, e.rule ?? e.index ?? (e.line ? `line ${e.line}:${e.column}` : "–")), h("td", { class: "mono" }, e.field ?? ""), h("td", {}, e.reason ?? e.message ?? JSON.stringify(e))))),
+        ? labelCells(
+            h(
+              "table",
+              { class: "plain stack" },
+              h("thead", {}, h("tr", {}, ["Where", "Field", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
+              h("tbody", {}, errs.map((e) => h("tr", {}, h("td", {}, e.rule ?? e.index ?? (e.line ? `line ${e.line}:${e.column}` : "–")), h("td", { class: "mono" }, e.field ?? ""), h("td", {}, e.reason ?? e.message ?? JSON.stringify(e))))),
+            ),
+            ["Where", "Field"],
           )
         : null,
     );

@@ -1,10 +1,12 @@
 // Silences through klaxon's Alertmanager API v2 (`/api/v2/silences`, `/api/v2/silence/{id}`):
 // the list by state, expiry, and a form that creates one with a live preview of the open
-// alerts its matchers catch. A server without that API answers 404 and the page says so.
+// alerts its matchers catch (the page's own live copy of the open alerts, matched on the
+// labels the server matches). A server without that API answers 404 and the page says so.
 
 import { get, post, del } from "./api.js";
-import { h, clear, fullTime, toast, empty, failure, loading, debounce, num, sevBadge } from "./ui.js";
+import { h, clear, fullTime, toast, empty, failure, loading, debounce, num, sevBadge, labelCells } from "./ui.js";
 import { compile, matches, show } from "./matcher.js";
+import { matchLabels } from "./model.js";
 
 const OPS = [["=", false, true], ["!=", false, false], ["=~", true, true], ["!~", true, false]];
 
@@ -78,7 +80,7 @@ async function list(root, app, params) {
         ),
       ),
     );
-    root.append(h("table", { class: "plain stack" }, h("thead", {}, h("tr", {}, ["Matchers", "Comment", "Starts", "Ends", ""].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)));
+    root.append(labelCells(h("table", { class: "plain stack" }, h("thead", {}, h("tr", {}, ["Matchers", "Comment", "Starts", "Ends", ""].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows)), ["Starts", "Ends"]));
   }
 }
 
@@ -156,21 +158,17 @@ function create(root, app, params) {
       .filter((m) => m.name);
   }
 
-  let open = null;
-  let openError = null;
   const preview = debounce(async () => {
-    if (open === null && !openError) {
+    if (app.model.status !== "ready") {
       previewBox.replaceChildren(loading("Reading the open alerts…"));
       try {
-        open = await get("/api/v2/alerts");
+        await app.model.load();
       } catch (e) {
-        openError = e;
+        previewBox.replaceChildren(failure(e));
+        return;
       }
     }
-    if (openError) {
-      previewBox.replaceChildren(failure(openError));
-      return;
-    }
+    const open = [...app.model.byId.values()];
     const ms = matchersOf();
     if (!ms.length) {
       previewBox.replaceChildren(h("p", { class: "hint" }, "Add a matcher to see what it catches."));
@@ -183,17 +181,31 @@ function create(root, app, params) {
       previewBox.replaceChildren(h("p", { class: "error" }, e.message));
       return;
     }
-    const hits = open.filter((a) => matches(compiled, a.labels));
+    const hits = open.filter((r) => matches(compiled, matchLabels(r))).sort((a, b) => a.sev - b.sev || b.last - a.last);
     previewBox.replaceChildren(
-      h("p", { "data-preview-count": String(hits.length) }, hits.length ? `${num(hits.length)} of ${num(open.length)} open alerts match.` : `None of the ${num(open.length)} open alerts match.`),
-      hits.length
-        ? h(
-            "ul",
-            {},
-            hits.slice(0, 50).map((a) => h("li", {}, sevBadge(a.labels?.severity || "info"), " ", h("strong", {}, a.labels?.alertname || "?"), " ", h("span", { class: "hint mono" }, Object.entries(a.labels || {}).filter(([k]) => k !== "alertname").map(([k, v]) => `${k}=${v}`).join(" ")))),
-          )
-        : null,
-      hits.length > 50 ? h("p", { class: "hint" }, `and ${num(hits.length - 50)} more`) : null,
+      h(
+        "div",
+        {},
+        h("p", { "data-preview-count": String(hits.length) }, hits.length ? `${num(hits.length)} of ${num(open.length)} open alerts match.` : `None of the ${num(open.length)} open alerts match.`),
+        hits.length
+          ? h(
+              "ul",
+              { class: "preview" },
+              hits.slice(0, 50).map((r) =>
+                h(
+                  "li",
+                  {},
+                  sevBadge(r.severity),
+                  " ",
+                  h("a", { href: `#/alerts/${r.id}` }, h("strong", {}, r.name)),
+                  " ",
+                  h("span", { class: "hint mono" }, Object.entries(r.labels).filter(([k]) => k !== "alertname").map(([k, v]) => `${k}=${v}`).join(" ")),
+                ),
+              ),
+            )
+          : null,
+        hits.length > 50 ? h("p", { class: "hint" }, `and ${num(hits.length - 50)} more`) : null,
+      ),
     );
   }, 150);
   preview();
@@ -217,5 +229,7 @@ function create(root, app, params) {
       toast(e.status === 404 ? "This server does not serve silences yet (404)." : `Create refused: ${e.message}`, "error");
     }
   });
-  return null;
+  // The preview follows the open alerts as they change.
+  const unsubscribe = app.model.subscribe(() => preview());
+  return () => unsubscribe();
 }

@@ -96,6 +96,14 @@ export const SEVERITIES = ["critical", "high", "medium", "low", "info"];
 export const OPEN_STATES = ["pending", "active", "acknowledged", "suppressed"];
 export const STATES = [...OPEN_STATES, "resolved", "closed"];
 
+/**
+ * The name an alert goes by: a threshold rule's display name (`name` in the rule, carried as
+ * the `rule_name` annotation) rather than its id; every other alert's own name.
+ */
+export function title(a) {
+  return (a.source === "threshold" && a.annotations?.rule_name) || a.name;
+}
+
 export function sevBadge(sev) {
   return h("span", { class: `badge sev-${SEVERITIES.includes(sev) ? sev : "info"}` }, sev || "?");
 }
@@ -158,6 +166,21 @@ export function debounce(fn, wait) {
     clearTimeout(timer);
     timer = setTimeout(() => fn(...args), wait);
   };
+}
+
+/**
+ * Names the cells of a table that stacks its cells at phone width (`plain stack`, where the
+ * header row is hidden) after their column, so "1" reads "Count 1": the columns named in
+ * `columns`, or every column with a header.
+ */
+export function labelCells(table, columns) {
+  const names = [...table.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const tr of table.querySelectorAll("tbody tr")) {
+    [...tr.children].forEach((td, i) => {
+      if (names[i] && (!columns || columns.includes(names[i]))) td.dataset.label = names[i];
+    });
+  }
+  return table;
 }
 
 /** A labelled card of the overview. */

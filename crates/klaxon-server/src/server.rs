@@ -176,14 +176,7 @@ impl<S: Store + Clone> Server<S> {
             policy.add_own(own);
         }
         let channel_health = Arc::new(notify::health::Health::new(&notifier));
-        let external_url = config.notify.external_url.clone().unwrap_or_else(|| {
-            let scheme = if config.tls.is_some() {
-                "https"
-            } else {
-                "http"
-            };
-            format!("{scheme}://{}", config.listen)
-        });
+        let external_url = config.external_url();
         let notifications = if notifier.enabled() {
             Some(
                 start_notifications(

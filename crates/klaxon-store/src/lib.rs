@@ -121,7 +121,7 @@ pub struct TelemetryCounts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleKind {
-    /// LILAM event rules (`klaxon_engine::event`).
+    /// Event rules over process runs, marks, traces and logs (`klaxon_engine::event`).
     #[default]
     Event,
     /// Threshold rules on metrics (`klaxon_engine::threshold`).

@@ -1,4 +1,4 @@
-//! Alerts emitted by rules (spec section 5) and their JSON line form.
+//! Alerts emitted by rules and their JSON line form.
 //! Owns no evaluation and no storage: the engine fills these in, callers persist and publish them.
 
 use std::sync::Arc;

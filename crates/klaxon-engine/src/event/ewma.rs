@@ -1,4 +1,4 @@
-//! The EWMA baseline of `AVG_DEVIATION_PCT` (spec 4.1). Pure arithmetic, no keys or storage.
+//! The EWMA baseline of `AVG_DEVIATION_PCT` (docs/rules.md). Pure arithmetic, no keys or storage.
 
 /// A running baseline: an arithmetic mean over the warm-up, then an exponential average.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -1,5 +1,6 @@
 //! Rule-set parsing and validation: turns a rule-set JSON document into a [`RuleSet`] or into
-//! the complete list of what is wrong with it (spec sections 2, 4, 4.1, 4.2 and 7.13–7.15).
+//! the complete list of what is wrong with it (header, rules, operators and their values, timer
+//! rules, throttling; the checks docs/rules.md lists).
 //! Owns no storage, activation or evaluation, and must not stop at the first error: every rule
 //! is checked and every error of the whole set is reported at once.
 //!
@@ -7,7 +8,7 @@
 //! line and column), then walked by hand. One invalid rule rejects the whole set; warnings never
 //! reject.
 //!
-//! Decisions taken where the spec is silent (strict, but trying to be helpful):
+//! Decisions on what the rule language leaves open (strict, but trying to be helpful):
 //! - A key that appears twice in one JSON object is a syntax-level error with line and column
 //!   (plain `serde_json` would silently keep the last one, hiding a typo).
 //! - A leading UTF-8 byte-order mark is skipped.
@@ -101,7 +102,7 @@ const NOT_LOGGING: &[Trigger] = &[
 const PROCESS: &[Trigger] = &[ProcessStart, ProcessUpdate, ProcessStop];
 const PRECEDED: &[Trigger] = &[MarkEvent, TraceStart, ProcessUpdate, ProcessStop];
 
-/// Operator name, kind, allowed triggers (spec sections 4 and 4.2).
+/// Operator name, kind, allowed triggers.
 const OPERATORS: &[(&str, Op, &[Trigger])] = &[
     ("ON_EVENT", Op::Always, NOT_LOGGING),
     ("ON_START", Op::Always, NOT_LOGGING),

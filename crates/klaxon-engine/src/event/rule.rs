@@ -1,4 +1,4 @@
-//! Compiled rule sets: the validated, typed form the engine evaluates (spec sections 2 and 4).
+//! Compiled rule sets: the validated, typed form the engine evaluates (header, rules, operators).
 //! Owns no parsing (see `parse`) and no evaluation state (see `engine`).
 
 use crate::severity::Severity;
@@ -53,7 +53,7 @@ pub enum Condition {
     MaxOccurrence { limit: f64 },
     /// Mark: gap since the previous mark of the key; trace start: since the previous stop.
     MaxGapSeconds { limit_ms: f64, seconds: f64 },
-    /// EWMA baseline deviation (spec 4.1).
+    /// Deviation from the EWMA baseline, in percent.
     AvgDeviationPct { pct: f64, warmup: u32, alpha: f64 },
     /// The predecessor must be ACTION (with CONTEXT when given).
     PrecededBy { expect: KeyPattern },

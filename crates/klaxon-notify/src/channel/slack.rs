@@ -255,7 +255,7 @@ pub fn payload(n: &Notification, title: &str, text: &str, external_url: &str) ->
     }
     let link = match n.alerts.as_slice() {
         [one] => template::alert_url(external_url, one.id),
-        _ => format!("{}/alerts/history", external_url.trim_end_matches('/')),
+        _ => template::alerts_url(external_url),
     };
     if link.len() <= limits::BUTTON_URL {
         let label = if n.alerts.len() == 1 {

@@ -119,7 +119,7 @@ fn slack_blocks_stay_within_the_documented_limits_and_escape_labels() {
     let button = blocks.iter().find(|b| b["type"] == "actions").unwrap();
     assert_eq!(
         button["elements"][0]["url"],
-        "https://klaxon.example/alerts/1"
+        "https://klaxon.example/#/alerts/1"
     );
     assert_eq!(att["color"], "#b60205", "critical is red");
     assert!(v["text"].as_str().unwrap().chars().count() <= limits::MESSAGE_TEXT);
@@ -179,7 +179,7 @@ fn pagerduty_events_follow_events_api_v2() {
         assert!(e["links"][0]["href"]
             .as_str()
             .unwrap()
-            .starts_with("https://klaxon.example/alerts/"));
+            .starts_with("https://klaxon.example/#/alerts/"));
     }
     assert_eq!(
         fire[0]["dedup_key"], "0000000000000005",
@@ -250,4 +250,83 @@ fn the_signature_is_hmac_sha256_of_the_body() {
         signature("Jefe", b"what do ya want for nothing?"),
         "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
+}
+
+/// Every channel links to the alert's page on the dashboard at `external_url` (the API's
+/// `/alerts/{id}` would answer a browser 401), and a Slack message of several alerts to the
+/// dashboard's table.
+#[test]
+fn every_channel_links_to_the_alert_on_the_dashboard() {
+    let base = "https://klaxon.example.com/ops/";
+    let page = "https://klaxon.example.com/ops/#/alerts/11";
+    let one = notification(
+        Kind::Firing,
+        vec![alert(11, "critical", &[("host", "db-1")], "full")],
+    );
+    let mut t = klaxon_notify::template::Templates::new();
+    let mut errors = Vec::new();
+
+    let hook: klaxon_notify::channel::webhook::WebhookConfig =
+        toml::from_str("url = \"https://hooks.example/x\"").unwrap();
+    let hook = klaxon_notify::channel::webhook::Webhook::compile(&hook, "w", &mut t, &mut errors);
+    let body: Value = serde_json::from_slice(&hook.body(&t, &one, base).unwrap()).unwrap();
+    assert_eq!(body["alerts"][0]["generatorURL"], page, "{body}");
+    assert_eq!(body["externalURL"], "https://klaxon.example.com/ops/");
+
+    let slack_cfg: klaxon_notify::channel::slack::SlackConfig =
+        toml::from_str("url = \"https://hooks.slack.example/x\"").unwrap();
+    let slack = slack::Slack::compile(&slack_cfg, "s", &mut t, &mut errors).unwrap();
+    let v = slack.body(&t, &one, base).unwrap();
+    let blocks = v["attachments"][0]["blocks"].as_array().unwrap();
+    let button = blocks.iter().find(|b| b["type"] == "actions").unwrap();
+    assert_eq!(button["elements"][0]["text"]["text"], "Open alert");
+    assert_eq!(button["elements"][0]["url"], page);
+    assert!(
+        v.to_string().contains(&format!("<{page}|DiskFull>")),
+        "the text links the alert's name: {v}"
+    );
+    let two = notification(
+        Kind::Firing,
+        vec![
+            alert(11, "critical", &[], "a"),
+            alert(12, "critical", &[], "b"),
+        ],
+    );
+    let v = slack.body(&t, &two, base).unwrap();
+    let blocks = v["attachments"][0]["blocks"].as_array().unwrap();
+    let button = blocks.iter().find(|b| b["type"] == "actions").unwrap();
+    assert_eq!(
+        button["elements"][0]["url"],
+        "https://klaxon.example.com/ops/#/alerts"
+    );
+
+    let mail_cfg: klaxon_notify::channel::email::EmailConfig = toml::from_str(
+        "to = [\"oncall@example.com\"]\nfrom = \"klaxon@example.com\"\nsmarthost = \"127.0.0.1:25\"\ntls = \"none\"",
+    )
+    .unwrap();
+    let mail = klaxon_notify::channel::email::Email::compile(
+        &mail_cfg,
+        &klaxon_notify::SmtpDefaults::default(),
+        std::time::Duration::from_secs(5),
+        "e",
+        &mut t,
+        &mut errors,
+    )
+    .unwrap();
+    let m = mail.message(&t, &one, base, "key-1").unwrap();
+    // Quoted-printable undone (soft line breaks, `=3D`), and the HTML part's escaped slashes.
+    let raw = String::from_utf8(m.formatted())
+        .unwrap()
+        .replace("=\r\n", "")
+        .replace("=3D", "=")
+        .replace("&#x2f;", "/");
+    assert!(
+        raw.contains(&format!("  {page}\r\n")),
+        "the text part: {raw}"
+    );
+    assert!(
+        raw.contains(&format!("<a href=\"{page}\">DiskFull</a>")),
+        "the HTML part: {raw}"
+    );
+    assert!(errors.is_empty(), "{errors:?}");
 }

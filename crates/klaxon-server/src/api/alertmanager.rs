@@ -9,9 +9,9 @@
 //!   Alertmanager, valid alerts of a batch are kept when others are invalid (an alert over a
 //!   size limit of `limits` among them), and the 400 lists every invalid one.
 //! - Listed alerts are klaxon's open alerts of every source. States map as: `active` and
-//!   `acknowledged` → `active`; `suppressed` → `suppressed`, silenced by `klaxon-suppression-<id>`;
-//!   `pending` → `unprocessed`. Resolved and closed alerts are not listed, as Alertmanager does
-//!   not list ended alerts.
+//!   `acknowledged` → `active`; `suppressed` → `suppressed`, silenced by the silence's id (or
+//!   `maintenance:<name>`); `pending` → `unprocessed`. Resolved and closed alerts are not
+//!   listed, as Alertmanager does not list ended alerts.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -457,7 +457,7 @@ pub(crate) async fn get_alerts<S: Store + Clone>(
     if p.unprocessed {
         states.push(AlertState::Pending);
     }
-    // `inhibited` has nothing to exclude: klaxon has no inhibition rules.
+    // `inhibited` has nothing to exclude: klaxon's inhibition mutes notifications only.
     let _ = p.inhibited;
     if states.is_empty() {
         return Ok(Json(json!([])).into_response());

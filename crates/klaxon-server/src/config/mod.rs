@@ -43,14 +43,15 @@ pub struct Config {
     /// The routing tree; without one, only receivers named by rules get notifications.
     pub route: Option<klaxon_notify::RouteConfig>,
     pub dashboard: Dashboard,
-    /// The HTTP connections: timeouts and caps.
+    /// How people reach this server, and its HTTP connections: timeouts and caps (`[server]`).
     pub server: Connections,
     /// HTTPS (`[tls]`); plain HTTP without it.
     pub tls: Option<Tls>,
 }
 
-/// The listener's connections (`[server]`): a connection that is slow to send a request's head
-/// or sits idle is closed, and connections beyond the caps are refused.
+/// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
+/// that is slow to send a request's head or sits idle is closed, and connections beyond the caps
+/// are refused.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Connections {
@@ -65,6 +66,10 @@ pub struct Connections {
     pub max_connections: usize,
     /// Connections open at once from one IP address; beyond, 503 and closed.
     pub max_connections_per_ip: usize,
+    /// The URL people open klaxon at (behind a proxy: the proxy's), e.g.
+    /// `https://klaxon.example.com`: links in notifications point at its dashboard. Without
+    /// one, it is derived from `listen`.
+    pub external_url: Option<String>,
 }
 
 impl Default for Connections {
@@ -74,6 +79,7 @@ impl Default for Connections {
             idle_timeout: klaxon_notify::duration::Millis(60_000),
             max_connections: 4096,
             max_connections_per_ip: 256,
+            external_url: None,
         }
     }
 }
@@ -413,6 +419,7 @@ impl Config {
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());
         }
+        self.check_external_url(&mut errors);
         self.notify.validate(&mut errors);
         if let Err(e) = self.notifier() {
             errors.extend(e);
@@ -421,6 +428,61 @@ impl Config {
             Ok(())
         } else {
             Err(errors.join("; "))
+        }
+    }
+
+    /// The URL people reach klaxon at, without a trailing `/`: `[server] external_url`, else
+    /// `[notify] external_url` (its older place), else `http://` and the `listen` address, with
+    /// a loopback address in place of an unspecified one (`0.0.0.0` is nobody's address).
+    pub fn external_url(&self) -> String {
+        if let Some(u) = self
+            .server
+            .external_url
+            .as_deref()
+            .or(self.notify.external_url.as_deref())
+        {
+            return u.trim().trim_end_matches('/').to_owned();
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        match self.listen.parse::<std::net::SocketAddr>() {
+            Ok(mut a) => {
+                if a.ip().is_unspecified() {
+                    a.set_ip(if a.is_ipv4() {
+                        std::net::Ipv4Addr::LOCALHOST.into()
+                    } else {
+                        std::net::Ipv6Addr::LOCALHOST.into()
+                    });
+                }
+                format!("{scheme}://{a}")
+            }
+            Err(_) => format!("{scheme}://{}", self.listen),
+        }
+    }
+
+    fn check_external_url(&self, errors: &mut Vec<String>) {
+        if self.server.external_url.is_some() && self.notify.external_url.is_some() {
+            errors.push(
+                "notify.external_url: set only server.external_url (the older notify.external_url is read when it is not set)"
+                    .to_owned(),
+            );
+        }
+        for (key, url) in [
+            ("server.external_url", &self.server.external_url),
+            ("notify.external_url", &self.notify.external_url),
+        ] {
+            let Some(url) = url.as_deref().map(str::trim) else {
+                continue;
+            };
+            let rest = url
+                .strip_prefix("http://")
+                .or_else(|| url.strip_prefix("https://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+                || url.contains(['?', '#', ' '])
+            {
+                errors.push(format!(
+                    "{key}: `{url}` is not a URL like https://klaxon.example.com (http or https, a host, an optional path, no query or fragment)"
+                ));
+            }
         }
     }
 
@@ -505,6 +567,49 @@ mod tests {
             c.database_path(),
             PathBuf::from("klaxon-data/klaxon.sqlite")
         );
+    }
+
+    #[test]
+    fn the_external_url_is_the_configured_one_or_derived_from_listen() {
+        for (file, want) in [
+            ("", "http://127.0.0.1:7731"),
+            ("listen = \"0.0.0.0:8000\"\n", "http://127.0.0.1:8000"),
+            ("listen = \"[::]:8000\"\n", "http://[::1]:8000"),
+            ("listen = \"10.0.0.5:8000\"\n", "http://10.0.0.5:8000"),
+            (
+                "[server]\nexternal_url = \"https://klaxon.example.com/ops/\"\n",
+                "https://klaxon.example.com/ops",
+            ),
+            (
+                "[notify]\nexternal_url = \"https://old.example.com\"\n",
+                "https://old.example.com",
+            ),
+        ] {
+            let f = temp_file("external-url.toml", file);
+            let c = load(Some(&f), &[], &Flags::default()).expect(file);
+            assert_eq!(c.external_url(), want, "{file}");
+        }
+        let e = env(&[("KLAXON_SERVER__EXTERNAL_URL", "https://k.example")]);
+        let c = load(None, &e, &Flags::default()).expect("from the environment");
+        assert_eq!(c.external_url(), "https://k.example");
+        for (file, key) in [
+            (
+                "[server]\nexternal_url = \"klaxon.example.com\"\n",
+                "server.external_url",
+            ),
+            (
+                "[server]\nexternal_url = \"https://k/#/\"\n",
+                "server.external_url",
+            ),
+            (
+                "[server]\nexternal_url = \"https://a\"\n[notify]\nexternal_url = \"https://b\"\n",
+                "notify.external_url",
+            ),
+        ] {
+            let f = temp_file("external-url-bad.toml", file);
+            let err = load(Some(&f), &[], &Flags::default()).expect_err(file);
+            assert!(err.contains(key), "{file}: {err}");
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! CSRF token in `X-CSRF-Token`, whatever other headers it carries. A request is authorized by
 //! its session only when it has no `Authorization` header (`auth::credential`); one whose
 //! `Authorization` is not a bearer token is refused here, before any handler runs.
-//! Knows nothing of roles.
+//! Knows nothing of roles. Being the one layer every request passes, it also hands a browser
+//! that opens an alert's API address (`/alerts/{id}`) the page instead (`page_for_browser`).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
@@ -26,7 +27,15 @@ pub(crate) async fn guard<S: Store + Clone>(
     next: Next,
 ) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
+        if let Some(page) = super::page_for_browser(req.method(), req.uri(), req.headers()) {
+            return page;
+        }
+        let alert = super::is_alert_path(req.uri().path());
+        let mut resp = next.run(req).await;
+        if alert {
+            super::vary_on_accept(&mut resp);
+        }
+        return resp;
     }
     let path = req.uri().path();
     let cred = credential(req.headers());

@@ -7,7 +7,7 @@ pub(crate) mod assets;
 pub(crate) mod guard;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
@@ -133,6 +133,54 @@ async fn index(headers: HeaderMap) -> Response {
         "text/html; charset=utf-8",
         assets::INDEX,
     )
+}
+
+/// The page for a browser that opens an alert's API address, `/alerts/{id}` (links of older
+/// notifications, or one copied from the API): a request that asks for HTML (`Accept:
+/// text/html`, as a browser's navigation does) and carries no `Authorization` header gets the
+/// dashboard, which shows that alert (after sign-in when signed out). API clients, which send
+/// a token or ask for JSON, get the alert as JSON from the handler as before.
+pub(crate) fn page_for_browser(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    let wants_html = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/html"))
+        });
+    let page = matches!(*method, Method::GET | Method::HEAD)
+        && is_alert_path(uri.path())
+        && wants_html
+        && !headers.contains_key(header::AUTHORIZATION);
+    page.then(|| {
+        let mut resp = serve_file(
+            headers,
+            assets::index_etag(),
+            "text/html; charset=utf-8",
+            assets::INDEX,
+        );
+        vary_on_accept(&mut resp);
+        resp
+    })
+}
+
+/// `/alerts/{id}`, the one API address that is also a page.
+pub(crate) fn is_alert_path(path: &str) -> bool {
+    path.strip_prefix("/alerts/")
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Marks an answer of `/alerts/{id}` as chosen by `Accept` (the page or JSON), for caches.
+pub(crate) fn vary_on_accept(resp: &mut Response) {
+    resp.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("accept"));
 }
 
 /// `GET /ui/assets/{file}`.

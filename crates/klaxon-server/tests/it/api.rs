@@ -330,7 +330,7 @@ async fn timers_fire_on_wall_clock_without_another_signal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn process_endpoints_generate_ids_and_speak_lilam() {
+async fn process_endpoints_generate_ids_and_take_the_signals_of_a_run() {
     let dir = data_dir("processes");
     let r = start(&dir, |_| {}).await;
     let (s, v) = r

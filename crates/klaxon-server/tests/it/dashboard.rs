@@ -373,6 +373,87 @@ async fn the_page_and_its_modules_are_embedded_and_served_under_a_strict_policy(
     r.stop().await;
 }
 
+/// A browser that opens an alert's API address (`Accept: text/html`, no token) gets the page,
+/// which shows the alert; API clients keep getting JSON from the same address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_address_opened_in_a_browser_is_the_page_and_json_for_the_api() {
+    let dir = data_dir("dash-alert-address");
+    let r = start(&dir, |_| {}).await;
+    let id = new_alert(&r, "DiskFull").await;
+    let path = format!("/alerts/{id}");
+    let navigation = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let page_of = |resp: &Resp| {
+        resp.status == 200
+            && resp
+                .header("content-type")
+                .is_some_and(|c| c.starts_with("text/html"))
+            && resp.body.contains("/ui/assets/app.js")
+    };
+
+    let page = r.request("GET", &path, &[("Accept", navigation)], "").await;
+    assert!(page_of(&page), "{} {}", page.status, page.body);
+    assert!(page.header("content-security-policy").is_some());
+    assert!(page
+        .header("vary")
+        .is_some_and(|v| v.eq_ignore_ascii_case("accept")));
+    // Even an alert that does not exist: the page says so after sign-in.
+    let missing = r
+        .request("GET", "/alerts/99999", &[("Accept", navigation)], "")
+        .await;
+    assert!(page_of(&missing), "{}", missing.status);
+    // Signed in, the browser's navigation still gets the page, and its fetch the JSON.
+    let (_, b) = sign_in(&r, ADMIN).await;
+    let b = b.expect("signed in");
+    let signed = r
+        .request(
+            "GET",
+            &path,
+            &[("Accept", navigation), ("Cookie", &b.cookie)],
+            "",
+        )
+        .await;
+    assert!(page_of(&signed), "{}", signed.status);
+    let fetched = r
+        .request(
+            "GET",
+            &path,
+            &[("Accept", "application/json"), ("Cookie", &b.cookie)],
+            "",
+        )
+        .await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.json()["name"], "DiskFull");
+    assert!(fetched
+        .header("vary")
+        .is_some_and(|v| v.eq_ignore_ascii_case("accept")));
+
+    // API clients: a token, or no HTML asked for, is JSON as before.
+    let bearer = format!("Bearer {ADMIN}");
+    for headers in [
+        vec![("Accept", navigation), ("Authorization", bearer.as_str())],
+        vec![("Authorization", bearer.as_str())],
+        vec![("Accept", "*/*"), ("Authorization", bearer.as_str())],
+    ] {
+        let resp = r.request("GET", &path, &headers, "").await;
+        assert_eq!(resp.status, 200, "{headers:?}");
+        assert_eq!(resp.json()["id"], id, "{headers:?}: {}", resp.body);
+    }
+    for accept in ["application/json", "*/*"] {
+        let resp = r.request("GET", &path, &[("Accept", accept)], "").await;
+        assert_eq!(resp.status, 401, "{accept}: {}", resp.body);
+    }
+    // Only an alert's own address is a page.
+    for other in [
+        "/alerts/history",
+        "/alerts/summary",
+        &format!("{path}/acknowledge"),
+    ] {
+        let resp = r.request("GET", other, &[("Accept", navigation)], "").await;
+        assert!(!page_of(&resp), "{other} is not the page");
+    }
+    r.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_open_set_comes_in_one_compact_answer() {
     let dir = data_dir("dash-open");

@@ -1,5 +1,5 @@
-//! One-line human explanations of alerts (spec section 5). Pure string building, run only when
-//! an alert is emitted, never on the path of a signal that fires nothing.
+//! One-line human explanations of alerts (an alert's `message`). Pure string building, run only
+//! when an alert is emitted, never on the path of a signal that fires nothing.
 
 use crate::event::rule::{Condition, Unit};
 use crate::number::push_num;

@@ -1,5 +1,5 @@
-//! The rules engine: active rule sets, per-run state, evaluation (spec sections 3–5) and the
-//! deadline set of timer rules (4.2).
+//! The rules engine: active rule sets, per-run state, evaluation of every operator, alerts, and
+//! the deadline set of timer rules (what fires when something does *not* happen).
 //!
 //! Pure: no I/O, no clock reads, no async runtime. The caller passes engine time with every
 //! call and owns the buffer alerts are written into. One owner drives it, so it needs no locks.

@@ -8,7 +8,7 @@ use crate::event::intern::Sym;
 use crate::signal::ProcessFields;
 use crate::Map;
 
-/// The last monitor signal of a run (spec section 3).
+/// The last monitor signal of a run (its start, updates and stop).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Predecessor {
     pub action: Sym,
@@ -47,7 +47,8 @@ impl Default for KeyState {
     }
 }
 
-/// A pending `FOLLOWED_BY_WITHIN_MS` expectation (spec 4.2, fine point 7.4).
+/// A pending `FOLLOWED_BY_WITHIN_MS` expectation: a timer that fires unless the expected signal
+/// comes in time (docs/rules.md).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pending {
     /// Unique id, matched by the timer entry.

@@ -268,7 +268,7 @@ pub(crate) fn lines(alerts: &[Alert]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Scenario timelines: signals 1 ms apart unless `wait` says otherwise
 
-/// A timeline of one process, as section 6 writes it.
+/// A timeline of one process: its signals in order, with the waits between them.
 pub(crate) struct Seq {
     p: String,
     t: i64,

@@ -142,7 +142,7 @@ fn fp16_rejected_line_does_not_move_engine_time() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Section 1 and 3 details
+// Details of signals and of a run's monitor signals
 
 #[test]
 fn trace_stop_without_open_trace_is_ignored_and_keeps_the_predecessor() {

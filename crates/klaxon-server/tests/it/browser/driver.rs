@@ -266,8 +266,30 @@ impl Browser {
         let v = self.cmd("GET", "/screenshot", json!({})).await;
         let png = base64(v.as_str().expect("base64 PNG"));
         let _ = std::fs::create_dir_all(&dir);
-        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png)
-            .expect("write screenshot");
+        std::fs::write(PathBuf::from(dir).join(file_name(name)), png).expect("write screenshot");
+    }
+
+    /// Saves a screenshot of the whole page under `$KLAXON_SCREENSHOTS`, when set: the window
+    /// is made as tall as the page for it, then given its size back.
+    pub(crate) async fn screenshot_page(&self, name: &str) {
+        if std::env::var_os("KLAXON_SCREENSHOTS").is_none() {
+            return;
+        }
+        let rect = self.cmd("GET", "/window/rect", json!({})).await;
+        let (width, height) = (rect["width"].as_u64(), rect["height"].as_u64());
+        let (Some(width), Some(height)) = (width, height) else {
+            panic!("no window size: {rect}");
+        };
+        let tall = self
+            .js("return document.documentElement.scrollHeight", json!([]))
+            .await
+            .as_u64()
+            .unwrap_or(height);
+        let (width, height) = (width as u32, height as u32);
+        self.size(width, (tall as u32 + 120).clamp(height, 8000))
+            .await;
+        self.screenshot(name).await;
+        self.size(width, height).await;
     }
 
     /// Signs in on the page with `token` and waits for the overview.
@@ -288,6 +310,15 @@ impl Browser {
         )
         .await;
     }
+}
+
+/// A screenshot's file: its name with what is not a letter, a digit or `-` as `-`.
+fn file_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    format!("{safe}.png")
 }
 
 fn base64(text: &str) -> Vec<u8> {

@@ -8,6 +8,7 @@
 //! interactive with 10,000 open alerts, memory over a long stream) are `benches/dashboard.rs`.
 
 pub(crate) mod driver;
+mod pages;
 
 use std::time::{Duration, Instant};
 
@@ -117,6 +118,83 @@ async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_p
         t0.elapsed()
     );
     b.screenshot("detail").await;
+    r.stop().await;
+}
+
+/// Signs in on the sign-in form the page shows now (whatever address it was opened at).
+async fn sign_in_here(b: &driver::Browser, token: &str) {
+    b.until(
+        "the sign-in form",
+        "return !document.getElementById('signin').hidden",
+        Duration::from_secs(10),
+    )
+    .await;
+    b.type_into("#token", token).await;
+    b.click("#signin-form button[type=submit]").await;
+}
+
+/// The link a notification carries opens the alert's page on the dashboard at
+/// `[server] external_url`: signed out, the page asks for a token and then shows that alert.
+/// The alert's API address, opened in a browser, does the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_link_opened_signed_out_shows_the_alert_after_sign_in() {
+    let (rx, raddr, _t) = harness::receiver::receiver(0).await;
+    let port = harness::free_port();
+    // Another name of this host than the listen address, so the link can only come from it.
+    let external = format!("http://localhost:{port}");
+    let dir = data_dir("browser-link");
+    let r = harness::serve_at(&dir, &format!("127.0.0.1:{port}"), |c| {
+        harness::configure_notify(
+            c,
+            &format!(
+                r#"
+                [route]
+                receiver = "hook"
+                group_wait = "0s"
+                [[receivers]]
+                name = "hook"
+                [[receivers.webhook_configs]]
+                url = "http://{raddr}/hook"
+                "#
+            ),
+        );
+        c.server.external_url = Some(format!("{external}/"));
+    })
+    .await;
+    let Some(b) = browser("link").await else {
+        return;
+    };
+    let id = create(&r, "CheckoutDown", "critical").await;
+    let got = rx.until(|g| g.iter().any(|g| g.path == "/hook")).await;
+    let hook = got.iter().find(|g| g.path == "/hook").expect("the webhook");
+    let link = hook.body["alerts"][0]["generatorURL"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(link, format!("{external}/#/alerts/{id}"), "{}", hook.body);
+
+    let shows_the_alert = format!(
+        "return location.pathname === '/' && location.hash === '#/alerts/{id}' && document.querySelector('main h1')?.textContent === 'CheckoutDown' && document.querySelector('main [data-state=\"active\"]')"
+    );
+    b.goto(&link).await;
+    sign_in_here(&b, ADMIN).await;
+    b.until(
+        "the alert after sign-in",
+        &shows_the_alert,
+        Duration::from_secs(10),
+    )
+    .await;
+
+    // The API's address of the alert, as older notifications linked it, signed out too.
+    b.click("#signout").await;
+    b.goto(&format!("{external}/alerts/{id}")).await;
+    sign_in_here(&b, ADMIN).await;
+    b.until(
+        "the alert opened at its API address",
+        &shows_the_alert,
+        Duration::from_secs(10),
+    )
+    .await;
     r.stop().await;
 }
 
