@@ -69,6 +69,8 @@ pub(crate) struct Metrics {
     pub signals_accepted: AtomicU64,
     pub signals_rejected: AtomicU64,
     pub ingest_throttled: AtomicU64,
+    /// Ingest requests refused with 503 because the store could not write.
+    pub ingest_refused: AtomicU64,
     /// Requests answered 429 because the lifecycle manager's queue was full.
     pub lifecycle_throttled: AtomicU64,
     pub queue_depth: AtomicI64,
@@ -220,7 +222,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub(crate) fn render(&self) -> String {
         let mut s = String::with_capacity(8192);
-        let counters: [(&str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &AtomicU64); 14] = [
             (
                 "klaxon_quiet_occurrences_total",
                 "firings that changed nothing but counts (written within a second, folded)",
@@ -255,6 +257,11 @@ impl Metrics {
                 "klaxon_ingest_throttled_total",
                 "ingest requests answered 429 because the queue was full",
                 &self.ingest_throttled,
+            ),
+            (
+                "klaxon_ingest_refused_total",
+                "ingest requests answered 503 because the store could not write",
+                &self.ingest_refused,
             ),
             (
                 "klaxon_lifecycle_throttled_total",

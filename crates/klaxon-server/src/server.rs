@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::driver::{self, Input, Outputs};
 use crate::pipeline::lifecycle::{self, LifecycleSettings};
 use crate::pipeline::notify::{self, NotifyHandle};
-use crate::pipeline::{collector, publish, telemetry};
+use crate::pipeline::{collector, probe, publish, telemetry};
 use crate::state::{AppState, Shared};
 
 /// A started server: the engine thread and the background tasks run, the HTTP side not yet.
@@ -35,6 +35,8 @@ pub struct Server<S> {
     retention: Option<tokio::task::JoinHandle<()>>,
     /// Deletes expired dashboard sessions.
     sweeper: tokio::task::JoinHandle<()>,
+    /// Pings a store whose writes fail until one commits.
+    probe: tokio::task::JoinHandle<()>,
     hub_task: tokio::task::JoinHandle<()>,
     collector: Option<tokio::task::JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
@@ -247,6 +249,7 @@ impl<S: Store + Clone> Server<S> {
         auth.import_legacy_sessions(&config.data_dir, wall_ms())
             .await;
         let sweeper = tokio::spawn(session::sweep(store.clone()));
+        let probe = tokio::spawn(probe::run(store.clone()));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.ingest.queue_signals));
         let shared = Arc::new(Shared {
@@ -288,6 +291,7 @@ impl<S: Store + Clone> Server<S> {
             saver,
             retention,
             sweeper,
+            probe,
             hub_task,
             shutdown_tx,
             notifications,
@@ -355,6 +359,7 @@ impl<S: Store + Clone> Server<S> {
             r.abort();
         }
         self.sweeper.abort();
+        self.probe.abort();
         self.hub_task.abort();
         if let Some(n) = self.notifications {
             // The manager has committed everything: let the dispatcher write what is due,

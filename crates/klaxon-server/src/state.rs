@@ -6,11 +6,15 @@
 use std::sync::atomic::AtomicI64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use axum::http::StatusCode;
 use axum::routing::MethodRouter;
-use klaxon_store::Store;
+use klaxon_engine::timestamp::format_ts;
+use klaxon_store::{Store, WriteFailure};
+use serde_json::json;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::auth::Auth;
 use crate::config::Config;
@@ -80,7 +84,56 @@ impl<S: Store + Clone> Shared<S> {
     }
 }
 
-impl<S> Shared<S> {
+impl<S: Store> Shared<S> {
+    /// 503 with Retry-After while the store cannot write (a full disk): work that would have
+    /// to be written is refused before it is accepted, instead of piling up in memory.
+    pub(crate) fn store_refusal(&self) -> Option<ApiError> {
+        let f = self.store.write_failure()?;
+        Some(store_unavailable(
+            &f,
+            "nothing was accepted",
+            self.config.ingest.retry_after_seconds,
+        ))
+    }
+
+    /// Waits for the answer to a command that waits for a commit, at most
+    /// `[store] commit_wait_seconds`; then 503: the command stays queued and is committed as
+    /// soon as the store can write, but the request does not hang on it.
+    pub(crate) async fn committed<T>(&self, answer: oneshot::Receiver<T>) -> ApiResult<T> {
+        let wait = Duration::from_secs(self.config.store.commit_wait_seconds);
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) => Err(ApiError::unavailable("the lifecycle manager stopped")),
+            Err(_) => {
+                Err(self.not_committed(wait, "it is queued and committed once the store can write"))
+            }
+        }
+    }
+
+    /// The 503 of a request whose commit did not come within `wait`.
+    pub(crate) fn not_committed(&self, wait: Duration, what: &str) -> ApiError {
+        let retry = self.config.ingest.retry_after_seconds;
+        match self.store.write_failure() {
+            Some(f) => store_unavailable(
+                &f,
+                &format!("not committed within {} s; {what}", wait.as_secs()),
+                retry,
+            ),
+            None => {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_committed",
+                    format!(
+                        "the store did not commit within {} s; {what}",
+                        wait.as_secs()
+                    ),
+                );
+                e.retry_after = Some(retry);
+                e
+            }
+        }
+    }
+
     /// Sends a command to the lifecycle manager; a full queue answers 429 with Retry-After.
     pub(crate) fn command(&self, c: Command) -> ApiResult<()> {
         self.commands(vec![c])
@@ -88,8 +141,13 @@ impl<S> Shared<S> {
 
     /// Sends commands to the lifecycle manager, all or none: when the queue has no room for
     /// every one, none is sent and the answer is 429 with Retry-After (never a wait, never a
-    /// silent drop).
+    /// silent drop); while the store cannot write, a command that writes is refused with 503.
     pub(crate) fn commands(&self, cs: Vec<Command>) -> ApiResult<()> {
+        if cs.iter().any(Command::writes) {
+            if let Some(e) = self.store_refusal() {
+                return Err(e);
+            }
+        }
         let guard = self
             .lifecycle
             .lock()
@@ -117,6 +175,23 @@ impl<S> Shared<S> {
         };
         sent
     }
+}
+
+/// 503 with Retry-After for a store whose writes fail: what failed and since when, for the
+/// operator who reads it (the same facts `GET /monitoring/health` shows).
+pub(crate) fn store_unavailable(f: &WriteFailure, what: &str, retry_after: u64) -> ApiError {
+    let since = format_ts(f.since);
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        format!(
+            "the store cannot write since {since} ({}); {what}; retry later",
+            f.error
+        ),
+    )
+    .with_details(json!({"since": since, "error": f.error, "database": f.database}));
+    e.retry_after = Some(retry_after);
+    e
 }
 
 /// One endpoint: how it is documented and the handler that serves it. The router and the

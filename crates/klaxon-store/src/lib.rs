@@ -5,6 +5,7 @@ pub mod access;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
+mod health;
 pub mod lifecycle;
 pub mod outbox;
 pub mod sqlite;
@@ -13,6 +14,7 @@ use std::future::Future;
 
 pub use access::{NewSession, NewToken, Role, SessionRecord, TokenRecord, TokenState};
 pub use error::StoreError;
+pub use health::WriteFailure;
 /// The identity labels of an engine alert (the lifecycle's mapping, so deduplication and routing
 /// agree with what the store derives).
 pub use klaxon_engine::lifecycle::engine_labels;
@@ -369,6 +371,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes finished notifications older than `before` that tell of no open alert.
     fn delete_notifications_before(&self, before: i64) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Proves the store accepts a durable write (for readiness).
+    /// Proves the store accepts a durable write (for readiness). While writes fail, it is the
+    /// probe that finds out when they commit again.
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Whether writes fail now (a full disk, an I/O error): since when and the latest error;
+    /// `None` once a write has committed again. Cheap and synchronous: callers ask it per
+    /// request to refuse work before accepting it.
+    fn write_failure(&self) -> Option<WriteFailure> {
+        None
+    }
 }

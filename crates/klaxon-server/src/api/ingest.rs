@@ -1,6 +1,7 @@
 //! Signal ingest: `POST /v1/signals` (one JSON signal, a JSON array, or streamed NDJSON) and the
 //! process convenience endpoints. Good lines are never lost because of bad ones; a full queue
-//! answers 429 with Retry-After.
+//! answers 429 with Retry-After, a store that cannot write 503 with Retry-After, both before
+//! anything more is accepted.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -101,6 +102,14 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             return Ok(());
         }
         let n = self.chunk.len();
+        let progress = json!({
+            "accepted": self.accepted,
+            "first_unaccepted_line": next_line.saturating_sub(n).max(1),
+        });
+        if let Some(err) = self.st.store_refusal() {
+            self.st.metrics.ingest_refused.fetch_add(1, Relaxed);
+            return Err(more_details(err, progress));
+        }
         let n32 = u32::try_from(n).map_err(ApiError::internal)?;
         let permits = std::sync::Arc::clone(&self.st.permits);
         let permit = if self.accepted == 0 {
@@ -117,10 +126,7 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             self.st.metrics.ingest_throttled.fetch_add(1, Relaxed);
             let retry = self.st.config.ingest.retry_after_seconds;
             let err = ApiError::overloaded("the engine queue is full; retry later", retry);
-            return Err(err.with_details(json!({
-                "accepted": self.accepted,
-                "first_unaccepted_line": next_line.saturating_sub(n).max(1),
-            })));
+            return Err(err.with_details(progress));
         };
         let (tx, rx) = if self.durable {
             let (tx, rx) = oneshot::channel();
@@ -157,12 +163,25 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
 
     async fn finish(mut self, next_line: usize) -> ApiResult<Json<Value>> {
         self.flush(next_line).await?;
+        let wait = Duration::from_secs(self.st.config.store.commit_wait_seconds);
+        let deadline = tokio::time::Instant::now() + wait;
         for w in self.waits.drain(..) {
-            w.await.map_err(|_| {
-                ApiError::unavailable(
-                    "the telemetry writer stopped before the signals were durable",
-                )
-            })?;
+            match tokio::time::timeout_at(deadline, w).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    return Err(ApiError::unavailable(
+                        "the telemetry writer stopped before the signals were durable",
+                    ))
+                }
+                Err(_) => {
+                    let what = "the signals were accepted and are written once the store can write";
+                    let err = self.st.not_committed(wait, what);
+                    return Err(more_details(
+                        err,
+                        json!({"accepted": self.accepted, "durable": false}),
+                    ));
+                }
+            }
         }
         let mut body = json!({"accepted": self.accepted, "rejected": self.rejected});
         if !self.generated.is_empty() {
@@ -170,6 +189,15 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
         }
         Ok(Json(body))
     }
+}
+
+/// Adds the fields of `more` (an object) to an error's details.
+fn more_details(mut err: ApiError, more: Value) -> ApiError {
+    match (err.details.as_object_mut(), more) {
+        (Some(d), Value::Object(m)) => d.extend(m),
+        (_, more) => err.details = more,
+    }
+    err
 }
 
 /// A new process id: 16 random bytes as a UUID-formatted string.

@@ -7,8 +7,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use klaxon_engine::timestamp::format_ts;
 use klaxon_store::Store;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::auth::Need;
 use crate::clock::wall_ms;
@@ -16,12 +17,22 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// `GET /monitoring/health`: no token needed. 200 when ready (store writable, engine alive),
-/// 503 otherwise; `live` is true whenever the process answers.
+/// 503 otherwise; `live` is true whenever the process answers. A store whose writes fail is
+/// `unavailable`, with the latest error and since when, until a write commits again.
 pub(crate) async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> impl IntoResponse {
-    let store = match tokio::time::timeout(Duration::from_secs(2), st.store.ping()).await {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "error: no answer within 2 s".to_owned(),
+    // The ping is a durable write: it also finds out when a failing store can write again.
+    let pinged = match tokio::time::timeout(Duration::from_secs(2), st.store.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no answer within 2 s".to_owned()),
+    };
+    let (store, store_error) = match (st.store.write_failure(), pinged) {
+        (Some(f), _) => (
+            "unavailable",
+            json!({"since": format_ts(f.since), "error": f.error, "database": f.database}),
+        ),
+        (None, Some(e)) => ("unavailable", json!({"since": null, "error": e})),
+        (None, None) => ("ok", Value::Null),
     };
     let beat = st.engine_heartbeat.load(Relaxed);
     let engine = if wall_ms() - beat < 5_000 {
@@ -40,6 +51,7 @@ pub(crate) async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> i
         "live": true,
         "ready": ready,
         "store": store,
+        "store_error": store_error,
         "engine": engine,
         "queue_depth": st.metrics.queue_depth.load(Relaxed),
         "telemetry_buffered": st.metrics.telemetry_buffered.load(Relaxed),

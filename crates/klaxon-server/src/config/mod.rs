@@ -24,6 +24,7 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     pub ingest: Ingest,
     pub telemetry: Telemetry,
+    pub store: StoreSettings,
     pub engine: Engine,
     pub lifecycle: Lifecycle,
     pub collector: Collector,
@@ -139,6 +140,23 @@ pub struct Telemetry {
     pub retention_hours: u64,
 }
 
+/// How requests wait for the store (`[store]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// A request that waits for a commit (`?wait=durable`, creating an alert, an action)
+    /// answers 503 after this many seconds without one; what it asked for stays queued.
+    pub commit_wait_seconds: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            commit_wait_seconds: 5,
+        }
+    }
+}
+
 /// The engine driver.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -160,6 +178,7 @@ impl Default for Config {
             admin_token: None,
             ingest: Ingest::default(),
             telemetry: Telemetry::default(),
+            store: StoreSettings::default(),
             engine: Engine::default(),
             lifecycle: Lifecycle::default(),
             collector: Collector::default(),
@@ -329,6 +348,9 @@ impl Config {
         }
         if self.telemetry.flush_interval_ms == 0 || self.telemetry.flush_interval_ms > 1_500 {
             errors.push("telemetry.flush_interval_ms: must be between 1 and 1500 (rows are stored within 1.8 s)".to_owned());
+        }
+        if self.store.commit_wait_seconds == 0 {
+            errors.push("store.commit_wait_seconds: must be at least 1".to_owned());
         }
         if self.collector.interval_seconds == 0 {
             errors.push("collector.interval_seconds: must be at least 1".to_owned());

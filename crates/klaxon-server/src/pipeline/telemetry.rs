@@ -73,7 +73,7 @@ async fn write<S: Store>(store: &S, rows: Vec<TelemetryRow>, metrics: &Metrics) 
                 metrics.store_errors.fetch_add(1, Relaxed);
                 tracing::error!(error = %e, rows = rows.len(), "storing telemetry failed; retrying");
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
     }

@@ -8,6 +8,7 @@ mod alertmanager;
 mod api;
 mod browser;
 mod dashboard;
+mod disk_full;
 mod lifecycle;
 mod module_cycles;
 mod mute;

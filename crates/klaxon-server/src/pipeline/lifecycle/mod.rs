@@ -120,6 +120,14 @@ pub(crate) enum Command {
     Muted { reply: oneshot::Sender<Muted> },
 }
 
+impl Command {
+    /// Whether the command changes something (and so needs the store to write); questions
+    /// do not.
+    pub(crate) fn writes(&self) -> bool {
+        !matches!(self, Command::Explain { .. } | Command::Muted { .. })
+    }
+}
+
 /// Where committed changes go.
 pub(crate) struct Outputs {
     /// Every change: the alert streams (through the publish hub) and the notification
@@ -459,8 +467,10 @@ impl<S: Store + Clone> Manager<S> {
                     Err(e) => {
                         self.out.metrics.store_errors.fetch_add(1, Relaxed);
                         tracing::error!(error = %e, changes = self.fx.writes.len(), "committing alert changes failed; retrying");
+                        // Retried for as long as it takes: nothing is lost. Requests that wait
+                        // for this commit give up on their own after `commit_wait_seconds`.
                         tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
                     }
                 }
             }
