@@ -83,6 +83,7 @@ macro_rules! store_conformance_tests {
             outbox_retries_when_due_and_leases_expire,
             outbox_claims_are_released_and_limited,
             outbox_log_tells_the_latest_per_group_and_open_alert,
+            outbox_rate_limit_holds_count_as_told_until_a_summary_folds_them,
             outbox_retention_keeps_unfinished_rows_and_open_alerts,
             ping_succeeds,
         );

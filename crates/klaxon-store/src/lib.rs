@@ -349,8 +349,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64>> + Send;
     /// The earliest time an unfinished row is due (or its lease ends).
     fn next_notification_due(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
-    /// What was last told of each alert that is not closed, per group.
+    /// What was last told of each alert that is not closed, per group (what a rate limit
+    /// holds or folded into a summary counts as told).
     fn notification_log(&self) -> impl Future<Output = Result<Vec<Notified>>> + Send;
+    /// The notifications a rate limit holds and no summary has told yet
+    /// ([`outbox::status::LIMITED`]), oldest first, with their payloads.
+    fn limited_notifications(&self) -> impl Future<Output = Result<Vec<OutboxRow>>> + Send;
     /// Every alert that is not closed, in full.
     fn open_alerts(&self) -> impl Future<Output = Result<Vec<StoredAlert>>> + Send;
     /// An alert's newest notifications (at most `limit`), newest first.

@@ -530,6 +530,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn limited_notifications(&self) -> Result<Vec<OutboxRow>> {
+        self.read(outbox::limited).await
+    }
+
     async fn delivery_counts(&self) -> Result<Vec<DeliveryCount>> {
         self.read(outbox::counts).await
     }

@@ -10,6 +10,7 @@ mod harness;
 
 mod cli;
 mod crash;
+mod holds;
 mod prometheus;
 mod remote;
 mod tokens;
