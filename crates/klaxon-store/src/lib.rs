@@ -162,12 +162,14 @@ pub struct RuleSetRecord {
     pub active: bool,
 }
 
-/// A rule-set version to store; the store assigns the next version of (kind, group, name).
+/// A rule-set version to store, under its own version or the next one of (kind, group, name).
 #[derive(Debug, Clone)]
 pub struct NewRuleSet {
     pub kind: RuleKind,
     pub group: String,
     pub name: String,
+    /// The version to store it as (the document's own); `None`: the highest so far plus one.
+    pub version: Option<i64>,
     pub json: String,
     pub author: Option<String>,
     pub created_at: i64,
@@ -200,7 +202,8 @@ pub trait Store: Send + Sync + 'static {
         received_before: i64,
     ) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Stores a new version of (kind, group, name): the highest version so far plus one.
+    /// Stores a new version of (kind, group, name): `rs.version` when given (`AlreadyExists`
+    /// when that version is stored), else the highest version so far plus one.
     fn insert_rule_set(&self, rs: NewRuleSet)
         -> impl Future<Output = Result<RuleSetRecord>> + Send;
     /// All versions, ordered by kind, group, name, version.

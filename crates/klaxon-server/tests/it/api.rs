@@ -426,3 +426,66 @@ async fn the_stream_carries_committed_alerts_and_resumes_with_last_event_id() {
     drop(s);
     r.stop().await;
 }
+
+/// A rule set is stored as the version its header gives: the same document again is that
+/// version, another document under it a conflict, a version that is not a whole number is
+/// refused; without one the server gives the next number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_set_is_stored_as_the_version_its_header_gives() {
+    let dir = data_dir("ruleset-version");
+    let r = start(&dir, |c| c.collector.enabled = false).await;
+    let doc = |version: &str, handler: &str| {
+        format!(
+            r#"{{"header":{{"rule_set":"v"{version}}},"rules":[{{"id":"R","trigger_type":"MARK_EVENT","action":"A","condition":{{"operator":"ON_EVENT"}},"alert":{{"handler":"{handler}"}}}}]}}"#
+        )
+    };
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/v1/rulesets",
+            &doc(r#","rule_set_version":3"#, "h"),
+        )
+        .await;
+    assert_eq!((s, &v["version"]), (201, &json!(3)), "{v}");
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/v1/rulesets",
+            &doc(r#","rule_set_version":3"#, "h"),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["version"]),
+        (200, &json!(3)),
+        "the same document: {v}"
+    );
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/v1/rulesets",
+            &doc(r#","rule_set_version":3"#, "other"),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("version_exists")),
+        "{v}"
+    );
+    for path in ["/v1/rulesets", "/v1/rulesets/check"] {
+        let (s, v) = r
+            .admin("POST", path, &doc(r#","rule_set_version":1.5"#, "h"))
+            .await;
+        assert_eq!(s, 422, "{path}: {v}");
+        assert_eq!(
+            v["error"]["details"][0]["field"], "header.rule_set_version",
+            "{v}"
+        );
+    }
+    let (s, v) = r.admin("POST", "/v1/rulesets", &doc("", "h")).await;
+    assert_eq!((s, &v["version"]), (201, &json!(4)), "the next number: {v}");
+    let (s, v) = r.admin("POST", "/v1/rulesets/v/3/activate", "").await;
+    assert_eq!(s, 200, "{v}");
+    let (_, list) = r.admin("GET", "/v1/rulesets", "").await;
+    assert_eq!(list["active"]["default"]["version"], 3, "{list}");
+    r.stop().await;
+}

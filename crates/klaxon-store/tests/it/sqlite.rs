@@ -64,6 +64,7 @@ async fn data_survives_close_and_reopen() {
         kind: RuleKind::Event,
         group: "g".into(),
         name: "n".into(),
+        version: None,
         json: "{}".into(),
         author: None,
         created_at: 3,
