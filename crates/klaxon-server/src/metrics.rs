@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use klaxon_engine::lifecycle::Source;
+
 /// Bucket bounds in seconds, shared by every histogram.
 const BOUNDS: [f64; 22] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.05,
@@ -74,7 +76,10 @@ pub(crate) struct Metrics {
     /// Requests answered 429 because the lifecycle manager's queue was full.
     pub lifecycle_throttled: AtomicU64,
     pub queue_depth: AtomicI64,
-    pub alerts_fired: AtomicU64,
+    /// Firings the lifecycle manager took, by source (`Source::ALL` order): every emission of
+    /// an event rule, every firing of a threshold rule, every firing alert an Alertmanager
+    /// client or the API sent (resends included).
+    pub alerts_fired: [AtomicU64; 4],
     pub alerts_throttled: AtomicU64,
     pub trace_stops_ignored: AtomicU64,
     pub timers_fired: AtomicU64,
@@ -103,6 +108,20 @@ pub(crate) struct Metrics {
     pub alert_publish_latency: Histogram,
     /// Notification deliveries per channel.
     pub delivery: Delivery,
+}
+
+impl Metrics {
+    /// Counts `n` firings from `source`.
+    pub(crate) fn fired(&self, source: Source, n: u64) {
+        if let Some(i) = Source::ALL.iter().position(|s| *s == source) {
+            self.alerts_fired[i].fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Firings of every source.
+    pub(crate) fn fired_total(&self) -> u64 {
+        self.alerts_fired.iter().map(|v| v.load(Relaxed)).sum()
+    }
 }
 
 /// The channels, in the order of [`Delivery::channels`].
@@ -222,7 +241,7 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub(crate) fn render(&self) -> String {
         let mut s = String::with_capacity(8192);
-        let counters: [(&str, &str, &AtomicU64); 14] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             (
                 "klaxon_quiet_occurrences_total",
                 "firings that changed nothing but counts (written within a second, folded)",
@@ -269,11 +288,6 @@ impl Metrics {
                 &self.lifecycle_throttled,
             ),
             (
-                "klaxon_alerts_fired_total",
-                "alerts emitted by rules",
-                &self.alerts_fired,
-            ),
-            (
                 "klaxon_alerts_throttled_total",
                 "rule firings dropped by throttling",
                 &self.alerts_throttled,
@@ -298,6 +312,19 @@ impl Metrics {
             let _ = writeln!(
                 s,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
+        }
+        let name = "klaxon_alerts_fired_total";
+        let _ = writeln!(
+            s,
+            "# HELP {name} firings taken by the alert lifecycle, by source (rule, threshold, alertmanager, api)\n# TYPE {name} counter"
+        );
+        for (source, v) in Source::ALL.iter().zip(&self.alerts_fired) {
+            let _ = writeln!(
+                s,
+                "{name}{{source=\"{}\"}} {}",
+                source.as_str(),
                 v.load(Relaxed)
             );
         }

@@ -207,7 +207,6 @@ fn evaluate(
     let now = wall_ms();
     let n = b.signals.len();
     let mut rows = Vec::with_capacity(if out.rows.is_some() { n } else { 0 });
-    let before = alerts.len();
     for s in &b.signals {
         if let Body::Metric(m) = &s.body {
             engines.thresholds.process(now, s.ts, m, events);
@@ -218,14 +217,10 @@ fn evaluate(
             rows.extend(row(s, &outcome, b.received_at));
         }
     }
-    let fired_here = alerts.len() - before;
     drop(b.permit);
     out.metrics
         .queue_depth
         .fetch_sub(i64::try_from(n).unwrap_or(0), Relaxed);
-    out.metrics
-        .alerts_fired
-        .fetch_add(fired_here as u64, Relaxed);
     if n > 0 {
         out.metrics.engine_latency.observe_n(
             started.elapsed() / u32::try_from(n).unwrap_or(u32::MAX),

@@ -489,3 +489,71 @@ async fn a_rule_set_is_stored_as_the_version_its_header_gives() {
     assert_eq!(list["active"]["default"]["version"], 3, "{list}");
     r.stop().await;
 }
+
+/// `klaxon_alerts_fired_total` counts the firings of every source under its `source` label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_fired_are_counted_for_every_source() {
+    let dir = data_dir("fired-sources");
+    let r = start(&dir, |c| c.collector.enabled = false).await;
+    load_and_activate(&r).await;
+    let thresholds = json!({"rules": [
+        {"id": "deep_queue", "metric": "queue.depth", "threshold": 100, "operator": "gt"}
+    ]});
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/v1/threshold-rules?name=q",
+            &thresholds.to_string(),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = r
+        .admin("POST", "/v1/threshold-rules/q/1/activate", "")
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let (s, v) = r
+        .ndjson(
+            "/v1/signals",
+            "{\"kind\":\"mark\",\"process\":\"p\",\"action\":\"FIRE\"}\n",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = r
+        .ndjson(
+            "/v1/signals",
+            "{\"kind\":\"metric\",\"name\":\"queue.depth\",\"labels\":{},\"value\":150}\n",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let am = r#"[{"labels":{"alertname":"A"}},{"labels":{"alertname":"B"}}]"#;
+    let (s, v) = r.admin("POST", "/api/v2/alerts", am).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = r.admin("POST", "/api/v2/alerts", am).await;
+    assert_eq!(s, 200, "resent: {v}");
+    let (s, v) = r
+        .admin("POST", "/alerts/create", r#"{"name":"ByHand"}"#)
+        .await;
+    assert_eq!(s, 201, "{v}");
+
+    let expected = [
+        "klaxon_alerts_fired_total{source=\"rule\"} 1",
+        "klaxon_alerts_fired_total{source=\"threshold\"} 1",
+        "klaxon_alerts_fired_total{source=\"alertmanager\"} 4",
+        "klaxon_alerts_fired_total{source=\"api\"} 1",
+    ];
+    let t0 = Instant::now();
+    let text = loop {
+        let text = r.text("/monitoring/prometheus").await;
+        if expected.iter().all(|l| text.lines().any(|x| x == *l))
+            || t0.elapsed() > Duration::from_secs(10)
+        {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for line in expected {
+        assert!(text.lines().any(|x| x == line), "{line} in:\n{text}");
+    }
+    r.stop().await;
+}

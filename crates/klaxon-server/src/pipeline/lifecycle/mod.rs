@@ -19,6 +19,7 @@ use klaxon_engine::lifecycle::{
     Answer, ContentKeys, Effects, Input, Lifecycle, Mute, NoiseConfig, Refusal as Refused,
     Restored, State,
 };
+use klaxon_engine::threshold::ThresholdEventKind;
 use klaxon_store::{AlertChange, Source, Store, StoreError};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -313,6 +314,13 @@ impl<S: Store + Clone> Manager<S> {
         let now = wall_ms();
         match c {
             Command::Fired(f) => {
+                let metrics = &self.out.metrics;
+                metrics.fired(Source::Rule, f.alerts.len() as u64);
+                let firing = f
+                    .threshold
+                    .iter()
+                    .filter(|ev| ev.kind == ThresholdEventKind::Firing);
+                metrics.fired(Source::Threshold, firing.count() as u64);
                 for a in &f.alerts {
                     let answer = self.lc.apply(now, Input::Fired(a), &mut self.fx);
                     self.firing(&answer, Some(f.accepted));
@@ -323,6 +331,12 @@ impl<S: Store + Clone> Manager<S> {
                 }
             }
             Command::Labelled { alerts, reply } => {
+                for l in alerts
+                    .iter()
+                    .filter(|l| !l.pending && l.ends_at.is_none_or(|e| e > now))
+                {
+                    self.out.metrics.fired(l.source, 1);
+                }
                 let mut ids = Vec::with_capacity(alerts.len());
                 for l in &alerts {
                     let answer = self.lc.apply(now, Input::Labelled(l), &mut self.fx);
@@ -342,6 +356,9 @@ impl<S: Store + Clone> Manager<S> {
                     .metrics
                     .quiet_occurrences
                     .fetch_add(quiet as u64, Relaxed);
+                // Resends come from Alertmanager clients; the ones not taken here come back as
+                // `Labelled` and are counted there.
+                self.out.metrics.fired(Source::Alertmanager, quiet as u64);
                 self.replies.push(Reply::Resends(reply, taken));
             }
             Command::Act {
