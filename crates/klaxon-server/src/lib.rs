@@ -7,6 +7,7 @@
 mod api;
 mod app;
 mod auth;
+mod budget;
 mod clock;
 pub mod config;
 mod dashboard;
@@ -18,6 +19,8 @@ mod state;
 mod wire;
 
 pub use auth::token::hash_token;
+#[doc(hidden)]
+pub use budget::ByteBudget;
 pub use clock::wall_ms;
 pub use server::Server;
 

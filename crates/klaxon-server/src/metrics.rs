@@ -85,6 +85,10 @@ pub(crate) struct Metrics {
     pub timers_fired: AtomicU64,
     pub telemetry_rows: AtomicU64,
     pub telemetry_buffered: AtomicI64,
+    /// What the telemetry buffer's rows take, in bytes.
+    pub telemetry_buffered_bytes: AtomicI64,
+    /// What the engine queue's signals take, in bytes (estimated from their JSON).
+    pub queue_bytes: AtomicI64,
     pub store_errors: AtomicU64,
     pub open_processes: AtomicU64,
     /// Metric samples the threshold engine took, and those it dropped (out of order, no rule,
@@ -329,7 +333,17 @@ impl Metrics {
             );
         }
         let _ = writeln!(s, "# HELP klaxon_store_errors_total failed store calls\n# TYPE klaxon_store_errors_total counter\nklaxon_store_errors_total {}", self.store_errors.load(Relaxed));
-        let gauges: [(&str, &str, i64); 5] = [
+        let gauges: [(&str, &str, i64); 7] = [
+            (
+                "klaxon_engine_queue_bytes",
+                "bytes of the signals accepted and not yet evaluated (estimated from their JSON)",
+                self.queue_bytes.load(Relaxed),
+            ),
+            (
+                "klaxon_telemetry_buffered_bytes",
+                "bytes of the telemetry rows waiting for the disk",
+                self.telemetry_buffered_bytes.load(Relaxed),
+            ),
             (
                 "klaxon_threshold_series",
                 "metric series tracked by threshold rules",

@@ -20,7 +20,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
-use crate::pipeline::driver::Input;
+use crate::pipeline::driver::{Input, Room};
 use crate::pipeline::lifecycle::Command;
 use crate::pipeline::notify::NotifyHandle;
 use crate::pipeline::publish::Hub;
@@ -34,6 +34,8 @@ pub(crate) struct Shared<S> {
     pub engine: Mutex<Option<std::sync::mpsc::Sender<Input>>>,
     /// Room in the engine queue, in signals.
     pub permits: Arc<Semaphore>,
+    /// Room in the engine queue, in bytes (`[ingest] queue_bytes`).
+    pub queue_bytes: Arc<Semaphore>,
     pub metrics: Arc<Metrics>,
     /// The numbered replay buffer of committed changes, which every alert stream reads.
     pub hub: Arc<Hub>,
@@ -65,6 +67,45 @@ impl<S> std::ops::Deref for AppState<S> {
     type Target = Shared<S>;
     fn deref(&self) -> &Shared<S> {
         &self.inner
+    }
+}
+
+impl<S> Shared<S> {
+    /// Room in the engine queue for `n` signals taking about `bytes`, if there is some now.
+    pub(crate) fn try_room(&self, n: u32, bytes: usize) -> Option<Room> {
+        let bytes = self.bytes_permits(bytes);
+        let signals = Arc::clone(&self.permits).try_acquire_many_owned(n).ok()?;
+        let bytes = Arc::clone(&self.queue_bytes)
+            .try_acquire_many_owned(bytes)
+            .ok()?;
+        Some(Room {
+            _signals: signals,
+            bytes,
+        })
+    }
+
+    /// As [`Shared::try_room`], waiting up to `wait` for it.
+    pub(crate) async fn room_within(&self, n: u32, bytes: usize, wait: Duration) -> Option<Room> {
+        let bytes = self.bytes_permits(bytes);
+        let take = async {
+            let signals = Arc::clone(&self.permits).acquire_many_owned(n).await.ok()?;
+            let bytes = Arc::clone(&self.queue_bytes)
+                .acquire_many_owned(bytes)
+                .await
+                .ok()?;
+            Some(Room {
+                _signals: signals,
+                bytes,
+            })
+        };
+        tokio::time::timeout(wait, take).await.ok().flatten()
+    }
+
+    /// Bytes as permits of the byte semaphore: at most the whole budget, so an outsized chunk
+    /// waits for an empty queue rather than forever.
+    fn bytes_permits(&self, bytes: usize) -> u32 {
+        let cap = self.config.ingest.queue_bytes.min(u32::MAX as usize);
+        u32::try_from(bytes.clamp(1, cap)).unwrap_or(u32::MAX)
     }
 }
 

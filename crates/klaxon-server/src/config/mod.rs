@@ -118,6 +118,9 @@ impl Default for Lifecycle {
 pub struct Ingest {
     /// Signals accepted but not yet evaluated; beyond this, requests get 429.
     pub queue_signals: usize,
+    /// The same queue in bytes (what its signals take in memory, estimated from their JSON);
+    /// beyond this, requests get 429 too.
+    pub queue_bytes: usize,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// Largest NDJSON line, in bytes.
@@ -136,6 +139,9 @@ pub struct Telemetry {
     pub flush_interval_ms: u64,
     /// Rows buffered between the engine and the disk; when full, ingest is pushed back.
     pub buffer_rows: usize,
+    /// The same buffer in bytes (what its rows take in memory); when full, the engine waits
+    /// and ingest is pushed back.
+    pub buffer_bytes: usize,
     /// Telemetry older than this is deleted (0 keeps everything).
     pub retention_hours: u64,
 }
@@ -199,6 +205,7 @@ impl Default for Ingest {
     fn default() -> Self {
         Ingest {
             queue_signals: 1_000_000,
+            queue_bytes: 256 << 20,
             max_body_bytes: 64 << 20,
             max_line_bytes: 1 << 20,
             retry_after_seconds: 1,
@@ -212,6 +219,7 @@ impl Default for Telemetry {
             enabled: true,
             flush_interval_ms: 200,
             buffer_rows: 2_000_000,
+            buffer_bytes: 256 << 20,
             retention_hours: 24 * 7,
         }
     }
@@ -332,6 +340,12 @@ impl Config {
         }
         if self.ingest.queue_signals == 0 {
             errors.push("ingest.queue_signals: must be at least 1".to_owned());
+        }
+        if self.ingest.queue_bytes < 1 << 16 {
+            errors.push("ingest.queue_bytes: must be at least 65536".to_owned());
+        }
+        if self.telemetry.buffer_bytes < 1 << 16 {
+            errors.push("telemetry.buffer_bytes: must be at least 65536".to_owned());
         }
         if self.ingest.max_line_bytes == 0
             || self.ingest.max_line_bytes > self.ingest.max_body_bytes

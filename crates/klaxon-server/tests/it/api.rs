@@ -557,3 +557,78 @@ async fn alerts_fired_are_counted_for_every_source() {
     }
     r.stop().await;
 }
+
+/// The engine queue and the telemetry buffer are bounded in bytes, not only in count: with
+/// the telemetry buffer full (held here, as a disk that stopped writing would), the engine
+/// waits, the queue fills up to its 64 KiB long before its million signals, and ingest answers
+/// 429 with Retry-After; once the buffer drains, everything accepted is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_and_the_telemetry_buffer_are_bounded_in_bytes() {
+    let dir = data_dir("queue-bytes");
+    let r = start(&dir, |c| {
+        c.ingest.queue_bytes = 64 << 10;
+        c.telemetry.buffer_bytes = 64 << 10;
+        c.collector.enabled = false;
+    })
+    .await;
+    let budget = r.telemetry_budget.clone().expect("telemetry is on");
+    assert_eq!(budget.limit(), 64 << 10);
+    assert!(budget.try_take(budget.limit()), "the buffer is empty");
+
+    let batch: String = (0..50)
+        .map(|i| format!("{{\"kind\":\"mark\",\"process\":\"p{i}\",\"action\":\"STEP\",\"context\":\"{}\"}}\n", "c".repeat(40)))
+        .collect();
+    let mut accepted = 0;
+    let refused = loop {
+        let (s, head, v) = r
+            .call(
+                "POST",
+                "/v1/signals",
+                Some(ADMIN),
+                "application/x-ndjson",
+                &batch,
+            )
+            .await;
+        match s {
+            200 => accepted += v["accepted"].as_u64().expect("accepted"),
+            429 => break (head, v),
+            other => panic!("ingest answered {other}: {v}"),
+        }
+        assert!(
+            accepted < 10_000,
+            "never refused: the queue is not bounded in bytes"
+        );
+    };
+    let (head, v) = refused;
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
+    assert_eq!(v["error"]["details"]["accepted"], 0, "{v}");
+    assert!(
+        accepted > 0 && accepted < 1000,
+        "{accepted} signals fit in 64 KiB"
+    );
+    let text = r.text("/monitoring/prometheus").await;
+    let gauge = |name: &str| -> i64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in:\n{text}"))
+    };
+    assert!(gauge("klaxon_engine_queue_bytes ") <= 64 << 10, "{text}");
+    assert!(gauge("klaxon_engine_queue_bytes ") > 0, "{text}");
+
+    budget.give_back(budget.limit());
+    let t0 = Instant::now();
+    let stored = loop {
+        let n = r.store.telemetry_counts().await.expect("counts").marks;
+        if n >= accepted || t0.elapsed() > Duration::from_secs(20) {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(stored, accepted, "everything accepted is stored");
+    let (s, v) = r.ndjson("/v1/signals", &batch).await;
+    assert_eq!(s, 200, "{v}");
+    r.stop().await;
+}
