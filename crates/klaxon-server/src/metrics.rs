@@ -110,6 +110,13 @@ pub(crate) struct Metrics {
     pub telemetry_lag: Histogram,
     /// Signal accepted → alert committed and published.
     pub alert_publish_latency: Histogram,
+    /// The parts of it, per signal or firing: accepted → the engine takes its batch; the
+    /// engine hands alerts over → the lifecycle manager takes them (waiting for room in the
+    /// channel included); the manager takes a firing → its commit begins. With
+    /// `alert_commit` they add up to the publish latency.
+    pub engine_queue_wait: Histogram,
+    pub alert_handoff: Histogram,
+    pub alert_in_lifecycle: Histogram,
     /// Notification deliveries per channel.
     pub delivery: Delivery,
 }
@@ -397,6 +404,21 @@ impl Metrics {
             &mut s,
             "klaxon_alert_publish_latency_seconds",
             "signal accepted to alert committed and published",
+        );
+        self.engine_queue_wait.render(
+            &mut s,
+            "klaxon_engine_queue_wait_seconds",
+            "signal accepted to the engine taking its batch",
+        );
+        self.alert_handoff.render(
+            &mut s,
+            "klaxon_alert_handoff_seconds",
+            "alerts handed over by the engine to taken by the lifecycle manager",
+        );
+        self.alert_in_lifecycle.render(
+            &mut s,
+            "klaxon_alert_lifecycle_seconds",
+            "a firing taken by the lifecycle manager to its commit beginning",
         );
         self.delivery.render(&mut s);
         if let Some(rss) = resident_memory_bytes() {

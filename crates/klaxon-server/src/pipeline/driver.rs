@@ -83,6 +83,8 @@ pub(crate) struct Fired {
     /// State changes of threshold alerts, in the order they happened.
     pub threshold: Vec<ThresholdEvent>,
     pub accepted: Instant,
+    /// When the engine handed them over (before waiting for room in the channel).
+    pub handed: Instant,
 }
 
 /// Telemetry rows of one batch, on their way to the disk.
@@ -225,6 +227,9 @@ fn evaluate(
     let started = Instant::now();
     let now = wall_ms();
     let n = b.signals.len();
+    out.metrics
+        .engine_queue_wait
+        .observe_n(started.saturating_duration_since(b.accepted), n as u64);
     let mut rows = Vec::with_capacity(if out.rows.is_some() { n } else { 0 });
     for s in &b.signals {
         if let Body::Metric(m) = &s.body {
@@ -289,6 +294,7 @@ fn hand_over(
             alerts: std::mem::take(alerts),
             threshold: std::mem::take(events),
             accepted,
+            handed: Instant::now(),
         });
     }
 }

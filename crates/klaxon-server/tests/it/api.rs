@@ -555,6 +555,18 @@ async fn alerts_fired_are_counted_for_every_source() {
     for line in expected {
         assert!(text.lines().any(|x| x == line), "{line} in:\n{text}");
     }
+    // The parts of the alert path are timed: the rule's firing went through each.
+    for part in [
+        "klaxon_engine_queue_wait_seconds_count",
+        "klaxon_alert_handoff_seconds_count",
+        "klaxon_alert_lifecycle_seconds_count",
+    ] {
+        let n: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(part)?.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(n >= 1, "{part} in:\n{text}");
+    }
     r.stop().await;
 }
 

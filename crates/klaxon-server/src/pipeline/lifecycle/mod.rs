@@ -172,8 +172,9 @@ pub(crate) struct Manager<S> {
     lc: Lifecycle,
     fx: Effects,
     replies: Vec<Reply>,
-    /// When the firings of this batch that change something were accepted.
-    latencies: Vec<Instant>,
+    /// When the firings of this batch that change something were accepted, and when this
+    /// task took them from the engine.
+    latencies: Vec<(Instant, Instant)>,
 }
 
 /// A random seed for the core (its hash keys, content keys and silence ids).
@@ -298,7 +299,7 @@ impl<S: Store + Clone> Manager<S> {
 
     /// Counts a firing's answer: a quiet one is published with the next flush, by design, and
     /// counted apart; the publish latency is that of firings that change something.
-    fn firing(&mut self, answer: &Answer, accepted: Option<Instant>) -> Option<i64> {
+    fn firing(&mut self, answer: &Answer, accepted: Option<(Instant, Instant)>) -> Option<i64> {
         let Answer::Firing { id, quiet } = *answer else {
             return None;
         };
@@ -314,7 +315,11 @@ impl<S: Store + Clone> Manager<S> {
         let now = wall_ms();
         match c {
             Command::Fired(f) => {
+                let taken = Instant::now();
                 let metrics = &self.out.metrics;
+                metrics
+                    .alert_handoff
+                    .observe(taken.saturating_duration_since(f.handed));
                 metrics.fired(Source::Rule, f.alerts.len() as u64);
                 let firing = f
                     .threshold
@@ -323,11 +328,11 @@ impl<S: Store + Clone> Manager<S> {
                 metrics.fired(Source::Threshold, firing.count() as u64);
                 for a in &f.alerts {
                     let answer = self.lc.apply(now, Input::Fired(a), &mut self.fx);
-                    self.firing(&answer, Some(f.accepted));
+                    self.firing(&answer, Some((f.accepted, taken)));
                 }
                 for ev in &f.threshold {
                     let answer = self.lc.apply(now, Input::Threshold(ev), &mut self.fx);
-                    self.firing(&answer, Some(f.accepted));
+                    self.firing(&answer, Some((f.accepted, taken)));
                 }
             }
             Command::Labelled { alerts, reply } => {
@@ -469,6 +474,13 @@ impl<S: Store + Clone> Manager<S> {
         if self.fx.is_empty() && self.replies.is_empty() {
             return;
         }
+        let commit_begins = Instant::now();
+        for (_, taken) in &self.latencies {
+            self.out
+                .metrics
+                .alert_in_lifecycle
+                .observe(commit_begins.saturating_duration_since(*taken));
+        }
         if !self.fx.writes.is_empty() {
             let mut backoff = Duration::from_millis(50);
             loop {
@@ -496,7 +508,7 @@ impl<S: Store + Clone> Manager<S> {
         for (i, c) in self.fx.changes.iter().enumerate() {
             let _ = self.out.changes.send(Arc::new(Change::of(c, i == last)));
         }
-        for t in self.latencies.drain(..) {
+        for (t, _) in self.latencies.drain(..) {
             self.out.metrics.alert_publish_latency.observe(t.elapsed());
         }
         for r in self.replies.drain(..) {
