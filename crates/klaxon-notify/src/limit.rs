@@ -2,7 +2,9 @@
 //! saved). A notification that finds the bucket empty is held, never dropped; when a token is
 //! there again, everything held for the receiver goes out folded into one notification per
 //! kind, its alerts merged (each alert once, its latest view) and `folded` counting the
-//! notifications it stands for ("and 37 more"). Pure: time is an argument.
+//! notifications it stands for ("and 37 more"). Pure: time is an argument. What it holds is
+//! the caller's to record durably (`admit` says what it held); `restore` takes it back after a
+//! restart, behind an empty bucket, so a hold keeps its place in the budget.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -64,23 +66,43 @@ impl Limiter {
         b
     }
 
-    /// Passes `n` on (into `out`) if its receiver's bucket has a token, else holds it.
-    /// Something already held is always sent before anything newer: a new notification waits
-    /// behind it.
+    /// Passes `n` on (into `out`) if its receiver's bucket has a token, else holds it and
+    /// returns it as held (for the caller to record). Something already held is always sent
+    /// before anything newer: a new notification waits behind it.
     pub fn admit(
         &mut self,
         n: Notification,
         limit: RateLimit,
         now: i64,
         out: &mut Vec<Notification>,
-    ) {
+    ) -> Option<&Notification> {
         let b = self.bucket(&n.receiver, limit, now);
         if b.held.is_empty() && b.tokens >= 1.0 {
             b.tokens -= 1.0;
             out.push(n);
+            None
         } else {
             b.held.push(n);
+            b.held.last()
         }
+    }
+
+    /// Takes back a notification that was held before a restart (oldest first). Its
+    /// receiver's bucket, if this is the first of its holds, starts empty at the hold's time:
+    /// when something was held the bucket had less than a token, so the summary goes out at
+    /// most one token's interval later than it would have, never earlier, and nothing newer
+    /// overtakes it.
+    pub fn restore(&mut self, n: Notification) {
+        let at = n.at;
+        let b = self
+            .buckets
+            .entry(n.receiver.clone())
+            .or_insert_with(|| Bucket {
+                tokens: 0.0,
+                at,
+                held: Vec::new(),
+            });
+        b.held.push(n);
     }
 
     /// Sends, folded, what is held for receivers whose bucket has a token again.
@@ -268,6 +290,47 @@ mod tests {
         assert_eq!(out[0].group_key, "chat:rate-limited");
         assert!(l.held("chat", Some(limit)).is_none());
         assert_eq!(l.next_deadline(&none), None);
+    }
+
+    #[test]
+    fn a_hold_restored_after_a_restart_keeps_its_place_in_the_budget() {
+        let limit = RateLimit {
+            per_minute: 1.0,
+            burst: 1.0,
+        };
+        let limits = |_: &str| Some(limit);
+        let (mut before, mut out) = (Limiter::new(), Vec::new());
+        assert!(before
+            .admit(n(Kind::Firing, &[1]), limit, 0, &mut out)
+            .is_none());
+        let second = Notification {
+            at: 10_000,
+            ..n(Kind::Firing, &[2])
+        };
+        let held = before
+            .admit(second, limit, 10_000, &mut out)
+            .cloned()
+            .expect("held");
+        assert_eq!(before.next_deadline(&limits), Some(60_000));
+        // A restart: the bucket is gone, the hold comes back from the store.
+        let mut after = Limiter::new();
+        after.restore(held);
+        assert_eq!(
+            after.next_deadline(&limits),
+            Some(70_000),
+            "at most one token's interval later, not at once"
+        );
+        out.clear();
+        after.admit(n(Kind::Firing, &[3]), limit, 20_000, &mut out);
+        assert!(out.is_empty(), "nothing newer overtakes it");
+        after.release(69_999, &limits, &mut out);
+        assert!(out.is_empty());
+        after.release(70_000, &limits, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].alerts.iter().map(|a| a.id).collect::<Vec<_>>(),
+            [2, 3]
+        );
     }
 
     #[test]

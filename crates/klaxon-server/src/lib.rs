@@ -7,6 +7,7 @@
 mod api;
 mod app;
 mod auth;
+mod budget;
 mod clock;
 pub mod config;
 mod dashboard;
@@ -23,6 +24,8 @@ mod tls;
 mod wire;
 
 pub use auth::token::hash_token;
+#[doc(hidden)]
+pub use budget::ByteBudget;
 pub use clock::wall_ms;
 pub use server::Server;
 

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use klaxon_engine::lifecycle::Source;
+
 /// Bucket bounds in seconds, shared by every histogram.
 const BOUNDS: [f64; 22] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.05,
@@ -69,15 +71,24 @@ pub(crate) struct Metrics {
     pub signals_accepted: AtomicU64,
     pub signals_rejected: AtomicU64,
     pub ingest_throttled: AtomicU64,
+    /// Ingest requests refused with 503 because the store could not write.
+    pub ingest_refused: AtomicU64,
     /// Requests answered 429 because the lifecycle manager's queue was full.
     pub lifecycle_throttled: AtomicU64,
     pub queue_depth: AtomicI64,
-    pub alerts_fired: AtomicU64,
+    /// Firings the lifecycle manager took, by source (`Source::ALL` order): every emission of
+    /// an event rule, every firing of a threshold rule, every firing alert an Alertmanager
+    /// client or the API sent (resends included).
+    pub alerts_fired: [AtomicU64; 4],
     pub alerts_throttled: AtomicU64,
     pub trace_stops_ignored: AtomicU64,
     pub timers_fired: AtomicU64,
     pub telemetry_rows: AtomicU64,
     pub telemetry_buffered: AtomicI64,
+    /// What the telemetry buffer's rows take, in bytes.
+    pub telemetry_buffered_bytes: AtomicI64,
+    /// What the engine queue's signals take, in bytes (estimated from their JSON).
+    pub queue_bytes: AtomicI64,
     pub store_errors: AtomicU64,
     pub open_processes: AtomicU64,
     /// Metric samples the threshold engine took, and those it dropped (out of order, no rule,
@@ -99,6 +110,13 @@ pub(crate) struct Metrics {
     pub telemetry_lag: Histogram,
     /// Signal accepted → alert committed and published.
     pub alert_publish_latency: Histogram,
+    /// The parts of it, per signal or firing: accepted → the engine takes its batch; the
+    /// engine hands alerts over → the lifecycle manager takes them (waiting for room in the
+    /// channel included); the manager takes a firing → its commit begins. With
+    /// `alert_commit` they add up to the publish latency.
+    pub engine_queue_wait: Histogram,
+    pub alert_handoff: Histogram,
+    pub alert_in_lifecycle: Histogram,
     /// Notification deliveries per channel.
     pub delivery: Delivery,
     /// Client connections open, refused by a cap, and closed by a deadline (a head too slow,
@@ -106,6 +124,20 @@ pub(crate) struct Metrics {
     pub connections_open: AtomicI64,
     pub connections_refused: AtomicU64,
     pub connections_timed_out: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts `n` firings from `source`.
+    pub(crate) fn fired(&self, source: Source, n: u64) {
+        if let Some(i) = Source::ALL.iter().position(|s| *s == source) {
+            self.alerts_fired[i].fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Firings of every source.
+    pub(crate) fn fired_total(&self) -> u64 {
+        self.alerts_fired.iter().map(|v| v.load(Relaxed)).sum()
+    }
 }
 
 /// The channels, in the order of [`Delivery::channels`].
@@ -274,14 +306,14 @@ impl Metrics {
                 &self.ingest_throttled,
             ),
             (
+                "klaxon_ingest_refused_total",
+                "ingest requests answered 503 because the store could not write",
+                &self.ingest_refused,
+            ),
+            (
                 "klaxon_lifecycle_throttled_total",
                 "alert requests answered 429 because the lifecycle manager's queue was full",
                 &self.lifecycle_throttled,
-            ),
-            (
-                "klaxon_alerts_fired_total",
-                "alerts emitted by rules",
-                &self.alerts_fired,
             ),
             (
                 "klaxon_alerts_throttled_total",
@@ -311,8 +343,31 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
+        let name = "klaxon_alerts_fired_total";
+        let _ = writeln!(
+            s,
+            "# HELP {name} firings taken by the alert lifecycle, by source (rule, threshold, alertmanager, api)\n# TYPE {name} counter"
+        );
+        for (source, v) in Source::ALL.iter().zip(&self.alerts_fired) {
+            let _ = writeln!(
+                s,
+                "{name}{{source=\"{}\"}} {}",
+                source.as_str(),
+                v.load(Relaxed)
+            );
+        }
         let _ = writeln!(s, "# HELP klaxon_store_errors_total failed store calls\n# TYPE klaxon_store_errors_total counter\nklaxon_store_errors_total {}", self.store_errors.load(Relaxed));
-        let gauges: [(&str, &str, i64); 6] = [
+        let gauges: [(&str, &str, i64); 8] = [
+            (
+                "klaxon_engine_queue_bytes",
+                "bytes of the signals accepted and not yet evaluated (estimated from their JSON)",
+                self.queue_bytes.load(Relaxed),
+            ),
+            (
+                "klaxon_telemetry_buffered_bytes",
+                "bytes of the telemetry rows waiting for the disk",
+                self.telemetry_buffered_bytes.load(Relaxed),
+            ),
             (
                 "klaxon_connections_open",
                 "client connections open",
@@ -371,6 +426,21 @@ impl Metrics {
             &mut s,
             "klaxon_alert_publish_latency_seconds",
             "signal accepted to alert committed and published",
+        );
+        self.engine_queue_wait.render(
+            &mut s,
+            "klaxon_engine_queue_wait_seconds",
+            "signal accepted to the engine taking its batch",
+        );
+        self.alert_handoff.render(
+            &mut s,
+            "klaxon_alert_handoff_seconds",
+            "alerts handed over by the engine to taken by the lifecycle manager",
+        );
+        self.alert_in_lifecycle.render(
+            &mut s,
+            "klaxon_alert_lifecycle_seconds",
+            "a firing taken by the lifecycle manager to its commit beginning",
         );
         self.delivery.render(&mut s);
         if let Some(rss) = resident_memory_bytes() {

@@ -16,13 +16,14 @@ use tokio::sync::{broadcast, mpsc, watch, Semaphore};
 use crate::auth::session;
 use crate::auth::token::ensure_admin;
 use crate::auth::Auth;
+use crate::budget::ByteBudget;
 use crate::clock::wall_ms;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::pipeline::driver::{self, Input, Outputs};
 use crate::pipeline::lifecycle::{self, LifecycleSettings};
 use crate::pipeline::notify::{self, NotifyHandle};
-use crate::pipeline::{collector, publish, telemetry};
+use crate::pipeline::{collector, probe, publish, telemetry};
 use crate::state::{AppState, Shared};
 
 /// A started server: the engine thread and the background tasks run, the HTTP side not yet.
@@ -35,10 +36,13 @@ pub struct Server<S> {
     retention: Option<tokio::task::JoinHandle<()>>,
     /// Deletes expired dashboard sessions.
     sweeper: tokio::task::JoinHandle<()>,
+    /// Pings a store whose writes fail until one commits.
+    probe: tokio::task::JoinHandle<()>,
     hub_task: tokio::task::JoinHandle<()>,
     collector: Option<tokio::task::JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
     notifications: Option<NotifyTasks>,
+    rows_budget: Option<Arc<ByteBudget>>,
 }
 
 /// The notification tasks.
@@ -76,9 +80,11 @@ impl<S: Store + Clone> Server<S> {
         } else {
             (None, None)
         };
+        let rows_budget = Arc::new(ByteBudget::new(config.telemetry.buffer_bytes));
         let outputs = Outputs {
             fired: fired_tx,
             rows: rows_tx,
+            rows_budget: Arc::clone(&rows_budget),
             baselines: base_tx,
             baseline_every: Duration::from_secs(config.engine.baseline_save_seconds.max(1)),
             metrics: Arc::clone(&metrics),
@@ -231,6 +237,7 @@ impl<S: Store + Clone> Server<S> {
                 rx,
                 flush,
                 Arc::clone(&metrics),
+                Arc::clone(&rows_budget),
             ))
         });
         let saver = {
@@ -253,14 +260,17 @@ impl<S: Store + Clone> Server<S> {
         auth.import_legacy_sessions(&config.data_dir, wall_ms())
             .await;
         let sweeper = tokio::spawn(session::sweep(store.clone()));
+        let probe = tokio::spawn(probe::run(store.clone()));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.ingest.queue_signals));
+        let queue_bytes = Arc::new(Semaphore::new(config.ingest.queue_bytes));
         let shared = Arc::new(Shared {
             auth,
             config,
             store,
             engine: Mutex::new(Some(engine_tx)),
             permits,
+            queue_bytes,
             metrics,
             hub,
             lifecycle: Mutex::new(Some(api_tx)),
@@ -277,6 +287,7 @@ impl<S: Store + Clone> Server<S> {
             }),
         });
         let state = AppState { inner: shared };
+        let telemetry_on = state.config.telemetry.enabled;
         let collector = state.config.collector.enabled.then(|| {
             let c = &state.config.collector;
             tokio::spawn(collector::run(
@@ -296,15 +307,24 @@ impl<S: Store + Clone> Server<S> {
             saver,
             retention,
             sweeper,
+            probe,
             hub_task,
             shutdown_tx,
             notifications,
+            rows_budget: telemetry_on.then_some(rows_budget),
         })
     }
 
     /// Room in the ingest queue, in signals: a test that holds it all sees ingest answer 429.
     pub fn ingest_permits(&self) -> Arc<Semaphore> {
         Arc::clone(&self.state.permits)
+    }
+
+    /// The telemetry buffer's byte budget: a test that takes it all holds the engine back as
+    /// a disk that stopped writing would; not API.
+    #[doc(hidden)]
+    pub fn telemetry_budget(&self) -> Option<Arc<ByteBudget>> {
+        self.rows_budget.clone()
     }
 
     /// The router `serve` serves, for tests that call it in process (no socket); not API.
@@ -377,6 +397,7 @@ impl<S: Store + Clone> Server<S> {
             r.abort();
         }
         self.sweeper.abort();
+        self.probe.abort();
         self.hub_task.abort();
         if let Some(n) = self.notifications {
             // The manager has committed everything: let the dispatcher write what is due,

@@ -6,17 +6,21 @@
 use std::sync::atomic::AtomicI64;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use axum::http::StatusCode;
 use axum::routing::MethodRouter;
-use klaxon_store::Store;
+use klaxon_engine::timestamp::format_ts;
+use klaxon_store::{Store, WriteFailure};
+use serde_json::json;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::auth::{Auth, Need};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
-use crate::pipeline::driver::Input;
+use crate::pipeline::driver::{Input, Room};
 use crate::pipeline::lifecycle::Command;
 use crate::pipeline::notify::NotifyHandle;
 use crate::pipeline::publish::Hub;
@@ -30,6 +34,8 @@ pub(crate) struct Shared<S> {
     pub engine: Mutex<Option<std::sync::mpsc::Sender<Input>>>,
     /// Room in the engine queue, in signals.
     pub permits: Arc<Semaphore>,
+    /// Room in the engine queue, in bytes (`[ingest] queue_bytes`).
+    pub queue_bytes: Arc<Semaphore>,
     pub metrics: Arc<Metrics>,
     /// The numbered replay buffer of committed changes, which every alert stream reads.
     pub hub: Arc<Hub>,
@@ -64,6 +70,45 @@ impl<S> std::ops::Deref for AppState<S> {
     }
 }
 
+impl<S> Shared<S> {
+    /// Room in the engine queue for `n` signals taking about `bytes`, if there is some now.
+    pub(crate) fn try_room(&self, n: u32, bytes: usize) -> Option<Room> {
+        let bytes = self.bytes_permits(bytes);
+        let signals = Arc::clone(&self.permits).try_acquire_many_owned(n).ok()?;
+        let bytes = Arc::clone(&self.queue_bytes)
+            .try_acquire_many_owned(bytes)
+            .ok()?;
+        Some(Room {
+            _signals: signals,
+            bytes,
+        })
+    }
+
+    /// As [`Shared::try_room`], waiting up to `wait` for it.
+    pub(crate) async fn room_within(&self, n: u32, bytes: usize, wait: Duration) -> Option<Room> {
+        let bytes = self.bytes_permits(bytes);
+        let take = async {
+            let signals = Arc::clone(&self.permits).acquire_many_owned(n).await.ok()?;
+            let bytes = Arc::clone(&self.queue_bytes)
+                .acquire_many_owned(bytes)
+                .await
+                .ok()?;
+            Some(Room {
+                _signals: signals,
+                bytes,
+            })
+        };
+        tokio::time::timeout(wait, take).await.ok().flatten()
+    }
+
+    /// Bytes as permits of the byte semaphore: at most the whole budget, so an outsized chunk
+    /// waits for an empty queue rather than forever.
+    fn bytes_permits(&self, bytes: usize) -> u32 {
+        let cap = self.config.ingest.queue_bytes.min(u32::MAX as usize);
+        u32::try_from(bytes.clamp(1, cap)).unwrap_or(u32::MAX)
+    }
+}
+
 impl<S: Store + Clone> Shared<S> {
     /// Sends an input to the engine thread.
     pub(crate) fn send(&self, input: Input) -> ApiResult<()> {
@@ -80,7 +125,56 @@ impl<S: Store + Clone> Shared<S> {
     }
 }
 
-impl<S> Shared<S> {
+impl<S: Store> Shared<S> {
+    /// 503 with Retry-After while the store cannot write (a full disk): work that would have
+    /// to be written is refused before it is accepted, instead of piling up in memory.
+    pub(crate) fn store_refusal(&self) -> Option<ApiError> {
+        let f = self.store.write_failure()?;
+        Some(store_unavailable(
+            &f,
+            "nothing was accepted",
+            self.config.ingest.retry_after_seconds,
+        ))
+    }
+
+    /// Waits for the answer to a command that waits for a commit, at most
+    /// `[store] commit_wait_seconds`; then 503: the command stays queued and is committed as
+    /// soon as the store can write, but the request does not hang on it.
+    pub(crate) async fn committed<T>(&self, answer: oneshot::Receiver<T>) -> ApiResult<T> {
+        let wait = Duration::from_secs(self.config.store.commit_wait_seconds);
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) => Err(ApiError::unavailable("the lifecycle manager stopped")),
+            Err(_) => {
+                Err(self.not_committed(wait, "it is queued and committed once the store can write"))
+            }
+        }
+    }
+
+    /// The 503 of a request whose commit did not come within `wait`.
+    pub(crate) fn not_committed(&self, wait: Duration, what: &str) -> ApiError {
+        let retry = self.config.ingest.retry_after_seconds;
+        match self.store.write_failure() {
+            Some(f) => store_unavailable(
+                &f,
+                &format!("not committed within {} s; {what}", wait.as_secs()),
+                retry,
+            ),
+            None => {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_committed",
+                    format!(
+                        "the store did not commit within {} s; {what}",
+                        wait.as_secs()
+                    ),
+                );
+                e.retry_after = Some(retry);
+                e
+            }
+        }
+    }
+
     /// Sends a command to the lifecycle manager; a full queue answers 429 with Retry-After.
     pub(crate) fn command(&self, c: Command) -> ApiResult<()> {
         self.commands(vec![c])
@@ -88,8 +182,13 @@ impl<S> Shared<S> {
 
     /// Sends commands to the lifecycle manager, all or none: when the queue has no room for
     /// every one, none is sent and the answer is 429 with Retry-After (never a wait, never a
-    /// silent drop).
+    /// silent drop); while the store cannot write, a command that writes is refused with 503.
     pub(crate) fn commands(&self, cs: Vec<Command>) -> ApiResult<()> {
+        if cs.iter().any(Command::writes) {
+            if let Some(e) = self.store_refusal() {
+                return Err(e);
+            }
+        }
         let guard = self
             .lifecycle
             .lock()
@@ -117,6 +216,23 @@ impl<S> Shared<S> {
         };
         sent
     }
+}
+
+/// 503 with Retry-After for a store whose writes fail: what failed and since when, for the
+/// operator who reads it (the same facts `GET /monitoring/health` shows).
+pub(crate) fn store_unavailable(f: &WriteFailure, what: &str, retry_after: u64) -> ApiError {
+    let since = format_ts(f.since);
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        format!(
+            "the store cannot write since {since} ({}); {what}; retry later",
+            f.error
+        ),
+    )
+    .with_details(json!({"since": since, "error": f.error, "database": f.database}));
+    e.retry_after = Some(retry_after);
+    e
 }
 
 /// Who may call an endpoint, checked from the request's head before its body is read.

@@ -51,6 +51,7 @@ macro_rules! store_conformance_tests {
             telemetry_is_counted_per_table,
             retention_deletes_exactly_the_older_rows,
             rule_set_versions_increment_per_group_and_name,
+            a_rule_set_is_stored_under_the_version_it_gives,
             activation_is_exclusive_per_group,
             missing_rule_set_version_is_not_found,
             threshold_rule_sets_are_versioned_and_activated_apart,
@@ -83,6 +84,7 @@ macro_rules! store_conformance_tests {
             outbox_retries_when_due_and_leases_expire,
             outbox_claims_are_released_and_limited,
             outbox_log_tells_the_latest_per_group_and_open_alert,
+            outbox_rate_limit_holds_count_as_told_until_a_summary_folds_them,
             outbox_retention_keeps_unfinished_rows_and_open_alerts,
             ping_succeeds,
         );

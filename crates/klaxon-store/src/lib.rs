@@ -5,6 +5,7 @@ pub mod access;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
+mod health;
 pub mod lifecycle;
 pub mod outbox;
 pub mod sqlite;
@@ -13,6 +14,7 @@ use std::future::Future;
 
 pub use access::{NewSession, NewToken, Role, SessionRecord, TokenRecord, TokenState};
 pub use error::StoreError;
+pub use health::WriteFailure;
 /// The identity labels of an engine alert (the lifecycle's mapping, so deduplication and routing
 /// agree with what the store derives).
 pub use klaxon_engine::lifecycle::engine_labels;
@@ -160,12 +162,14 @@ pub struct RuleSetRecord {
     pub active: bool,
 }
 
-/// A rule-set version to store; the store assigns the next version of (kind, group, name).
+/// A rule-set version to store, under its own version or the next one of (kind, group, name).
 #[derive(Debug, Clone)]
 pub struct NewRuleSet {
     pub kind: RuleKind,
     pub group: String,
     pub name: String,
+    /// The version to store it as (the document's own); `None`: the highest so far plus one.
+    pub version: Option<i64>,
     pub json: String,
     pub author: Option<String>,
     pub created_at: i64,
@@ -198,7 +202,8 @@ pub trait Store: Send + Sync + 'static {
         received_before: i64,
     ) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Stores a new version of (kind, group, name): the highest version so far plus one.
+    /// Stores a new version of (kind, group, name): `rs.version` when given (`AlreadyExists`
+    /// when that version is stored), else the highest version so far plus one.
     fn insert_rule_set(&self, rs: NewRuleSet)
         -> impl Future<Output = Result<RuleSetRecord>> + Send;
     /// All versions, ordered by kind, group, name, version.
@@ -347,8 +352,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64>> + Send;
     /// The earliest time an unfinished row is due (or its lease ends).
     fn next_notification_due(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
-    /// What was last told of each alert that is not closed, per group.
+    /// What was last told of each alert that is not closed, per group (what a rate limit
+    /// holds or folded into a summary counts as told).
     fn notification_log(&self) -> impl Future<Output = Result<Vec<Notified>>> + Send;
+    /// The notifications a rate limit holds and no summary has told yet
+    /// ([`outbox::status::LIMITED`]), oldest first, with their payloads.
+    fn limited_notifications(&self) -> impl Future<Output = Result<Vec<OutboxRow>>> + Send;
     /// Every alert that is not closed, in full.
     fn open_alerts(&self) -> impl Future<Output = Result<Vec<StoredAlert>>> + Send;
     /// An alert's newest notifications (at most `limit`), newest first.
@@ -369,6 +378,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes finished notifications older than `before` that tell of no open alert.
     fn delete_notifications_before(&self, before: i64) -> impl Future<Output = Result<u64>> + Send;
 
-    /// Proves the store accepts a durable write (for readiness).
+    /// Proves the store accepts a durable write (for readiness). While writes fail, it is the
+    /// probe that finds out when they commit again.
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Whether writes fail now (a full disk, an I/O error): since when and the latest error;
+    /// `None` once a write has committed again. Cheap and synchronous: callers ask it per
+    /// request to refuse work before accepting it.
+    fn write_failure(&self) -> Option<WriteFailure> {
+        None
+    }
 }

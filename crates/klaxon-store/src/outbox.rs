@@ -20,6 +20,10 @@ pub mod status {
     pub const FAILED: &str = "failed";
     /// Older than the maximum age and still not delivered.
     pub const DEAD: &str = "dead";
+    /// Held by its receiver's rate limit: recorded, never sent itself; a summary folds it.
+    pub const LIMITED: &str = "limited";
+    /// Held by a rate limit, then told in a summary (a row of its own, `summary` set).
+    pub const FOLDED: &str = "folded";
 }
 
 /// A notification to put into the outbox.
@@ -41,6 +45,12 @@ pub struct NewNotification {
     pub alert_ids: Vec<i64>,
     /// Epoch ms.
     pub created_at: i64,
+    /// Held by the receiver's rate limit: written as [`status::LIMITED`], so that what it
+    /// tells counts as told and a restart takes it back into the limit, but never claimed.
+    pub limited: bool,
+    /// A rate limit's summary: in the same commit, every [`status::LIMITED`] row of its
+    /// receiver and kind written before it becomes [`status::FOLDED`].
+    pub summary: bool,
 }
 
 impl NewNotification {

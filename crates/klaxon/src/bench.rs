@@ -773,6 +773,10 @@ struct ServerFigures {
     telemetry_lag: Option<Quantiles>,
     store_commit: Option<Quantiles>,
     alert_commit: Option<Quantiles>,
+    /// The parts of the alert publish latency before the commit.
+    engine_queue_wait: Option<Quantiles>,
+    alert_handoff: Option<Quantiles>,
+    alert_in_lifecycle: Option<Quantiles>,
     alerts_fired: Option<f64>,
     alerts_throttled: Option<f64>,
     ingest_throttled: Option<f64>,
@@ -792,6 +796,9 @@ impl ServerFigures {
             telemetry_lag: Quantiles::of(before, after, "klaxon_telemetry_lag_seconds"),
             store_commit: Quantiles::of(before, after, "klaxon_store_commit_seconds"),
             alert_commit: Quantiles::of(before, after, "klaxon_alert_commit_seconds"),
+            engine_queue_wait: Quantiles::of(before, after, "klaxon_engine_queue_wait_seconds"),
+            alert_handoff: Quantiles::of(before, after, "klaxon_alert_handoff_seconds"),
+            alert_in_lifecycle: Quantiles::of(before, after, "klaxon_alert_lifecycle_seconds"),
             alerts_fired: delta("klaxon_alerts_fired_total"),
             alerts_throttled: delta("klaxon_alerts_throttled_total"),
             ingest_throttled: delta("klaxon_ingest_throttled_total"),
@@ -855,6 +862,9 @@ impl Report {
                 "telemetry_lag": q(s.telemetry_lag),
                 "store_commit": q(s.store_commit),
                 "alert_commit": q(s.alert_commit),
+                "engine_queue_wait": q(s.engine_queue_wait),
+                "alert_handoff": q(s.alert_handoff),
+                "alert_in_lifecycle": q(s.alert_in_lifecycle),
                 "alerts_fired": n(s.alerts_fired),
                 "alerts_throttled": n(s.alerts_throttled),
                 "ingest_throttled": n(s.ingest_throttled),
@@ -975,6 +985,18 @@ impl Report {
         out += &format!(
             "             alert commit          {}\n",
             hist(s.alert_commit)
+        );
+        out += &format!(
+            "             (parts: engine queue  {}\n",
+            hist(s.engine_queue_wait)
+        );
+        out += &format!(
+            "              engine → lifecycle   {}\n",
+            hist(s.alert_handoff)
+        );
+        out += &format!(
+            "              in the lifecycle     {})\n",
+            hist(s.alert_in_lifecycle)
         );
         out += &format!(
             "             alerts fired {}, alerts throttled {}, ingest 429s {}\n",

@@ -247,9 +247,7 @@ pub(crate) async fn post_alerts<S: Store + Clone>(
             resends: alerts.iter().map(|a| a.resend(&st.content_keys)).collect(),
             reply: tx,
         })?;
-        let taken = rx
-            .await
-            .map_err(|_| ApiError::unavailable("lifecycle manager stopped"))?;
+        let taken = st.committed(rx).await?;
         let mut taken = taken.into_iter();
         alerts.retain(|_| !taken.next().unwrap_or(false));
     }
@@ -259,8 +257,7 @@ pub(crate) async fn post_alerts<S: Store + Clone>(
             alerts: alerts.into_iter().map(Checked::into_labelled).collect(),
             reply: Some(tx),
         })?;
-        rx.await
-            .map_err(|_| ApiError::unavailable("lifecycle manager stopped"))?;
+        st.committed(rx).await?;
     }
     if errors.is_empty() {
         Ok(StatusCode::OK.into_response())

@@ -230,7 +230,8 @@ pub(crate) async fn detail<S: Store + Clone>(
     // (flapping), from the lifecycle manager, which knows them in the present.
     let (tx, rx) = oneshot::channel();
     let mut noise = match st.command(Command::Explain { id, reply: tx }) {
-        Ok(()) => rx.await.ok().flatten().unwrap_or(Value::Null),
+        // Bounded: a manager retrying a commit (a full disk) must not hang a read.
+        Ok(()) => st.committed(rx).await.ok().flatten().unwrap_or(Value::Null),
         Err(_) => Value::Null,
     };
     // Resends that changed nothing else are written within a second; the manager knows the
@@ -251,7 +252,7 @@ pub(crate) async fn detail<S: Store + Clone>(
             })
             .is_ok();
         if asked {
-            if let Ok(p) = rx.await {
+            if let Ok(p) = st.committed(rx).await {
                 n.insert("notifications".to_owned(), p);
             }
         }

@@ -1,6 +1,7 @@
 //! Signal ingest: `POST /v1/signals` (one JSON signal, a JSON array, or streamed NDJSON) and the
 //! process convenience endpoints. Good lines are never lost because of bad ones; a full queue
-//! answers 429 with Retry-After.
+//! answers 429 with Retry-After, a store that cannot write 503 with Retry-After, both before
+//! anything more is accepted.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -28,6 +29,15 @@ use crate::state::AppState;
 /// Signals sent to the engine in one batch at most while a body streams in.
 const CHUNK: usize = 4096;
 
+/// A chunk is sent to the engine once its signals take about this much memory.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// What a signal takes in the engine queue, estimated from its JSON: the signal itself and
+/// the text it owns, which is at most what its JSON spelled out.
+fn signal_bytes(json_len: usize) -> usize {
+    std::mem::size_of::<Signal>() + json_len
+}
+
 /// How long a streamed request waits for queue room after its first chunk was accepted.
 const STREAM_WAIT: Duration = Duration::from_secs(5);
 
@@ -53,6 +63,8 @@ struct Intake<'a, S> {
     waits: Vec<oneshot::Receiver<()>>,
     accepted: usize,
     chunk: Vec<Signal>,
+    /// What the chunk's signals take in memory, estimated from their JSON.
+    chunk_bytes: usize,
     chunk_size: usize,
     rejected: Vec<Rejected>,
     generated: Vec<String>,
@@ -69,6 +81,7 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             waits: Vec::new(),
             accepted: 0,
             chunk: Vec::with_capacity(chunk_size),
+            chunk_bytes: 0,
             chunk_size,
             rejected: Vec::new(),
             generated: Vec::new(),
@@ -80,7 +93,8 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
         self.rejected.push(Rejected { line, error });
     }
 
-    async fn push(&mut self, mut s: Signal, line: usize) -> ApiResult<()> {
+    /// Adds a signal whose JSON took `json_len` bytes.
+    async fn push(&mut self, mut s: Signal, line: usize, json_len: usize) -> ApiResult<()> {
         if s.process.is_empty() {
             if matches!(s.body, SignalBody::ProcessStart(_)) {
                 s.process = new_process_id()?;
@@ -91,7 +105,8 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             }
         }
         self.chunk.push(s);
-        if self.chunk.len() >= self.chunk_size {
+        self.chunk_bytes += signal_bytes(json_len);
+        if self.chunk.len() >= self.chunk_size || self.chunk_bytes >= CHUNK_BYTES {
             self.flush(line).await?;
         }
         Ok(())
@@ -103,33 +118,38 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             return Ok(());
         }
         let n = self.chunk.len();
+        let progress = json!({
+            "accepted": self.accepted,
+            "first_unaccepted_line": next_line.saturating_sub(n).max(1),
+        });
+        if let Some(err) = self.st.store_refusal() {
+            self.st.metrics.ingest_refused.fetch_add(1, Relaxed);
+            return Err(more_details(err, progress));
+        }
         let n32 = u32::try_from(n).map_err(ApiError::internal)?;
-        let permits = std::sync::Arc::clone(&self.st.permits);
-        let permit = if self.accepted == 0 {
-            permits.try_acquire_many_owned(n32).ok()
+        let room = if self.accepted == 0 {
+            self.st.try_room(n32, self.chunk_bytes)
         } else {
             // Later chunks of a streamed body wait a little for room (backpressure on the
             // connection) before giving up.
-            tokio::time::timeout(STREAM_WAIT, permits.acquire_many_owned(n32))
+            self.st
+                .room_within(n32, self.chunk_bytes, STREAM_WAIT)
                 .await
-                .ok()
-                .and_then(Result::ok)
         };
-        let Some(permit) = permit else {
+        let Some(permit) = room else {
             self.st.metrics.ingest_throttled.fetch_add(1, Relaxed);
             let retry = self.st.config.ingest.retry_after_seconds;
             let err = ApiError::overloaded("the engine queue is full; retry later", retry);
-            return Err(err.with_details(json!({
-                "accepted": self.accepted,
-                "first_unaccepted_line": next_line.saturating_sub(n).max(1),
-            })));
+            return Err(err.with_details(progress));
         };
+        let bytes = permit.bytes();
         let (tx, rx) = if self.durable {
             let (tx, rx) = oneshot::channel();
             (Some(tx), Some(rx))
         } else {
             (None, None)
         };
+        self.chunk_bytes = 0;
         let batch = Batch {
             signals: std::mem::replace(&mut self.chunk, Vec::with_capacity(self.chunk_size)),
             received_at: self.received_at,
@@ -137,15 +157,15 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             durable: tx,
             permit,
         };
-        self.st
-            .metrics
-            .queue_depth
-            .fetch_add(i64::try_from(n).unwrap_or(0), Relaxed);
+        let (depth, bytes) = (
+            i64::try_from(n).unwrap_or(0),
+            i64::try_from(bytes).unwrap_or(0),
+        );
+        self.st.metrics.queue_depth.fetch_add(depth, Relaxed);
+        self.st.metrics.queue_bytes.fetch_add(bytes, Relaxed);
         if let Err(e) = self.st.send(Input::Batch(batch)) {
-            self.st
-                .metrics
-                .queue_depth
-                .fetch_sub(i64::try_from(n).unwrap_or(0), Relaxed);
+            self.st.metrics.queue_depth.fetch_sub(depth, Relaxed);
+            self.st.metrics.queue_bytes.fetch_sub(bytes, Relaxed);
             return Err(e);
         }
         self.st
@@ -159,12 +179,25 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
 
     async fn finish(mut self, next_line: usize) -> ApiResult<Json<Value>> {
         self.flush(next_line).await?;
+        let wait = Duration::from_secs(self.st.config.store.commit_wait_seconds);
+        let deadline = tokio::time::Instant::now() + wait;
         for w in self.waits.drain(..) {
-            w.await.map_err(|_| {
-                ApiError::unavailable(
-                    "the telemetry writer stopped before the signals were durable",
-                )
-            })?;
+            match tokio::time::timeout_at(deadline, w).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => {
+                    return Err(ApiError::unavailable(
+                        "the telemetry writer stopped before the signals were durable",
+                    ))
+                }
+                Err(_) => {
+                    let what = "the signals were accepted and are written once the store can write";
+                    let err = self.st.not_committed(wait, what);
+                    return Err(more_details(
+                        err,
+                        json!({"accepted": self.accepted, "durable": false}),
+                    ));
+                }
+            }
         }
         let mut body = json!({"accepted": self.accepted, "rejected": self.rejected});
         if !self.generated.is_empty() {
@@ -172,6 +205,15 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
         }
         Ok(Json(body))
     }
+}
+
+/// Adds the fields of `more` (an object) to an error's details.
+fn more_details(mut err: ApiError, more: Value) -> ApiError {
+    match (err.details.as_object_mut(), more) {
+        (Some(d), Value::Object(m)) => d.extend(m),
+        (_, more) => err.details = more,
+    }
+    err
 }
 
 /// A new process id: 16 random bytes as a UUID-formatted string.
@@ -237,7 +279,7 @@ pub(crate) async fn signals<S: Store + Clone>(
                     continue;
                 }
                 match parse_signal(text) {
-                    Ok(s) => intake.push(s, i + 1).await?,
+                    Ok(s) => intake.push(s, i + 1, text.len()).await?,
                     Err(e) => intake.reject(i + 1, e.to_string()),
                 }
             }
@@ -260,7 +302,7 @@ pub(crate) async fn signals<S: Store + Clone>(
                     continue;
                 }
                 match parse_signal(line) {
-                    Ok(s) => intake.push(s, line_no).await?,
+                    Ok(s) => intake.push(s, line_no, line.len()).await?,
                     Err(e) => intake.reject(line_no, e.to_string()),
                 }
             }
@@ -367,7 +409,7 @@ async fn line<S: Store + Clone>(
         return Ok(());
     }
     match parse_signal(text) {
-        Ok(s) => intake.push(s, line_no).await,
+        Ok(s) => intake.push(s, line_no, text.len()).await,
         Err(e) => {
             intake.reject(line_no, e.to_string());
             Ok(())
@@ -414,6 +456,7 @@ async fn one<S: Store + Clone>(
     if let Some(p) = process {
         obj.insert("process".to_owned(), Value::from(p));
     }
+    let json_len = obj.iter().map(|(k, v)| k.len() + v.to_string().len()).sum();
     let signal = signal_from_value(Value::Object(obj)).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -423,7 +466,7 @@ async fn one<S: Store + Clone>(
     })?;
     let durable = q.wait.as_deref() == Some("durable");
     let mut intake = Intake::new(&st, durable);
-    intake.push(signal, 1).await?;
+    intake.push(signal, 1, json_len).await?;
     let process = intake.chunk.first().map(|s| s.process.clone());
     let mut resp = intake.finish(2).await?;
     if let Some(p) = process {

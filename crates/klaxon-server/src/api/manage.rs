@@ -108,9 +108,7 @@ pub(crate) async fn create<S: Store + Clone>(
         alerts: vec![l],
         reply: Some(tx),
     })?;
-    let ids = rx
-        .await
-        .map_err(|_| ApiError::unavailable("lifecycle manager stopped"))?;
+    let ids = st.committed(rx).await?;
     let id = ids
         .first()
         .copied()
@@ -182,9 +180,7 @@ async fn one_act<S: Store + Clone>(
         reply: tx,
     };
     st.command(cmd)?;
-    rx.await
-        .unwrap_or(Err(Refusal::Unavailable))
-        .map_err(refusal)
+    st.committed(rx).await?.map_err(refusal)
 }
 
 async fn action<S: Store + Clone>(
@@ -303,7 +299,7 @@ async fn bulk<S: Store + Clone>(
     let mut results = Vec::with_capacity(ids.len());
     let mut ok = 0;
     for (id, rx) in waits {
-        match rx.await.unwrap_or(Err(Refusal::Unavailable)) {
+        match st.committed(rx).await? {
             Ok(d) => {
                 ok += 1;
                 results.push(json!({"id": id, "ok": true, "from": d.from, "to": d.to}));
@@ -365,9 +361,7 @@ pub(crate) async fn note<S: Store + Clone>(
         text: b.text,
         reply: tx,
     })?;
-    rx.await
-        .unwrap_or(Err(Refusal::Unavailable))
-        .map_err(refusal)?;
+    st.committed(rx).await?.map_err(refusal)?;
     Ok(Json(json!({"id": id, "ok": true})))
 }
 
@@ -395,9 +389,7 @@ pub(crate) async fn assign<S: Store + Clone>(
         assignee: b.assignee.clone().filter(|a| !a.trim().is_empty()),
         reply: tx,
     })?;
-    rx.await
-        .unwrap_or(Err(Refusal::Unavailable))
-        .map_err(refusal)?;
+    st.committed(rx).await?.map_err(refusal)?;
     Ok(Json(json!({"id": id, "assignee": b.assignee})))
 }
 

@@ -7,23 +7,34 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use klaxon_engine::timestamp::format_ts;
 use klaxon_store::Store;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::clock::wall_ms;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use klaxon_engine::timestamp::format_ts;
 
 /// `GET /monitoring/health`: no token needed. 200 when ready (store writable, engine alive),
-/// 503 otherwise; `live` is true whenever the process answers. `channels` tells how each
-/// notification channel is doing; a ready server whose channels fail says `degraded` and names
-/// them in `failing_channels`, still with 200 (the server itself is fine).
+/// 503 otherwise; `live` is true whenever the process answers. A store whose writes fail is
+/// `unavailable`, with the latest error and since when, until a write commits again.
+/// `channels` tells how each notification channel is doing; a ready server whose channels fail
+/// says `degraded` and names them in `failing_channels`, still with 200 (the server itself is
+/// fine).
 pub(crate) async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> impl IntoResponse {
-    let store = match tokio::time::timeout(Duration::from_secs(2), st.store.ping()).await {
-        Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(e)) => format!("error: {e}"),
-        Err(_) => "error: no answer within 2 s".to_owned(),
+    // The ping is a durable write: it also finds out when a failing store can write again.
+    let pinged = match tokio::time::timeout(Duration::from_secs(2), st.store.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("no answer within 2 s".to_owned()),
+    };
+    let (store, store_error) = match (st.store.write_failure(), pinged) {
+        (Some(f), _) => (
+            "unavailable",
+            json!({"since": format_ts(f.since), "error": f.error, "database": f.database}),
+        ),
+        (None, Some(e)) => ("unavailable", json!({"since": null, "error": e})),
+        (None, None) => ("ok", Value::Null),
     };
     let beat = st.engine_heartbeat.load(Relaxed);
     let engine = if wall_ms() - beat < 5_000 {
@@ -48,6 +59,7 @@ pub(crate) async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> i
         "live": true,
         "ready": ready,
         "store": store,
+        "store_error": store_error,
         "engine": engine,
         "queue_depth": st.metrics.queue_depth.load(Relaxed),
         "telemetry_buffered": st.metrics.telemetry_buffered.load(Relaxed),

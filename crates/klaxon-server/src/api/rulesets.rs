@@ -9,7 +9,7 @@ use axum::Json;
 use klaxon_engine::event::{parse_rule_set, Parsed};
 use klaxon_engine::threshold::{parse_threshold_rules, ParsedThreshold};
 use klaxon_engine::RuleError;
-use klaxon_store::{NewRuleSet, RuleKind, RuleSetRecord, Store};
+use klaxon_store::{NewRuleSet, RuleKind, RuleSetRecord, Store, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
@@ -58,6 +58,39 @@ impl Doc {
         match self {
             Doc::Event(p) => p.set.name.as_deref(),
             Doc::Threshold(p) => p.set.name.as_deref(),
+        }
+    }
+
+    /// `header.rule_set_version` as written.
+    fn version(&self) -> Option<&serde_json::Number> {
+        match self {
+            Doc::Event(p) => p.set.version.as_ref(),
+            Doc::Threshold(p) => p.set.version.as_ref(),
+        }
+    }
+
+    /// The version the set is stored as: the header's, which must then be a whole number of
+    /// at least 1 (`None`: the server gives the next one).
+    fn stored_version(&self, kind: RuleKind) -> ApiResult<Option<i64>> {
+        let Some(v) = self.version() else {
+            return Ok(None);
+        };
+        match v.as_i64().filter(|v| *v >= 1) {
+            Some(v) => Ok(Some(v)),
+            None => Err(invalid(
+                kind,
+                vec![RuleError {
+                    rule: None,
+                    index: None,
+                    field: "header.rule_set_version".to_owned(),
+                    message: format!(
+                        "must be a whole number of at least 1 (the set is stored as that \
+                         version), got {v}"
+                    ),
+                    line: None,
+                    column: None,
+                }],
+            )),
         }
     }
 
@@ -127,24 +160,46 @@ async fn create_kind<S: Store + Clone>(
                 format!("the {} needs a name: header.rule_set or ?name=", what(kind)),
             )
         })?;
-    let rec = st
-        .store
-        .insert_rule_set(NewRuleSet {
-            kind,
-            group: group(&q),
-            name,
-            json: body,
-            author: q.author.clone(),
-            created_at: wall_ms(),
-        })
-        .await?;
+    let version = doc.stored_version(kind)?;
+    let g = group(&q);
+    let new = NewRuleSet {
+        kind,
+        group: g.clone(),
+        name: name.clone(),
+        version,
+        json: body,
+        author: q.author.clone(),
+        created_at: wall_ms(),
+    };
+    let (status, rec) = match (st.store.insert_rule_set(new.clone()).await, version) {
+        (Ok(rec), _) => (StatusCode::CREATED, rec),
+        // The same document again is the version already stored; another document under a
+        // stored version is a conflict (a version never changes).
+        (Err(StoreError::AlreadyExists(_)), Some(v)) => {
+            let stored = st.store.get_rule_set(kind, &g, &name, v).await?;
+            if stored.json != new.json {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "version_exists",
+                    format!(
+                        "version {v} of {} {name:?} in group {g:?} is stored with another \
+                         document; give the new one a higher header.rule_set_version",
+                        what(kind)
+                    ),
+                ));
+            }
+            (StatusCode::OK, stored)
+        }
+        (Err(e), _) => return Err(e.into()),
+    };
     let mut v = record_json(&rec, false);
     v["warnings"] = json!(doc.warnings());
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok((status, Json(v)))
 }
 
 fn check_kind(kind: RuleKind, body: String) -> ApiResult<Json<Value>> {
     let doc = validate(kind, &body)?;
+    doc.stored_version(kind)?;
     Ok(Json(
         json!({"valid": true, "rules": doc.rules(), "warnings": doc.warnings()}),
     ))

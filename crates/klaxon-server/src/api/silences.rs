@@ -70,8 +70,7 @@ async fn ask<S: Store + Clone>(
 ) -> ApiResult<Result<String, SilenceRefusal>> {
     let (tx, rx) = oneshot::channel();
     st.command(make(tx))?;
-    rx.await
-        .map_err(|_| ApiError::unavailable("the lifecycle manager stopped"))
+    st.committed(rx).await
 }
 
 /// `POST /api/v2/silences`: `{"silenceID"}` once the silence (and what it mutes) is committed.

@@ -73,7 +73,7 @@ pub(crate) async fn metrics<S: Store + Clone>(
             "signals_rejected": m.signals_rejected.load(Relaxed),
             "ingest_throttled": m.ingest_throttled.load(Relaxed),
             "queue_depth": m.queue_depth.load(Relaxed),
-            "alerts_fired": m.alerts_fired.load(Relaxed),
+            "alerts_fired": m.fired_total(),
             "alerts_throttled": m.alerts_throttled.load(Relaxed),
             "open_processes": m.open_processes.load(Relaxed),
             "telemetry_rows": m.telemetry_rows.load(Relaxed),

@@ -24,6 +24,7 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     pub ingest: Ingest,
     pub telemetry: Telemetry,
+    pub store: StoreSettings,
     pub engine: Engine,
     pub lifecycle: Lifecycle,
     pub collector: Collector,
@@ -177,6 +178,9 @@ impl Default for Lifecycle {
 pub struct Ingest {
     /// Signals accepted but not yet evaluated; beyond this, requests get 429.
     pub queue_signals: usize,
+    /// The same queue in bytes (what its signals take in memory, estimated from their JSON);
+    /// beyond this, requests get 429 too.
+    pub queue_bytes: usize,
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
     /// Largest NDJSON line, in bytes.
@@ -195,8 +199,28 @@ pub struct Telemetry {
     pub flush_interval_ms: u64,
     /// Rows buffered between the engine and the disk; when full, ingest is pushed back.
     pub buffer_rows: usize,
+    /// The same buffer in bytes (what its rows take in memory); when full, the engine waits
+    /// and ingest is pushed back.
+    pub buffer_bytes: usize,
     /// Telemetry older than this is deleted (0 keeps everything).
     pub retention_hours: u64,
+}
+
+/// How requests wait for the store (`[store]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// A request that waits for a commit (`?wait=durable`, creating an alert, an action)
+    /// answers 503 after this many seconds without one; what it asked for stays queued.
+    pub commit_wait_seconds: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            commit_wait_seconds: 5,
+        }
+    }
 }
 
 /// The engine driver.
@@ -220,6 +244,7 @@ impl Default for Config {
             admin_token: None,
             ingest: Ingest::default(),
             telemetry: Telemetry::default(),
+            store: StoreSettings::default(),
             engine: Engine::default(),
             lifecycle: Lifecycle::default(),
             collector: Collector::default(),
@@ -242,6 +267,7 @@ impl Default for Ingest {
     fn default() -> Self {
         Ingest {
             queue_signals: 1_000_000,
+            queue_bytes: 256 << 20,
             max_body_bytes: 64 << 20,
             max_line_bytes: 1 << 20,
             retry_after_seconds: 1,
@@ -255,6 +281,7 @@ impl Default for Telemetry {
             enabled: true,
             flush_interval_ms: 200,
             buffer_rows: 2_000_000,
+            buffer_bytes: 256 << 20,
             retention_hours: 24 * 7,
         }
     }
@@ -376,6 +403,12 @@ impl Config {
         if self.ingest.queue_signals == 0 {
             errors.push("ingest.queue_signals: must be at least 1".to_owned());
         }
+        if self.ingest.queue_bytes < 1 << 16 {
+            errors.push("ingest.queue_bytes: must be at least 65536".to_owned());
+        }
+        if self.telemetry.buffer_bytes < 1 << 16 {
+            errors.push("telemetry.buffer_bytes: must be at least 65536".to_owned());
+        }
         if self.ingest.max_line_bytes == 0
             || self.ingest.max_line_bytes > self.ingest.max_body_bytes
         {
@@ -391,6 +424,9 @@ impl Config {
         }
         if self.telemetry.flush_interval_ms == 0 || self.telemetry.flush_interval_ms > 1_500 {
             errors.push("telemetry.flush_interval_ms: must be between 1 and 1500 (rows are stored within 1.8 s)".to_owned());
+        }
+        if self.store.commit_wait_seconds == 0 {
+            errors.push("store.commit_wait_seconds: must be at least 1".to_owned());
         }
         if self.collector.interval_seconds == 0 {
             errors.push("collector.interval_seconds: must be at least 1".to_owned());

@@ -5,7 +5,6 @@
 //! are left out. Knows no HTTP and no SQL.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use klaxon_engine::{Body, Labels, Metric, Signal};
@@ -14,6 +13,9 @@ use tokio::sync::watch;
 
 use crate::clock::wall_ms;
 use crate::pipeline::driver::{Batch, Input};
+
+/// What one sample takes in the engine queue, roughly: the signal and its labels.
+const SAMPLE_BYTES: usize = std::mem::size_of::<Signal>() + 128;
 use crate::state::AppState;
 
 /// CPU time counters of the first line of `/proc/stat`: (busy, total) in jiffies.
@@ -133,7 +135,8 @@ pub(crate) async fn run<S: Store + Clone>(
             continue;
         }
         let n = u32::try_from(signals.len()).unwrap_or(u32::MAX);
-        let Ok(permit) = Arc::clone(&st.permits).try_acquire_many_owned(n) else {
+        let bytes = signals.len() * SAMPLE_BYTES;
+        let Some(permit) = st.try_room(n, bytes) else {
             if !full {
                 tracing::warn!("engine queue full: skipping host metric samples until it drains");
             }
@@ -144,6 +147,10 @@ pub(crate) async fn run<S: Store + Clone>(
         st.metrics
             .queue_depth
             .fetch_add(i64::from(n), std::sync::atomic::Ordering::Relaxed);
+        st.metrics.queue_bytes.fetch_add(
+            i64::try_from(permit.bytes()).unwrap_or(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let batch = Batch {
             signals,
             received_at: now,

@@ -13,6 +13,7 @@ use klaxon_engine::{Alert, BaselineRecord, Body, Engine, Labels, Outcome, RuleSe
 use klaxon_store::TelemetryRow;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 
+use crate::budget::ByteBudget;
 use crate::clock::wall_ms;
 use crate::metrics::Metrics;
 
@@ -25,7 +26,21 @@ pub(crate) struct Batch {
     /// Answered once the batch's telemetry is durable (`?wait=durable`).
     pub durable: Option<oneshot::Sender<()>>,
     /// Queue room held until the engine has evaluated the batch.
-    pub permit: OwnedSemaphorePermit,
+    pub permit: Room,
+}
+
+/// Room in the engine queue, in signals and in bytes, given back when the batch is evaluated.
+pub(crate) struct Room {
+    /// Held for its drop: the signals' places in the queue.
+    pub _signals: OwnedSemaphorePermit,
+    pub bytes: OwnedSemaphorePermit,
+}
+
+impl Room {
+    /// The bytes it holds.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.num_permits()
+    }
 }
 
 /// What the engine thread is asked to do.
@@ -68,11 +83,15 @@ pub(crate) struct Fired {
     /// State changes of threshold alerts, in the order they happened.
     pub threshold: Vec<ThresholdEvent>,
     pub accepted: Instant,
+    /// When the engine handed them over (before waiting for room in the channel).
+    pub handed: Instant,
 }
 
 /// Telemetry rows of one batch, on their way to the disk.
 pub(crate) struct Rows {
     pub rows: Vec<TelemetryRow>,
+    /// What the rows take of the buffer's byte budget, given back once they are written.
+    pub bytes: usize,
     pub accepted: Instant,
     pub durable: Option<oneshot::Sender<()>>,
 }
@@ -84,6 +103,8 @@ pub(crate) struct Outputs {
     pub fired: mpsc::Sender<Fired>,
     /// `None` when telemetry is off.
     pub rows: Option<mpsc::Sender<Rows>>,
+    /// The telemetry buffer's bytes (`[telemetry] buffer_bytes`): the engine waits for room.
+    pub rows_budget: Arc<ByteBudget>,
     pub baselines: mpsc::UnboundedSender<Vec<BaselineRecord>>,
     pub baseline_every: Duration,
     pub metrics: Arc<Metrics>,
@@ -206,8 +227,10 @@ fn evaluate(
     let started = Instant::now();
     let now = wall_ms();
     let n = b.signals.len();
+    out.metrics
+        .engine_queue_wait
+        .observe_n(started.saturating_duration_since(b.accepted), n as u64);
     let mut rows = Vec::with_capacity(if out.rows.is_some() { n } else { 0 });
-    let before = alerts.len();
     for s in &b.signals {
         if let Body::Metric(m) = &s.body {
             engines.thresholds.process(now, s.ts, m, events);
@@ -218,14 +241,13 @@ fn evaluate(
             rows.extend(row(s, &outcome, b.received_at));
         }
     }
-    let fired_here = alerts.len() - before;
+    out.metrics
+        .queue_bytes
+        .fetch_sub(i64::try_from(b.permit.bytes()).unwrap_or(0), Relaxed);
     drop(b.permit);
     out.metrics
         .queue_depth
         .fetch_sub(i64::try_from(n).unwrap_or(0), Relaxed);
-    out.metrics
-        .alerts_fired
-        .fetch_add(fired_here as u64, Relaxed);
     if n > 0 {
         out.metrics.engine_latency.observe_n(
             started.elapsed() / u32::try_from(n).unwrap_or(u32::MAX),
@@ -235,13 +257,19 @@ fn evaluate(
     hand_over(out, alerts, events, b.accepted);
     match &out.rows {
         Some(tx) => {
+            let bytes = rows.iter().map(row_bytes).sum();
+            // Blocks when the disk falls behind (the buffer is full in bytes or in rows): the
+            // engine stops taking batches, the queue fills, and ingest answers 429.
+            out.rows_budget.take_blocking(bytes);
             out.metrics
                 .telemetry_buffered
                 .fetch_add(i64::try_from(rows.len()).unwrap_or(0), Relaxed);
-            // Blocks when the disk falls behind: the engine stops taking batches, the queue
-            // fills, and ingest answers 429.
+            out.metrics
+                .telemetry_buffered_bytes
+                .fetch_add(i64::try_from(bytes).unwrap_or(0), Relaxed);
             let _ = tx.blocking_send(Rows {
                 rows,
+                bytes,
                 accepted: b.accepted,
                 durable: b.durable,
             });
@@ -266,8 +294,42 @@ fn hand_over(
             alerts: std::mem::take(alerts),
             threshold: std::mem::take(events),
             accepted,
+            handed: Instant::now(),
         });
     }
+}
+
+/// What a row takes in memory: the row and the text it owns.
+fn row_bytes(r: &TelemetryRow) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    std::mem::size_of::<TelemetryRow>()
+        + match r {
+            TelemetryRow::Process {
+                process,
+                name,
+                group,
+                info,
+                ..
+            } => process.len() + text(name) + text(group) + text(info),
+            TelemetryRow::Mark {
+                process,
+                action,
+                context,
+                ..
+            }
+            | TelemetryRow::Trace {
+                process,
+                action,
+                context,
+                ..
+            } => process.len() + action.len() + text(context),
+            TelemetryRow::Log {
+                process,
+                level,
+                message,
+                ..
+            } => process.len() + level.len() + message.len(),
+        }
 }
 
 /// The telemetry row of a signal; `None` for a metric sample (samples are not stored: the

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use klaxon_store::{Store, TelemetryRow};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::budget::ByteBudget;
 use crate::clock::wall_ms;
 use crate::metrics::Metrics;
 use crate::pipeline::driver::Rows;
@@ -21,13 +22,16 @@ pub(crate) async fn run<S: Store>(
     mut rx: mpsc::Receiver<Rows>,
     flush: Duration,
     metrics: Arc<Metrics>,
+    budget: Arc<ByteBudget>,
 ) {
     while let Some(first) = rx.recv().await {
         let deadline = tokio::time::Instant::now() + flush;
         let mut rows: Vec<TelemetryRow> = Vec::with_capacity(first.rows.len());
         let mut waiting: Vec<(Instant, usize, Option<oneshot::Sender<()>>)> = Vec::new();
+        let mut bytes = 0;
         let mut take = |r: Rows, rows: &mut Vec<TelemetryRow>| {
             waiting.push((r.accepted, r.rows.len(), r.durable));
+            bytes += r.bytes;
             rows.extend(r.rows);
         };
         take(first, &mut rows);
@@ -46,6 +50,10 @@ pub(crate) async fn run<S: Store>(
         metrics
             .telemetry_buffered
             .fetch_sub(i64::try_from(n).unwrap_or(0), Relaxed);
+        metrics
+            .telemetry_buffered_bytes
+            .fetch_sub(i64::try_from(bytes).unwrap_or(0), Relaxed);
+        budget.give_back(bytes);
         metrics.telemetry_rows.fetch_add(n as u64, Relaxed);
         for (accepted, count, durable) in waiting {
             metrics
@@ -73,7 +81,7 @@ async fn write<S: Store>(store: &S, rows: Vec<TelemetryRow>, metrics: &Metrics) 
                 metrics.store_errors.fetch_add(1, Relaxed);
                 tracing::error!(error = %e, rows = rows.len(), "storing telemetry failed; retrying");
                 tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
     }

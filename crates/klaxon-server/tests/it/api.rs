@@ -426,3 +426,221 @@ async fn the_stream_carries_committed_alerts_and_resumes_with_last_event_id() {
     drop(s);
     r.stop().await;
 }
+
+/// A rule set is stored as the version its header gives: the same document again is that
+/// version, another document under it a conflict, a version that is not a whole number is
+/// refused; without one the server gives the next number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_set_is_stored_as_the_version_its_header_gives() {
+    let dir = data_dir("ruleset-version");
+    let r = start(&dir, |c| c.collector.enabled = false).await;
+    let doc = |version: &str, handler: &str| {
+        format!(
+            r#"{{"header":{{"rule_set":"v"{version}}},"rules":[{{"id":"R","trigger_type":"MARK_EVENT","action":"A","condition":{{"operator":"ON_EVENT"}},"alert":{{"handler":"{handler}"}}}}]}}"#
+        )
+    };
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/v1/rulesets",
+            &doc(r#","rule_set_version":3"#, "h"),
+        )
+        .await;
+    assert_eq!((s, &v["version"]), (201, &json!(3)), "{v}");
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/v1/rulesets",
+            &doc(r#","rule_set_version":3"#, "h"),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["version"]),
+        (200, &json!(3)),
+        "the same document: {v}"
+    );
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/v1/rulesets",
+            &doc(r#","rule_set_version":3"#, "other"),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("version_exists")),
+        "{v}"
+    );
+    for path in ["/v1/rulesets", "/v1/rulesets/check"] {
+        let (s, v) = r
+            .admin("POST", path, &doc(r#","rule_set_version":1.5"#, "h"))
+            .await;
+        assert_eq!(s, 422, "{path}: {v}");
+        assert_eq!(
+            v["error"]["details"][0]["field"], "header.rule_set_version",
+            "{v}"
+        );
+    }
+    let (s, v) = r.admin("POST", "/v1/rulesets", &doc("", "h")).await;
+    assert_eq!((s, &v["version"]), (201, &json!(4)), "the next number: {v}");
+    let (s, v) = r.admin("POST", "/v1/rulesets/v/3/activate", "").await;
+    assert_eq!(s, 200, "{v}");
+    let (_, list) = r.admin("GET", "/v1/rulesets", "").await;
+    assert_eq!(list["active"]["default"]["version"], 3, "{list}");
+    r.stop().await;
+}
+
+/// `klaxon_alerts_fired_total` counts the firings of every source under its `source` label.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_fired_are_counted_for_every_source() {
+    let dir = data_dir("fired-sources");
+    let r = start(&dir, |c| c.collector.enabled = false).await;
+    load_and_activate(&r).await;
+    let thresholds = json!({"rules": [
+        {"id": "deep_queue", "metric": "queue.depth", "threshold": 100, "operator": "gt"}
+    ]});
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/v1/threshold-rules?name=q",
+            &thresholds.to_string(),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = r
+        .admin("POST", "/v1/threshold-rules/q/1/activate", "")
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let (s, v) = r
+        .ndjson(
+            "/v1/signals",
+            "{\"kind\":\"mark\",\"process\":\"p\",\"action\":\"FIRE\"}\n",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = r
+        .ndjson(
+            "/v1/signals",
+            "{\"kind\":\"metric\",\"name\":\"queue.depth\",\"labels\":{},\"value\":150}\n",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let am = r#"[{"labels":{"alertname":"A"}},{"labels":{"alertname":"B"}}]"#;
+    let (s, v) = r.admin("POST", "/api/v2/alerts", am).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = r.admin("POST", "/api/v2/alerts", am).await;
+    assert_eq!(s, 200, "resent: {v}");
+    let (s, v) = r
+        .admin("POST", "/alerts/create", r#"{"name":"ByHand"}"#)
+        .await;
+    assert_eq!(s, 201, "{v}");
+
+    let expected = [
+        "klaxon_alerts_fired_total{source=\"rule\"} 1",
+        "klaxon_alerts_fired_total{source=\"threshold\"} 1",
+        "klaxon_alerts_fired_total{source=\"alertmanager\"} 4",
+        "klaxon_alerts_fired_total{source=\"api\"} 1",
+    ];
+    let t0 = Instant::now();
+    let text = loop {
+        let text = r.text("/monitoring/prometheus").await;
+        if expected.iter().all(|l| text.lines().any(|x| x == *l))
+            || t0.elapsed() > Duration::from_secs(10)
+        {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for line in expected {
+        assert!(text.lines().any(|x| x == line), "{line} in:\n{text}");
+    }
+    // The parts of the alert path are timed: the rule's firing went through each.
+    for part in [
+        "klaxon_engine_queue_wait_seconds_count",
+        "klaxon_alert_handoff_seconds_count",
+        "klaxon_alert_lifecycle_seconds_count",
+    ] {
+        let n: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(part)?.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(n >= 1, "{part} in:\n{text}");
+    }
+    r.stop().await;
+}
+
+/// The engine queue and the telemetry buffer are bounded in bytes, not only in count: with
+/// the telemetry buffer full (held here, as a disk that stopped writing would), the engine
+/// waits, the queue fills up to its 64 KiB long before its million signals, and ingest answers
+/// 429 with Retry-After; once the buffer drains, everything accepted is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_and_the_telemetry_buffer_are_bounded_in_bytes() {
+    let dir = data_dir("queue-bytes");
+    let r = start(&dir, |c| {
+        c.ingest.queue_bytes = 64 << 10;
+        c.telemetry.buffer_bytes = 64 << 10;
+        c.collector.enabled = false;
+    })
+    .await;
+    let budget = r.telemetry_budget.clone().expect("telemetry is on");
+    assert_eq!(budget.limit(), 64 << 10);
+    assert!(budget.try_take(budget.limit()), "the buffer is empty");
+
+    let batch: String = (0..50)
+        .map(|i| format!("{{\"kind\":\"mark\",\"process\":\"p{i}\",\"action\":\"STEP\",\"context\":\"{}\"}}\n", "c".repeat(40)))
+        .collect();
+    let mut accepted = 0;
+    let refused = loop {
+        let (s, head, v) = r
+            .call(
+                "POST",
+                "/v1/signals",
+                Some(ADMIN),
+                "application/x-ndjson",
+                &batch,
+            )
+            .await;
+        match s {
+            200 => accepted += v["accepted"].as_u64().expect("accepted"),
+            429 => break (head, v),
+            other => panic!("ingest answered {other}: {v}"),
+        }
+        assert!(
+            accepted < 10_000,
+            "never refused: the queue is not bounded in bytes"
+        );
+    };
+    let (head, v) = refused;
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
+    assert_eq!(v["error"]["details"]["accepted"], 0, "{v}");
+    assert!(
+        accepted > 0 && accepted < 1000,
+        "{accepted} signals fit in 64 KiB"
+    );
+    let text = r.text("/monitoring/prometheus").await;
+    let gauge = |name: &str| -> i64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in:\n{text}"))
+    };
+    assert!(gauge("klaxon_engine_queue_bytes ") <= 64 << 10, "{text}");
+    assert!(gauge("klaxon_engine_queue_bytes ") > 0, "{text}");
+
+    budget.give_back(budget.limit());
+    let t0 = Instant::now();
+    let stored = loop {
+        let n = r.store.telemetry_counts().await.expect("counts").marks;
+        if n >= accepted || t0.elapsed() > Duration::from_secs(20) {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(stored, accepted, "everything accepted is stored");
+    let (s, v) = r.ndjson("/v1/signals", &batch).await;
+    assert_eq!(s, 200, "{v}");
+    r.stop().await;
+}

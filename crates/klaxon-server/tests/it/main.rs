@@ -8,6 +8,7 @@ mod alertmanager;
 mod api;
 mod browser;
 mod dashboard;
+mod disk_full;
 mod edge;
 mod https;
 mod lifecycle;

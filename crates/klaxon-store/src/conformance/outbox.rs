@@ -29,6 +29,8 @@ fn note(
         payload: format!("{{\"key\":\"{key}\"}}"),
         alert_ids: alerts.to_vec(),
         created_at: at,
+        limited: false,
+        summary: false,
     }
 }
 
@@ -324,6 +326,108 @@ pub async fn outbox_log_tells_the_latest_per_group_and_open_alert<S: Store>(stor
     assert_eq!(
         open[0].annotations.get("summary").map(String::as_str),
         Some("B fired")
+    );
+}
+
+pub async fn outbox_rate_limit_holds_count_as_told_until_a_summary_folds_them<S: Store>(
+    store: &Arc<S>,
+) {
+    store
+        .apply_alert_changes(vec![
+            insert(labelled(1, "A", "high", T0, &[])),
+            insert(labelled(2, "B", "high", T0, &[])),
+        ])
+        .await
+        .unwrap();
+    let limited = |key: &str, group: &str, kind: &str, alerts: &[i64], at: i64| NewNotification {
+        limited: true,
+        ..note(key, "chat", group, kind, alerts, at)
+    };
+    let rows = vec![
+        note("passed", "chat", "ga", "firing", &[1], T0),
+        limited("held-b", "gb", "firing", &[2], T0 + 1),
+        limited("held-a", "ga", "resolved", &[1], T0 + 2),
+        limited("other", "gx", "firing", &[1], T0 + 3),
+    ];
+    let claimed = store
+        .enqueue_notifications(rows, Some(claim("n1", T0 + 3)))
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&claimed),
+        ["passed"],
+        "what a limit holds is never claimed"
+    );
+    let other = NewNotification {
+        receiver: "pager".to_owned(),
+        ..limited("pager-held", "gp", "firing", &[2], T0 + 4)
+    };
+    store
+        .enqueue_notifications(vec![other], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&store.limited_notifications().await.unwrap()),
+        ["held-b", "held-a", "other", "pager-held"]
+    );
+    let mut log = store.notification_log().await.unwrap();
+    log.sort_by(|a, b| (&a.group_key, a.alert_id).cmp(&(&b.group_key, b.alert_id)));
+    let told: Vec<(&str, i64, &str)> = log
+        .iter()
+        .map(|n| (n.group_key.as_str(), n.alert_id, n.kind.as_str()))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            ("ga", 1, "resolved"),
+            ("gb", 2, "firing"),
+            ("gp", 2, "firing"),
+            ("gx", 1, "firing")
+        ],
+        "held counts as told, in its own group"
+    );
+    // The firing summary of `chat` folds chat's firing holds, nothing of another kind or
+    // receiver; the log still tells them in their own groups.
+    let summary = NewNotification {
+        summary: true,
+        ..note(
+            "summary",
+            "chat",
+            "chat:rate-limited",
+            "firing",
+            &[1, 2],
+            T0 + 10,
+        )
+    };
+    store
+        .enqueue_notifications(vec![summary], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&store.limited_notifications().await.unwrap()),
+        ["held-a", "pager-held"]
+    );
+    let log = store.notification_log().await.unwrap();
+    assert!(log
+        .iter()
+        .any(|n| (n.group_key.as_str(), n.alert_id, n.kind.as_str()) == ("gb", 2, "firing")));
+    let statuses: Vec<(String, String)> = store
+        .alert_notifications(2, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.idempotency_key, r.status))
+        .collect();
+    assert!(
+        statuses.contains(&("held-b".to_owned(), status::FOLDED.to_owned())),
+        "{statuses:?}"
+    );
+    let counts = store.delivery_counts().await.unwrap();
+    assert!(
+        counts
+            .iter()
+            .all(|c| c.status != status::LIMITED && c.status != status::FOLDED),
+        "holds are not deliveries: {counts:?}"
     );
 }
 

@@ -13,6 +13,7 @@ fn rule_set(group: &str, name: &str, json: &str) -> NewRuleSet {
         kind: E,
         group: group.into(),
         name: name.into(),
+        version: None,
         json: json.into(),
         author: (name != "anonymous").then(|| "ops".to_owned()),
         created_at: 7,
@@ -66,6 +67,38 @@ pub async fn rule_set_versions_increment_per_group_and_name<S: Store>(store: &Ar
     let anonymous = store.get_rule_set(E, "g1", "anonymous", 1).await.unwrap();
     assert_eq!(anonymous.author, None);
     assert!(store.active_rule_sets().await.unwrap().is_empty());
+}
+
+pub async fn a_rule_set_is_stored_under_the_version_it_gives<S: Store>(store: &Arc<S>) {
+    let at = |v: i64| NewRuleSet {
+        version: Some(v),
+        ..rule_set("g1", "a", "{}")
+    };
+    assert_eq!(store.insert_rule_set(at(2)).await.unwrap().version, 2);
+    assert_eq!(
+        store
+            .insert_rule_set(rule_set("g1", "a", "{}"))
+            .await
+            .unwrap()
+            .version,
+        3,
+        "without a version: the highest plus one"
+    );
+    assert!(matches!(
+        store.insert_rule_set(at(2)).await,
+        Err(crate::StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        store.insert_rule_set(at(1)).await.unwrap().version,
+        1,
+        "a gap can be filled"
+    );
+    let other = NewRuleSet { kind: T, ..at(2) };
+    assert_eq!(
+        store.insert_rule_set(other).await.unwrap().version,
+        2,
+        "per kind"
+    );
 }
 
 pub async fn activation_is_exclusive_per_group<S: Store>(store: &Arc<S>) {

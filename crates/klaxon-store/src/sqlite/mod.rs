@@ -31,6 +31,7 @@ mod write;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -39,12 +40,13 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use self::read::ReadPool;
-use self::writer::{Reply, Request};
+use self::writer::{Health, Reply, Request};
 use crate::{
     AlertChange, AlertDetail, AlertIndex, AlertQuery, Claim, Delivery, DeliveryCount, HistoryQuery,
     NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified,
     OutboxRow, Performance, Result, RuleKind, RuleSetRecord, SessionRecord, Store, StoreError,
     StoredAlert, Summary, TelemetryCounts, TelemetryRow, TokenRecord, TrendBucket, TrendQuery,
+    WriteFailure,
 };
 
 /// Read-only connections in the pool (reads run at most this many at once).
@@ -64,6 +66,8 @@ struct Inner {
     path: PathBuf,
     main: Database,
     telemetry: Database,
+    /// The fault of [`SqliteStore::fail_writes`], shared by both writers.
+    full: Arc<AtomicBool>,
 }
 
 /// One database file: its writer thread, checkpointer and readers.
@@ -73,14 +77,20 @@ struct Database {
     writer: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<checkpoint::Checkpointer>,
     readers: Arc<ReadPool>,
+    health: Arc<Health>,
 }
 
 impl Database {
-    fn open(path: &Path, db: schema::Db) -> Result<Database> {
+    fn open(path: &Path, db: schema::Db, full: &Arc<AtomicBool>) -> Result<Database> {
         let conn = schema::open_writer(path, db)?;
         let readers = Arc::new(ReadPool::open(path.to_owned(), READERS)?);
         let (tx, rx) = mpsc::channel(writer::QUEUE);
-        let handle = writer::spawn(conn, rx).map_err(|e| {
+        let name = match db {
+            schema::Db::Main => "main",
+            schema::Db::Telemetry => "telemetry",
+        };
+        let health = Arc::new(Health::new(name, Arc::clone(full)));
+        let handle = writer::spawn(conn, rx, Arc::clone(&health)).map_err(|e| {
             StoreError::Unavailable(format!("cannot start the sqlite writer thread: {e}"))
         })?;
         let checkpointer = checkpoint::Checkpointer::spawn(path).map_err(|e| {
@@ -91,6 +101,7 @@ impl Database {
             writer: Mutex::new(Some(handle)),
             checkpointer: Mutex::new(checkpointer),
             readers,
+            health,
         })
     }
 
@@ -150,15 +161,24 @@ impl SqliteStore {
     /// it ([`SqliteStore::telemetry_path`]), and migrates both. The directory must exist.
     /// Blocking: call it before serving, or from a blocking thread.
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        let main = Database::open(path, schema::Db::Main)?;
-        let telemetry = Database::open(&Self::telemetry_path(path), schema::Db::Telemetry)?;
+        let full = Arc::new(AtomicBool::new(false));
+        let main = Database::open(path, schema::Db::Main, &full)?;
+        let telemetry = Database::open(&Self::telemetry_path(path), schema::Db::Telemetry, &full)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 main,
                 telemetry,
+                full,
             }),
         })
+    }
+
+    /// A fault for tests: while `full`, every commit of both databases fails with SQLite's
+    /// disk-full error and keeps nothing, as on a full disk; reads still work. Not an API.
+    #[doc(hidden)]
+    pub fn fail_writes(&self, full: bool) {
+        self.inner.full.store(full, Ordering::Relaxed);
     }
 
     /// The telemetry database that belongs with the main database at `path`:
@@ -510,6 +530,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn limited_notifications(&self) -> Result<Vec<OutboxRow>> {
+        self.read(outbox::limited).await
+    }
+
     async fn delivery_counts(&self) -> Result<Vec<DeliveryCount>> {
         self.read(outbox::counts).await
     }
@@ -520,7 +544,18 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.write(Request::Ping).await?;
-        self.inner.telemetry.write(Request::Ping).await
+        // Both, even when the first fails: each probe clears its own database's failure.
+        let main = self.write(Request::Ping).await;
+        let telemetry = self.inner.telemetry.write(Request::Ping).await;
+        main.and(telemetry)
+    }
+
+    fn write_failure(&self) -> Option<WriteFailure> {
+        let main = self.inner.main.health.failure();
+        let telemetry = self.inner.telemetry.health.failure();
+        match (main, telemetry) {
+            (Some(m), Some(t)) => Some(if t.since < m.since { t } else { m }),
+            (m, t) => m.or(t),
+        }
     }
 }

@@ -74,8 +74,20 @@ pub(crate) fn enqueue(
             Some(c) if !blocked(conn, stream, i64::MAX)? => Some(c),
             _ => None,
         };
+        // Folded first: the summary is the newest row of its receiver and kind.
+        if n.summary {
+            conn.prepare_cached(
+                "UPDATE notifications INDEXED BY notifications_limited \
+                 SET status = 'folded', finished_at = ?3 \
+                 WHERE status = 'limited' AND receiver = ?1 AND kind = ?2",
+            )
+            .and_then(|mut q| q.execute(params![n.receiver, n.kind, n.created_at]))
+            .map_err(map)?;
+        }
+        let take = take.filter(|_| !n.limited);
         let (st, attempts, next, owner) = match take {
             Some(c) => (status::SENDING, 1, c.until, Some(c.owner.as_str())),
+            None if n.limited => (status::LIMITED, 0, n.created_at, None),
             None => (status::PENDING, 0, n.created_at, None),
         };
         conn.prepare_cached(
@@ -286,11 +298,26 @@ pub(crate) fn of_alert(
     )
 }
 
-/// Rows per channel and status.
+/// The rows a rate limit holds and no summary has told yet, oldest first, with payloads.
+pub(crate) fn limited(conn: &Connection) -> Result<Vec<OutboxRow>> {
+    let rows = collect_for(
+        conn,
+        &format!(
+            "SELECT {ROW_COLUMNS} FROM notifications INDEXED BY notifications_limited \
+             WHERE status = 'limited' ORDER BY id"
+        ),
+        [],
+        outbox_row,
+    )?;
+    with_payloads(conn, rows)
+}
+
+/// Rows per channel and status (deliveries only: not what a rate limit holds or folded).
 pub(crate) fn counts(conn: &Connection) -> Result<Vec<DeliveryCount>> {
     collect_for(
         conn,
-        "SELECT channel, status, count(*) FROM notifications GROUP BY channel, status ORDER BY channel, status",
+        "SELECT channel, status, count(*) FROM notifications \
+         WHERE status NOT IN ('limited', 'folded') GROUP BY channel, status ORDER BY channel, status",
         [],
         |r| {
             Ok(DeliveryCount {

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_silences.sql"),
     include_str!("migrations/0006_notifications.sql"),
     include_str!("migrations/0007_tokens_and_sessions.sql"),
+    include_str!("migrations/0008_rate_limit_holds.sql"),
 ];
 
 /// The migrations of the telemetry database (its own file, its own `user_version`).

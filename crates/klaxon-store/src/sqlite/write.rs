@@ -246,13 +246,17 @@ fn first_rowid_at_or_after(conn: &Connection, table: &str, cutoff: i64) -> Resul
 }
 
 pub(crate) fn insert_rule_set(conn: &Connection, rs: NewRuleSet) -> Result<RuleSetRecord> {
-    let version: i64 = conn
-        .prepare_cached(
-            "SELECT coalesce(max(version), 0) + 1 FROM rule_sets \
-             WHERE \"group\" = ?1 AND name = ?2 AND kind = ?3",
-        )
-        .and_then(|mut st| st.query_row((&rs.group, &rs.name, rs.kind.as_str()), |r| r.get(0)))
-        .map_err(map)?;
+    let version: i64 = match rs.version {
+        // The unique (kind, group, name, version) refuses a version already stored.
+        Some(v) => v,
+        None => conn
+            .prepare_cached(
+                "SELECT coalesce(max(version), 0) + 1 FROM rule_sets \
+                 WHERE \"group\" = ?1 AND name = ?2 AND kind = ?3",
+            )
+            .and_then(|mut st| st.query_row((&rs.group, &rs.name, rs.kind.as_str()), |r| r.get(0)))
+            .map_err(map)?,
+    };
     conn.prepare_cached(
         "INSERT INTO rule_sets (\"group\", name, version, json, author, created_at, active, kind) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",

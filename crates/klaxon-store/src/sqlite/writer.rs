@@ -2,9 +2,12 @@
 //! It blocks for one request, drains whatever else is queued, runs a batch in one transaction
 //! with a savepoint per request (every urgent request first, then a bounded chunk of
 //! telemetry), commits (one fsync), and only then answers every caller. It must never answer a caller before the commit, and never runs on an async
-//! runtime thread.
+//! runtime thread. It keeps [`Health`]: whether its commits fail (a full disk), since when and
+//! why, until one commits again.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use klaxon_engine::BaselineRecord;
@@ -16,7 +19,85 @@ use super::{access, change, outbox, write};
 use crate::{
     AlertChange, Claim, Delivery, NewAlert, NewNotification, NewRuleSet, NewSession, NewToken,
     OutboxRow, Result, RuleKind, RuleSetRecord, StoreError, StoredAlert, TelemetryRow, TokenRecord,
+    WriteFailure,
 };
+
+/// Whether one writer's commits fail, shared between the writer thread and the store's handles.
+pub(crate) struct Health {
+    database: &'static str,
+    /// Set while `failure` is `Some`: the cheap check callers make per request.
+    failing: AtomicBool,
+    failure: Mutex<Option<WriteFailure>>,
+    /// A fault for tests: while set, every commit fails as on a full disk. Shared by the
+    /// writers of one store.
+    full: Arc<AtomicBool>,
+}
+
+impl Health {
+    pub(crate) fn new(database: &'static str, full: Arc<AtomicBool>) -> Health {
+        Health {
+            database,
+            failing: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            full,
+        }
+    }
+
+    /// The current run of failures, if any.
+    pub(crate) fn failure(&self) -> Option<WriteFailure> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records a batch's outcome: a commit ends a run of failures, a failure starts or extends
+    /// one.
+    fn record(&self, outcome: std::result::Result<(), &str>) {
+        if outcome.is_ok() && !self.failing.load(Ordering::Acquire) {
+            return;
+        }
+        let mut f = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        match outcome {
+            Ok(()) => {
+                if let Some(old) = f.take() {
+                    tracing::info!(
+                        database = self.database,
+                        since = old.since,
+                        "sqlite: writes commit again"
+                    );
+                }
+                self.failing.store(false, Ordering::Release);
+            }
+            Err(why) => {
+                let since = f.as_ref().map_or_else(now_ms, |old| old.since);
+                *f = Some(WriteFailure {
+                    since,
+                    error: why.to_owned(),
+                    database: self.database,
+                });
+                self.failing.store(true, Ordering::Release);
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The message SQLite gives for `SQLITE_FULL`, as the fault of [`Health::full`] reports it.
+fn disk_full() -> StoreError {
+    map(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+        None,
+    ))
+}
 
 /// How a caller gets its answer.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T>>;
@@ -199,6 +280,8 @@ impl Request {
 trait Answer: Send {
     /// Sends the result, or `Unavailable(why)` when the batch did not commit.
     fn send(self: Box<Self>, failed: Option<&str>);
+    /// Why the request could not write, when the database (not the request) is at fault.
+    fn unavailable(&self) -> Option<&str>;
 }
 
 struct Pending<T> {
@@ -214,6 +297,13 @@ impl<T: Send> Answer for Pending<T> {
         };
         // A caller that stopped waiting has dropped its receiver; its write still committed.
         let _ = self.reply.send(result);
+    }
+
+    fn unavailable(&self) -> Option<&str> {
+        match &self.result {
+            Err(e @ StoreError::Unavailable(_)) => Some(message(e)),
+            _ => None,
+        }
     }
 }
 
@@ -254,13 +344,14 @@ fn exec(conn: &Connection, sql: &str) -> Result<()> {
 pub(crate) fn spawn(
     conn: Connection,
     rx: mpsc::Receiver<Request>,
+    health: Arc<Health>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("klaxon-store-writer".to_owned())
-        .spawn(move || run(conn, rx))
+        .spawn(move || run(conn, rx, &health))
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Request>) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Request>, health: &Health) {
     let mut urgent: VecDeque<Request> = VecDeque::new();
     let mut bulk: VecDeque<Request> = VecDeque::new();
     let mut batch = Vec::new();
@@ -300,7 +391,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Request>) {
             batch.push(req);
         }
         if !batch.is_empty() {
-            commit_batch(&conn, &mut batch, &mut answers);
+            commit_batch(&conn, &mut batch, &mut answers, health);
         }
     }
     let closed = match conn.close() {
@@ -337,11 +428,19 @@ fn sort(
     }
 }
 
-/// Runs one batch in one transaction and answers every caller after the commit.
-fn commit_batch(conn: &Connection, batch: &mut Vec<Request>, answers: &mut Vec<Box<dyn Answer>>) {
+/// Runs one batch in one transaction and answers every caller after the commit. Before it
+/// answers, it records in `health` whether the database could write: a lost batch, or a request
+/// that found the database at fault, is a failure; a request refused for its own content is not.
+fn commit_batch(
+    conn: &Connection,
+    batch: &mut Vec<Request>,
+    answers: &mut Vec<Box<dyn Answer>>,
+    health: &Health,
+) {
     if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "sqlite: cannot begin a write transaction");
         let why = format!("cannot begin a write transaction: {}", message(&e));
+        health.record(Err(&why));
         batch.drain(..).for_each(|r| r.fail(&why));
         return;
     }
@@ -350,16 +449,32 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Request>, answers: &mut Vec<B
         answers.push(req.execute(conn));
         if conn.is_autocommit() {
             // SQLite rolled the whole transaction back: nothing of this batch was kept.
-            let why = "the write transaction was rolled back by sqlite";
+            let why = answers.last().and_then(|a| a.unavailable()).map_or_else(
+                || "the write transaction was rolled back by sqlite".to_owned(),
+                |e| format!("the write transaction was rolled back by sqlite: {e}"),
+            );
             tracing::error!("sqlite: {why}");
-            answers.drain(..).for_each(|a| a.send(Some(why)));
-            requests.for_each(|r| r.fail(why));
+            health.record(Err(&why));
+            answers.drain(..).for_each(|a| a.send(Some(&why)));
+            requests.for_each(|r| r.fail(&why));
             return;
         }
     }
     drop(requests);
-    match exec(conn, "COMMIT") {
-        Ok(()) => answers.drain(..).for_each(|a| a.send(None)),
+    let refused = answers
+        .iter()
+        .find_map(|a| a.unavailable())
+        .map(str::to_owned);
+    let committed = if health.full.load(Ordering::Relaxed) {
+        Err(disk_full())
+    } else {
+        exec(conn, "COMMIT")
+    };
+    match committed {
+        Ok(()) => {
+            health.record(refused.as_deref().map_or(Ok(()), Err));
+            answers.drain(..).for_each(|a| a.send(None));
+        }
         Err(e) => {
             tracing::error!(error = %e, "sqlite: commit failed");
             if !conn.is_autocommit() {
@@ -368,6 +483,7 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Request>, answers: &mut Vec<B
                 }
             }
             let why = format!("commit failed: {}", message(&e));
+            health.record(Err(&why));
             answers.drain(..).for_each(|a| a.send(Some(&why)));
         }
     }

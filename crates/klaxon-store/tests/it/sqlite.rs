@@ -64,6 +64,7 @@ async fn data_survives_close_and_reopen() {
         kind: RuleKind::Event,
         group: "g".into(),
         name: "n".into(),
+        version: None,
         json: "{}".into(),
         author: None,
         created_at: 3,
@@ -673,5 +674,39 @@ async fn opening_a_session_never_scans_the_sessions_table() {
         let scan = line.starts_with("SCAN") && line != "SCAN CONSTANT ROW";
         assert!(!scan, "a table scan in:\n{plan}");
     }
+    harness::close_and_remove(store).await;
+}
+
+/// A store whose commits fail (the disk-full fault) says so, since when and why, keeps
+/// nothing of the failed writes, still reads, and says nothing once a write commits again.
+#[tokio::test]
+async fn failing_writes_are_reported_until_one_commits_again() {
+    let path = harness::temp_db("write-failure");
+    let store = SqliteStore::open(&path).unwrap();
+    store.insert_alerts(vec![new_alert(1)]).await.unwrap();
+    assert_eq!(store.write_failure(), None);
+
+    store.fail_writes(true);
+    let err = store.insert_alerts(vec![new_alert(2)]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let f = store.write_failure().expect("the failure is reported");
+    assert!(f.error.contains("full"), "{f:?}");
+    assert_eq!(f.database, "main");
+    assert!(store.ping().await.is_err());
+    assert_eq!(
+        store.write_failure().unwrap().since,
+        f.since,
+        "the run of failures began once"
+    );
+    assert_eq!(
+        store.list_alerts(all(10)).await.unwrap().len(),
+        1,
+        "reads go on; nothing half-written"
+    );
+
+    store.fail_writes(false);
+    store.ping().await.unwrap();
+    assert_eq!(store.write_failure(), None);
+    store.insert_alerts(vec![new_alert(3)]).await.unwrap();
     harness::close_and_remove(store).await;
 }

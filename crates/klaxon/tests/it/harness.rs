@@ -138,12 +138,20 @@ pub(crate) struct Serve {
 impl Serve {
     /// Serves `data_dir` (created if missing), which is also its working directory.
     pub(crate) fn start(data_dir: &Path) -> Serve {
+        Serve::start_with(data_dir, None)
+    }
+
+    /// As [`Serve::start`], with a configuration file (`--config`).
+    pub(crate) fn start_with(data_dir: &Path, config: Option<&Path>) -> Serve {
         std::fs::create_dir_all(data_dir).expect("data dir");
         let mut cmd = klaxon();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .args(["--admin-token", TOKEN])
-            .current_dir(data_dir)
+            .args(["--admin-token", TOKEN]);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        cmd.current_dir(data_dir)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -11,6 +11,7 @@ mod harness;
 mod cli;
 mod correlate;
 mod crash;
+mod holds;
 mod prometheus;
 mod remote;
 mod tokens;

@@ -28,19 +28,35 @@ fn a_rule_set_loaded_and_activated_remotely_fires_on_sent_signals() {
     );
     assert!(out.status.success(), "{}", show(&out));
     let stdout = text(&out.stdout);
+    // Stored and activated as the version its header gives (`rule_set_version: 2`).
     assert!(
-        stdout.contains("stored rule set \"METRO Rules\" version 1 in group \"default\""),
+        stdout.contains("stored rule set \"METRO Rules\" version 2 in group \"default\""),
         "{stdout}"
     );
     assert!(
-        stdout.contains("activated rule set \"METRO Rules\" version 1"),
+        stdout.contains("activated rule set \"METRO Rules\" version 2"),
         "{stdout}"
     );
 
-    // A second version, not activated: the list shows both and marks only the first.
+    // The same document again is the version already stored.
     let out = klaxon(&server, &["rules", "load", "examples/metro.rules.json"]);
     assert!(out.status.success(), "{}", show(&out));
     assert!(text(&out.stdout).contains("version 2"), "{}", show(&out));
+    // A document without a version gets the next one; it is not activated.
+    let unversioned = dir.path().join("unversioned.json");
+    let doc = std::fs::read_to_string(root().join("examples/metro.rules.json")).expect("rules");
+    let mut doc: serde_json::Value = serde_json::from_str(&doc).expect("rules JSON");
+    doc["header"]
+        .as_object_mut()
+        .expect("a header")
+        .remove("rule_set_version");
+    std::fs::write(&unversioned, doc.to_string()).expect("write");
+    let out = klaxon(
+        &server,
+        &["rules", "load", unversioned.to_str().expect("utf-8 path")],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(text(&out.stdout).contains("version 3"), "{}", show(&out));
     assert!(!text(&out.stdout).contains("activated"), "{}", show(&out));
 
     let out = klaxon(&server, &["rules", "list"]);
@@ -49,17 +65,18 @@ fn a_rule_set_loaded_and_activated_remotely_fires_on_sent_signals() {
     let rows: Vec<&str> = table.lines().collect();
     assert!(rows[0].starts_with("GROUP"), "{table}");
     assert!(rows[0].contains("ACTIVE"), "{table}");
-    let v1 = rows
-        .iter()
-        .find(|r| r.contains("METRO Rules  1 "))
-        .unwrap_or_else(|| panic!("no row for version 1:\n{table}"));
+    assert_eq!(rows.len(), 3, "two versions: {table}");
     let v2 = rows
         .iter()
         .find(|r| r.contains("METRO Rules  2 "))
         .unwrap_or_else(|| panic!("no row for version 2:\n{table}"));
-    assert!(v1.starts_with("default"), "{table}");
-    assert!(v1.contains(" * ") && v1.contains("tester"), "{table}");
-    assert!(!v2.contains(" * "), "{table}");
+    let v3 = rows
+        .iter()
+        .find(|r| r.contains("METRO Rules  3 "))
+        .unwrap_or_else(|| panic!("no row for version 3:\n{table}"));
+    assert!(v2.starts_with("default"), "{table}");
+    assert!(v2.contains(" * ") && v2.contains("tester"), "{table}");
+    assert!(!v3.contains(" * "), "{table}");
 
     let rt = client::runtime().expect("runtime");
     let client = server.client();
@@ -101,6 +118,10 @@ fn a_rule_set_loaded_and_activated_remotely_fires_on_sent_signals() {
     assert_eq!(seq3["process"], "train-4714", "{seq3}");
     assert_eq!(seq3["group"], "default", "{seq3}");
     assert_eq!(seq3["rule_set"], "METRO Rules", "{seq3}");
+    assert_eq!(
+        seq3["rule_set_version"], 2,
+        "the document's version: {seq3}"
+    );
     assert_eq!(seq3["signal_ts"], "2026-11-22T08:03:38.000Z", "{seq3}");
     assert_eq!(seq3["value"], 30000, "{seq3}");
     assert_eq!(seq3["limit"], 25000, "{seq3}");

@@ -19,6 +19,7 @@ use klaxon_engine::lifecycle::{
     Answer, ContentKeys, Effects, Input, Lifecycle, Mute, NoiseConfig, Refusal as Refused,
     Restored, State,
 };
+use klaxon_engine::threshold::ThresholdEventKind;
 use klaxon_store::{AlertChange, Source, Store, StoreError};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -120,6 +121,14 @@ pub(crate) enum Command {
     Muted { reply: oneshot::Sender<Muted> },
 }
 
+impl Command {
+    /// Whether the command changes something (and so needs the store to write); questions
+    /// do not.
+    pub(crate) fn writes(&self) -> bool {
+        !matches!(self, Command::Explain { .. } | Command::Muted { .. })
+    }
+}
+
 /// Where committed changes go.
 pub(crate) struct Outputs {
     /// Every change: the alert streams (through the publish hub) and the notification
@@ -163,8 +172,9 @@ pub(crate) struct Manager<S> {
     lc: Lifecycle,
     fx: Effects,
     replies: Vec<Reply>,
-    /// When the firings of this batch that change something were accepted.
-    latencies: Vec<Instant>,
+    /// When the firings of this batch that change something were accepted, and when this
+    /// task took them from the engine.
+    latencies: Vec<(Instant, Instant)>,
 }
 
 /// A random seed for the core (its hash keys, content keys and silence ids).
@@ -289,7 +299,7 @@ impl<S: Store + Clone> Manager<S> {
 
     /// Counts a firing's answer: a quiet one is published with the next flush, by design, and
     /// counted apart; the publish latency is that of firings that change something.
-    fn firing(&mut self, answer: &Answer, accepted: Option<Instant>) -> Option<i64> {
+    fn firing(&mut self, answer: &Answer, accepted: Option<(Instant, Instant)>) -> Option<i64> {
         let Answer::Firing { id, quiet } = *answer else {
             return None;
         };
@@ -305,16 +315,33 @@ impl<S: Store + Clone> Manager<S> {
         let now = wall_ms();
         match c {
             Command::Fired(f) => {
+                let taken = Instant::now();
+                let metrics = &self.out.metrics;
+                metrics
+                    .alert_handoff
+                    .observe(taken.saturating_duration_since(f.handed));
+                metrics.fired(Source::Rule, f.alerts.len() as u64);
+                let firing = f
+                    .threshold
+                    .iter()
+                    .filter(|ev| ev.kind == ThresholdEventKind::Firing);
+                metrics.fired(Source::Threshold, firing.count() as u64);
                 for a in &f.alerts {
                     let answer = self.lc.apply(now, Input::Fired(a), &mut self.fx);
-                    self.firing(&answer, Some(f.accepted));
+                    self.firing(&answer, Some((f.accepted, taken)));
                 }
                 for ev in &f.threshold {
                     let answer = self.lc.apply(now, Input::Threshold(ev), &mut self.fx);
-                    self.firing(&answer, Some(f.accepted));
+                    self.firing(&answer, Some((f.accepted, taken)));
                 }
             }
             Command::Labelled { alerts, reply } => {
+                for l in alerts
+                    .iter()
+                    .filter(|l| !l.pending && l.ends_at.is_none_or(|e| e > now))
+                {
+                    self.out.metrics.fired(l.source, 1);
+                }
                 let mut ids = Vec::with_capacity(alerts.len());
                 for l in &alerts {
                     let answer = self.lc.apply(now, Input::Labelled(l), &mut self.fx);
@@ -334,6 +361,9 @@ impl<S: Store + Clone> Manager<S> {
                     .metrics
                     .quiet_occurrences
                     .fetch_add(quiet as u64, Relaxed);
+                // Resends come from Alertmanager clients; the ones not taken here come back as
+                // `Labelled` and are counted there.
+                self.out.metrics.fired(Source::Alertmanager, quiet as u64);
                 self.replies.push(Reply::Resends(reply, taken));
             }
             Command::Act {
@@ -444,6 +474,13 @@ impl<S: Store + Clone> Manager<S> {
         if self.fx.is_empty() && self.replies.is_empty() {
             return;
         }
+        let commit_begins = Instant::now();
+        for (_, taken) in &self.latencies {
+            self.out
+                .metrics
+                .alert_in_lifecycle
+                .observe(commit_begins.saturating_duration_since(*taken));
+        }
         if !self.fx.writes.is_empty() {
             let mut backoff = Duration::from_millis(50);
             loop {
@@ -459,8 +496,10 @@ impl<S: Store + Clone> Manager<S> {
                     Err(e) => {
                         self.out.metrics.store_errors.fetch_add(1, Relaxed);
                         tracing::error!(error = %e, changes = self.fx.writes.len(), "committing alert changes failed; retrying");
+                        // Retried for as long as it takes: nothing is lost. Requests that wait
+                        // for this commit give up on their own after `commit_wait_seconds`.
                         tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
                     }
                 }
             }
@@ -469,7 +508,7 @@ impl<S: Store + Clone> Manager<S> {
         for (i, c) in self.fx.changes.iter().enumerate() {
             let _ = self.out.changes.send(Arc::new(Change::of(c, i == last)));
         }
-        for t in self.latencies.drain(..) {
+        for (t, _) in self.latencies.drain(..) {
             self.out.metrics.alert_publish_latency.observe(t.elapsed());
         }
         for r in self.replies.drain(..) {

@@ -50,6 +50,9 @@ pub(crate) struct Dispatcher<S> {
     queries: mpsc::UnboundedReceiver<Query>,
     /// Notices waiting for the next write.
     notices: Vec<klaxon_notify::Notification>,
+    /// The holds of the rate limits were taken back from the store (at the first rebuild;
+    /// later rebuilds keep the limiter, which the store's holds only mirror).
+    holds_restored: bool,
 }
 
 /// `GET /alerts/{id}` asks what the pipeline does with an alert's notifications.
@@ -83,6 +86,7 @@ impl<S: Store + Clone> Dispatcher<S> {
             limiter: Limiter::new(),
             queries,
             notices: Vec::new(),
+            holds_restored: false,
         }
     }
 
@@ -245,13 +249,14 @@ impl<S: Store + Clone> Dispatcher<S> {
     /// happens after these answers is missed.
     async fn rebuild(&mut self) {
         let mut backoff = Duration::from_millis(100);
-        let (alerts, log) = loop {
+        let (alerts, log, holds) = loop {
             match (
                 self.store.open_alerts().await,
                 self.store.notification_log().await,
+                self.store.limited_notifications().await,
             ) {
-                (Ok(a), Ok(l)) => break (a, l),
-                (Err(e), _) | (_, Err(e)) => {
+                (Ok(a), Ok(l), Ok(h)) => break (a, l, h),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                     tracing::error!(error = %e, "loading alerts for notifications failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -262,6 +267,17 @@ impl<S: Store + Clone> Dispatcher<S> {
             .into_iter()
             .filter_map(|n| Some(((n.group_key, n.alert_id), (Kind::parse(&n.kind)?, n.at))))
             .collect();
+        if !self.holds_restored {
+            self.holds_restored = true;
+            for row in holds {
+                match serde_json::from_str(&row.payload) {
+                    Ok(n) => self.limiter.restore(n),
+                    Err(e) => {
+                        tracing::error!(id = row.id, error = %e, "a held notification does not read back; the next summary of its kind folds it")
+                    }
+                }
+            }
+        }
         self.grouper = Grouper::new();
         self.views.clear();
         self.unrouted.clear();
@@ -407,12 +423,15 @@ impl<S: Store + Clone> Dispatcher<S> {
     }
 
     /// Writes the flushed notifications into the outbox (retrying until the store takes them)
-    /// and hands the rows claimed at once to the workers.
+    /// and hands the rows claimed at once to the workers. What a rate limit holds is written
+    /// too (`limited`, never sent), and a summary folds its receiver's holds in the same
+    /// commit, so a restart neither loses a hold nor tells what a summary told.
     async fn write(&mut self, out: &mut Vec<klaxon_notify::Notification>) {
         if out.is_empty() && self.limiter.receivers_holding().next().is_none() {
             return;
         }
         let now = wall_ms();
+        let mut rows = Vec::new();
         let mut passed = Vec::new();
         for mut n in out.drain(..) {
             // Inhibition scoped to a route: the alert leaves this route's firing news only.
@@ -425,24 +444,28 @@ impl<S: Store + Clone> Dispatcher<S> {
                 }
             }
             match self.limit_of(&n.receiver) {
-                Some(limit) => self.limiter.admit(n, limit, now, &mut passed),
+                Some(limit) => {
+                    if let Some(held) = self.limiter.admit(n, limit, now, &mut passed) {
+                        rows.extend(limited_row(&self.notifier, held));
+                    }
+                }
                 None => passed.push(n),
             }
         }
         let notifier = Arc::clone(&self.notifier);
         let limits = |r: &str| notifier.receiver(r).and_then(|r| r.rate_limit);
-        self.limiter.release(now, &limits, &mut passed);
-        let mut rows = Vec::new();
-        for n in passed {
+        let mut summaries = Vec::new();
+        self.limiter.release(now, &limits, &mut summaries);
+        let told = passed
+            .into_iter()
+            .map(|n| (n, false))
+            .chain(summaries.into_iter().map(|n| (n, true)));
+        for (n, summary) in told {
             let Some(r) = self.notifier.receiver(&n.receiver) else {
                 continue;
             };
-            let payload = match serde_json::to_string(&n) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "encoding a notification failed");
-                    continue;
-                }
+            let Some(payload) = encode(&n) else {
+                continue;
             };
             let alert_ids: Vec<i64> = n.alerts.iter().map(|a| a.id).collect();
             for ch in r.channels.iter().filter(|c| c.wants(n.kind)) {
@@ -456,6 +479,8 @@ impl<S: Store + Clone> Dispatcher<S> {
                     payload: payload.clone(),
                     alert_ids: alert_ids.clone(),
                     created_at: n.at,
+                    limited: false,
+                    summary,
                 });
             }
         }
@@ -489,4 +514,34 @@ impl<S: Store + Clone> Dispatcher<S> {
             }
         }
     }
+}
+
+fn encode(n: &klaxon_notify::Notification) -> Option<String> {
+    serde_json::to_string(n)
+        .map_err(|e| tracing::error!(error = %e, "encoding a notification failed"))
+        .ok()
+}
+
+/// The record of a notification its receiver's rate limit holds: one row for the receiver (no
+/// channel), in the notification's own group, so a restart counts its alerts as told and takes
+/// it back into the limit. `None` when no channel of the receiver wants its kind (then no
+/// summary of it is written either).
+fn limited_row(notifier: &Notifier, n: &klaxon_notify::Notification) -> Option<NewNotification> {
+    let r = notifier.receiver(&n.receiver)?;
+    if !r.channels.iter().any(|c| c.wants(n.kind)) {
+        return None;
+    }
+    Some(NewNotification {
+        idempotency_key: super::random_key(),
+        receiver: n.receiver.clone(),
+        channel: String::new(),
+        channel_index: -1,
+        group_key: n.group_key.clone(),
+        kind: n.kind.as_str().to_owned(),
+        payload: encode(n)?,
+        alert_ids: n.alerts.iter().map(|a| a.id).collect(),
+        created_at: n.at,
+        limited: true,
+        summary: false,
+    })
 }

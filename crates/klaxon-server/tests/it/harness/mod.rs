@@ -60,6 +60,8 @@ pub(crate) struct Running {
     run: Run,
     pub store: SqliteStore,
     pub permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The telemetry buffer's byte budget (`None` with telemetry off).
+    pub telemetry_budget: Option<std::sync::Arc<klaxon_server::ByteBudget>>,
 }
 
 enum Run {
@@ -118,6 +120,7 @@ pub(crate) async fn start(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Runnin
         app: server.router(),
         addr: None,
         permits: server.ingest_permits(),
+        telemetry_budget: server.telemetry_budget(),
         run: Run::Router(server),
         store,
     }
@@ -134,6 +137,7 @@ pub(crate) async fn serve_at(dir: &Path, addr: &str, tweak: impl FnOnce(&mut Con
     let (server, store) = started(dir, tweak).await;
     let app = server.router();
     let permits = server.ingest_permits();
+    let telemetry_budget = server.telemetry_budget();
     let listener = TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -146,6 +150,7 @@ pub(crate) async fn serve_at(dir: &Path, addr: &str, tweak: impl FnOnce(&mut Con
         run: Run::Bound { stop: tx, done },
         store,
         permits,
+        telemetry_budget,
     }
 }
 
