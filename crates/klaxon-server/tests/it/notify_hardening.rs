@@ -386,9 +386,13 @@ async fn an_smtp_relay_that_refuses_every_connection_is_logged_named_and_counted
                 [notify]
                 retry_initial = "20ms"
                 retry_max = "40ms"
-                {ROUTE}
+                [route]
+                receiver = "refusing-relay"
+                group_by = ["..."]
+                group_wait = "0s"
+                group_interval = "0s"
                 [[receivers]]
-                name = "hook"
+                name = "refusing-relay"
                 [[receivers.email_configs]]
                 to = ["oncall@example.test"]
                 from = "klaxon@example.test"
@@ -417,11 +421,11 @@ async fn an_smtp_relay_that_refuses_every_connection_is_logged_named_and_counted
     assert_eq!(st, 200, "{h}");
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(h["ready"], true, "{h}");
-    assert_eq!(h["failing_channels"], json!(["hook/email#0"]), "{h}");
+    assert_eq!(h["failing_channels"], json!(["refusing-relay/email#0"]), "{h}");
     let c = &h["channels"][0];
     assert_eq!(
         (&c["receiver"], &c["channel"], &c["state"]),
-        (&json!("hook"), &json!("email"), &json!("failing")),
+        (&json!("refusing-relay"), &json!("email"), &json!("failing")),
         "{h}"
     );
     assert!(c["consecutive_failures"].as_u64() >= Some(4), "{h}");
@@ -444,7 +448,7 @@ async fn an_smtp_relay_that_refuses_every_connection_is_logged_named_and_counted
         (Some(0), Some(0)),
         "{d}"
     );
-    assert_eq!(d["failing"][0]["receiver"], "hook", "{d}");
+    assert_eq!(d["failing"][0]["receiver"], "refusing-relay", "{d}");
 
     // Prometheus, by receiver and channel.
     let metrics = raw(s.addr(), "/monitoring/prometheus").await;
@@ -452,7 +456,7 @@ async fn an_smtp_relay_that_refuses_every_connection_is_logged_named_and_counted
         .lines()
         .find(|l| {
             l.starts_with(
-                "klaxon_notification_attempt_failures_total{receiver=\"hook\",channel=\"email\",index=\"0\"}",
+                "klaxon_notification_attempt_failures_total{receiver=\"refusing-relay\",channel=\"email\",index=\"0\"}",
             )
         })
         .unwrap_or_else(|| panic!("{metrics}"));
@@ -460,21 +464,21 @@ async fn an_smtp_relay_that_refuses_every_connection_is_logged_named_and_counted
     assert!(count >= 4, "{line}");
     assert!(
         metrics.contains(
-            "klaxon_notification_channel_failing{receiver=\"hook\",channel=\"email\",index=\"0\"} 1"
+            "klaxon_notification_channel_failing{receiver=\"refusing-relay\",channel=\"email\",index=\"0\"} 1"
         ),
         "{metrics}"
     );
 
     // A warning names the channel, once: the other failures of the minute are counted, not
-    // logged.
+    // logged. (The log is the whole test binary's, so the receiver's name is its own.)
     let text = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
     let warnings: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("notification delivery failed") && l.contains("channel=email"))
+        .filter(|l| l.contains("notification delivery failed") && l.contains("receiver=refusing-relay"))
         .collect();
     assert_eq!(warnings.len(), 1, "{text}");
     assert!(
-        warnings[0].contains("WARN") && warnings[0].contains("receiver=hook"),
+        warnings[0].contains("WARN") && warnings[0].contains("receiver=refusing-relay"),
         "{}",
         warnings[0]
     );
