@@ -17,6 +17,7 @@ mod mute;
 mod noise;
 mod notify;
 mod notify_hardening;
+mod openapi;
 mod pipeline;
 mod test_layout;
 mod threshold;
