@@ -37,7 +37,8 @@ fn resolve<'a>(doc: &'a Value, pointer: &str) -> Option<&'a Value> {
     doc.pointer(pointer.strip_prefix('#')?)
 }
 
-/// Every way `v` breaks `schema` (the OpenAPI 3.0 subset the document uses), with its path.
+/// Every way `v` breaks `schema` (the OpenAPI 3.0 subset the document uses), with its path;
+/// an object may not have fields its schema does not name, unless it says so.
 fn violations(doc: &Value, schema: &Value, v: &Value, at: &str, out: &mut Vec<String>) {
     if let Some(r) = schema["$ref"].as_str() {
         match resolve(doc, r) {
@@ -116,11 +117,16 @@ fn violations(doc: &Value, schema: &Value, v: &Value, at: &str, out: &mut Vec<St
                     match props.and_then(|p| p.get(k)) {
                         Some(s) => violations(doc, s, x, &format!("{at}.{k}"), out),
                         None => match &schema["additionalProperties"] {
-                            Value::Bool(false) => {
-                                out.push(format!("{at}.{k}: not in the schema"));
-                            }
                             extra @ Value::Object(_) => {
                                 violations(doc, extra, x, &format!("{at}.{k}"), out);
+                            }
+                            // Stricter than JSON Schema: a field an answer adds to an object
+                            // whose fields are documented must be documented too.
+                            Value::Null if props.is_some_and(|p| !p.is_empty()) => {
+                                out.push(format!("{at}.{k}: not in the schema"));
+                            }
+                            Value::Bool(false) => {
+                                out.push(format!("{at}.{k}: not in the schema"));
                             }
                             _ => {}
                         },
