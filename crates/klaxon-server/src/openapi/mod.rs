@@ -26,9 +26,9 @@
 //!   401 and 403 (a token is needed), 413 (a body is read) and 400 (parameters parse).
 //!
 //! Modules import `openapi::shape` and `openapi::doc`, the leaves, never this module (which
-//! reads the table's rows). The unit tests below refuse a row without these; `tests/it/openapi.rs` checks the rendered
-//! document and that real answers fit their shapes; `scripts/schemathesis.sh` checks the
-//! running server against it with generated requests.
+//! reads the table's rows). The unit tests below refuse a row without these;
+//! `tests/it/openapi.rs` checks the rendered document and that real answers fit their shapes;
+//! `scripts/schemathesis.sh` checks the running server against it with generated requests.
 
 pub(crate) mod doc;
 pub(crate) mod shape;
