@@ -58,12 +58,13 @@ done
 curl -sf "$URL/monitoring/health" >/dev/null || { cat "$WORK/serve.log"; exit 1; }
 
 run() {
-    schemathesis run "$URL/openapi.json" \
+    # From the temp dir: schemathesis keeps a cache in its working directory.
+    (cd "$WORK" && schemathesis run "$URL/openapi.json" \
         --header "Authorization: Bearer $TOKEN" \
         --checks all --exclude-checks negative_data_rejection,positive_data_acceptance \
         --exclude-path-regex '(/stream|/ws)$' \
         --max-examples "$EXAMPLES" --seed "$SEED" --workers 1 --request-timeout 10 \
-        --generation-database none --no-color "$@"
+        --generation-database none --no-color "$@")
 }
 
 status=0
