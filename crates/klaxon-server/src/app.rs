@@ -9,11 +9,12 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
 use klaxon_store::Store;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
-use crate::config::Config;
 use crate::error::ApiError;
 use crate::gate::{self, Gate};
+use crate::openapi::doc::Doc;
+use crate::openapi::shape::Shape;
 use crate::state::{Access, AppState, BodyLimit, Endpoint};
 
 /// Every endpoint the server serves.
@@ -26,6 +27,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         body: BodyLimit::SMALL,
         summary: "This document",
         handler: get(serve::<S>),
+        doc: Doc::new().ok(Shape::object()
+            .req("openapi", Shape::string())
+            .req("info", Shape::object())
+            .req("paths", Shape::map(Shape::object()))
+            .req("components", Shape::object())
+            .describe("an OpenAPI 3.0 document")),
     });
     all.extend(crate::dashboard::endpoints::<S>());
     all
@@ -85,70 +92,7 @@ async fn strict_transport(mut resp: axum::response::Response) -> axum::response:
     resp
 }
 
-/// The OpenAPI document of every endpoint.
-pub(crate) fn document<S: Store + Clone>(config: &Config) -> Value {
-    let mut paths = Map::new();
-    for e in endpoints::<S>() {
-        let params: Vec<Value> = e
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| {
-                // Alert ids and rule-set versions are numbers; process and silence ids are text.
-                let numeric_id =
-                    e.path.starts_with("/alerts/") || e.path.starts_with("/v1/alerts/");
-                let ty = if name == "version" || (name == "id" && numeric_id) {
-                    "integer"
-                } else {
-                    "string"
-                };
-                json!({"name": name, "in": "path", "required": true, "schema": {"type": ty}})
-            })
-            .collect();
-        let tag = e
-            .path
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or("");
-        let mut op = json!({
-            "summary": e.summary,
-            "tags": [tag],
-            "parameters": params,
-            "x-klaxon-role": e.access.role_name(),
-            "x-klaxon-max-body-bytes": e.body.bytes(config),
-            "responses": {
-                "200": {"description": "success"},
-                "default": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
-        });
-        if e.access != Access::Public {
-            op["security"] = json!([{"bearer": []}]);
-        }
-        if let Access::InBand(_) = e.access {
-            // The handler checks the token: the header's, or the WebSocket's first message.
-            op["x-klaxon-auth"] = json!("in-band");
-        }
-        let item = paths.entry(e.path.to_owned()).or_insert_with(|| json!({}));
-        item[e.method.to_ascii_lowercase()] = op;
-    }
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "klaxon", "version": env!("CARGO_PKG_VERSION"), "description": "A self-hosted alerting server."},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {
-                "type": "object", "required": ["error"],
-                "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}, "details": {}
-                }}}
-            }},
-        },
-    })
-}
-
 /// `GET /openapi.json`.
 pub(crate) async fn serve<S: Store + Clone>(State(st): State<AppState<S>>) -> Json<Value> {
-    Json(document::<S>(&st.config))
+    Json(crate::openapi::document(&endpoints::<S>(), &st.config))
 }

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use klaxon_store::StoreError;
 use serde_json::{json, Value};
 
+use crate::openapi::shape::Shape;
+
 /// An error answered to an HTTP client.
 #[derive(Debug)]
 pub(crate) struct ApiError {
@@ -107,6 +109,26 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+/// The shape of the error body, `Error` in the OpenAPI document.
+pub(crate) fn error_shape() -> Shape {
+    let error = Shape::object()
+        .req(
+            "code",
+            Shape::string()
+                .describe("what went wrong, for programs: `not_found`, `invalid_body`, ..."),
+        )
+        .req(
+            "message",
+            Shape::string().describe("what went wrong, for people"),
+        )
+        .req(
+            "details",
+            Shape::any()
+                .describe("more, by code: the field, the limit, every rule error; often null"),
+        );
+    Shape::object().req("error", error).named("Error")
 }
 
 /// Result of a handler.

@@ -17,6 +17,7 @@ mod gate;
 mod limits;
 mod listen;
 mod metrics;
+mod openapi;
 mod pipeline;
 mod server;
 mod state;

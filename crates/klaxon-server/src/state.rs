@@ -20,6 +20,7 @@ use crate::auth::{Auth, Need};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
+use crate::openapi::doc::Doc;
 use crate::pipeline::driver::{Input, Room};
 use crate::pipeline::lifecycle::Command;
 use crate::pipeline::notify::NotifyHandle;
@@ -297,4 +298,14 @@ pub(crate) struct Endpoint<S> {
     pub body: BodyLimit,
     pub summary: &'static str,
     pub handler: MethodRouter<AppState<S>>,
+    /// Parameters, request body and answers with their shapes (see `openapi`).
+    pub doc: Doc,
+}
+
+impl<S> Endpoint<S> {
+    /// The endpoint with its documentation.
+    pub(crate) fn doc(mut self, doc: Doc) -> Self {
+        self.doc = doc;
+        self
+    }
 }

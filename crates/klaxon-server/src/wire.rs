@@ -1,10 +1,13 @@
 //! The wire shape of an alert: the JSON object every API answer, stream and dashboard page
-//! shows of a stored alert. A leaf: the lifecycle manager renders it once per change, the API
+//! shows of a stored alert, and its schema for the OpenAPI document. A leaf: the lifecycle manager renders it once per change, the API
 //! renders it for reads; neither owns it.
 
+use klaxon_engine::lifecycle::State as AlertState;
 use klaxon_engine::timestamp::format_ts;
-use klaxon_store::StoredAlert;
+use klaxon_store::{Source, StoredAlert};
 use serde_json::{json, Value};
+
+use crate::openapi::shape::Shape;
 
 /// The API shape of an alert: times as RFC 3339 with milliseconds.
 pub(crate) fn alert_json(a: &StoredAlert) -> Value {
@@ -37,4 +40,68 @@ fn num(v: f64) -> Value {
     } else {
         Value::from(v)
     }
+}
+
+/// The shape of an alert's state, `AlertState` in the OpenAPI document.
+pub(crate) fn state_shape() -> Shape {
+    let names: Vec<&str> = AlertState::ALL.iter().map(|s| s.as_str()).collect();
+    Shape::one_of_text(&names).named("AlertState")
+}
+
+/// Labels or annotations: names to text.
+pub(crate) fn labels_shape() -> Shape {
+    Shape::map(Shape::string()).named("Labels")
+}
+
+/// The fields of [`alert_json`], added to `object` (an alert, or an alert with more).
+pub(crate) fn alert_fields(object: Shape) -> Shape {
+    let (text, int, time) = (Shape::string, Shape::integer, Shape::time);
+    let sources: Vec<&str> = Source::ALL.iter().map(|s| s.as_str()).collect();
+    object
+        .req("id", int())
+        .req("fingerprint", text())
+        .req("state", state_shape())
+        .req("source", Shape::one_of_text(&sources))
+        .req("name", text())
+        .req("labels", labels_shape())
+        .req("annotations", labels_shape())
+        .req("group", text())
+        .req("rule_set", text())
+        .req("rule_set_version", int().nullable())
+        .req("rule_id", text())
+        .req("trigger", text())
+        .req("operator", text())
+        .req("severity", text())
+        .req("handler", text())
+        .req("process", text())
+        .req("process_name", text())
+        .req("scope", text())
+        .req("action", text())
+        .req("context", text().nullable())
+        .req("action_count", Shape::count())
+        .req("value", Shape::number().nullable())
+        .req("limit", Shape::number().nullable())
+        .req("signal_ts", time())
+        .req("engine_ts", time())
+        .req("created_at", time())
+        .req("message", text())
+        .req("first_seen", time())
+        .req("last_seen", time())
+        .req("occurrences", Shape::count())
+        .req("acknowledged_at", time().nullable())
+        .req("acknowledged_by", text().nullable())
+        .req("resolved_at", time().nullable())
+        .req("resolved_by", text().nullable())
+        .req("closed_at", time().nullable())
+        .req("suppressed_until", time().nullable())
+        .req("suppressed_by", text().nullable())
+        .req("assignee", text().nullable())
+        .req("ends_at", time().nullable())
+        .req("generator_url", text().nullable())
+        .req("updated_at", time())
+}
+
+/// The shape of [`alert_json`], `Alert` in the OpenAPI document.
+pub(crate) fn alert_shape() -> Shape {
+    alert_fields(Shape::object()).named("Alert")
 }

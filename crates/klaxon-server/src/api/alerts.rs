@@ -26,10 +26,11 @@ use super::streams::heartbeat;
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query};
+use crate::openapi::shape::{Schema, Shape};
 use crate::pipeline::lifecycle::{Command, Detail};
 use crate::pipeline::publish::{Entry, Hub, Read};
 use crate::state::AppState;
-use crate::wire::alert_json;
+use crate::wire::{alert_fields, alert_json, alert_shape, state_shape};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListQuery {
@@ -39,6 +40,45 @@ pub(crate) struct ListQuery {
     rule_id: Option<String>,
     process: Option<String>,
     severity: Option<String>,
+}
+
+impl Schema for ListQuery {
+    fn shape() -> Shape {
+        Shape::object()
+            .opt(
+                "after_id",
+                Shape::integer().describe("alerts after this id, oldest first"),
+            )
+            .opt(
+                "before_id",
+                Shape::integer().describe("alerts before this id"),
+            )
+            .opt(
+                "limit",
+                Shape::count().describe("at most this many (1 to 1000, default 100)"),
+            )
+            .opt(
+                "rule_id",
+                Shape::string().describe("only this rule's alerts"),
+            )
+            .opt(
+                "process",
+                Shape::string().describe("only this process's alerts"),
+            )
+            .opt("severity", Shape::string().describe("only this severity"))
+    }
+}
+
+/// The answer of `GET /v1/alerts`.
+pub(crate) fn list_shape() -> Shape {
+    Shape::object()
+        .req("alerts", Shape::array(alert_shape()))
+        .req(
+            "next",
+            Shape::integer()
+                .nullable()
+                .describe("the id to page on from"),
+        )
 }
 
 /// `GET /v1/alerts`: newest first, or ascending after `after_id`.
@@ -74,6 +114,21 @@ pub(crate) async fn get_one<S: Store + Clone>(
 #[derive(Debug, Deserialize)]
 pub(crate) struct StreamQuery {
     after_id: Option<i64>,
+}
+
+impl Schema for StreamQuery {
+    fn shape() -> Shape {
+        Shape::object().opt(
+            "after_id",
+            Shape::integer().describe("resume after this alert id (or send Last-Event-ID)"),
+        )
+    }
+}
+
+/// Server-sent events: the body of every stream.
+pub(crate) fn events_shape() -> Shape {
+    Shape::string()
+        .describe("server-sent events (`event:`, `id:`, `data:` lines), until the server stops")
 }
 
 struct Follow<S> {
@@ -261,6 +316,66 @@ pub(crate) async fn detail<S: Store + Clone>(
     Ok(Json(v))
 }
 
+/// The shape of `GET /alerts/{id}`: the alert, its history and what keeps it quiet.
+pub(crate) fn detail_shape() -> Shape {
+    let (text, time) = (Shape::string, Shape::time);
+    let event = Shape::object()
+        .req("at", time())
+        .req("actor", text())
+        .req(
+            "from",
+            state_shape().nullable().describe("null for the creation"),
+        )
+        .req("to", state_shape())
+        .req("reason", text());
+    let occurrence = Shape::object()
+        .req("at", time())
+        .req("value", Shape::number().nullable())
+        .req("message", text());
+    let note = Shape::object()
+        .req("at", time())
+        .req("author", text())
+        .req("text", text());
+    let notification = Shape::object()
+        .req("id", Shape::integer())
+        .req("receiver", text())
+        .req("channel", text())
+        .req("kind", text())
+        .req("status", text())
+        .req("attempts", Shape::count())
+        .req("created_at", time())
+        .req("finished_at", time().nullable())
+        .req("last_error", text().nullable())
+        .req("last_code", Shape::count().nullable())
+        .req("idempotency_key", text());
+    let noise = Shape::object()
+        .opt(
+            "suppressed",
+            Shape::object()
+                .nullable()
+                .describe("the silence, maintenance window or hand-made suppression that mutes it"),
+        )
+        .opt("inhibited", Shape::array(Shape::object()))
+        .opt("flapping", Shape::object())
+        .opt(
+            "notifications",
+            Shape::any()
+                .describe("what the notification pipeline holds of it: groups, holds, rate limits"),
+        )
+        .nullable()
+        .describe("why an open alert is quiet; null once it is closed");
+    alert_fields(Shape::object())
+        .req("events", Shape::array(event).describe("oldest first"))
+        .req(
+            "recent_occurrences",
+            Shape::array(occurrence).describe("newest first"),
+        )
+        .req("notes", Shape::array(note))
+        .req("notifications", Shape::array(notification))
+        .req("noise", noise)
+        .named("AlertDetail")
+}
+
 /// Query of `GET /alerts/history`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct HistoryParams {
@@ -277,6 +392,23 @@ pub(crate) struct HistoryParams {
     q: Option<String>,
     from: Option<String>,
     to: Option<String>,
+}
+
+impl Schema for HistoryParams {
+    fn shape() -> Shape {
+        let text = Shape::string;
+        Shape::object()
+            .opt("cursor", Shape::integer().describe("`next_cursor` of the page before"))
+            .opt("limit", Shape::count().describe("at most this many (1 to 1000, default 50)"))
+            .opt("state", text().describe("states, comma-separated: pending, active, acknowledged, suppressed, resolved, closed"))
+            .opt("severity", text().describe("severities, comma-separated"))
+            .opt("rule", text().describe("the alert's name (rule id or alertname)"))
+            .opt("source", Shape::one_of_text(&["rule", "threshold", "alertmanager", "api"]))
+            .opt("label", text().describe("`key=value`, comma-separated for several"))
+            .opt("q", text().describe("free text in the name, summary or label values"))
+            .opt("from", Shape::time().describe("first seen at or after"))
+            .opt("to", Shape::time().describe("first seen before"))
+    }
 }
 
 fn csv_list(s: &Option<String>) -> Vec<String> {
@@ -358,11 +490,46 @@ pub(crate) async fn history<S: Store + Clone>(
     ))
 }
 
+/// The answer of `GET /alerts/history`.
+pub(crate) fn history_shape() -> Shape {
+    Shape::object()
+        .req("alerts", Shape::array(alert_shape()))
+        .req(
+            "next_cursor",
+            Shape::integer()
+                .nullable()
+                .describe("the `cursor` of the next page; null on the last"),
+        )
+}
+
 /// Query of `GET /alerts/open`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct OpenParams {
     /// At most this many, newest first (default and maximum 100,000).
     limit: Option<usize>,
+}
+
+impl Schema for OpenParams {
+    fn shape() -> Shape {
+        Shape::object().opt(
+            "limit",
+            Shape::count().describe("at most this many, newest first (default and maximum 100000)"),
+        )
+    }
+}
+
+/// The answer of `GET /alerts/open`: one row per alert, its columns named by `fields`.
+pub(crate) fn open_shape() -> Shape {
+    Shape::object()
+        .req(
+            "fields",
+            Shape::array(Shape::string()).describe("the columns of every row, in order"),
+        )
+        .req("rows", Shape::array(Shape::array(Shape::any())))
+        .req(
+            "truncated",
+            Shape::boolean().describe("more open alerts than `limit`"),
+        )
 }
 
 /// The columns of a `GET /alerts/open` row, in order.
@@ -461,12 +628,36 @@ pub(crate) async fn summary<S: Store + Clone>(
     ))
 }
 
+/// The answer of `GET /alerts/summary`.
+pub(crate) fn summary_shape() -> Shape {
+    Shape::object()
+        .req("total", Shape::count())
+        .req("open", Shape::count())
+        .req(
+            "by_state",
+            Shape::map(Shape::count()).describe("every state, zero included"),
+        )
+        .req("open_by_severity", Shape::map(Shape::count()))
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct PeriodParams {
     from: Option<String>,
     to: Option<String>,
     /// Trend bucket: `1h`, `15m`, … (default 1h).
     bucket: Option<String>,
+}
+
+impl Schema for PeriodParams {
+    fn shape() -> Shape {
+        Shape::object()
+            .opt("from", Shape::time().describe("default: 24 h before `to`"))
+            .opt("to", Shape::time().describe("default: now"))
+            .opt(
+                "bucket",
+                Shape::string().describe("trend bucket: `1h`, `15m`, ... (default 1h)"),
+            )
+    }
 }
 
 fn period(p: &PeriodParams) -> ApiResult<(i64, i64)> {
@@ -490,6 +681,18 @@ pub(crate) async fn performance<S: Store + Clone>(
         "alerts": perf.alerts, "acknowledged": perf.acknowledged, "resolved": perf.resolved,
         "mtta_seconds": perf.mtta_ms.map(|m| m / 1000.0), "mttr_seconds": perf.mttr_ms.map(|m| m / 1000.0),
     })))
+}
+
+/// The answer of `GET /alerts/metrics/performance`.
+pub(crate) fn performance_shape() -> Shape {
+    Shape::object()
+        .req("from", Shape::time())
+        .req("to", Shape::time())
+        .req("alerts", Shape::count())
+        .req("acknowledged", Shape::count())
+        .req("resolved", Shape::count())
+        .req("mtta_seconds", Shape::number().nullable())
+        .req("mttr_seconds", Shape::number().nullable())
 }
 
 /// `GET /alerts/trends/analysis?from=&to=&bucket=`: counts per bucket by severity and rule.
@@ -532,6 +735,20 @@ pub(crate) async fn trends<S: Store + Clone>(
     ))
 }
 
+/// The answer of `GET /alerts/trends/analysis`.
+pub(crate) fn trends_shape() -> Shape {
+    let bucket = Shape::object()
+        .req("start", Shape::time())
+        .req("total", Shape::count())
+        .req("by_severity", Shape::map(Shape::count()))
+        .req("by_rule", Shape::map(Shape::count()));
+    Shape::object()
+        .req("from", Shape::time())
+        .req("to", Shape::time())
+        .req("bucket_seconds", Shape::count())
+        .req("buckets", Shape::array(bucket))
+}
+
 /// One trend bucket: the total, by severity, by rule.
 type Bucket = (u64, BTreeMap<String, u64>, BTreeMap<String, u64>);
 
@@ -544,6 +761,24 @@ pub(crate) struct StreamFilter {
     state: Option<String>,
     /// `key=value`, comma-separated.
     label: Option<String>,
+}
+
+impl Schema for StreamFilter {
+    fn shape() -> Shape {
+        Shape::object()
+            .opt(
+                "severity",
+                Shape::string().describe("severities, comma-separated"),
+            )
+            .opt(
+                "state",
+                Shape::string().describe("states after the change, comma-separated"),
+            )
+            .opt(
+                "label",
+                Shape::string().describe("`key=value`, comma-separated"),
+            )
+    }
 }
 
 struct Filter {

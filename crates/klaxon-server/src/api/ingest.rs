@@ -23,6 +23,7 @@ use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{too_large, JsonBody, Path, Query};
 use crate::gate::over_cap;
+use crate::openapi::shape::{Schema, Shape};
 use crate::pipeline::driver::{Batch, Input};
 use crate::state::AppState;
 
@@ -45,6 +46,153 @@ const STREAM_WAIT: Duration = Duration::from_secs(5);
 pub(crate) struct IngestQuery {
     /// `durable`: answer only once the signals' telemetry is committed.
     wait: Option<String>,
+}
+
+impl Schema for IngestQuery {
+    fn shape() -> Shape {
+        Shape::object().opt(
+            "wait",
+            Shape::one_of_text(&["durable"])
+                .describe("`durable`: answer only once the signals are in the store"),
+        )
+    }
+}
+
+/// The fields every signal may carry, and those of its kind (docs/signals.md), added to
+/// `object`; `process` and `kind` are the caller's to add.
+fn signal_fields(object: Shape, kinds: &[&str]) -> Shape {
+    let text = Shape::string;
+    let has = |k: &str| kinds.contains(&k);
+    let mut s = object
+        .opt(
+            "ts",
+            Shape::any_of([Shape::integer(), Shape::time()])
+                .describe("epoch ms or RFC 3339; default: now"),
+        )
+        .opt(
+            "name",
+            text().describe("the process name rules match on; default: the id"),
+        )
+        .opt(
+            "group",
+            text().describe("the rule-set group that evaluates it; default: every active group"),
+        )
+        .opt("baseline_scope", text())
+        .opt(
+            "attrs",
+            Shape::object().describe("free data, not evaluated"),
+        );
+    if kinds.iter().any(|k| k.starts_with("process")) {
+        s = s
+            .opt("status", Shape::integer())
+            .opt("info", text())
+            .opt("steps_todo", Shape::count())
+            .opt("steps_done", Shape::count())
+            .opt(
+                "step_done",
+                Shape::any_of([Shape::boolean(), Shape::count()]),
+            );
+    }
+    if has("mark") || has("trace_start") || has("trace_stop") {
+        s = s.opt("action", text()).opt("context", text());
+    }
+    if has("log") {
+        s = s
+            .opt(
+                "level",
+                Shape::one_of_text(&["ERROR", "WARN", "MONITOR", "INFO", "DEBUG"])
+                    .describe("in any case"),
+            )
+            .opt("message", text());
+    }
+    if has("metric") {
+        s = s
+            .opt("labels", Shape::map(text()))
+            .opt("value", Shape::number());
+    }
+    s
+}
+
+/// One signal (docs/signals.md), `Signal` in the OpenAPI document: the fields a kind does
+/// not take are refused with the signal.
+pub(crate) fn signal_shape() -> Shape {
+    const KINDS: [&str; 8] = [
+        "process_start",
+        "process_update",
+        "process_stop",
+        "mark",
+        "trace_start",
+        "trace_stop",
+        "log",
+        "metric",
+    ];
+    let object = Shape::object()
+        .req("kind", Shape::one_of_text(&KINDS).describe("in any case"))
+        .opt(
+            "process",
+            Shape::any_of([Shape::string(), Shape::integer()])
+                .describe("the run's id; required but on process_start and metric"),
+        );
+    signal_fields(object, &KINDS).closed().named("Signal")
+}
+
+/// The body of `POST /v1/signals` as JSON: one signal or an array of them.
+pub(crate) fn signals_shape() -> Shape {
+    Shape::any_of([signal_shape(), Shape::array(signal_shape())])
+}
+
+/// The body of a convenience endpoint: a signal of `kind` without `kind` (and `process`, which
+/// the path gives, but for a start).
+pub(crate) struct OneSignal<const KIND: u8>;
+
+/// The kinds of [`OneSignal`].
+pub(crate) const START: u8 = 0;
+pub(crate) const PROCESS: u8 = 1;
+pub(crate) const MONITOR: u8 = 2;
+pub(crate) const LOG: u8 = 3;
+
+impl<const KIND: u8> Schema for OneSignal<KIND> {
+    fn shape() -> Shape {
+        let object = Shape::object();
+        let s = match KIND {
+            START => signal_fields(
+                object.opt(
+                    "process",
+                    Shape::string().describe("the run's id; generated when not given"),
+                ),
+                &["process_start"],
+            ),
+            PROCESS => signal_fields(object, &["process_update"]),
+            MONITOR => signal_fields(object.req("action", Shape::string()), &["mark"]),
+            _ => signal_fields(object.req("message", Shape::string()), &["log"]).req(
+                "level",
+                Shape::one_of_text(&["ERROR", "WARN", "MONITOR", "INFO", "DEBUG"]),
+            ),
+        };
+        s.closed()
+    }
+}
+
+/// The answer of ingest: what was accepted and what was rejected, by position.
+pub(crate) fn accepted_shape() -> Shape {
+    let rejected = Shape::object()
+        .req(
+            "line",
+            Shape::count().describe("the NDJSON line, or the array element from 1"),
+        )
+        .req("error", Shape::string());
+    Shape::object()
+        .req("accepted", Shape::count())
+        .req("rejected", Shape::array(rejected))
+        .opt(
+            "processes",
+            Shape::array(Shape::string()).describe("ids generated for process starts without one"),
+        )
+}
+
+/// The answer of a convenience endpoint: as ingest's, with the process's id.
+pub(crate) fn one_accepted_shape() -> Shape {
+    accepted_shape().req("process", Shape::string())
 }
 
 /// A rejected line (NDJSON) or element (array, 1-based).

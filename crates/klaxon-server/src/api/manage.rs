@@ -18,10 +18,11 @@ use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, JsonBody, Path};
 use crate::limits;
+use crate::openapi::shape::{Schema, Shape};
 use crate::pipeline::lifecycle::convert::{label_fingerprint, Labelled};
 use crate::pipeline::lifecycle::{Act, Command, Done, Refusal};
 use crate::state::AppState;
-use crate::wire::alert_json;
+use crate::wire::{alert_json, alert_shape, labels_shape, state_shape};
 
 /// Body of `POST /alerts/create`.
 #[derive(Debug, Deserialize)]
@@ -40,6 +41,38 @@ pub(crate) struct CreateBody {
     /// Receivers to notify directly (as a threshold rule's `notification_channels`).
     #[serde(default)]
     notification_channels: Vec<String>,
+}
+
+impl Schema for CreateBody {
+    fn shape() -> Shape {
+        let severities = klaxon_engine::Severity::ALL.map(klaxon_engine::Severity::as_str);
+        Shape::object()
+            .req(
+                "name",
+                Shape::string().describe("the alert's name (its `alertname` label)"),
+            )
+            .opt(
+                "labels",
+                labels_shape().describe("with the name, the alert's identity"),
+            )
+            .opt("annotations", labels_shape())
+            .opt(
+                "severity",
+                Shape::one_of_text(&severities).describe(
+                    "default medium; aliases such as `warning` and any case are taken too",
+                ),
+            )
+            .opt(
+                "summary",
+                Shape::string().describe("one line for people; default: the name"),
+            )
+            .opt("value", Shape::number())
+            .opt(
+                "notification_channels",
+                Shape::array(Shape::string()).describe("receivers to notify directly"),
+            )
+            .closed()
+    }
 }
 
 /// `POST /alerts/create`: a hand-made alert, deduplicated by its label set like any other.
@@ -129,6 +162,38 @@ pub(crate) struct ActBody {
     ids: Option<Vec<i64>>,
 }
 
+/// The body of an action on one alert (`duration` only for suppress).
+pub(crate) struct ActionBody<const SUPPRESS: bool>;
+
+impl<const SUPPRESS: bool> Schema for ActionBody<SUPPRESS> {
+    fn shape() -> Shape {
+        let reason = Shape::string().describe("why, for the alert's history");
+        let duration = Shape::any_of([Shape::string(), Shape::number()])
+            .describe("how long: `30m`, `2h`, `1d` or a number of seconds");
+        let body = Shape::object().opt("reason", reason);
+        if SUPPRESS {
+            body.req("duration", duration).closed()
+        } else {
+            body.closed()
+        }
+    }
+}
+
+/// The body of a bulk action.
+pub(crate) struct BulkBody;
+
+impl Schema for BulkBody {
+    fn shape() -> Shape {
+        Shape::object()
+            .req(
+                "ids",
+                Shape::array(Shape::integer()).describe("1 to 10000 alert ids"),
+            )
+            .opt("reason", Shape::string())
+            .closed()
+    }
+}
+
 fn refusal(r: Refusal) -> ApiError {
     match r {
         Refusal::NotFound => ApiError::not_found("no such alert"),
@@ -201,6 +266,18 @@ async fn action<S: Store + Clone>(
     Ok(Json(
         json!({"id": done.id, "from": done.from, "to": done.to, "alert": alert_json(&a)}),
     ))
+}
+
+/// The answer of an action on one alert.
+pub(crate) fn action_shape() -> Shape {
+    Shape::object()
+        .req("id", Shape::integer())
+        .req("from", state_shape())
+        .req(
+            "to",
+            state_shape().describe("the state after everything the action caused"),
+        )
+        .req("alert", alert_shape())
 }
 
 fn act_of(kind: &str, body: &ActBody) -> ApiResult<Act> {
@@ -315,6 +392,31 @@ async fn bulk<S: Store + Clone>(
     ))
 }
 
+/// The answer of a bulk action: a result per alert, in the order asked.
+pub(crate) fn bulk_shape() -> Shape {
+    let result = Shape::object()
+        .req("id", Shape::integer())
+        .req("ok", Shape::boolean())
+        .opt("from", state_shape())
+        .opt("to", state_shape())
+        .opt(
+            "status",
+            Shape::count().describe("when refused: the status one action would have had"),
+        )
+        .opt(
+            "error",
+            Shape::object()
+                .req("code", Shape::string())
+                .req("message", Shape::string())
+                .req("details", Shape::any()),
+        );
+    Shape::object()
+        .req("requested", Shape::count())
+        .req("succeeded", Shape::count())
+        .req("failed", Shape::count())
+        .req("results", Shape::array(result))
+}
+
 /// `POST /alerts/bulk/acknowledge` with `{"ids": [...]}`: a result per alert.
 pub(crate) async fn bulk_acknowledge<S: Store + Clone>(
     State(st): State<AppState<S>>,
@@ -337,6 +439,14 @@ pub(crate) async fn bulk_resolve<S: Store + Clone>(
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoteBody {
     text: String,
+}
+
+impl Schema for NoteBody {
+    fn shape() -> Shape {
+        Shape::object()
+            .req("text", Shape::string().with("minLength", 1.into()))
+            .closed()
+    }
 }
 
 /// `POST /alerts/{id}/notes`.
@@ -365,11 +475,31 @@ pub(crate) async fn note<S: Store + Clone>(
     Ok(Json(json!({"id": id, "ok": true})))
 }
 
+/// The answer of `POST /alerts/{id}/notes`.
+pub(crate) fn note_shape() -> Shape {
+    Shape::object()
+        .req("id", Shape::integer())
+        .req("ok", Shape::boolean())
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssignBody {
     /// `null` unassigns.
     assignee: Option<String>,
+}
+
+impl Schema for AssignBody {
+    fn shape() -> Shape {
+        Shape::object()
+            .opt(
+                "assignee",
+                Shape::string()
+                    .nullable()
+                    .describe("null or empty unassigns"),
+            )
+            .closed()
+    }
 }
 
 /// `POST /alerts/{id}/assign`.
@@ -391,6 +521,13 @@ pub(crate) async fn assign<S: Store + Clone>(
     })?;
     st.committed(rx).await?.map_err(refusal)?;
     Ok(Json(json!({"id": id, "assignee": b.assignee})))
+}
+
+/// The answer of `POST /alerts/{id}/assign`.
+pub(crate) fn assign_shape() -> Shape {
+    Shape::object()
+        .req("id", Shape::integer())
+        .req("assignee", Shape::string().nullable())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! own; `app` builds the router and the OpenAPI document from both).
 
 pub(crate) mod alertmanager;
+pub(crate) mod alertmanager_schema;
 pub(crate) mod alerts;
 pub(crate) mod ingest;
 pub(crate) mod manage;
@@ -15,10 +16,16 @@ pub(crate) mod tokens;
 use axum::routing::{delete, get, post, MethodRouter};
 use klaxon_store::Store;
 
+use alertmanager_schema as am;
+use ingest::OneSignal;
+
 use crate::auth::Need::{Admin, Ingest, Read, Respond};
+use crate::openapi::doc::{Doc, JSON};
+use crate::openapi::shape::Shape;
 use crate::state::Access::{InBand, Public, Token};
 use crate::state::BodyLimit::{self, Batch, Bytes, Signal};
 use crate::state::{Access, AppState, Endpoint};
+use crate::wire;
 
 /// Rule sets are documents of many rules.
 const RULES: BodyLimit = Bytes(4 << 20);
@@ -27,6 +34,11 @@ const ALERT_BATCH: BodyLimit = Bytes(8 << 20);
 /// A hand-made alert, or a bulk action of up to 10,000 ids.
 const LARGE: BodyLimit = Bytes(1 << 20);
 const SMALL: BodyLimit = BodyLimit::SMALL;
+
+/// NDJSON's media type.
+const NDJSON: &str = "application/x-ndjson";
+/// Server-sent events' media type.
+const EVENTS: &str = "text/event-stream";
 
 fn ep<S>(
     method: &'static str,
@@ -43,7 +55,89 @@ fn ep<S>(
         body,
         summary,
         handler,
+        doc: Doc::new(),
     }
+}
+
+/// A convenience endpoint of ingest: one signal of a kind for the process of the path.
+fn signal_doc<const KIND: u8>() -> Doc {
+    Doc::new()
+        .path("id", Shape::string(), "the process (run) id")
+        .query::<ingest::IngestQuery>()
+        .json::<OneSignal<KIND>>()
+        .ok(ingest::one_accepted_shape())
+        .errors(&[400, 422, 429, 503])
+}
+
+/// Storing a rule-set version (event or threshold).
+fn store_doc() -> Doc {
+    Doc::new()
+        .query::<rulesets::SetQuery>()
+        .body(JSON, rulesets::document_shape())
+        .created(rulesets::created_shape())
+        .errors(&[400, 409, 422, 503])
+}
+
+/// Checking a rule-set document (event or threshold).
+fn check_doc() -> Doc {
+    Doc::new()
+        .body(JSON, rulesets::document_shape())
+        .ok(rulesets::check_shape())
+        .errors(&[400, 422])
+}
+
+/// One stored rule-set version (event or threshold).
+fn version_doc() -> Doc {
+    Doc::new()
+        .path("name", Shape::string(), "the rule set's name")
+        .path("version", Shape::integer(), "the version number")
+        .query::<rulesets::GroupQuery>()
+}
+
+/// An action on one alert.
+fn action_doc<const SUPPRESS: bool>() -> Doc {
+    let doc = Doc::new()
+        .path("id", Shape::integer(), "the alert's id")
+        .json::<manage::ActionBody<SUPPRESS>>();
+    let doc = if SUPPRESS { doc } else { doc.body_optional() };
+    doc.ok(manage::action_shape())
+        .errors(&[400, 404, 409, 422, 429, 503])
+}
+
+/// A bulk action.
+fn bulk_doc() -> Doc {
+    Doc::new()
+        .json::<manage::BulkBody>()
+        .ok(manage::bulk_shape())
+        .errors(&[400, 422, 429, 503])
+}
+
+/// One silence by its id, in Alertmanager's answers.
+fn silence_doc() -> Doc {
+    Doc::new()
+        .path(
+            "id",
+            Shape::string().with("format", "uuid".into()),
+            "the silence's id, a UUID",
+        )
+        .reply(
+            400,
+            "a path that does not decode",
+            JSON,
+            am::bad_request_shape(),
+        )
+        .reply(
+            404,
+            "no silence of that id: a JSON string",
+            JSON,
+            Shape::string(),
+        )
+        .reply(
+            422,
+            "an id that is not a UUID",
+            JSON,
+            am::unprocessable_shape(),
+        )
 }
 
 /// Every endpoint of the API (the dashboard's and `/openapi.json` are added by `app`).
@@ -56,6 +150,14 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Batch,
             "Send signals: one JSON object, a JSON array, or NDJSON (streamed)",
             post(ingest::signals::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<ingest::IngestQuery>()
+                .body(JSON, ingest::signals_shape())
+                .body(NDJSON, Shape::string().describe("one signal per line"))
+                .ok(ingest::accepted_shape())
+                .errors(&[400, 429, 503]),
         ),
         ep(
             "POST",
@@ -64,6 +166,14 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Signal,
             "Start a process run; its id is generated when not given",
             post(ingest::process_start::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<ingest::IngestQuery>()
+                .json::<OneSignal<{ ingest::START }>>()
+                .body_optional()
+                .created(ingest::one_accepted_shape())
+                .errors(&[400, 422, 429, 503]),
         ),
         ep(
             "POST",
@@ -72,6 +182,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Signal,
             "Update a process run",
             post(ingest::process_update::<S>),
+        )
+        .doc(
+            signal_doc::<{ ingest::PROCESS }>().body_optional(),
         ),
         ep(
             "POST",
@@ -80,6 +193,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Signal,
             "Stop a process run",
             post(ingest::process_stop::<S>),
+        )
+        .doc(
+            signal_doc::<{ ingest::PROCESS }>().body_optional(),
         ),
         ep(
             "POST",
@@ -88,6 +204,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Signal,
             "A mark of the process",
             post(ingest::mark::<S>),
+        )
+        .doc(
+            signal_doc::<{ ingest::MONITOR }>(),
         ),
         ep(
             "POST",
@@ -96,6 +215,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Signal,
             "Start a trace",
             post(ingest::trace_start::<S>),
+        )
+        .doc(
+            signal_doc::<{ ingest::MONITOR }>(),
         ),
         ep(
             "POST",
@@ -104,6 +226,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Signal,
             "Stop a trace",
             post(ingest::trace_stop::<S>),
+        )
+        .doc(
+            signal_doc::<{ ingest::MONITOR }>(),
         ),
         ep(
             "POST",
@@ -112,6 +237,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Signal,
             "A log line of the process",
             post(ingest::log::<S>),
+        )
+        .doc(
+            signal_doc::<{ ingest::LOG }>(),
         ),
         ep(
             "POST",
@@ -120,6 +248,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             RULES,
             "Store a new rule-set version (422 with every validation error)",
             post(rulesets::event::create::<S>),
+        )
+        .doc(
+            store_doc(),
         ),
         ep(
             "GET",
@@ -128,6 +259,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Every rule-set version and the active one per group",
             get(rulesets::event::list::<S>),
+        )
+        .doc(
+            Doc::new().ok(rulesets::list_shape()).errors(&[503]),
         ),
         ep(
             "POST",
@@ -136,6 +270,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             RULES,
             "Validate a rule set without storing it",
             post(rulesets::event::check::<S>),
+        )
+        .doc(
+            check_doc(),
         ),
         ep(
             "GET",
@@ -144,6 +281,11 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "One rule-set version with its document",
             get(rulesets::event::get_one::<S>),
+        )
+        .doc(
+            version_doc()
+                .ok(rulesets::record_with_document_shape())
+                .errors(&[404, 503]),
         ),
         ep(
             "POST",
@@ -152,6 +294,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Activate a stored version in its group",
             post(rulesets::event::activate::<S>),
+        )
+        .doc(
+            version_doc()
+                .no_body()
+                .ok(rulesets::record_shape())
+                .errors(&[404, 422, 503]),
         ),
         ep(
             "POST",
@@ -160,6 +308,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             RULES,
             "Store a new threshold rule-set version (422 with every validation error)",
             post(rulesets::threshold::create::<S>),
+        )
+        .doc(
+            store_doc(),
         ),
         ep(
             "GET",
@@ -168,6 +319,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Every threshold rule-set version and the active one per group",
             get(rulesets::threshold::list::<S>),
+        )
+        .doc(
+            Doc::new().ok(rulesets::list_shape()).errors(&[503]),
         ),
         ep(
             "POST",
@@ -176,6 +330,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             RULES,
             "Validate threshold rules without storing them",
             post(rulesets::threshold::check::<S>),
+        )
+        .doc(
+            check_doc(),
         ),
         ep(
             "GET",
@@ -184,6 +341,11 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "One threshold rule-set version with its document",
             get(rulesets::threshold::get_one::<S>),
+        )
+        .doc(
+            version_doc()
+                .ok(rulesets::record_with_document_shape())
+                .errors(&[404, 503]),
         ),
         ep(
             "POST",
@@ -192,6 +354,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Activate a stored threshold rule-set version in its group",
             post(rulesets::threshold::activate::<S>),
+        )
+        .doc(
+            version_doc()
+                .no_body()
+                .ok(rulesets::record_shape())
+                .errors(&[404, 422, 503]),
         ),
         ep(
             "POST",
@@ -200,6 +368,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Create a token (role, name, expiry, user); 201 with its secret, shown only this once",
             post(tokens::create::<S>),
+        )
+        .doc(
+            Doc::new()
+                .json::<tokens::CreateBody>()
+                .created(tokens::created_shape())
+                .errors(&[400, 409, 422, 503]),
         ),
         ep(
             "GET",
@@ -208,6 +382,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Every token with its state and last use; never a secret",
             get(tokens::list::<S>),
+        )
+        .doc(
+            Doc::new().ok(tokens::list_shape()).errors(&[503]),
         ),
         ep(
             "DELETE",
@@ -216,6 +393,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Revoke a token and end its dashboard sessions at once",
             delete(tokens::revoke::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the token's id")
+                .ok(tokens::token_shape())
+                .errors(&[404, 409, 503]),
         ),
         ep(
             "GET",
@@ -224,6 +407,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Committed alerts, newest first",
             get(alerts::list::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<alerts::ListQuery>()
+                .ok(alerts::list_shape())
+                .errors(&[503]),
         ),
         ep(
             "GET",
@@ -232,6 +421,13 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "New alerts as server-sent events, resumable by alert id",
             get(alerts::stream::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<alerts::StreamQuery>()
+                .header("Last-Event-ID", Shape::string(), "the alert id to resume after")
+                .reply(200, "event `alert` per new alert, `id:` its id", EVENTS, alerts::events_shape())
+                .errors(&[503]),
         ),
         ep(
             "GET",
@@ -240,6 +436,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "One alert",
             get(alerts::get_one::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the alert's id")
+                .ok(wire::alert_shape())
+                .errors(&[404, 503]),
         ),
         ep(
             "POST",
@@ -248,6 +450,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             LARGE,
             "Create an alert by hand (deduplicated by its labels)",
             post(manage::create::<S>),
+        )
+        .doc(
+            Doc::new()
+                .json::<manage::CreateBody>()
+                .created(wire::alert_shape())
+                .errors(&[400, 422, 429, 503]),
         ),
         ep(
             "GET",
@@ -256,6 +464,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Every committed lifecycle change as server-sent events",
             get(alerts::changes::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<alerts::StreamFilter>()
+                .header("Last-Event-ID", Shape::string(), "`<boot>-<seq>` of this run to resume after")
+                .reply(200, "`hello`, then event `alert` per change; `reset` and `lagged` when a reader must resync", EVENTS, alerts::events_shape()),
         ),
         ep(
             "GET",
@@ -264,6 +478,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Incident changes as server-sent events",
             get(streams::incidents::<S>),
+        )
+        .doc(
+            Doc::new().reply(200, "a `hello` event, then heartbeats", EVENTS, alerts::events_shape()),
         ),
         ep(
             "GET",
@@ -272,6 +489,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "The server's figures every second as server-sent events",
             get(streams::metrics::<S>),
+        )
+        .doc(
+            Doc::new().reply(200, "event `metrics` every second", EVENTS, alerts::events_shape()),
         ),
         ep(
             "GET",
@@ -280,6 +500,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Alert history with filters and cursor pagination",
             get(alerts::history::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<alerts::HistoryParams>()
+                .ok(alerts::history_shape())
+                .errors(&[503]),
         ),
         ep(
             "GET",
@@ -288,6 +514,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Every open alert in one compact answer (fields and rows)",
             get(alerts::open::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<alerts::OpenParams>()
+                .ok(alerts::open_shape())
+                .errors(&[503]),
         ),
         ep(
             "GET",
@@ -296,6 +528,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Counts by state and severity",
             get(alerts::summary::<S>),
+        )
+        .doc(
+            Doc::new().ok(alerts::summary_shape()).errors(&[503]),
         ),
         ep(
             "GET",
@@ -304,6 +539,13 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Mean time to acknowledge and to resolve",
             get(alerts::performance::<S>),
+        )
+        .doc(
+            Doc::new()
+                .param("from", Shape::time(), "default: 24 h before `to`")
+                .param("to", Shape::time(), "default: now")
+                .ok(alerts::performance_shape())
+                .errors(&[503]),
         ),
         ep(
             "GET",
@@ -312,6 +554,11 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Notification delivery per channel: sent, failed, retrying, dead, latency p50/p99",
             get(notifications::delivery::<S>),
+        )
+        .doc(
+            Doc::new()
+                .ok(notifications::delivery_shape())
+                .errors(&[503]),
         ),
         ep(
             "GET",
@@ -320,6 +567,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "WebSocket: notifications of WebSocket receivers, with filters and resume",
             get(notifications::ws::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query_of(notifications::ws_query())
+                .empty(101, "switching to WebSocket")
+                .errors(&[400]),
         ),
         ep(
             "GET",
@@ -328,6 +581,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Alert counts per time bucket by severity and rule",
             get(alerts::trends::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<alerts::PeriodParams>()
+                .ok(alerts::trends_shape())
+                .errors(&[503]),
         ),
         ep(
             "POST",
@@ -336,6 +595,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             LARGE,
             "Acknowledge many alerts; a result per alert",
             post(manage::bulk_acknowledge::<S>),
+        )
+        .doc(
+            bulk_doc(),
         ),
         ep(
             "POST",
@@ -344,6 +606,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             LARGE,
             "Resolve many alerts; a result per alert",
             post(manage::bulk_resolve::<S>),
+        )
+        .doc(
+            bulk_doc(),
         ),
         ep(
             "GET",
@@ -352,6 +617,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "One alert with its events, occurrences and notes",
             get(alerts::detail::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the alert's id")
+                .ok(alerts::detail_shape())
+                .errors(&[404, 503]),
         ),
         ep(
             "POST",
@@ -360,6 +631,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Acknowledge an alert (409 from an illegal state)",
             post(manage::acknowledge::<S>),
+        )
+        .doc(
+            action_doc::<false>(),
         ),
         ep(
             "POST",
@@ -368,6 +642,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Resolve an alert",
             post(manage::resolve::<S>),
+        )
+        .doc(
+            action_doc::<false>(),
         ),
         ep(
             "POST",
@@ -376,6 +653,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Suppress an alert for a duration",
             post(manage::suppress::<S>),
+        )
+        .doc(
+            action_doc::<true>(),
         ),
         ep(
             "POST",
@@ -384,6 +664,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Lift a suppression",
             post(manage::unsuppress::<S>),
+        )
+        .doc(
+            action_doc::<false>(),
         ),
         ep(
             "POST",
@@ -392,6 +675,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Close a resolved alert",
             post(manage::close::<S>),
+        )
+        .doc(
+            action_doc::<false>(),
         ),
         ep(
             "POST",
@@ -400,6 +686,13 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Add a note",
             post(manage::note::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the alert's id")
+                .json::<manage::NoteBody>()
+                .ok(manage::note_shape())
+                .errors(&[400, 404, 422, 429, 503]),
         ),
         ep(
             "POST",
@@ -408,6 +701,14 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Set or clear the assignee",
             post(manage::assign::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the alert's id")
+                .json::<manage::AssignBody>()
+                .body_optional()
+                .ok(manage::assign_shape())
+                .errors(&[400, 404, 422, 429, 503]),
         ),
         ep(
             "GET",
@@ -416,6 +717,11 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Liveness and readiness",
             get(monitoring::health::<S>),
+        )
+        .doc(
+            Doc::new()
+                .ok(monitoring::health_shape())
+                .reply(503, "not ready: the store or the engine fails", JSON, monitoring::health_shape()),
         ),
         ep(
             "GET",
@@ -424,6 +730,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "The server's metrics in the Prometheus text format",
             get(monitoring::prometheus::<S>),
+        )
+        .doc(
+            Doc::new().reply(200, "the Prometheus text format", "text/plain", Shape::string()),
         ),
         ep(
             "POST",
@@ -432,6 +741,13 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             ALERT_BATCH,
             "Alertmanager API v2: receive alerts (Prometheus, Grafana, vmalert)",
             post(alertmanager::post_alerts::<S>),
+        )
+        .doc(
+            Doc::new()
+                .body(JSON, am::postable_alerts_shape())
+                .empty(200, "every valid alert is committed (empty body)")
+                .reply(400, "Alertmanager's answer: a JSON string naming each invalid alert (the valid ones are taken)", JSON, am::bad_request_shape())
+                .errors(&[429, 503]),
         ),
         ep(
             "GET",
@@ -440,6 +756,18 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Alertmanager API v2: open alerts with Alertmanager's filters",
             get(alertmanager::get_alerts::<S>),
+        )
+        .doc(
+            Doc::new()
+                .param("active", Shape::boolean(), "list active and acknowledged alerts (default true)")
+                .param("silenced", Shape::boolean(), "list suppressed alerts (default true)")
+                .param("inhibited", Shape::boolean(), "leaves out nothing: klaxon has no inhibited alerts here")
+                .param("unprocessed", Shape::boolean(), "list pending alerts (default true)")
+                .param("filter", Shape::array(Shape::string()), "label matchers, all of which must hold")
+                .param("receiver", Shape::string(), "a regular expression on the receiver")
+                .ok(am::gettable_alerts_shape())
+                .reply(400, "a parameter that does not parse: a JSON string", JSON, am::bad_request_shape())
+                .errors(&[503]),
         ),
         ep(
             "POST",
@@ -448,6 +776,15 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Create a silence, or change one (Alertmanager API v2)",
             post(silences::post::<S>),
+        )
+        .doc(
+            Doc::new()
+                .body(JSON, am::postable_silence_shape())
+                .ok(am::silence_id_shape())
+                .reply(400, "a bad silence: a JSON string", JSON, am::bad_request_shape())
+                .reply(404, "no silence of that id: a JSON string", JSON, Shape::string())
+                .reply(422, "a body against Alertmanager's schema, or over a size limit", JSON, am::unprocessable_shape())
+                .errors(&[429, 503]),
         ),
         ep(
             "GET",
@@ -456,6 +793,13 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Silences, with Alertmanager's `filter` (Alertmanager API v2)",
             get(silences::list::<S>),
+        )
+        .doc(
+            Doc::new()
+                .param("filter", Shape::array(Shape::string()), "label matchers the silence must have")
+                .ok(Shape::array(am::gettable_silence_shape()))
+                .reply(400, "a filter that does not parse", JSON, am::bad_request_shape())
+                .errors(&[503]),
         ),
         ep(
             "GET",
@@ -464,6 +808,11 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "One silence (Alertmanager API v2)",
             get(silences::get_one::<S>),
+        )
+        .doc(
+            silence_doc()
+                .ok(am::gettable_silence_shape())
+                .errors(&[503]),
         ),
         ep(
             "DELETE",
@@ -472,6 +821,11 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Expire a silence (Alertmanager API v2)",
             delete(silences::delete::<S>),
+        )
+        .doc(
+            silence_doc()
+                .empty(200, "expired (empty body)")
+                .errors(&[429, 503]),
         ),
         ep(
             "GET",
@@ -480,6 +834,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Alertmanager API v2: status of this single, ready node",
             alertmanager::status_route::<S>(),
+        )
+        .doc(
+            Doc::new().ok(am::status_shape()),
         ),
         ep(
             "GET",
@@ -488,6 +845,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             SMALL,
             "Alertmanager API v2: the receivers alerts go to",
             get(alertmanager::receivers::<S>),
+        )
+        .doc(
+            Doc::new().ok(am::receivers_shape()).errors(&[503]),
         ),
     ]
 }

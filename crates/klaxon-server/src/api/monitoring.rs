@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::clock::wall_ms;
 use crate::error::ApiResult;
+use crate::openapi::shape::Shape;
 use crate::state::AppState;
 
 /// `GET /monitoring/health`: no token needed. 200 when ready (store writable, engine alive),
@@ -69,6 +70,29 @@ pub(crate) async fn health<S: Store + Clone>(State(st): State<AppState<S>>) -> i
     (status, Json(body))
 }
 
+/// The answer of `GET /monitoring/health`, ready (200) or not (503).
+pub(crate) fn health_shape() -> Shape {
+    Shape::object()
+        .req("status", Shape::one_of_text(&["ok", "degraded"]))
+        .req("live", Shape::boolean())
+        .req("ready", Shape::boolean())
+        .req("store", Shape::one_of_text(&["ok", "unavailable"]))
+        .req(
+            "store_error",
+            Shape::object()
+                .req("since", Shape::time().nullable())
+                .req("error", Shape::string())
+                .opt("database", Shape::string())
+                .nullable()
+                .describe("why the store cannot write, while it cannot"),
+        )
+        .req("engine", Shape::one_of_text(&["ok", "stalled"]))
+        .req("queue_depth", Shape::integer())
+        .req("telemetry_buffered", Shape::integer())
+        .req("failing_channels", Shape::array(Shape::string()))
+        .req("channels", Shape::array(channel_shape()))
+}
+
 /// One channel's health as health and the delivery statistics show it.
 pub(crate) fn channel_json(c: &crate::pipeline::notify::health::ChannelState) -> serde_json::Value {
     json!({
@@ -82,6 +106,21 @@ pub(crate) fn channel_json(c: &crate::pipeline::notify::health::ChannelState) ->
         "failed_attempts": c.failed_attempts,
         "last_error": c.last_error,
     })
+}
+
+/// The shape of [`channel_json`], `ChannelHealth` in the OpenAPI document.
+pub(crate) fn channel_shape() -> Shape {
+    Shape::object()
+        .req("receiver", Shape::string())
+        .req("channel", Shape::string())
+        .req("index", Shape::integer())
+        .req("state", Shape::one_of_text(&["ok", "failing"]))
+        .req("last_success", Shape::time().nullable())
+        .req("last_failure", Shape::time().nullable())
+        .req("consecutive_failures", Shape::count())
+        .req("failed_attempts", Shape::count())
+        .req("last_error", Shape::string().nullable())
+        .named("ChannelHealth")
 }
 
 /// One figure of a channel's health.

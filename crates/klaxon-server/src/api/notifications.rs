@@ -29,6 +29,7 @@ use tokio::sync::broadcast;
 use crate::auth::Need;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::CHANNELS;
+use crate::openapi::shape::Shape;
 use crate::state::AppState;
 
 /// `GET /alerts/metrics/delivery`: per channel, the outbox's rows by status (durable, every
@@ -91,6 +92,62 @@ pub(crate) async fn delivery<S: Store + Clone>(
     Ok(Json(
         json!({"channels": channels, "receivers": receivers, "failing": failing}),
     ))
+}
+
+/// The answer of `GET /alerts/metrics/delivery`.
+pub(crate) fn delivery_shape() -> Shape {
+    let n = Shape::count;
+    let latency = Shape::object()
+        .req("p50", n().nullable())
+        .req("p99", n().nullable())
+        .req("samples", n());
+    let since_start = Shape::object()
+        .req("sent", n())
+        .req("failed_attempts", n())
+        .req("failed", n())
+        .req("retries", n())
+        .req("dead", n());
+    let channel = Shape::object()
+        .req("sent", n())
+        .req("failed", n())
+        .req("retrying", n())
+        .req("dead", n())
+        .req("pending", n())
+        .req("latency_ms", latency)
+        .req("failed_attempts", n())
+        .req("since_start", since_start);
+    let receiver = Shape::object()
+        .req("name", Shape::string())
+        .req("channels", Shape::array(Shape::string()));
+    Shape::object()
+        .req(
+            "channels",
+            Shape::map(channel).describe(
+                "by channel kind: the outbox's rows by status, counts since start, latency",
+            ),
+        )
+        .req("receivers", Shape::array(receiver))
+        .req("failing", Shape::array(super::monitoring::channel_shape()))
+}
+
+/// The query of `GET /notifications/ws`: the connection's first filter.
+pub(crate) fn ws_query() -> Shape {
+    let list = || Shape::string().describe("comma-separated: any of them");
+    Shape::object()
+        .opt("receiver", list())
+        .opt(
+            "kind",
+            Shape::string().describe("firing, acknowledged, resolved, escalated; comma-separated"),
+        )
+        .opt("severity", list())
+        .opt(
+            "matchers",
+            Shape::string().describe("`{team=\"db\"}`: some alert of the notification matches all"),
+        )
+        .opt(
+            "after_id",
+            Shape::integer().describe("replay the stored notifications after this id first"),
+        )
 }
 
 /// What a connection wants to see.

@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Query, Text};
+use crate::openapi::shape::{Schema, Shape};
 use crate::pipeline::driver::Input;
 use crate::state::AppState;
 
@@ -25,6 +26,65 @@ pub(crate) struct SetQuery {
     group: Option<String>,
     name: Option<String>,
     author: Option<String>,
+}
+
+impl Schema for SetQuery {
+    fn shape() -> Shape {
+        Shape::object()
+            .opt(
+                "group",
+                Shape::string().describe("the rule-set group (default `default`)"),
+            )
+            .opt(
+                "name",
+                Shape::string().describe("the set's name, when its header has none"),
+            )
+            .opt("author", Shape::string().describe("who stores it"))
+    }
+}
+
+/// The query of reading or activating one version: its group.
+pub(crate) struct GroupQuery;
+
+impl Schema for GroupQuery {
+    fn shape() -> Shape {
+        Shape::object().opt(
+            "group",
+            Shape::string().describe("the rule-set group (default `default`)"),
+        )
+    }
+}
+
+/// A rule-set document, as the body of storing or checking one.
+pub(crate) fn document_shape() -> Shape {
+    Shape::object().describe(
+        "a rule-set document: event rules (docs/rules.md) or threshold rules (docs/threshold-rules.md); read as UTF-8 text whatever the content type",
+    )
+}
+
+/// A problem found in a rule document, `RuleError` in the OpenAPI document.
+pub(crate) fn rule_error_shape() -> Shape {
+    Shape::object()
+        .req(
+            "rule",
+            Shape::string()
+                .nullable()
+                .describe("the rule's id when it has one"),
+        )
+        .req(
+            "index",
+            Shape::count()
+                .nullable()
+                .describe("the rule's 0-based index in `rules`"),
+        )
+        .req(
+            "field",
+            Shape::string().describe("dotted path in the rule or document"),
+        )
+        .req("message", Shape::string())
+        .req("line", Shape::count().nullable())
+        .req("column", Shape::count().nullable())
+        .named("RuleError")
 }
 
 fn group(q: &SetQuery) -> String {
@@ -45,6 +105,54 @@ pub(crate) fn record_json(r: &RuleSetRecord, with_json: bool) -> Value {
         v["rule_set"] = serde_json::from_str(&r.json).unwrap_or(Value::Null);
     }
     v
+}
+
+/// The fields of [`record_json`] without the document, added to `object`.
+fn record_fields(object: Shape) -> Shape {
+    object
+        .req("kind", Shape::one_of_text(&["event", "threshold"]))
+        .req("group", Shape::string())
+        .req("name", Shape::string())
+        .req("version", Shape::integer())
+        .req("author", Shape::string().nullable())
+        .req("created_at", Shape::time())
+        .req("active", Shape::boolean())
+}
+
+/// The shape of [`record_json`] without the document, `RuleSetRecord` in the OpenAPI document.
+pub(crate) fn record_shape() -> Shape {
+    record_fields(Shape::object()).named("RuleSetRecord")
+}
+
+/// One version with its document.
+pub(crate) fn record_with_document_shape() -> Shape {
+    record_fields(Shape::object()).req("rule_set", Shape::any().describe("the document as stored"))
+}
+
+/// The answer of storing a version: the record and the document's warnings.
+pub(crate) fn created_shape() -> Shape {
+    record_fields(Shape::object()).req("warnings", Shape::array(rule_error_shape()))
+}
+
+/// The answer of a check.
+pub(crate) fn check_shape() -> Shape {
+    Shape::object()
+        .req("valid", Shape::boolean())
+        .req("rules", Shape::count())
+        .req("warnings", Shape::array(rule_error_shape()))
+}
+
+/// The answer of a listing.
+pub(crate) fn list_shape() -> Shape {
+    let active = Shape::object()
+        .req("name", Shape::string())
+        .req("version", Shape::integer());
+    Shape::object()
+        .req("rule_sets", Shape::array(record_shape()))
+        .req(
+            "active",
+            Shape::map(active).describe("the active version of each group"),
+        )
 }
 
 /// A validated document of either kind.

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, JsonBody, Path};
+use crate::openapi::shape::{Schema, Shape};
 use crate::state::AppState;
 
 /// Names and user names are at most this many characters.
@@ -30,6 +31,27 @@ pub(crate) struct CreateBody {
     /// A duration from now (`"30d"`) or an RFC 3339 time.
     expires: Option<String>,
     user: Option<String>,
+}
+
+impl Schema for CreateBody {
+    fn shape() -> Shape {
+        let name = Shape::string()
+            .with("minLength", 1.into())
+            .with("maxLength", 100.into())
+            .describe("1 to 100 characters, not only digits");
+        Shape::object()
+            .req("name", name.clone())
+            .req(
+                "role",
+                Shape::one_of_text(&["ingest", "viewer", "responder", "admin"]),
+            )
+            .opt(
+                "expires",
+                Shape::string().describe("a duration from now (`30d`) or an RFC 3339 time"),
+            )
+            .opt("user", name)
+            .closed()
+    }
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -50,6 +72,46 @@ pub(crate) fn token_json(t: &TokenRecord, now: i64) -> Value {
         "revoked_at": t.revoked_at.map(format_ts),
         "last_used_at": t.last_used_at.map(format_ts),
     })
+}
+
+/// The fields of [`token_json`], added to `object`.
+fn token_fields(object: Shape) -> Shape {
+    let (text, time) = (Shape::string, Shape::time);
+    object
+        .req("id", Shape::integer())
+        .req("name", text())
+        .req(
+            "role",
+            Shape::one_of_text(&["ingest", "viewer", "responder", "admin"]),
+        )
+        .req("user", text().nullable())
+        .req(
+            "state",
+            Shape::one_of_text(&["active", "expired", "revoked"]),
+        )
+        .req("created_at", time())
+        .req("created_by", text().nullable())
+        .req("expires_at", time().nullable())
+        .req("revoked_at", time().nullable())
+        .req("last_used_at", time().nullable())
+}
+
+/// The shape of [`token_json`], `Token` in the OpenAPI document.
+pub(crate) fn token_shape() -> Shape {
+    token_fields(Shape::object()).named("Token")
+}
+
+/// The answer of `POST /v1/tokens`: the token and its secret.
+pub(crate) fn created_shape() -> Shape {
+    token_fields(Shape::object()).req(
+        "token",
+        Shape::string().describe("the secret, shown only in this answer"),
+    )
+}
+
+/// The answer of `GET /v1/tokens`.
+pub(crate) fn list_shape() -> Shape {
+    Shape::object().req("tokens", Shape::array(token_shape()))
 }
 
 /// A name: 1 to 100 characters, no control characters, not only digits (a token is named by

@@ -21,6 +21,8 @@ use crate::auth::{allows, Need};
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Path, Raw};
+use crate::openapi::doc::{Doc, JSON};
+use crate::openapi::shape::Shape;
 use crate::state::{Access, AppState, BodyLimit, Endpoint};
 pub(crate) use guard::guard;
 
@@ -41,7 +43,22 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         body: BodyLimit::SMALL,
         summary,
         handler,
+        doc: Doc::new(),
     };
+    let file = |media: &'static str| {
+        Doc::new()
+            .header(
+                "If-None-Match",
+                Shape::string(),
+                "the ETag of the copy the browser has",
+            )
+            .reply(200, "the file", media, Shape::string())
+            .empty(304, "the browser's copy is current")
+    };
+    let token_body = Shape::object().req(
+        "token",
+        Shape::string().describe("a viewer, responder or admin token"),
+    );
     vec![
         e(
             "GET",
@@ -49,13 +66,21 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Access::Public,
             "The dashboard (it asks for a token when not signed in)",
             get(index),
-        ),
+        )
+        .doc(file("text/html")),
         e(
             "GET",
             "/ui/assets/{file}",
             Access::Public,
             "The dashboard's embedded scripts, styles and icon",
             get(asset),
+        )
+        .doc(
+            file("text/javascript")
+                .path("file", Shape::string(), "the file's name")
+                .reply(200, "the file", "text/css", Shape::string())
+                .reply(200, "the file", "image/svg+xml", Shape::string())
+                .errors(&[404]),
         ),
         e(
             "POST",
@@ -63,6 +88,14 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Access::Public,
             "Sign in to the dashboard with a token (JSON {\"token\"} or a form); sets the session cookie",
             post(signin::<S>),
+        )
+        .doc(
+            Doc::new()
+                .body(JSON, token_body.clone())
+                .body("application/x-www-form-urlencoded", token_body)
+                .ok(session_shape())
+                .empty(303, "a form is sent back to the page (`?signin=failed` when refused)")
+                .errors(&[401, 403, 422, 503]),
         ),
         e(
             "POST",
@@ -70,6 +103,12 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Access::Public,
             "End the dashboard session and clear its cookie",
             post(signout::<S>),
+        )
+        .doc(
+            Doc::new()
+                .no_body()
+                .empty(204, "the session is over and its cookie cleared")
+                .errors(&[401, 403, 503]),
         ),
         e(
             "GET",
@@ -77,7 +116,8 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Access::Token(Need::Read),
             "The dashboard session: name, role, what it may do, CSRF token, expiry",
             get(current::<S>),
-        ),
+        )
+        .doc(Doc::new().ok(session_shape()).errors(&[503])),
     ]
 }
 
@@ -275,6 +315,27 @@ fn session_json(s: &Session) -> Value {
         "csrf": s.csrf,
         "expires_at": format_ts(s.expires_at),
     })
+}
+
+/// The shape of [`session_json`].
+fn session_shape() -> Shape {
+    let may = Shape::object()
+        .req("read", Shape::boolean())
+        .req("respond", Shape::boolean())
+        .req("admin", Shape::boolean());
+    Shape::object()
+        .req("name", Shape::string())
+        .req(
+            "role",
+            Shape::one_of_text(&["viewer", "responder", "admin"]),
+        )
+        .req("may", may)
+        .req(
+            "csrf",
+            Shape::string().describe("send it as X-CSRF-Token with every change"),
+        )
+        .req("expires_at", Shape::time())
+        .named("Session")
 }
 
 fn no_store(resp: &mut Response) {

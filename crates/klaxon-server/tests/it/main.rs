@@ -18,6 +18,7 @@ mod mute;
 mod noise;
 mod notify;
 mod notify_hardening;
+mod openapi;
 mod pipeline;
 mod test_layout;
 mod threshold;

@@ -421,7 +421,11 @@ async fn an_smtp_relay_that_refuses_every_connection_is_logged_named_and_counted
     assert_eq!(st, 200, "{h}");
     assert_eq!(h["status"], "degraded", "{h}");
     assert_eq!(h["ready"], true, "{h}");
-    assert_eq!(h["failing_channels"], json!(["refusing-relay/email#0"]), "{h}");
+    assert_eq!(
+        h["failing_channels"],
+        json!(["refusing-relay/email#0"]),
+        "{h}"
+    );
     let c = &h["channels"][0];
     assert_eq!(
         (&c["receiver"], &c["channel"], &c["state"]),
@@ -474,7 +478,9 @@ async fn an_smtp_relay_that_refuses_every_connection_is_logged_named_and_counted
     let text = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
     let warnings: Vec<&str> = text
         .lines()
-        .filter(|l| l.contains("notification delivery failed") && l.contains("receiver=refusing-relay"))
+        .filter(|l| {
+            l.contains("notification delivery failed") && l.contains("receiver=refusing-relay")
+        })
         .collect();
     assert_eq!(warnings.len(), 1, "{text}");
     assert!(
