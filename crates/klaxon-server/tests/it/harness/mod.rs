@@ -134,7 +134,16 @@ pub(crate) async fn serve(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Runnin
 
 /// As [`serve`], listening on `addr` (a restart on the port of a stopped server).
 pub(crate) async fn serve_at(dir: &Path, addr: &str, tweak: impl FnOnce(&mut Config)) -> Running {
-    let (server, store) = started(dir, tweak).await;
+    // The configured address, as a server run from its configuration has it: the outbound
+    // policy knows its own address from the start, not only once the listener task runs.
+    let listen = addr.to_owned();
+    let (server, store) = started(dir, |c| {
+        if !listen.ends_with(":0") {
+            c.listen = listen;
+        }
+        tweak(c);
+    })
+    .await;
     let app = server.router();
     let permits = server.ingest_permits();
     let telemetry_budget = server.telemetry_budget();
