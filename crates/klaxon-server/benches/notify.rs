@@ -352,7 +352,10 @@ async fn small_receiver() {
         );
         let t0 = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t0.elapsed() < Duration::from_secs(10), "python did not start");
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "python did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let dir = harness::data_dir(&format!("bench-small-receiver-{per_host}"));
