@@ -135,6 +135,20 @@ fn a_file_of_neither_kind_shows_the_first_error_of_each() {
         "{}",
         text(&out.stderr)
     );
+
+    let out = klaxon(&["rules", "check", "--json", path(&file)], None);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json output");
+    assert_eq!(doc["kind"], serde_json::Value::Null, "{doc}");
+    let kinds: Vec<&str> = doc["tried"]
+        .as_array()
+        .expect("tried")
+        .iter()
+        .filter_map(|t| t["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["event", "threshold"], "{doc}");
+    assert_eq!(doc["errors"].as_array().map(Vec::len), Some(2), "{doc}");
+    assert_eq!(doc["errors"][1]["line"], 2, "{doc}");
 }
 
 #[test]
