@@ -1,0 +1,193 @@
+//! The ingest decoder: a body of signals (a JSON array, NDJSON whole or streamed in chunks) into
+//! signals and rejections by position (the array element or the line, from 1). Pure: it holds
+//! at most one partial line of a stream and knows nothing of queues, the store or HTTP; the
+//! ingest handler feeds what it yields to the engine.
+
+use std::borrow::Cow;
+
+use klaxon_engine::wire::parse_signal;
+use klaxon_engine::Signal;
+use serde_json::value::RawValue;
+
+/// One element or line of a body.
+// Each is moved straight into the handler's chunk of signals, never stored: boxing the signal
+// would only add an allocation per signal.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum Decoded {
+    /// A signal whose JSON took `json_len` bytes.
+    Signal {
+        signal: Signal,
+        line: usize,
+        json_len: usize,
+    },
+    Rejected {
+        line: usize,
+        error: String,
+    },
+}
+
+/// The elements of a JSON array body, each parsed from its own text as a line of NDJSON is
+/// (a key given twice is refused, and so is an element over `max_line` bytes). `Err`: the body
+/// is not a JSON array.
+pub(crate) fn array(
+    body: &[u8],
+    max_line: usize,
+) -> Result<impl Iterator<Item = Decoded> + '_, String> {
+    let items: Vec<&RawValue> =
+        serde_json::from_slice(body).map_err(|e| format!("invalid JSON array: {e}"))?;
+    Ok(items.into_iter().enumerate().map(move |(i, raw)| {
+        let text = raw.get();
+        let line = i + 1;
+        if text.len() > max_line {
+            return Decoded::Rejected {
+                line,
+                error: format!("signal over {max_line} bytes"),
+            };
+        }
+        signal(text, line)
+    }))
+}
+
+/// The lines of an NDJSON body held whole (sent without its content type, or one object).
+/// `Err`: the body is not UTF-8.
+pub(crate) fn lines(
+    body: &[u8],
+    max_line: usize,
+) -> Result<impl Iterator<Item = Decoded> + '_, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
+    Ok(text.lines().enumerate().filter_map(move |(i, text)| {
+        let line = i + 1;
+        if text.trim().is_empty() {
+            return None;
+        }
+        if text.len() > max_line {
+            return Some(Decoded::Rejected {
+                line,
+                error: format!("line over {max_line} bytes"),
+            });
+        }
+        Some(signal(text, line))
+    }))
+}
+
+/// How many lines [`lines`] reads in `body` (what `str::lines` counts).
+pub(crate) fn line_count(body: &[u8]) -> usize {
+    std::str::from_utf8(body).map_or(0, |t| t.lines().count())
+}
+
+fn signal(text: &str, line: usize) -> Decoded {
+    match parse_signal(text) {
+        Ok(signal) => Decoded::Signal {
+            signal,
+            line,
+            json_len: text.len(),
+        },
+        Err(e) => Decoded::Rejected {
+            line,
+            error: e.to_string(),
+        },
+    }
+}
+
+/// A line of a stream: its bytes (borrowed from the chunk when it lies within one), or the
+/// mark of a line over the limit, whose bytes were dropped as they came.
+pub(crate) enum Piece<'a> {
+    Line(Cow<'a, [u8]>),
+    TooLong,
+}
+
+/// Splits a streamed NDJSON body into lines across chunks, holding at most `max_line` bytes
+/// of a partial line.
+pub(crate) struct Splitter {
+    max_line: usize,
+    pending: Vec<u8>,
+    /// Inside a line that is over the limit.
+    skipping: bool,
+    line_no: usize,
+}
+
+impl Splitter {
+    pub(crate) fn new(max_line: usize) -> Splitter {
+        Splitter {
+            max_line,
+            pending: Vec::new(),
+            skipping: false,
+            line_no: 0,
+        }
+    }
+
+    /// The number of the last line returned.
+    pub(crate) fn line_no(&self) -> usize {
+        self.line_no
+    }
+
+    /// The next complete line of `rest` with its number, advancing `rest` past it; `None` once
+    /// `rest` holds no newline, its bytes kept (or counted over the limit) for the next chunk.
+    pub(crate) fn next<'a>(&mut self, rest: &mut &'a [u8]) -> Option<(usize, Piece<'a>)> {
+        let Some(pos) = rest.iter().position(|&b| b == b'\n') else {
+            if !self.skipping {
+                self.pending.extend_from_slice(rest);
+                if self.pending.len() > self.max_line {
+                    self.pending = Vec::new();
+                    self.skipping = true;
+                }
+            }
+            *rest = &[];
+            return None;
+        };
+        let (head, tail) = rest.split_at(pos);
+        *rest = &tail[1..];
+        self.line_no += 1;
+        if self.skipping {
+            self.skipping = false;
+            return Some((self.line_no, Piece::TooLong));
+        }
+        if self.pending.is_empty() {
+            Some((self.line_no, Piece::Line(Cow::Borrowed(head))))
+        } else {
+            self.pending.extend_from_slice(head);
+            let full = std::mem::take(&mut self.pending);
+            Some((self.line_no, Piece::Line(Cow::Owned(full))))
+        }
+    }
+
+    /// The last line, when the body does not end with a newline.
+    pub(crate) fn finish(&mut self) -> Option<(usize, Piece<'static>)> {
+        if self.skipping {
+            self.skipping = false;
+            self.line_no += 1;
+            Some((self.line_no, Piece::TooLong))
+        } else if !self.pending.is_empty() {
+            self.line_no += 1;
+            let last = std::mem::take(&mut self.pending);
+            Some((self.line_no, Piece::Line(Cow::Owned(last))))
+        } else {
+            None
+        }
+    }
+}
+
+/// One line of a stream as a signal or a rejection; `None` for a blank line.
+pub(crate) fn piece(line: usize, piece: &Piece<'_>, max_line: usize) -> Option<Decoded> {
+    let too_long = || Decoded::Rejected {
+        line,
+        error: format!("line over {max_line} bytes"),
+    };
+    let bytes = match piece {
+        Piece::TooLong => return Some(too_long()),
+        Piece::Line(b) if b.len() > max_line => return Some(too_long()),
+        Piece::Line(b) => b,
+    };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Some(Decoded::Rejected {
+            line,
+            error: "line is not UTF-8".to_owned(),
+        });
+    };
+    let text = text.trim_end_matches('\r');
+    if text.trim().is_empty() {
+        return None;
+    }
+    Some(signal(text, line))
+}
