@@ -191,3 +191,62 @@ pub(crate) fn piece(line: usize, piece: &Piece<'_>, max_line: usize) -> Option<D
     }
     Some(signal(text, line))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each line's number and what became of it: the signal's JSON length, or the error.
+    fn stream(chunks: &[&[u8]], max_line: usize) -> Vec<(usize, Result<usize, String>)> {
+        let mut lines = Splitter::new(max_line);
+        let mut out = Vec::new();
+        let mut take = |line, p: &Piece<'_>| match piece(line, p, max_line) {
+            Some(Decoded::Signal { line, json_len, .. }) => out.push((line, Ok(json_len))),
+            Some(Decoded::Rejected { line, error }) => out.push((line, Err(error))),
+            None => {}
+        };
+        for chunk in chunks {
+            let mut rest = *chunk;
+            while let Some((line, p)) = lines.next(&mut rest) {
+                take(line, &p);
+            }
+        }
+        if let Some((line, p)) = lines.finish() {
+            take(line, &p);
+        }
+        out
+    }
+
+    #[test]
+    fn a_stream_reads_the_same_whatever_its_chunks() {
+        let body = b"{\"kind\":\"mark\",\"process\":\"p\",\"action\":\"A\"}\r\n\n\
+            {\"kind\":\"mark\",\"process\":\"p\",\"action\":\"BBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\"}\n\
+            \xc3(\n{\"kind\":\"mark\",\"process\":\"p\",\"action\":\"C\"}";
+        let whole = stream(&[body], 60);
+        assert_eq!(
+            whole,
+            vec![
+                (1, Ok(42)),
+                (3, Err("line over 60 bytes".to_owned())),
+                (4, Err("line is not UTF-8".to_owned())),
+                (5, Ok(42)),
+            ]
+        );
+        for size in 1..body.len() {
+            let chunks: Vec<&[u8]> = body.chunks(size).collect();
+            assert_eq!(stream(&chunks, 60), whole, "chunks of {size}");
+        }
+    }
+
+    #[test]
+    fn a_stream_holds_at_most_one_line_of_the_limit() {
+        let mut lines = Splitter::new(8);
+        let mut rest: &[u8] = b"0123456789abcdef";
+        assert!(lines.next(&mut rest).is_none());
+        assert!(lines.pending.is_empty() && lines.skipping);
+        let mut rest: &[u8] = b"more\n{}";
+        assert!(matches!(lines.next(&mut rest), Some((1, Piece::TooLong))));
+        assert!(lines.next(&mut rest).is_none());
+        assert_eq!(lines.pending, b"{}");
+    }
+}
