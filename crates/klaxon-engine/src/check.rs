@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::locate::{locate, steps, Step};
+use crate::locate::{self, steps, Step};
 use crate::severity::Severity;
 
 /// One problem found in a rule document (an error or, in a parser's warnings, a warning).
@@ -290,14 +290,11 @@ pub(crate) fn parse<L, S>(
     };
     let set = document(&mut checker, &doc);
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut budget = MAX_LOCATED;
-    for e in checker.errors.iter_mut().chain(checker.warnings.iter_mut()) {
-        if budget == 0 {
-            break;
-        }
-        budget -= 1;
-        place(text, &doc, e);
-    }
+    place(
+        text,
+        &doc,
+        checker.errors.iter_mut().chain(checker.warnings.iter_mut()),
+    );
     if checker.errors.is_empty() {
         Ok(Parsed {
             set,
@@ -308,32 +305,63 @@ pub(crate) fn parse<L, S>(
     }
 }
 
-/// How many errors and warnings of one document get a line and column: each costs a pass over
-/// the text, so a document with very many errors gets the first ones placed and the rest named
-/// by rule and field only.
-pub(crate) const MAX_LOCATED: usize = 200;
+/// How many bytes, per byte of the document, finding the fields of its errors may read: a
+/// document with very many errors in one large rule gets the first ones placed and the rest
+/// named by rule and field only, so placing stays linear in the document's size.
+pub(crate) const PLACE_READS_PER_BYTE: usize = 16;
 
-/// Gives `e` the line and column of its field in `text` (`doc` is the text, parsed). The fields
-/// of a rule are found under the rule: `rules[i]` of a set, element `i` of a bare array of
-/// rules, or the document itself when it is one bare rule.
-fn place(text: &str, doc: &Value, e: &mut RuleError) {
-    if e.line.is_some() {
+/// Gives each error the line and column of its field in `text` (`doc` is the text, parsed).
+/// The fields of a rule are found under the rule: `rules[i]` of a set, element `i` of a bare
+/// array of rules, or the document itself when it is one bare rule. The rules are found in one
+/// pass, each field is looked for within its rule, and lines and columns are counted in one
+/// more pass.
+fn place<'e>(text: &str, doc: &Value, errors: impl Iterator<Item = &'e mut RuleError>) {
+    let Some(root) = locate::root(text) else {
         return;
-    }
-    let base = match (e.index, doc) {
-        (None, _) => vec![],
-        (Some(i), Value::Array(_)) => vec![Step::Index(i)],
-        (Some(_), Value::Object(o)) if !o.contains_key("rules") && !o.contains_key("header") => {
-            vec![]
+    };
+    let rules: Option<Vec<usize>> = match doc {
+        Value::Array(_) => Some(locate::elements(text, root)),
+        Value::Object(o) if o.contains_key("rules") || o.contains_key("header") => {
+            let (at, _) = locate::offset(text, root, [Step::Key("rules")]);
+            // `at` is the key; its value follows the colon.
+            let value = text[at..].find(':').map_or(at, |c| {
+                at + c + 1 + locate::root(&text[at + c + 1..]).unwrap_or(0)
+            });
+            Some(if at == root {
+                Vec::new()
+            } else {
+                locate::elements(text, value)
+            })
         }
-        (Some(i), _) => vec![Step::Key("rules"), Step::Index(i)],
+        _ => None,
     };
-    let field = if e.index.is_none() && e.field == "document" {
-        ""
-    } else {
-        e.field.as_str()
-    };
-    if let Some((line, column)) = locate(text, base.iter().copied().chain(steps(field))) {
+    let mut budget = text.len().saturating_mul(PLACE_READS_PER_BYTE);
+    let mut placed: Vec<(&mut RuleError, usize)> = Vec::new();
+    for e in errors {
+        if e.line.is_some() {
+            continue;
+        }
+        let from = match (e.index, &rules) {
+            (None, _) | (Some(_), None) => root,
+            (Some(i), Some(starts)) => starts.get(i).copied().unwrap_or(root),
+        };
+        let field = if e.index.is_none() && e.field == "document" {
+            ""
+        } else {
+            e.field.as_str()
+        };
+        let (at, read) = locate::offset(text, from, steps(field));
+        let Some(left) = budget.checked_sub(read) else {
+            break;
+        };
+        budget = left;
+        placed.push((e, at));
+    }
+    let offsets: Vec<usize> = placed.iter().map(|(_, at)| *at).collect();
+    for ((e, _), (line, column)) in placed
+        .into_iter()
+        .zip(locate::lines_and_columns(text, &offsets))
+    {
         e.line = Some(line);
         e.column = Some(column);
     }
@@ -680,15 +708,28 @@ mod tests {
     }
 
     #[test]
-    fn only_the_first_errors_of_a_document_are_placed() {
-        let rules: Vec<String> = (0..MAX_LOCATED + 5)
+    fn every_rule_error_is_placed_and_placing_stays_linear() {
+        let rules: Vec<String> = (0..2000)
             .map(|i| format!("{{\"id\": \"r{i}\", \"metric\": \"m\", \"threshold\": \"x\", \"operator\": \"gt\"}}"))
             .collect();
-        let text = format!("[{}]", rules.join(",\n"));
+        let text = format!("{{\"rules\": [{}]}}", rules.join(",\n"));
         let e = crate::threshold::parse_threshold_rules(&text).expect_err("bad thresholds");
-        assert!(e.len() > MAX_LOCATED, "{}", e.len());
-        assert_eq!(e.iter().filter(|e| e.line.is_some()).count(), MAX_LOCATED);
-        assert_eq!(e[MAX_LOCATED - 1].line, Some(MAX_LOCATED));
-        assert_eq!(e[MAX_LOCATED].line, None);
+        assert_eq!(e.len(), 2000);
+        assert!(
+            e.iter().enumerate().all(|(i, e)| e.line == Some(i + 1)),
+            "each error on its rule's line"
+        );
+        // One rule with many errors: each is looked for within the rule, and past the budget
+        // the rest are named by rule and field only.
+        let keys: Vec<String> = (0..3000).map(|i| format!("\"k{i}\": {i}")).collect();
+        let text = format!("[{{\"id\": \"r\", {}}}]", keys.join(", "));
+        let e = crate::threshold::parse_threshold_rules(&text).expect_err("unknown keys");
+        let placed = e.iter().filter(|e| e.line.is_some()).count();
+        assert!(placed > 10, "{placed}");
+        assert!(placed < 3000, "the budget stops placing: {placed}");
+        assert!(
+            e[..placed].iter().all(|e| e.line.is_some()),
+            "the first ones are placed"
+        );
     }
 }

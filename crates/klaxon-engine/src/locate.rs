@@ -1,7 +1,6 @@
 //! Where a field of a rule document is written: the line and column of a path such as
 //! `rules[2].condition.operator` in the document's text, so that a checker's error points at it.
-//! Owns no checks; reads text that has already parsed as JSON, without recursion and without
-//! allocating, one pass over the text per lookup.
+//! Owns no checks; reads text that has already parsed as JSON, without recursion.
 
 /// One step of a path: an object's key or an array's index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,35 +26,89 @@ pub(crate) fn steps(field: &str) -> impl Iterator<Item = Step<'_>> {
     })
 }
 
-/// The 1-based line and column (in characters) of the deepest part of `path` the text holds:
-/// the key of an object member, the start of an array element, or the document itself when it
-/// holds not even the first step. `None` only for a text with nothing in it.
-pub(crate) fn locate<'p>(
+/// The byte offset of the deepest part of `path` the text holds, walking from the value that
+/// starts at `from`: the key of an object member, the start of an array element, or `from`
+/// itself when the text holds not even the first step. Also returns how many bytes were read.
+pub(crate) fn offset<'p>(
     text: &str,
+    from: usize,
     path: impl IntoIterator<Item = Step<'p>>,
-) -> Option<(usize, usize)> {
+) -> (usize, usize) {
     let mut s = Scan {
         b: text.as_bytes(),
-        i: 0,
+        i: from,
     };
-    s.ws();
-    let mut found = (s.i < s.b.len()).then_some(s.i);
+    let mut found = from;
     for step in path {
         let at = match step {
             Step::Key(key) => s.member(key),
             Step::Index(n) => s.element(n),
         };
         match at {
-            Some(at) => found = Some(at),
+            Some(at) => found = at,
             None => break,
         }
     }
-    let at = found?;
-    let before = &text[..at];
-    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-    let line = before.matches('\n').count() + 1;
-    let column = text[line_start..at].chars().count() + 1;
-    Some((line, column))
+    (found, s.i.saturating_sub(from))
+}
+
+/// Where the document's value starts (`None` for a text with nothing in it).
+pub(crate) fn root(text: &str) -> Option<usize> {
+    text.bytes().position(|c| !c.is_ascii_whitespace())
+}
+
+/// The offsets of the elements of the array that starts at `at`, in one pass (none when it is
+/// not an array).
+pub(crate) fn elements(text: &str, at: usize) -> Vec<usize> {
+    let mut s = Scan {
+        b: text.as_bytes(),
+        i: at,
+    };
+    let mut out = Vec::new();
+    if s.eat(b'[').is_none() {
+        return out;
+    }
+    loop {
+        s.ws();
+        if matches!(s.b.get(s.i), None | Some(b']')) {
+            return out;
+        }
+        out.push(s.i);
+        if s.value().is_none() || s.eat(b',').is_none() {
+            return out;
+        }
+    }
+}
+
+/// The 1-based line and column (in characters) of each byte offset, in one pass over the text.
+pub(crate) fn lines_and_columns(text: &str, offsets: &[usize]) -> Vec<(usize, usize)> {
+    let mut order: Vec<usize> = (0..offsets.len()).collect();
+    order.sort_by_key(|&i| offsets[i]);
+    let mut out = vec![(0, 0); offsets.len()];
+    let (mut line, mut column) = (1, 1);
+    let mut chars = text.char_indices().peekable();
+    for i in order {
+        while let Some(&(pos, c)) = chars.peek() {
+            if pos >= offsets[i] {
+                break;
+            }
+            if c == '\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+            chars.next();
+        }
+        out[i] = (line, column);
+    }
+    out
+}
+
+#[cfg(test)]
+fn locate<'p>(text: &str, path: impl IntoIterator<Item = Step<'p>>) -> Option<(usize, usize)> {
+    let at = offset(text, root(text)?, path).0;
+    Some(lines_and_columns(text, &[at])[0])
 }
 
 /// A cursor over valid JSON text.
@@ -201,6 +254,18 @@ mod tests {
         assert_eq!(at("rules[9]"), Some((3, 3)));
         assert_eq!(at("nothing"), Some((1, 1)), "the document itself");
         assert_eq!(locate(" \n ", steps("a")), None);
+    }
+
+    #[test]
+    fn elements_and_places_in_one_pass() {
+        let text = "[1, {\"a\": [2]},\n \"é\", []]";
+        assert_eq!(elements(text, 0), [1, 4, 17, 23]);
+        assert_eq!(elements("{}", 0), Vec::<usize>::new());
+        assert_eq!(
+            lines_and_columns(text, &[23, 0, 17]),
+            [(2, 7), (1, 1), (2, 2)],
+            "any order; columns in characters"
+        );
     }
 
     #[test]
