@@ -6,13 +6,15 @@
 #
 #   scripts/fuzz-smoke.sh                  # every target, 10 s each
 #   FUZZ_SECONDS=60 scripts/fuzz-smoke.sh matchers duration
+#   FUZZ_TARGET_DIR=~/.cache/klaxon-fuzz scripts/fuzz-smoke.sh   # a build directory kept elsewhere
 #
 # New inputs go to a scratch directory, not to fuzz/corpus; a crash leaves its input in
 # fuzz/artifacts/<target>/ (reproduce with `cargo fuzz run -s none <target> <file>`).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-# The fuzz crate has its own build directory (fuzz/target): its flags differ from the workspace's.
-unset CARGO_TARGET_DIR
+# The fuzz crate has its own build directory (fuzz/target, or FUZZ_TARGET_DIR, which CI keeps
+# between runs): its flags differ from the workspace's.
+if [ -n "${FUZZ_TARGET_DIR:-}" ]; then export CARGO_TARGET_DIR="$FUZZ_TARGET_DIR"; else unset CARGO_TARGET_DIR; fi
 export RUSTC_BOOTSTRAP=1
 SECONDS_EACH=${FUZZ_SECONDS:-10}
 SANITIZER=${FUZZ_SANITIZER:-none}
