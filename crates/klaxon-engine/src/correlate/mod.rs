@@ -14,6 +14,7 @@ mod incident;
 mod index;
 mod noise;
 mod rarity;
+mod state;
 mod text;
 mod topology;
 
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 pub use config::{CorrelationConfig, ResolvePolicy};
 pub use evidence::{Evidence, Level};
 pub use noise::NoiseKind;
+pub use state::IncidentState;
 pub use topology::{parse_topology, Relation, Topology, TopologyError};
 
 use evidence::{LabelKey, Scores};
