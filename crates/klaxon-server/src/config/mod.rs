@@ -48,6 +48,9 @@ pub struct Config {
     pub server: Connections,
     /// HTTPS (`[tls]`); plain HTTP without it.
     pub tls: Option<Tls>,
+    /// Alert correlation into incidents (`[correlation]`, see docs/incidents.md): the
+    /// correlator's own settings, `enabled` and the `topology` file.
+    pub correlation: klaxon_engine::correlate::CorrelationConfig,
 }
 
 /// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
@@ -259,6 +262,7 @@ impl Default for Config {
             dashboard: Dashboard::default(),
             server: Connections::default(),
             tls: None,
+            correlation: klaxon_engine::correlate::CorrelationConfig::default(),
         }
     }
 }
