@@ -325,6 +325,8 @@ pub trait Store: Send + Sync + 'static {
         after_id: i64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<TimelineEntry>>> + Send;
+    /// The id of the newest timeline entry (0 for none).
+    fn latest_timeline_id(&self) -> impl Future<Output = Result<i64>> + Send;
     /// Every stored silence (expired ones too), ordered by id. Silences are written through
     /// [`AlertChange::Silence`], in the same commits as the alert changes they cause.
     fn silences(&self) -> impl Future<Output = Result<Vec<klaxon_engine::noise::Silence>>> + Send;

@@ -125,6 +125,7 @@ pub async fn incidents_keep_members_links_and_timelines<S: Store>(store: &Arc<S>
 
     let all = store.incident_timeline(0, 100).await.unwrap();
     assert_eq!(all.len(), 2);
+    assert_eq!(store.latest_timeline_id().await.unwrap(), all[1].id);
     assert!(store
         .incident_timeline(all[1].id, 100)
         .await

@@ -148,6 +148,12 @@ pub(crate) fn max_incident_id(conn: &Connection) -> Result<i64> {
         .map_err(map)
 }
 
+pub(crate) fn latest_timeline_id(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached("SELECT coalesce(max(id), 0) FROM incident_timeline")
+        .and_then(|mut st| st.query_row([], |r| r.get(0)))
+        .map_err(map)
+}
+
 fn members_of(conn: &Connection, id: i64) -> Result<Vec<Member>> {
     conn.prepare_cached(
         "SELECT alert_id, incident_id, joined_at, link FROM incident_members \

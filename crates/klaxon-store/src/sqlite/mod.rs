@@ -456,6 +456,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn latest_timeline_id(&self) -> Result<i64> {
+        self.read(incident::latest_timeline_id).await
+    }
+
     async fn silences(&self) -> Result<Vec<klaxon_engine::noise::Silence>> {
         self.read(read::silences).await
     }

@@ -655,7 +655,7 @@ fn round3(x: f64) -> f64 {
 }
 
 /// A link and its evidence as JSON (the shape `klaxon correlate` prints).
-pub(crate) fn link_json(l: &Link) -> Value {
+fn link_json(l: &Link) -> Value {
     let e = &l.evidence;
     let mut ev = Map::new();
     if let Some((_, why)) = &e.topology {

@@ -30,7 +30,7 @@ use crate::pipeline::driver::Fired;
 
 pub(crate) use change::{Change, Detail};
 pub(crate) use convert::is_uuid;
-pub(crate) use incident::{link_json, IncidentRefusal};
+pub(crate) use incident::IncidentRefusal;
 use incident::Desk;
 pub(crate) use klaxon_engine::lifecycle::{
     Act, Done, Labelled, Resend, Settings as LifecycleSettings, SilenceRefusal,
