@@ -170,6 +170,13 @@ impl Desk {
         }
     }
 
+    /// The sender of an alert gave its end.
+    pub(crate) fn ends_at(&mut self, alert: i64, end: i64) {
+        if let Some(f) = self.alerts.get_mut(&alert) {
+            f.ends_at = Some(end);
+        }
+    }
+
     fn fire(&mut self, rec: &AlertRecord, now: i64) {
         let Some(c) = &mut self.correlator else {
             return;

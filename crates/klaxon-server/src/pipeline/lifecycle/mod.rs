@@ -410,7 +410,13 @@ impl<S: Store + Clone> Manager<S> {
                 let mut ids = Vec::with_capacity(alerts.len());
                 for l in &alerts {
                     let answer = self.lc.apply(now, Input::Labelled(l), &mut self.fx);
-                    ids.push(self.firing(&answer, None));
+                    let fired = self.firing(&answer, None);
+                    // An end the sender gave: the incident desk resolves with the alert's own
+                    // time.
+                    if let (Answer::Firing { id: Some(id), .. }, Some(end)) = (&answer, l.ends_at) {
+                        self.desk.ends_at(*id, end);
+                    }
+                    ids.push(fired);
                 }
                 if let Some(r) = reply {
                     self.replies.push(Reply::Labelled(r, ids));
