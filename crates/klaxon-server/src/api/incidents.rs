@@ -71,7 +71,10 @@ pub(crate) fn incident_shape() -> Shape {
     Shape::object()
         .req("id", Shape::integer())
         .req("title", text())
-        .req("priority", text().describe("the highest severity of its alerts"))
+        .req(
+            "priority",
+            text().describe("the highest severity of its alerts"),
+        )
         .req("state", state_shape())
         .req("owner", text().nullable())
         .req("opened_at", time())
@@ -96,7 +99,9 @@ fn member_json(m: &Member) -> Value {
 
 fn link_shape() -> Shape {
     Shape::object()
-        .describe("the link that put the alert there: `alert`, `to`, `confidence`, `level`, `evidence`")
+        .describe(
+            "the link that put the alert there: `alert`, `to`, `confidence`, `level`, `evidence`",
+        )
         .nullable()
 }
 
@@ -141,8 +146,14 @@ pub(crate) struct ListParams {
 impl Schema for ListParams {
     fn shape() -> Shape {
         Shape::object()
-            .opt("cursor", Shape::integer().describe("`next_cursor` of the page before"))
-            .opt("limit", Shape::count().describe("at most this many (1 to 1000, default 50)"))
+            .opt(
+                "cursor",
+                Shape::integer().describe("`next_cursor` of the page before"),
+            )
+            .opt(
+                "limit",
+                Shape::count().describe("at most this many (1 to 1000, default 50)"),
+            )
             .opt(
                 "state",
                 Shape::string().describe(
@@ -280,7 +291,10 @@ impl Schema for CreateBody {
                 Shape::array(Shape::integer())
                     .describe("1 to 1000 alert ids; each leaves the incident it was in"),
             )
-            .opt("title", Shape::string().describe("default: the first alert's name"))
+            .opt(
+                "title",
+                Shape::string().describe("default: the first alert's name"),
+            )
             .closed()
     }
 }
@@ -386,7 +400,10 @@ pub(crate) struct MergeBody {
 impl Schema for MergeBody {
     fn shape() -> Shape {
         Shape::object()
-            .req("into", Shape::integer().describe("the incident that takes the alerts"))
+            .req(
+                "into",
+                Shape::integer().describe("the incident that takes the alerts"),
+            )
             .closed()
     }
 }
@@ -422,7 +439,10 @@ impl Schema for TimelineParams {
                 "after",
                 Shape::integer().describe("`next_cursor` of the page before (entries after it)"),
             )
-            .opt("limit", Shape::count().describe("at most this many (1 to 1000, default 100)"))
+            .opt(
+                "limit",
+                Shape::count().describe("at most this many (1 to 1000, default 100)"),
+            )
     }
 }
 
@@ -504,14 +524,12 @@ pub(crate) fn correlate_shape() -> Shape {
         .req(
             "alerts",
             Shape::array(
-                Shape::object()
-                    .req("alert", Shape::integer())
-                    .req(
-                        "incident",
-                        Shape::integer()
-                            .nullable()
-                            .describe("null: in no incident (a recurring firing, or correlation is off)"),
+                Shape::object().req("alert", Shape::integer()).req(
+                    "incident",
+                    Shape::integer().nullable().describe(
+                        "null: in no incident (a recurring firing, or correlation is off)",
                     ),
+                ),
             ),
         )
         .req("incidents", Shape::array(incident_shape()))

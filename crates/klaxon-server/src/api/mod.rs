@@ -553,6 +553,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         .doc(
             Doc::new()
                 .path("id", Shape::integer(), "the incident's id")
+                .no_body()
                 .ok(incidents::incident_shape())
                 .errors(&[404, 409, 429, 503]),
         ),
@@ -567,6 +568,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         .doc(
             Doc::new()
                 .path("id", Shape::integer(), "the incident's id")
+                .no_body()
                 .ok(incidents::incident_shape())
                 .errors(&[404, 409, 429, 503]),
         ),

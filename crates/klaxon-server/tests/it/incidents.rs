@@ -64,7 +64,10 @@ async fn outage(r: &Running) -> (i64, i64, i64) {
         )],
     )
     .await;
-    let (a, b) = (alert_id(r, "PgDown").await, alert_id(r, "HighErrorRate").await);
+    let (a, b) = (
+        alert_id(r, "PgDown").await,
+        alert_id(r, "HighErrorRate").await,
+    );
     let (s, v) = r.admin("GET", "/incidents", "").await;
     assert_eq!(s, 200, "{v}");
     let incidents = v["incidents"].as_array().expect("incidents").clone();
@@ -167,7 +170,10 @@ async fn acknowledging_and_resolving_an_incident_act_on_its_alerts() {
         .collect();
     assert_eq!(
         states,
-        [(admin.as_str(), "investigating"), (admin.as_str(), "resolved")]
+        [
+            (admin.as_str(), "investigating"),
+            (admin.as_str(), "resolved")
+        ]
     );
 
     // A viewer may read, not act.
@@ -181,7 +187,13 @@ async fn acknowledging_and_resolving_an_incident_act_on_its_alerts() {
     assert_eq!(s, 201, "{v}");
     let viewer = v["token"].as_str().expect("secret").to_owned();
     let (s, _, _) = r
-        .call("GET", &format!("/incidents/{id}"), Some(&viewer), "application/json", "")
+        .call(
+            "GET",
+            &format!("/incidents/{id}"),
+            Some(&viewer),
+            "application/json",
+            "",
+        )
         .await;
     assert_eq!(s, 200);
     let (s, _, _) = r
@@ -216,7 +228,10 @@ async fn incidents_made_by_hand_merge_and_refuse_bad_requests() {
     let (s, other) = r.admin("GET", &format!("/alerts/{disk}"), "").await;
     assert_eq!(s, 200);
     let other_incident = other["incident"]["id"].as_i64().expect("its own incident");
-    assert_ne!(other_incident, id, "a disk on another host is another problem");
+    assert_ne!(
+        other_incident, id,
+        "a disk on another host is another problem"
+    );
 
     // By hand: the first alert moves out of the outage into a new incident.
     let (s, made) = r
@@ -229,7 +244,9 @@ async fn incidents_made_by_hand_merge_and_refuse_bad_requests() {
     assert_eq!(s, 201, "{made}");
     let made_id = made["id"].as_i64().expect("id");
     assert!(made_id > id.max(other_incident), "{made}");
-    let (_, why) = r.admin("GET", &format!("/alerts/correlation/{a}"), "").await;
+    let (_, why) = r
+        .admin("GET", &format!("/alerts/correlation/{a}"), "")
+        .await;
     assert_eq!(why["incident"]["id"], made_id, "{why}");
 
     // Merge: the outage's alerts move into the new incident; the outage closes.
@@ -308,7 +325,11 @@ async fn incidents_made_by_hand_merge_and_refuse_bad_requests() {
 
     // Correlating an alert already in an incident leaves it there.
     let (s, v) = r
-        .admin("POST", "/alerts/correlate", &json!({"alerts": [disk]}).to_string())
+        .admin(
+            "POST",
+            "/alerts/correlate",
+            &json!({"alerts": [disk]}).to_string(),
+        )
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["alerts"][0]["incident"], other_incident, "{v}");

@@ -529,7 +529,11 @@ async fn real_answers_fit_the_documented_shapes() {
 
     // Incidents.
     let (s, made) = w
-        .json("POST", "/incidents/create", json!({"alerts": [a, b], "title": "disks"}))
+        .json(
+            "POST",
+            "/incidents/create",
+            json!({"alerts": [a, b], "title": "disks"}),
+        )
         .await;
     assert_eq!(s, 201, "{made}");
     let inc = made["id"].as_i64().unwrap_or(0);
@@ -542,8 +546,12 @@ async fn real_answers_fit_the_documented_shapes() {
         .await;
     w.json("POST", "/incidents/create", json!({"alerts": "x"}))
         .await;
-    w.json("POST", &format!("/incidents/{inc}/acknowledge"), null.clone())
-        .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/acknowledge"),
+        null.clone(),
+    )
+    .await;
     w.json("POST", "/incidents/999/acknowledge", null.clone())
         .await;
     w.json(
@@ -552,8 +560,12 @@ async fn real_answers_fit_the_documented_shapes() {
         json!({"text": "replacing disks"}),
     )
     .await;
-    w.json("POST", &format!("/incidents/{inc}/notes"), json!({"text": ""}))
-        .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/notes"),
+        json!({"text": ""}),
+    )
+    .await;
     w.json("POST", &format!("/incidents/{other}/resolve"), null.clone())
         .await;
     w.json(

@@ -327,7 +327,14 @@ impl Desk {
                 }
                 Decision::Resolved { incident, at } => {
                     let id = incident as i64;
-                    self.set_state(id, IncidentState::Resolved, now, CORRELATOR, Some(at), "its alerts resolved");
+                    self.set_state(
+                        id,
+                        IncidentState::Resolved,
+                        now,
+                        CORRELATOR,
+                        Some(at),
+                        "its alerts resolved",
+                    );
                 }
                 Decision::Closed { incident } => {
                     let id = incident as i64;
@@ -336,7 +343,14 @@ impl Desk {
                         .get(&id)
                         .is_some_and(|h| h.rec.state == IncidentState::Resolved)
                     {
-                        self.set_state(id, IncidentState::Closed, now, CORRELATOR, None, "reopen window passed");
+                        self.set_state(
+                            id,
+                            IncidentState::Closed,
+                            now,
+                            CORRELATOR,
+                            None,
+                            "reopen window passed",
+                        );
                     }
                 }
                 Decision::Recurring { .. }
@@ -428,9 +442,22 @@ impl Desk {
         };
         h.members.remove(&alert);
         let empty = h.members.is_empty();
-        self.timeline(id, now, actor, "left", json!({"alert": alert, "reason": why}));
+        self.timeline(
+            id,
+            now,
+            actor,
+            "left",
+            json!({"alert": alert, "reason": why}),
+        );
         if empty {
-            self.set_state(id, IncidentState::Closed, now, actor, None, "no alerts left");
+            self.set_state(
+                id,
+                IncidentState::Closed,
+                now,
+                actor,
+                None,
+                "no alerts left",
+            );
         }
     }
 
@@ -505,7 +532,14 @@ impl Desk {
         }
         let state = self.held.get(&id).map(|h| h.rec.state);
         if state.is_some_and(IncidentState::is_active) {
-            self.set_state(id, IncidentState::Investigating, now, actor, None, "acknowledged");
+            self.set_state(
+                id,
+                IncidentState::Investigating,
+                now,
+                actor,
+                None,
+                "acknowledged",
+            );
         } else if let Some(h) = self.held.get(&id) {
             // Already resolved or investigating: the owner may still be new.
             let rec = h.rec.clone();
@@ -515,7 +549,14 @@ impl Desk {
 
     /// Someone resolved the incident (its alerts are the manager's to resolve).
     pub(crate) fn resolve(&mut self, id: i64, actor: &str, now: i64) {
-        self.set_state(id, IncidentState::Resolved, now, actor, Some(now), "resolved by hand");
+        self.set_state(
+            id,
+            IncidentState::Resolved,
+            now,
+            actor,
+            Some(now),
+            "resolved by hand",
+        );
     }
 
     pub(crate) fn note(&mut self, id: i64, actor: &str, text: &str, now: i64) {
@@ -550,7 +591,11 @@ impl Desk {
             c.reserve_ids_up_to(id as u64);
         }
         let title = title.map_or_else(
-            || alerts.first().map_or_else(|| "incident".to_owned(), |a| a.name.clone()),
+            || {
+                alerts
+                    .first()
+                    .map_or_else(|| "incident".to_owned(), |a| a.name.clone())
+            },
             str::to_owned,
         );
         let priority = alerts
@@ -624,7 +669,13 @@ impl Desk {
             let _ = emptied; // the desk closed it on `leave` already
         }
         self.member(a.id, Some(id), now, None);
-        self.timeline(id, now, actor, "joined", json!({"alert": a.id, "by": "hand"}));
+        self.timeline(
+            id,
+            now,
+            actor,
+            "joined",
+            json!({"alert": a.id, "by": "hand"}),
+        );
     }
 
     /// The incident an alert is in, if the desk holds it.
@@ -649,7 +700,8 @@ impl Desk {
 
 /// The higher of two severities (an unknown one ranks lowest; empty is none).
 fn higher(a: &str, b: &str) -> String {
-    let rank = |s: &str| Severity::parse(s).map_or(usize::MAX - usize::from(s.is_empty()), |x| x as usize);
+    let rank =
+        |s: &str| Severity::parse(s).map_or(usize::MAX - usize::from(s.is_empty()), |x| x as usize);
     if rank(b) < rank(a) {
         b.to_owned()
     } else {
@@ -668,7 +720,11 @@ fn link_json(l: &Link) -> Value {
     if let Some((_, why)) = &e.topology {
         ev.insert("topology".into(), Value::String(why.clone()));
     }
-    for (name, v) in [("labels", e.labels), ("text", e.text), ("history", e.history)] {
+    for (name, v) in [
+        ("labels", e.labels),
+        ("text", e.text),
+        ("history", e.history),
+    ] {
         if v > 0.0 {
             ev.insert(name.into(), json!(round3(v)));
         }

@@ -30,8 +30,8 @@ use crate::pipeline::driver::Fired;
 
 pub(crate) use change::{Change, Detail};
 pub(crate) use convert::is_uuid;
-pub(crate) use incident::IncidentRefusal;
 use incident::Desk;
+pub(crate) use incident::IncidentRefusal;
 pub(crate) use klaxon_engine::lifecycle::{
     Act, Done, Labelled, Resend, Settings as LifecycleSettings, SilenceRefusal,
 };
@@ -153,7 +153,9 @@ pub(crate) enum IncidentAct {
     Resolve,
     Note(String),
     /// Moves its alerts into incident `into`, and closes it.
-    Merge { into: i64 },
+    Merge {
+        into: i64,
+    },
 }
 
 impl Command {
