@@ -12,6 +12,7 @@ mod cli;
 mod correlate;
 mod crash;
 mod holds;
+mod incidents;
 mod prometheus;
 mod remote;
 mod tokens;
