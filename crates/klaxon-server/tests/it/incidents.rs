@@ -429,3 +429,29 @@ async fn a_restart_keeps_incidents_and_new_alerts_join_them() {
     assert_eq!(v["incidents"].as_array().map(Vec::len), Some(1), "{v}");
     r.stop().await;
 }
+
+/// An incident resolves under the resolve policy when its alerts resolve: by default when the
+/// last one does, with `resolve = "first"` when the first does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_resolves_when_its_alerts_do_under_the_policy() {
+    use klaxon_engine::correlate::ResolvePolicy;
+    for (policy, after_first) in [
+        (ResolvePolicy::Last, "open"),
+        (ResolvePolicy::First, "resolved"),
+    ] {
+        let dir = data_dir("incident-policy");
+        let r = start(&dir, |c| c.correlation.resolve = policy).await;
+        let (id, a, b) = outage(&r).await;
+        let (s, v) = r.admin("POST", &format!("/alerts/{a}/resolve"), "").await;
+        assert_eq!(s, 200, "{v}");
+        let (_, d) = r.admin("GET", &format!("/incidents/{id}"), "").await;
+        assert_eq!(d["state"], after_first, "{policy:?}: {d}");
+        let (s, _) = r.admin("POST", &format!("/alerts/{b}/resolve"), "").await;
+        assert_eq!(s, 200);
+        let (_, d) = r.admin("GET", &format!("/incidents/{id}"), "").await;
+        assert_eq!(d["state"], "resolved", "{policy:?}: {d}");
+        let last = &d["timeline"][d["timeline"].as_array().map_or(0, Vec::len) - 1];
+        assert_eq!(last["actor"], "correlator", "{d}");
+        r.stop().await;
+    }
+}

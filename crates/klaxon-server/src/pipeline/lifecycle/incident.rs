@@ -101,9 +101,7 @@ impl Desk {
                         link: m.link,
                     },
                 );
-                if held.rec.state != IncidentState::Resolved || !open {
-                    placed.push((a, id));
-                }
+                placed.push((a, id));
             }
             self.held.insert(id, held);
         }
