@@ -114,6 +114,25 @@ fn stream() -> Vec<Value> {
         "cart-api latency: redis-cart timeouts",
         t0 + 6 * m,
     );
+    // Just after the first outage's incident closed (resolved at t0 + 21 min, reopen window
+    // 10 min): a new incident, as long as the server resolved the alerts at their own ends.
+    let orders3 = alert(
+        "orders3",
+        "HighLatency",
+        &[("service", "orders-api"), euw],
+        "orders-api latency: connection refused by pg-orders",
+        t0 + 33 * m,
+    );
+    // Soon after redis-cart's first alert ended: linked to it only if that end is counted
+    // (the gap after an alert ended counts double), that is if the server resolved it at
+    // its own end.
+    let redis2 = alert(
+        "redis2",
+        "RedisMemoryHigh",
+        &[("service", "redis-cart"), usw],
+        "redis-cart memory above 90%",
+        t0 + 12 * m,
+    );
     let pg2 = alert(
         "pg2",
         "PgDown",
@@ -134,14 +153,16 @@ fn stream() -> Vec<Value> {
         front.clone(),
         disk.clone(),
         redis.clone(),
+        ended(&redis, t0 + 5 * m + 30_000),
         cart.clone(),
         ended(&disk, t0 + 10 * m),
+        redis2,
         ended(&pg, t0 + 20 * m),
         ended(&orders, t0 + 20 * m),
         ended(&front, t0 + 21 * m),
+        orders3,
         pg2,
         orders2,
-        ended(&redis, t0 + 100 * m),
         ended(&cart, t0 + 100 * m),
     ]
 }
