@@ -455,3 +455,37 @@ async fn an_incident_resolves_when_its_alerts_do_under_the_policy() {
         r.stop().await;
     }
 }
+
+/// A topology document with errors stops the server at start, every error named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_topology_stops_the_start_with_every_error() {
+    use klaxon_server::config::{Config, Secret};
+    let dir = data_dir("incident-topology");
+    let topology = dir.join("topology.json");
+    std::fs::write(
+        &topology,
+        r#"{"services": [{"name": "api", "depends_on": ["ghost"]}, {"name": "api"}]}"#,
+    )
+    .expect("write the topology");
+    let mut config = Config {
+        data_dir: dir.to_path_buf(),
+        admin_token: Some(Secret(ADMIN.to_owned())),
+        ..Config::default()
+    };
+    config.correlation.topology = Some(topology.display().to_string());
+    let store = klaxon_store::sqlite::SqliteStore::open(&config.database_path()).expect("store");
+    let err = match klaxon_server::Server::start(config.clone(), store.clone()).await {
+        Ok(_) => panic!("a server started on a broken topology"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("unknown service `ghost`"), "{err}");
+    assert!(err.contains("duplicate service `api`"), "{err}");
+    assert!(err.contains("correlation.topology"), "{err}");
+
+    // Off, the topology is not read at all.
+    config.correlation.enabled = false;
+    let server = klaxon_server::Server::start(config, store)
+        .await
+        .expect("starts without correlation");
+    server.drain().await;
+}
