@@ -14,6 +14,7 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use crate::locate::{locate, steps, Step};
 use crate::severity::Severity;
 
 /// One problem found in a rule document (an error or, in a parser's warnings, a warning).
@@ -27,9 +28,11 @@ pub struct RuleError {
     pub field: String,
     /// Lower-case reason, saying what is accepted.
     pub message: String,
-    /// For JSON syntax errors: 1-based line, as `serde_json` reports it.
+    /// 1-based line of the place in the text: the syntax error, or the field (its key, or the
+    /// nearest enclosing part of the document that is written when the field is missing).
+    /// `None` when nothing in the text can be pointed at.
     pub line: Option<usize>,
-    /// For JSON syntax errors: column, as `serde_json` reports it.
+    /// Column on that line (for a field, 1-based and in characters).
     pub column: Option<usize>,
 }
 
@@ -41,8 +44,12 @@ impl fmt::Display for RuleError {
             (None, Some(i)) => write!(f, "rule #{i}: ")?,
             (None, None) => {}
         }
+        // The place stands for the field only when the field is the whole document (a syntax
+        // error); a field's place is for callers that show where it is written.
         match (self.line, self.column) {
-            (Some(line), Some(column)) => write!(f, "line {line}, column {column}: ")?,
+            (Some(line), Some(column)) if self.field == "document" || self.field.is_empty() => {
+                write!(f, "line {line}, column {column}: ")?;
+            }
             _ if !self.field.is_empty() => write!(f, "{}: ", self.field)?,
             _ => {}
         }
@@ -282,6 +289,15 @@ pub(crate) fn parse<L, S>(
         language: PhantomData,
     };
     let set = document(&mut checker, &doc);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut budget = MAX_LOCATED;
+    for e in checker.errors.iter_mut().chain(checker.warnings.iter_mut()) {
+        if budget == 0 {
+            break;
+        }
+        budget -= 1;
+        place(text, &doc, e);
+    }
     if checker.errors.is_empty() {
         Ok(Parsed {
             set,
@@ -289,6 +305,37 @@ pub(crate) fn parse<L, S>(
         })
     } else {
         Err(checker.errors)
+    }
+}
+
+/// How many errors and warnings of one document get a line and column: each costs a pass over
+/// the text, so a document with very many errors gets the first ones placed and the rest named
+/// by rule and field only.
+pub(crate) const MAX_LOCATED: usize = 200;
+
+/// Gives `e` the line and column of its field in `text` (`doc` is the text, parsed). The fields
+/// of a rule are found under the rule: `rules[i]` of a set, element `i` of a bare array of
+/// rules, or the document itself when it is one bare rule.
+fn place(text: &str, doc: &Value, e: &mut RuleError) {
+    if e.line.is_some() {
+        return;
+    }
+    let base = match (e.index, doc) {
+        (None, _) => vec![],
+        (Some(i), Value::Array(_)) => vec![Step::Index(i)],
+        (Some(_), Value::Object(o)) if !o.contains_key("rules") && !o.contains_key("header") => {
+            vec![]
+        }
+        (Some(i), _) => vec![Step::Key("rules"), Step::Index(i)],
+    };
+    let field = if e.index.is_none() && e.field == "document" {
+        ""
+    } else {
+        e.field.as_str()
+    };
+    if let Some((line, column)) = locate(text, base.iter().copied().chain(steps(field))) {
+        e.line = Some(line);
+        e.column = Some(column);
     }
 }
 
@@ -594,5 +641,54 @@ mod tests {
         let e = read_document("{").expect_err("truncated");
         assert!(e[0].message.contains("end of input"), "{}", e[0]);
         assert!(read_document("\u{feff}{}").is_ok());
+    }
+
+    #[test]
+    fn field_errors_carry_the_place_of_their_field_in_every_document_shape() {
+        use crate::threshold::parse_threshold_rules;
+        let rule =
+            "{\"id\": \"r\", \"metric\": \"m\", \"threshold\": 1,\n \"operator\": \"bigger\"}";
+        let place = |text: &str| {
+            let e = parse_threshold_rules(text).expect_err("bad operator");
+            assert_eq!(e[0].field, "operator", "{e:?}");
+            (e[0].line, e[0].column)
+        };
+        assert_eq!(place(rule), (Some(2), Some(2)), "one bare rule");
+        assert_eq!(
+            place(&format!(
+                "[{},\n{rule}]",
+                rule.replace("bigger", "gt").replace("\"r\"", "\"q\"")
+            )),
+            (Some(4), Some(2)),
+            "an array"
+        );
+        assert_eq!(
+            place(&format!("\u{feff}{{\"rules\": [\n\n{rule}]}}")),
+            (Some(4), Some(2)),
+            "a set, after a byte-order mark"
+        );
+        let e = crate::event::parse_rule_set(
+            "{\"header\": {\"rule_set_version\": \"1\"}, \"rules\": []}",
+        )
+        .expect_err("a string version");
+        assert_eq!((e[0].line, e[0].column), (Some(1), Some(13)), "{e:?}");
+        assert_eq!(
+            e[0].to_string(),
+            "header.rule_set_version: must be a number, got a string",
+            "the field, not its place, in the message"
+        );
+    }
+
+    #[test]
+    fn only_the_first_errors_of_a_document_are_placed() {
+        let rules: Vec<String> = (0..MAX_LOCATED + 5)
+            .map(|i| format!("{{\"id\": \"r{i}\", \"metric\": \"m\", \"threshold\": \"x\", \"operator\": \"gt\"}}"))
+            .collect();
+        let text = format!("[{}]", rules.join(",\n"));
+        let e = crate::threshold::parse_threshold_rules(&text).expect_err("bad thresholds");
+        assert!(e.len() > MAX_LOCATED, "{}", e.len());
+        assert_eq!(e.iter().filter(|e| e.line.is_some()).count(), MAX_LOCATED);
+        assert_eq!(e[MAX_LOCATED - 1].line, Some(MAX_LOCATED));
+        assert_eq!(e[MAX_LOCATED].line, None);
     }
 }

@@ -17,6 +17,7 @@ pub mod correlate;
 pub mod duration;
 pub mod event;
 pub mod lifecycle;
+mod locate;
 pub mod matcher;
 pub mod noise;
 mod number;

@@ -88,6 +88,30 @@ impl Written {
     }
 }
 
+impl fmt::Display for Written {
+    /// `name="value"`, the value quoted as [`parse_filter_parts`] reads it back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{}", self.name, self.op, quote(&self.value))
+    }
+}
+
+/// A matcher value in double quotes with Alertmanager's escapes (`\\`, `\"`, `\n`), the only
+/// ones [`parse_filter_parts`] undoes: what it writes reads back as the same value.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// As [`parse_filter`], without compiling: the matchers as written.
 pub fn parse_filter_parts(s: &str) -> Result<Vec<Written>, String> {
     let t = s.trim();

@@ -1,7 +1,7 @@
 //! Notification figures for BENCHMARKS.md: deliveries per second to a local webhook receiver
 //! (`throughput`, and `drain` for deliveries alone), alert posted → webhook received latency
 //! with no grouping wait (`latency`), and a receiver down under load (`outage`: backlog on
-//! disk, catch-up speed). The server, the load and the receiver share this process and the
+//! disk, catch-up speed), and a small receiver (`small_receiver`: Python's `http.server`). The server, the load and the receiver share this process and the
 //! machine's cores.
 //!
 //! `cargo bench -p klaxon-server --bench notify -- NAME...` runs the named measurements; with
@@ -320,6 +320,93 @@ async fn drain() {
     s.stop().await;
 }
 
+/// 100 notifications to Python's `http.server` (one request per connection, a listen backlog of
+/// 5), with the default per-host limit of 4 and with it raised to 64 (every worker at once).
+async fn small_receiver() {
+    for per_host in [64, 4] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let script = format!(
+            "import http.server\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_POST(self):\n\
+             \x20       self.rfile.read(int(self.headers.get('content-length', 0)))\n\
+             \x20       self.send_response(200); self.send_header('content-length', '2'); self.end_headers(); self.wfile.write(b'ok')\n\
+             \x20   def log_message(self, *a): pass\n\
+             http.server.ThreadingHTTPServer(('127.0.0.1', {port}), H).serve_forever()\n"
+        );
+        struct Kill(std::process::Child);
+        impl Drop for Kill {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let _child = Kill(
+            std::process::Command::new("python3")
+                .args(["-c", &script])
+                .spawn()
+                .expect("python3"),
+        );
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "python did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let dir = harness::data_dir(&format!("bench-small-receiver-{per_host}"));
+        let s = harness::serve(&dir, |c| {
+            c.telemetry.enabled = false;
+            harness::configure_notify(
+                c,
+                &format!(
+                    r#"
+                    [notify]
+                    per_host_connections = {per_host}
+                    [route]
+                    receiver = "hook"
+                    group_by = ["..."]
+                    group_wait = "0s"
+                    group_interval = "0s"
+                    [[receivers]]
+                    name = "hook"
+                    [[receivers.webhook_configs]]
+                    url = "http://127.0.0.1:{port}/hook"
+                    "#
+                ),
+            );
+        })
+        .await;
+        let t0 = Instant::now();
+        let alerts: Vec<Value> = (0..100)
+            .map(|i| json!({"labels": {"alertname": "Small", "n": i.to_string()}}))
+            .collect();
+        let (st, v) = s
+            .admin("POST", "/api/v2/alerts", &Value::Array(alerts).to_string())
+            .await;
+        assert_eq!(st, 200, "{v}");
+        let d = s
+            .until("/alerts/metrics/delivery", |d| {
+                d["channels"]["webhook"]["sent"].as_u64() >= Some(100)
+            })
+            .await;
+        let w = &d["channels"]["webhook"];
+        println!(
+            "small_receiver: per_host_connections = {per_host}: 100 notifications in {:.2} s, latency p50 {} ms p99 {} ms, {} retries, {} sent",
+            t0.elapsed().as_secs_f64(),
+            w["latency_ms"]["p50"],
+            w["latency_ms"]["p99"],
+            w["since_start"]["retries"],
+            w["sent"]
+        );
+        s.stop().await;
+    }
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -333,6 +420,9 @@ fn main() {
     }
     if harness::bench_selected("drain", false) {
         rt.block_on(drain());
+    }
+    if harness::bench_selected("small_receiver", false) {
+        rt.block_on(small_receiver());
     }
     if harness::bench_selected("outage", true) {
         rt.block_on(outage());

@@ -13,6 +13,9 @@ pub mod config;
 mod dashboard;
 mod error;
 mod extract;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gate;
 mod limits;
 mod listen;

@@ -10,7 +10,6 @@ mod replay;
 mod rules;
 mod tokens;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -54,17 +53,10 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum RulesCommand {
-    /// Validate a rule-set file and print every error; exits non-zero if there is any.
-    Check {
-        /// The rule-set JSON file (`-` for stdin).
-        file: PathBuf,
-        /// Print errors and warnings as one JSON document.
-        #[arg(long)]
-        json: bool,
-        /// The file holds threshold rules on metrics instead of an event rule set.
-        #[arg(long)]
-        threshold: bool,
-    },
+    /// Validate a rule file (an event rule set or threshold rules, told apart by its content)
+    /// and print every error; exits non-zero if there is any. With --config, also warn about
+    /// receivers and maintenance windows the rules name that the configuration does not define.
+    Check(rules::CheckArgs),
     /// Store a rule-set file on a running server as a new version (optionally activating it).
     Load(remote::LoadArgs),
     /// Activate a stored rule-set version on a running server.
@@ -92,13 +84,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Rules {
-            command:
-                RulesCommand::Check {
-                    file,
-                    json,
-                    threshold,
-                },
-        } => rules::check(&file, json, threshold),
+            command: RulesCommand::Check(args),
+        } => rules::check(&args),
         Command::Rules {
             command: RulesCommand::Load(args),
         } => remote::load(&args),

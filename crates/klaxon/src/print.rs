@@ -1,11 +1,24 @@
-//! What the remote commands print: aligned tables, and a refusal of the server on stderr with
-//! a hint for 401 and 403. Knows no command.
+//! What the commands print: aligned tables, rule errors with their place in the file, and a
+//! refusal of the server on stderr with a hint for 401 and 403. Knows no command.
 
 use std::process::ExitCode;
 
 use hyper::StatusCode;
 
+use klaxon_engine::RuleError;
+
 use crate::client::Reply;
+
+/// A rule error or warning as one line: where it is written in the file first (`line 4,
+/// column 7: `) when it is known and the error's own text does not already say it.
+pub(crate) fn rule_problem(e: &RuleError) -> String {
+    match (e.line, e.column) {
+        (Some(line), Some(column)) if !e.field.is_empty() && e.field != "document" => {
+            format!("line {line}, column {column}: {e}")
+        }
+        _ => e.to_string(),
+    }
+}
 
 /// Left-aligned columns separated by two spaces, no trailing blanks.
 pub(crate) fn table<const N: usize>(head: [&str; N], rows: &[[String; N]]) -> String {

@@ -13,7 +13,7 @@ use klaxon_engine::RuleError;
 use serde::Deserialize;
 
 use crate::client::{encode, query, runtime, Client, Reply, Target};
-use crate::print::{refused, table};
+use crate::print::{refused, rule_problem, table};
 use crate::rules::read_input;
 
 #[derive(clap::Args, Debug)]
@@ -129,7 +129,7 @@ pub(crate) fn load(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         let stored: Record = reply.json()?;
         let file = args.file.display();
         for w in &stored.warnings {
-            println!("{file}: warning: {}", rule_error(w));
+            println!("{file}: warning: {}", rule_problem(&rule_error(w)));
         }
         println!("stored {}", stored.describe());
         if !args.activate {
@@ -242,7 +242,7 @@ fn print_invalid(file: &str, reply: &Reply) -> ExitCode {
         println!("{file}: error: {}", err.message);
     }
     for e in &errors {
-        println!("{file}: error: {e}");
+        println!("{file}: error: {}", rule_problem(e));
     }
     eprintln!(
         "{file}: {} error(s), rule set rejected by the server",

@@ -11,6 +11,7 @@ use klaxon_engine::timestamp::parse_ts_str;
 use klaxon_engine::wire::parse_signal;
 use klaxon_engine::{Body, Engine};
 
+use crate::print::rule_problem;
 use crate::rules::read_input;
 
 #[derive(clap::Args, Debug)]
@@ -39,7 +40,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Ok(p) => p,
         Err(errors) => {
             for e in &errors {
-                eprintln!("{}: error: {e}", args.rules.display());
+                eprintln!("{}: error: {}", args.rules.display(), rule_problem(e));
             }
             anyhow::bail!(
                 "{}: {} error(s), rule set rejected",

@@ -27,5 +27,5 @@ pub mod workload;
 pub use alert::{fingerprint, Alert};
 pub use engine::{BaselineRecord, Engine, Outcome, Stats};
 pub use ewma::Ewma;
-pub use parse::{parse_rule_set, Parsed};
+pub use parse::{parse_rule_set, Parsed, RULE_KEYS};
 pub use rule::{Condition, KeyPattern, Rule, RuleSet, Unit};

@@ -216,7 +216,8 @@ fn trigger_names(triggers: &[Trigger]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Keys
 
-const RULE_KEYS: &[&str] = &[
+/// The keys a rule of an event rule set may have (keys starting with `_` aside).
+pub const RULE_KEYS: &[&str] = &[
     "id",
     "trigger_type",
     "action",
@@ -1746,10 +1747,18 @@ mod tests {
 
     #[test]
     fn errors_serialize() {
-        let e = reject_on(with(base(), "/alert/handler", None), "alert.handler");
+        let rule = with(base(), "/alert/handler", None);
+        let at_alert = set_text(vec![rule.clone()])
+            .find("\"alert\"")
+            .expect("the rule has an alert");
+        let e = reject_on(rule, "alert.handler");
         let v = serde_json::to_value(&e).expect("serializable");
         assert_eq!(v["field"], "alert.handler");
         assert_eq!(v["index"], 0);
-        assert_eq!(v["line"], Value::Null);
+        assert_eq!(
+            (v["line"].as_u64(), v["column"].as_u64()),
+            (Some(1), Some(u64::try_from(at_alert).expect("small") + 1)),
+            "a missing field points at the object that lacks it"
+        );
     }
 }

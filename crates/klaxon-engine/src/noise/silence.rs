@@ -58,7 +58,7 @@ impl MatcherSpec {
             (true, true) => "=~",
             (true, false) => "!~",
         };
-        format!("{}{op}{:?}", self.name, self.value)
+        format!("{}{op}{}", self.name, crate::matcher::quote(&self.value))
     }
 }
 

@@ -25,7 +25,7 @@ use crate::Map;
 
 pub use eval::fmt_duration;
 pub use event::{threshold_fingerprint, ThresholdEvent, ThresholdEventKind};
-pub use parse::{parse_duration, parse_threshold_rules, ParsedThreshold};
+pub use parse::{parse_duration, parse_threshold_rules, ParsedThreshold, RULE_KEYS};
 pub use rule::{Aggregation, LabelMatcher, MatchOp, Operator, ThresholdRule, ThresholdRuleSet};
 pub use series::State as PairState;
 

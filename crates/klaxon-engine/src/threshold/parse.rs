@@ -106,7 +106,8 @@ fn matcher(text: &str) -> Result<LabelMatcher, String> {
 // ---------------------------------------------------------------------------------------------
 // The checker
 
-const RULE_KEYS: &[&str] = &[
+/// The keys a threshold rule may have (keys starting with `_` aside).
+pub const RULE_KEYS: &[&str] = &[
     "id",
     "name",
     "description",

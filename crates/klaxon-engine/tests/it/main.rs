@@ -8,6 +8,7 @@ mod common;
 mod fine_points;
 mod lifecycle;
 mod properties;
+mod round_trip;
 mod scenarios;
 mod snapshots;
 mod threshold;

@@ -223,22 +223,10 @@ pub(crate) async fn post_alerts<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Raw(body): Raw,
 ) -> ApiResult<Response> {
-    let now = wall_ms();
-    let each: Vec<String>;
-    let (mut alerts, errors) = match serde_json::from_slice::<Vec<Postable>>(&body) {
-        Ok(list) => validate_all(list.into_iter().map(Ok), now),
-        // Find out which alerts are bad, so the valid ones can still be taken.
-        Err(e) => match serde_json::from_slice::<Vec<Value>>(&body) {
-            Ok(values) => {
-                each = values.iter().map(Value::to_string).collect();
-                validate_all(each.iter().map(|text| parse_one(text)), now)
-            }
-            Err(_) => {
-                return Ok(bad_request(format!(
-                    "body: expected a JSON array of alerts: {e}"
-                )))
-            }
-        },
+    let mut each = Vec::new();
+    let (mut alerts, errors) = match decode_alerts(&body, &mut each, wall_ms()) {
+        Ok(decoded) => decoded,
+        Err(e) => return Ok(bad_request(e)),
     };
     if !alerts.is_empty() {
         // Resends that change nothing go as numbers; only the rest go whole.
@@ -264,6 +252,42 @@ pub(crate) async fn post_alerts<S: Store + Clone>(
     } else {
         Ok(bad_request(errors.join("; ")))
     }
+}
+
+/// A body of `POST /api/v2/alerts`: the valid alerts and why each other one is not, or why the
+/// body is not a JSON array of alerts. `each` holds the text of every alert when the body did
+/// not parse whole, for the valid ones to borrow.
+fn decode_alerts<'a>(
+    body: &'a [u8],
+    each: &'a mut Vec<String>,
+    now: i64,
+) -> Result<(Vec<Checked<'a>>, Vec<String>), String> {
+    match serde_json::from_slice::<Vec<Postable>>(body) {
+        Ok(list) => Ok(validate_all(list.into_iter().map(Ok), now)),
+        // Find out which alerts are bad, so the valid ones can still be taken.
+        Err(e) => match serde_json::from_slice::<Vec<Value>>(body) {
+            Ok(values) => {
+                *each = values.iter().map(Value::to_string).collect();
+                let each: &'a Vec<String> = each;
+                Ok(validate_all(each.iter().map(|text| parse_one(text)), now))
+            }
+            Err(_) => Err(format!("body: expected a JSON array of alerts: {e}")),
+        },
+    }
+}
+
+/// The alerts of a body of `POST /api/v2/alerts` as the lifecycle would take them, or why not.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn decode_labelled(
+    body: &[u8],
+    now: i64,
+) -> Result<(Vec<Labelled>, Vec<String>), String> {
+    let mut each = Vec::new();
+    let (alerts, errors) = decode_alerts(body, &mut each, now)?;
+    Ok((
+        alerts.into_iter().map(Checked::into_labelled).collect(),
+        errors,
+    ))
 }
 
 /// One alert of a batch that did not parse whole, for its own error (without the position,

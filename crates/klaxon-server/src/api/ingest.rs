@@ -11,11 +11,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use futures_util::StreamExt;
-use klaxon_engine::wire::{parse_signal, signal_from_value};
+use klaxon_engine::wire::signal_from_value;
 use klaxon_engine::{Body as SignalBody, Signal};
 use klaxon_store::Store;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
@@ -26,6 +25,8 @@ use crate::gate::over_cap;
 use crate::openapi::shape::{Schema, Shape};
 use crate::pipeline::driver::{Batch, Input};
 use crate::state::AppState;
+
+use super::signal_body::{self, Decoded, Splitter};
 
 /// Signals sent to the engine in one batch at most while a body streams in.
 const CHUNK: usize = 4096;
@@ -236,6 +237,21 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
         }
     }
 
+    /// Takes what the decoder made of one element or line.
+    async fn take(&mut self, d: Decoded) -> ApiResult<()> {
+        match d {
+            Decoded::Signal {
+                signal,
+                line,
+                json_len,
+            } => self.push(signal, line, json_len).await,
+            Decoded::Rejected { line, error } => {
+                self.reject(line, error);
+                Ok(())
+            }
+        }
+    }
+
     fn reject(&mut self, line: usize, error: String) {
         self.st.metrics.signals_rejected.fetch_add(1, Relaxed);
         self.rejected.push(Rejected { line, error });
@@ -413,48 +429,21 @@ pub(crate) async fn signals<S: Store + Clone>(
         .await
         .map_err(|_| too_large(limit))?;
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let max_line = st.config.ingest.max_line_bytes;
     match first {
         Some(b'[') => {
-            // Each element is parsed from its own text, as a line of NDJSON is: a key given
-            // twice is refused here too, and so is an element over the size of a line.
-            let items: Vec<&RawValue> = serde_json::from_slice(&bytes)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON array: {e}")))?;
-            let max_line = st.config.ingest.max_line_bytes;
-            for (i, raw) in items.into_iter().enumerate() {
-                let text = raw.get();
-                if text.len() > max_line {
-                    intake.reject(i + 1, format!("signal over {max_line} bytes"));
-                    continue;
-                }
-                match parse_signal(text) {
-                    Ok(s) => intake.push(s, i + 1, text.len()).await?,
-                    Err(e) => intake.reject(i + 1, e.to_string()),
-                }
+            for d in signal_body::array(&bytes, max_line).map_err(ApiError::bad_request)? {
+                intake.take(d).await?;
             }
             let n = intake.rejected.len() + intake.accepted + intake.chunk.len();
             intake.finish(n + 1).await
         }
         Some(b'{') => {
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
             // One object, or NDJSON sent without its content type.
-            let mut line_no = 0;
-            let max_line = st.config.ingest.max_line_bytes;
-            for line in text.lines() {
-                line_no += 1;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                if line.len() > max_line {
-                    intake.reject(line_no, format!("line over {max_line} bytes"));
-                    continue;
-                }
-                match parse_signal(line) {
-                    Ok(s) => intake.push(s, line_no, line.len()).await?,
-                    Err(e) => intake.reject(line_no, e.to_string()),
-                }
+            for d in signal_body::lines(&bytes, max_line).map_err(ApiError::bad_request)? {
+                intake.take(d).await?;
             }
-            intake.finish(line_no + 1).await
+            intake.finish(signal_body::line_count(&bytes) + 1).await
         }
         None => Err(ApiError::bad_request(
             "empty body: send a JSON signal, a JSON array or NDJSON",
@@ -484,85 +473,41 @@ async fn stream_ndjson<S: Store + Clone>(
     let max_body = st.config.ingest.max_body_bytes;
     let max_line = st.config.ingest.max_line_bytes;
     let mut stream = body.into_data_stream();
-    let mut pending: Vec<u8> = Vec::new();
-    let mut skipping = false; // inside a line that is over the limit
-    let mut line_no = 0usize;
+    let mut lines = Splitter::new(max_line);
     let mut total = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) if over_cap(&e) => {
-                return Err(too_large_after(max_body, intake.accepted, line_no + 1))
+                return Err(too_large_after(
+                    max_body,
+                    intake.accepted,
+                    lines.line_no() + 1,
+                ))
             }
             Err(e) => return Err(ApiError::bad_request(format!("reading the body: {e}"))),
         };
         total += chunk.len();
         if total > max_body {
-            return Err(too_large_after(max_body, intake.accepted, line_no + 1));
+            return Err(too_large_after(
+                max_body,
+                intake.accepted,
+                lines.line_no() + 1,
+            ));
         }
         let mut rest: &[u8] = &chunk;
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
-            let (head, tail) = rest.split_at(pos);
-            rest = &tail[1..];
-            line_no += 1;
-            if skipping {
-                skipping = false;
-                intake.reject(line_no, format!("line over {max_line} bytes"));
-                continue;
-            }
-            if pending.is_empty() {
-                line(intake, head, line_no).await?;
-            } else {
-                pending.extend_from_slice(head);
-                let full = std::mem::take(&mut pending);
-                line(intake, &full, line_no).await?;
-            }
-        }
-        if !skipping {
-            pending.extend_from_slice(rest);
-            if pending.len() > max_line {
-                pending.clear();
-                skipping = true;
+        while let Some((line, piece)) = lines.next(&mut rest) {
+            if let Some(d) = signal_body::piece(line, &piece, max_line) {
+                intake.take(d).await?;
             }
         }
     }
-    if skipping {
-        line_no += 1;
-        intake.reject(line_no, format!("line over {max_line} bytes"));
-    } else if !pending.is_empty() {
-        line_no += 1;
-        line(intake, &pending, line_no).await?;
-    }
-    Ok(line_no)
-}
-
-async fn line<S: Store + Clone>(
-    intake: &mut Intake<'_, S>,
-    bytes: &[u8],
-    line_no: usize,
-) -> ApiResult<()> {
-    if bytes.len() > intake.st.config.ingest.max_line_bytes {
-        intake.reject(
-            line_no,
-            format!("line over {} bytes", intake.st.config.ingest.max_line_bytes),
-        );
-        return Ok(());
-    }
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        intake.reject(line_no, "line is not UTF-8".to_owned());
-        return Ok(());
-    };
-    let text = text.trim_end_matches('\r');
-    if text.trim().is_empty() {
-        return Ok(());
-    }
-    match parse_signal(text) {
-        Ok(s) => intake.push(s, line_no, text.len()).await,
-        Err(e) => {
-            intake.reject(line_no, e.to_string());
-            Ok(())
+    if let Some((line, piece)) = lines.finish() {
+        if let Some(d) = signal_body::piece(line, &piece, max_line) {
+            intake.take(d).await?;
         }
     }
+    Ok(lines.line_no())
 }
 
 /// A JSON object whose keys are each given once, as a signal's must be.

@@ -10,6 +10,7 @@ pub(crate) mod manage;
 pub(crate) mod monitoring;
 pub(crate) mod notifications;
 pub(crate) mod rulesets;
+pub(crate) mod signal_body;
 pub(crate) mod silences;
 pub(crate) mod streams;
 pub(crate) mod tokens;

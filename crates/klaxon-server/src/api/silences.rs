@@ -79,61 +79,11 @@ pub(crate) async fn post<S: Store + Clone>(
     Authed(caller): Authed,
     Raw(body): Raw,
 ) -> ApiResult<Response> {
-    let p: Postable = match serde_json::from_slice(&body) {
-        Ok(p) => p,
-        Err(e) => return Ok(am_error(StatusCode::BAD_REQUEST, format!("body: {e}"))),
-    };
-    let Some(matchers) = p.matchers else {
-        return Ok(schema_error(602, "matchers in body is required"));
-    };
-    if matchers.is_empty() {
-        return Ok(schema_error(
-            612,
-            "matchers in body should have at least 1 items",
-        ));
-    }
-    let Some(comment) = p.comment else {
-        return Ok(schema_error(602, "comment in body is required"));
-    };
-    sizes(
-        &matchers,
-        &comment,
-        p.created_by.as_deref(),
-        p.id.as_deref(),
-    )?;
-    let created_by = p
-        .created_by
-        .filter(|c| !c.trim().is_empty())
-        .unwrap_or(caller.name);
-    let time = |field: &str, v: Option<String>| -> Result<i64, String> {
-        let v = v.ok_or(format!("{field} in body is required"))?;
-        parse_ts_str(&v).map_err(|e| format!("{field}: {e}"))
-    };
-    let (starts_at, ends_at) = match (time("startsAt", p.starts_at), time("endsAt", p.ends_at)) {
-        (Ok(s), Ok(e)) => (s, e),
-        (Err(e), _) | (_, Err(e)) => return Ok(schema_error(602, e)),
-    };
-    let now = wall_ms();
-    if ends_at <= starts_at {
-        return Ok(am_error(
-            StatusCode::BAD_REQUEST,
-            "Failed to create silence: start time must be before end time",
-        ));
-    }
-    if ends_at <= now {
-        return Ok(am_error(
-            StatusCode::BAD_REQUEST,
-            "Failed to create silence: end time can't be in the past",
-        ));
-    }
-    let silence = Silence {
-        id: p.id.unwrap_or_default(),
-        matchers,
-        starts_at,
-        ends_at,
-        created_by,
-        comment,
-        updated_at: now,
+    let silence = match decode(&body, caller.name, wall_ms()) {
+        Ok(s) => s,
+        Err(Refused::Am(status, m)) => return Ok(am_error(status, m)),
+        Err(Refused::Schema(code, m)) => return Ok(schema_error(code, m)),
+        Err(Refused::Limit(e)) => return Err(e.into()),
     };
     match ask(&st, |reply| Command::UpsertSilence { silence, reply }).await? {
         Ok(id) => Ok(Json(json!({"silenceID": id})).into_response()),
@@ -143,6 +93,76 @@ pub(crate) async fn post<S: Store + Clone>(
             format!("silence invalid: {m}"),
         )),
     }
+}
+
+/// Why a posted silence is refused before the lifecycle sees it, in the shape of the answer.
+#[derive(Debug)]
+pub(crate) enum Refused {
+    /// Alertmanager's JSON string with this status.
+    Am(StatusCode, String),
+    /// go-swagger's `{"code", "message"}` (422).
+    Schema(u16, String),
+    /// Over klaxon's own size limits.
+    Limit(limits::OverLimit),
+}
+
+/// A body of `POST /api/v2/silences` as a silence, as Alertmanager checks it; `caller` is who
+/// created it when the body does not say.
+pub(crate) fn decode(body: &[u8], caller: String, now: i64) -> Result<Silence, Refused> {
+    let p: Postable = serde_json::from_slice(body)
+        .map_err(|e| Refused::Am(StatusCode::BAD_REQUEST, format!("body: {e}")))?;
+    let Some(matchers) = p.matchers else {
+        return Err(Refused::Schema(602, "matchers in body is required".into()));
+    };
+    if matchers.is_empty() {
+        return Err(Refused::Schema(
+            612,
+            "matchers in body should have at least 1 items".into(),
+        ));
+    }
+    let Some(comment) = p.comment else {
+        return Err(Refused::Schema(602, "comment in body is required".into()));
+    };
+    sizes(
+        &matchers,
+        &comment,
+        p.created_by.as_deref(),
+        p.id.as_deref(),
+    )
+    .map_err(Refused::Limit)?;
+    let created_by = p
+        .created_by
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or(caller);
+    let time = |field: &str, v: Option<String>| -> Result<i64, String> {
+        let v = v.ok_or(format!("{field} in body is required"))?;
+        parse_ts_str(&v).map_err(|e| format!("{field}: {e}"))
+    };
+    let (starts_at, ends_at) = match (time("startsAt", p.starts_at), time("endsAt", p.ends_at)) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(e), _) | (_, Err(e)) => return Err(Refused::Schema(602, e)),
+    };
+    if ends_at <= starts_at {
+        return Err(Refused::Am(
+            StatusCode::BAD_REQUEST,
+            "Failed to create silence: start time must be before end time".into(),
+        ));
+    }
+    if ends_at <= now {
+        return Err(Refused::Am(
+            StatusCode::BAD_REQUEST,
+            "Failed to create silence: end time can't be in the past".into(),
+        ));
+    }
+    Ok(Silence {
+        id: p.id.unwrap_or_default(),
+        matchers,
+        starts_at,
+        ends_at,
+        created_by,
+        comment,
+        updated_at: now,
+    })
 }
 
 /// A silence within the size limits (klaxon's own; 422 in klaxon's error shape).

@@ -336,14 +336,29 @@ fn load_reporting(
     env: &[(String, String)],
     flags: &Flags,
 ) -> Result<(Config, Vec<String>), String> {
+    let text = match file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: cannot read: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    load_text(file.zip(text.as_deref()), env, flags)
+}
+
+/// As [`load_reporting`], with the file's path and text already read.
+pub(crate) fn load_text(
+    file: Option<(&Path, &str)>,
+    env: &[(String, String)],
+    flags: &Flags,
+) -> Result<(Config, Vec<String>), String> {
     let file_table = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-            toml::from_str::<toml::Table>(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        Some((path, text)) => {
+            toml::from_str::<toml::Table>(text).map_err(|e| format!("{}: {e}", path.display()))?
         }
         None => toml::Table::new(),
     };
+    let file = file.map(|(path, _)| path);
     // What the file alone says, so that an unknown key of the file is not blamed on a variable.
     let file_error = Config::deserialize(toml::Value::Table(file_table.clone()))
         .err()

@@ -6,7 +6,7 @@ use std::process::{Output, Stdio};
 
 use crate::harness::{root, text, BROKEN_RULES, BROKEN_RULES_ERRORS};
 
-fn klaxon(args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn klaxon(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = crate::harness::klaxon()
         .args(args)
         .stdin(Stdio::piped())
@@ -22,7 +22,7 @@ fn klaxon(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("wait for klaxon")
 }
 
-fn temp(name: &str, content: &str) -> PathBuf {
+pub(crate) fn temp(name: &str, content: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("klaxon-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let p = dir.join(name);

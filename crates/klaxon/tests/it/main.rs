@@ -1,4 +1,5 @@
-//! The binary's integration tests, one test binary: the command line (`cli`), `klaxon rules`
+//! The binary's integration tests, one test binary: the command line (`cli`, and
+//! `rules_check` for what `klaxon rules check` tells of a file), `klaxon rules`
 //! against a running server (`remote`), kill -9 during a burst of alerts (`crash`), and real
 //! Prometheus as a client (`prometheus`). `harness` starts `klaxon serve` and other programs.
 
@@ -15,4 +16,5 @@ mod holds;
 mod incidents;
 mod prometheus;
 mod remote;
+mod rules_check;
 mod tokens;

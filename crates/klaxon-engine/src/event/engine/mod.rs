@@ -29,7 +29,8 @@ use timer::Timers;
 pub struct Outcome {
     /// The signal's time (engine time when it had none).
     pub ts: i64,
-    /// A trace stop with no open trace: no rules ran and nothing changed.
+    /// A trace stop with no open trace: no rules ran and no trace state changed (the stop
+    /// still opened its process when none was open, and re-armed its silence timers).
     pub ignored: bool,
     /// Mark: time since the previous mark of the key (0 for the first); trace stop: duration.
     pub used_ms: Option<i64>,
@@ -316,22 +317,19 @@ impl Engine {
                 });
             }
             Body::TraceStop(m) => {
-                let open = self.ids.get(sig.process.as_str()).copied();
+                // A stop with no open trace runs no rules, but it is still a signal of its
+                // process: it opens the run when none is open and re-arms silence timers.
+                let slot = self.get_or_open(c, sig, ts);
                 let action = self.sh.interner.intern(&m.action);
                 let context = self.sh.interner.intern_opt(m.context.as_deref());
                 let k = key(action, context);
-                let Some(slot) = open.filter(|&slot| {
-                    let p = self.procs[slot as usize]
-                        .as_ref()
-                        .expect("ids point at open runs");
-                    p.keys.get(&k).is_some_and(|ks| ks.trace_start != CLOSED)
-                }) else {
+                let p = self.procs[slot as usize].as_mut().expect("open");
+                eval::touch(&mut self.sh, c, p, slot, ts);
+                if p.keys.get(&k).is_none_or(|ks| ks.trace_start == CLOSED) {
                     self.sh.stats.ignored_trace_stops += 1;
                     outcome.ignored = true;
                     return outcome;
-                };
-                let p = self.procs[slot as usize].as_mut().expect("open");
-                eval::touch(&mut self.sh, c, p, slot, ts);
+                }
                 eval::satisfy(p, action, context, ts);
                 let ks = p.keys.get_mut(&k).expect("checked above");
                 let used = ts - ks.trace_start;

@@ -11,6 +11,7 @@ mod once;
 mod runs;
 mod signals;
 mod timers;
+mod trace_stop;
 mod validation;
 
 use crate::common::*;

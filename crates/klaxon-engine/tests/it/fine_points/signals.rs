@@ -145,30 +145,6 @@ fn fp16_rejected_line_does_not_move_engine_time() {
 // Details of signals and of a run's monitor signals
 
 #[test]
-fn trace_stop_without_open_trace_is_ignored_and_keeps_the_predecessor() {
-    let set = rules([
-        rule("PRE", "MARK_EVENT", "B", "PRECEDED_BY", "A"),
-        rule("STOP", "TRACE_STOP", "X", "ON_STOP", ""),
-    ]);
-    let mut run = Run::new(&set);
-    run.send(&mark("P", T0, "A", ""));
-    let (o, a) = run.send_o(&te("P", T0 + 1, "X", ""));
-    assert!(o.ignored);
-    assert!(a.is_empty(), "no rules run");
-    assert!(
-        run.send(&mark("P", T0 + 2, "B", "")).is_empty(),
-        "predecessor is still A"
-    );
-    assert_eq!(run.engine.stats().ignored_trace_stops, 1);
-    let (o, _) = run.send_o(&te("NEVER_SEEN", T0 + 3, "X", ""));
-    assert!(o.ignored);
-    assert!(
-        !run.engine.is_open("NEVER_SEEN"),
-        "an ignored stop opens no run"
-    );
-}
-
-#[test]
 fn marks_and_traces_of_one_key_keep_separate_state() {
     let set = rules([
         rule("MOCC", "MARK_EVENT", "A", "MAX_OCCURRENCE", "1"),
