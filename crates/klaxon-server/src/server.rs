@@ -154,15 +154,21 @@ impl<S: Store + Clone> Server<S> {
         let controls = config
             .noise()
             .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
+        let correlator = config
+            .correlator()
+            .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
+        let (incidents_tx, incidents_rx) = tokio::sync::watch::channel(0u64);
         let manager = lifecycle::Manager::load(
             store.clone(),
             settings,
             lifecycle::Outputs {
                 changes: changes_tx.clone(),
                 metrics: Arc::clone(&metrics),
+                incidents: incidents_tx,
             },
             &rule_auto,
             controls,
+            correlator,
         )
         .await
         .context("loading the open alerts")?;
@@ -273,6 +279,7 @@ impl<S: Store + Clone> Server<S> {
             queue_bytes,
             metrics,
             hub,
+            incidents: incidents_rx,
             lifecycle: Mutex::new(Some(api_tx)),
             content_keys,
             shutdown: shutdown_rx,

@@ -40,6 +40,8 @@ pub(crate) struct Shared<S> {
     pub metrics: Arc<Metrics>,
     /// The numbered replay buffer of committed changes, which every alert stream reads.
     pub hub: Arc<Hub>,
+    /// Moves on every commit that wrote incidents (the incident stream reads the timeline).
+    pub incidents: watch::Receiver<u64>,
     /// The lifecycle manager's commands (actions on alerts, labelled alerts).
     pub lifecycle: Mutex<Option<mpsc::Sender<Command>>>,
     /// The lifecycle's keys of what a firing says: request tasks key resends with them.

@@ -15,6 +15,7 @@ use crate::{AlertChange, AlertQuery, NewAlert, Occurrence, Source, Store, Stored
 mod alert;
 mod baseline;
 mod history;
+mod incident;
 mod lifecycle;
 mod outbox;
 mod report;
@@ -25,6 +26,7 @@ mod token;
 pub use self::alert::*;
 pub use self::baseline::*;
 pub use self::history::*;
+pub use self::incident::*;
 pub use self::lifecycle::*;
 pub use self::outbox::*;
 pub use self::report::*;
@@ -86,6 +88,9 @@ macro_rules! store_conformance_tests {
             outbox_log_tells_the_latest_per_group_and_open_alert,
             outbox_rate_limit_holds_count_as_told_until_a_summary_folds_them,
             outbox_retention_keeps_unfinished_rows_and_open_alerts,
+            incidents_keep_members_links_and_timelines,
+            an_incident_is_written_with_its_alerts_or_not_at_all,
+            incidents_list_by_filters_and_cursor,
             ping_succeeds,
         );
     };

@@ -6,6 +6,7 @@ pub mod access;
 pub mod conformance;
 mod error;
 mod health;
+pub mod incident;
 pub mod lifecycle;
 pub mod outbox;
 pub mod sqlite;
@@ -15,6 +16,10 @@ use std::future::Future;
 pub use access::{NewSession, NewToken, Role, SessionRecord, TokenRecord, TokenState};
 pub use error::StoreError;
 pub use health::WriteFailure;
+pub use incident::{
+    IncidentChange, IncidentDetail, IncidentQuery, IncidentRecord, IncidentState, Member,
+    TimelineEntry,
+};
 /// The identity labels of an engine alert (the lifecycle's mapping, so deduplication and routing
 /// agree with what the store derives).
 pub use klaxon_engine::lifecycle::engine_labels;
@@ -291,6 +296,37 @@ pub trait Store: Send + Sync + 'static {
     fn max_alert_id(&self) -> impl Future<Output = Result<i64>> + Send;
     /// Every alert that is not closed, for the lifecycle manager's index at start.
     fn load_open_alerts(&self) -> impl Future<Output = Result<Vec<AlertIndex>>> + Send;
+    /// The highest incident id ever used (0 for none); incident ids are chosen by the caller.
+    fn max_incident_id(&self) -> impl Future<Output = Result<i64>> + Send;
+    /// Every incident that is not closed, each with its members.
+    fn load_open_incidents(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(IncidentRecord, Vec<Member>)>>> + Send;
+    /// Incidents newest first (by id) with filters and a cursor (`before_id`).
+    fn list_incidents(
+        &self,
+        q: IncidentQuery,
+    ) -> impl Future<Output = Result<Vec<IncidentRecord>>> + Send;
+    /// One incident with its members and its newest `timeline` entries; NotFound if none.
+    fn incident_detail(
+        &self,
+        id: i64,
+        timeline: usize,
+    ) -> impl Future<Output = Result<IncidentDetail>> + Send;
+    /// The incident membership of an alert, if it is in one.
+    fn incident_of_alert(
+        &self,
+        alert_id: i64,
+    ) -> impl Future<Output = Result<Option<Member>>> + Send;
+    /// Timeline entries of every incident with an id above `after_id`, oldest first, at most
+    /// `limit` (the store caps it at 1,000).
+    fn incident_timeline(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<TimelineEntry>>> + Send;
+    /// The id of the newest timeline entry (0 for none).
+    fn latest_timeline_id(&self) -> impl Future<Output = Result<i64>> + Send;
     /// Every stored silence (expired ones too), ordered by id. Silences are written through
     /// [`AlertChange::Silence`], in the same commits as the alert changes they cause.
     fn silences(&self) -> impl Future<Output = Result<Vec<klaxon_engine::noise::Silence>>> + Send;

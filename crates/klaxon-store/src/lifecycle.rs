@@ -106,6 +106,9 @@ pub enum AlertChange {
         assignee: Option<String>,
         state: State,
     },
+    /// A change to incidents, made by what the alert changes before it in the same commit
+    /// caused.
+    Incident(crate::incident::IncidentChange),
 }
 
 impl From<&Write> for AlertChange {

@@ -21,6 +21,9 @@ pub enum ResolvePolicy {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorrelationConfig {
+    /// Whether the server correlates alerts into incidents (the offline command always
+    /// does). Default true.
+    pub enabled: bool,
     /// Path of the topology document (read by the caller; the offline command's `--topology`
     /// wins over it). Default: none.
     pub topology: Option<String>,
@@ -86,6 +89,7 @@ pub struct CorrelationConfig {
 impl Default for CorrelationConfig {
     fn default() -> Self {
         CorrelationConfig {
+            enabled: true,
             topology: None,
             join_threshold: 0.5,
             merge_threshold: 0.6,

@@ -67,8 +67,35 @@ impl Incidents {
         fp: u64,
         ends_at: Option<i64>,
     ) -> u64 {
+        let id = self.reserve();
+        self.open_as(c, id, at, h, kind, fp, ends_at);
+        id
+    }
+
+    /// The next incident id, taken (so no incident the correlator opens will have it).
+    pub(crate) fn reserve(&mut self) -> u64 {
         self.next_id += 1;
-        let id = self.next_id;
+        self.next_id
+    }
+
+    /// Ids up to `id` are taken: the next incident opened gets a larger one.
+    pub(crate) fn taken_up_to(&mut self, id: u64) {
+        self.next_id = self.next_id.max(id);
+    }
+
+    /// Opens incident `id` (one not open) with its first member.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn open_as(
+        &mut self,
+        c: &CorrelationConfig,
+        id: u64,
+        at: i64,
+        h: Handle,
+        kind: u64,
+        fp: u64,
+        ends_at: Option<i64>,
+    ) {
+        self.taken_up_to(id);
         let mut inc = Incident {
             opened: at,
             last_join: at,
@@ -87,7 +114,6 @@ impl Incidents {
         }
         self.deadlines.push(Reverse((inc.deadline(c), id)));
         self.open.insert(id, inc);
-        id
     }
 
     /// Adds a member; returns whether that reopened a resolved incident.

@@ -14,6 +14,7 @@ mod incident;
 mod index;
 mod noise;
 mod rarity;
+mod state;
 mod text;
 mod topology;
 
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 pub use config::{CorrelationConfig, ResolvePolicy};
 pub use evidence::{Evidence, Level};
 pub use noise::NoiseKind;
+pub use state::IncidentState;
 pub use topology::{parse_topology, Relation, Topology, TopologyError};
 
 use evidence::{LabelKey, Scores};
@@ -952,6 +954,86 @@ impl Correlator {
     /// Ids of the open incidents, ascending.
     pub fn open_incidents(&self) -> Vec<u64> {
         self.incidents.ids()
+    }
+
+    /// Whether the correlator holds incident `id` (it takes alerts).
+    pub fn holds(&self, incident: u64) -> bool {
+        self.incidents.get(incident).is_some()
+    }
+
+    /// The incident an alert is held in.
+    pub fn incident_of(&self, alert: AlertId) -> Option<u64> {
+        let h = *self.by_id.get(&alert)?;
+        self.rec(h).map(|r| r.incident)
+    }
+
+    /// Ids up to `id` are taken elsewhere (incidents stored before a restart, or made by
+    /// hand): the incidents the correlator opens get larger ones.
+    pub fn reserve_ids_up_to(&mut self, id: u64) {
+        self.incidents.taken_up_to(id);
+    }
+
+    /// Takes the next incident id for an incident made by hand.
+    pub fn reserve_id(&mut self) -> u64 {
+        self.incidents.reserve()
+    }
+
+    /// Puts an alert into incident `incident` without weighing any evidence (the incident is
+    /// opened if the correlator does not hold it): rebuilding the open incidents after a
+    /// restart, or a person placing an alert. An alert already held moves out of its
+    /// incident first; an incident it leaves empty is forgotten (and returned).
+    pub fn place(&mut self, incident: u64, f: &Firing<'_>) -> Option<u64> {
+        let mut emptied = None;
+        if let Some(&h) = self.by_id.get(&f.alert) {
+            if let Some(rec) = self.forget(h) {
+                if self
+                    .incidents
+                    .remove_member(rec.incident, h, rec.end.is_none())
+                    && rec.incident != incident
+                {
+                    emptied = Some(rec.incident);
+                }
+            }
+        }
+        let feat = self.features(f);
+        let h = self.insert(f, feat);
+        let (kind, fp) = {
+            let rec = self.rec(h).expect("just inserted");
+            (rec.kind, rec.fp)
+        };
+        if self.incidents.get(incident).is_some() {
+            self.incidents
+                .join(incident, f.starts_at, h, kind, fp, f.ends_at);
+        } else {
+            self.incidents
+                .open_as(&self.config, incident, f.starts_at, h, kind, fp, f.ends_at);
+        }
+        self.rec_mut(h).expect("just inserted").incident = incident;
+        self.recurrence.record(
+            fp,
+            Past {
+                alert: f.alert,
+                start: f.starts_at,
+                incident: Some(incident),
+                handle: Some(h),
+                partners: Partners::default(),
+            },
+        );
+        emptied
+    }
+
+    /// Moves every alert of incident `from` into `into` (a person merging two incidents);
+    /// false when either is not held or they are the same.
+    pub fn merge(&mut self, from: u64, into: u64) -> bool {
+        if from == into || !self.holds(from) || !self.holds(into) {
+            return false;
+        }
+        for m in self.incidents.merge(&self.config, from, into) {
+            if let Some(r) = self.rec_mut(m) {
+                r.incident = into;
+            }
+        }
+        true
     }
 }
 

@@ -693,3 +693,77 @@ fn config_rejects_unknown_keys_and_reports_every_bad_value() {
         CorrelationConfig::default().join_threshold
     );
 }
+
+fn firing(x: &A) -> Firing<'_> {
+    Firing {
+        alert: x.id,
+        labels: &x.labels,
+        annotations: &x.annotations,
+        starts_at: ms(x.at_min),
+        ends_at: x.ends_min.map(ms),
+    }
+}
+
+/// Incidents rebuilt after a restart keep their ids and take the alerts that link to them, as
+/// if the correlator had never stopped; new incidents get ids above every id taken.
+#[test]
+fn placed_alerts_rebuild_an_incident_that_new_alerts_join() {
+    let db = a(
+        1,
+        0.0,
+        &[
+            ("alertname", "PgDown"),
+            ("service", "pg-orders"),
+            ("cluster", "euw1"),
+        ],
+        "pg-orders primary is down",
+    );
+    let api = a(
+        2,
+        1.0,
+        &[
+            ("alertname", "HighErrorRate"),
+            ("service", "orders-api"),
+            ("cluster", "euw1"),
+        ],
+        "orders-api errors: connection refused by pg-orders",
+    );
+    let other = a(
+        3,
+        2.0,
+        &[("alertname", "DiskFull"), ("host", "build-07")],
+        "disk full on build-07",
+    );
+    let mut c = correlator(true);
+    c.reserve_ids_up_to(40);
+    assert_eq!(c.place(17, &firing(&db)), None);
+    assert!(c.holds(17));
+    let mut out = Vec::new();
+    c.observe(&Event::Firing(firing(&api)), &mut out);
+    assert!(
+        matches!(&out[..], [Decision::Joined { incident: 17, .. }]),
+        "{out:?}"
+    );
+    out.clear();
+    c.observe(&Event::Firing(firing(&other)), &mut out);
+    assert!(
+        matches!(
+            &out[..],
+            [Decision::Opened {
+                incident: 41,
+                alert: 3,
+                ..
+            }]
+        ),
+        "{out:?}"
+    );
+    // Moving the only alert of an incident by hand forgets the incident it leaves.
+    assert_eq!(c.place(17, &firing(&other)), Some(41));
+    assert_eq!(c.incident_of(3), Some(17));
+    assert!(!c.holds(41));
+    assert!(!c.merge(17, 17));
+    let id = c.reserve_id();
+    assert_eq!(c.place(id, &firing(&db)), None);
+    assert!(c.merge(id, 17));
+    assert_eq!(c.incident_of(1), Some(17));
+}

@@ -313,6 +313,7 @@ pub(crate) async fn detail<S: Store + Clone>(
         }
     }
     v["noise"] = noise;
+    v["incident"] = super::incidents::block(&st, id).await?;
     Ok(Json(v))
 }
 
@@ -373,6 +374,7 @@ pub(crate) fn detail_shape() -> Shape {
         .req("notes", Shape::array(note))
         .req("notifications", Shape::array(notification))
         .req("noise", noise)
+        .req("incident", super::incidents::block_shape())
         .named("AlertDetail")
 }
 

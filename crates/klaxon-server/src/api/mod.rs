@@ -4,6 +4,7 @@
 pub(crate) mod alertmanager;
 pub(crate) mod alertmanager_schema;
 pub(crate) mod alerts;
+pub(crate) mod incidents;
 pub(crate) mod ingest;
 pub(crate) mod manage;
 pub(crate) mod monitoring;
@@ -477,11 +478,158 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "/incidents/stream",
             Token(Read),
             SMALL,
-            "Incident changes as server-sent events",
-            get(streams::incidents::<S>),
+            "Every committed incident timeline entry as server-sent events",
+            get(incidents::stream::<S>),
         )
         .doc(
-            Doc::new().reply(200, "a `hello` event, then heartbeats", EVENTS, alerts::events_shape()),
+            Doc::new()
+                .header("Last-Event-ID", Shape::integer(), "the timeline entry id to resume after (kept across restarts)")
+                .reply(200, "`hello`, then event `incident` per timeline entry, with the incident as it is now", EVENTS, alerts::events_shape())
+                .errors(&[400]),
+        ),
+        ep(
+            "GET",
+            "/incidents",
+            Token(Read),
+            SMALL,
+            "Incidents with filters and cursor pagination",
+            get(incidents::list::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<incidents::ListParams>()
+                .ok(incidents::list_shape())
+                .errors(&[400, 503]),
+        ),
+        ep(
+            "GET",
+            "/incidents/timeline",
+            Token(Read),
+            SMALL,
+            "The timeline of every incident, oldest first from a cursor",
+            get(incidents::timeline::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<incidents::TimelineParams>()
+                .ok(incidents::timeline_shape())
+                .errors(&[503]),
+        ),
+        ep(
+            "POST",
+            "/incidents/create",
+            Token(Respond),
+            SMALL,
+            "Make an incident by hand from alerts",
+            post(incidents::create::<S>),
+        )
+        .doc(
+            Doc::new()
+                .json::<incidents::CreateBody>()
+                .created(incidents::incident_shape())
+                .errors(&[400, 404, 422, 429, 503]),
+        ),
+        ep(
+            "GET",
+            "/incidents/{id}",
+            Token(Read),
+            SMALL,
+            "One incident with its alerts, the links that put them there, and its timeline",
+            get(incidents::detail::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident's id")
+                .ok(incidents::detail_shape())
+                .errors(&[404, 503]),
+        ),
+        ep(
+            "POST",
+            "/incidents/{id}/acknowledge",
+            Token(Respond),
+            SMALL,
+            "Acknowledge an incident and its open alerts",
+            post(incidents::acknowledge::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident's id")
+                .no_body()
+                .ok(incidents::incident_shape())
+                .errors(&[404, 409, 429, 503]),
+        ),
+        ep(
+            "POST",
+            "/incidents/{id}/resolve",
+            Token(Respond),
+            SMALL,
+            "Resolve an incident and its open alerts",
+            post(incidents::resolve::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident's id")
+                .no_body()
+                .ok(incidents::incident_shape())
+                .errors(&[404, 409, 429, 503]),
+        ),
+        ep(
+            "POST",
+            "/incidents/{id}/notes",
+            Token(Respond),
+            SMALL,
+            "Add a note to an incident's timeline",
+            post(incidents::note::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident's id")
+                .json::<incidents::NoteBody>()
+                .ok(incidents::incident_shape())
+                .errors(&[400, 404, 409, 422, 429, 503]),
+        ),
+        ep(
+            "POST",
+            "/incidents/{id}/merge",
+            Token(Respond),
+            SMALL,
+            "Merge an incident into another (its alerts move; it closes)",
+            post(incidents::merge::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident that merges (and closes)")
+                .json::<incidents::MergeBody>()
+                .ok(incidents::incident_shape())
+                .errors(&[400, 404, 409, 422, 429, 503]),
+        ),
+        ep(
+            "POST",
+            "/alerts/correlate",
+            Token(Respond),
+            SMALL,
+            "Correlate alerts now; each one's incident",
+            post(incidents::correlate::<S>),
+        )
+        .doc(
+            Doc::new()
+                .json::<incidents::CorrelateBody>()
+                .ok(incidents::correlate_shape())
+                .errors(&[400, 404, 422, 429, 503]),
+        ),
+        ep(
+            "GET",
+            "/alerts/correlation/{alert_id}",
+            Token(Read),
+            SMALL,
+            "Why an alert is in its incident: the links and their evidence",
+            get(incidents::correlation::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("alert_id", Shape::integer(), "the alert's id")
+                .ok(incidents::correlation_shape())
+                .errors(&[404, 503]),
         ),
         ep(
             "GET",

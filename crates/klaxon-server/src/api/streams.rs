@@ -1,5 +1,6 @@
-//! The live streams that are not about alerts: `/incidents/stream` and `/metrics/stream` (the
-//! alert streams are in `alerts`). Every stream sends heartbeats and ends on shutdown.
+//! The live stream of the server's figures, `/metrics/stream`, and the heartbeat every stream
+//! sends (the alert streams are in `alerts`, the incident stream in `incidents`). Every stream
+//! ends on shutdown.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering::Relaxed;
@@ -20,31 +21,6 @@ pub(super) fn heartbeat() -> KeepAlive {
     KeepAlive::new()
         .interval(Duration::from_secs(15))
         .text("heartbeat")
-}
-
-/// `GET /incidents/stream`: a hello and heartbeats until incidents exist.
-pub(crate) async fn incidents<S: Store + Clone>(
-    State(st): State<AppState<S>>,
-) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let hello = Event::default().event("hello").data(
-        json!({"incidents": [], "note": "incident correlation is not built yet"}).to_string(),
-    );
-    let shutdown = st.shutdown.clone();
-    let s = futures_util::stream::unfold(Some(hello), move |next| {
-        let mut shutdown = shutdown.clone();
-        async move {
-            match next {
-                Some(e) => Some((Ok(e), None)),
-                None => {
-                    if !*shutdown.borrow() {
-                        let _ = shutdown.changed().await;
-                    }
-                    None
-                }
-            }
-        }
-    });
-    Ok(Sse::new(s).keep_alive(heartbeat()))
 }
 
 /// `GET /metrics/stream`: the server's figures every second (event `metrics`).

@@ -48,6 +48,9 @@ pub struct Config {
     pub server: Connections,
     /// HTTPS (`[tls]`); plain HTTP without it.
     pub tls: Option<Tls>,
+    /// Alert correlation into incidents (`[correlation]`, see docs/incidents.md): the
+    /// correlator's own settings, `enabled` and the `topology` file.
+    pub correlation: klaxon_engine::correlate::CorrelationConfig,
 }
 
 /// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
@@ -259,6 +262,7 @@ impl Default for Config {
             dashboard: Dashboard::default(),
             server: Connections::default(),
             tls: None,
+            correlation: klaxon_engine::correlate::CorrelationConfig::default(),
         }
     }
 }
@@ -554,6 +558,46 @@ impl Config {
             &self.silence_notice,
             &self.receivers,
         )
+    }
+
+    /// The correlator of `[correlation]` with its topology document read and checked
+    /// (`None` when correlation is off); every error at once, each naming its key or path.
+    pub(crate) fn correlator(
+        &self,
+    ) -> Result<Option<klaxon_engine::correlate::Correlator>, Vec<String>> {
+        use klaxon_engine::correlate::{parse_topology, Correlator};
+        let c = &self.correlation;
+        if !c.enabled {
+            return Ok(None);
+        }
+        let mut errors = Vec::new();
+        let topology = match &c.topology {
+            None => None,
+            Some(path) => match std::fs::read_to_string(path) {
+                Err(e) => {
+                    errors.push(format!("correlation.topology: reading {path}: {e}"));
+                    None
+                }
+                Ok(text) => match parse_topology(&text) {
+                    Ok(t) => Some(t),
+                    Err(es) => {
+                        errors.extend(
+                            es.iter()
+                                .map(|e| format!("correlation.topology: {path}: {e}")),
+                        );
+                        None
+                    }
+                },
+            },
+        };
+        match Correlator::new(c.clone(), topology) {
+            Ok(corr) if errors.is_empty() => Ok(Some(corr)),
+            Ok(_) => Err(errors),
+            Err(es) => {
+                errors.extend(es);
+                Err(errors)
+            }
+        }
     }
 
     /// The SQLite file.

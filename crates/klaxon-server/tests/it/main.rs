@@ -11,6 +11,7 @@ mod dashboard;
 mod disk_full;
 mod edge;
 mod https;
+mod incidents;
 mod lifecycle;
 mod listener;
 mod module_cycles;

@@ -527,6 +527,75 @@ async fn real_answers_fit_the_documented_shapes() {
         w.json("GET", &path, null.clone()).await;
     }
 
+    // Incidents.
+    let (s, made) = w
+        .json(
+            "POST",
+            "/incidents/create",
+            json!({"alerts": [a, b], "title": "disks"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{made}");
+    let inc = made["id"].as_i64().unwrap_or(0);
+    let (s, other) = w
+        .json("POST", "/incidents/create", json!({"alerts": [c]}))
+        .await;
+    assert_eq!(s, 201, "{other}");
+    let other = other["id"].as_i64().unwrap_or(0);
+    w.json("POST", "/incidents/create", json!({"alerts": [999]}))
+        .await;
+    w.json("POST", "/incidents/create", json!({"alerts": "x"}))
+        .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/acknowledge"),
+        null.clone(),
+    )
+    .await;
+    w.json("POST", "/incidents/999/acknowledge", null.clone())
+        .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/notes"),
+        json!({"text": "replacing disks"}),
+    )
+    .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/notes"),
+        json!({"text": ""}),
+    )
+    .await;
+    w.json("POST", &format!("/incidents/{other}/resolve"), null.clone())
+        .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{other}/merge"),
+        json!({"into": inc}),
+    )
+    .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/merge"),
+        json!({"into": inc}),
+    )
+    .await;
+    w.json("POST", "/alerts/correlate", json!({"alerts": [a]}))
+        .await;
+    w.json("POST", "/alerts/correlate", json!({"alerts": []}))
+        .await;
+    for path in [
+        "/incidents?state=open,investigating&limit=1".to_owned(),
+        "/incidents?state=sleeping".to_owned(),
+        format!("/incidents/{inc}"),
+        "/incidents/999".to_owned(),
+        "/incidents/timeline?after=1&limit=5".to_owned(),
+        format!("/alerts/correlation/{a}"),
+        "/alerts/correlation/999".to_owned(),
+    ] {
+        w.json("GET", &path, null.clone()).await;
+    }
+
     // Alertmanager's API.
     let am =
         json!([{"labels": {"alertname": "Up", "job": "x"}, "annotations": {"summary": "down"}}]);

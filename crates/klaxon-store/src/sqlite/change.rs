@@ -123,6 +123,7 @@ fn apply_one(conn: &Connection, change: &AlertChange) -> Result<()> {
             };
             row::insert_event(conn, *id, *at, actor, Some(*state), *state, &reason)
         }
+        AlertChange::Incident(c) => super::incident::apply(conn, c),
     }
 }
 

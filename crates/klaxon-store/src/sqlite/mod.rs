@@ -22,6 +22,7 @@ mod checkpoint;
 mod derived;
 mod error;
 mod history;
+mod incident;
 mod outbox;
 mod read;
 mod report;
@@ -43,10 +44,10 @@ use self::read::ReadPool;
 use self::writer::{Health, Reply, Request};
 use crate::{
     AlertChange, AlertDetail, AlertIndex, AlertQuery, Claim, Delivery, DeliveryCount, HistoryQuery,
-    NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified,
-    OutboxRow, Performance, Result, RuleKind, RuleSetRecord, SessionRecord, Store, StoreError,
-    StoredAlert, Summary, TelemetryCounts, TelemetryRow, TokenRecord, TrendBucket, TrendQuery,
-    WriteFailure,
+    IncidentDetail, IncidentQuery, IncidentRecord, Member, NewAlert, NewNotification, NewRuleSet,
+    NewSession, NewToken, NotificationRecord, Notified, OutboxRow, Performance, Result, RuleKind,
+    RuleSetRecord, SessionRecord, Store, StoreError, StoredAlert, Summary, TelemetryCounts,
+    TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, WriteFailure,
 };
 
 /// Read-only connections in the pool (reads run at most this many at once).
@@ -428,6 +429,35 @@ impl Store for SqliteStore {
 
     async fn max_alert_id(&self) -> Result<i64> {
         self.read(read::max_alert_id).await
+    }
+
+    async fn max_incident_id(&self) -> Result<i64> {
+        self.read(incident::max_incident_id).await
+    }
+
+    async fn load_open_incidents(&self) -> Result<Vec<(IncidentRecord, Vec<Member>)>> {
+        self.read(incident::load_open).await
+    }
+
+    async fn list_incidents(&self, q: IncidentQuery) -> Result<Vec<IncidentRecord>> {
+        self.read(move |c| incident::list(c, &q)).await
+    }
+
+    async fn incident_detail(&self, id: i64, timeline: usize) -> Result<IncidentDetail> {
+        self.read(move |c| incident::detail(c, id, timeline)).await
+    }
+
+    async fn incident_of_alert(&self, alert_id: i64) -> Result<Option<Member>> {
+        self.read(move |c| incident::of_alert(c, alert_id)).await
+    }
+
+    async fn incident_timeline(&self, after_id: i64, limit: usize) -> Result<Vec<TimelineEntry>> {
+        self.read(move |c| incident::timeline_after(c, after_id, limit))
+            .await
+    }
+
+    async fn latest_timeline_id(&self) -> Result<i64> {
+        self.read(incident::latest_timeline_id).await
     }
 
     async fn silences(&self) -> Result<Vec<klaxon_engine::noise::Silence>> {

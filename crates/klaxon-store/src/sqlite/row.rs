@@ -89,7 +89,7 @@ pub(crate) fn decode_source(col: usize, s: &str) -> rusqlite::Result<Source> {
 }
 
 /// A value stored as its name; a name `parse` does not know is an error naming `what`.
-fn decode_name<T>(
+pub(crate) fn decode_name<T>(
     col: usize,
     s: &str,
     what: &str,

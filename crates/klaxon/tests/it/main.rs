@@ -13,6 +13,7 @@ mod cli;
 mod correlate;
 mod crash;
 mod holds;
+mod incidents;
 mod prometheus;
 mod remote;
 mod rules_check;

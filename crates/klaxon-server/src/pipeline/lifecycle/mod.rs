@@ -9,6 +9,7 @@
 mod change;
 pub(crate) mod convert;
 mod explain;
+mod incident;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -20,8 +21,8 @@ use klaxon_engine::lifecycle::{
     Restored, State,
 };
 use klaxon_engine::threshold::ThresholdEventKind;
-use klaxon_store::{AlertChange, Source, Store, StoreError};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use klaxon_store::{AlertChange, Source, Store, StoreError, StoredAlert};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::clock::wall_ms;
 use crate::metrics::Metrics;
@@ -29,6 +30,8 @@ use crate::pipeline::driver::Fired;
 
 pub(crate) use change::{Change, Detail};
 pub(crate) use convert::is_uuid;
+use incident::Desk;
+pub(crate) use incident::IncidentRefusal;
 pub(crate) use klaxon_engine::lifecycle::{
     Act, Done, Labelled, Resend, Settings as LifecycleSettings, SilenceRefusal,
 };
@@ -119,6 +122,40 @@ pub(crate) enum Command {
     /// Every alert something mutes now, answered with the batch it is asked in (a reader
     /// that subscribed to the changes before asking misses nothing).
     Muted { reply: oneshot::Sender<Muted> },
+    /// An action on an incident; the reply is the incident it leaves the caller at.
+    Incident {
+        id: i64,
+        act: IncidentAct,
+        actor: String,
+        reply: oneshot::Sender<Result<i64, IncidentRefusal>>,
+    },
+    /// A new incident made by hand with these alerts.
+    CreateIncident {
+        alerts: Vec<i64>,
+        title: Option<String>,
+        actor: String,
+        reply: oneshot::Sender<Result<i64, IncidentRefusal>>,
+    },
+    /// Correlates these alerts now (those in no incident yet); the reply gives each one's
+    /// incident.
+    Correlate {
+        alerts: Vec<i64>,
+        reply: oneshot::Sender<Result<Vec<Option<i64>>, IncidentRefusal>>,
+    },
+}
+
+/// What people do to an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IncidentAct {
+    /// Acknowledges its open alerts; the incident is investigated.
+    Acknowledge,
+    /// Resolves its open alerts and the incident.
+    Resolve,
+    Note(String),
+    /// Moves its alerts into incident `into`, and closes it.
+    Merge {
+        into: i64,
+    },
 }
 
 impl Command {
@@ -135,6 +172,9 @@ pub(crate) struct Outputs {
     /// dispatcher read it.
     pub changes: broadcast::Sender<Arc<Change>>,
     pub metrics: Arc<Metrics>,
+    /// Counts commits that wrote incidents: the incident stream wakes on it and reads the
+    /// committed timeline.
+    pub incidents: watch::Sender<u64>,
 }
 
 enum Reply {
@@ -150,6 +190,14 @@ enum Reply {
         Result<String, SilenceRefusal>,
     ),
     Muted(oneshot::Sender<Muted>, Muted),
+    Incident(
+        oneshot::Sender<Result<i64, IncidentRefusal>>,
+        Result<i64, IncidentRefusal>,
+    ),
+    Correlate(
+        oneshot::Sender<Result<Vec<Option<i64>>, IncidentRefusal>>,
+        Result<Vec<Option<i64>>, IncidentRefusal>,
+    ),
 }
 
 impl Reply {
@@ -161,6 +209,8 @@ impl Reply {
             Reply::Unit(tx, v) => drop(tx.send(v)),
             Reply::Silence(tx, v) => drop(tx.send(v)),
             Reply::Muted(tx, v) => drop(tx.send(v)),
+            Reply::Incident(tx, v) => drop(tx.send(v)),
+            Reply::Correlate(tx, v) => drop(tx.send(v)),
         }
     }
 }
@@ -171,6 +221,7 @@ pub(crate) struct Manager<S> {
     out: Outputs,
     lc: Lifecycle,
     fx: Effects,
+    desk: Desk,
     replies: Vec<Reply>,
     /// When the firings of this batch that change something were accepted, and when this
     /// task took them from the engine.
@@ -198,7 +249,22 @@ impl<S: Store + Clone> Manager<S> {
         out: Outputs,
         rule_auto: &HashMap<(String, String), i64>,
         noise: NoiseConfig,
+        correlator: Option<klaxon_engine::correlate::Correlator>,
     ) -> Result<Manager<S>, StoreError> {
+        let mut desk = Desk::new(correlator);
+        let max_incident = store.max_incident_id().await?;
+        let open_incidents = store.load_open_incidents().await?;
+        let mut members: HashMap<i64, StoredAlert> = HashMap::new();
+        for m in open_incidents.iter().flat_map(|(_, m)| m) {
+            match store.get_alert(m.alert_id).await {
+                Ok(a) => {
+                    members.insert(a.id, a);
+                }
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        desk.restore(max_incident, open_incidents, &members);
         let max_id = store.max_alert_id().await?;
         let silences = store.silences().await?;
         let alerts = store.load_open_alerts().await?.into_iter().map(|a| {
@@ -235,6 +301,7 @@ impl<S: Store + Clone> Manager<S> {
             out,
             lc,
             fx: Effects::new(),
+            desk,
             replies: Vec::new(),
             latencies: Vec::new(),
         })
@@ -345,7 +412,13 @@ impl<S: Store + Clone> Manager<S> {
                 let mut ids = Vec::with_capacity(alerts.len());
                 for l in &alerts {
                     let answer = self.lc.apply(now, Input::Labelled(l), &mut self.fx);
-                    ids.push(self.firing(&answer, None));
+                    let fired = self.firing(&answer, None);
+                    // An end the sender gave: the incident desk resolves with the alert's own
+                    // time.
+                    if let (Answer::Firing { id: Some(id), .. }, Some(end)) = (&answer, l.ends_at) {
+                        self.desk.ends_at(*id, end);
+                    }
+                    ids.push(fired);
                 }
                 if let Some(r) = reply {
                     self.replies.push(Reply::Labelled(r, ids));
@@ -442,7 +515,113 @@ impl<S: Store + Clone> Manager<S> {
                 let muted = self.lc.muted().map(|(id, m)| (id, Arc::clone(m))).collect();
                 self.replies.push(Reply::Muted(reply, muted));
             }
+            Command::Incident {
+                id,
+                act,
+                actor,
+                reply,
+            } => {
+                let r = self.incident_act(now, id, act, &actor).await;
+                self.replies.push(Reply::Incident(reply, r));
+            }
+            Command::CreateIncident {
+                alerts,
+                title,
+                actor,
+                reply,
+            } => {
+                let r = match self.stored(&alerts).await {
+                    Ok(stored) => Ok(self.desk.create(&stored, title.as_deref(), &actor, now)),
+                    Err(e) => Err(e),
+                };
+                self.replies.push(Reply::Incident(reply, r));
+            }
+            Command::Correlate { alerts, reply } => {
+                let r = match self.stored(&alerts).await {
+                    Ok(stored) => {
+                        self.desk.correlate(&stored, now);
+                        Ok(alerts.iter().map(|&a| self.desk.incident_of(a)).collect())
+                    }
+                    Err(e) => Err(e),
+                };
+                self.replies.push(Reply::Correlate(reply, r));
+            }
         }
+    }
+
+    /// The stored alerts with these ids, in order (NotFound names the first missing one).
+    async fn stored(&self, ids: &[i64]) -> Result<Vec<StoredAlert>, IncidentRefusal> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match self.store.get_alert(id).await {
+                Ok(a) => out.push(a),
+                Err(StoreError::NotFound(_)) => {
+                    return Err(IncidentRefusal::NotFound(format!("alert {id}")))
+                }
+                Err(_) => return Err(IncidentRefusal::Unavailable),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Why an incident the desk does not hold cannot be acted on: unknown, or closed.
+    async fn not_held(&self, id: i64) -> IncidentRefusal {
+        match self.store.incident_detail(id, 0).await {
+            Ok(_) => IncidentRefusal::Conflict(format!("incident {id} is closed")),
+            Err(StoreError::NotFound(_)) => IncidentRefusal::NotFound(format!("incident {id}")),
+            Err(_) => IncidentRefusal::Unavailable,
+        }
+    }
+
+    /// Acts on an incident: its open alerts through the lifecycle core (as the alert
+    /// endpoints do), the incident through the desk.
+    async fn incident_act(
+        &mut self,
+        now: i64,
+        id: i64,
+        act: IncidentAct,
+        actor: &str,
+    ) -> Result<i64, IncidentRefusal> {
+        if !self.desk.holds(id) {
+            return Err(self.not_held(id).await);
+        }
+        let alert_act = match &act {
+            IncidentAct::Acknowledge => Some((Act::Acknowledge, "incident acknowledged")),
+            IncidentAct::Resolve => Some((Act::Resolve, "incident resolved")),
+            IncidentAct::Note(_) | IncidentAct::Merge { .. } => None,
+        };
+        if let Some((alert_act, reason)) = alert_act {
+            for a in self.desk.open_alerts(id).unwrap_or_default() {
+                // An alert already acknowledged (or resolved) stays as it is.
+                let _ = self
+                    .held(now, a, |stored| Input::Act {
+                        id: a,
+                        act: alert_act,
+                        actor,
+                        reason,
+                        stored,
+                    })
+                    .await;
+            }
+        }
+        match act {
+            IncidentAct::Acknowledge => self.desk.acknowledge(id, actor, now),
+            IncidentAct::Resolve => self.desk.resolve(id, actor, now),
+            IncidentAct::Note(text) => self.desk.note(id, actor, &text, now),
+            IncidentAct::Merge { into } => {
+                if into == id {
+                    return Err(IncidentRefusal::Conflict(
+                        "an incident cannot merge into itself".to_owned(),
+                    ));
+                }
+                if !self.desk.holds(into) {
+                    return Err(self.not_held(into).await);
+                }
+                self.desk.merge(id, into, actor, now);
+                return Ok(into);
+            }
+        }
+        Ok(id)
     }
 
     /// Applies an input about one alert; when the core no longer holds it, asks the store for
@@ -471,7 +650,9 @@ impl<S: Store + Clone> Manager<S> {
     /// Commits the batch (retrying until the store takes it), then publishes its changes and
     /// answers; nothing is told before the commit returns.
     async fn commit(&mut self) {
-        if self.fx.is_empty() && self.replies.is_empty() {
+        // Incidents follow from this batch's alert changes and are written with them.
+        self.desk.observe(&self.fx.changes, wall_ms());
+        if self.fx.is_empty() && self.replies.is_empty() && self.desk.is_empty() {
             return;
         }
         let commit_begins = Instant::now();
@@ -481,11 +662,12 @@ impl<S: Store + Clone> Manager<S> {
                 .alert_in_lifecycle
                 .observe(commit_begins.saturating_duration_since(*taken));
         }
-        if !self.fx.writes.is_empty() {
+        if !self.fx.writes.is_empty() || !self.desk.is_empty() {
             let mut backoff = Duration::from_millis(50);
             loop {
-                let changes: Vec<AlertChange> =
+                let mut changes: Vec<AlertChange> =
                     self.fx.writes.iter().map(AlertChange::from).collect();
+                changes.extend(self.desk.writes.iter().cloned().map(AlertChange::Incident));
                 let t0 = Instant::now();
                 match self.store.apply_alert_changes(changes).await {
                     Ok(()) => {
@@ -510,6 +692,10 @@ impl<S: Store + Clone> Manager<S> {
         }
         for (t, _) in self.latencies.drain(..) {
             self.out.metrics.alert_publish_latency.observe(t.elapsed());
+        }
+        if !self.desk.is_empty() {
+            self.desk.writes.clear();
+            self.out.incidents.send_modify(|n| *n += 1);
         }
         for r in self.replies.drain(..) {
             r.send();
