@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use klaxon_engine::lifecycle::{
-    Answer, Effects, Held, Inhibited, Input, Labelled, Lifecycle, Mute, News, NoiseConfig, Resend,
-    Restored, Settings, Source, State,
+    Answer, Effects, Held, Inhibited, Input, Labelled, Labels, Lifecycle, Mute, News, NoiseConfig,
+    Resend, Restored, Settings, Source, State,
 };
 use klaxon_engine::matcher::parse_filter;
 use klaxon_engine::noise::{InhibitRule, MatcherSpec, Silence};
@@ -212,4 +212,71 @@ fn a_suppression_by_hand_from_before_silences_runs_out_after_a_restart() {
         })
         .collect();
     assert_eq!(reasons, ["system: suppression expired"]);
+}
+
+#[test]
+fn a_suppression_without_an_end_arms_no_timer() {
+    let mut lc = Lifecycle::new(Settings::default(), NoiseConfig::default(), 1);
+    let l = labelled("Disk", false);
+    let held = Restored {
+        id: 1,
+        fingerprint: format!("{:016x}", l.fingerprint),
+        state: State::Suppressed,
+        source: Source::Api,
+        severity: "high".into(),
+        labels: l.labels,
+        annotations: Default::default(),
+        message: "cpu".into(),
+        occurrences: 1,
+        last_seen: T0,
+        resolved_at: None,
+        suppressed_until: Some(i64::MAX),
+        suppressed_by: Some("manual".into()),
+        ends_at: None,
+        auto_resolve_ms: None,
+    };
+    lc.restore(1, [held], []);
+    let mut fx = Effects::new();
+    lc.advance(T0, &mut fx);
+    assert_eq!(lc.state_of(1), Some(State::Suppressed));
+    assert_eq!(lc.next_deadline(), None, "nothing is ever due");
+}
+
+/// The deadline set of a lifecycle fed `n` quiet firings of one Alertmanager alert, one a
+/// second, with `ends_at` (epoch ms) or without.
+fn timers_after_firings(n: i64, ends_at: Option<i64>) -> usize {
+    let mut lc = Lifecycle::new(Settings::default(), NoiseConfig::default(), 1);
+    let mut fx = Effects::new();
+    let labels: Labels = [("alertname".to_owned(), "Disk".to_owned())].into();
+    for i in 0..n {
+        let at = T0 + i * 1000;
+        let l = Labelled {
+            ends_at,
+            ..Labelled::of_labels(
+                Source::Alertmanager,
+                labels.clone(),
+                Default::default(),
+                ("warning", "disk"),
+                at,
+            )
+        };
+        lc.apply(at, Input::Labelled(&l), &mut fx);
+    }
+    assert_eq!(lc.stats().quiet_firings, (n - 1) as u64);
+    lc.stats().timers
+}
+
+#[test]
+fn firings_that_move_the_auto_resolve_deadline_do_not_grow_the_deadline_set() {
+    // The first look at every alert, its auto-resolve check, the flush of quiet firings.
+    assert_eq!(
+        timers_after_firings(1000, None),
+        3,
+        "a deadline moving later"
+    );
+    assert_eq!(
+        timers_after_firings(1000, Some(T0 + 3_600_000)),
+        3,
+        "the same end each time"
+    );
 }

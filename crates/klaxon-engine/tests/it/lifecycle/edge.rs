@@ -28,3 +28,13 @@ scenario!(
     1h3m1ms tick
     "
 );
+
+scenario!(
+    an_end_moved_earlier_resolves_at_the_earlier_end,
+    "
+    0 am alertname=A ends=10m
+    1m am alertname=A ends=2m
+    2m tick
+    2m1ms tick
+    "
+);
