@@ -111,6 +111,8 @@ fn the_dispatcher_can_rebuild_its_view_of_every_muted_alert() {
         .map(|(id, m)| (id, m.inhibited.as_ref().map_or(0, |i| i.source)))
         .collect();
     assert_eq!(muted, [(1, 2)]);
+    let one = lc.mute_of(1).and_then(|m| m.inhibited.as_ref());
+    assert_eq!(one.map(|i| i.source), Some(2));
     assert!(lc.mute_of(2).is_none());
 }
 
@@ -278,5 +280,60 @@ fn firings_that_move_the_auto_resolve_deadline_do_not_grow_the_deadline_set() {
         timers_after_firings(1000, Some(T0 + 3_600_000)),
         3,
         "the same end each time"
+    );
+}
+
+/// A stored alert of the `Disk` firing.
+fn stored(id: i64, state: State, resolved_at: Option<i64>) -> Restored {
+    let l = labelled("Disk", false);
+    Restored {
+        id,
+        fingerprint: format!("{:016x}", l.fingerprint),
+        state,
+        source: Source::Threshold,
+        severity: "high".into(),
+        labels: l.labels,
+        annotations: Default::default(),
+        message: "cpu".into(),
+        occurrences: 1,
+        last_seen: T0,
+        resolved_at,
+        suppressed_until: None,
+        suppressed_by: None,
+        ends_at: None,
+        auto_resolve_ms: None,
+    }
+}
+
+#[test]
+fn after_a_restore_firings_fold_into_the_newest_alert_of_their_fingerprint() {
+    let mut lc = Lifecycle::new(Settings::default(), NoiseConfig::default(), 1);
+    // #1 resolved just now (a firing would reopen it), #2 opened after it: #2 takes firings.
+    let older = stored(1, State::Resolved, Some(T0));
+    lc.restore(2, [older, stored(2, State::Active, None)], []);
+    let mut fx = Effects::new();
+    let a = lc.apply(T0 + 1, Input::Labelled(&labelled("Disk", false)), &mut fx);
+    assert_eq!(
+        a,
+        Answer::Firing {
+            id: Some(2),
+            quiet: true
+        }
+    );
+    assert_eq!(lc.state_of(1), Some(State::Resolved));
+}
+
+#[test]
+fn a_restore_never_gives_out_an_id_it_holds_even_when_the_largest_id_lags() {
+    let mut lc = Lifecycle::new(Settings::default(), NoiseConfig::default(), 1);
+    lc.restore(0, [stored(7, State::Active, None)], []);
+    let mut fx = Effects::new();
+    let a = lc.apply(T0 + 1, Input::Labelled(&labelled("Mem", false)), &mut fx);
+    assert_eq!(
+        a,
+        Answer::Firing {
+            id: Some(8),
+            quiet: false
+        }
     );
 }

@@ -375,3 +375,27 @@ scenario!(
     1h45m1ms tick
     "
 );
+
+scenario!(
+    quiet_occurrences_are_written_at_once_at_shutdown,
+    "
+    0 am alertname=Disk
+    1s am alertname=Disk
+    1s500ms flush
+    # nothing is left for the flush deadline
+    2s1ms tick
+    "
+);
+
+scenario!(
+    a_closed_alert_is_published_without_what_muted_it,
+    "
+    config close=1h timeout=1d
+    inhibit node-down source=alertname=NodeDown target=alertname=Disk equal=host
+    0 am alertname=NodeDown,host=a
+    0 am alertname=Disk,host=a
+    # resolved, it is still inhibited while the source fires; closed, nothing mutes it
+    1m resolve #2
+    1h1m1ms tick
+    "
+);
