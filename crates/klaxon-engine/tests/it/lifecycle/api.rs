@@ -66,6 +66,8 @@ fn a_mute_holds_back_the_news_the_documented_order_says() {
     assert_eq!(scoped.inhibited_on("pager").map(|i| i.source), Some(4));
     assert!(scoped.inhibited_on("chat").is_none());
     assert!(Mute::default().is_empty());
+    assert_eq!(Held::Flapping.as_str(), "flapping");
+    assert_eq!(Held::Inhibited.as_str(), "inhibited");
 }
 
 #[test]

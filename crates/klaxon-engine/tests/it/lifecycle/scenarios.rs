@@ -399,3 +399,30 @@ scenario!(
     1h1m1ms tick
     "
 );
+
+scenario!(
+    an_older_alert_that_closes_leaves_firings_to_the_newer_one,
+    "
+    config reopen=1m close=1h timeout=1d
+    0 am alertname=A
+    1m resolve #1
+    # after the reopen window: a new alert of the same fingerprint
+    3m am alertname=A
+    1h1m1ms tick
+    1h2m am alertname=A
+    "
+);
+
+scenario!(
+    a_target_that_closes_leaves_the_other_targets_to_inhibit,
+    "
+    config close=1h timeout=1d
+    inhibit node-down source=alertname=NodeDown target=severity=warning equal=host
+    0 am alertname=Disk,host=a,severity=warning
+    0 am alertname=Mem,host=a,severity=warning
+    1m resolve #1
+    1h1m1ms tick
+    # the source fires: the target still open is inhibited
+    1h2m am alertname=NodeDown,host=a
+    "
+);
