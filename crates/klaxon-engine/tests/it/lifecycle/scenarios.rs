@@ -426,3 +426,14 @@ scenario!(
     1h2m am alertname=NodeDown,host=a
     "
 );
+
+scenario!(
+    once_a_changed_firing_is_written_the_same_content_again_is_quiet,
+    "
+    0 am alertname=Disk
+    1s am alertname=Disk summary=\"disk 99%\"
+    2s am alertname=Disk summary=\"disk 99%\"
+    2s500ms resend \"alertname=Disk|disk 99%\"
+    3s1ms tick
+    "
+);
