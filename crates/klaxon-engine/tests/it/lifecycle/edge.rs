@@ -38,3 +38,23 @@ scenario!(
     2m1ms tick
     "
 );
+
+scenario!(
+    a_silence_is_announced_from_the_notice_time_on_and_only_once_it_holds_alerts,
+    "
+    config notice=15m timeout=1d close=1d
+    0 am alertname=Disk
+    0 am alertname=Cpu
+    1m silence alertname=Disk to=1h
+    # the notice time of $1 is 45m: a look at 45m announces it, not one before
+    44m59s999ms tick
+    45m tick
+    45m silence alertname=Other to=3h
+    1h1ms tick
+    # $3 is within its notice time while it waits to start, holding nothing: not announced
+    # until it starts and holds the alert
+    1h40m silence alertname=Cpu from=1h50m to=2h
+    1h46m tick
+    1h50m tick
+    "
+);
