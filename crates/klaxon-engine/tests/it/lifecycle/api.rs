@@ -339,3 +339,98 @@ fn a_restore_never_gives_out_an_id_it_holds_even_when_the_largest_id_lags() {
         }
     );
 }
+
+/// The record of the alert the first effect of `fx` inserts.
+fn inserted(fx: &Effects) -> &klaxon_engine::lifecycle::AlertRecord {
+    match fx.writes.first() {
+        Some(klaxon_engine::lifecycle::Write::Insert { alert, .. }) => alert,
+        other => panic!("not an insert: {other:?}"),
+    }
+}
+
+#[test]
+fn an_engine_alert_opens_with_every_column_of_its_firing() {
+    let alert = klaxon_engine::Alert {
+        group: Arc::from("g"),
+        rule_set: Arc::from("set"),
+        rule_set_version: Some(3.into()),
+        rule_id: Arc::from("disk"),
+        trigger: klaxon_engine::Trigger::MarkEvent,
+        operator: Arc::from("COUNT_GT"),
+        severity: klaxon_engine::Severity::High,
+        handler: Arc::from("LOG"),
+        process: Arc::from("p1"),
+        process_name: Arc::from("proc"),
+        scope: Arc::from("s"),
+        action: Arc::from("a"),
+        context: Some(Arc::from("ctx")),
+        action_count: 4,
+        value: Some(91.5),
+        limit: Some(90.0),
+        signal_ts: T0 + 3,
+        engine_ts: T0 + 5,
+        message: "disk fired".into(),
+        fingerprint: klaxon_engine::fingerprint("g", "disk", "s", "a", Some("ctx")),
+        auto_resolve_ms: None,
+    };
+    let mut lc = Lifecycle::new(Settings::default(), NoiseConfig::default(), 1);
+    let mut fx = Effects::new();
+    lc.apply(T0 + 7, Input::Fired(&alert), &mut fx);
+    let r = inserted(&fx);
+    let got = (
+        (r.group.as_str(), r.rule_set.as_str(), r.rule_id.as_str()),
+        (r.trigger.as_str(), r.operator.as_str(), r.handler.as_str()),
+        (
+            r.process.as_str(),
+            r.process_name.as_str(),
+            r.scope.as_str(),
+        ),
+        (r.action.as_str(), r.context.as_deref()),
+    );
+    let want = (
+        ("g", "set", "disk"),
+        (alert.trigger.as_str(), "COUNT_GT", "LOG"),
+        ("p1", "proc", "s"),
+        ("a", Some("ctx")),
+    );
+    assert_eq!(got, want);
+    assert_eq!(r.rule_set_version, Some(3.into()));
+    assert_eq!(
+        (r.action_count, r.value, r.limit),
+        (4, Some(91.5), Some(90.0))
+    );
+    assert_eq!((r.signal_ts, r.engine_ts), (T0 + 3, T0 + 5));
+    assert_eq!(
+        (r.first_seen, r.last_seen),
+        (T0 + 5, T0 + 5),
+        "seen when the engine saw it"
+    );
+    let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(
+        labels,
+        [
+            "action=a",
+            "alertname=disk",
+            "context=ctx",
+            "group=g",
+            "handler=LOG",
+            "process_name=proc",
+            "rule_set=set",
+            "scope=s",
+            "severity=high",
+        ]
+    );
+}
+
+#[test]
+fn a_labelled_alert_was_first_seen_when_it_started() {
+    let l = Labelled {
+        starts_at: T0 - 60_000,
+        ..labelled("Disk", false)
+    };
+    let mut lc = Lifecycle::new(Settings::default(), NoiseConfig::default(), 1);
+    let mut fx = Effects::new();
+    lc.apply(T0, Input::Labelled(&l), &mut fx);
+    let r = inserted(&fx);
+    assert_eq!((r.first_seen, r.last_seen), (T0 - 60_000, T0));
+}
