@@ -56,5 +56,7 @@ scenario!(
     1h40m silence alertname=Cpu from=1h50m to=2h
     1h46m tick
     1h50m tick
+    # announced once: another look at every alert says nothing more
+    1h51m silence alertname=Other to=3h
     "
 );
