@@ -375,3 +375,65 @@ scenario!(
     1h45m1ms tick
     "
 );
+
+scenario!(
+    quiet_occurrences_are_written_at_once_at_shutdown,
+    "
+    0 am alertname=Disk
+    1s am alertname=Disk
+    1s500ms flush
+    # nothing is left for the flush deadline
+    2s1ms tick
+    "
+);
+
+scenario!(
+    a_closed_alert_is_published_without_what_muted_it,
+    "
+    config close=1h timeout=1d
+    inhibit node-down source=alertname=NodeDown target=alertname=Disk equal=host
+    0 am alertname=NodeDown,host=a
+    0 am alertname=Disk,host=a
+    # resolved, it is still inhibited while the source fires; closed, nothing mutes it
+    1m resolve #2
+    1h1m1ms tick
+    "
+);
+
+scenario!(
+    an_older_alert_that_closes_leaves_firings_to_the_newer_one,
+    "
+    config reopen=1m close=1h timeout=1d
+    0 am alertname=A
+    1m resolve #1
+    # after the reopen window: a new alert of the same fingerprint
+    3m am alertname=A
+    1h1m1ms tick
+    1h2m am alertname=A
+    "
+);
+
+scenario!(
+    a_target_that_closes_leaves_the_other_targets_to_inhibit,
+    "
+    config close=1h timeout=1d
+    inhibit node-down source=alertname=NodeDown target=severity=warning equal=host
+    0 am alertname=Disk,host=a,severity=warning
+    0 am alertname=Mem,host=a,severity=warning
+    1m resolve #1
+    1h1m1ms tick
+    # the source fires: the target still open is inhibited
+    1h2m am alertname=NodeDown,host=a
+    "
+);
+
+scenario!(
+    once_a_changed_firing_is_written_the_same_content_again_is_quiet,
+    "
+    0 am alertname=Disk
+    1s am alertname=Disk summary=\"disk 99%\"
+    2s am alertname=Disk summary=\"disk 99%\"
+    2s500ms resend \"alertname=Disk|disk 99%\"
+    3s1ms tick
+    "
+);

@@ -2,6 +2,8 @@
 //! state, allowed or refused with the state it was refused in (the API's 409 and its
 //! `current_state`), and the firings that move an alert (fire, reopen).
 
+use klaxon_engine::lifecycle::State;
+
 use crate::lifecycle::script::run;
 
 /// Script lines that bring alert #1 into a state.
@@ -100,4 +102,15 @@ fn firings_fire_pending_alerts_and_reopen_resolved_ones() {
         41s close #2
         42s am alertname=B
     "));
+}
+
+#[test]
+fn state_names_are_read_in_any_case_around_spaces_and_unknown_ones_are_none() {
+    for s in State::ALL {
+        assert_eq!(State::parse(s.as_str()), Some(s));
+        let shouted = format!(" {} ", s.as_str().to_uppercase());
+        assert_eq!(State::parse(&shouted), Some(s), "{shouted:?}");
+    }
+    assert_eq!(State::parse("firing"), None);
+    assert_eq!(State::parse(""), None);
 }
