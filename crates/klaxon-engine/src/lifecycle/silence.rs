@@ -281,8 +281,11 @@ impl Lifecycle {
         mut old: Silence,
         fx: &mut Effects,
     ) -> Result<(), SilenceRefusal> {
-        old.starts_at = old.starts_at.min(now);
-        old.ends_at = now.max(old.starts_at + 1).min(old.ends_at);
+        // Ended now: `now` is past its end, so it holds nothing from this instant on. One that
+        // had not started yet starts a millisecond earlier (a range must not be empty); it never
+        // holds an alert, since nothing looks at a past instant again.
+        old.ends_at = now.min(old.ends_at);
+        old.starts_at = old.starts_at.min(old.ends_at - 1);
         old.updated_at = now;
         self.push_silence(old, fx)
     }

@@ -204,6 +204,19 @@ scenario!(
 );
 
 scenario!(
+    expiring_a_silence_that_has_not_started_mutes_nothing,
+    "
+    config timeout=1d
+    0 am alertname=Disk
+    1m silence alertname=Disk from=10m to=1h
+    # written as ended now: the alert is never suppressed, not even for a millisecond
+    2m expire $1
+    2m1ms tick
+    10m tick
+    "
+);
+
+scenario!(
     silences_are_changed_in_place_or_replaced_as_alertmanager_does,
     "
     0 am alertname=Disk
