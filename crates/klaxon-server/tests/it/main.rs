@@ -19,6 +19,7 @@ mod noise;
 mod notify;
 mod notify_hardening;
 mod openapi;
+mod people;
 mod pipeline;
 mod test_layout;
 mod threshold;
