@@ -21,6 +21,7 @@ mod notify_hardening;
 mod openapi;
 mod people;
 mod pipeline;
+mod roles;
 mod test_layout;
 mod threshold;
 mod tokens;
