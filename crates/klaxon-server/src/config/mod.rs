@@ -4,6 +4,7 @@
 //! `[[inhibit]]`, `[flapping]`, `[silence_notice]`) are compiled in `noise`.
 
 mod noise;
+mod people;
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 pub(crate) use noise::NoiseControls;
 pub use noise::{Flapping, InhibitConfig, MaintenanceConfig, SilenceNotice};
+pub use people::{TeamConfig, UserConfig};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +50,10 @@ pub struct Config {
     pub server: Connections,
     /// HTTPS (`[tls]`); plain HTTP without it.
     pub tls: Option<Tls>,
+    /// Users declared here (`[[users]]`): read-only through the API.
+    pub users: Vec<UserConfig>,
+    /// Teams declared here (`[[teams]]`), of users declared here.
+    pub teams: Vec<TeamConfig>,
 }
 
 /// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
@@ -259,6 +265,8 @@ impl Default for Config {
             dashboard: Dashboard::default(),
             server: Connections::default(),
             tls: None,
+            users: Vec::new(),
+            teams: Vec::new(),
         }
     }
 }
@@ -392,6 +400,14 @@ fn load_reporting(
 }
 
 impl Config {
+    /// The declared users and teams as the store keeps them, made at `now`.
+    pub(crate) fn declared_people(&self, now: i64) -> klaxon_store::PeopleChange {
+        klaxon_store::PeopleChange::Declare {
+            users: self.users.iter().map(|u| u.record(now)).collect(),
+            teams: self.teams.iter().map(|t| t.record(now)).collect(),
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         let mut errors = Vec::new();
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -456,6 +472,7 @@ impl Config {
             errors.push("admin_token: must be at least 16 characters".to_owned());
         }
         self.check_external_url(&mut errors);
+        people::validate(&self.users, &self.teams, &mut errors);
         self.notify.validate(&mut errors);
         if let Err(e) = self.notifier() {
             errors.extend(e);

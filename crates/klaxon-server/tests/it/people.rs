@@ -277,3 +277,95 @@ async fn the_audit_log_names_the_user_of_a_token_and_pages_newest_first() {
     let _ = ADMIN;
     r.stop().await;
 }
+
+/// The configuration file at `dir/klaxon.toml` with `text`, loaded.
+fn load(dir: &std::path::Path, text: &str) -> Result<klaxon_server::config::Config, String> {
+    let path = dir.join("klaxon.toml");
+    std::fs::write(&path, text).expect("write the config");
+    klaxon_server::config::load(Some(&path), &[], &klaxon_server::config::Flags::default())
+}
+
+#[test]
+fn declared_people_report_every_problem_with_its_place() {
+    let dir = data_dir("people-config-errors");
+    let e = load(
+        &dir,
+        r#"
+[[users]]
+name = "alice"
+time_zone = "Mars/Base"
+contacts = [{ kind = "webhook", url = "ftp://x" }]
+
+[[users]]
+name = "alice"
+
+[[teams]]
+name = "db"
+members = ["alice", "bob"]
+"#,
+    )
+    .expect_err("invalid");
+    for part in [
+        "users[0] (alice).time_zone: \"Mars/Base\" is not a known time zone",
+        "users[0] (alice).contacts[0].url: an http:// or https:// URL",
+        "users[1] (alice).name: declared twice",
+        "teams[0] (db).members[1]: \"bob\" is not a user declared under [[users]]",
+    ] {
+        assert!(e.contains(part), "{part:?} not in {e}");
+    }
+    let e = load(
+        &dir,
+        "[[users]]\nname = \"a\"\ncontacts = [{ kind = \"fax\", to = \"1\" }]\n",
+    )
+    .expect_err("unknown kind");
+    assert!(e.contains("users") && e.contains("fax"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_people_are_read_only_through_the_api() {
+    let dir = data_dir("people-config");
+    let declared = load(
+        &dir,
+        r#"
+[[users]]
+name = "alice"
+time_zone = "Europe/Berlin"
+contacts = [{ kind = "email", to = "alice@example.com" }]
+
+[[teams]]
+name = "db"
+members = ["alice"]
+"#,
+    )
+    .expect("valid");
+    let r = start(&dir, |c| {
+        c.users = declared.users.clone();
+        c.teams = declared.teams.clone();
+    })
+    .await;
+    let (s, v) = admin(&r, "GET", "/v1/users/alice", Value::Null).await;
+    assert_eq!((s, &v["origin"]), (200, &json!("config")), "{v}");
+    assert_eq!(v["contacts"][0]["to"], "alice@example.com");
+    for (method, path, body) in [
+        ("PATCH", "/v1/users/alice", json!({"time_zone": "UTC"})),
+        ("DELETE", "/v1/users/alice", Value::Null),
+        ("PATCH", "/v1/teams/db", json!({"members": []})),
+        ("DELETE", "/v1/teams/db", Value::Null),
+    ] {
+        let (s, v) = admin(&r, method, path, body).await;
+        assert_eq!(s, 409, "{method} {path}: {v}");
+        assert!(
+            message(&v).contains("declared in the configuration file"),
+            "{method} {path}: {v}"
+        );
+    }
+    let (s, _) = admin(
+        &r,
+        "POST",
+        "/v1/users",
+        json!({"name": "alice", "time_zone": "UTC"}),
+    )
+    .await;
+    assert_eq!(s, 409);
+    r.stop().await;
+}
