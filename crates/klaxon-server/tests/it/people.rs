@@ -369,3 +369,74 @@ members = ["alice"]
     assert_eq!(s, 409);
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_on_alerts_are_audited_with_the_user_of_the_token() {
+    let dir = data_dir("people-audit-alerts");
+    let r = start(&dir, |_| {}).await;
+    let (s, _) = admin(
+        &r,
+        "POST",
+        "/v1/users",
+        json!({"name": "ana", "time_zone": "UTC"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (_, t) = admin(
+        &r,
+        "POST",
+        "/v1/tokens",
+        json!({"name": "ana-cli", "role": "responder", "user": "ana"}),
+    )
+    .await;
+    let ana = t["token"].as_str().unwrap_or("").to_owned();
+    let (s, v) = admin(&r, "POST", "/alerts/create", json!({"name": "ByHand"})).await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().expect("id");
+    for (path, body) in [
+        (
+            format!("/alerts/{id}/notes"),
+            json!({"text": "looking\nmore"}),
+        ),
+        (format!("/alerts/{id}/assign"), json!({"assignee": "ana"})),
+        (
+            format!("/alerts/{id}/acknowledge"),
+            json!({"reason": "on it"}),
+        ),
+    ] {
+        let (s, _, v) = r
+            .call(
+                "POST",
+                &path,
+                Some(&ana),
+                "application/json",
+                &body.to_string(),
+            )
+            .await;
+        assert_eq!(s, 200, "{path}: {v}");
+    }
+    let (_, v) = admin(&r, "GET", "/v1/audit?actor=ana", Value::Null).await;
+    let rows: Vec<(String, String, String)> = v["entries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    let f = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+                    (f("action"), f("target"), f("detail"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let target = format!("alert:{id}");
+    let row = |a: &str, d: &str| (a.to_owned(), target.clone(), d.to_owned());
+    assert_eq!(
+        rows,
+        [
+            row("alert.acknowledge", "on it"),
+            row("alert.assign", "ana"),
+            row("alert.note", "looking"),
+        ]
+    );
+    assert_eq!(v["entries"][0]["role"], "responder");
+    r.stop().await;
+}
