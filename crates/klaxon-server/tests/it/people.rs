@@ -438,5 +438,26 @@ async fn actions_on_alerts_are_audited_with_the_user_of_the_token() {
         ]
     );
     assert_eq!(v["entries"][0]["role"], "responder");
+
+    let rules = include_str!("../../../../examples/metro.rules.json");
+    let (s, v) = r.admin("POST", "/v1/rulesets", rules).await;
+    assert_eq!(s, 201, "{v}");
+    let name = v["name"].as_str().unwrap_or("").replace(' ', "%20");
+    let path = format!("/v1/rulesets/{name}/{}/activate", v["version"]);
+    let (s, v) = r.admin("POST", &path, "").await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = admin(&r, "GET", "/v1/audit?limit=2", Value::Null).await;
+    let actions: Vec<&str> = v["entries"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(actions, ["rule_set.activate", "rule_set.load"], "{v}");
+    assert!(
+        v["entries"][0]["target"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("event:"),
+        "{v}"
+    );
     r.stop().await;
 }
