@@ -21,6 +21,7 @@ use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, Path, Raw};
 use crate::limits;
+use crate::people;
 use crate::pipeline::lifecycle::{Command, SilenceRefusal};
 use crate::state::AppState;
 
@@ -104,7 +105,7 @@ pub(crate) async fn post<S: Store + Clone>(
     let created_by = p
         .created_by
         .filter(|c| !c.trim().is_empty())
-        .unwrap_or(caller.name);
+        .unwrap_or_else(|| caller.name.clone());
     let time = |field: &str, v: Option<String>| -> Result<i64, String> {
         let v = v.ok_or(format!("{field} in body is required"))?;
         parse_ts_str(&v).map_err(|e| format!("{field}: {e}"))
@@ -136,7 +137,17 @@ pub(crate) async fn post<S: Store + Clone>(
         updated_at: now,
     };
     match ask(&st, |reply| Command::UpsertSilence { silence, reply }).await? {
-        Ok(id) => Ok(Json(json!({"silenceID": id})).into_response()),
+        Ok(id) => {
+            let row = people::audit(
+                &caller,
+                now,
+                "silence.create",
+                format!("silence:{id}"),
+                None,
+            );
+            st.store.append_audit(vec![row]).await?;
+            Ok(Json(json!({"silenceID": id})).into_response())
+        }
         Err(SilenceRefusal::NotFound) => Ok(am_error(StatusCode::NOT_FOUND, "silence not found")),
         Err(SilenceRefusal::Invalid(m)) => Ok(am_error(
             StatusCode::BAD_REQUEST,
@@ -241,13 +252,19 @@ pub(crate) async fn get_one<S: Store + Clone>(
 /// `DELETE /api/v2/silence/{id}`: expires it now (an expired one stays expired).
 pub(crate) async fn delete<S: Store + Clone>(
     State(st): State<AppState<S>>,
+    Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     if let Some(r) = uuid_or_422(&id) {
         return Ok(r);
     }
+    let target = format!("silence:{id}");
     match ask(&st, |reply| Command::ExpireSilence { id, reply }).await? {
-        Ok(_) => Ok(StatusCode::OK.into_response()),
+        Ok(_) => {
+            let row = people::audit(&caller, wall_ms(), "silence.expire", target, None);
+            st.store.append_audit(vec![row]).await?;
+            Ok(StatusCode::OK.into_response())
+        }
         Err(SilenceRefusal::NotFound) => Ok(am_error(StatusCode::NOT_FOUND, "silence not found")),
         Err(SilenceRefusal::Invalid(m)) => Ok(am_error(StatusCode::BAD_REQUEST, m)),
     }

@@ -459,5 +459,50 @@ async fn actions_on_alerts_are_audited_with_the_user_of_the_token() {
             .starts_with("event:"),
         "{v}"
     );
+    let silence = json!({"matchers": [{"name": "job", "value": "x", "isRegex": false}],
+        "startsAt": "2020-01-01T00:00:00Z", "endsAt": "2999-01-01T00:00:00Z", "comment": "deploy"});
+    let (s, _, v) = r
+        .call(
+            "POST",
+            "/api/v2/silences",
+            Some(&ana),
+            "application/json",
+            &silence.to_string(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let sid = v["silenceID"].as_str().unwrap_or("").to_owned();
+    let (s, _, _) = r
+        .call(
+            "DELETE",
+            &format!("/api/v2/silence/{sid}"),
+            Some(&ana),
+            "application/json",
+            "",
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = admin(&r, "GET", "/v1/audit?actor=ana&limit=2", Value::Null).await;
+    let got: Vec<(&str, &str)> = v["entries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["action"].as_str().unwrap_or(""),
+                        e["target"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let target = format!("silence:{sid}");
+    assert_eq!(
+        got,
+        [
+            ("silence.expire", target.as_str()),
+            ("silence.create", target.as_str())
+        ]
+    );
     r.stop().await;
 }
