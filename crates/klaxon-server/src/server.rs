@@ -61,6 +61,10 @@ impl<S: Store + Clone> Server<S> {
     /// active rule sets, and the publisher, telemetry, baseline and retention tasks.
     pub async fn start(config: Config, store: S) -> anyhow::Result<Server<S>> {
         let admin = config.admin_token.as_ref().map(|s| s.0.as_str());
+        store
+            .change_people(config.declared_people(wall_ms()), Vec::new())
+            .await
+            .context("declaring the users and teams of the configuration file")?;
         if let Some(path) = ensure_admin(&store, admin, &config.data_dir, wall_ms()).await? {
             tracing::warn!(
                 file = %path.display(),

@@ -18,6 +18,7 @@ mod history;
 mod incident;
 mod lifecycle;
 mod outbox;
+mod people;
 mod report;
 mod rule_set;
 mod telemetry;
@@ -29,6 +30,7 @@ pub use self::history::*;
 pub use self::incident::*;
 pub use self::lifecycle::*;
 pub use self::outbox::*;
+pub use self::people::*;
 pub use self::report::*;
 pub use self::rule_set::*;
 pub use self::telemetry::*;
@@ -60,6 +62,11 @@ macro_rules! store_conformance_tests {
             silences_round_trip_and_update_in_place,
             baselines_upsert_and_load,
             tokens_are_unique_and_found_by_hash,
+            users_round_trip_are_unique_and_keep_created_at,
+            teams_keep_member_order_and_name_only_users,
+            a_user_owning_a_token_in_force_is_not_deleted,
+            declared_people_are_read_only_until_declared_again,
+            audit_rows_commit_with_their_change_and_page_newest_first,
             revoking_ends_sessions_frees_the_name_and_keeps_an_admin,
             token_use_is_recorded_and_never_moves_back,
             sessions_are_capped_per_token_and_leave_other_tokens_alone,

@@ -9,6 +9,7 @@ mod health;
 pub mod incident;
 pub mod lifecycle;
 pub mod outbox;
+pub mod people;
 pub mod sqlite;
 
 use std::future::Future;
@@ -30,6 +31,9 @@ pub use lifecycle::{
 };
 pub use outbox::{
     Claim, Delivery, DeliveryCount, NewNotification, NotificationRecord, Notified, OutboxRow,
+};
+pub use people::{
+    AuditEntry, AuditQuery, AuditRecord, Contact, Origin, PeopleChange, TeamRecord, UserRecord,
 };
 use serde::Serialize;
 
@@ -284,6 +288,25 @@ pub trait Store: Send + Sync + 'static {
     fn close_session(&self, key: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Deletes sessions that expired at or before `now`; returns how many.
     fn delete_expired_sessions(&self, now: i64) -> impl Future<Output = Result<u64>> + Send;
+
+    /// Applies one change to users and teams and appends `audit`, in one commit.
+    fn change_people(
+        &self,
+        change: PeopleChange,
+        audit: Vec<AuditEntry>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The user of that name, if any.
+    fn get_user(&self, name: &str) -> impl Future<Output = Result<Option<UserRecord>>> + Send;
+    /// Every user, by name.
+    fn list_users(&self) -> impl Future<Output = Result<Vec<UserRecord>>> + Send;
+    /// The team of that name with its members, if any.
+    fn get_team(&self, name: &str) -> impl Future<Output = Result<Option<TeamRecord>>> + Send;
+    /// Every team with its members, by name.
+    fn list_teams(&self) -> impl Future<Output = Result<Vec<TeamRecord>>> + Send;
+    /// Appends audit rows of actions that are not store writes of their own, durably.
+    fn append_audit(&self, rows: Vec<AuditEntry>) -> impl Future<Output = Result<()>> + Send;
+    /// Audit rows newest first, filtered, at most `q.limit` (capped).
+    fn audit_log(&self, q: AuditQuery) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
 
     /// Applies lifecycle changes in order, durably, in one transaction with whatever else is
     /// queued. Ids of inserted alerts are chosen by the caller (see `max_alert_id`).

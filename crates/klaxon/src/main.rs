@@ -4,6 +4,7 @@
 mod bench;
 mod client;
 mod correlate;
+mod people;
 mod print;
 mod remote;
 mod replay;
@@ -33,6 +34,16 @@ enum Command {
     Tokens {
         #[command(subcommand)]
         command: TokensCommand,
+    },
+    /// Create, list, show and delete users on a running server (needs an admin token).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Create, list, show and delete teams on a running server (needs an admin token).
+    Teams {
+        #[command(subcommand)]
+        command: TeamsCommand,
     },
     /// Evaluate a rule set against recorded signals and print each alert as one JSON line.
     ///
@@ -75,6 +86,30 @@ enum TokensCommand {
     Revoke(tokens::RevokeArgs),
 }
 
+#[derive(Subcommand, Debug)]
+enum UsersCommand {
+    /// Create a user with a time zone and contacts.
+    Create(people::CreateUserArgs),
+    /// List every user with their contacts.
+    List(people::ListArgs),
+    /// Print one user as JSON.
+    Show(people::NameArgs),
+    /// Delete a user (refused while in a team or owning a token in force).
+    Delete(people::NameArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum TeamsCommand {
+    /// Create a team of users.
+    Create(people::CreateTeamArgs),
+    /// List every team with its members.
+    List(people::ListArgs),
+    /// Print one team as JSON.
+    Show(people::NameArgs),
+    /// Delete a team.
+    Delete(people::NameArgs),
+}
+
 /// The server allocates and frees small strings on every worker thread (JSON in, JSON out);
 /// mimalloc's per-thread heaps do that at a fraction of glibc malloc's cost (BENCHMARKS.md).
 #[global_allocator]
@@ -104,6 +139,18 @@ fn main() -> ExitCode {
         Command::Tokens {
             command: TokensCommand::Revoke(args),
         } => tokens::revoke(&args),
+        Command::Users { command } => match command {
+            UsersCommand::Create(args) => people::create_user(&args),
+            UsersCommand::List(args) => people::list(people::Kind::User, &args),
+            UsersCommand::Show(args) => people::show(people::Kind::User, &args),
+            UsersCommand::Delete(args) => people::delete(people::Kind::User, &args),
+        },
+        Command::Teams { command } => match command {
+            TeamsCommand::Create(args) => people::create_team(&args),
+            TeamsCommand::List(args) => people::list(people::Kind::Team, &args),
+            TeamsCommand::Show(args) => people::show(people::Kind::Team, &args),
+            TeamsCommand::Delete(args) => people::delete(people::Kind::Team, &args),
+        },
         Command::Bench(args) => bench::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Correlate(args) => correlate::run(&args),

@@ -262,10 +262,31 @@ async fn action<S: Store + Clone>(
         .clone()
         .unwrap_or_else(|| format!("{kind}d by {}", caller.name));
     let done = one_act(&st, id, act, &caller.name, &reason).await?;
+    record(
+        &st,
+        &caller,
+        &format!("alert.{kind}"),
+        id,
+        body.reason.clone(),
+    )
+    .await?;
     let a = st.store.get_alert(done.id).await?;
     Ok(Json(
         json!({"id": done.id, "from": done.from, "to": done.to, "alert": alert_json(&a)}),
     ))
+}
+
+/// The audit row of an action on alert `id`, written once the action has committed.
+async fn record<S: Store + Clone>(
+    st: &AppState<S>,
+    caller: &Caller,
+    action: &str,
+    id: i64,
+    detail: Option<String>,
+) -> ApiResult<()> {
+    let row = crate::people::audit(caller, wall_ms(), action, format!("alert:{id}"), detail);
+    st.store.append_audit(vec![row]).await?;
+    Ok(())
 }
 
 /// The answer of an action on one alert.
@@ -465,13 +486,22 @@ pub(crate) async fn note<S: Store + Clone>(
     }
     limits::text("text", &b.text, limits::NOTE)?;
     let (tx, rx) = oneshot::channel();
+    let first_line = b
+        .text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect();
     st.command(Command::Note {
         id,
-        author: caller.name,
+        author: caller.name.clone(),
         text: b.text,
         reply: tx,
     })?;
     st.committed(rx).await?.map_err(refusal)?;
+    record(&st, &caller, "alert.note", id, Some(first_line)).await?;
     Ok(Json(json!({"id": id, "ok": true})))
 }
 
@@ -515,11 +545,12 @@ pub(crate) async fn assign<S: Store + Clone>(
     let (tx, rx) = oneshot::channel();
     st.command(Command::Assign {
         id,
-        actor: caller.name,
+        actor: caller.name.clone(),
         assignee: b.assignee.clone().filter(|a| !a.trim().is_empty()),
         reply: tx,
     })?;
     st.committed(rx).await?.map_err(refusal)?;
+    record(&st, &caller, "alert.assign", id, b.assignee.clone()).await?;
     Ok(Json(json!({"id": id, "assignee": b.assignee})))
 }
 

@@ -4,18 +4,20 @@
 pub(crate) mod alertmanager;
 pub(crate) mod alertmanager_schema;
 pub(crate) mod alerts;
+pub(crate) mod audit;
 pub(crate) mod incidents;
 pub(crate) mod ingest;
 pub(crate) mod manage;
 pub(crate) mod monitoring;
 pub(crate) mod notifications;
+pub(crate) mod people;
 pub(crate) mod rulesets;
 pub(crate) mod signal_body;
 pub(crate) mod silences;
 pub(crate) mod streams;
 pub(crate) mod tokens;
 
-use axum::routing::{delete, get, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, MethodRouter};
 use klaxon_store::Store;
 
 use alertmanager_schema as am;
@@ -402,6 +404,154 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .ok(tokens::token_shape())
                 .errors(&[404, 409, 503]),
         ),
+        // People: users, teams, the audit log and on-call.
+        ep(
+            "GET",
+            "/v1/users",
+            Token(Admin),
+            SMALL,
+            "Every user with their contacts",
+            get(people::list_users::<S>),
+        )
+        .doc(Doc::new().ok(people::users_shape()).errors(&[503])),
+        ep(
+            "POST",
+            "/v1/users",
+            Token(Admin),
+            SMALL,
+            "Create a user (name, time zone, contacts); 422 with every problem",
+            post(people::create_user::<S>),
+        )
+        .doc(
+            Doc::new()
+                .json::<people::NewUserBody>()
+                .created(people::user_shape())
+                .errors(&[409, 422, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/users/{name}",
+            Token(Admin),
+            SMALL,
+            "One user",
+            get(people::get_user::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the user's name")
+                .ok(people::user_shape())
+                .errors(&[404, 503]),
+        ),
+        ep(
+            "PATCH",
+            "/v1/users/{name}",
+            Token(Admin),
+            SMALL,
+            "Change a user: the fields given replace theirs (409 if declared in the config file)",
+            patch(people::update_user::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the user's name")
+                .json::<people::UserPatch>()
+                .ok(people::user_shape())
+                .errors(&[404, 409, 422, 503]),
+        ),
+        ep(
+            "DELETE",
+            "/v1/users/{name}",
+            Token(Admin),
+            SMALL,
+            "Delete a user (409 while in a team, owning a token in force, or declared in the config file)",
+            delete(people::delete_user::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the user's name")
+                .empty(204, "deleted")
+                .errors(&[404, 409, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/teams",
+            Token(Admin),
+            SMALL,
+            "Every team with its members",
+            get(people::list_teams::<S>),
+        )
+        .doc(Doc::new().ok(people::teams_shape()).errors(&[503])),
+        ep(
+            "POST",
+            "/v1/teams",
+            Token(Admin),
+            SMALL,
+            "Create a team of users (409 if a member is not a user)",
+            post(people::create_team::<S>),
+        )
+        .doc(
+            Doc::new()
+                .json::<people::NewTeamBody>()
+                .created(people::team_shape())
+                .errors(&[409, 422, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/teams/{name}",
+            Token(Admin),
+            SMALL,
+            "One team",
+            get(people::get_team::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the team's name")
+                .ok(people::team_shape())
+                .errors(&[404, 503]),
+        ),
+        ep(
+            "PATCH",
+            "/v1/teams/{name}",
+            Token(Admin),
+            SMALL,
+            "Change a team's members (409 if declared in the config file)",
+            patch(people::update_team::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the team's name")
+                .json::<people::TeamPatch>()
+                .ok(people::team_shape())
+                .errors(&[404, 409, 422, 503]),
+        ),
+        ep(
+            "DELETE",
+            "/v1/teams/{name}",
+            Token(Admin),
+            SMALL,
+            "Delete a team (409 if declared in the config file)",
+            delete(people::delete_team::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the team's name")
+                .empty(204, "deleted")
+                .errors(&[404, 409, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/audit",
+            Token(Admin),
+            SMALL,
+            "What people did, newest first: actor, role, action, target, time",
+            get(audit::log::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<audit::LogQuery>()
+                .ok(audit::log_shape())
+                .errors(&[503]),
+        ),
+        // End of people.
         ep(
             "GET",
             "/v1/alerts",

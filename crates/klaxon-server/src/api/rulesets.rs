@@ -14,9 +14,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::auth::token::Caller;
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Path, Query, Text};
+use crate::extract::{Authed, Path, Query, Text};
 use crate::openapi::shape::{Schema, Shape};
 use crate::pipeline::driver::Input;
 use crate::state::AppState;
@@ -393,6 +394,23 @@ pub(crate) fn activation(rec: &RuleSetRecord, doc: Doc, done: oneshot::Sender<()
     }
 }
 
+/// The audit row of a rule-set change, from its answer: target `KIND:GROUP/NAME`, detail the
+/// version.
+async fn audit<S: Store + Clone>(
+    st: &AppState<S>,
+    caller: &Caller,
+    action: &str,
+    answer: &Json<Value>,
+) -> ApiResult<()> {
+    let v = &answer.0;
+    let text = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+    let target = format!("{}:{}/{}", text("kind"), text("group"), text("name"));
+    let detail = Some(format!("version {}", v["version"]));
+    let row = crate::people::audit(caller, wall_ms(), action, target, detail);
+    st.store.append_audit(vec![row]).await?;
+    Ok(())
+}
+
 /// The handlers of one kind, at its own paths.
 macro_rules! kind_handlers {
     ($module:ident, $kind:expr, $path:literal) => {
@@ -403,10 +421,15 @@ macro_rules! kind_handlers {
             #[doc = concat!("`POST ", $path, "`: stores a new version of (group, name).")]
             pub(crate) async fn create<S: Store + Clone>(
                 State(st): State<AppState<S>>,
+                Authed(caller): Authed,
                 Query(q): Query<SetQuery>,
                 Text(body): Text,
             ) -> ApiResult<(StatusCode, Json<Value>)> {
-                create_kind(st, $kind, q, body).await
+                let (status, v) = create_kind(st.clone(), $kind, q, body).await?;
+                if status == StatusCode::CREATED {
+                    audit(&st, &caller, "rule_set.load", &v).await?;
+                }
+                Ok((status, v))
             }
 
             #[doc = concat!("`POST ", $path, "/check`: validation only, nothing stored.")]
@@ -436,10 +459,13 @@ macro_rules! kind_handlers {
             #[doc = concat!("`POST ", $path, "/{name}/{version}/activate?group=`: persisted, then applied to the engine before the next signal it takes.")]
             pub(crate) async fn activate<S: Store + Clone>(
                 State(st): State<AppState<S>>,
+                Authed(caller): Authed,
                 Path(key): Path<(String, i64)>,
                 Query(q): Query<SetQuery>,
             ) -> ApiResult<Json<Value>> {
-                activate_kind(st, $kind, key, q).await
+                let v = activate_kind(st.clone(), $kind, key, q).await?;
+                audit(&st, &caller, "rule_set.activate", &v).await?;
+                Ok(v)
             }
         }
     };

@@ -21,6 +21,7 @@ use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, Path, Raw};
 use crate::limits;
+use crate::people;
 use crate::pipeline::lifecycle::{Command, SilenceRefusal};
 use crate::state::AppState;
 
@@ -79,14 +80,25 @@ pub(crate) async fn post<S: Store + Clone>(
     Authed(caller): Authed,
     Raw(body): Raw,
 ) -> ApiResult<Response> {
-    let silence = match decode(&body, caller.name, wall_ms()) {
+    let now = wall_ms();
+    let silence = match decode(&body, caller.name.clone(), now) {
         Ok(s) => s,
         Err(Refused::Am(status, m)) => return Ok(am_error(status, m)),
         Err(Refused::Schema(code, m)) => return Ok(schema_error(code, m)),
         Err(Refused::Limit(e)) => return Err(e.into()),
     };
     match ask(&st, |reply| Command::UpsertSilence { silence, reply }).await? {
-        Ok(id) => Ok(Json(json!({"silenceID": id})).into_response()),
+        Ok(id) => {
+            let row = people::audit(
+                &caller,
+                now,
+                "silence.create",
+                format!("silence:{id}"),
+                None,
+            );
+            st.store.append_audit(vec![row]).await?;
+            Ok(Json(json!({"silenceID": id})).into_response())
+        }
         Err(SilenceRefusal::NotFound) => Ok(am_error(StatusCode::NOT_FOUND, "silence not found")),
         Err(SilenceRefusal::Invalid(m)) => Ok(am_error(
             StatusCode::BAD_REQUEST,
@@ -261,13 +273,19 @@ pub(crate) async fn get_one<S: Store + Clone>(
 /// `DELETE /api/v2/silence/{id}`: expires it now (an expired one stays expired).
 pub(crate) async fn delete<S: Store + Clone>(
     State(st): State<AppState<S>>,
+    Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     if let Some(r) = uuid_or_422(&id) {
         return Ok(r);
     }
+    let target = format!("silence:{id}");
     match ask(&st, |reply| Command::ExpireSilence { id, reply }).await? {
-        Ok(_) => Ok(StatusCode::OK.into_response()),
+        Ok(_) => {
+            let row = people::audit(&caller, wall_ms(), "silence.expire", target, None);
+            st.store.append_audit(vec![row]).await?;
+            Ok(StatusCode::OK.into_response())
+        }
         Err(SilenceRefusal::NotFound) => Ok(am_error(StatusCode::NOT_FOUND, "silence not found")),
         Err(SilenceRefusal::Invalid(m)) => Ok(am_error(StatusCode::BAD_REQUEST, m)),
     }

@@ -17,6 +17,7 @@ use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, JsonBody, Path};
 use crate::openapi::shape::{Schema, Shape};
+use crate::people;
 use crate::state::AppState;
 
 /// Names and user names are at most this many characters.
@@ -167,6 +168,14 @@ pub(crate) async fn create<S: Store + Clone>(
         Some(e) => Some(expiry(e, now).map_err(|m| invalid(format!("expires: {m}")))?),
         None => None,
     };
+    let user = name_of("user", body.user.as_deref())?;
+    if let Some(u) = &user {
+        if st.store.get_user(u).await?.is_none() {
+            return Err(invalid(format!(
+                "user: no user named {u:?}; create it first (a service token names none)"
+            )));
+        }
+    }
     let new = NewToken {
         name,
         role,
@@ -174,9 +183,24 @@ pub(crate) async fn create<S: Store + Clone>(
         created_at: now,
         created_by: Some(caller.name.clone()),
         expires_at,
-        user: name_of("user", body.user.as_deref())?,
+        user,
     };
     let (secret, rec) = st.auth.create_token(new, now).await?;
+    let detail = format!(
+        "role {}{}",
+        rec.role.as_str(),
+        rec.user
+            .as_ref()
+            .map_or(String::new(), |u| format!(", user {u}"))
+    );
+    let audit = people::audit(
+        &caller,
+        now,
+        "token.create",
+        format!("token:{}", rec.name),
+        Some(detail),
+    );
+    st.store.append_audit(vec![audit]).await?;
     tracing::info!(
         id = rec.id, name = %rec.name, role = rec.role.as_str(), by = %caller.name,
         "token created"
@@ -213,6 +237,14 @@ pub(crate) async fn revoke<S: Store + Clone>(
 ) -> ApiResult<Json<Value>> {
     let now = wall_ms();
     let rec = st.auth.revoke_token(id, now).await?;
+    let audit = people::audit(
+        &caller,
+        now,
+        "token.revoke",
+        format!("token:{}", rec.name),
+        None,
+    );
+    st.store.append_audit(vec![audit]).await?;
     tracing::info!(id = rec.id, name = %rec.name, by = %caller.name, "token revoked");
     Ok(Json(token_json(&rec, now)))
 }

@@ -4,6 +4,7 @@
 //! `[[inhibit]]`, `[flapping]`, `[silence_notice]`) are compiled in `noise`.
 
 mod noise;
+mod people;
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 pub(crate) use noise::NoiseControls;
 pub use noise::{Flapping, InhibitConfig, MaintenanceConfig, SilenceNotice};
+pub use people::{TeamConfig, UserConfig};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +53,10 @@ pub struct Config {
     /// Alert correlation into incidents (`[correlation]`, see docs/incidents.md): the
     /// correlator's own settings, `enabled` and the `topology` file.
     pub correlation: klaxon_engine::correlate::CorrelationConfig,
+    /// Users declared here (`[[users]]`): read-only through the API.
+    pub users: Vec<UserConfig>,
+    /// Teams declared here (`[[teams]]`), of users declared here.
+    pub teams: Vec<TeamConfig>,
 }
 
 /// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
@@ -263,6 +269,8 @@ impl Default for Config {
             server: Connections::default(),
             tls: None,
             correlation: klaxon_engine::correlate::CorrelationConfig::default(),
+            users: Vec::new(),
+            teams: Vec::new(),
         }
     }
 }
@@ -411,6 +419,14 @@ pub(crate) fn load_text(
 }
 
 impl Config {
+    /// The declared users and teams as the store keeps them, made at `now`.
+    pub(crate) fn declared_people(&self, now: i64) -> klaxon_store::PeopleChange {
+        klaxon_store::PeopleChange::Declare {
+            users: self.users.iter().map(|u| u.record(now)).collect(),
+            teams: self.teams.iter().map(|t| t.record(now)).collect(),
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         let mut errors = Vec::new();
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -475,6 +491,7 @@ impl Config {
             errors.push("admin_token: must be at least 16 characters".to_owned());
         }
         self.check_external_url(&mut errors);
+        people::validate(&self.users, &self.teams, &mut errors);
         self.notify.validate(&mut errors);
         if let Err(e) = self.notifier() {
             errors.extend(e);

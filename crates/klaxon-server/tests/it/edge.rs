@@ -381,10 +381,10 @@ async fn unknown_methods_and_paths_are_json_errors() {
     let s = serve(&dir, |_| {}).await;
     for (_, template, _) in table(s.addr()).await {
         let path = fill(&template, good);
-        let r = call(s.addr(), "PATCH", &path, Some(ADMIN), b"{}").await;
-        assert_eq!(r.status, 405, "PATCH {path}");
-        assert_error("PATCH", &path, &r);
-        assert!(r.header("allow").is_some(), "PATCH {path}: no Allow header");
+        let r = call(s.addr(), "PUT", &path, Some(ADMIN), b"{}").await;
+        assert_eq!(r.status, 405, "PUT {path}");
+        assert_error("PUT", &path, &r);
+        assert!(r.header("allow").is_some(), "PUT {path}: no Allow header");
     }
     let r = call(s.addr(), "GET", "/no/such/thing", Some(ADMIN), b"").await;
     assert_eq!(r.status, 404);

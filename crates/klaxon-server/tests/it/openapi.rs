@@ -445,6 +445,59 @@ async fn real_answers_fit_the_documented_shapes() {
         .await;
     w.json("DELETE", "/v1/tokens/999", null.clone()).await;
 
+    // People.
+    let alice = json!({"name": "alice", "time_zone": "Europe/Berlin", "email": "a@example.com",
+        "contacts": [{"kind": "slack", "target": "#ops"}, {"kind": "webhook", "url": "https://x.example/a"}]});
+    let (s, v) = w.json("POST", "/v1/users", alice.clone()).await;
+    assert_eq!(s, 201, "{v}");
+    w.json("POST", "/v1/users", alice).await;
+    w.json(
+        "POST",
+        "/v1/users",
+        json!({"name": "-", "time_zone": "Nowhere"}),
+    )
+    .await;
+    w.json("GET", "/v1/users", null.clone()).await;
+    w.json("GET", "/v1/users/alice", null.clone()).await;
+    w.json("GET", "/v1/users/nobody", null.clone()).await;
+    w.json("PATCH", "/v1/users/alice", json!({"display_name": "Alice"}))
+        .await;
+    w.json("PATCH", "/v1/users/alice", json!({"time_zone": "Nowhere"}))
+        .await;
+    w.json("PATCH", "/v1/users/nobody", json!({})).await;
+    let (s, v) = w
+        .json(
+            "POST",
+            "/v1/teams",
+            json!({"name": "db", "members": ["alice"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    w.json(
+        "POST",
+        "/v1/teams",
+        json!({"name": "web", "members": ["ghost"]}),
+    )
+    .await;
+    w.json("POST", "/v1/teams", json!({"name": "web web"}))
+        .await;
+    w.json("GET", "/v1/teams", null.clone()).await;
+    w.json("GET", "/v1/teams/db", null.clone()).await;
+    w.json("GET", "/v1/teams/nope", null.clone()).await;
+    w.json("PATCH", "/v1/teams/db", json!({"members": []}))
+        .await;
+    w.json("PATCH", "/v1/teams/db", json!({"members": ["a b"]}))
+        .await;
+    w.json("PATCH", "/v1/teams/nope", json!({})).await;
+    w.json("DELETE", "/v1/teams/db", null.clone()).await;
+    w.json("DELETE", "/v1/teams/db", null.clone()).await;
+    w.json("DELETE", "/v1/users/alice", null.clone()).await;
+    w.json("DELETE", "/v1/users/alice", null.clone()).await;
+    w.json("GET", "/v1/audit?actor=alice&limit=2", null.clone())
+        .await;
+    w.json("GET", "/v1/audit?since=yesterday", null.clone())
+        .await;
+
     // Alerts: made by hand, acted on, read every way.
     let mut ids = Vec::new();
     for host in ["a", "b", "c"] {

@@ -217,11 +217,25 @@ async fn every_role_created_through_the_api_works_for_its_routes_and_only_those(
     }
     let (s, v) = create(&r, json!({"name": "viewer-1", "role": "viewer"})).await;
     assert_eq!(s, 409, "a name in use: {v}");
-    let (s, v) = create(
-        &r,
-        json!({"name": "grafana", "role": "viewer", "expires": "30d", "user": "ana"}),
-    )
-    .await;
+    let grafana = json!({"name": "grafana", "role": "viewer", "expires": "30d", "user": "ana"});
+    let (s, v) = create(&r, grafana.clone()).await;
+    assert_eq!(s, 422, "a user that does not exist: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("user: no user named"),
+        "{v}"
+    );
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/v1/users",
+            r#"{"name": "ana", "time_zone": "UTC"}"#,
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = create(&r, grafana).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["user"], "ana");
     assert!(v["expires_at"].as_str().is_some(), "{v}");

@@ -11,6 +11,7 @@
 //!   lifecycle changes, which `change.rs` owns; `derived.rs`: the tables derived from alerts
 //!   (counts, labels, search text), which every write of an alert keeps in step.
 //! - `access.rs`: the SQL of tokens and dashboard sessions, reads and writes.
+//! - `people.rs`: the SQL of users, teams and the audit log, reads and writes.
 //! - `read.rs`: the reader pool and the SQL of most reads; `history.rs`: the alert history and
 //!   its plan choice; `report.rs`: summary, response times, trends; `row.rs`: row ↔ record
 //!   mapping and the row inserts both write paths share.
@@ -24,6 +25,7 @@ mod error;
 mod history;
 mod incident;
 mod outbox;
+mod people;
 mod read;
 mod report;
 mod row;
@@ -43,11 +45,7 @@ use tokio::sync::{mpsc, oneshot};
 use self::read::ReadPool;
 use self::writer::{Health, Reply, Request};
 use crate::{
-    AlertChange, AlertDetail, AlertIndex, AlertQuery, Claim, Delivery, DeliveryCount, HistoryQuery,
-    IncidentDetail, IncidentQuery, IncidentRecord, Member, NewAlert, NewNotification, NewRuleSet,
-    NewSession, NewToken, NotificationRecord, Notified, OutboxRow, Performance, Result, RuleKind,
-    RuleSetRecord, SessionRecord, Store, StoreError, StoredAlert, Summary, TelemetryCounts,
-    TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, WriteFailure,
+    AlertChange, AlertDetail, AlertIndex, AlertQuery, AuditEntry, AuditQuery, AuditRecord, Claim, Delivery, DeliveryCount, HistoryQuery, IncidentDetail, IncidentQuery, IncidentRecord, Member, NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified, OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, SessionRecord, Store, StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts, TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
 };
 
 /// Read-only connections in the pool (reads run at most this many at once).
@@ -418,6 +416,40 @@ impl Store for SqliteStore {
 
     async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
         self.write(|r| Request::DeleteExpiredSessions(now, r)).await
+    }
+
+    async fn change_people(&self, change: PeopleChange, audit: Vec<AuditEntry>) -> Result<()> {
+        self.write(|r| Request::ChangePeople(Box::new(change), audit, r))
+            .await
+    }
+
+    async fn get_user(&self, name: &str) -> Result<Option<UserRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| people::get_user(c, &name)).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        self.read(people::list_users).await
+    }
+
+    async fn get_team(&self, name: &str) -> Result<Option<TeamRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| people::get_team(c, &name)).await
+    }
+
+    async fn list_teams(&self) -> Result<Vec<TeamRecord>> {
+        self.read(people::list_teams).await
+    }
+
+    async fn append_audit(&self, rows: Vec<AuditEntry>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.write(|r| Request::AppendAudit(rows, r)).await
+    }
+
+    async fn audit_log(&self, q: AuditQuery) -> Result<Vec<AuditRecord>> {
+        self.read(move |c| people::audit_log(c, &q)).await
     }
 
     async fn apply_alert_changes(&self, changes: Vec<AlertChange>) -> Result<()> {

@@ -15,11 +15,11 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::error::{map, message};
-use super::{access, change, outbox, write};
+use super::{access, change, outbox, people, write};
 use crate::{
-    AlertChange, Claim, Delivery, NewAlert, NewNotification, NewRuleSet, NewSession, NewToken,
-    OutboxRow, Result, RuleKind, RuleSetRecord, StoreError, StoredAlert, TelemetryRow, TokenRecord,
-    WriteFailure,
+    AlertChange, AuditEntry, Claim, Delivery, NewAlert, NewNotification, NewRuleSet, NewSession,
+    NewToken, OutboxRow, PeopleChange, Result, RuleKind, RuleSetRecord, StoreError, StoredAlert,
+    TelemetryRow, TokenRecord, WriteFailure,
 };
 
 /// Whether one writer's commits fail, shared between the writer thread and the store's handles.
@@ -141,6 +141,8 @@ pub(crate) enum Request {
     ReleaseClaims(String, i64, Reply<u64>),
     RetryChannelNow(String, i64, i64, Reply<u64>),
     DeleteNotificationsBefore(i64, Reply<u64>),
+    ChangePeople(Box<PeopleChange>, Vec<AuditEntry>, Reply<()>),
+    AppendAudit(Vec<AuditEntry>, Reply<()>),
     Ping(Reply<()>),
     /// Finish everything queued, commit, close the connection, then answer.
     Close(Reply<()>),
@@ -237,6 +239,13 @@ impl Request {
             Request::DeleteNotificationsBefore(before, reply) => {
                 pending(reply, savepoint(conn, |c| outbox::delete_before(c, before)))
             }
+            Request::ChangePeople(change, audit, reply) => pending(
+                reply,
+                savepoint(conn, |c| people::apply(c, &change, &audit)),
+            ),
+            Request::AppendAudit(rows, reply) => {
+                pending(reply, savepoint(conn, |c| people::append_audit(c, &rows)))
+            }
             Request::Ping(reply) => pending(reply, savepoint(conn, write::ping)),
             // Never batched: `run` takes it out of the queue and answers it after the last batch.
             Request::Close(reply) => pending(reply, Ok(())),
@@ -253,7 +262,9 @@ impl Request {
             Request::InsertAlerts(_, r) => drop(r.send(err(why))),
             Request::AppendTelemetry(_, r)
             | Request::SaveBaselines(_, r)
-            | Request::ApplyAlertChanges(_, r) => drop(r.send(err(why))),
+            | Request::ApplyAlertChanges(_, r)
+            | Request::ChangePeople(_, _, r)
+            | Request::AppendAudit(_, r) => drop(r.send(err(why))),
             Request::Ping(r) | Request::Close(r) => drop(r.send(err(why))),
             Request::DeleteTelemetryBefore(_, r) => drop(r.send(err(why))),
             Request::InsertRuleSet(_, r) | Request::ActivateRuleSet { reply: r, .. } => {

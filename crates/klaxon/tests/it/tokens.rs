@@ -225,6 +225,8 @@ fn every_role_created_with_the_cli_works_for_its_routes_and_only_those() {
 #[test]
 fn tokens_are_listed_and_revoked_by_name_or_id_and_no_secret_is_printed_or_logged() {
     let server = Server::start("revoke");
+    let out = server.klaxon(ADMIN, &["users", "create", "ana"]);
+    assert!(out.ok(), "{out:?}");
     let prometheus = server.create(&["--role", "ingest", "--name", "prometheus"]);
     let grafana = server.create(&[
         "--role",
@@ -312,4 +314,80 @@ fn tokens_are_listed_and_revoked_by_name_or_id_and_no_secret_is_printed_or_logge
             "part of a secret in the log:\n{log}"
         );
     }
+}
+
+#[test]
+fn users_and_teams_are_made_listed_shown_and_deleted_with_the_cli() {
+    let server = Server::start("people");
+    let out = server.klaxon(
+        ADMIN,
+        &[
+            "users",
+            "create",
+            "alice",
+            "--time-zone",
+            "Europe/Berlin",
+            "--email",
+            "alice@example.com",
+            "--contact",
+            "slack:#ops",
+            "--contact",
+            "webhook:https://hooks.example.com/alice",
+        ],
+    );
+    assert!(out.ok(), "{out:?}");
+    let out = server.klaxon(
+        ADMIN,
+        &["users", "create", "bob", "--time-zone", "Mars/Base"],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("time_zone"), "{out:?}");
+    let out = server.klaxon(ADMIN, &["users", "create", "bob", "--contact", "fax:1"]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("email, slack, webhook, pagerduty"),
+        "{out:?}"
+    );
+
+    let out = server.klaxon(ADMIN, &["users", "list"]);
+    assert!(out.ok(), "{out:?}");
+    assert!(
+        out.stdout.contains("Europe/Berlin") && out.stdout.contains("slack:#ops"),
+        "{out:?}"
+    );
+    let out = server.klaxon(ADMIN, &["users", "show", "alice"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["contacts"][1]["url"], "https://hooks.example.com/alice");
+
+    let out = server.klaxon(ADMIN, &["teams", "create", "db", "--member", "alice"]);
+    assert!(out.ok(), "{out:?}");
+    let out = server.klaxon(ADMIN, &["teams", "list"]);
+    assert!(out.stdout.contains("alice"), "{out:?}");
+    let out = server.klaxon(ADMIN, &["users", "delete", "alice"]);
+    assert_eq!(out.code, Some(1), "in a team: {out:?}");
+
+    let secret = server.create(&["--role", "viewer", "--name", "alice-cli", "--user", "alice"]);
+    assert_eq!(
+        server.status(&secret, hyper::Method::GET, "/v1/alerts", ""),
+        200
+    );
+    let out = server.klaxon(ADMIN, &["tokens", "list"]);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.contains("alice-cli") && l.contains("alice")),
+        "{out:?}"
+    );
+    let out = server.klaxon(
+        ADMIN,
+        &[
+            "tokens", "create", "--role", "viewer", "--name", "x", "--user", "nobody",
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+
+    let out = server.klaxon(ADMIN, &["teams", "delete", "db"]);
+    assert!(out.ok(), "{out:?}");
+    let out = server.klaxon(ADMIN, &["teams", "show", "db"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
 }

@@ -1,0 +1,107 @@
+//! `[[users]]` and `[[teams]]`: people declared in the configuration file. Each is checked as
+//! the API checks it, and every problem is reported at once with its place
+//! (`users[1] (bob).time_zone: ...`). A team's members must be users declared in the file.
+//! At start the server makes these the declared objects of the store, read-only through the API.
+
+use klaxon_store::{Contact, Origin, TeamRecord, UserRecord};
+use serde::Deserialize;
+
+use crate::people::{self, check_team, check_user};
+
+/// `[[users]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// An IANA time zone name; UTC when absent.
+    #[serde(default = "utc")]
+    pub time_zone: String,
+    /// `{ kind = "webhook", url = ... }`, `{ kind = "email", to = ... }`,
+    /// `{ kind = "slack", target = ... }`, `{ kind = "pagerduty", routing_key = ... }`.
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+}
+
+fn utc() -> String {
+    "UTC".to_owned()
+}
+
+/// `[[teams]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    pub name: String,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+impl UserConfig {
+    pub(crate) fn record(&self, now: i64) -> UserRecord {
+        UserRecord {
+            name: self.name.clone(),
+            display_name: self.display_name.clone(),
+            email: self.email.clone(),
+            time_zone: self.time_zone.clone(),
+            contacts: self.contacts.clone(),
+            origin: Origin::Config,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl TeamConfig {
+    pub(crate) fn record(&self, now: i64) -> TeamRecord {
+        TeamRecord {
+            name: self.name.clone(),
+            members: self.members.clone(),
+            origin: Origin::Config,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Every problem of the declared people, each with its place.
+pub(crate) fn validate(users: &[UserConfig], teams: &[TeamConfig], errors: &mut Vec<String>) {
+    for (what, n) in [("users", users.len()), ("teams", teams.len())] {
+        if n > people::PEOPLE {
+            errors.push(format!(
+                "{what}: {n} entries, over the limit of {}",
+                people::PEOPLE
+            ));
+            return;
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, u) in users.iter().enumerate() {
+        let at = format!("users[{i}] ({})", u.name);
+        for p in check_user(&u.record(0)) {
+            errors.push(format!("{at}.{p}"));
+        }
+        if !seen.insert(u.name.as_str()) {
+            errors.push(format!("{at}.name: declared twice"));
+        }
+    }
+    let mut teams_seen = std::collections::BTreeSet::new();
+    for (i, t) in teams.iter().enumerate() {
+        let at = format!("teams[{i}] ({})", t.name);
+        for p in check_team(&t.record(0)) {
+            errors.push(format!("{at}.{p}"));
+        }
+        if !teams_seen.insert(t.name.as_str()) {
+            errors.push(format!("{at}.name: declared twice"));
+        }
+        for (j, m) in t.members.iter().enumerate() {
+            if !seen.contains(m.as_str()) {
+                errors.push(format!(
+                    "{at}.members[{j}]: {m:?} is not a user declared under [[users]]"
+                ));
+            }
+        }
+    }
+}
