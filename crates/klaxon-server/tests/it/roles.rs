@@ -23,6 +23,7 @@ fn expected(method: &str, path: &str) -> Option<Role> {
         || (method == "POST" && path == "/api/v2/alerts");
     let check = method == "POST" && path.ends_with("/check");
     let respond = path.starts_with("/alerts/")
+        || path.starts_with("/incidents/")
         || path == "/api/v2/silences"
         || path.starts_with("/api/v2/silence/");
     let admin = [
