@@ -45,7 +45,12 @@ use tokio::sync::{mpsc, oneshot};
 use self::read::ReadPool;
 use self::writer::{Health, Reply, Request};
 use crate::{
-    AlertChange, AlertDetail, AlertIndex, AlertQuery, AuditEntry, AuditQuery, AuditRecord, Claim, Delivery, DeliveryCount, HistoryQuery, IncidentDetail, IncidentQuery, IncidentRecord, Member, NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified, OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, SessionRecord, Store, StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts, TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
+    AlertChange, AlertDetail, AlertIndex, AlertQuery, AuditEntry, AuditQuery, AuditRecord, Claim,
+    Delivery, DeliveryCount, HistoryQuery, IncidentDetail, IncidentQuery, IncidentRecord, Member,
+    NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified,
+    OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, SessionRecord, Store,
+    StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts, TelemetryRow, TimelineEntry,
+    TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
 };
 
 /// Read-only connections in the pool (reads run at most this many at once).
