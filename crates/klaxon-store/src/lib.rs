@@ -199,10 +199,8 @@ pub trait Store: Send + Sync + 'static {
     fn get_alert(&self, id: i64) -> impl Future<Output = Result<StoredAlert>> + Send;
     fn list_alerts(&self, q: AlertQuery) -> impl Future<Output = Result<Vec<StoredAlert>>> + Send;
 
-    /// Stores telemetry rows durably. A backend may commit a large append in several
-    /// transactions (so that alert writes need not wait behind it); if one of them fails the
-    /// call fails, and rows of the others may already be stored: a retry can store those twice,
-    /// never lose any.
+    /// Stores telemetry rows durably, all of them or none: a failed append stored nothing, so
+    /// the caller retries it whole without storing a row twice.
     fn append_telemetry(&self, rows: Vec<TelemetryRow>) -> impl Future<Output = Result<()>> + Send;
     fn telemetry_counts(&self) -> impl Future<Output = Result<TelemetryCounts>> + Send;
     /// Deletes telemetry received before `received_before` (epoch ms); returns rows deleted.

@@ -289,30 +289,13 @@ impl Store for SqliteStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let db = &self.inner.telemetry;
-        if rows.len() <= writer::TELEMETRY_CHUNK {
-            return db.write(|r| Request::AppendTelemetry(rows, r)).await;
-        }
-        // Queued as several requests, so that urgent writes can go between them; all of them
-        // are queued before the first answer is awaited, so they still commit in few batches.
-        let mut answers = Vec::new();
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<TelemetryRow> = rows.by_ref().take(writer::TELEMETRY_CHUNK).collect();
-            let (reply, answer) = oneshot::channel();
-            db.tx()
-                .send(Request::AppendTelemetry(chunk, reply))
-                .await
-                .map_err(|_| StoreError::Unavailable("the store is closed".to_owned()))?;
-            answers.push(answer);
-        }
-        let mut result = Ok(());
-        for answer in answers {
-            if let Err(e) = answer.await.unwrap_or_else(|_| Err(writer_gone())) {
-                result = Err(e);
-            }
-        }
-        result
+        // One request: the writer runs it in one savepoint of one transaction, so it commits
+        // whole or not at all. (Telemetry has a writer of its own: nothing else waits behind a
+        // large append.)
+        self.inner
+            .telemetry
+            .write(|r| Request::AppendTelemetry(rows, r))
+            .await
     }
 
     async fn telemetry_counts(&self) -> Result<TelemetryCounts> {

@@ -111,8 +111,6 @@ const MAX_ROWS: usize = 100_000;
 /// Telemetry rows added to one transaction (at least one request). Telemetry has a database
 /// file and writer of its own, so this only sizes its transactions: large, for throughput.
 const BULK_ROWS: usize = 100_000;
-/// The size of the requests [`SqliteStore::append_telemetry`] splits a large append into.
-pub(crate) const TELEMETRY_CHUNK: usize = 4096;
 
 /// One write, with where to send its result.
 pub(crate) enum Request {
