@@ -426,7 +426,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Doc::new()
                 .json::<people::NewUserBody>()
                 .created(people::user_shape())
-                .errors(&[409, 422, 503]),
+                .errors(&[400, 409, 422, 503]),
         ),
         ep(
             "GET",
@@ -455,7 +455,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .path("name", Shape::string(), "the user's name")
                 .json::<people::UserPatch>()
                 .ok(people::user_shape())
-                .errors(&[404, 409, 422, 503]),
+                .errors(&[400, 404, 409, 422, 503]),
         ),
         ep(
             "DELETE",
@@ -492,7 +492,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Doc::new()
                 .json::<people::NewTeamBody>()
                 .created(people::team_shape())
-                .errors(&[409, 422, 503]),
+                .errors(&[400, 409, 422, 503]),
         ),
         ep(
             "GET",
@@ -521,7 +521,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .path("name", Shape::string(), "the team's name")
                 .json::<people::TeamPatch>()
                 .ok(people::team_shape())
-                .errors(&[404, 409, 422, 503]),
+                .errors(&[400, 404, 409, 422, 503]),
         ),
         ep(
             "DELETE",
