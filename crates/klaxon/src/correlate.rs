@@ -14,7 +14,7 @@ use klaxon_engine::correlate::{
 };
 use klaxon_engine::timestamp::parse_ts_str;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::rules::read_input;
 
@@ -228,39 +228,8 @@ fn span_text(ms: i64) -> String {
     }
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 fn link_json(l: &Link, k: &impl Fn(u64) -> Value) -> Value {
-    let e = &l.evidence;
-    let mut ev = Map::new();
-    if let Some((_, why)) = &e.topology {
-        ev.insert("topology".into(), Value::String(why.clone()));
-    }
-    for (name, v) in [
-        ("labels", e.labels),
-        ("text", e.text),
-        ("history", e.history),
-    ] {
-        if v > 0.0 {
-            ev.insert(name.into(), json!(round3(v)));
-        }
-    }
-    if e.mention {
-        ev.insert("mention".into(), Value::Bool(true));
-    }
-    if e.repeat {
-        ev.insert("repeat".into(), Value::Bool(true));
-    }
-    ev.insert("time".into(), json!(round3(e.time)));
-    json!({
-        "alert": k(l.alert),
-        "to": k(l.to),
-        "confidence": round3(l.confidence),
-        "level": l.level.as_str(),
-        "evidence": ev,
-    })
+    l.json(k)
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {

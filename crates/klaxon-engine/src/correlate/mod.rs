@@ -66,6 +66,44 @@ pub struct Link {
     pub evidence: Evidence,
 }
 
+impl Link {
+    /// The link and its evidence as JSON, alert ids written by `id`: the one shape of
+    /// `klaxon correlate`'s output and of the server's incident API. Strengths are rounded to
+    /// three decimals; evidence that played no part is left out.
+    pub fn json(&self, id: impl Fn(AlertId) -> serde_json::Value) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
+        let e = &self.evidence;
+        let mut ev = Map::new();
+        if let Some((_, why)) = &e.topology {
+            ev.insert("topology".into(), Value::String(why.clone()));
+        }
+        for (name, v) in [
+            ("labels", e.labels),
+            ("text", e.text),
+            ("history", e.history),
+        ] {
+            if v > 0.0 {
+                ev.insert(name.into(), json!(round3(v)));
+            }
+        }
+        if e.mention {
+            ev.insert("mention".into(), Value::Bool(true));
+        }
+        if e.repeat {
+            ev.insert("repeat".into(), Value::Bool(true));
+        }
+        ev.insert("time".into(), json!(round3(e.time)));
+        json!({
+            "alert": id(self.alert),
+            "to": id(self.to),
+            "confidence": round3(self.confidence),
+            "level": self.level.as_str(),
+            "evidence": ev,
+        })
+    }
+}
+
 /// Why an event changed nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ignored {

@@ -12,7 +12,7 @@ use klaxon_engine::correlate::{Correlator, Decision, Event, Firing, IncidentStat
 use klaxon_engine::lifecycle::{AlertRecord, Change as CoreChange, Detail as CoreDetail, State};
 use klaxon_engine::Severity;
 use klaxon_store::{IncidentChange, IncidentRecord, Member, StoredAlert};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// Who the correlator's own changes are recorded as.
 const CORRELATOR: &str = "correlator";
@@ -707,40 +707,9 @@ fn higher(a: &str, b: &str) -> String {
     }
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 /// A link and its evidence as JSON (the shape `klaxon correlate` prints).
 fn link_json(l: &Link) -> Value {
-    let e = &l.evidence;
-    let mut ev = Map::new();
-    if let Some((_, why)) = &e.topology {
-        ev.insert("topology".into(), Value::String(why.clone()));
-    }
-    for (name, v) in [
-        ("labels", e.labels),
-        ("text", e.text),
-        ("history", e.history),
-    ] {
-        if v > 0.0 {
-            ev.insert(name.into(), json!(round3(v)));
-        }
-    }
-    if e.mention {
-        ev.insert("mention".into(), Value::Bool(true));
-    }
-    if e.repeat {
-        ev.insert("repeat".into(), Value::Bool(true));
-    }
-    ev.insert("time".into(), json!(round3(e.time)));
-    json!({
-        "alert": l.alert,
-        "to": l.to,
-        "confidence": round3(l.confidence),
-        "level": l.level.as_str(),
-        "evidence": ev,
-    })
+    l.json(|id| json!(id))
 }
 
 #[cfg(test)]
