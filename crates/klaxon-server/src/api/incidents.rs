@@ -361,33 +361,14 @@ pub(crate) async fn resolve<S: Store + Clone>(
     act(&st, id, IncidentAct::Resolve, caller.name).await
 }
 
-/// Body of `POST /incidents/{id}/notes`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NoteBody {
-    text: String,
-}
-
-impl Schema for NoteBody {
-    fn shape() -> Shape {
-        Shape::object()
-            .req("text", Shape::string().describe("up to 16 KiB"))
-            .closed()
-    }
-}
-
 /// `POST /incidents/{id}/notes`.
 pub(crate) async fn note<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Path(id): Path<i64>,
     Authed(caller): Authed,
-    JsonBody(b): JsonBody<NoteBody>,
+    JsonBody(b): JsonBody<super::manage::NoteBody>,
 ) -> ApiResult<Json<Value>> {
-    if b.text.trim().is_empty() {
-        return Err(invalid("text: must not be empty"));
-    }
-    limits::text("text", &b.text, limits::NOTE)?;
-    act(&st, id, IncidentAct::Note(b.text), caller.name).await
+    act(&st, id, IncidentAct::Note(b.checked()?), caller.name).await
 }
 
 /// Body of `POST /incidents/{id}/merge`.

@@ -462,6 +462,22 @@ pub(crate) struct NoteBody {
     text: String,
 }
 
+impl NoteBody {
+    /// The note's text, checked: not blank, within the size limit of a note. Alerts and
+    /// incidents take their notes alike.
+    pub(crate) fn checked(self) -> ApiResult<String> {
+        if self.text.trim().is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                "text: must not be empty",
+            ));
+        }
+        limits::text("text", &self.text, limits::NOTE)?;
+        Ok(self.text)
+    }
+}
+
 impl Schema for NoteBody {
     fn shape() -> Shape {
         Shape::object()
@@ -477,17 +493,9 @@ pub(crate) async fn note<S: Store + Clone>(
     Authed(caller): Authed,
     JsonBody(b): JsonBody<NoteBody>,
 ) -> ApiResult<Json<Value>> {
-    if b.text.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            "text: must not be empty",
-        ));
-    }
-    limits::text("text", &b.text, limits::NOTE)?;
+    let text = b.checked()?;
     let (tx, rx) = oneshot::channel();
-    let first_line = b
-        .text
+    let first_line = text
         .lines()
         .next()
         .unwrap_or("")
@@ -497,7 +505,7 @@ pub(crate) async fn note<S: Store + Clone>(
     st.command(Command::Note {
         id,
         author: caller.name.clone(),
-        text: b.text,
+        text,
         reply: tx,
     })?;
     st.committed(rx).await?.map_err(refusal)?;

@@ -734,7 +734,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         .doc(
             Doc::new()
                 .path("id", Shape::integer(), "the incident's id")
-                .json::<incidents::NoteBody>()
+                .json::<manage::NoteBody>()
                 .ok(incidents::incident_shape())
                 .errors(&[400, 404, 409, 422, 429, 503]),
         ),
