@@ -93,6 +93,7 @@ impl Notifier {
                         receiver: Arc::from(r.as_str()),
                         group_by: Arc::clone(group_by),
                         timing: *timing,
+                        escalation_policy: None,
                     });
                 }
             }

@@ -390,6 +390,7 @@ mod tests {
                 group_interval: interval,
                 repeat_interval: repeat,
             },
+            escalation_policy: None,
         }
     }
 

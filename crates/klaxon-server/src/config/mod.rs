@@ -3,6 +3,7 @@
 //! environment is an argument so loading can be tested. The noise controls (`[[maintenance]]`,
 //! `[[inhibit]]`, `[flapping]`, `[silence_notice]`) are compiled in `noise`.
 
+mod escalation;
 mod noise;
 mod people;
 
@@ -10,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use escalation::{EscalationPolicyConfig, SlaConfig, SlaTargetConfig};
+pub(crate) use escalation::{Escalations, Sla, SlaTarget};
 pub(crate) use noise::NoiseControls;
 pub use noise::{Flapping, InhibitConfig, MaintenanceConfig, SilenceNotice};
 pub use people::{TeamConfig, UserConfig};
@@ -57,6 +60,10 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// Teams declared here (`[[teams]]`), of users declared here.
     pub teams: Vec<TeamConfig>,
+    /// Escalation policies (`[[escalation_policies]]`, see docs/escalation.md).
+    pub escalation_policies: Vec<EscalationPolicyConfig>,
+    /// SLA targets per severity (`[sla]`); a team may override them (`sla` under `[[teams]]`).
+    pub sla: SlaConfig,
 }
 
 /// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
@@ -271,6 +278,8 @@ impl Default for Config {
             correlation: klaxon_engine::correlate::CorrelationConfig::default(),
             users: Vec::new(),
             teams: Vec::new(),
+            escalation_policies: Vec::new(),
+            sla: SlaConfig::new(),
         }
     }
 }
@@ -494,6 +503,9 @@ impl Config {
         people::validate(&self.users, &self.teams, &mut errors);
         self.notify.validate(&mut errors);
         if let Err(e) = self.notifier() {
+            errors.extend(e);
+        }
+        if let Err(e) = self.escalations() {
             errors.extend(e);
         }
         if errors.is_empty() {

@@ -37,6 +37,9 @@ pub struct TeamConfig {
     pub name: String,
     #[serde(default)]
     pub members: Vec<String>,
+    /// SLA targets of the team's alerts (its `team` label), per severity, over `[sla]`.
+    #[serde(default)]
+    pub sla: Option<super::SlaConfig>,
 }
 
 impl UserConfig {
