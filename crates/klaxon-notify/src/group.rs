@@ -332,6 +332,7 @@ impl Grouper {
             at: now,
             folded: 0,
             notice: None,
+            escalation: None,
         };
         let mut told = false;
         if new_firing || repeat {

@@ -260,6 +260,7 @@ mod tests {
             at: 0,
             folded: 0,
             notice: None,
+            escalation: None,
         }
     }
 

@@ -161,6 +161,15 @@ impl<S: Store + Clone> Server<S> {
         let correlator = config
             .correlator()
             .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
+        let notifier = Arc::new(
+            config
+                .notifier()
+                .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
+        );
+        let escalations = config
+            .escalations()
+            .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let (incidents_tx, incidents_rx) = tokio::sync::watch::channel(0u64);
         let manager = lifecycle::Manager::load(
             store.clone(),
@@ -169,19 +178,24 @@ impl<S: Store + Clone> Server<S> {
                 changes: changes_tx.clone(),
                 metrics: Arc::clone(&metrics),
                 incidents: incidents_tx,
+                outbox: Arc::clone(&outbox_wake),
             },
             &rule_auto,
             controls,
             correlator,
+            lifecycle::Paging {
+                escalations,
+                notifier: Arc::clone(&notifier),
+                teams: config
+                    .teams
+                    .iter()
+                    .map(|t| (t.name.clone(), t.members.clone()))
+                    .collect(),
+            },
         )
         .await
         .context("loading the open alerts")?;
         let content_keys = manager.content_keys();
-        let notifier = Arc::new(
-            config
-                .notifier()
-                .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
-        );
         let (pushed, _) = broadcast::channel(4096);
         let mut policy_errors = Vec::new();
         let policy = Arc::new(config.notify.outbound(&mut policy_errors));
@@ -205,6 +219,7 @@ impl<S: Store + Clone> Server<S> {
                     (Arc::clone(&policy), Arc::clone(&channel_health)),
                     changes_tx.subscribe(),
                     api_tx.downgrade(),
+                    outbox_wake,
                 )
                 .await?,
             )
@@ -467,6 +482,7 @@ async fn start_notifications<S: Store + Clone>(
     ),
     changes: broadcast::Receiver<Arc<lifecycle::Change>>,
     lifecycle: mpsc::WeakSender<lifecycle::Command>,
+    outbox_wake: Arc<tokio::sync::Notify>,
 ) -> anyhow::Result<NotifyTasks> {
     let n = &config.notify;
     let released = store
@@ -492,6 +508,7 @@ async fn start_notifications<S: Store + Clone>(
         owner: n.node.clone(),
         external_url,
         per_host_connections: n.per_host_connections,
+        wake: outbox_wake,
     };
     let (workers, handle) = notify::deliver::start(
         store.clone(),

@@ -207,7 +207,7 @@ pub fn alertmanager_v4(n: &Notification, external_url: &str, max_alerts: usize) 
             })
         })
         .collect();
-    json!({
+    let mut body = json!({
         "version": "4",
         "groupKey": n.group_key,
         "truncatedAlerts": n.alerts.len() - keep,
@@ -219,5 +219,12 @@ pub fn alertmanager_v4(n: &Notification, external_url: &str, max_alerts: usize) 
         "commonAnnotations": n.common_annotations(),
         "externalURL": external_url,
         "alerts": alerts,
-    })
+    });
+    if let Some(notice) = &n.notice {
+        body["notice"] = json!(notice);
+    }
+    if let Some(e) = &n.escalation {
+        body["escalation"] = json!(e);
+    }
+    body
 }

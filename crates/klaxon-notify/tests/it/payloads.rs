@@ -51,6 +51,7 @@ fn notification(kind: Kind, alerts: Vec<AlertView>) -> Notification {
         at: 1_700_000_001_000,
         folded: 0,
         notice: None,
+        escalation: None,
     }
 }
 

@@ -361,6 +361,25 @@ pub(crate) async fn resolve<S: Store + Clone>(
     act(&st, id, IncidentAct::Resolve, caller.name).await
 }
 
+/// `POST /incidents/{id}/escalate`: pages the next level of its open alerts' escalation
+/// policies now (an acknowledgement is set aside), recorded in its timeline and the audit log.
+pub(crate) async fn escalate<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Path(id): Path<i64>,
+    Authed(caller): Authed,
+) -> ApiResult<Json<Value>> {
+    let answer = act(&st, id, IncidentAct::Escalate, caller.name.clone()).await?;
+    let row = crate::people::audit(
+        &caller,
+        crate::clock::wall_ms(),
+        "incident.escalate",
+        format!("incident:{id}"),
+        None,
+    );
+    st.store.append_audit(vec![row]).await?;
+    Ok(answer)
+}
+
 /// `POST /incidents/{id}/notes`.
 pub(crate) async fn note<S: Store + Clone>(
     State(st): State<AppState<S>>,

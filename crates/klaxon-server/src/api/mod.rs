@@ -725,6 +725,21 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         ),
         ep(
             "POST",
+            "/incidents/{id}/escalate",
+            Token(Respond),
+            SMALL,
+            "Page the next level of the escalation policies of an incident's open alerts now",
+            post(incidents::escalate::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident's id")
+                .no_body()
+                .ok(incidents::incident_shape())
+                .errors(&[404, 409, 429, 503]),
+        ),
+        ep(
+            "POST",
             "/incidents/{id}/notes",
             Token(Respond),
             SMALL,

@@ -73,6 +73,12 @@ pub(crate) struct Escalations {
     pub sla: Sla,
 }
 
+/// A channel's (or receiver's) configuration from the few keys a contact gives; its other
+/// keys all have defaults.
+fn channel<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).expect("every other key of a channel has a default")
+}
+
 /// The longest SLA target.
 const MAX_SLA_TARGET_MS: i64 = 365 * 86_400_000;
 
@@ -115,6 +121,71 @@ fn sla_table(at: &str, c: &SlaConfig, errors: &mut Vec<String>) -> HashMap<Sever
 }
 
 impl Config {
+    /// The users an escalation policy can page (named, or members of a named team), each as a
+    /// receiver `user:NAME` with one channel per contact, with the place of the user
+    /// (`users[0] (alice)`); and the problems of their contacts.
+    pub(crate) fn paged_users(
+        &self,
+    ) -> (Vec<(String, klaxon_notify::ReceiverConfig)>, Vec<String>) {
+        use klaxon_notify::channel::email::EmailConfig;
+        use klaxon_notify::channel::pagerduty::PagerDutyConfig;
+        use klaxon_notify::channel::slack::SlackConfig;
+        use klaxon_notify::channel::webhook::WebhookConfig;
+        use klaxon_store::Contact;
+        let mut named = std::collections::BTreeSet::new();
+        for p in &self.escalation_policies {
+            for t in p.levels.iter().flat_map(|l| &l.notify) {
+                match Target::parse(t) {
+                    Ok(Target::User(u)) => {
+                        named.insert(u);
+                    }
+                    Ok(Target::Team(team)) => {
+                        for t in self.teams.iter().filter(|x| x.name == team) {
+                            named.extend(t.members.iter().cloned());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for (i, u) in self.users.iter().enumerate() {
+            if !named.contains(&u.name) {
+                continue;
+            }
+            let at = format!("users[{i}] ({})", u.name);
+            let mut r: klaxon_notify::ReceiverConfig =
+                channel(serde_json::json!({ "name": format!("user:{}", u.name) }));
+            for (j, c) in u.contacts.iter().enumerate() {
+                match c {
+                    Contact::Webhook { url } => r
+                        .webhook_configs
+                        .push(channel::<WebhookConfig>(serde_json::json!({ "url": url }))),
+                    Contact::Email { to } => r
+                        .email_configs
+                        .push(channel::<EmailConfig>(serde_json::json!({ "to": [to] }))),
+                    Contact::Pagerduty { routing_key } => {
+                        r.pagerduty_configs.push(channel::<PagerDutyConfig>(
+                            serde_json::json!({ "routing_key": routing_key }),
+                        ))
+                    }
+                    Contact::Slack { target } => match &self.paging.slack_url {
+                        Some(url) => r.slack_configs.push(channel::<SlackConfig>(
+                            serde_json::json!({ "url": url.0, "channel": target }),
+                        )),
+                        None => errors.push(format!(
+                            "{at}.contacts[{j}]: an escalation policy pages this user, and Slack \
+                             contacts are paged through [paging] slack_url, which is not set"
+                        )),
+                    },
+                }
+            }
+            out.push((at, r));
+        }
+        (out, errors)
+    }
+
     /// Compiles the escalation policies and SLA targets, or every error with its place.
     pub(crate) fn escalations(&self) -> Result<Escalations, Vec<String>> {
         let mut errors = Vec::new();

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use escalation::{EscalationPolicyConfig, SlaConfig, SlaTargetConfig};
-pub(crate) use escalation::{Escalations, Sla, SlaTarget};
+pub(crate) use escalation::{Escalations, Sla};
 pub(crate) use noise::NoiseControls;
 pub use noise::{Flapping, InhibitConfig, MaintenanceConfig, SilenceNotice};
 pub use people::{TeamConfig, UserConfig};
@@ -64,6 +64,17 @@ pub struct Config {
     pub escalation_policies: Vec<EscalationPolicyConfig>,
     /// SLA targets per severity (`[sla]`); a team may override them (`sla` under `[[teams]]`).
     pub sla: SlaConfig,
+    /// How pages reach people's contacts (`[paging]`).
+    pub paging: Paging,
+}
+
+/// `[paging]`: how escalation pages reach users' contacts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paging {
+    /// The Slack incoming-webhook URL that Slack contacts are paged through, each to its own
+    /// `target` (a channel or a user). Without it, a paged user may not have a Slack contact.
+    pub slack_url: Option<Secret>,
 }
 
 /// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
@@ -280,6 +291,7 @@ impl Default for Config {
             teams: Vec::new(),
             escalation_policies: Vec::new(),
             sla: SlaConfig::new(),
+            paging: Paging::default(),
         }
     }
 }
@@ -570,12 +582,40 @@ impl Config {
         }
     }
 
-    /// Compiles receivers, routes and templates; every error with its key.
+    /// Compiles receivers, routes and templates; every error with its key. Each user an
+    /// escalation policy can page (named, or a member of a named team) is also a receiver,
+    /// `user:NAME`, with one channel per contact.
     pub fn notifier(&self) -> Result<klaxon_notify::Notifier, Vec<String>> {
-        klaxon_notify::compile(&self.receivers, self.route.as_ref(), &self.smtp).map(|mut n| {
-            n.templates.set_max_bytes(self.notify.template_max_bytes);
-            n
-        })
+        let (paged, mut errors) = self.paged_users();
+        let declared = self.receivers.len();
+        let mut all = self.receivers.clone();
+        all.extend(paged.iter().map(|(_, r)| r.clone()));
+        let compiled =
+            klaxon_notify::compile(&all, self.route.as_ref(), &self.smtp).map_err(|es| {
+                es.into_iter()
+                    .map(|e| {
+                        // A user's receiver is named by the user it pages.
+                        for (j, (at, _)) in paged.iter().enumerate() {
+                            let key = format!("receivers[{}]", declared + j);
+                            if let Some(rest) = e.strip_prefix(key.as_str()) {
+                                return format!("{at}: paging it{rest}");
+                            }
+                        }
+                        e
+                    })
+                    .collect::<Vec<_>>()
+            });
+        match compiled {
+            Ok(mut n) if errors.is_empty() => {
+                n.templates.set_max_bytes(self.notify.template_max_bytes);
+                Ok(n)
+            }
+            Ok(_) => Err(errors),
+            Err(es) => {
+                errors.extend(es);
+                Err(errors)
+            }
+        }
     }
 
     /// Compiles the noise controls (loading time zones), or every error.

@@ -10,6 +10,7 @@ mod browser;
 mod dashboard;
 mod disk_full;
 mod edge;
+mod escalation;
 mod https;
 mod incidents;
 mod lifecycle;

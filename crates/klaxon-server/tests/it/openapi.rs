@@ -607,6 +607,11 @@ async fn real_answers_fit_the_documented_shapes() {
     .await;
     w.json("POST", "/incidents/999/acknowledge", null.clone())
         .await;
+    // No alert of it follows an escalation policy: 409.
+    w.json("POST", &format!("/incidents/{inc}/escalate"), null.clone())
+        .await;
+    w.json("POST", "/incidents/999/escalate", null.clone())
+        .await;
     w.json(
         "POST",
         &format!("/incidents/{inc}/notes"),

@@ -135,6 +135,10 @@ fn the_classification_says_what_a_person_would() {
         Some(Role::Responder)
     );
     assert_eq!(
+        expected("POST", "/incidents/{id}/escalate"),
+        Some(Role::Responder)
+    );
+    assert_eq!(
         expected("DELETE", "/api/v2/silence/{id}"),
         Some(Role::Responder)
     );

@@ -22,6 +22,7 @@ mod change;
 mod checkpoint;
 mod derived;
 mod error;
+mod escalation;
 mod history;
 mod incident;
 mod outbox;
@@ -449,6 +450,49 @@ impl Store for SqliteStore {
 
     async fn max_alert_id(&self) -> Result<i64> {
         self.read(read::max_alert_id).await
+    }
+
+    async fn open_escalations(&self) -> Result<Vec<crate::EscalationRecord>> {
+        self.read(escalation::open).await
+    }
+
+    async fn escalations_started(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::EscalationRecord>> {
+        self.read(move |c| escalation::started(c, from, to, limit))
+            .await
+    }
+
+    async fn escalation_pages(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::PageRecord>> {
+        self.read(move |c| escalation::pages(c, from, to, limit))
+            .await
+    }
+
+    async fn sla_breaches(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::BreachRecord>> {
+        self.read(move |c| escalation::breaches(c, from, to, limit))
+            .await
+    }
+
+    async fn open_sla_breaches(&self) -> Result<Vec<(String, String)>> {
+        self.read(escalation::open_breaches).await
+    }
+
+    async fn sla_alerts(&self, from: i64, to: i64, limit: usize) -> Result<Vec<crate::SlaAlert>> {
+        self.read(move |c| escalation::sla_alerts(c, from, to, limit))
+            .await
     }
 
     async fn max_incident_id(&self) -> Result<i64> {

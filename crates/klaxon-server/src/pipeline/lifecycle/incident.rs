@@ -566,6 +566,26 @@ impl Desk {
         self.timeline(id, now, actor, "note", json!({"text": text}));
     }
 
+    /// Someone escalated the incident by hand: what each of its alerts paged.
+    pub(crate) fn escalated(
+        &mut self,
+        id: i64,
+        actor: &str,
+        pages: &[(i64, usize, Vec<String>)],
+        now: i64,
+    ) {
+        if let Some(h) = self.held.get_mut(&id) {
+            h.rec.updated_at = now;
+            let rec = h.rec.clone();
+            self.writes.push(IncidentChange::Put(rec));
+        }
+        let pages: Vec<Value> = pages
+            .iter()
+            .map(|(alert, level, notify)| json!({"alert": alert, "level": level, "notify": notify}))
+            .collect();
+        self.timeline(id, now, actor, "escalated", json!({"pages": pages}));
+    }
+
     /// Merges held incident `from` into held incident `into`.
     pub(crate) fn merge(&mut self, from: i64, into: i64, actor: &str, now: i64) {
         if let Some(c) = &mut self.correlator {

@@ -8,6 +8,7 @@
 
 mod change;
 pub(crate) mod convert;
+mod escalate;
 mod explain;
 mod incident;
 
@@ -30,6 +31,7 @@ use crate::pipeline::driver::Fired;
 
 pub(crate) use change::{Change, Detail};
 pub(crate) use convert::is_uuid;
+use escalate::{EscalateError, Pager};
 use incident::Desk;
 pub(crate) use incident::IncidentRefusal;
 pub(crate) use klaxon_engine::lifecycle::{
@@ -156,6 +158,8 @@ pub(crate) enum IncidentAct {
     Merge {
         into: i64,
     },
+    /// Pages the next level of its open alerts' escalations now.
+    Escalate,
 }
 
 impl Command {
@@ -175,6 +179,17 @@ pub(crate) struct Outputs {
     /// Counts commits that wrote incidents: the incident stream wakes on it and reads the
     /// committed timeline.
     pub incidents: watch::Sender<u64>,
+    /// Woken after a commit that wrote outbox rows (pages, SLA breaches): the delivery
+    /// workers' claimer.
+    pub outbox: Arc<tokio::sync::Notify>,
+}
+
+/// What the pager needs: the policies and SLA targets, the receivers (users' contacts among
+/// them), and the declared teams' members.
+pub(crate) struct Paging {
+    pub escalations: crate::config::Escalations,
+    pub notifier: Arc<klaxon_notify::Notifier>,
+    pub teams: HashMap<String, Vec<String>>,
 }
 
 enum Reply {
@@ -222,6 +237,7 @@ pub(crate) struct Manager<S> {
     lc: Lifecycle,
     fx: Effects,
     desk: Desk,
+    pager: Pager,
     replies: Vec<Reply>,
     /// When the firings of this batch that change something were accepted, and when this
     /// task took them from the engine.
@@ -250,8 +266,24 @@ impl<S: Store + Clone> Manager<S> {
         rule_auto: &HashMap<(String, String), i64>,
         noise: NoiseConfig,
         correlator: Option<klaxon_engine::correlate::Correlator>,
+        paging: Paging,
     ) -> Result<Manager<S>, StoreError> {
         let mut desk = Desk::new(correlator);
+        let mut pager = Pager::new(paging.escalations, paging.notifier, paging.teams);
+        {
+            let open: HashMap<i64, StoredAlert> = store
+                .open_alerts()
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a))
+                .collect();
+            pager.restore(
+                store.open_escalations().await?,
+                &open,
+                store.open_sla_breaches().await?,
+                wall_ms(),
+            );
+        }
         let max_incident = store.max_incident_id().await?;
         let open_incidents = store.load_open_incidents().await?;
         let mut members: HashMap<i64, StoredAlert> = HashMap::new();
@@ -302,6 +334,7 @@ impl<S: Store + Clone> Manager<S> {
             lc,
             fx: Effects::new(),
             desk,
+            pager,
             replies: Vec::new(),
             latencies: Vec::new(),
         })
@@ -328,13 +361,14 @@ impl<S: Store + Clone> Manager<S> {
         let (mut engine_open, mut api_open) = (true, true);
         while engine_open || api_open {
             // Deadlines are strictly past: `advance` acts on what is due before its `now`.
-            let wait = self
-                .lc
-                .next_deadline()
-                .map_or(Duration::from_secs(3600), |at| {
-                    let ms = at.saturating_add(1).saturating_sub(wall_ms());
-                    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-                });
+            let next = match (self.lc.next_deadline(), self.pager.next_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = next.map_or(Duration::from_secs(3600), |at| {
+                let ms = at.saturating_add(1).saturating_sub(wall_ms());
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+            });
             tokio::select! {
                 biased;
                 cmd = api.recv(), if api_open => match cmd {
@@ -588,7 +622,7 @@ impl<S: Store + Clone> Manager<S> {
         let alert_act = match &act {
             IncidentAct::Acknowledge => Some((Act::Acknowledge, "incident acknowledged")),
             IncidentAct::Resolve => Some((Act::Resolve, "incident resolved")),
-            IncidentAct::Note(_) | IncidentAct::Merge { .. } => None,
+            IncidentAct::Note(_) | IncidentAct::Merge { .. } | IncidentAct::Escalate => None,
         };
         if let Some((alert_act, reason)) = alert_act {
             for a in self.desk.open_alerts(id).unwrap_or_default() {
@@ -608,6 +642,20 @@ impl<S: Store + Clone> Manager<S> {
             IncidentAct::Acknowledge => self.desk.acknowledge(id, actor, now),
             IncidentAct::Resolve => self.desk.resolve(id, actor, now),
             IncidentAct::Note(text) => self.desk.note(id, actor, &text, now),
+            IncidentAct::Escalate => {
+                let alerts = self.desk.open_alerts(id).unwrap_or_default();
+                match self.pager.escalate(id, &alerts, actor, now) {
+                    Ok(pages) => self.desk.escalated(id, actor, &pages, now),
+                    Err(EscalateError::NoPolicy) => {
+                        return Err(IncidentRefusal::Conflict(format!(
+                            "no open alert of incident {id} follows an escalation policy"
+                        )))
+                    }
+                    Err(EscalateError::Refused(r)) => {
+                        return Err(IncidentRefusal::Conflict(format!("incident {id}: {r}")))
+                    }
+                }
+            }
             IncidentAct::Merge { into } => {
                 if into == id {
                     return Err(IncidentRefusal::Conflict(
@@ -650,9 +698,17 @@ impl<S: Store + Clone> Manager<S> {
     /// Commits the batch (retrying until the store takes it), then publishes its changes and
     /// answers; nothing is told before the commit returns.
     async fn commit(&mut self) {
-        // Incidents follow from this batch's alert changes and are written with them.
-        self.desk.observe(&self.fx.changes, wall_ms());
-        if self.fx.is_empty() && self.replies.is_empty() && self.desk.is_empty() {
+        // Incidents, escalations and the SLA's timers follow from this batch's alert changes
+        // and are written with them.
+        let now = wall_ms();
+        self.desk.observe(&self.fx.changes, now);
+        self.pager.observe(&self.fx.changes, now);
+        self.pager.advance(now);
+        if self.fx.is_empty()
+            && self.replies.is_empty()
+            && self.desk.is_empty()
+            && self.pager.is_empty()
+        {
             return;
         }
         let commit_begins = Instant::now();
@@ -662,12 +718,13 @@ impl<S: Store + Clone> Manager<S> {
                 .alert_in_lifecycle
                 .observe(commit_begins.saturating_duration_since(*taken));
         }
-        if !self.fx.writes.is_empty() || !self.desk.is_empty() {
+        if !self.fx.writes.is_empty() || !self.desk.is_empty() || !self.pager.is_empty() {
             let mut backoff = Duration::from_millis(50);
             loop {
                 let mut changes: Vec<AlertChange> =
                     self.fx.writes.iter().map(AlertChange::from).collect();
                 changes.extend(self.desk.writes.iter().cloned().map(AlertChange::Incident));
+                changes.extend(self.pager.writes.iter().cloned());
                 let t0 = Instant::now();
                 match self.store.apply_alert_changes(changes).await {
                     Ok(()) => {
@@ -696,6 +753,10 @@ impl<S: Store + Clone> Manager<S> {
         if !self.desk.is_empty() {
             self.desk.writes.clear();
             self.out.incidents.send_modify(|n| *n += 1);
+        }
+        self.pager.writes.clear();
+        if std::mem::take(&mut self.pager.notified) {
+            self.out.outbox.notify_one();
         }
         for r in self.replies.drain(..) {
             r.send();

@@ -1,0 +1,212 @@
+//! Escalation policies through a running server, with a real webhook receiver per person: a
+//! firing alert pages its policy's first level at once and the next after the wait;
+//! acknowledging stops it; an incident is escalated by hand (timeline, audit log) until no
+//! level is left; an alert not acknowledged within its SLA target is a breach, told through
+//! its routes and counted on the SLA dashboard; the escalation statistics count the pages.
+
+use std::time::{Duration, Instant};
+
+use klaxon_server::config::Config;
+use serde_json::{json, Value};
+
+use crate::harness::receiver::{receiver, Got, Receiver};
+use crate::harness::{data_dir, start, Running};
+
+const CONFIG: &str = r#"
+[route]
+receiver = "ops"
+group_wait = "0s"
+escalation_policy = "critical"
+[[route.routes]]
+matchers = ['speed="slow"']
+escalation_policy = "slow"
+
+[[receivers]]
+name = "ops"
+[[receivers.webhook_configs]]
+url = "http://ADDR/ops"
+[[receivers.webhook_configs]]
+url = "http://ADDR/notices"
+body = '{"notice": {{ notice }}}'
+
+[[users]]
+name = "alice"
+contacts = [{ kind = "webhook", url = "http://ADDR/alice" }]
+[[users]]
+name = "bob"
+contacts = [{ kind = "webhook", url = "http://ADDR/bob" }]
+[[users]]
+name = "carol"
+contacts = [{ kind = "webhook", url = "http://ADDR/carol" }]
+
+[[teams]]
+name = "db"
+members = ["bob", "carol"]
+
+[[escalation_policies]]
+name = "critical"
+[[escalation_policies.levels]]
+notify = ["user:alice"]
+[[escalation_policies.levels]]
+wait = "2s"
+notify = ["team:db"]
+
+[[escalation_policies]]
+name = "slow"
+[[escalation_policies.levels]]
+notify = ["user:alice"]
+[[escalation_policies.levels]]
+wait = "1h"
+notify = ["user:bob", "receiver:ops"]
+
+[sla]
+high = { acknowledge = "1s" }
+"#;
+
+fn configure(c: &mut Config, addr: &str) {
+    let part: Config = toml::from_str(&CONFIG.replace("ADDR", addr)).expect("configuration");
+    c.route = part.route;
+    c.receivers = part.receivers;
+    c.users = part.users;
+    c.teams = part.teams;
+    c.escalation_policies = part.escalation_policies;
+    c.sla = part.sla;
+    c.collector.enabled = false;
+}
+
+async fn fire(r: &Running, name: &str, labels: Value) -> i64 {
+    let mut l = json!({"alertname": name});
+    if let (Some(l), Some(extra)) = (l.as_object_mut(), labels.as_object()) {
+        l.extend(extra.clone());
+    }
+    let (s, v) = r
+        .admin(
+            "POST",
+            "/api/v2/alerts",
+            &json!([{"labels": l}]).to_string(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let v = r
+        .until(&format!("/alerts/history?rule={name}"), |v| {
+            v["alerts"][0]["id"].is_i64()
+        })
+        .await;
+    v["alerts"][0]["id"].as_i64().expect("the alert's id")
+}
+
+/// The escalated pages of `alert` that reached `path`.
+fn pages(got: &[Got], path: &str, alert: &str) -> Vec<Got> {
+    got.iter()
+        .filter(|g| {
+            g.path == path
+                && g.body["kind"] == "escalated"
+                && g.body["alerts"][0]["labels"]["alertname"] == alert
+        })
+        .cloned()
+        .collect()
+}
+
+async fn until_paged(rx: &Receiver, path: &str, alert: &str) -> Got {
+    let got = rx.until(|g| !pages(g, path, alert).is_empty()).await;
+    pages(&got, path, alert)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{path} never paged for {alert}: {got:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_page_in_order_stop_on_acknowledgement_and_escalate_by_hand() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("escalation");
+    let addr = addr.to_string();
+    let r = start(&dir, |c| configure(c, &addr)).await;
+
+    // Level 1 at once; acknowledged before level 2 (the team) is due.
+    let acked = fire(&r, "Acked", json!({"severity": "critical"})).await;
+    let page = until_paged(&rx, "/alice", "Acked").await;
+    assert_eq!(page.body["escalation"]["level"], 1, "{}", page.body);
+    assert_eq!(page.body["escalation"]["reason"], "escalation started");
+    let (s, v) = r
+        .admin("POST", &format!("/alerts/{acked}/acknowledge"), "{}")
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    // Not acknowledged: the team's members are paged after the wait, each once.
+    let t0 = Instant::now();
+    fire(&r, "Ignored", json!({"severity": "critical"})).await;
+    let bob = until_paged(&rx, "/bob", "Ignored").await;
+    let carol = until_paged(&rx, "/carol", "Ignored").await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1900),
+        "paged before the wait"
+    );
+    assert_eq!(bob.body["escalation"]["target"], "team:db");
+    assert_eq!(bob.body["escalation"]["member"], "bob");
+    assert_eq!(carol.body["escalation"]["member"], "carol");
+    assert_eq!(
+        bob.body["escalation"]["reason"],
+        "nobody acknowledged within 2s"
+    );
+    // "Ignored" fired after "Acked" was acknowledged, so its level 2 came due after the one
+    // "Acked" skipped: nobody was paged for "Acked" again.
+    let got = rx.got.lock().expect("receiver").clone();
+    for path in ["/bob", "/carol"] {
+        assert!(pages(&got, path, "Acked").is_empty(), "{path}: {got:#?}");
+    }
+    assert_eq!(pages(&got, "/alice", "Acked").len(), 1);
+
+    // By hand: an incident of an alert of the slow policy.
+    let slow = fire(&r, "Slow", json!({"severity": "low", "speed": "slow"})).await;
+    until_paged(&rx, "/alice", "Slow").await;
+    let (s, inc) = r
+        .admin(
+            "POST",
+            "/incidents/create",
+            &json!({"alerts": [slow]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 201, "{inc}");
+    let id = inc["id"].as_i64().expect("incident id");
+    let (s, v) = r
+        .admin("POST", &format!("/incidents/{id}/escalate"), "")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let page = until_paged(&rx, "/bob", "Slow").await;
+    assert_eq!(page.body["escalation"]["level"], 2, "{}", page.body);
+    assert_eq!(page.body["escalation"]["incident"], id, "{}", page.body);
+    assert!(
+        page.body["escalation"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("escalated by hand by ")),
+        "{}",
+        page.body
+    );
+    until_paged(&rx, "/ops", "Slow").await;
+    let (s, v) = r
+        .admin("POST", &format!("/incidents/{id}/escalate"), "")
+        .await;
+    assert_eq!(s, 409, "no level is left: {v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("every level")),
+        "{v}"
+    );
+    let (s, v) = r.admin("POST", "/incidents/999999/escalate", "").await;
+    assert_eq!(s, 404, "{v}");
+    let (_, d) = r.admin("GET", &format!("/incidents/{id}"), "").await;
+    assert!(
+        d.to_string().contains("\"escalated\""),
+        "the timeline records it: {d}"
+    );
+    let (_, audit) = r
+        .admin("GET", "/v1/audit?action=incident.escalate", "")
+        .await;
+    assert_eq!(
+        audit["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{audit}"
+    );
+    r.stop().await;
+}
