@@ -207,7 +207,7 @@ pub fn alertmanager_v4(n: &Notification, external_url: &str, max_alerts: usize) 
             })
         })
         .collect();
-    json!({
+    let mut body = json!({
         "version": "4",
         "groupKey": n.group_key,
         "truncatedAlerts": n.alerts.len() - keep,
@@ -219,5 +219,11 @@ pub fn alertmanager_v4(n: &Notification, external_url: &str, max_alerts: usize) 
         "commonAnnotations": n.common_annotations(),
         "externalURL": external_url,
         "alerts": alerts,
-    })
+    });
+    // klaxon's addition: the incident all the alerts are in, when they are in one.
+    if let Some(i) = n.incident() {
+        body["incident"] = json!(i);
+        body["incidentURL"] = json!(template::incident_url(external_url, i));
+    }
+    body
 }

@@ -14,12 +14,12 @@ fn ts(ms: i64) -> String {
     klaxon_engine::timestamp::format_ts(ms)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     klaxon_server::wall_ms()
 }
 
 /// Posts Alertmanager alerts; each is `(labels, summary, startsAt ms)`.
-async fn post(r: &Running, alerts: &[(Value, &str, i64)]) {
+pub(crate) async fn post(r: &Running, alerts: &[(Value, &str, i64)]) {
     let body: Vec<Value> = alerts
         .iter()
         .map(|(labels, summary, at)| {
@@ -33,7 +33,7 @@ async fn post(r: &Running, alerts: &[(Value, &str, i64)]) {
 }
 
 /// The id of the open alert named `name`.
-async fn alert_id(r: &Running, name: &str) -> i64 {
+pub(crate) async fn alert_id(r: &Running, name: &str) -> i64 {
     let (s, v) = r
         .admin("GET", &format!("/alerts/history?rule={name}"), "")
         .await;
@@ -44,7 +44,7 @@ async fn alert_id(r: &Running, name: &str) -> i64 {
 }
 
 /// Two alerts of one service instance: one incident.
-async fn outage(r: &Running) -> (i64, i64, i64) {
+pub(crate) async fn outage(r: &Running) -> (i64, i64, i64) {
     let t = now_ms() - 60_000;
     post(
         r,

@@ -11,6 +11,7 @@ mod dashboard;
 mod disk_full;
 mod edge;
 mod https;
+mod incident_notify;
 mod incidents;
 mod lifecycle;
 mod listener;

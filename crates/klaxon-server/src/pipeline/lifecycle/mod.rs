@@ -21,7 +21,7 @@ use klaxon_engine::lifecycle::{
     Restored, State,
 };
 use klaxon_engine::threshold::ThresholdEventKind;
-use klaxon_store::{AlertChange, Source, Store, StoreError, StoredAlert};
+use klaxon_store::{AlertChange, IncidentChange, Source, Store, StoreError, StoredAlert};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::clock::wall_ms;
@@ -686,9 +686,36 @@ impl<S: Store + Clone> Manager<S> {
                 }
             }
         }
-        let last = self.fx.changes.len().saturating_sub(1);
+        // Where alerts moved between incidents, after the alert changes of the same commit.
+        let mut moved: Vec<(i64, Option<i64>)> = Vec::new();
+        let mut at: HashMap<i64, usize> = HashMap::new();
+        for w in &self.desk.writes {
+            if let IncidentChange::Member {
+                alert_id,
+                incident_id,
+                ..
+            } = w
+            {
+                match at.get(alert_id) {
+                    Some(&i) => moved[i].1 = *incident_id,
+                    None => {
+                        at.insert(*alert_id, moved.len());
+                        moved.push((*alert_id, *incident_id));
+                    }
+                }
+            }
+        }
+        let last = (self.fx.changes.len() + moved.len()).saturating_sub(1);
         for (i, c) in self.fx.changes.iter().enumerate() {
             let _ = self.out.changes.send(Arc::new(Change::of(c, i == last)));
+        }
+        let base = self.fx.changes.len();
+        for (i, (alert, incident)) in moved.into_iter().enumerate() {
+            let end = base + i == last;
+            let _ = self
+                .out
+                .changes
+                .send(Arc::new(Change::membership(alert, incident, end)));
         }
         for (t, _) in self.latencies.drain(..) {
             self.out.metrics.alert_publish_latency.observe(t.elapsed());

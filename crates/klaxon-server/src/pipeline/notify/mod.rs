@@ -75,6 +75,7 @@ pub(crate) fn view(a: &StoredAlert) -> AlertView {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
+        incident: None,
     }
 }
 
