@@ -156,6 +156,16 @@ pub(crate) enum IncidentAct {
     Merge {
         into: i64,
     },
+    /// Makes a new incident of some of its alerts (answers the new incident).
+    Split {
+        alerts: Vec<i64>,
+        title: Option<String>,
+    },
+    /// Moves some of its alerts into incident `to` (answers `to`).
+    Move {
+        alerts: Vec<i64>,
+        to: i64,
+    },
 }
 
 impl Command {
@@ -588,7 +598,10 @@ impl<S: Store + Clone> Manager<S> {
         let alert_act = match &act {
             IncidentAct::Acknowledge => Some((Act::Acknowledge, "incident acknowledged")),
             IncidentAct::Resolve => Some((Act::Resolve, "incident resolved")),
-            IncidentAct::Note(_) | IncidentAct::Merge { .. } => None,
+            IncidentAct::Note(_)
+            | IncidentAct::Merge { .. }
+            | IncidentAct::Split { .. }
+            | IncidentAct::Move { .. } => None,
         };
         if let Some((alert_act, reason)) = alert_act {
             for a in self.desk.open_alerts(id).unwrap_or_default() {
@@ -620,8 +633,40 @@ impl<S: Store + Clone> Manager<S> {
                 self.desk.merge(id, into, actor, now);
                 return Ok(into);
             }
+            IncidentAct::Split { alerts, title } => {
+                self.members_of(id, &alerts)?;
+                let stored = self.stored(&alerts).await?;
+                return Ok(self.desk.split(id, &stored, title.as_deref(), actor, now));
+            }
+            IncidentAct::Move { alerts, to } => {
+                if to == id {
+                    return Err(IncidentRefusal::Conflict(format!(
+                        "the alerts are in incident {id} already"
+                    )));
+                }
+                if !self.desk.holds(to) {
+                    return Err(self.not_held(to).await);
+                }
+                self.members_of(id, &alerts)?;
+                let stored = self.stored(&alerts).await?;
+                self.desk.move_to(id, &stored, to, actor, now);
+                return Ok(to);
+            }
         }
         Ok(id)
+    }
+
+    /// Refuses alerts that are not members of incident `id`.
+    fn members_of(&self, id: i64, alerts: &[i64]) -> Result<(), IncidentRefusal> {
+        match alerts
+            .iter()
+            .find(|&&a| self.desk.incident_of(a) != Some(id))
+        {
+            Some(a) => Err(IncidentRefusal::Conflict(format!(
+                "alert {a} is not in incident {id}"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Applies an input about one alert; when the core no longer holds it, asks the store for
