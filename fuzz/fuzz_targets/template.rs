@@ -44,6 +44,7 @@ fn notification() -> Notification {
         occurrences: 3,
         updated_at: 1_700_000_000_000,
         receivers: Vec::new(),
+        incident: None,
     };
     Notification {
         kind: Kind::Firing,

@@ -162,7 +162,7 @@ impl Grouper {
         notified: &dyn Fn(&str) -> Option<(Kind, i64)>,
     ) {
         for t in targets {
-            let (key, labels) = t.group_key(&alert.labels);
+            let (key, labels) = t.group_key_of(&alert);
             let gid = match self.by_key.get(&key) {
                 Some(&g) => g,
                 None => {
@@ -207,6 +207,40 @@ impl Grouper {
                 ids.push(gid);
             }
             self.touch(gid, now);
+        }
+    }
+
+    /// The alert moved to another incident: it leaves each group whose key it no longer has
+    /// (targets grouping by incident) for the group of its new key, as a new member there (the
+    /// group it joins tells of it; the group it left says nothing more of it), and is updated
+    /// in the groups it stays in.
+    pub fn regroup(&mut self, now: i64, alert: Arc<AlertView>) {
+        let Some(ids) = self.by_alert.get(&alert.id).cloned() else {
+            return;
+        };
+        let mut moved = Vec::new();
+        for gid in ids {
+            let Some(g) = self.groups.get_mut(&gid) else {
+                continue;
+            };
+            if g.target.group_key_of(&alert).0 == g.key {
+                if let Some(m) = g.members.get_mut(&alert.id) {
+                    m.alert = Arc::clone(&alert);
+                }
+            } else {
+                g.members.remove(&alert.id);
+                moved.push(g.target.clone());
+                if let Some(v) = self.by_alert.get_mut(&alert.id) {
+                    v.retain(|x| *x != gid);
+                    if v.is_empty() {
+                        self.by_alert.remove(&alert.id);
+                    }
+                }
+            }
+            self.touch(gid, now);
+        }
+        if !moved.is_empty() {
+            self.insert(now, alert, &moved, &|_| None);
         }
     }
 
@@ -420,6 +454,7 @@ mod tests {
             occurrences: 1,
             updated_at: 0,
             receivers: Vec::new(),
+            incident: None,
         })
     }
 
@@ -466,6 +501,77 @@ mod tests {
         // Nothing new: the firing alert repeats after the repeat interval; the acked one not.
         assert_eq!(g.next_deadline(), Some(3930));
         assert_eq!(flush(&mut g, 3930), [(Kind::Firing, vec![3])]);
+    }
+
+    fn in_incident(id: i64, name: &str, incident: Option<i64>) -> Arc<AlertView> {
+        let mut a = alert(id, name, State::Active).as_ref().clone();
+        a.incident = incident;
+        Arc::new(a)
+    }
+
+    #[test]
+    fn by_incident_one_group_per_incident_and_a_moved_alert_follows_its_incident() {
+        let t = [target(
+            GroupBy::Labels(vec!["incident".into()]),
+            30,
+            300,
+            3600,
+        )];
+        let mut g = Grouper::new();
+        // Different alert names, one incident: one group, one notification.
+        g.insert(0, in_incident(1, "A", Some(7)), &t, &none);
+        g.insert(1, in_incident(2, "B", Some(7)), &t, &none);
+        g.insert(2, in_incident(3, "C", Some(8)), &t, &none);
+        // In no incident: alone, not with the other incident-less alert.
+        g.insert(3, in_incident(4, "D", None), &t, &none);
+        g.insert(3, in_incident(5, "D2", None), &t, &none);
+        assert_eq!(g.len(), 4);
+        let mut first = Vec::new();
+        g.flush_due(33, &mut first);
+        let mut by_group: Vec<(String, Vec<i64>)> = first
+            .iter()
+            .map(|n| {
+                let inc = n.group_labels.get("incident").cloned().unwrap_or_default();
+                (inc, n.alerts.iter().map(|a| a.id).collect())
+            })
+            .collect();
+        by_group.sort();
+        assert_eq!(
+            by_group,
+            [
+                (String::new(), vec![4]),
+                (String::new(), vec![5]),
+                ("7".into(), vec![1, 2]),
+                ("8".into(), vec![3])
+            ]
+        );
+        // Incident 8 merges into 7: its alert leaves its group (which goes) and is news in 7's.
+        g.regroup(40, in_incident(3, "C", Some(7)));
+        assert_eq!(g.len(), 3);
+        assert_eq!(g.groups_of(3).len(), 1);
+        assert_eq!(g.groups_of(3)[0].size, 3);
+        assert_eq!(flush(&mut g, 333), [(Kind::Firing, vec![1, 2, 3])]);
+        // Moving to the incident it is in already changes nothing.
+        g.regroup(400, in_incident(3, "C", Some(7)));
+        assert_eq!(g.len(), 3);
+        assert_eq!(g.groups_of(3)[0].next, Some(3933));
+    }
+
+    #[test]
+    fn regroup_leaves_label_groups_alone() {
+        let t = [target(
+            GroupBy::Labels(vec!["alertname".into()]),
+            30,
+            300,
+            3600,
+        )];
+        let mut g = Grouper::new();
+        g.insert(0, in_incident(1, "A", None), &t, &none);
+        assert_eq!(flush(&mut g, 30), [(Kind::Firing, vec![1])]);
+        // Not a grouping by incident: the alert stays told, nothing new to say.
+        g.regroup(40, in_incident(1, "A", Some(9)));
+        assert_eq!(g.next_deadline(), Some(3630));
+        assert!(flush(&mut g, 330).is_empty());
     }
 
     #[test]

@@ -247,6 +247,7 @@ mod tests {
             occurrences: 1,
             updated_at: 0,
             receivers: Vec::new(),
+            incident: None,
         }
     }
 

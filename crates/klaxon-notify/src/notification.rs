@@ -91,6 +91,9 @@ pub struct AlertView {
     /// `notification_channels`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub receivers: Vec<String>,
+    /// The incident the alert is in, if any: routes that group by `incident` group on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<i64>,
 }
 
 impl AlertView {
@@ -155,6 +158,15 @@ pub struct EscalationPage {
 }
 
 impl Notification {
+    /// The incident every alert of it is in, when they are all in the same one.
+    pub fn incident(&self) -> Option<i64> {
+        let first = self.alerts.first()?.incident?;
+        self.alerts
+            .iter()
+            .all(|a| a.incident == Some(first))
+            .then_some(first)
+    }
+
     /// Labels every alert shares with the same value.
     pub fn common_labels(&self) -> BTreeMap<String, String> {
         common(self.alerts.iter().map(|a| &a.labels))

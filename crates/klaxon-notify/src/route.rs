@@ -11,6 +11,7 @@ use klaxon_engine::matcher::{self, Matcher};
 use serde::Deserialize;
 
 use crate::duration::Millis;
+use crate::notification::AlertView;
 
 /// A route as written in the configuration (`[route]`, `[[route.routes]]`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -36,6 +37,9 @@ pub struct RouteConfig {
     pub routes: Vec<RouteConfig>,
 }
 
+/// The name in `group_by` that stands for the incident an alert is in, not for a label.
+pub const INCIDENT: &str = "incident";
+
 /// How alerts are grouped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupBy {
@@ -46,6 +50,11 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
+    /// Whether it groups by the incident an alert is in (the name `incident` in `group_by`).
+    pub fn by_incident(&self) -> bool {
+        matches!(self, GroupBy::Labels(names) if names.iter().any(|n| n == INCIDENT))
+    }
+
     /// The group's label values for `labels` (missing labels are left out).
     pub fn group_labels(&self, labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         match self {
@@ -98,7 +107,27 @@ impl Target {
         &self,
         labels: &BTreeMap<String, String>,
     ) -> (String, BTreeMap<String, String>) {
-        let g = self.group_by.group_labels(labels);
+        self.key_of(self.group_by.group_labels(labels))
+    }
+
+    /// The group key of an alert on this target. A target that groups by `incident` puts the
+    /// alert's incident id under that name (in place of any label so named); an alert in no
+    /// incident there is grouped by all its labels, alone as a rule, never with strangers.
+    pub fn group_key_of(&self, alert: &AlertView) -> (String, BTreeMap<String, String>) {
+        if !self.group_by.by_incident() {
+            return self.group_key(&alert.labels);
+        }
+        match alert.incident {
+            Some(id) => {
+                let mut g = self.group_by.group_labels(&alert.labels);
+                g.insert(INCIDENT.to_owned(), id.to_string());
+                self.key_of(g)
+            }
+            None => self.key_of(GroupBy::All.group_labels(&alert.labels)),
+        }
+    }
+
+    fn key_of(&self, g: BTreeMap<String, String>) -> (String, BTreeMap<String, String>) {
         let mut key = String::with_capacity(64);
         key.push_str(&self.route);
         if self.route.starts_with("direct") {

@@ -200,6 +200,11 @@ pub fn alert_url(external_url: &str, id: i64) -> String {
     format!("{}/#/alerts/{id}", external_url.trim_end_matches('/'))
 }
 
+/// The link to an incident's page on the dashboard.
+pub fn incident_url(external_url: &str, id: i64) -> String {
+    format!("{}/#/incidents/{id}", external_url.trim_end_matches('/'))
+}
+
 /// The link to the dashboard's table of open alerts.
 pub fn alerts_url(external_url: &str) -> String {
     format!("{}/#/alerts", external_url.trim_end_matches('/'))
@@ -237,6 +242,7 @@ pub fn context(n: &Notification, external_url: &str) -> serde_json::Value {
                 "generator_url": a.generator_url,
                 "occurrences": a.occurrences,
                 "url": alert_url(external_url, a.id),
+                "incident": a.incident,
             })
         })
         .collect();
@@ -253,6 +259,8 @@ pub fn context(n: &Notification, external_url: &str) -> serde_json::Value {
         "at": format_ts(n.at),
         "folded": n.folded,
         "notice": n.notice,
+        "incident": n.incident(),
+        "incident_url": n.incident().map(|i| incident_url(external_url, i)),
     })
 }
 
@@ -260,6 +268,7 @@ pub fn context(n: &Notification, external_url: &str) -> serde_json::Value {
 pub mod defaults {
     /// `[FIRING:2] DiskFull` / `[ACKNOWLEDGED] ...` / `[RESOLVED] ...`.
     pub const TITLE: &str = "{% if notice %}[NOTICE] {{ notice }}{% else %}[{{ kind|upper }}{% if kind == 'firing' %}:{{ alerts|length }}{% endif %}] \
+{% if incident %}incident {{ incident }}: {% endif %}\
 {{ common_labels.alertname or (alerts[0].name if alerts else 'alerts') }}\
 {% if alerts|length == 1 and alerts[0].summary and alerts[0].summary != alerts[0].name %}: {{ alerts[0].summary }}{% endif %}\
 {% if folded %} (and {{ folded }} more, held by the rate limit){% endif %}{% endif %}";

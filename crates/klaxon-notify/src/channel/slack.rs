@@ -253,16 +253,12 @@ pub fn payload(n: &Notification, title: &str, text: &str, external_url: &str) ->
     if !fields.is_empty() {
         blocks.push(json!({"type": "section", "fields": fields}));
     }
-    let link = match n.alerts.as_slice() {
-        [one] => template::alert_url(external_url, one.id),
-        _ => template::alerts_url(external_url),
+    let (link, label) = match (n.alerts.as_slice(), n.incident()) {
+        ([one], _) => (template::alert_url(external_url, one.id), "Open alert"),
+        (_, Some(i)) => (template::incident_url(external_url, i), "Open incident"),
+        _ => (template::alerts_url(external_url), "Open alerts"),
     };
     if link.len() <= limits::BUTTON_URL {
-        let label = if n.alerts.len() == 1 {
-            "Open alert"
-        } else {
-            "Open alerts"
-        };
         blocks.push(json!({
             "type": "actions",
             "elements": [{"type": "button", "text": {"type": "plain_text", "text": truncate(label, limits::BUTTON_TEXT)}, "url": link}]

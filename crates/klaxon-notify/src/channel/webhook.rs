@@ -226,5 +226,10 @@ pub fn alertmanager_v4(n: &Notification, external_url: &str, max_alerts: usize) 
     if let Some(e) = &n.escalation {
         body["escalation"] = json!(e);
     }
+    // klaxon's addition: the incident all the alerts are in, when they are in one.
+    if let Some(i) = n.incident() {
+        body["incident"] = json!(i);
+        body["incidentURL"] = json!(template::incident_url(external_url, i));
+    }
     body
 }

@@ -36,6 +36,7 @@ fn alert(id: i64, severity: &str, labels: &[(&str, &str)], summary: &str) -> Ale
         occurrences: 3,
         updated_at: 1_700_000_000_000,
         receivers: Vec::new(),
+        incident: None,
     }
 }
 

@@ -18,6 +18,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+use crate::auth::Caller;
+use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Authed, JsonBody, Path, Query};
 use crate::limits;
@@ -127,7 +129,8 @@ fn entry_shape() -> Shape {
         .req("actor", Shape::string())
         .req(
             "kind",
-            Shape::string().describe("opened, created, joined, left, state, note, merged"),
+            Shape::string()
+                .describe("opened, created, joined, left, state, note, merged, split, moved"),
         )
         .req("detail", Shape::object())
 }
@@ -275,6 +278,17 @@ fn alert_ids(field: &str, ids: &[i64]) -> ApiResult<()> {
     Ok(())
 }
 
+/// A title given by hand: not blank, within [`TITLE`].
+fn title(t: Option<&str>) -> ApiResult<()> {
+    if let Some(t) = t {
+        if t.trim().is_empty() {
+            return Err(invalid("title: must not be empty"));
+        }
+        limits::text("title", t, TITLE)?;
+    }
+    Ok(())
+}
+
 /// Body of `POST /incidents/create`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -306,38 +320,75 @@ pub(crate) async fn create<S: Store + Clone>(
     JsonBody(b): JsonBody<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     alert_ids("alerts", &b.alerts)?;
-    if let Some(t) = &b.title {
-        if t.trim().is_empty() {
-            return Err(invalid("title: must not be empty"));
-        }
-        limits::text("title", t, TITLE)?;
-    }
+    title(b.title.as_deref())?;
+    let alerts = b.alerts.clone();
     let (tx, rx) = oneshot::channel();
     st.command(Command::CreateIncident {
         alerts: b.alerts,
         title: b.title,
-        actor: caller.name,
+        actor: caller.name.clone(),
         reply: tx,
     })?;
     let id = st.committed(rx).await?.map_err(refusal)?;
+    audit(
+        &st,
+        &caller,
+        "incident.create",
+        id,
+        json!({"alerts": alerts}),
+    )
+    .await?;
     let d = st.store.incident_detail(id, 0).await?;
     Ok((StatusCode::CREATED, Json(incident_json(&d.incident))))
 }
 
-async fn act<S: Store + Clone>(
+/// The audit row of an action on incident `id`, written once the action has committed.
+async fn audit<S: Store + Clone>(
+    st: &AppState<S>,
+    caller: &Caller,
+    action: &str,
+    id: i64,
+    detail: Value,
+) -> ApiResult<()> {
+    let detail = (!detail.is_null()).then(|| detail.to_string());
+    let row = crate::people::audit(caller, wall_ms(), action, format!("incident:{id}"), detail);
+    st.store.append_audit(vec![row]).await?;
+    Ok(())
+}
+
+/// Acts on incident `id` as `caller`, audits it, and answers the incident the action names
+/// (`id`, or the one it made or moved alerts into).
+async fn act_on<S: Store + Clone>(
     st: &AppState<S>,
     id: i64,
     act: IncidentAct,
-    actor: String,
+    caller: &Caller,
 ) -> ApiResult<Json<Value>> {
+    let (action, detail) = match &act {
+        IncidentAct::Acknowledge => ("incident.acknowledge", Value::Null),
+        IncidentAct::Resolve => ("incident.resolve", Value::Null),
+        IncidentAct::Note(_) => ("incident.note", Value::Null),
+        IncidentAct::Merge { into } => ("incident.merge", json!({"into": into})),
+        IncidentAct::Split { alerts, .. } => ("incident.split", json!({"alerts": alerts})),
+        IncidentAct::Move { alerts, to } => ("incident.move", json!({"alerts": alerts, "to": to})),
+        IncidentAct::Escalate => ("incident.escalate", Value::Null),
+    };
     let (tx, rx) = oneshot::channel();
     st.command(Command::Incident {
         id,
         act,
-        actor,
+        actor: caller.name.clone(),
         reply: tx,
     })?;
     let at = st.committed(rx).await?.map_err(refusal)?;
+    let detail = match (action, detail) {
+        ("incident.split", mut d) => {
+            d["into"] = json!(at);
+            d
+        }
+        (_, d) => d,
+    };
+    audit(st, caller, action, id, detail).await?;
     let d = st.store.incident_detail(at, 0).await?;
     Ok(Json(incident_json(&d.incident)))
 }
@@ -349,7 +400,7 @@ pub(crate) async fn acknowledge<S: Store + Clone>(
     Path(id): Path<i64>,
     Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
-    act(&st, id, IncidentAct::Acknowledge, caller.name).await
+    act_on(&st, id, IncidentAct::Acknowledge, &caller).await
 }
 
 /// `POST /incidents/{id}/resolve`: resolves its open alerts and the incident.
@@ -358,7 +409,7 @@ pub(crate) async fn resolve<S: Store + Clone>(
     Path(id): Path<i64>,
     Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
-    act(&st, id, IncidentAct::Resolve, caller.name).await
+    act_on(&st, id, IncidentAct::Resolve, &caller).await
 }
 
 /// `POST /incidents/{id}/escalate`: pages the next level of its open alerts' escalation
@@ -368,16 +419,7 @@ pub(crate) async fn escalate<S: Store + Clone>(
     Path(id): Path<i64>,
     Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
-    let answer = act(&st, id, IncidentAct::Escalate, caller.name.clone()).await?;
-    let row = crate::people::audit(
-        &caller,
-        crate::clock::wall_ms(),
-        "incident.escalate",
-        format!("incident:{id}"),
-        None,
-    );
-    st.store.append_audit(vec![row]).await?;
-    Ok(answer)
+    act_on(&st, id, IncidentAct::Escalate, &caller).await
 }
 
 /// `POST /incidents/{id}/notes`.
@@ -387,7 +429,7 @@ pub(crate) async fn note<S: Store + Clone>(
     Authed(caller): Authed,
     JsonBody(b): JsonBody<super::manage::NoteBody>,
 ) -> ApiResult<Json<Value>> {
-    act(&st, id, IncidentAct::Note(b.checked()?), caller.name).await
+    act_on(&st, id, IncidentAct::Note(b.checked()?), &caller).await
 }
 
 /// Body of `POST /incidents/{id}/merge`.
@@ -422,7 +464,85 @@ pub(crate) async fn merge<S: Store + Clone>(
             "an incident cannot merge into itself",
         ));
     }
-    act(&st, id, IncidentAct::Merge { into: b.into }, caller.name).await
+    act_on(&st, id, IncidentAct::Merge { into: b.into }, &caller).await
+}
+
+/// Body of `POST /incidents/{id}/split`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SplitBody {
+    alerts: Vec<i64>,
+    title: Option<String>,
+}
+
+impl Schema for SplitBody {
+    fn shape() -> Shape {
+        Shape::object()
+            .req(
+                "alerts",
+                Shape::array(Shape::integer())
+                    .describe("1 to 1000 ids of its alerts: they make the new incident"),
+            )
+            .opt(
+                "title",
+                Shape::string().describe("default: the first alert's name"),
+            )
+            .closed()
+    }
+}
+
+/// `POST /incidents/{id}/split`: a new incident of some of its alerts; 201 with it.
+pub(crate) async fn split<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Path(id): Path<i64>,
+    Authed(caller): Authed,
+    JsonBody(b): JsonBody<SplitBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    alert_ids("alerts", &b.alerts)?;
+    title(b.title.as_deref())?;
+    let act = IncidentAct::Split {
+        alerts: b.alerts,
+        title: b.title,
+    };
+    Ok((StatusCode::CREATED, act_on(&st, id, act, &caller).await?))
+}
+
+/// Body of `POST /incidents/{id}/move`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MoveBody {
+    alerts: Vec<i64>,
+    to: i64,
+}
+
+impl Schema for MoveBody {
+    fn shape() -> Shape {
+        Shape::object()
+            .req(
+                "alerts",
+                Shape::array(Shape::integer()).describe("1 to 1000 ids of its alerts"),
+            )
+            .req(
+                "to",
+                Shape::integer().describe("the incident that takes them"),
+            )
+            .closed()
+    }
+}
+
+/// `POST /incidents/{id}/move`: some of its alerts move into incident `to`; answers `to`.
+pub(crate) async fn move_alerts<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Path(id): Path<i64>,
+    Authed(caller): Authed,
+    JsonBody(b): JsonBody<MoveBody>,
+) -> ApiResult<Json<Value>> {
+    alert_ids("alerts", &b.alerts)?;
+    let act = IncidentAct::Move {
+        alerts: b.alerts,
+        to: b.to,
+    };
+    act_on(&st, id, act, &caller).await
 }
 
 /// Query of `GET /incidents/timeline`.

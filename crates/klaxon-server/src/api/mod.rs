@@ -770,6 +770,36 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         ),
         ep(
             "POST",
+            "/incidents/{id}/split",
+            Token(Respond),
+            SMALL,
+            "Make a new incident of some of an incident's alerts",
+            post(incidents::split::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident the alerts leave")
+                .json::<incidents::SplitBody>()
+                .created(incidents::incident_shape())
+                .errors(&[400, 404, 409, 422, 429, 503]),
+        ),
+        ep(
+            "POST",
+            "/incidents/{id}/move",
+            Token(Respond),
+            SMALL,
+            "Move some of an incident's alerts into another incident",
+            post(incidents::move_alerts::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident the alerts leave")
+                .json::<incidents::MoveBody>()
+                .ok(incidents::incident_shape())
+                .errors(&[400, 404, 409, 422, 429, 503]),
+        ),
+        ep(
+            "POST",
             "/alerts/correlate",
             Token(Respond),
             SMALL,

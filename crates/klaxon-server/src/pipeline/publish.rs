@@ -52,7 +52,7 @@ impl Hub {
     pub(crate) async fn run(self: Arc<Hub>, mut rx: broadcast::Receiver<Arc<Change>>) {
         loop {
             match rx.recv().await {
-                Ok(c) if c.is_muted() => {}
+                Ok(c) if c.unstreamed() => {}
                 Ok(c) => self.push(c),
                 // The hub reads right away; if it ever lags, readers learn it through a gap.
                 Err(broadcast::error::RecvError::Lagged(n)) => {

@@ -47,5 +47,6 @@ pub(crate) fn view(a: &StoredAlert) -> AlertView {
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
+        incident: None,
     }
 }

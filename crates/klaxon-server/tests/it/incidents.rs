@@ -14,12 +14,12 @@ fn ts(ms: i64) -> String {
     klaxon_engine::timestamp::format_ts(ms)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     klaxon_server::wall_ms()
 }
 
 /// Posts Alertmanager alerts; each is `(labels, summary, startsAt ms)`.
-async fn post(r: &Running, alerts: &[(Value, &str, i64)]) {
+pub(crate) async fn post(r: &Running, alerts: &[(Value, &str, i64)]) {
     let body: Vec<Value> = alerts
         .iter()
         .map(|(labels, summary, at)| {
@@ -33,7 +33,7 @@ async fn post(r: &Running, alerts: &[(Value, &str, i64)]) {
 }
 
 /// The id of the open alert named `name`.
-async fn alert_id(r: &Running, name: &str) -> i64 {
+pub(crate) async fn alert_id(r: &Running, name: &str) -> i64 {
     let (s, v) = r
         .admin("GET", &format!("/alerts/history?rule={name}"), "")
         .await;
@@ -44,7 +44,7 @@ async fn alert_id(r: &Running, name: &str) -> i64 {
 }
 
 /// Two alerts of one service instance: one incident.
-async fn outage(r: &Running) -> (i64, i64, i64) {
+pub(crate) async fn outage(r: &Running) -> (i64, i64, i64) {
     let t = now_ms() - 60_000;
     post(
         r,
@@ -333,6 +333,168 @@ async fn incidents_made_by_hand_merge_and_refuse_bad_requests() {
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["alerts"][0]["incident"], other_incident, "{v}");
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_and_move_carry_alerts_between_incidents_with_priority_and_audit() {
+    let dir = data_dir("incident-split");
+    let r = start(&dir, |_| {}).await;
+    let t = now_ms() - 60_000;
+    // Three alerts of one service: one incident, critical because of its first alert.
+    let labels = |name: &str, severity: &str| json!({"alertname": name, "service": "orders-api", "cluster": "euw1", "severity": severity});
+    post(
+        &r,
+        &[
+            (
+                labels("PgDown", "critical"),
+                "database connection refused",
+                t,
+            ),
+            (labels("HighLatency", "warning"), "p99 above 2s", t + 10_000),
+            (
+                labels("HighErrorRate", "warning"),
+                "5xx above 10%",
+                t + 20_000,
+            ),
+        ],
+    )
+    .await;
+    let (pg, lat, err) = (
+        alert_id(&r, "PgDown").await,
+        alert_id(&r, "HighLatency").await,
+        alert_id(&r, "HighErrorRate").await,
+    );
+    let (_, v) = r.admin("GET", "/incidents", "").await;
+    assert_eq!(v["incidents"].as_array().map(Vec::len), Some(1), "{v}");
+    let id = v["incidents"][0]["id"].as_i64().expect("id");
+    assert_eq!(v["incidents"][0]["priority"], "critical", "{v}");
+
+    // Split the database alert off: a new incident of it; the rest is medium (warning) now.
+    let (s, made) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{id}/split"),
+            &json!({"alerts": [pg], "title": "primary database"}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 201, "{made}");
+    let db = made["id"].as_i64().expect("id");
+    assert_ne!(db, id);
+    assert_eq!(made["title"], "primary database");
+    assert_eq!(made["priority"], "critical");
+    let (_, rest) = r.admin("GET", &format!("/incidents/{id}"), "").await;
+    assert_eq!(rest["priority"], "medium", "{rest}");
+    let members = |d: &Value| -> Vec<i64> {
+        d["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .map(|m| m["alert_id"].as_i64().expect("id"))
+            .collect()
+    };
+    assert_eq!(members(&rest), [lat, err]);
+    assert!(kinds(&rest).contains(&"split".to_owned()), "{rest}");
+
+    // Move the latency alert to the database incident.
+    let (s, v) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{id}/move"),
+            &json!({"alerts": [lat], "to": db}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["id"], db);
+    let (_, d) = r.admin("GET", &format!("/incidents/{db}"), "").await;
+    assert_eq!(members(&d), [pg, lat]);
+    let (_, a) = r.admin("GET", &format!("/alerts/{lat}"), "").await;
+    assert_eq!(a["incident"]["id"], db, "{a}");
+
+    // Refusals: an alert that is not a member, into itself, into an unknown incident.
+    let (s, v) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{id}/move"),
+            &json!({"alerts": [pg], "to": db}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v.to_string()
+            .contains(&format!("alert {pg} is not in incident {id}")),
+        "{v}"
+    );
+    let (s, _) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{id}/move"),
+            &json!({"alerts": [err], "to": id}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 409);
+    let (s, _) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{id}/move"),
+            &json!({"alerts": [err], "to": 999_999}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{id}/split"),
+            r#"{"alerts": []}"#,
+        )
+        .await;
+    assert_eq!(s, 422);
+
+    // Moving its last alert away closes the incident.
+    let (s, v) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{id}/move"),
+            &json!({"alerts": [err], "to": db}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, gone) = r.admin("GET", &format!("/incidents/{id}"), "").await;
+    assert_eq!(gone["state"], "closed", "{gone}");
+
+    // Every action is in the audit log with its actor.
+    let (s, log) = r.admin("GET", "/v1/audit?limit=100", "").await;
+    assert_eq!(s, 200, "{log}");
+    let actions: Vec<(String, String)> = log["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| {
+            e["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("incident:"))
+        })
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or("").to_owned(),
+                e["target"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("incident.split", format!("incident:{id}")),
+        ("incident.move", format!("incident:{id}")),
+    ] {
+        assert!(
+            actions.iter().any(|(a, t)| a == want.0 && *t == want.1),
+            "{want:?} in {actions:?}"
+        );
+    }
+    assert_eq!(
+        actions.iter().filter(|(a, _)| a == "incident.move").count(),
+        2,
+        "refused moves are not audited: {actions:?}"
+    );
     r.stop().await;
 }
 

@@ -12,6 +12,7 @@ mod disk_full;
 mod edge;
 mod escalation;
 mod https;
+mod incident_notify;
 mod incidents;
 mod lifecycle;
 mod listener;

@@ -638,6 +638,35 @@ async fn real_answers_fit_the_documented_shapes() {
         json!({"into": inc}),
     )
     .await;
+    let (s, split) = w
+        .json(
+            "POST",
+            &format!("/incidents/{inc}/split"),
+            json!({"alerts": [c], "title": "the other disk"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{split}");
+    let split = split["id"].as_i64().unwrap_or(0);
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/split"),
+        json!({"alerts": "x"}),
+    )
+    .await;
+    let (s, moved) = w
+        .json(
+            "POST",
+            &format!("/incidents/{inc}/move"),
+            json!({"alerts": [b], "to": split}),
+        )
+        .await;
+    assert_eq!(s, 200, "{moved}");
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/move"),
+        json!({"alerts": [b], "to": split}),
+    )
+    .await;
     w.json("POST", "/alerts/correlate", json!({"alerts": [a]}))
         .await;
     w.json("POST", "/alerts/correlate", json!({"alerts": []}))

@@ -48,6 +48,9 @@ pub(crate) enum Detail {
     Muted,
     /// A silence that holds alerts ends soon (`[silence_notice]`).
     Notice(Arc<Notice>),
+    /// The alert is now in this incident (`None`: in none), committed with the batch: routes
+    /// that group by incident move it. The alert itself did not change.
+    Incident(Option<i64>),
 }
 
 impl Change {
@@ -119,8 +122,24 @@ impl Change {
         }
     }
 
-    /// Whether it is only a change of why the alert is quiet (the alert streams skip it).
-    pub(crate) fn is_muted(&self) -> bool {
-        matches!(self.detail, Detail::Muted)
+    /// An alert's move into an incident (or out of every incident), after the changes of its
+    /// commit.
+    pub(crate) fn membership(alert_id: i64, incident: Option<i64>, end_of_batch: bool) -> Change {
+        Change {
+            alert_id,
+            severity: String::new(),
+            state: State::Active,
+            labels: Arc::default(),
+            json: String::new(),
+            detail: Detail::Incident(incident),
+            mute: None,
+            end_of_batch,
+        }
+    }
+
+    /// Whether the alert streams skip it: only why the alert is quiet changed, or only the
+    /// incident it is in (the incident stream tells that).
+    pub(crate) fn unstreamed(&self) -> bool {
+        matches!(self.detail, Detail::Muted | Detail::Incident(_))
     }
 }

@@ -652,6 +652,68 @@ impl Desk {
         id
     }
 
+    /// A new incident made by hand of alerts of held incident `from`; returns its id.
+    pub(crate) fn split(
+        &mut self,
+        from: i64,
+        alerts: &[StoredAlert],
+        title: Option<&str>,
+        actor: &str,
+        now: i64,
+    ) -> i64 {
+        let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+        let into = self.create(alerts, title, actor, now);
+        self.timeline(
+            from,
+            now,
+            actor,
+            "split",
+            json!({"into": into, "alerts": ids}),
+        );
+        self.reprioritise(from, now);
+        into
+    }
+
+    /// Moves alerts of held incident `from` into held incident `to` by hand.
+    pub(crate) fn move_to(
+        &mut self,
+        from: i64,
+        alerts: &[StoredAlert],
+        to: i64,
+        actor: &str,
+        now: i64,
+    ) {
+        let ids: Vec<i64> = alerts.iter().map(|a| a.id).collect();
+        self.timeline(from, now, actor, "moved", json!({"to": to, "alerts": ids}));
+        for a in alerts {
+            self.put_in(to, a, actor, now);
+        }
+        self.reprioritise(from, now);
+        self.reprioritise(to, now);
+    }
+
+    /// Sets a held incident's priority to the highest severity of its alerts (after alerts
+    /// left or came by hand).
+    fn reprioritise(&mut self, id: i64, now: i64) {
+        let Some(h) = self.held.get(&id) else {
+            return;
+        };
+        let p = h
+            .members
+            .iter()
+            .filter_map(|a| self.alerts.get(a))
+            .fold(String::new(), |p, f| higher(&p, &f.severity));
+        if p.is_empty() || p == h.rec.priority {
+            return;
+        }
+        if let Some(h) = self.held.get_mut(&id) {
+            h.rec.priority = p;
+            h.rec.updated_at = now;
+            let rec = h.rec.clone();
+            self.writes.push(IncidentChange::Put(rec));
+        }
+    }
+
     /// Puts a stored alert into held incident `id` by hand.
     fn put_in(&mut self, id: i64, a: &StoredAlert, actor: &str, now: i64) {
         if let Some(old) = self.alerts.get(&a.id).map(|f| f.incident) {

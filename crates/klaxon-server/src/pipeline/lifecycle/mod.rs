@@ -22,7 +22,7 @@ use klaxon_engine::lifecycle::{
     Restored, State,
 };
 use klaxon_engine::threshold::ThresholdEventKind;
-use klaxon_store::{AlertChange, Source, Store, StoreError, StoredAlert};
+use klaxon_store::{AlertChange, IncidentChange, Source, Store, StoreError, StoredAlert};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::clock::wall_ms;
@@ -160,6 +160,16 @@ pub(crate) enum IncidentAct {
     },
     /// Pages the next level of its open alerts' escalations now.
     Escalate,
+    /// Makes a new incident of some of its alerts (answers the new incident).
+    Split {
+        alerts: Vec<i64>,
+        title: Option<String>,
+    },
+    /// Moves some of its alerts into incident `to` (answers `to`).
+    Move {
+        alerts: Vec<i64>,
+        to: i64,
+    },
 }
 
 impl Command {
@@ -622,7 +632,11 @@ impl<S: Store + Clone> Manager<S> {
         let alert_act = match &act {
             IncidentAct::Acknowledge => Some((Act::Acknowledge, "incident acknowledged")),
             IncidentAct::Resolve => Some((Act::Resolve, "incident resolved")),
-            IncidentAct::Note(_) | IncidentAct::Merge { .. } | IncidentAct::Escalate => None,
+            IncidentAct::Note(_)
+            | IncidentAct::Merge { .. }
+            | IncidentAct::Split { .. }
+            | IncidentAct::Move { .. }
+            | IncidentAct::Escalate => None,
         };
         if let Some((alert_act, reason)) = alert_act {
             for a in self.desk.open_alerts(id).unwrap_or_default() {
@@ -668,8 +682,40 @@ impl<S: Store + Clone> Manager<S> {
                 self.desk.merge(id, into, actor, now);
                 return Ok(into);
             }
+            IncidentAct::Split { alerts, title } => {
+                self.members_of(id, &alerts)?;
+                let stored = self.stored(&alerts).await?;
+                return Ok(self.desk.split(id, &stored, title.as_deref(), actor, now));
+            }
+            IncidentAct::Move { alerts, to } => {
+                if to == id {
+                    return Err(IncidentRefusal::Conflict(format!(
+                        "the alerts are in incident {id} already"
+                    )));
+                }
+                if !self.desk.holds(to) {
+                    return Err(self.not_held(to).await);
+                }
+                self.members_of(id, &alerts)?;
+                let stored = self.stored(&alerts).await?;
+                self.desk.move_to(id, &stored, to, actor, now);
+                return Ok(to);
+            }
         }
         Ok(id)
+    }
+
+    /// Refuses alerts that are not members of incident `id`.
+    fn members_of(&self, id: i64, alerts: &[i64]) -> Result<(), IncidentRefusal> {
+        match alerts
+            .iter()
+            .find(|&&a| self.desk.incident_of(a) != Some(id))
+        {
+            Some(a) => Err(IncidentRefusal::Conflict(format!(
+                "alert {a} is not in incident {id}"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Applies an input about one alert; when the core no longer holds it, asks the store for
@@ -743,9 +789,36 @@ impl<S: Store + Clone> Manager<S> {
                 }
             }
         }
-        let last = self.fx.changes.len().saturating_sub(1);
+        // Where alerts moved between incidents, after the alert changes of the same commit.
+        let mut moved: Vec<(i64, Option<i64>)> = Vec::new();
+        let mut at: HashMap<i64, usize> = HashMap::new();
+        for w in &self.desk.writes {
+            if let IncidentChange::Member {
+                alert_id,
+                incident_id,
+                ..
+            } = w
+            {
+                match at.get(alert_id) {
+                    Some(&i) => moved[i].1 = *incident_id,
+                    None => {
+                        at.insert(*alert_id, moved.len());
+                        moved.push((*alert_id, *incident_id));
+                    }
+                }
+            }
+        }
+        let last = (self.fx.changes.len() + moved.len()).saturating_sub(1);
         for (i, c) in self.fx.changes.iter().enumerate() {
             let _ = self.out.changes.send(Arc::new(Change::of(c, i == last)));
+        }
+        let base = self.fx.changes.len();
+        for (i, (alert, incident)) in moved.into_iter().enumerate() {
+            let end = base + i == last;
+            let _ = self
+                .out
+                .changes
+                .send(Arc::new(Change::membership(alert, incident, end)));
         }
         for (t, _) in self.latencies.drain(..) {
             self.out.metrics.alert_publish_latency.observe(t.elapsed());

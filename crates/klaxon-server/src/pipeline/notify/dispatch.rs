@@ -53,6 +53,9 @@ pub(crate) struct Dispatcher<S> {
     /// The holds of the rate limits were taken back from the store (at the first rebuild;
     /// later rebuilds keep the limiter, which the store's holds only mirror).
     holds_restored: bool,
+    /// The incident of each alert in one, until the alert closes: what routes grouping by
+    /// incident group on.
+    incidents: HashMap<i64, i64>,
 }
 
 /// `GET /alerts/{id}` asks what the pipeline does with an alert's notifications.
@@ -87,6 +90,7 @@ impl<S: Store + Clone> Dispatcher<S> {
             queries,
             notices: Vec::new(),
             holds_restored: false,
+            incidents: HashMap::new(),
         }
     }
 
@@ -249,14 +253,15 @@ impl<S: Store + Clone> Dispatcher<S> {
     /// happens after these answers is missed.
     async fn rebuild(&mut self) {
         let mut backoff = Duration::from_millis(100);
-        let (alerts, log, holds) = loop {
+        let (alerts, log, holds, incidents) = loop {
             match (
                 self.store.open_alerts().await,
                 self.store.notification_log().await,
                 self.store.limited_notifications().await,
+                self.store.load_open_incidents().await,
             ) {
-                (Ok(a), Ok(l), Ok(h)) => break (a, l, h),
-                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                (Ok(a), Ok(l), Ok(h), Ok(i)) => break (a, l, h, i),
+                (Err(e), _, _, _) | (_, Err(e), _, _) | (_, _, Err(e), _) | (_, _, _, Err(e)) => {
                     tracing::error!(error = %e, "loading alerts for notifications failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -279,12 +284,17 @@ impl<S: Store + Clone> Dispatcher<S> {
             }
         }
         self.grouper = Grouper::new();
+        self.incidents = incidents
+            .into_iter()
+            .flat_map(|(_, members)| members)
+            .map(|m| (m.alert_id, m.incident_id))
+            .collect();
         self.views.clear();
         self.unrouted.clear();
         self.presented.clear();
         self.mute.reset(self.muted().await);
         let now = wall_ms();
-        let views: Vec<Arc<AlertView>> = alerts.iter().map(|a| Arc::new(super::view(a))).collect();
+        let views: Vec<Arc<AlertView>> = alerts.iter().map(|a| Arc::new(self.view(a))).collect();
         for real in views {
             let v = self.mute.presented(&real);
             self.remember(&v);
@@ -316,6 +326,33 @@ impl<S: Store + Clone> Dispatcher<S> {
         rx.await.unwrap_or_default()
     }
 
+    /// An alert as notifications show it, with the incident it is in.
+    fn view(&self, a: &klaxon_store::StoredAlert) -> AlertView {
+        let mut v = super::view(a);
+        v.incident = self.incidents.get(&a.id).copied();
+        v
+    }
+
+    /// The alert moved into `incident` (or out of every incident): groups by incident follow.
+    fn moved(&mut self, now: i64, alert_id: i64, incident: Option<i64>) {
+        match incident {
+            Some(i) => self.incidents.insert(alert_id, i),
+            None => self.incidents.remove(&alert_id),
+        };
+        let Some(old) = self.views.get(&alert_id) else {
+            return;
+        };
+        if old.incident == incident {
+            return;
+        }
+        let mut v = old.as_ref().clone();
+        v.incident = incident;
+        let real = Arc::new(v);
+        let shown = self.mute.presented(&real);
+        self.views.insert(alert_id, real);
+        self.grouper.regroup(now, shown);
+    }
+
     async fn apply(&mut self, c: &Change) {
         let now = wall_ms();
         if let Detail::Notice(n) = &c.detail {
@@ -340,6 +377,13 @@ impl<S: Store + Clone> Dispatcher<S> {
             }
             return;
         }
+        if let Detail::Incident(incident) = c.detail {
+            self.moved(now, c.alert_id, incident);
+            return;
+        }
+        if c.state == State::Closed {
+            self.incidents.remove(&c.alert_id);
+        }
         let remuted = self.mute.record(c.alert_id, c.mute.as_ref());
         if let Detail::Muted = c.detail {
             if remuted {
@@ -356,7 +400,7 @@ impl<S: Store + Clone> Dispatcher<S> {
             return;
         }
         let view = match &c.detail {
-            Detail::Created { alert: a, .. } => Arc::new(super::view(a)),
+            Detail::Created { alert: a, .. } => Arc::new(self.view(a)),
             Detail::Occurrence {
                 summary,
                 occurrences,
@@ -377,7 +421,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                     // An alert this task has not seen (it reopened after being dropped, or
                     // was routed nowhere before): read it.
                     None => match self.store.get_alert(c.alert_id).await {
-                        Ok(a) => super::view(&a),
+                        Ok(a) => self.view(&a),
                         Err(_) => return,
                     },
                 };
@@ -400,7 +444,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                 }
                 Arc::new(v)
             }
-            Detail::Other | Detail::Muted | Detail::Notice(_) => return,
+            Detail::Other | Detail::Muted | Detail::Notice(_) | Detail::Incident(_) => return,
         };
         let id = view.id;
         let shown = self.mute.presented(&view);
