@@ -14,6 +14,7 @@ pub(crate) mod people;
 pub(crate) mod rulesets;
 pub(crate) mod signal_body;
 pub(crate) mod silences;
+pub(crate) mod sla;
 pub(crate) mod streams;
 pub(crate) mod tokens;
 
@@ -889,6 +890,34 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .param("from", Shape::time(), "default: 24 h before `to`")
                 .param("to", Shape::time(), "default: now")
                 .ok(alerts::performance_shape())
+                .errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/alerts/sla/dashboard",
+            Token(Read),
+            SMALL,
+            "SLA compliance per period, team and severity, and the breaches told",
+            get(sla::dashboard::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<sla::WindowQuery>()
+                .ok(sla::dashboard_shape())
+                .errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/alerts/metrics/escalation",
+            Token(Read),
+            SMALL,
+            "Escalations started and acknowledged, pages per policy, level and reason",
+            get(sla::escalation::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<sla::WindowQuery>()
+                .ok(sla::escalation_shape())
                 .errors(&[503]),
         ),
         ep(

@@ -208,5 +208,94 @@ async fn policies_page_in_order_stop_on_acknowledgement_and_escalate_by_hand() {
         Some(1),
         "{audit}"
     );
+    // The statistics count what happened: three escalations, one acknowledged, one page by
+    // hand.
+    let (s, m) = r.admin("GET", "/alerts/metrics/escalation", "").await;
+    assert_eq!(s, 200, "{m}");
+    assert_eq!(m["escalations"], 3, "{m}");
+    assert_eq!(m["acknowledged"], 1, "{m}");
+    assert_eq!(m["by_reason"]["by_hand"], 1, "{m}");
+    assert_eq!(m["by_reason"]["started"], 3, "{m}");
+    assert_eq!(m["by_reason"]["not_acknowledged"], 1, "{m}");
+    let critical = m["by_policy"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["policy"] == "critical"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(critical["pages"], 3, "{m}");
+    assert_eq!(
+        critical["levels"],
+        json!([{"level": 1, "pages": 2}, {"level": 2, "pages": 1}])
+    );
+    r.stop().await;
+}
+
+/// The notices of `alert` (its name, then a space) that reached `/notices`.
+fn notices(got: &[Got], alert: &str) -> Vec<String> {
+    got.iter()
+        .filter(|g| g.path == "/notices")
+        .filter_map(|g| g.body["notice"].as_str().map(str::to_owned))
+        .filter(|n| n.contains(&format!(": {alert} (")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sla_target_that_passes_is_a_breach_told_once_and_counted() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("sla");
+    let addr = addr.to_string();
+    let r = start(&dir, |c| configure(c, &addr)).await;
+
+    // High alerts must be acknowledged within 1s; "Quick" is, "Late" is not.
+    let quick = fire(&r, "Quick", json!({"severity": "high", "team": "db"})).await;
+    let (s, v) = r
+        .admin("POST", &format!("/alerts/{quick}/acknowledge"), "{}")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let late = fire(&r, "Late", json!({"severity": "high", "team": "db"})).await;
+    let got = rx.until(|g| !notices(g, "Late").is_empty()).await;
+    assert_eq!(
+        notices(&got, "Late"),
+        ["SLA breached: Late (high, team db) was not acknowledged within 1s"],
+        "{got:#?}"
+    );
+    // A later alert's breach is told after it: "Quick" never breached.
+    fire(&r, "Later", json!({"severity": "high"})).await;
+    let got = rx.until(|g| !notices(g, "Later").is_empty()).await;
+    assert_eq!(notices(&got, "Later").len(), 1, "{got:#?}");
+    assert!(notices(&got, "Quick").is_empty(), "{got:#?}");
+    assert_eq!(notices(&got, "Late").len(), 1, "told once");
+
+    let (s, d) = r.admin("GET", "/alerts/sla/dashboard?period=1h", "").await;
+    assert_eq!(s, 200, "{d}");
+    let ack = &d["overall"]["acknowledge"];
+    assert_eq!(
+        (ack["met"].as_u64(), ack["breached"].as_u64()),
+        (Some(1), Some(2)),
+        "{d}"
+    );
+    let team = &d["by_team"][0];
+    assert_eq!(team["team"], "db", "{d}");
+    assert_eq!(team["acknowledge"]["compliance"], 0.5, "{d}");
+    assert_eq!(d["by_severity"][0]["severity"], "high", "{d}");
+    assert_eq!(d["breaches"]["told"], 2, "{d}");
+    assert_eq!(d["breaches"]["newest"][1]["alert"], late, "{d}");
+    assert_eq!(
+        d["periods"].as_array().map(Vec::len),
+        Some(168),
+        "a week of hours: {d}"
+    );
+
+    // Bounds: a window over 90 days, a period under an hour, a reversed window.
+    for q in [
+        "since=2025-01-01T00:00:00Z&until=2025-06-01T00:00:00Z",
+        "period=10m",
+        "since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+    ] {
+        let (s, v) = r
+            .admin("GET", &format!("/alerts/sla/dashboard?{q}"), "")
+            .await;
+        assert_eq!(s, 400, "{q}: {v}");
+    }
     r.stop().await;
 }

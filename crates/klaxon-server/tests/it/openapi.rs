@@ -572,6 +572,13 @@ async fn real_answers_fit_the_documented_shapes() {
         "/alerts/metrics/performance?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z".to_owned(),
         "/alerts/trends/analysis?bucket=15m".to_owned(),
         "/alerts/metrics/delivery".to_owned(),
+        "/alerts/sla/dashboard".to_owned(),
+        "/alerts/sla/dashboard?period=1d".to_owned(),
+        "/alerts/sla/dashboard?period=5m".to_owned(),
+        "/alerts/metrics/escalation?since=2026-01-01T00:00:00Z&until=2026-01-02T00:00:00Z"
+            .to_owned(),
+        "/alerts/metrics/escalation?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z"
+            .to_owned(),
         "/monitoring/health".to_owned(),
         "/monitoring/prometheus".to_owned(),
         "/notifications/ws".to_owned(),
