@@ -20,6 +20,12 @@ escalation_policy = "critical"
 [[route.routes]]
 matchers = ['speed="slow"']
 escalation_policy = "slow"
+[[route.routes]]
+matchers = ['ack="expires"']
+escalation_policy = "expiring"
+[[route.routes]]
+matchers = ['speed="delayed"']
+escalation_policy = "delayed"
 
 [[receivers]]
 name = "ops"
@@ -58,6 +64,21 @@ notify = ["user:alice"]
 [[escalation_policies.levels]]
 wait = "1h"
 notify = ["user:bob", "receiver:ops"]
+
+[[escalation_policies]]
+name = "expiring"
+ack_timeout = "1s"
+[[escalation_policies.levels]]
+notify = ["user:alice"]
+[[escalation_policies.levels]]
+wait = "1h"
+notify = ["user:bob"]
+
+[[escalation_policies]]
+name = "delayed"
+[[escalation_policies.levels]]
+wait = "2s"
+notify = ["user:alice"]
 
 [sla]
 high = { acknowledge = "1s" }
@@ -297,5 +318,45 @@ async fn an_sla_target_that_passes_is_a_breach_told_once_and_counted() {
             .await;
         assert_eq!(s, 400, "{q}: {v}");
     }
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acknowledgement_that_times_out_pages_the_first_level_again_until_acknowledged() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("ack-timeout");
+    let addr = addr.to_string();
+    let r = start(&dir, |c| configure(c, &addr)).await;
+
+    let id = fire(&r, "Stuck", json!({"severity": "low", "ack": "expires"})).await;
+    until_paged(&rx, "/alice", "Stuck").await;
+    let (s, v) = r
+        .admin("POST", &format!("/alerts/{id}/acknowledge"), "{}")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let got = rx.until(|g| pages(g, "/alice", "Stuck").len() >= 2).await;
+    let again = pages(&got, "/alice", "Stuck");
+    assert_eq!(again.len(), 2, "{got:#?}");
+    assert_eq!(
+        again[1].body["escalation"]["reason"],
+        "the acknowledgement expired: not resolved within 1s"
+    );
+    assert_eq!(again[1].body["escalation"]["level"], 1);
+    assert_ne!(again[0].key, again[1].key, "a new page, not a re-send");
+    // Acknowledged again (the alert still is): answered as done; then resolved.
+    let (s, v) = r
+        .admin("POST", &format!("/alerts/{id}/acknowledge"), "{}")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = r
+        .admin("POST", &format!("/alerts/{id}/resolve"), "{}")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // A later alert pages 2 s after it fired, past when a third page would have come.
+    fire(&r, "After", json!({"severity": "low", "speed": "delayed"})).await;
+    let got = rx.until(|g| !pages(g, "/alice", "After").is_empty()).await;
+    assert!(!pages(&got, "/alice", "After").is_empty(), "{got:#?}");
+    assert_eq!(pages(&got, "/alice", "Stuck").len(), 2, "{got:#?}");
+    assert!(pages(&got, "/bob", "Stuck").is_empty(), "{got:#?}");
     r.stop().await;
 }

@@ -440,6 +440,23 @@ impl Pager {
         }
     }
 
+    /// An acknowledged alert whose acknowledgement expired (its escalation re-triggered) is
+    /// acknowledged again: the escalation stops again. False when it has no such escalation.
+    pub(crate) fn acknowledge_again(&mut self, id: i64, now: i64) -> bool {
+        let subject = subject_of_alert(id);
+        let Some(l) = self.live.get_mut(&subject) else {
+            return false;
+        };
+        if l.state.ended || l.state.acknowledged_at.is_some() || l.state_now != State::Acknowledged
+        {
+            return false;
+        }
+        let policy = Arc::clone(&l.policy);
+        l.state.acknowledge(&policy, now, &mut self.pages);
+        self.persist(&subject, now);
+        true
+    }
+
     /// Escalates an incident's alerts by hand: each escalation among `alerts` moves to its
     /// next level now. Answers what paged (alert, 1-based level, targets). Refused when none
     /// of them follows a policy, or none has a level left.

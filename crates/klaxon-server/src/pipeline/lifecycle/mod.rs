@@ -491,6 +491,7 @@ impl<S: Store + Clone> Manager<S> {
                 reply,
             } => {
                 let (actor, reason) = (actor.as_str(), reason.as_str());
+                let again = act == Act::Acknowledge;
                 let r = self
                     .held(now, id, |stored| Input::Act {
                         id,
@@ -504,6 +505,19 @@ impl<S: Store + Clone> Manager<S> {
                         Answer::Act(r) => r.map_err(Refusal::from),
                         _ => Err(Refusal::Unavailable),
                     });
+                // Acknowledging an alert whose acknowledgement expired (its escalation runs
+                // again) stops the escalation again; the alert stays acknowledged.
+                let r = match r {
+                    Err(Refusal::Illegal {
+                        current: State::Acknowledged,
+                        ..
+                    }) if again && self.pager.acknowledge_again(id, now) => Ok(Done {
+                        id,
+                        from: State::Acknowledged,
+                        to: State::Acknowledged,
+                    }),
+                    r => r,
+                };
                 self.replies.push(Reply::Act(reply, r));
             }
             Command::Note {
