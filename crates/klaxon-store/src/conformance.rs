@@ -14,6 +14,7 @@ use crate::{AlertChange, AlertQuery, NewAlert, Occurrence, Source, Store, Stored
 
 mod alert;
 mod baseline;
+mod escalation;
 mod history;
 mod incident;
 mod lifecycle;
@@ -26,6 +27,7 @@ mod token;
 
 pub use self::alert::*;
 pub use self::baseline::*;
+pub use self::escalation::*;
 pub use self::history::*;
 pub use self::incident::*;
 pub use self::lifecycle::*;
@@ -98,6 +100,8 @@ macro_rules! store_conformance_tests {
             incidents_keep_members_links_and_timelines,
             an_incident_is_written_with_its_alerts_or_not_at_all,
             incidents_list_by_filters_and_cursor,
+            escalation_pages_and_breaches_are_written_once,
+            an_escalation_is_written_with_its_alert_change_or_not_at_all,
             ping_succeeds,
         );
     };
