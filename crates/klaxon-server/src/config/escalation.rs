@@ -362,4 +362,65 @@ high = {{ resolve = \"soon\" }}
             assert!(e.contains(part), "{part}\nnot in\n{e}");
         }
     }
+
+    #[test]
+    fn paged_users_contacts_become_receivers_and_their_problems_name_the_user() {
+        let policy = "[[escalation_policies]]\nname = \"p\"\n\
+                      [[escalation_policies.levels]]\nnotify = [\"team:db\"]\n";
+        let people = r##"
+[[users]]
+name = "alice"
+contacts = [
+  { kind = "webhook", url = "https://hooks.example.com/alice" },
+  { kind = "slack", target = "@alice" },
+  { kind = "email", to = "alice@example.com" },
+]
+[[users]]
+name = "bob"
+contacts = [{ kind = "slack", target = "#db" }]
+[[users]]
+name = "carol"
+contacts = [{ kind = "slack", target = "#elsewhere" }]
+[[teams]]
+name = "db"
+members = ["alice", "bob"]
+"##;
+        let e = load(&format!("{people}{policy}")).unwrap_err();
+        for part in [
+            "users[0] (alice).contacts[1]: an escalation policy pages this user, and Slack contacts are paged through [paging] slack_url, which is not set",
+            "users[1] (bob).contacts[0]: an escalation policy pages this user",
+            "users[0] (alice): paging it.email_configs[0].smarthost",
+        ] {
+            assert!(e.contains(part), "{part}\nnot in\n{e}");
+        }
+        assert!(!e.contains("carol"), "carol is paged by no policy: {e}");
+        let ok = format!(
+            "{people}{policy}[paging]\nslack_url = \"https://hooks.slack.com/services/T/B/X\"\n\
+             [smtp]\nsmarthost = \"127.0.0.1:25\"\nfrom = \"klaxon@example.com\"\n"
+        );
+        let (c, _) = load_text(Some((Path::new("k.toml"), &ok)), &[], &Flags::default()).unwrap();
+        let n = c.notifier().unwrap();
+        let kinds = |name: &str| -> Vec<&str> {
+            n.receiver(name)
+                .map(|r| r.channels.iter().map(|c| c.kind()).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(kinds("user:alice"), ["webhook", "slack", "email"]);
+        assert_eq!(kinds("user:bob"), ["slack"]);
+        assert!(n.receiver("user:carol").is_none());
+    }
+
+    #[test]
+    fn the_number_of_policies_is_bounded() {
+        let one = "[[escalation_policies]]\nname = \"pN\"\n\
+                   [[escalation_policies.levels]]\nnotify = [\"receiver:ops\"]\n";
+        let text: String = (0..=klaxon_engine::escalation::MAX_POLICIES)
+            .map(|i| one.replace("pN", &format!("p{i}")))
+            .collect();
+        let e = load(&format!("{PEOPLE}{text}")).unwrap_err();
+        assert!(
+            e.contains("escalation_policies: 257 entries, over the limit of 256"),
+            "{e}"
+        );
+    }
 }
