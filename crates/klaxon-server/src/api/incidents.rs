@@ -31,6 +31,8 @@ use super::streams::heartbeat;
 
 /// The most alerts one create or correlate request names.
 pub(crate) const MAX_ALERTS: usize = 1_000;
+/// The members whose alert `GET /incidents/{id}` shows.
+const MEMBER_ALERTS: usize = 1_000;
 /// The newest timeline entries `GET /incidents/{id}` shows.
 const DETAIL_TIMELINE: usize = 500;
 /// A title's length at most.
@@ -69,6 +71,17 @@ fn state_shape() -> Shape {
 }
 
 pub(crate) fn incident_shape() -> Shape {
+    incident_fields().named("Incident")
+}
+
+/// An incident of `GET /incidents`: with how many alerts it has.
+fn listed_shape() -> Shape {
+    incident_fields()
+        .req("alerts", Shape::count().describe("how many alerts it has"))
+        .named("ListedIncident")
+}
+
+fn incident_fields() -> Shape {
     let (text, time) = (Shape::string, Shape::time);
     Shape::object()
         .req("id", Shape::integer())
@@ -92,7 +105,6 @@ pub(crate) fn incident_shape() -> Shape {
             "level",
             Shape::one_of_text(&["very_low", "low", "medium", "high", "very_high"]).nullable(),
         )
-        .named("Incident")
 }
 
 fn member_json(m: &Member) -> Value {
@@ -112,6 +124,28 @@ fn member_shape() -> Shape {
         .req("alert_id", Shape::integer())
         .req("joined_at", Shape::time())
         .req("link", link_shape())
+        .opt(
+            "alert",
+            Shape::object()
+                .req("name", Shape::string())
+                .req("severity", Shape::string())
+                .req("state", Shape::string())
+                .req("message", Shape::string())
+                .req("source", Shape::string())
+                .req("first_seen", Shape::time())
+                .req("labels", Shape::map(Shape::string()))
+                .req("annotations", Shape::map(Shape::string()))
+                .describe("what the alert is now (the first 1,000 members only)"),
+        )
+}
+
+/// What a member of `GET /incidents/{id}` shows of its alert.
+fn member_alert_json(a: &klaxon_store::StoredAlert) -> Value {
+    json!({
+        "name": a.name, "severity": a.severity, "state": a.state, "message": a.message,
+        "source": a.source.as_str(), "first_seen": format_ts(a.first_seen),
+        "labels": a.labels, "annotations": a.annotations,
+    })
 }
 
 fn entry_json(e: &TimelineEntry) -> Value {
@@ -129,7 +163,8 @@ fn entry_shape() -> Shape {
         .req("actor", Shape::string())
         .req(
             "kind",
-            Shape::string().describe("opened, created, joined, left, state, note, merged, split, moved"),
+            Shape::string()
+                .describe("opened, created, joined, left, state, note, merged, split, moved"),
         )
         .req("detail", Shape::object())
 }
@@ -201,14 +236,26 @@ pub(crate) async fn list<S: Store + Clone>(
     let next = (page.len() == limit)
         .then(|| page.last().map(|i| i.id))
         .flatten();
-    Ok(Json(
-        json!({"incidents": page.iter().map(incident_json).collect::<Vec<_>>(), "next_cursor": next}),
-    ))
+    let sizes: std::collections::HashMap<i64, i64> = st
+        .store
+        .incident_sizes(page.iter().map(|i| i.id).collect())
+        .await?
+        .into_iter()
+        .collect();
+    let incidents: Vec<Value> = page
+        .iter()
+        .map(|i| {
+            let mut v = incident_json(i);
+            v["alerts"] = json!(sizes.get(&i.id).copied().unwrap_or(0));
+            v
+        })
+        .collect();
+    Ok(Json(json!({"incidents": incidents, "next_cursor": next})))
 }
 
 pub(crate) fn list_shape() -> Shape {
     Shape::object()
-        .req("incidents", Shape::array(incident_shape()))
+        .req("incidents", Shape::array(listed_shape()))
         .req(
             "next_cursor",
             Shape::integer()
@@ -236,7 +283,15 @@ pub(crate) async fn detail<S: Store + Clone>(
         .await
         .map_err(|e| not_found(e, format!("incident {id}")))?;
     let mut v = incident_json(&d.incident);
-    v["members"] = d.members.iter().map(member_json).collect();
+    let mut members: Vec<Value> = d.members.iter().map(member_json).collect();
+    for (m, json) in d.members.iter().zip(members.iter_mut()).take(MEMBER_ALERTS) {
+        match st.store.get_alert(m.alert_id).await {
+            Ok(a) => json["alert"] = member_alert_json(&a),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    v["members"] = members.into();
     v["timeline"] = d.timeline.iter().map(entry_json).collect();
     Ok(Json(v))
 }
