@@ -510,6 +510,70 @@ pub(crate) async fn merge<S: Store + Clone>(
     act_on(&st, id, IncidentAct::Merge { into: b.into }, &caller).await
 }
 
+/// `POST /incidents/topology/reload`: reads `[correlation] topology` again; with errors the
+/// topology in use stays and every error is answered. The correlator starts over from the
+/// incidents that are not closed, as at start.
+pub(crate) async fn reload_topology<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Authed(caller): Authed,
+) -> ApiResult<Json<Value>> {
+    let correlator =
+        match st.config.correlator() {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "correlation is off ([correlation] enabled = false): there is no topology to load",
+            )),
+            Err(errors) => {
+                return Err(invalid(format!(
+                    "the topology was not loaded ({} error{}); the one in use stays: {}",
+                    errors.len(),
+                    if errors.len() == 1 { "" } else { "s" },
+                    errors.first().map_or("", String::as_str)
+                ))
+                .with_details(json!({"errors": errors})))
+            }
+        };
+    let file = st.config.correlation.topology.clone();
+    let services = correlator.topology_services();
+    let (tx, rx) = oneshot::channel();
+    st.command(Command::ReloadCorrelator {
+        correlator: Box::new(correlator),
+        reply: tx,
+    })?;
+    let incidents = st.committed(rx).await?.map_err(refusal)?;
+    let row = crate::people::audit(
+        &caller,
+        wall_ms(),
+        "topology.reload",
+        format!("topology:{}", file.as_deref().unwrap_or("")),
+        Some(format!("{services} services")),
+    );
+    st.store.append_audit(vec![row]).await?;
+    Ok(Json(
+        json!({"topology": file, "services": services, "incidents": incidents}),
+    ))
+}
+
+pub(crate) fn reload_shape() -> Shape {
+    Shape::object()
+        .req(
+            "topology",
+            Shape::string()
+                .nullable()
+                .describe("the file read (null: none configured)"),
+        )
+        .req(
+            "services",
+            Shape::count().describe("services the document declares"),
+        )
+        .req(
+            "incidents",
+            Shape::count().describe("incidents not closed, placed in the correlator again"),
+        )
+}
+
 /// Body of `POST /incidents/{id}/split`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
