@@ -9,6 +9,8 @@ import { h, clear, toast, title } from "./ui.js";
 import * as overview from "./page-overview.js";
 import * as alerts from "./page-alerts.js";
 import * as alert from "./page-alert.js";
+import * as incidents from "./page-incidents.js";
+import * as incident from "./page-incident.js";
 import * as silences from "./page-silences.js";
 import * as rules from "./page-rules.js";
 import * as analytics from "./page-analytics.js";
@@ -17,6 +19,7 @@ import * as health from "./page-health.js";
 const PAGES = [
   { path: "", title: "Overview", mod: overview },
   { path: "alerts", title: "Alerts", mod: alerts },
+  { path: "incidents", title: "Incidents", mod: incidents },
   { path: "silences", title: "Silences", mod: silences },
   { path: "rules", title: "Rules", mod: rules },
   { path: "analytics", title: "Analytics", mod: analytics },
@@ -200,6 +203,10 @@ function route() {
   if (parts[0] === "alerts" && parts[1]) {
     mod = alert;
     title = `Alert ${parts[1]}`;
+  }
+  if (parts[0] === "incidents" && parts[1]) {
+    mod = incident;
+    title = `Incident ${parts[1]}`;
   }
   for (const a of $("nav").querySelectorAll("a")) {
     const current = a.dataset.path === (parts[0] || "");

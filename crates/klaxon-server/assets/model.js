@@ -34,6 +34,8 @@ export function row(a) {
     last: Date.parse(a.last_seen),
     occurrences: a.occurrences,
     assignee: a.assignee || "",
+    /** The incident it is in: an id in /alerts/open rows, a block in GET /alerts/{id}. */
+    incident: (a.incident && typeof a.incident === "object" ? a.incident.id : a.incident) ?? null,
     hay: "",
   };
   r.hay = hay(r);
@@ -42,7 +44,8 @@ export function row(a) {
 
 /** The text the search looks in. */
 function hay(r) {
-  return `${r.name} ${r.alertname} ${r.summary} ${r.labelText} ${r.assignee}`.toLowerCase();
+  const incident = r.incident === null ? "" : ` incident:${r.incident}`;
+  return `${r.name} ${r.alertname} ${r.summary} ${r.labelText} ${r.assignee}${incident}`.toLowerCase();
 }
 
 /**
@@ -183,6 +186,14 @@ export class OpenAlerts {
         const r = this.byId.get(c.id);
         if (r) {
           r.assignee = c.assignee || "";
+          r.hay = hay(r);
+        }
+        break;
+      }
+      case "incident": {
+        const r = this.byId.get(c.id);
+        if (r) {
+          r.incident = c.incident ?? null;
           r.hay = hay(r);
         }
         break;

@@ -6,6 +6,7 @@ import { get, post } from "./api.js";
 import { h, clear, num, time, fullTime, ago, dur, sevBadge, stateBadge, toast, failure, loading, ask, throttle, ms, title, labelCells } from "./ui.js";
 import { compile, matches, show } from "./matcher.js";
 import { sparkline } from "./chart.js";
+import { evidenceWords } from "./page-incident.js";
 
 const DURATIONS = [["15m", "15 minutes"], ["1h", "1 hour"], ["4h", "4 hours"], ["8h", "8 hours"], ["1d", "1 day"], ["7d", "7 days"]];
 
@@ -215,6 +216,16 @@ export function render(main, app, { parts }) {
     root.replaceChildren(
       h("div", { class: "detail-head" }, sevBadge(a.severity), h("h1", {}, title(a)), stateBadge(a.state)),
       a.message && a.message !== a.name ? h("p", {}, a.message) : h("span"),
+      a.incident
+        ? h(
+            "p",
+            { class: "incident-of" },
+            "In incident ",
+            h("a", { href: `#/incidents/${a.incident.id}` }, `#${a.incident.id} ${a.incident.title}`),
+            ` (${a.incident.state}). `,
+            h("span", { class: "evidence" }, evidenceWords(a.incident.link, (x) => `alert ${x}`)),
+          )
+        : h("span"),
       actions(),
       why() || h("span"),
       h(

@@ -143,12 +143,14 @@ function openTable(root, app) {
     const box = h("input", { type: "checkbox", tabindex: "-1" });
     const sev = h("span", { class: "badge" });
     const name = h("strong");
+    const inc = h("a", { class: "inc-tag", title: "The incident it is in" });
+    inc.addEventListener("click", (ev) => ev.stopPropagation());
     const sub = h("span", { class: "sub" });
     const st = h("span", { class: "badge state" });
     const cells = [
       h("span", { role: "gridcell" }, box),
       h("span", { role: "gridcell" }, sev),
-      h("span", { role: "gridcell", class: "cell-name" }, name, sub),
+      h("span", { role: "gridcell", class: "cell-name" }, inc, name, sub),
       h("span", { role: "gridcell" }, st),
       h("span", { role: "gridcell", class: "cell-labels" }),
       h("span", { role: "gridcell", class: "num" }),
@@ -156,7 +158,7 @@ function openTable(root, app) {
       h("span", { role: "gridcell" }),
     ];
     const el = h("div", { class: "grid-row", role: "row" }, cells);
-    const r = { el, box, sev, name, sub, st, cells, index: -1 };
+    const r = { el, box, sev, name, inc, sub, st, cells, index: -1 };
     el.addEventListener("click", (ev) => {
       const row = rows[r.index];
       if (!row) return;
@@ -276,6 +278,11 @@ function openTable(root, app) {
       r.sev.className = `badge sev-${row.severity}`;
       r.sev.textContent = row.severity;
       r.name.textContent = row.name;
+      r.inc.hidden = row.incident === null;
+      if (row.incident !== null) {
+        r.inc.textContent = `incident ${row.incident}`;
+        r.inc.href = `#/incidents/${row.incident}`;
+      }
       r.sub.textContent = row.summary !== row.name ? row.summary : "";
       r.st.className = `badge state state-${row.state}`;
       r.st.textContent = row.state;

@@ -362,6 +362,10 @@ pub trait Store: Send + Sync + 'static {
         &self,
         q: IncidentQuery,
     ) -> impl Future<Output = Result<Vec<IncidentRecord>>> + Send;
+    /// How many alerts each of these incidents has, as `(incident id, alerts)` (incidents
+    /// without alerts are left out; at most 1,000 ids are read).
+    fn incident_sizes(&self, ids: Vec<i64>)
+        -> impl Future<Output = Result<Vec<(i64, i64)>>> + Send;
     /// One incident with its members and its newest `timeline` entries; NotFound if none.
     fn incident_detail(
         &self,

@@ -313,6 +313,11 @@ impl Correlator {
         self.topology.is_some()
     }
 
+    /// How many services the topology document declares (0 without one).
+    pub fn topology_services(&self) -> usize {
+        self.topology.as_ref().map_or(0, |t| t.size().0)
+    }
+
     pub fn config(&self) -> &CorrelationConfig {
         &self.config
     }

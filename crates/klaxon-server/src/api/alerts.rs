@@ -535,7 +535,7 @@ pub(crate) fn open_shape() -> Shape {
 }
 
 /// The columns of a `GET /alerts/open` row, in order.
-const OPEN_FIELDS: [&str; 11] = [
+const OPEN_FIELDS: [&str; 12] = [
     "id",
     "name",
     "severity",
@@ -547,6 +547,7 @@ const OPEN_FIELDS: [&str; 11] = [
     "last_seen",
     "occurrences",
     "assignee",
+    "incident",
 ];
 
 /// `GET /alerts/open`: every open alert (pending, active, acknowledged, suppressed), newest
@@ -560,6 +561,15 @@ pub(crate) async fn open<S: Store + Clone>(
     let states: Vec<AlertState> = AlertState::ALL
         .into_iter()
         .filter(|s| s.is_open())
+        .collect();
+    // The incident of each alert in one that is not closed (where open alerts are).
+    let incidents: std::collections::HashMap<i64, i64> = st
+        .store
+        .load_open_incidents()
+        .await?
+        .into_iter()
+        .flat_map(|(_, members)| members)
+        .map(|m| (m.alert_id, m.incident_id))
         .collect();
     let mut out = String::with_capacity(1 << 16);
     out.push_str(&json!({ "fields": OPEN_FIELDS }).to_string());
@@ -593,6 +603,7 @@ pub(crate) async fn open<S: Store + Clone>(
                 format_ts(a.last_seen),
                 a.occurrences,
                 &a.assignee,
+                incidents.get(&a.id),
             );
             out.push_str(&serde_json::to_string(&row)?);
             n += 1;
@@ -803,6 +814,11 @@ impl Filter {
 
     fn keeps(&self, e: &Entry) -> bool {
         let c = &e.change;
+        let any = !self.severities.is_empty() || self.states.is_some() || !self.labels.is_empty();
+        if any && matches!(c.detail, Detail::Incident(_)) {
+            // A move into an incident says nothing of the alert a filter could test.
+            return false;
+        }
         (self.severities.is_empty() || self.severities.contains(&c.severity))
             && self.states.as_ref().is_none_or(|s| s.contains(&c.state))
             && self.labels.iter().all(|(k, v)| c.labels.get(k) == Some(v))

@@ -31,6 +31,8 @@ use super::streams::heartbeat;
 
 /// The most alerts one create or correlate request names.
 pub(crate) const MAX_ALERTS: usize = 1_000;
+/// The members whose alert `GET /incidents/{id}` shows.
+const MEMBER_ALERTS: usize = 1_000;
 /// The newest timeline entries `GET /incidents/{id}` shows.
 const DETAIL_TIMELINE: usize = 500;
 /// A title's length at most.
@@ -69,6 +71,17 @@ fn state_shape() -> Shape {
 }
 
 pub(crate) fn incident_shape() -> Shape {
+    incident_fields().named("Incident")
+}
+
+/// An incident of `GET /incidents`: with how many alerts it has.
+fn listed_shape() -> Shape {
+    incident_fields()
+        .req("alerts", Shape::count().describe("how many alerts it has"))
+        .named("ListedIncident")
+}
+
+fn incident_fields() -> Shape {
     let (text, time) = (Shape::string, Shape::time);
     Shape::object()
         .req("id", Shape::integer())
@@ -92,7 +105,6 @@ pub(crate) fn incident_shape() -> Shape {
             "level",
             Shape::one_of_text(&["very_low", "low", "medium", "high", "very_high"]).nullable(),
         )
-        .named("Incident")
 }
 
 fn member_json(m: &Member) -> Value {
@@ -112,6 +124,28 @@ fn member_shape() -> Shape {
         .req("alert_id", Shape::integer())
         .req("joined_at", Shape::time())
         .req("link", link_shape())
+        .opt(
+            "alert",
+            Shape::object()
+                .req("name", Shape::string())
+                .req("severity", Shape::string())
+                .req("state", Shape::string())
+                .req("message", Shape::string())
+                .req("source", Shape::string())
+                .req("first_seen", Shape::time())
+                .req("labels", Shape::map(Shape::string()))
+                .req("annotations", Shape::map(Shape::string()))
+                .describe("what the alert is now (the first 1,000 members only)"),
+        )
+}
+
+/// What a member of `GET /incidents/{id}` shows of its alert.
+fn member_alert_json(a: &klaxon_store::StoredAlert) -> Value {
+    json!({
+        "name": a.name, "severity": a.severity, "state": a.state, "message": a.message,
+        "source": a.source.as_str(), "first_seen": format_ts(a.first_seen),
+        "labels": a.labels, "annotations": a.annotations,
+    })
 }
 
 fn entry_json(e: &TimelineEntry) -> Value {
@@ -202,14 +236,26 @@ pub(crate) async fn list<S: Store + Clone>(
     let next = (page.len() == limit)
         .then(|| page.last().map(|i| i.id))
         .flatten();
-    Ok(Json(
-        json!({"incidents": page.iter().map(incident_json).collect::<Vec<_>>(), "next_cursor": next}),
-    ))
+    let sizes: std::collections::HashMap<i64, i64> = st
+        .store
+        .incident_sizes(page.iter().map(|i| i.id).collect())
+        .await?
+        .into_iter()
+        .collect();
+    let incidents: Vec<Value> = page
+        .iter()
+        .map(|i| {
+            let mut v = incident_json(i);
+            v["alerts"] = json!(sizes.get(&i.id).copied().unwrap_or(0));
+            v
+        })
+        .collect();
+    Ok(Json(json!({"incidents": incidents, "next_cursor": next})))
 }
 
 pub(crate) fn list_shape() -> Shape {
     Shape::object()
-        .req("incidents", Shape::array(incident_shape()))
+        .req("incidents", Shape::array(listed_shape()))
         .req(
             "next_cursor",
             Shape::integer()
@@ -237,7 +283,15 @@ pub(crate) async fn detail<S: Store + Clone>(
         .await
         .map_err(|e| not_found(e, format!("incident {id}")))?;
     let mut v = incident_json(&d.incident);
-    v["members"] = d.members.iter().map(member_json).collect();
+    let mut members: Vec<Value> = d.members.iter().map(member_json).collect();
+    for (m, json) in d.members.iter().zip(members.iter_mut()).take(MEMBER_ALERTS) {
+        match st.store.get_alert(m.alert_id).await {
+            Ok(a) => json["alert"] = member_alert_json(&a),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    v["members"] = members.into();
     v["timeline"] = d.timeline.iter().map(entry_json).collect();
     Ok(Json(v))
 }
@@ -465,6 +519,70 @@ pub(crate) async fn merge<S: Store + Clone>(
         ));
     }
     act_on(&st, id, IncidentAct::Merge { into: b.into }, &caller).await
+}
+
+/// `POST /incidents/topology/reload`: reads `[correlation] topology` again; with errors the
+/// topology in use stays and every error is answered. The correlator starts over from the
+/// incidents that are not closed, as at start.
+pub(crate) async fn reload_topology<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Authed(caller): Authed,
+) -> ApiResult<Json<Value>> {
+    let correlator =
+        match st.config.correlator() {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "correlation is off ([correlation] enabled = false): there is no topology to load",
+            )),
+            Err(errors) => {
+                return Err(invalid(format!(
+                    "the topology was not loaded ({} error{}); the one in use stays: {}",
+                    errors.len(),
+                    if errors.len() == 1 { "" } else { "s" },
+                    errors.first().map_or("", String::as_str)
+                ))
+                .with_details(json!({"errors": errors})))
+            }
+        };
+    let file = st.config.correlation.topology.clone();
+    let services = correlator.topology_services();
+    let (tx, rx) = oneshot::channel();
+    st.command(Command::ReloadCorrelator {
+        correlator: Box::new(correlator),
+        reply: tx,
+    })?;
+    let incidents = st.committed(rx).await?.map_err(refusal)?;
+    let row = crate::people::audit(
+        &caller,
+        wall_ms(),
+        "topology.reload",
+        format!("topology:{}", file.as_deref().unwrap_or("")),
+        Some(format!("{services} services")),
+    );
+    st.store.append_audit(vec![row]).await?;
+    Ok(Json(
+        json!({"topology": file, "services": services, "incidents": incidents}),
+    ))
+}
+
+pub(crate) fn reload_shape() -> Shape {
+    Shape::object()
+        .req(
+            "topology",
+            Shape::string()
+                .nullable()
+                .describe("the file read (null: none configured)"),
+        )
+        .req(
+            "services",
+            Shape::count().describe("services the document declares"),
+        )
+        .req(
+            "incidents",
+            Shape::count().describe("incidents not closed, placed in the correlator again"),
+        )
 }
 
 /// Body of `POST /incidents/{id}/split`.

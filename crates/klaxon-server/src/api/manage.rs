@@ -78,6 +78,7 @@ impl Schema for CreateBody {
 /// `POST /alerts/create`: a hand-made alert, deduplicated by its label set like any other.
 pub(crate) async fn create<S: Store + Clone>(
     State(st): State<AppState<S>>,
+    Authed(caller): Authed,
     JsonBody(b): JsonBody<CreateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if b.name.trim().is_empty() {
@@ -148,6 +149,7 @@ pub(crate) async fn create<S: Store + Clone>(
         .flatten()
         .ok_or_else(|| ApiError::internal("created alert has no id"))?;
     let a = st.store.get_alert(id).await?;
+    record(&st, &caller, "alert.create", id, Some(a.name.clone())).await?;
     Ok((StatusCode::CREATED, Json(alert_json(&a))))
 }
 
@@ -396,17 +398,30 @@ async fn bulk<S: Store + Clone>(
     st.commands(cmds)?;
     let mut results = Vec::with_capacity(ids.len());
     let mut ok = 0;
+    let (now, action) = (wall_ms(), format!("alert.{kind}"));
+    let mut audit = Vec::new();
     for (id, rx) in waits {
         match st.committed(rx).await? {
             Ok(d) => {
                 ok += 1;
                 results.push(json!({"id": id, "ok": true, "from": d.from, "to": d.to}));
+                let detail = Some(format!("bulk: {reason}"));
+                audit.push(crate::people::audit(
+                    &caller,
+                    now,
+                    &action,
+                    format!("alert:{id}"),
+                    detail,
+                ));
             }
             Err(r) => {
                 let e = refusal(r);
                 results.push(json!({"id": id, "ok": false, "status": e.status.as_u16(), "error": {"code": e.code, "message": e.message, "details": e.details}}));
             }
         }
+    }
+    if !audit.is_empty() {
+        st.store.append_audit(audit).await?;
     }
     Ok(Json(
         json!({"requested": ids.len(), "succeeded": ok, "failed": ids.len() - ok, "results": results}),

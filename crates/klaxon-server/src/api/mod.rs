@@ -771,6 +771,20 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         ),
         ep(
             "POST",
+            "/incidents/topology/reload",
+            Token(Admin),
+            SMALL,
+            "Read the correlation topology file again",
+            post(incidents::reload_topology::<S>),
+        )
+        .doc(
+            Doc::new()
+                .no_body()
+                .ok(incidents::reload_shape())
+                .errors(&[409, 422, 429, 503]),
+        ),
+        ep(
+            "POST",
             "/incidents/{id}/split",
             Token(Respond),
             SMALL,

@@ -33,6 +33,8 @@ assets! {
     "page-overview.js" => "text/javascript; charset=utf-8",
     "page-alerts.js" => "text/javascript; charset=utf-8",
     "page-alert.js" => "text/javascript; charset=utf-8",
+    "page-incident.js" => "text/javascript; charset=utf-8",
+    "page-incidents.js" => "text/javascript; charset=utf-8",
     "page-silences.js" => "text/javascript; charset=utf-8",
     "page-rules.js" => "text/javascript; charset=utf-8",
     "page-analytics.js" => "text/javascript; charset=utf-8",

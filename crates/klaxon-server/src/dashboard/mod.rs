@@ -395,6 +395,9 @@ async fn open_session<S: Store + Clone>(
     }
     let opened = st.auth.open_session(&token, now).await?;
     tracing::info!(name = %opened.session.caller.name, role = opened.session.caller.role.as_str(), "dashboard sign-in");
+    let c = &opened.session.caller;
+    let row = crate::people::audit(c, now, "session.signin", format!("token:{}", c.name), None);
+    st.store.append_audit(vec![row]).await?;
     Ok(opened)
 }
 

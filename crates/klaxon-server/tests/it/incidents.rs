@@ -651,3 +651,77 @@ async fn a_bad_topology_stops_the_start_with_every_error() {
         .expect("starts without correlation");
     server.drain().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_topology_reloads_and_a_broken_one_leaves_the_old_in_place() {
+    let dir = data_dir("incident-topology-reload");
+    let topology = dir.join("topology.json");
+    let deployed = |depends: &str| {
+        format!(
+            r#"{{"clusters": [{{"name": "euw1"}}], "services": [
+                {{"name": "payments", "deployments": [{{"cluster": "euw1"}}]}},
+                {{"name": "checkout", "depends_on": [{depends}], "deployments": [{{"cluster": "euw1"}}]}}]}}"#
+        )
+    };
+    std::fs::write(&topology, deployed("")).expect("write the topology");
+    let path = topology.display().to_string();
+    let r = start(&dir, |c| c.correlation.topology = Some(path.clone())).await;
+    let t = now_ms() - 120_000;
+    post(
+        &r,
+        &[(
+            json!({"alertname": "PaymentsDown", "service": "payments", "cluster": "euw1"}),
+            "payment provider unreachable",
+            t,
+        )],
+    )
+    .await;
+    let payments = alert_id(&r, "PaymentsDown").await;
+    let (_, a) = r.admin("GET", &format!("/alerts/{payments}"), "").await;
+    let incident = a["incident"]["id"].as_i64().expect("an incident");
+
+    // A broken document: every error answered, the topology in use stays.
+    std::fs::write(
+        &topology,
+        r#"{"services": [{"name": "checkout", "depends_on": ["ghost"]}, {"name": "checkout"}]}"#,
+    )
+    .expect("write");
+    let (s, v) = r.admin("POST", "/incidents/topology/reload", "").await;
+    assert_eq!(s, 422, "{v}");
+    let errors = v["error"]["details"]["errors"].to_string();
+    assert!(errors.contains("unknown service `ghost`"), "{v}");
+    assert!(errors.contains("duplicate service `checkout`"), "{v}");
+
+    // checkout now calls payments: the reloaded document links a checkout alert to the
+    // payments incident from before the reload.
+    std::fs::write(&topology, deployed(r#""payments""#)).expect("write");
+    let (s, v) = r.admin("POST", "/incidents/topology/reload", "").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["services"], 2, "{v}");
+    assert_eq!(v["incidents"], 1, "{v}");
+    post(
+        &r,
+        &[(
+            json!({"alertname": "CheckoutErrors", "service": "checkout", "cluster": "euw1"}),
+            "checkout 5xx above 20%",
+            t + 30_000,
+        )],
+    )
+    .await;
+    let checkout = alert_id(&r, "CheckoutErrors").await;
+    let (_, why) = r
+        .admin("GET", &format!("/alerts/correlation/{checkout}"), "")
+        .await;
+    assert_eq!(why["incident"]["id"], incident, "{why}");
+    assert!(
+        why["link"]["evidence"]["topology"]
+            .as_str()
+            .is_some_and(|t| t.contains("calls payments")),
+        "{why}"
+    );
+
+    // Audited (roles.rs checks that only an admin may reload).
+    let (_, log) = r.admin("GET", "/v1/audit?action=topology.reload", "").await;
+    assert_eq!(log["entries"].as_array().map(Vec::len), Some(1), "{log}");
+    r.stop().await;
+}

@@ -676,6 +676,8 @@ async fn real_answers_fit_the_documented_shapes() {
     .await;
     w.json("POST", "/alerts/correlate", json!({"alerts": [a]}))
         .await;
+    w.json("POST", "/incidents/topology/reload", null.clone())
+        .await;
     w.json("POST", "/alerts/correlate", json!({"alerts": []}))
         .await;
     for path in [

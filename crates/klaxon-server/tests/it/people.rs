@@ -390,7 +390,15 @@ async fn actions_on_alerts_are_audited_with_the_user_of_the_token() {
     )
     .await;
     let ana = t["token"].as_str().unwrap_or("").to_owned();
-    let (s, v) = admin(&r, "POST", "/alerts/create", json!({"name": "ByHand"})).await;
+    let (s, _, v) = r
+        .call(
+            "POST",
+            "/alerts/create",
+            Some(&ana),
+            "application/json",
+            &json!({"name": "ByHand"}).to_string(),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     let id = v["id"].as_i64().expect("id");
     for (path, body) in [
@@ -435,9 +443,60 @@ async fn actions_on_alerts_are_audited_with_the_user_of_the_token() {
             row("alert.acknowledge", "on it"),
             row("alert.assign", "ana"),
             row("alert.note", "looking"),
+            row("alert.create", "ByHand"),
         ]
     );
     assert_eq!(v["entries"][0]["role"], "responder");
+
+    // A bulk action: a row per alert it changed; a dashboard sign-in: a row of its own.
+    let (_, v) = admin(&r, "POST", "/alerts/create", json!({"name": "Other"})).await;
+    let other = v["id"].as_i64().expect("id");
+    let (s, _, v) = r
+        .call(
+            "POST",
+            "/alerts/bulk/resolve",
+            Some(&ana),
+            "application/json",
+            &json!({"ids": [id, other, 999_999]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["succeeded"], 2, "{v}");
+    let (s, _, v) = r
+        .call(
+            "POST",
+            "/ui/signin",
+            None,
+            "application/json",
+            &json!({"token": ana}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = admin(&r, "GET", "/v1/audit?actor=ana&limit=3", Value::Null).await;
+    let rows: Vec<(String, String)> = v["entries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    let f = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+                    (f("action"), f("target"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut bulk = rows[1..].to_vec();
+    bulk.sort();
+    assert_eq!(
+        rows[0],
+        ("session.signin".to_owned(), "token:ana-cli".to_owned()),
+        "{v}"
+    );
+    let mut want = vec![
+        ("alert.resolve".to_owned(), format!("alert:{id}")),
+        ("alert.resolve".to_owned(), format!("alert:{other}")),
+    ];
+    want.sort();
+    assert_eq!(bulk, want, "{v}");
 
     let rules = include_str!("../../../../examples/metro.rules.json");
     let (s, v) = r.admin("POST", "/v1/rulesets", rules).await;

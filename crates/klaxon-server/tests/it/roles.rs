@@ -23,18 +23,19 @@ fn expected(method: &str, path: &str) -> Option<Role> {
         || (method == "POST" && path == "/api/v2/alerts");
     let check = method == "POST" && path.ends_with("/check");
     let respond = path.starts_with("/alerts/")
-        || path.starts_with("/incidents/")
+        || (path.starts_with("/incidents/") && path != "/incidents/topology/reload")
         || path == "/api/v2/silences"
         || path.starts_with("/api/v2/silence/");
-    let admin = [
-        "/v1/rulesets",
-        "/v1/threshold-rules",
-        "/v1/tokens",
-        "/v1/users",
-        "/v1/teams",
-    ]
-    .iter()
-    .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    let admin = path == "/incidents/topology/reload"
+        || [
+            "/v1/rulesets",
+            "/v1/threshold-rules",
+            "/v1/tokens",
+            "/v1/users",
+            "/v1/teams",
+        ]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
     if ingest {
         Some(Role::Ingest)
     } else if check {

@@ -104,6 +104,12 @@ pub async fn incidents_keep_members_links_and_timelines<S: Store>(store: &Arc<S>
         8
     );
     assert_eq!(store.incident_detail(7, 10).await.unwrap().members.len(), 1);
+    assert_eq!(
+        store.incident_sizes(vec![8, 7, 99]).await.unwrap(),
+        [(7, 1), (8, 1)],
+        "sizes by incident; one with no alerts is left out"
+    );
+    assert_eq!(store.incident_sizes(Vec::new()).await.unwrap(), []);
     store
         .apply_alert_changes(vec![member(2, None, None)])
         .await

@@ -178,6 +178,25 @@ pub(crate) fn load_open(conn: &Connection) -> Result<Vec<(IncidentRecord, Vec<Me
         .collect()
 }
 
+pub(crate) fn sizes(conn: &Connection, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    let ids = &ids[..ids.len().min(MAX_LIST)];
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
+    let sql = format!(
+        "SELECT incident_id, count(*) FROM incident_members WHERE incident_id IN ({}) \
+         GROUP BY incident_id ORDER BY incident_id",
+        marks.join(", ")
+    );
+    conn.prepare(&sql)
+        .and_then(|mut st| {
+            st.query_map(params_from_iter(ids.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(map)
+}
+
 pub(crate) fn list(conn: &Connection, q: &IncidentQuery) -> Result<Vec<IncidentRecord>> {
     let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1 = 1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();

@@ -507,6 +507,10 @@ impl Store for SqliteStore {
         self.read(move |c| incident::list(c, &q)).await
     }
 
+    async fn incident_sizes(&self, ids: Vec<i64>) -> Result<Vec<(i64, i64)>> {
+        self.read(move |c| incident::sizes(c, &ids)).await
+    }
+
     async fn incident_detail(&self, id: i64, timeline: usize) -> Result<IncidentDetail> {
         self.read(move |c| incident::detail(c, id, timeline)).await
     }

@@ -130,16 +130,15 @@ impl Change {
             severity: String::new(),
             state: State::Active,
             labels: Arc::default(),
-            json: String::new(),
+            json: json!({"kind": "incident", "id": alert_id, "incident": incident}).to_string(),
             detail: Detail::Incident(incident),
             mute: None,
             end_of_batch,
         }
     }
 
-    /// Whether the alert streams skip it: only why the alert is quiet changed, or only the
-    /// incident it is in (the incident stream tells that).
+    /// Whether the alert streams skip it: only why the alert is quiet changed.
     pub(crate) fn unstreamed(&self) -> bool {
-        matches!(self.detail, Detail::Muted | Detail::Incident(_))
+        matches!(self.detail, Detail::Muted)
     }
 }

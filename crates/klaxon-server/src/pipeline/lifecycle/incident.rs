@@ -127,6 +127,23 @@ impl Desk {
         }
     }
 
+    /// Starts over with a new correlator (a reloaded topology), as a start does: the
+    /// incidents that are not closed, as the store has them, are placed in it again. Pending
+    /// alerts and the id sequence are kept.
+    pub(crate) fn reload(
+        &mut self,
+        correlator: Correlator,
+        max_id: i64,
+        open: Vec<(IncidentRecord, Vec<Member>)>,
+        alerts: &HashMap<i64, StoredAlert>,
+    ) {
+        let mut fresh = Desk::new(Some(correlator));
+        fresh.restore(max_id.max(self.next_id), open, alerts);
+        fresh.pending = std::mem::take(&mut self.pending);
+        fresh.writes = std::mem::take(&mut self.writes);
+        *self = fresh;
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.writes.is_empty()
     }

@@ -22,7 +22,9 @@ use klaxon_engine::lifecycle::{
     Restored, State,
 };
 use klaxon_engine::threshold::ThresholdEventKind;
-use klaxon_store::{AlertChange, IncidentChange, Source, Store, StoreError, StoredAlert};
+use klaxon_store::{
+    AlertChange, IncidentChange, IncidentRecord, Member, Source, Store, StoreError, StoredAlert,
+};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::clock::wall_ms;
@@ -130,6 +132,12 @@ pub(crate) enum Command {
         act: IncidentAct,
         actor: String,
         reply: oneshot::Sender<Result<i64, IncidentRefusal>>,
+    },
+    /// A new correlator (the topology document read again): the incidents that are not closed
+    /// are placed in it again, as at start. Answers how many.
+    ReloadCorrelator {
+        correlator: Box<klaxon_engine::correlate::Correlator>,
+        reply: oneshot::Sender<Result<usize, IncidentRefusal>>,
     },
     /// A new incident made by hand with these alerts.
     CreateIncident {
@@ -254,6 +262,33 @@ pub(crate) struct Manager<S> {
     latencies: Vec<(Instant, Instant)>,
 }
 
+/// The incidents that are not closed with their members, and the members' stored alerts; and
+/// the highest incident id: what the incident desk starts from.
+async fn open_incidents<S: Store>(
+    store: &S,
+) -> Result<
+    (
+        i64,
+        Vec<(IncidentRecord, Vec<Member>)>,
+        HashMap<i64, StoredAlert>,
+    ),
+    StoreError,
+> {
+    let max_incident = store.max_incident_id().await?;
+    let open = store.load_open_incidents().await?;
+    let mut members: HashMap<i64, StoredAlert> = HashMap::new();
+    for m in open.iter().flat_map(|(_, m)| m) {
+        match store.get_alert(m.alert_id).await {
+            Ok(a) => {
+                members.insert(a.id, a);
+            }
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((max_incident, open, members))
+}
+
 /// A random seed for the core (its hash keys, content keys and silence ids).
 fn seed() -> u64 {
     let mut b = [0u8; 8];
@@ -294,18 +329,7 @@ impl<S: Store + Clone> Manager<S> {
                 wall_ms(),
             );
         }
-        let max_incident = store.max_incident_id().await?;
-        let open_incidents = store.load_open_incidents().await?;
-        let mut members: HashMap<i64, StoredAlert> = HashMap::new();
-        for m in open_incidents.iter().flat_map(|(_, m)| m) {
-            match store.get_alert(m.alert_id).await {
-                Ok(a) => {
-                    members.insert(a.id, a);
-                }
-                Err(StoreError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let (max_incident, open_incidents, members) = open_incidents(&store).await?;
         desk.restore(max_incident, open_incidents, &members);
         let max_id = store.max_alert_id().await?;
         let silences = store.silences().await?;
@@ -581,6 +605,20 @@ impl<S: Store + Clone> Manager<S> {
             } => {
                 let r = self.incident_act(now, id, act, &actor).await;
                 self.replies.push(Reply::Incident(reply, r));
+            }
+            Command::ReloadCorrelator { correlator, reply } => {
+                // What this batch changed is committed first: the desk starts over from the
+                // store.
+                self.commit().await;
+                let r = match open_incidents(&self.store).await {
+                    Ok((max, open, members)) => {
+                        let n = open.len();
+                        self.desk.reload(*correlator, max, open, &members);
+                        Ok(n)
+                    }
+                    Err(_) => Err(IncidentRefusal::Unavailable),
+                };
+                let _ = reply.send(r);
             }
             Command::CreateIncident {
                 alerts,

@@ -8,6 +8,7 @@
 //! interactive with 10,000 open alerts, memory over a long stream) are `benches/dashboard.rs`.
 
 pub(crate) mod driver;
+mod incidents;
 mod pages;
 
 use std::time::{Duration, Instant};

@@ -185,6 +185,8 @@ fn ready(page: &str) -> String {
         "alerts" => "m.querySelector('[data-ready=\"1\"]') && m.querySelector('.grid-row:not([hidden])')",
         "silences" if page.contains("new") => "m.querySelector('[data-preview-count]')",
         "silences" => "t.includes('Expired')",
+        "incidents" if page.contains('/') => "m.querySelector('[data-state]') && m.querySelectorAll('.member-row').length > 0",
+        "incidents" => "m.querySelector('.incident-list')?.dataset.loaded && m.querySelector('tbody tr')",
         "rules" => "m.querySelectorAll('section tbody tr').length >= 3",
         "analytics" => "m.querySelectorAll('svg').length > 0 && !t.includes('Loading')",
         "health" => "t.includes('Ready')",
@@ -223,12 +225,18 @@ async fn every_page_reads_well_at_desktop_and_phone_width() {
     r.delivered("webhook", 1).await;
     let [disk1, _] = day.disk;
     let hot = day.hot;
+    let (_, incidents) = r.admin("GET", "/incidents", "").await;
+    let incident = incidents["incidents"][0]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("the day's alerts are in incidents: {incidents}"));
     let pages = [
         String::new(),
         "alerts?tab=open".into(),
         "alerts?tab=history".into(),
         format!("alerts/{disk1}"),
         format!("alerts/{hot}"),
+        "incidents".into(),
+        format!("incidents/{incident}"),
         "silences".into(),
         "silences/new?m=alertname%3DDiskFull".into(),
         "rules".into(),
