@@ -735,3 +735,191 @@ impl Pager {
             }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::Path;
+
+    use klaxon_engine::lifecycle::Transition;
+    use klaxon_store::conformance::labelled;
+
+    use super::*;
+    use crate::config::{load_text, Flags};
+
+    const CONFIG: &str = r#"
+[route]
+receiver = "ops"
+[[route.routes]]
+matchers = ['team="db"']
+escalation_policy = "by-route"
+[[receivers]]
+name = "ops"
+[[receivers.webhook_configs]]
+url = "https://hooks.example.com/ops"
+[[users]]
+name = "alice"
+contacts = [{ kind = "webhook", url = "https://hooks.example.com/alice" }]
+[[escalation_policies]]
+name = "by-route"
+[[escalation_policies.levels]]
+notify = ["user:alice"]
+[[escalation_policies.levels]]
+wait = "5m"
+notify = ["receiver:ops"]
+[[escalation_policies]]
+name = "by-rule"
+[[escalation_policies.levels]]
+notify = ["receiver:ops"]
+"#;
+
+    const M: i64 = 60_000;
+
+    fn pager() -> Pager {
+        let (c, _) = load_text(Some((Path::new("k.toml"), CONFIG)), &[], &Flags::default())
+            .expect("configuration");
+        Pager::new(
+            c.escalations().unwrap(),
+            Arc::new(c.notifier().unwrap()),
+            HashMap::new(),
+        )
+    }
+
+    fn created(a: &StoredAlert) -> CoreChange {
+        CoreChange {
+            alert_id: a.id,
+            state: a.state,
+            severity: Arc::from(a.severity.as_str()),
+            labels: Arc::new(a.labels.clone()),
+            mute: None,
+            detail: CoreDetail::Created(Arc::new(a.clone())),
+        }
+    }
+
+    fn moved(id: i64, from: State, to: State, at: i64) -> CoreChange {
+        CoreChange {
+            alert_id: id,
+            state: to,
+            severity: Arc::from("critical"),
+            labels: Arc::new(BTreeMap::new()),
+            mute: None,
+            detail: CoreDetail::Transition(Arc::new(Transition {
+                id,
+                from,
+                to,
+                at,
+                actor: "api".into(),
+                reason: "".into(),
+                until: None,
+                by: None,
+            })),
+        }
+    }
+
+    /// (receiver, level) of each outbox row of the pages written, and clears the writes.
+    fn paged(p: &mut Pager) -> Vec<(String, i64)> {
+        let out = p
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                AlertChange::Escalation(EscalationChange::Page {
+                    page,
+                    notifications,
+                }) => Some(
+                    notifications
+                        .iter()
+                        .map(|n| (n.receiver.clone(), page.level)),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        p.writes.clear();
+        out
+    }
+
+    #[test]
+    fn the_rule_names_the_policy_before_the_route() {
+        let p = pager();
+        let mut a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
+        assert_eq!(
+            p.policy_of(&a).map(|x| x.name.clone()).as_deref(),
+            Some("by-route")
+        );
+        a.handler = "ops,by-rule".to_owned();
+        assert_eq!(
+            p.policy_of(&a).map(|x| x.name.clone()).as_deref(),
+            Some("by-rule")
+        );
+        a.handler = String::new();
+        a.annotations
+            .insert("escalation_policy".to_owned(), "by-rule".to_owned());
+        assert_eq!(
+            p.policy_of(&a).map(|x| x.name.clone()).as_deref(),
+            Some("by-rule")
+        );
+        let other = labelled(2, "Cpu", "critical", 0, &[("team", "web")]);
+        assert!(p.policy_of(&other).is_none());
+    }
+
+    #[test]
+    fn an_alert_pages_until_acknowledged_and_is_forgotten_when_closed() {
+        let mut p = pager();
+        let a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
+        p.observe(&[created(&a)], 0);
+        assert_eq!(paged(&mut p), [("user:alice".to_owned(), 0)]);
+        assert_eq!(p.next_deadline(), Some(5 * M));
+        p.advance(5 * M);
+        assert_eq!(paged(&mut p), [("ops".to_owned(), 1)]);
+        assert_eq!(p.next_deadline(), None, "every level paged");
+
+        let b = labelled(2, "Disk2", "critical", 0, &[("team", "db")]);
+        p.observe(&[created(&b)], 6 * M);
+        paged(&mut p);
+        p.observe(
+            &[moved(2, State::Active, State::Acknowledged, 7 * M)],
+            7 * M,
+        );
+        p.advance(100 * M);
+        assert!(paged(&mut p).is_empty(), "acknowledged: nothing more");
+        p.observe(
+            &[moved(2, State::Acknowledged, State::Resolved, 101 * M)],
+            101 * M,
+        );
+        p.observe(
+            &[moved(2, State::Resolved, State::Closed, 102 * M)],
+            102 * M,
+        );
+        assert!(!p.live.contains_key("alert:2"));
+        assert!(p.due.is_empty());
+    }
+
+    #[test]
+    fn a_pending_alert_escalates_when_it_fires_and_a_reopened_one_anew() {
+        let mut p = pager();
+        let mut a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
+        a.state = State::Pending;
+        p.observe(&[created(&a)], 0);
+        assert!(paged(&mut p).is_empty());
+        p.observe(&[moved(1, State::Pending, State::Active, M)], M);
+        assert_eq!(paged(&mut p), [("user:alice".to_owned(), 0)]);
+        p.observe(&[moved(1, State::Active, State::Resolved, 2 * M)], 2 * M);
+        p.observe(&[moved(1, State::Resolved, State::Active, 3 * M)], 3 * M);
+        let keys: Vec<String> = p
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                AlertChange::Escalation(EscalationChange::Page { page, .. }) => {
+                    Some(page.key.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [format!("{}.1.0.0", 3 * M)],
+            "a new escalation, a new key"
+        );
+    }
+}
