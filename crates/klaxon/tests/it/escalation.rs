@@ -2,7 +2,9 @@
 //! bob 4 s later. The server is killed without warning after alice's page and before bob's
 //! level comes due, and restarted on the same data directory after it came due. Bob must be
 //! paged when the server starts, exactly once, and alice never again (a notification sent
-//! twice may only be a re-send of the same outbox row, with the same idempotency key).
+//! twice may only be a re-send of the same outbox row, with the same idempotency key). The
+//! alert's SLA target (acknowledged within 3 s) passed while the server was down too: the
+//! breach is told once when it starts.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -29,6 +31,9 @@ escalation_policy = "critical"
 name = "ops"
 [[receivers.webhook_configs]]
 url = "http://ADDR/ops"
+[[receivers.webhook_configs]]
+url = "http://ADDR/notices"
+body = '{"notice": {{ notice }}}'
 
 [[users]]
 name = "alice"
@@ -46,6 +51,9 @@ notify = ["user:alice"]
 [[escalation_policies.levels]]
 wait = "4s"
 notify = ["user:bob"]
+
+[sla]
+critical = { acknowledge = "3s" }
 "#;
 
 /// The second level's wait in [`CONFIG`].
@@ -231,4 +239,20 @@ fn a_level_due_while_the_server_was_down_pages_once_when_it_starts() {
         "alice was paged again in a new notification after the restart: {alice:#?}"
     );
     assert_eq!(alice[0].body["escalation"]["reason"], "escalation started");
+
+    let breaches: Vec<Got> = sink
+        .got()
+        .into_iter()
+        .filter(|g| {
+            g.path == "/notices"
+                && g.body["notice"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("SLA breached: DiskFull "))
+        })
+        .collect();
+    assert_eq!(breaches.len(), 1, "the breach told once: {breaches:#?}");
+    assert_eq!(
+        breaches[0].body["notice"],
+        "SLA breached: DiskFull (critical) was not acknowledged within 3s"
+    );
 }
