@@ -22,6 +22,10 @@ use klaxon_store::{
 
 use crate::config::{Escalations, Sla};
 
+/// Escalations and SLA timers that come due handled in one batch at most; the rest go into
+/// the next batch at once (a restart after a long stop does not make one huge commit).
+const MAX_DUE_PER_BATCH: usize = 1024;
+
 /// What the SLA asks of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum What {
@@ -421,10 +425,12 @@ impl Pager {
 
     /// Pages what came due and tells the SLA breaches whose time passed.
     pub(crate) fn advance(&mut self, now: i64) {
+        let mut budget = MAX_DUE_PER_BATCH;
         while let Some((at, subject)) = self.due.first().cloned() {
-            if at > now {
+            if at > now || budget == 0 {
                 break;
             }
+            budget -= 1;
             self.due.remove(&(at, subject.clone()));
             if let Some(l) = self.live.get_mut(&subject) {
                 l.next = None;
@@ -432,9 +438,10 @@ impl Pager {
             self.step(&subject, now);
         }
         while let Some(&(at, id, what)) = self.sla_due.first() {
-            if at > now {
+            if at > now || budget == 0 {
                 break;
             }
+            budget -= 1;
             self.sla_due.remove(&(at, id, what));
             self.breach(id, what, at, now);
         }
@@ -921,5 +928,22 @@ notify = ["receiver:ops"]
             [format!("{}.1.0.0", 3 * M)],
             "a new escalation, a new key"
         );
+    }
+
+    #[test]
+    fn what_comes_due_at_once_is_paged_in_bounded_batches() {
+        let mut p = pager();
+        let n = MAX_DUE_PER_BATCH + 10;
+        let alerts: Vec<CoreChange> = (1..=n as i64)
+            .map(|id| created(&labelled(id, "Disk", "critical", 0, &[("team", "db")])))
+            .collect();
+        p.observe(&alerts, 0);
+        paged(&mut p);
+        p.advance(10 * M);
+        assert_eq!(paged(&mut p).len(), MAX_DUE_PER_BATCH);
+        assert_eq!(p.next_deadline(), Some(5 * M), "the rest is due at once");
+        p.advance(10 * M);
+        assert_eq!(paged(&mut p).len(), 10);
+        assert_eq!(p.next_deadline(), None);
     }
 }
