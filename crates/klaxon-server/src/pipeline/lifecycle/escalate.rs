@@ -183,7 +183,9 @@ impl Pager {
         }
         for a in open.values() {
             let rec = Arc::new(a.clone());
-            if matches!(a.state, State::Pending | State::Suppressed) && !escalating.contains(&a.id)
+            if !self.policies.is_empty()
+                && matches!(a.state, State::Pending | State::Suppressed)
+                && !escalating.contains(&a.id)
             {
                 self.waiting.insert(a.id, Arc::clone(&rec));
             }
@@ -193,6 +195,11 @@ impl Pager {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.writes.is_empty()
+    }
+
+    /// Whether it has anything to do: a policy or an SLA target is configured.
+    pub(crate) fn configured(&self) -> bool {
+        !self.policies.is_empty() || !self.sla.is_empty()
     }
 
     /// When something next comes due.
@@ -238,7 +245,9 @@ impl Pager {
                     self.watch(rec, now);
                     match rec.state {
                         State::Active if c.mute.is_none() => self.start(rec, now),
-                        State::Active | State::Pending | State::Suppressed => {
+                        State::Active | State::Pending | State::Suppressed
+                            if !self.policies.is_empty() =>
+                        {
                             self.waiting.insert(rec.id, Arc::clone(rec));
                         }
                         _ => {}

@@ -316,12 +316,18 @@ impl<S: Store + Clone> Manager<S> {
         let mut desk = Desk::new(correlator);
         let mut pager = Pager::new(paging.escalations, paging.notifier, paging.teams);
         {
-            let open: HashMap<i64, StoredAlert> = store
-                .open_alerts()
-                .await?
-                .into_iter()
-                .map(|a| (a.id, a))
-                .collect();
+            // Without a policy or an SLA target the open alerts are not needed: escalations
+            // stored before end here.
+            let open: HashMap<i64, StoredAlert> = if pager.configured() {
+                store
+                    .open_alerts()
+                    .await?
+                    .into_iter()
+                    .map(|a| (a.id, a))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
             pager.restore(
                 store.open_escalations().await?,
                 &open,
