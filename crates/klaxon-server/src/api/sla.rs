@@ -93,7 +93,7 @@ fn window(q: &WindowQuery, now: i64) -> ApiResult<(i64, i64, i64)> {
             if ms < MIN_PERIOD_MS {
                 return Err(bad(format!("period: {p:?} is shorter than 1h")));
             }
-            if (until - since + ms - 1) / ms > MAX_PERIODS {
+            if (until - since).saturating_add(ms - 1) / ms > MAX_PERIODS {
                 return Err(bad(format!(
                     "period: {p:?} makes more than {MAX_PERIODS} periods of the window"
                 )));
@@ -251,9 +251,9 @@ pub(crate) async fn dashboard<S: Store + Clone>(
     while start < until {
         let mut v = periods.remove(&start).unwrap_or_default().json();
         v["start"] = json!(format_ts(start));
-        v["end"] = json!(format_ts((start + period).min(until)));
+        v["end"] = json!(format_ts(start.saturating_add(period).min(until)));
         period_list.push(v);
-        start += period;
+        start = start.saturating_add(period);
     }
     Ok(Json(json!({
         "since": format_ts(since),
@@ -426,4 +426,56 @@ pub(crate) fn escalation_shape() -> Shape {
             "truncated",
             Shape::boolean().describe("more rows than one answer reads: narrow the window"),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn q(since: Option<&str>, until: Option<&str>, period: Option<&str>) -> WindowQuery {
+        WindowQuery {
+            since: since.map(str::to_owned),
+            until: until.map(str::to_owned),
+            period: period.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn windows_and_periods_are_bounded() {
+        let now = 1_800_000_000_000;
+        assert_eq!(
+            window(&q(None, None, None), now).unwrap(),
+            (now - DEFAULT_WINDOW_MS, now, DEFAULT_WINDOW_MS)
+        );
+        assert_eq!(
+            window(&q(None, None, Some("1d")), now).unwrap().2,
+            86_400_000
+        );
+        let (since, until) = (Some("2026-01-01T00:00:00Z"), Some("2026-03-01T00:00:00Z"));
+        for (p, why) in [("59m", "shorter than 1h"), ("1h", "more than 366 periods")] {
+            let e = window(&q(since, until, Some(p)), now).unwrap_err();
+            assert!(format!("{e:?}").contains(why), "{p}: {e:?}");
+        }
+        // A period longer than the window is the window, without overflowing.
+        assert!(window(&q(since, until, Some("9999999w")), now).is_ok());
+    }
+
+    #[test]
+    fn a_target_is_met_breached_or_still_open() {
+        let mut t = Tally::default();
+        t.count(0, Some(5), 10, 100);
+        t.count(0, Some(11), 10, 100);
+        t.count(0, None, 10, 100);
+        t.count(95, None, 10, 100);
+        let v = t.json();
+        assert_eq!(
+            (v["met"].as_u64(), v["breached"].as_u64()),
+            (Some(1), Some(2))
+        );
+        assert_eq!(v["within_target"], 1);
+        assert!((v["compliance"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(Tally::default().json()["compliance"], Value::Null);
+    }
 }
