@@ -769,6 +769,21 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         ),
         ep(
             "POST",
+            "/incidents/{id}/priority",
+            Token(Respond),
+            SMALL,
+            "Set an incident's priority by hand, or let it follow its alerts again",
+            post(incidents::priority::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident's id")
+                .json::<incidents::PriorityBody>()
+                .ok(incidents::incident_shape())
+                .errors(&[400, 404, 409, 422, 429, 503]),
+        ),
+        ep(
+            "POST",
             "/incidents/{id}/split",
             Token(Respond),
             SMALL,

@@ -666,6 +666,18 @@ async fn real_answers_fit_the_documented_shapes() {
         .await;
     w.json("POST", "/incidents/topology/reload", null.clone())
         .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/priority"),
+        json!({"priority": "critical"}),
+    )
+    .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/priority"),
+        json!({"priority": 3}),
+    )
+    .await;
     w.json("POST", "/alerts/correlate", json!({"alerts": []}))
         .await;
     for path in [

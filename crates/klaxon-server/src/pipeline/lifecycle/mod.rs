@@ -169,6 +169,8 @@ pub(crate) enum IncidentAct {
         alerts: Vec<i64>,
         title: Option<String>,
     },
+    /// Sets its priority by hand (`None`: it follows its open alerts again).
+    Priority(Option<String>),
     /// Moves some of its alerts into incident `to` (answers `to`).
     Move {
         alerts: Vec<i64>,
@@ -637,6 +639,7 @@ impl<S: Store + Clone> Manager<S> {
             IncidentAct::Acknowledge => Some((Act::Acknowledge, "incident acknowledged")),
             IncidentAct::Resolve => Some((Act::Resolve, "incident resolved")),
             IncidentAct::Note(_)
+            | IncidentAct::Priority(_)
             | IncidentAct::Merge { .. }
             | IncidentAct::Split { .. }
             | IncidentAct::Move { .. } => None,
@@ -659,6 +662,7 @@ impl<S: Store + Clone> Manager<S> {
             IncidentAct::Acknowledge => self.desk.acknowledge(id, actor, now),
             IncidentAct::Resolve => self.desk.resolve(id, actor, now),
             IncidentAct::Note(text) => self.desk.note(id, actor, &text, now),
+            IncidentAct::Priority(p) => self.desk.set_priority(id, p, actor, now),
             IncidentAct::Merge { into } => {
                 if into == id {
                     return Err(IncidentRefusal::Conflict(
