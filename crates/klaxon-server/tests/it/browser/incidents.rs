@@ -1,7 +1,7 @@
 //! Incidents in the browser: an incident the correlator opens appears on the incidents page
 //! live; its page groups the alerts by service and says why each is there; acknowledging,
-//! splitting chosen alerts off, setting the priority, merging into another incident and a note are clicks that reach
-//! the API; the alerts table shows which incident each alert is in.
+//! splitting chosen alerts off, setting the priority, merging into another incident and a
+//! note are clicks that reach the API; the alerts table shows which incident each alert is in.
 
 use std::time::Duration;
 
