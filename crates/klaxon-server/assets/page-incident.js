@@ -4,7 +4,7 @@
 // a note). Follows /incidents/stream while open.
 
 import { get, post } from "./api.js";
-import { h, num, fullTime, ago, sevBadge, stateBadge, toast, failure, loading, ask, throttle, title, SEVERITIES } from "./ui.js";
+import { h, num, fullTime, ago, sevBadge, stateBadge, toast, failure, loading, ask, throttle, title, noteForm, SEVERITIES } from "./ui.js";
 import { Live } from "./live.js";
 import { incidentBadge, ACTIVE } from "./page-incidents.js";
 
@@ -152,26 +152,10 @@ export function render(main, app, { parts }) {
   }
 
   // The note form is made once: a page redrawn by live news keeps what is being typed.
-  const noteBox = h("textarea", { rows: 2, "aria-label": "Note", placeholder: "What is known, what is being done" });
-  const noteButton = h("button", { type: "submit" }, "Add note");
-  const noteForm = h(
-    "form",
-    {
-      class: "row",
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        const text = noteBox.value.trim();
-        if (!text) return;
-        const done = await act("notes", { text }, () => "Note added");
-        if (done) noteBox.value = "";
-      },
-    },
-    h("div", { class: "grow" }, noteBox),
-    noteButton,
-  );
+  const note = noteForm("What is known, what is being done", async (text) => !!(await act("notes", { text }, () => "Note added")));
   const buttons = h("div", { class: "actions" });
   const hint = h("p", { class: "hint" });
-  const actionsPanel = h("section", { class: "panel", "aria-label": "Actions" }, buttons, hint, noteForm);
+  const actionsPanel = h("section", { class: "panel", "aria-label": "Actions" }, buttons, hint, note.form);
 
   function actions() {
     const may = app.may("respond");
@@ -188,8 +172,8 @@ export function render(main, app, { parts }) {
       btn(n ? `Move ${n} to…` : "Move chosen to…", move, open && n > 0, "secondary"),
     );
     hint.textContent = may ? "Choose alerts below to split them off or move them." : `Signed in as ${app.session.role}: you can read, not act.`;
-    noteBox.disabled = !may || !open;
-    noteButton.disabled = !may || !open;
+    note.box.disabled = !may || !open;
+    note.button.disabled = !may || !open;
     return actionsPanel;
   }
 
