@@ -375,4 +375,21 @@ mod tests {
         text.layers[0].shift = "1".repeat(FIELD + 1);
         assert_eq!(fields(check(&text)), ["layers[0].shift"]);
     }
+
+    #[test]
+    fn the_binary_carries_the_iana_database_for_machines_without_one() {
+        let bundled = jiff::tz::TimeZoneDatabase::bundled();
+        let berlin = bundled
+            .get("Europe/Berlin")
+            .expect("Berlin in the bundled database");
+        for t in [
+            "2026-03-29T00:59:59Z",
+            "2026-03-29T01:00:00Z",
+            "2026-10-25T01:00:00Z",
+        ] {
+            let ts: jiff::Timestamp = t.parse().expect("a timestamp");
+            let system = zone("Europe/Berlin").expect("Berlin").to_offset(ts);
+            assert_eq!(berlin.to_offset(ts), system, "{t}");
+        }
+    }
 }
