@@ -9,6 +9,7 @@
 
 pub(crate) mod driver;
 mod pages;
+mod people;
 
 use std::time::{Duration, Instant};
 
