@@ -290,33 +290,68 @@ impl OnCall {
         }
     }
 
-    /// Reads every schedule from the store and compiles it; a stored schedule that no longer
-    /// compiles (its zone gone from the database) is left out, with an error in the log.
+    /// Reads every schedule from the store and compiles it (at start); a stored schedule that
+    /// no longer compiles (its zone gone from the database) is left out, with an error in the
+    /// log.
     pub(crate) async fn reload<S: Store>(&self, store: &S) -> Result<(), StoreError> {
         let _one = self.reloading.lock().await;
         let mut map = BTreeMap::new();
         for record in store.list_schedules().await? {
             let name = record.name.clone();
-            match Entry::compile(record) {
-                Ok(e) => {
-                    if !e.left_out.is_empty() {
-                        tracing::warn!(
-                            schedule = %name,
-                            overrides = ?e.left_out,
-                            "overrides added through the API clash with the declared ones and are left out"
-                        );
-                    }
-                    map.insert(name, Arc::new(e));
-                }
-                Err(e) => tracing::error!(schedule = %name, "schedule left out: {e}"),
+            if let Some(e) = compiled(record) {
+                map.insert(name, Arc::new(e));
             }
         }
+        self.replace(map);
+        Ok(())
+    }
+
+    /// Reads one schedule from the store again after a change to it (gone if deleted): the
+    /// others are kept as compiled.
+    pub(crate) async fn reload_one<S: Store>(
+        &self,
+        store: &S,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let _one = self.reloading.lock().await;
+        let mut map = BTreeMap::clone(&self.all());
+        map.remove(name);
+        if let Some(record) = store.get_schedule(name).await? {
+            if let Some(e) = compiled(record) {
+                map.insert(name.to_owned(), Arc::new(e));
+            }
+        }
+        self.replace(map);
+        Ok(())
+    }
+
+    fn replace(&self, map: BTreeMap<String, Arc<Entry>>) {
         let map = Arc::new(map);
         match self.schedules.write() {
             Ok(mut g) => *g = map,
             Err(poisoned) => *poisoned.into_inner() = map,
         }
-        Ok(())
+    }
+}
+
+/// A stored schedule compiled, or `None` with an error in the log.
+fn compiled(record: ScheduleRecord) -> Option<Entry> {
+    let name = record.name.clone();
+    match Entry::compile(record) {
+        Ok(e) => {
+            if !e.left_out.is_empty() {
+                tracing::warn!(
+                    schedule = %name,
+                    overrides = ?e.left_out,
+                    "overrides added through the API clash with the declared ones and are left out"
+                );
+            }
+            Some(e)
+        }
+        Err(e) => {
+            tracing::error!(schedule = %name, "schedule left out: {e}");
+            None
+        }
     }
 }
 
@@ -374,6 +409,18 @@ mod tests {
         let mut text = config();
         text.layers[0].shift = "1".repeat(FIELD + 1);
         assert_eq!(fields(check(&text)), ["layers[0].shift"]);
+        let mut windows = config();
+        windows.layers[0].restrict = vec![
+            klaxon_engine::oncall::RestrictionConfig {
+                days: None,
+                from: "09:00".into(),
+                to: "18:00".into(),
+            };
+            RESTRICTIONS + 1
+        ];
+        assert_eq!(fields(check(&windows)), ["layers[0].restrict"]);
+        windows.layers[0].restrict.pop();
+        assert!(check(&windows).is_ok());
     }
 
     #[test]

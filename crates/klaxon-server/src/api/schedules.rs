@@ -333,9 +333,9 @@ fn entry<S>(st: &AppState<S>, name: &str) -> ApiResult<std::sync::Arc<Entry>> {
     st.oncall.get(name).ok_or_else(|| no_schedule(name))
 }
 
-/// Reloads the compiled schedules after a change.
-async fn reload<S: Store + Clone>(st: &AppState<S>) -> ApiResult<()> {
-    st.oncall.reload(&st.store).await?;
+/// Compiles a schedule again after a change to it.
+async fn reload<S: Store + Clone>(st: &AppState<S>, name: &str) -> ApiResult<()> {
+    st.oncall.reload_one(&st.store, name).await?;
     Ok(())
 }
 
@@ -411,7 +411,7 @@ pub(crate) async fn create<S: Store + Clone>(
             vec![audit],
         )
         .await?;
-    reload(&st).await?;
+    reload(&st, &c.name).await?;
     let e = entry(&st, &c.name)?;
     Ok((StatusCode::CREATED, Json(schedule_json(&e, now))).into_response())
 }
@@ -451,7 +451,7 @@ pub(crate) async fn replace<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::UpdateSchedule(rec), vec![audit])
         .await?;
-    reload(&st).await?;
+    reload(&st, &name).await?;
     Ok(Json(schedule_json(&*entry(&st, &name)?, now)))
 }
 
@@ -477,9 +477,9 @@ pub(crate) async fn delete<S: Store + Clone>(
         None,
     );
     st.store
-        .change_people(PeopleChange::DeleteSchedule(name), vec![audit])
+        .change_people(PeopleChange::DeleteSchedule(name.clone()), vec![audit])
         .await?;
-    reload(&st).await?;
+    reload(&st, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -583,7 +583,7 @@ pub(crate) async fn add_override<S: Store + Clone>(
             vec![audit],
         )
         .await?;
-    reload(&st).await?;
+    reload(&st, &name).await?;
     // Overrides of a schedule never overlap: the one starting here is the one just added.
     let rec = st
         .store
@@ -611,11 +611,14 @@ pub(crate) async fn delete_override<S: Store + Clone>(
     );
     st.store
         .change_people(
-            PeopleChange::DeleteOverride { schedule: name, id },
+            PeopleChange::DeleteOverride {
+                schedule: name.clone(),
+                id,
+            },
             vec![audit],
         )
         .await?;
-    reload(&st).await?;
+    reload(&st, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -827,3 +827,104 @@ async fn feeds_are_icalendar_of_the_same_shifts_for_a_viewer_token_in_the_url() 
     );
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedules_and_their_overrides_stop_at_their_limits() {
+    let dir = data_dir("oncall-limits");
+    let schedule = |name: &str| {
+        format!(
+            "[[schedules]]\nname = \"{name}\"\ntime_zone = \"UTC\"\n[[schedules.layers]]\n\
+             users = [\"alice\"]\nshift = \"1d\"\nhandoff = \"2026-12-07T00:00:00\"\n"
+        )
+    };
+    let users = "[[users]]\nname = \"alice\"\n".to_owned();
+    let over = (0..1001).fold(users.clone(), |t, i| t + &schedule(&format!("s{i}")));
+    let e = load(&dir, &over).expect_err("one schedule too many");
+    assert!(
+        e.contains("schedules: 1001 entries, over the limit of 1000"),
+        "{e}"
+    );
+    let full = (1..1000).fold(users, |t, i| t + &schedule(&format!("s{i}")));
+    let declared = load(&dir, &full).expect("999 schedules");
+    let r = start(&dir, |c| {
+        c.users = declared.users.clone();
+        c.schedules = declared.schedules.clone();
+    })
+    .await;
+    let (s, v) = admin(
+        &r,
+        "POST",
+        "/v1/schedules",
+        json!({"name": "api", "time_zone": "UTC", "layers": [layer_of(&["alice"])]}),
+    )
+    .await;
+    assert_eq!(s, 201, "the 1000th: {v}");
+    let (s, v) = admin(
+        &r,
+        "POST",
+        "/v1/schedules",
+        json!({"name": "more", "time_zone": "UTC", "layers": [layer_of(&["alice"])]}),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(message(&v).contains("at most 1000"), "{v}");
+    let (s, v) = admin(&r, "GET", "/v1/oncall", Value::Null).await;
+    assert_eq!(
+        (s, v["schedules"].as_array().map(Vec::len)),
+        (200, Some(1000))
+    );
+
+    // 1,000 overrides on one schedule: the next is refused until one goes.
+    let base = ms(&json!("2027-01-01T00:00:00Z"));
+    for i in 0..1000 {
+        r.store
+            .change_people(
+                klaxon_store::PeopleChange::AddOverride {
+                    schedule: "api".into(),
+                    over: klaxon_store::OverrideRecord {
+                        id: 0,
+                        user: "alice".into(),
+                        start: base + i * HOUR,
+                        end: base + (i + 1) * HOUR,
+                        created_by: "test".into(),
+                        created_at: 0,
+                    },
+                },
+                Vec::new(),
+            )
+            .await
+            .expect("an override");
+    }
+    // A change through the API reads the schedule again, with its overrides.
+    let (s, v) = admin(
+        &r,
+        "PUT",
+        "/v1/schedules/api",
+        json!({"time_zone": "UTC", "layers": [layer_of(&["alice"])]}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["overrides"].as_array().map(Vec::len)),
+        (200, Some(1000)),
+        "{v}"
+    );
+    let cover =
+        json!({"user": "alice", "start": "2028-01-01T00:00:00Z", "end": "2028-01-02T00:00:00Z"});
+    let (s, v) = admin(&r, "POST", "/v1/schedules/api/overrides", cover.clone()).await;
+    assert_eq!(s, 409, "{v}");
+    assert!(message(&v).contains("1000 overrides"), "{v}");
+    let first = v["error"].clone();
+    let (_, sched) = admin(&r, "GET", "/v1/schedules/api", Value::Null).await;
+    let id = sched["overrides"][0]["id"].as_i64().expect("an id");
+    let (s, _) = admin(
+        &r,
+        "DELETE",
+        &format!("/v1/schedules/api/overrides/{id}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, v) = admin(&r, "POST", "/v1/schedules/api/overrides", cover).await;
+    assert_eq!(s, 201, "room again after {first}: {v}");
+    r.stop().await;
+}
