@@ -1,9 +1,9 @@
 //! `klaxon oncall` and `klaxon schedules list|show` as a user runs them: `klaxon serve` with a
 //! configuration file that declares users and a schedule in Europe/Berlin, asked across the
-//! daylight-saving change of 2026-03-29, and an answer the server refuses (a range over 90
-//! days), with its exit code.
+//! daylight-saving change of 2026-03-29, an answer the server refuses (a range over 90 days)
+//! with its exit code, and a user's calendar feed fetched with a viewer token in its URL.
 
-use crate::harness::{klaxon, show, text, Serve, TempDir, TOKEN};
+use crate::harness::{klaxon, request, show, text, Serve, TempDir, TOKEN};
 
 const CONFIG: &str = r#"
 [[users]]
@@ -120,4 +120,31 @@ fn oncall_and_schedules_answer_from_a_running_server() {
     assert!(text(&out.stderr).contains("90 days"), "{}", show(&out));
     let out = run(&server, &["schedules", "show", "nope"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+
+    // A calendar app's URL: a viewer token made with the CLI, in the query; never logged.
+    let out = run(
+        &server,
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "calendar-alice",
+            "--user",
+            "alice",
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let secret = text(&out.stdout).trim().to_owned();
+    let (status, body) = request(
+        &server.addr,
+        "GET",
+        &format!("/v1/feeds/users/alice?token={secret}"),
+        None,
+    )
+    .expect("an answer");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("BEGIN:VCALENDAR\r\n"), "{body}");
+    assert!(!server.log().contains(&secret), "the secret is not logged");
 }
