@@ -58,7 +58,7 @@ export function render(main, app) {
         { "data-user": u.name },
         h("td", {}, h("strong", {}, u.name), u.display_name ? h("div", { class: "hint" }, u.display_name) : null),
         h("td", {}, u.time_zone),
-        h("td", {}, h("div", { class: "chips" }, u.contacts.map((c) => h("code", { class: "chip" }, contactText(c))))),
+        h("td", {}, u.contacts.length ? h("div", { class: "chips" }, u.contacts.map((c) => h("code", { class: "chip" }, contactText(c)))) : h("span", { class: "hint" }, "none")),
         h("td", {}, originBadge(u.origin)),
         h(
           "td",
