@@ -102,7 +102,7 @@ enum UsersCommand {
     List(people::ListArgs),
     /// Print one user as JSON.
     Show(people::NameArgs),
-    /// Delete a user (refused while in a team or owning a token in force).
+    /// Delete a user (refused while in a team, on a schedule or owning a token in force).
     Delete(people::NameArgs),
 }
 

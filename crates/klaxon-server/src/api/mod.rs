@@ -463,7 +463,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "/v1/users/{name}",
             Token(Admin),
             SMALL,
-            "Delete a user (409 while in a team, owning a token in force, or declared in the config file)",
+            "Delete a user (409 while in a team, on a schedule, owning a token in force, or declared in the config file)",
             delete(people::delete_user::<S>),
         )
         .doc(

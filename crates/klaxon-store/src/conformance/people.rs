@@ -1,7 +1,8 @@
-//! Users, teams and the audit log: names are unique, updates keep `created_at`, teams keep
-//! their members' order and name only users, a user in a team or owning a token in force is
-//! not deleted, declared objects refuse every change but a new declaration, a failed change
-//! writes no audit row, and the audit log filters and pages newest first.
+//! Users, teams, schedules and the audit log: names are unique, updates keep `created_at`,
+//! teams keep their members' order and name only users, schedules name only users and their
+//! overrides never overlap, a user in a team, on a schedule or owning a token in force is not
+//! deleted, declared objects refuse every change but a new declaration, a failed change writes
+//! no audit row, and the audit log filters and pages newest first.
 
 use std::sync::Arc;
 
