@@ -1,7 +1,7 @@
 // On call: who is on call now on every schedule (/v1/oncall), and a two-week calendar of each
 // schedule's shifts from the Monday of this week (/v1/oncall?schedule=...), in the browser's
-// time zone. Responders cover a shift with an override; every schedule's iCalendar feed is
-// named for calendar apps.
+// time zone. Responders cover a shift with an override (on declared schedules too); every
+// schedule's iCalendar feed is named for calendar apps.
 
 import { get, post, qs } from "./api.js";
 import { h, clear, toast, empty, failure, loading, card, ms, fullTime } from "./ui.js";
@@ -140,9 +140,7 @@ export function render(main, app) {
 
   function cover(schedules) {
     const may = app.may("respond");
-    const editable = schedules.filter((s) => s.origin === "api");
-    if (!editable.length) return clear(coverBox);
-    const schedule = h("select", { id: "cover-schedule" }, editable.map((s) => h("option", { value: s.name }, s.name)));
+    const schedule = h("select", { id: "cover-schedule" }, schedules.map((s) => h("option", { value: s.name }, s.name)));
     const user = h("input", { id: "cover-user", required: true, placeholder: "alice" });
     const start = h("input", { id: "cover-start", type: "datetime-local", required: true });
     const end = h("input", { id: "cover-end", type: "datetime-local", required: true });
@@ -150,7 +148,7 @@ export function render(main, app) {
       "form",
       { class: "panel", id: "cover-form" },
       h("h2", {}, "Cover a shift"),
-      h("p", { class: "hint" }, "An override puts someone on call from start to end, over every layer. Schedules declared in the configuration file take overrides there."),
+      h("p", { class: "hint" }, "An override puts someone on call from start to end, over every layer; overrides never overlap."),
       h("div", { class: "two" }, h("div", {}, h("label", { for: "cover-schedule" }, "Schedule"), schedule), h("div", {}, h("label", { for: "cover-user" }, "Who covers"), user)),
       h("div", { class: "two" }, h("div", {}, h("label", { for: "cover-start" }, "From"), start), h("div", {}, h("label", { for: "cover-end" }, "To"), end)),
       h("div", { class: "actions" }, h("button", { type: "submit", disabled: !may }, "Add override")),

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use jiff::tz::TimeZone;
 use klaxon_engine::oncall::{self, OverrideConfig, Schedule, ScheduleConfig, Source};
-use klaxon_engine::timestamp::format_ts;
+use klaxon_engine::timestamp::{format_ts, parse_ts_str};
 use klaxon_store::{Origin, ScheduleRecord, Store, StoreError};
 
 use crate::people::{check_name, Problem};
@@ -202,18 +202,24 @@ pub(crate) struct Entry {
     pub config: ScheduleConfig,
     /// The definition with the added overrides after the declared ones.
     pub schedule: Schedule,
-    /// The added overrides left out because they clash with the declared ones (after a new
-    /// declaration in the configuration file); empty in the usual case.
+    /// The ids of added overrides left out because they overlap a declared one (the
+    /// configuration file declared it after they were added); empty in the usual case.
     pub left_out: Vec<i64>,
 }
 
 impl Entry {
-    /// Compiles a stored schedule: its definition with its added overrides. Added overrides
-    /// that no longer fit (a declaration changed under them) are left out and named.
-    fn compile(record: ScheduleRecord) -> Result<Entry, String> {
+    /// Compiles a stored schedule: its definition with its added overrides, but those that
+    /// overlap a declared override (a declaration changed under them), which are left out and
+    /// named.
+    fn compile(mut record: ScheduleRecord) -> Result<Entry, String> {
         let config: ScheduleConfig = serde_json::from_str(&record.definition)
             .map_err(|e| format!("schedule {:?}: stored definition: {e}", record.name))?;
         let tz = zone(&config.time_zone)?;
+        let declared = declared_spans(&config);
+        let (kept, clashing): (Vec<_>, Vec<_>) = std::mem::take(&mut record.overrides)
+            .into_iter()
+            .partition(|o| overlapping(&declared, o.start, o.end).is_none());
+        record.overrides = kept;
         let mut full = config.clone();
         full.overrides
             .extend(record.overrides.iter().map(|o| OverrideConfig {
@@ -221,22 +227,25 @@ impl Entry {
                 start: format_ts(o.start),
                 end: format_ts(o.end),
             }));
-        let (schedule, left_out) = match oncall::compile(&full, tz.clone()) {
-            Ok(s) => (s, Vec::new()),
-            Err(_) => {
-                let s = oncall::compile(&config, tz).map_err(|e| {
-                    let text: Vec<String> = e.iter().map(ToString::to_string).collect();
-                    text.join("; ")
-                })?;
-                (s, record.overrides.iter().map(|o| o.id).collect())
-            }
-        };
+        let schedule = oncall::compile(&full, tz).map_err(|e| {
+            let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+            text.join("; ")
+        })?;
         Ok(Entry {
             record,
             config,
             schedule,
-            left_out,
+            left_out: clashing.iter().map(|o| o.id).collect(),
         })
+    }
+
+    /// The override, declared or added, that `[start, end)` overlaps, if any: its user and
+    /// span.
+    pub(crate) fn overlap(&self, start: i64, end: i64) -> Option<(String, i64, i64)> {
+        let declared = declared_spans(&self.config);
+        let added = (self.record.overrides.iter()).map(|o| (o.user.clone(), o.start, o.end));
+        let all: Vec<(String, i64, i64)> = declared.into_iter().chain(added).collect();
+        overlapping(&all, start, end).cloned()
     }
 
     /// What a shift's source is.
@@ -256,6 +265,21 @@ impl Entry {
             }
         }
     }
+}
+
+/// The declared overrides of a schedule as (user, start, end) in epoch ms.
+fn declared_spans(c: &ScheduleConfig) -> Vec<(String, i64, i64)> {
+    (c.overrides.iter())
+        .filter_map(|o| {
+            let start = parse_ts_str(&o.start).ok()?;
+            let end = parse_ts_str(&o.end).ok()?;
+            Some((o.user.clone(), start, end))
+        })
+        .collect()
+}
+
+fn overlapping(spans: &[(String, i64, i64)], start: i64, end: i64) -> Option<&(String, i64, i64)> {
+    spans.iter().find(|(_, s, e)| *s < end && start < *e)
 }
 
 /// The compiled schedules of the store, replaced whole after every change (readers never

@@ -136,9 +136,9 @@ pub enum PeopleChange {
     /// Deletes a schedule with its overrides. NotFound if there is none; Conflict if it is
     /// declared in the configuration file.
     DeleteSchedule(String),
-    /// Adds an override to a schedule (its `id` is chosen here). NotFound if there is no such
-    /// schedule; Conflict if the schedule is declared in the configuration file, the user does
-    /// not exist, or it overlaps another override of the schedule.
+    /// Adds an override to a schedule, declared in the configuration file or not (its `id` is
+    /// chosen here). NotFound if there is no such schedule; Conflict if the user does not
+    /// exist or it overlaps another added override of the schedule.
     AddOverride {
         schedule: String,
         over: OverrideRecord,

@@ -4,8 +4,8 @@
 //! (`/v1/oncall`); and the iCalendar feeds of a schedule and of a user
 //! (`/v1/feeds/schedules/{name}`, `/v1/feeds/users/{name}`), which calendar apps fetch with a
 //! viewer token in the URL since they cannot send an `Authorization` header. Schedules declared
-//! in the configuration file answer 409 to every change. Every change is written with its audit
-//! row in one commit, then the compiled schedules are reloaded.
+//! in the configuration file answer 409 to every change but overrides. Every change is written
+//! with its audit row in one commit, then the schedule is compiled again.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -520,9 +520,6 @@ pub(crate) async fn add_override<S: Store + Clone>(
     refuse(problems)?;
     let (start, end) = (start.unwrap_or(0), end.unwrap_or(0));
     let e = entry(&st, &name)?;
-    if e.record.origin == Origin::Config {
-        return Err(declared(&name));
-    }
     let count = e.config.overrides.len() + e.record.overrides.len();
     if count >= oncall::OVERRIDES {
         return Err(ApiError::new(
@@ -533,26 +530,38 @@ pub(crate) async fn add_override<S: Store + Clone>(
             ),
         ));
     }
-    // The engine's checks of an override (its years), with the ones the schedule has.
-    let mut full = e.config.clone();
-    full.overrides.push(klaxon_engine::oncall::OverrideConfig {
+    // The engine's checks of an override (its years), on the override alone.
+    let mut alone = e.config.clone();
+    alone.overrides = vec![klaxon_engine::oncall::OverrideConfig {
         user: b.user.clone(),
         start: format_ts(start),
         end: format_ts(end),
-    });
-    if let Err(problems) = oncall::check(&full) {
-        let last = format!("overrides[{}]", full.overrides.len() - 1);
+    }];
+    if let Err(problems) = oncall::check(&alone) {
         let mine: Vec<Problem> = (problems.into_iter())
             .filter_map(|p| {
-                let rest = p.field.strip_prefix(&last)?;
+                let rest = p.field.strip_prefix("overrides[0].")?;
                 Some(Problem {
-                    field: rest.trim_start_matches('.').to_owned(),
+                    field: rest.to_owned(),
                     message: p.message,
                 })
             })
-            .filter(|p| !p.field.is_empty())
             .collect();
         refuse(mine)?;
+    }
+    // One person covers at a time: declared and added overrides alike (the store checks the
+    // added ones again as it writes, against a racing request).
+    if let Some((user, s, t)) = e.overlap(start, end) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "schedule {name:?}: overlaps the override of {user} from {} to {}; one person \
+                 covers at a time",
+                format_ts(s),
+                format_ts(t)
+            ),
+        ));
     }
     let over = OverrideRecord {
         id: 0,

@@ -611,11 +611,6 @@ end = "2026-12-09T00:00:00+01:00"
             json!({"time_zone": "UTC", "layers": [layer_of(&["bob"])]}),
         ),
         ("DELETE", "/v1/schedules/db-primary", Value::Null),
-        (
-            "POST",
-            "/v1/schedules/db-primary/overrides",
-            json!({"user": "alice", "start": "2026-12-20T00:00:00Z", "end": "2026-12-21T00:00:00Z"}),
-        ),
     ] {
         let (s, v) = admin(&r, method, path, body).await;
         assert_eq!(s, 409, "{method} {path}: {v}");
@@ -624,6 +619,24 @@ end = "2026-12-09T00:00:00+01:00"
             "{v}"
         );
     }
+    // Someone covers a shift of the declared rotation, but not over the declared override.
+    let (s, v) = admin(
+        &r,
+        "POST",
+        "/v1/schedules/db-primary/overrides",
+        json!({"user": "alice", "start": "2026-12-08T20:00:00Z", "end": "2026-12-09T02:00:00Z"}),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(message(&v).contains("overlaps the override of bob"), "{v}");
+    let (s, added) = admin(
+        &r,
+        "POST",
+        "/v1/schedules/db-primary/overrides",
+        json!({"user": "alice", "start": "2026-12-20T00:00:00Z", "end": "2026-12-21T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{added}");
     // The declared override and layers, the API schedule's layer: one answer for both.
     let (s, v) = admin(&r, "GET", "/v1/oncall?at=2026-12-08T12:00:00Z", Value::Null).await;
     assert_eq!(s, 200, "{v}");
@@ -655,6 +668,30 @@ end = "2026-12-09T00:00:00+01:00"
             ("alice".to_owned(), "layer 0".to_owned())
         ]
     );
+    let december20 =
+        "/v1/oncall?schedule=db-primary&at=2026-12-20T12:00:00Z&until=2026-12-20T13:00:00Z";
+    let (_, v) = admin(&r, "GET", december20, Value::Null).await;
+    assert_eq!(shifts(&v)[0].3, format!("override {}", added["id"]), "{v}");
+    r.stop().await;
+
+    // The file now declares carol over the added override: the declaration wins, the added
+    // override is left out of the shifts, and the server starts.
+    let text = std::fs::read_to_string(dir.join("klaxon.toml")).expect("the config");
+    let changed = load(
+        &dir,
+        &(text.replace("[[users]]\nname = \"bob\"", "[[users]]\nname = \"bob\"\n\n[[users]]\nname = \"carol\"")
+            + "[[schedules.overrides]]\nuser = \"carol\"\nstart = \"2026-12-20T06:00:00Z\"\nend = \"2026-12-20T18:00:00Z\"\n"),
+    )
+    .expect("valid");
+    let r = start(&dir, |c| {
+        c.users = changed.users.clone();
+        c.schedules = changed.schedules.clone();
+    })
+    .await;
+    let (s, v) = admin(&r, "GET", december20, Value::Null).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(shifts(&v)[0].0, "carol", "{v}");
+    assert_eq!(shifts(&v)[0].3, "declared override", "{v}");
     r.stop().await;
 }
 

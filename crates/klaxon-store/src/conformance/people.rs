@@ -459,7 +459,7 @@ pub async fn schedules_name_only_users_and_their_overrides_never_overlap<S: Stor
     .await;
     assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
 
-    // Declared: read-only, overrides included, until declared no more.
+    // Declared: read-only but for overrides, until declared no more.
     change(
         store,
         PeopleChange::Declare {
@@ -470,10 +470,14 @@ pub async fn schedules_name_only_users_and_their_overrides_never_overlap<S: Stor
     )
     .await
     .unwrap();
+    change(store, add(cover("bob", 1000, 2000)))
+        .await
+        .expect("someone covers a shift of a declared schedule");
+    let db = store.get_schedule("db").await.unwrap().unwrap();
+    assert_eq!((db.origin, db.overrides.len()), (Origin::Config, 2));
     for c in [
         PeopleChange::UpdateSchedule(schedule("db", &[], 11)),
         PeopleChange::DeleteSchedule("db".to_owned()),
-        add(cover("bob", 1000, 2000)),
     ] {
         let r = change(store, c.clone()).await;
         assert!(

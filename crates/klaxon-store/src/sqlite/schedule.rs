@@ -1,8 +1,9 @@
 //! The SQL of on-call schedules: reads (on reader connections) and the schedule writes of
 //! [`PeopleChange`] (on the writer, inside its savepoint, called by `people::apply`). A
 //! schedule's definition is stored whole; the users it names are kept beside it so that each
-//! must exist and none is deleted while named. Objects declared in the configuration file are
-//! refused to every change but `Declare`. Must not begin or commit anything.
+//! must exist and none is deleted while named. Schedules declared in the configuration file are
+//! refused to every change but `Declare` and their overrides (someone covers a shift of a
+//! declared rotation). Must not begin or commit anything.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -165,7 +166,11 @@ pub(crate) fn delete(conn: &Connection, name: &str) -> Result<()> {
 }
 
 pub(crate) fn add_override(conn: &Connection, schedule: &str, o: &OverrideRecord) -> Result<()> {
-    editable("schedule", origin_of(conn, schedule)?, schedule)?;
+    if origin_of(conn, schedule)?.is_none() {
+        return Err(StoreError::NotFound(format!(
+            "no schedule named {schedule:?}"
+        )));
+    }
     user_exists(conn, schedule, &o.user)?;
     let clash: Option<(i64, String, i64, i64)> = conn
         .prepare_cached(
