@@ -57,6 +57,9 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// Teams declared here (`[[teams]]`), of users declared here.
     pub teams: Vec<TeamConfig>,
+    /// On-call schedules declared here (`[[schedules]]`), of users declared here: read-only
+    /// through the API.
+    pub schedules: Vec<klaxon_engine::oncall::ScheduleConfig>,
 }
 
 /// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
@@ -271,6 +274,7 @@ impl Default for Config {
             correlation: klaxon_engine::correlate::CorrelationConfig::default(),
             users: Vec::new(),
             teams: Vec::new(),
+            schedules: Vec::new(),
         }
     }
 }
@@ -419,11 +423,14 @@ pub(crate) fn load_text(
 }
 
 impl Config {
-    /// The declared users and teams as the store keeps them, made at `now`.
+    /// The declared users, teams and schedules as the store keeps them, made at `now`.
     pub(crate) fn declared_people(&self, now: i64) -> klaxon_store::PeopleChange {
         klaxon_store::PeopleChange::Declare {
             users: self.users.iter().map(|u| u.record(now)).collect(),
             teams: self.teams.iter().map(|t| t.record(now)).collect(),
+            schedules: (self.schedules.iter())
+                .map(|s| crate::oncall::record(s, klaxon_store::Origin::Config, now))
+                .collect(),
         }
     }
 
@@ -492,6 +499,7 @@ impl Config {
         }
         self.check_external_url(&mut errors);
         people::validate(&self.users, &self.teams, &mut errors);
+        people::validate_schedules(&self.users, &self.schedules, &mut errors);
         self.notify.validate(&mut errors);
         if let Err(e) = self.notifier() {
             errors.extend(e);

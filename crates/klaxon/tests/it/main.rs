@@ -14,6 +14,7 @@ mod correlate;
 mod crash;
 mod holds;
 mod incidents;
+mod oncall;
 mod prometheus;
 mod remote;
 mod rules_check;

@@ -10,6 +10,7 @@
 pub(crate) mod driver;
 mod incidents;
 mod pages;
+mod people;
 
 use std::time::{Duration, Instant};
 
@@ -121,7 +122,8 @@ async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_p
     b.screenshot("detail").await;
 
     // A note typed on the alert's page reaches the API, and the box is emptied for the next.
-    b.type_into("main textarea", "restarted the checkout pods").await;
+    b.type_into("main textarea", "restarted the checkout pods")
+        .await;
     b.js(
         "[...document.querySelectorAll('main button')].find(b => b.textContent === 'Add note').click()",
         json!([]),
