@@ -64,7 +64,12 @@ impl<S: Store + Clone> Server<S> {
         store
             .change_people(config.declared_people(wall_ms()), Vec::new())
             .await
-            .context("declaring the users and teams of the configuration file")?;
+            .context("declaring the users, teams and schedules of the configuration file")?;
+        let oncall = Arc::new(crate::oncall::OnCall::default());
+        oncall
+            .reload(&store)
+            .await
+            .context("loading the on-call schedules")?;
         if let Some(path) = ensure_admin(&store, admin, &config.data_dir, wall_ms()).await? {
             tracing::warn!(
                 file = %path.display(),
@@ -311,6 +316,7 @@ impl<S: Store + Clone> Server<S> {
                 external_url,
                 queries: notifications.as_ref().map(|n| n.queries.clone()),
             }),
+            oncall,
         });
         let state = AppState { inner: shared };
         let telemetry_on = state.config.telemetry.enabled;

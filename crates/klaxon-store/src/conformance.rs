@@ -68,6 +68,7 @@ macro_rules! store_conformance_tests {
             teams_keep_member_order_and_name_only_users,
             a_user_owning_a_token_in_force_is_not_deleted,
             declared_people_are_read_only_until_declared_again,
+            schedules_name_only_users_and_their_overrides_never_overlap,
             audit_rows_commit_with_their_change_and_page_newest_first,
             revoking_ends_sessions_frees_the_name_and_keeps_an_admin,
             token_use_is_recorded_and_never_moves_back,

@@ -35,7 +35,8 @@ pub use outbox::{
     Claim, Delivery, DeliveryCount, NewNotification, NotificationRecord, Notified, OutboxRow,
 };
 pub use people::{
-    AuditEntry, AuditQuery, AuditRecord, Contact, Origin, PeopleChange, TeamRecord, UserRecord,
+    AuditEntry, AuditQuery, AuditRecord, Contact, Origin, OverrideRecord, PeopleChange,
+    ScheduleRecord, TeamRecord, UserRecord,
 };
 use serde::Serialize;
 
@@ -303,6 +304,13 @@ pub trait Store: Send + Sync + 'static {
     fn get_team(&self, name: &str) -> impl Future<Output = Result<Option<TeamRecord>>> + Send;
     /// Every team with its members, by name.
     fn list_teams(&self) -> impl Future<Output = Result<Vec<TeamRecord>>> + Send;
+    /// The schedule of that name with its overrides, if any.
+    fn get_schedule(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ScheduleRecord>>> + Send;
+    /// Every schedule with its overrides, by name.
+    fn list_schedules(&self) -> impl Future<Output = Result<Vec<ScheduleRecord>>> + Send;
     /// Appends audit rows of actions that are not store writes of their own, durably.
     fn append_audit(&self, rows: Vec<AuditEntry>) -> impl Future<Output = Result<()>> + Send;
     /// Audit rows newest first, filtered, at most `q.limit` (capped).

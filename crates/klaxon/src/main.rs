@@ -4,6 +4,7 @@
 mod bench;
 mod client;
 mod correlate;
+mod oncall;
 mod people;
 mod print;
 mod remote;
@@ -44,6 +45,13 @@ enum Command {
     Teams {
         #[command(subcommand)]
         command: TeamsCommand,
+    },
+    /// Who is on call: every schedule's person now, or one schedule's shifts over a range.
+    Oncall(oncall::OnCallArgs),
+    /// List and show the on-call schedules of a running server.
+    Schedules {
+        #[command(subcommand)]
+        command: SchedulesCommand,
     },
     /// Evaluate a rule set against recorded signals and print each alert as one JSON line.
     ///
@@ -94,7 +102,7 @@ enum UsersCommand {
     List(people::ListArgs),
     /// Print one user as JSON.
     Show(people::NameArgs),
-    /// Delete a user (refused while in a team or owning a token in force).
+    /// Delete a user (refused while in a team, on a schedule or owning a token in force).
     Delete(people::NameArgs),
 }
 
@@ -108,6 +116,14 @@ enum TeamsCommand {
     Show(people::NameArgs),
     /// Delete a team.
     Delete(people::NameArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SchedulesCommand {
+    /// List every schedule: time zone, origin, who is on call now, layers.
+    List(people::ListArgs),
+    /// Print one schedule as JSON.
+    Show(people::NameArgs),
 }
 
 /// The server allocates and frees small strings on every worker thread (JSON in, JSON out);
@@ -150,6 +166,11 @@ fn main() -> ExitCode {
             TeamsCommand::List(args) => people::list(people::Kind::Team, &args),
             TeamsCommand::Show(args) => people::show(people::Kind::Team, &args),
             TeamsCommand::Delete(args) => people::delete(people::Kind::Team, &args),
+        },
+        Command::Oncall(args) => oncall::oncall(&args),
+        Command::Schedules { command } => match command {
+            SchedulesCommand::List(args) => oncall::list(&args),
+            SchedulesCommand::Show(args) => oncall::show(&args),
         },
         Command::Bench(args) => bench::run(&args),
         Command::Replay(args) => replay::run(&args),

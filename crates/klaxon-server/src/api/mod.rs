@@ -12,13 +12,14 @@ pub(crate) mod monitoring;
 pub(crate) mod notifications;
 pub(crate) mod people;
 pub(crate) mod rulesets;
+pub(crate) mod schedules;
 pub(crate) mod signal_body;
 pub(crate) mod silences;
 pub(crate) mod sla;
 pub(crate) mod streams;
 pub(crate) mod tokens;
 
-use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use klaxon_store::Store;
 
 use alertmanager_schema as am;
@@ -463,7 +464,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "/v1/users/{name}",
             Token(Admin),
             SMALL,
-            "Delete a user (409 while in a team, owning a token in force, or declared in the config file)",
+            "Delete a user (409 while in a team, on a schedule, owning a token in force, or declared in the config file)",
             delete(people::delete_user::<S>),
         )
         .doc(
@@ -551,6 +552,152 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .query::<audit::LogQuery>()
                 .ok(audit::log_shape())
                 .errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/v1/schedules",
+            Token(Read),
+            SMALL,
+            "Every on-call schedule: layers, overrides, who is on call now",
+            get(schedules::list::<S>),
+        )
+        .doc(Doc::new().ok(schedules::schedules_shape())),
+        ep(
+            "POST",
+            "/v1/schedules",
+            Token(Admin),
+            SMALL,
+            "Create an on-call schedule (time zone, layers); 422 with every problem",
+            post(schedules::create::<S>),
+        )
+        .doc(
+            Doc::new()
+                .json::<schedules::NewScheduleBody>()
+                .created(schedules::schedule_shape())
+                .errors(&[400, 409, 422, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/schedules/{name}",
+            Token(Read),
+            SMALL,
+            "One on-call schedule",
+            get(schedules::get::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .ok(schedules::schedule_shape())
+                .errors(&[404]),
+        ),
+        ep(
+            "PUT",
+            "/v1/schedules/{name}",
+            Token(Admin),
+            SMALL,
+            "Replace a schedule's time zone and layers; its overrides stay (409 if declared in the config file)",
+            put(schedules::replace::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .json::<schedules::SchedulePut>()
+                .ok(schedules::schedule_shape())
+                .errors(&[400, 404, 409, 422, 503]),
+        ),
+        ep(
+            "DELETE",
+            "/v1/schedules/{name}",
+            Token(Admin),
+            SMALL,
+            "Delete a schedule and its overrides (409 if declared in the config file)",
+            delete(schedules::delete::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .empty(204, "deleted")
+                .errors(&[404, 409, 503]),
+        ),
+        ep(
+            "POST",
+            "/v1/schedules/{name}/overrides",
+            Token(Respond),
+            SMALL,
+            "Someone covers a shift: an override from start to end (409 if it overlaps another)",
+            post(schedules::add_override::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .json::<schedules::NewOverrideBody>()
+                .created(Shape::object()
+                    .req("id", Shape::integer())
+                    .req("user", Shape::string())
+                    .req("start", Shape::time())
+                    .req("end", Shape::time())
+                    .req("created_by", Shape::string())
+                    .req("created_at", Shape::time()))
+                .errors(&[400, 404, 409, 422, 503]),
+        ),
+        ep(
+            "DELETE",
+            "/v1/schedules/{name}/overrides/{id}",
+            Token(Respond),
+            SMALL,
+            "Remove an override",
+            delete(schedules::delete_override::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .path("id", Shape::integer(), "the override's id")
+                .empty(204, "deleted")
+                .errors(&[404, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/oncall",
+            Token(Read),
+            SMALL,
+            "Who is on call: one schedule's shifts from at to until (at most 90 days), or every schedule's person now",
+            get(schedules::who::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<schedules::OnCallQuery>()
+                .ok(schedules::oncall_shape())
+                .errors(&[404]),
+        ),
+        ep(
+            "GET",
+            "/v1/feeds/schedules/{name}",
+            InBand(Read),
+            SMALL,
+            "iCalendar feed of a schedule's shifts (30 days back, 60 ahead); calendar apps pass a viewer token as ?token=",
+            get(schedules::schedule_feed::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .query::<schedules::FeedQuery>()
+                .reply(200, "an iCalendar feed", "text/calendar", Shape::string())
+                .errors(&[401, 403, 404, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/feeds/users/{name}",
+            InBand(Read),
+            SMALL,
+            "iCalendar feed of a user's shifts on every schedule (30 days back, 60 ahead); calendar apps pass a viewer token as ?token=",
+            get(schedules::user_feed::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the user's name")
+                .query::<schedules::FeedQuery>()
+                .reply(200, "an iCalendar feed", "text/calendar", Shape::string())
+                .errors(&[401, 403, 404, 503]),
         ),
         // End of people.
         ep(
@@ -782,6 +929,21 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .no_body()
                 .ok(incidents::reload_shape())
                 .errors(&[409, 422, 429, 503]),
+        ),
+        ep(
+            "POST",
+            "/incidents/{id}/priority",
+            Token(Respond),
+            SMALL,
+            "Set an incident's priority by hand, or let it follow its alerts again",
+            post(incidents::priority::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident's id")
+                .json::<incidents::PriorityBody>()
+                .ok(incidents::incident_shape())
+                .errors(&[400, 404, 409, 422, 429, 503]),
         ),
         ep(
             "POST",

@@ -60,6 +60,9 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// Teams declared here (`[[teams]]`), of users declared here.
     pub teams: Vec<TeamConfig>,
+    /// On-call schedules declared here (`[[schedules]]`), of users declared here: read-only
+    /// through the API.
+    pub schedules: Vec<klaxon_engine::oncall::ScheduleConfig>,
     /// Escalation policies (`[[escalation_policies]]`, see docs/escalation.md).
     pub escalation_policies: Vec<EscalationPolicyConfig>,
     /// SLA targets per severity (`[sla]`); a team may override them (`sla` under `[[teams]]`).
@@ -289,6 +292,7 @@ impl Default for Config {
             correlation: klaxon_engine::correlate::CorrelationConfig::default(),
             users: Vec::new(),
             teams: Vec::new(),
+            schedules: Vec::new(),
             escalation_policies: Vec::new(),
             sla: SlaConfig::new(),
             paging: Paging::default(),
@@ -440,11 +444,14 @@ pub(crate) fn load_text(
 }
 
 impl Config {
-    /// The declared users and teams as the store keeps them, made at `now`.
+    /// The declared users, teams and schedules as the store keeps them, made at `now`.
     pub(crate) fn declared_people(&self, now: i64) -> klaxon_store::PeopleChange {
         klaxon_store::PeopleChange::Declare {
             users: self.users.iter().map(|u| u.record(now)).collect(),
             teams: self.teams.iter().map(|t| t.record(now)).collect(),
+            schedules: (self.schedules.iter())
+                .map(|s| crate::oncall::record(s, klaxon_store::Origin::Config, now))
+                .collect(),
         }
     }
 
@@ -513,6 +520,7 @@ impl Config {
         }
         self.check_external_url(&mut errors);
         people::validate(&self.users, &self.teams, &mut errors);
+        people::validate_schedules(&self.users, &self.schedules, &mut errors);
         self.notify.validate(&mut errors);
         if let Err(e) = self.notifier() {
             errors.extend(e);

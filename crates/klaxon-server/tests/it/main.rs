@@ -21,6 +21,7 @@ mod mute;
 mod noise;
 mod notify;
 mod notify_hardening;
+mod oncall;
 mod openapi;
 mod people;
 mod pipeline;

@@ -491,6 +491,96 @@ async fn real_answers_fit_the_documented_shapes() {
     w.json("PATCH", "/v1/teams/nope", json!({})).await;
     w.json("DELETE", "/v1/teams/db", null.clone()).await;
     w.json("DELETE", "/v1/teams/db", null.clone()).await;
+    // On-call schedules.
+    let layer = json!({"users": ["alice"], "shift": "1d", "handoff": "2026-12-07T09:00:00",
+        "restrict": [{"days": ["mon"], "from": "09:00", "to": "18:00"}]});
+    let (s, v) = w
+        .json(
+            "POST",
+            "/v1/schedules",
+            json!({"name": "db", "time_zone": "Europe/Berlin", "layers": [layer.clone()]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    w.json(
+        "POST",
+        "/v1/schedules",
+        json!({"name": "db", "time_zone": "Europe/Berlin", "layers": [layer.clone()]}),
+    )
+    .await;
+    w.json(
+        "POST",
+        "/v1/schedules",
+        json!({"name": "x", "time_zone": "Nowhere", "layers": []}),
+    )
+    .await;
+    w.json("POST", "/v1/schedules", json!({"name": 1})).await;
+    w.json("GET", "/v1/schedules", null.clone()).await;
+    w.json("GET", "/v1/schedules/db", null.clone()).await;
+    w.json("GET", "/v1/schedules/nope", null.clone()).await;
+    w.json(
+        "PUT",
+        "/v1/schedules/db",
+        json!({"time_zone": "UTC", "layers": [layer.clone()]}),
+    )
+    .await;
+    w.json(
+        "PUT",
+        "/v1/schedules/db",
+        json!({"time_zone": "UTC", "layers": [{"users": ["ghost"], "shift": "1d", "handoff": "2026-12-07T09:00:00"}]}),
+    )
+    .await;
+    w.json("PUT", "/v1/schedules/db", json!({"time_zone": 1}))
+        .await;
+    w.json(
+        "PUT",
+        "/v1/schedules/nope",
+        json!({"time_zone": "UTC", "layers": [layer]}),
+    )
+    .await;
+    let cover = json!({"user": "alice", "start": "2026-12-24T18:00:00+01:00",
+        "end": "2026-12-26T09:00:00+01:00"});
+    let (s, o) = w
+        .json("POST", "/v1/schedules/db/overrides", cover.clone())
+        .await;
+    assert_eq!(s, 201, "{o}");
+    w.json("POST", "/v1/schedules/db/overrides", cover.clone())
+        .await;
+    w.json(
+        "POST",
+        "/v1/schedules/db/overrides",
+        json!({"user": "alice", "start": "soon", "end": "later"}),
+    )
+    .await;
+    w.json("POST", "/v1/schedules/db/overrides", json!([]))
+        .await;
+    w.json("POST", "/v1/schedules/nope/overrides", cover).await;
+    w.json("GET", "/v1/oncall", null.clone()).await;
+    w.json(
+        "GET",
+        "/v1/oncall?schedule=db&at=2026-12-24T00:00:00Z&until=2026-12-28T00:00:00Z",
+        null.clone(),
+    )
+    .await;
+    w.json("GET", "/v1/oncall?schedule=nope", null.clone())
+        .await;
+    w.json("GET", "/v1/oncall?schedule=db&until=tomorrow", null.clone())
+        .await;
+    w.json("GET", "/v1/feeds/schedules/db", null.clone()).await;
+    w.json("GET", "/v1/feeds/schedules/nope", null.clone())
+        .await;
+    w.json("GET", "/v1/feeds/users/alice", null.clone()).await;
+    w.json("GET", "/v1/feeds/users/nobody", null.clone()).await;
+    w.json(
+        "DELETE",
+        &format!("/v1/schedules/db/overrides/{}", o["id"]),
+        null.clone(),
+    )
+    .await;
+    w.json("DELETE", "/v1/schedules/db/overrides/999", null.clone())
+        .await;
+    w.json("DELETE", "/v1/schedules/db", null.clone()).await;
+    w.json("DELETE", "/v1/schedules/db", null.clone()).await;
     w.json("DELETE", "/v1/users/alice", null.clone()).await;
     w.json("DELETE", "/v1/users/alice", null.clone()).await;
     w.json("GET", "/v1/audit?actor=alice&limit=2", null.clone())
@@ -678,6 +768,18 @@ async fn real_answers_fit_the_documented_shapes() {
         .await;
     w.json("POST", "/incidents/topology/reload", null.clone())
         .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/priority"),
+        json!({"priority": "critical"}),
+    )
+    .await;
+    w.json(
+        "POST",
+        &format!("/incidents/{inc}/priority"),
+        json!({"priority": 3}),
+    )
+    .await;
     w.json("POST", "/alerts/correlate", json!({"alerts": []}))
         .await;
     for path in [

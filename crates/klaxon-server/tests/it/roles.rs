@@ -1,8 +1,8 @@
 //! Roles on every route that changes something: the test walks the endpoint table (the
 //! OpenAPI document the router is built from) and, for every method but GET, sends it with a
 //! token of each role. Ingest tokens may only send signals and alerts; viewers may only check
-//! rule sets; responders act on alerts and silences; rule sets, tokens, users and teams are
-//! the admin's. The expected role of each route is written here, apart from the table, by what
+//! rule sets; responders act on alerts and silences and cover on-call shifts (overrides); rule
+//! sets, tokens, users, teams and schedules are the admin's. The expected role of each route is written here, apart from the table, by what
 //! the route does: a new route that changes something and is not classified below fails, and so
 //! does one whose `Access` in the table lets the wrong roles through.
 
@@ -24,6 +24,7 @@ fn expected(method: &str, path: &str) -> Option<Role> {
     let check = method == "POST" && path.ends_with("/check");
     let respond = path.starts_with("/alerts/")
         || (path.starts_with("/incidents/") && path != "/incidents/topology/reload")
+        || (path.starts_with("/v1/schedules/") && path.contains("/overrides"))
         || path == "/api/v2/silences"
         || path.starts_with("/api/v2/silence/");
     let admin = path == "/incidents/topology/reload"
@@ -33,6 +34,7 @@ fn expected(method: &str, path: &str) -> Option<Role> {
             "/v1/tokens",
             "/v1/users",
             "/v1/teams",
+            "/v1/schedules",
         ]
         .iter()
         .any(|p| path == *p || path.starts_with(&format!("{p}/")));
@@ -143,6 +145,11 @@ fn the_classification_says_what_a_person_would() {
         expected("DELETE", "/api/v2/silence/{id}"),
         Some(Role::Responder)
     );
+    assert_eq!(
+        expected("POST", "/v1/schedules/{name}/overrides"),
+        Some(Role::Responder)
+    );
+    assert_eq!(expected("PUT", "/v1/schedules/{name}"), Some(Role::Admin));
     assert_eq!(expected("PATCH", "/v1/users/{name}"), Some(Role::Admin));
     assert_eq!(
         expected("POST", "/v1/rulesets/{name}/{version}/activate"),

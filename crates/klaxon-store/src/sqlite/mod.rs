@@ -25,11 +25,13 @@ mod error;
 mod escalation;
 mod history;
 mod incident;
+mod origin;
 mod outbox;
 mod people;
 mod read;
 mod report;
 mod row;
+mod schedule;
 mod schema;
 mod write;
 mod writer;
@@ -49,9 +51,9 @@ use crate::{
     AlertChange, AlertDetail, AlertIndex, AlertQuery, AuditEntry, AuditQuery, AuditRecord, Claim,
     Delivery, DeliveryCount, HistoryQuery, IncidentDetail, IncidentQuery, IncidentRecord, Member,
     NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified,
-    OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, SessionRecord, Store,
-    StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts, TelemetryRow, TimelineEntry,
-    TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
+    OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, ScheduleRecord,
+    SessionRecord, Store, StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts,
+    TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
 };
 
 /// Read-only connections in the pool (reads run at most this many at once).
@@ -428,6 +430,15 @@ impl Store for SqliteStore {
 
     async fn list_teams(&self) -> Result<Vec<TeamRecord>> {
         self.read(people::list_teams).await
+    }
+
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| schedule::get_schedule(c, &name)).await
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>> {
+        self.read(schedule::list_schedules).await
     }
 
     async fn append_audit(&self, rows: Vec<AuditEntry>) -> Result<()> {

@@ -16,6 +16,7 @@ mod crash;
 mod escalation;
 mod holds;
 mod incidents;
+mod oncall;
 mod prometheus;
 mod remote;
 mod rules_check;

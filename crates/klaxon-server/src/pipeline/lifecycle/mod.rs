@@ -173,6 +173,8 @@ pub(crate) enum IncidentAct {
         alerts: Vec<i64>,
         title: Option<String>,
     },
+    /// Sets its priority by hand (`None`: it follows its open alerts again).
+    Priority(Option<String>),
     /// Moves some of its alerts into incident `to` (answers `to`).
     Move {
         alerts: Vec<i64>,
@@ -691,6 +693,7 @@ impl<S: Store + Clone> Manager<S> {
             IncidentAct::Acknowledge => Some((Act::Acknowledge, "incident acknowledged")),
             IncidentAct::Resolve => Some((Act::Resolve, "incident resolved")),
             IncidentAct::Note(_)
+            | IncidentAct::Priority(_)
             | IncidentAct::Merge { .. }
             | IncidentAct::Split { .. }
             | IncidentAct::Move { .. }
@@ -728,6 +731,7 @@ impl<S: Store + Clone> Manager<S> {
                     }
                 }
             }
+            IncidentAct::Priority(p) => self.desk.set_priority(id, p, actor, now),
             IncidentAct::Merge { into } => {
                 if into == id {
                     return Err(IncidentRefusal::Conflict(

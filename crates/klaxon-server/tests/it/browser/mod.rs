@@ -10,6 +10,7 @@
 pub(crate) mod driver;
 mod incidents;
 mod pages;
+mod people;
 
 use std::time::{Duration, Instant};
 
@@ -119,6 +120,27 @@ async fn live_alert_appears_and_an_acknowledgement_reaches_the_api_and_another_p
         t0.elapsed()
     );
     b.screenshot("detail").await;
+
+    // A note typed on the alert's page reaches the API, and the box is emptied for the next.
+    b.type_into("main textarea", "restarted the checkout pods")
+        .await;
+    b.js(
+        "[...document.querySelectorAll('main button')].find(b => b.textContent === 'Add note').click()",
+        json!([]),
+    )
+    .await;
+    let v = r
+        .until(&format!("/alerts/{id}"), |v| {
+            v["notes"].as_array().is_some_and(|n| !n.is_empty())
+        })
+        .await;
+    assert_eq!(v["notes"][0]["text"], "restarted the checkout pods", "{v}");
+    b.until(
+        "the emptied note box",
+        "return document.querySelector('main textarea').value === ''",
+        Duration::from_secs(5),
+    )
+    .await;
     r.stop().await;
 }
 
