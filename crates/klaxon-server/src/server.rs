@@ -196,6 +196,7 @@ impl<S: Store + Clone> Server<S> {
                     .iter()
                     .map(|t| (t.name.clone(), t.members.clone()))
                     .collect(),
+                oncall: Arc::clone(&oncall),
             },
         )
         .await

@@ -121,7 +121,8 @@ fn sla_table(at: &str, c: &SlaConfig, errors: &mut Vec<String>) -> HashMap<Sever
 }
 
 impl Config {
-    /// The users an escalation policy can page (named, or members of a named team), each as a
+    /// The users an escalation policy can page (named, members of a named team, or in the
+    /// rotation or overrides of a named schedule), each as a
     /// receiver `user:NAME` with one channel per contact, with the place of the user
     /// (`users[0] (alice)`); and the problems of their contacts.
     pub(crate) fn paged_users(
@@ -142,6 +143,11 @@ impl Config {
                     Ok(Target::Team(team)) => {
                         for t in self.teams.iter().filter(|x| x.name == team) {
                             named.extend(t.members.iter().cloned());
+                        }
+                    }
+                    Ok(Target::Schedule(s)) => {
+                        for s in self.schedules.iter().filter(|x| x.name == s) {
+                            named.extend(crate::oncall::users_of(s));
                         }
                     }
                     _ => {}
@@ -205,10 +211,7 @@ impl Config {
                     (self.receivers.iter().any(|r| &r.name == n), "[[receivers]]")
                 }
                 Target::Schedule(n) => {
-                    return Err(format!(
-                        "schedule {n:?}: schedules are not available in this version of klaxon; \
-                         name users, teams or receivers"
-                    ))
+                    (self.schedules.iter().any(|s| &s.name == n), "[[schedules]]")
                 }
             };
             if known {
@@ -354,7 +357,7 @@ high = {{ resolve = \"soon\" }}
             "escalation_policies[0]: policy \"critical\": levels[0].notify[0]: user:carol: no user named \"carol\" is declared under [[users]]",
             "levels[0].notify[1]: team:web: no team named \"web\" is declared under [[teams]]",
             "levels[0].notify[2]: receiver:pager: no receiver named \"pager\" is declared under [[receivers]]",
-            "levels[0].notify[3]: schedule \"db-primary\": schedules are not available in this version of klaxon",
+            "levels[0].notify[3]: schedule:db-primary: no schedule named \"db-primary\" is declared under [[schedules]]",
             "route.escalation_policy: no escalation policy named \"nope\" is declared under [[escalation_policies]]",
             "sla.urgent: not a severity; use critical, high, medium, low or info",
             "sla.high.resolve: \"soon\" is not a duration",

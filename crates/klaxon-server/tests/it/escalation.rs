@@ -26,6 +26,9 @@ escalation_policy = "expiring"
 [[route.routes]]
 matchers = ['speed="delayed"']
 escalation_policy = "delayed"
+[[route.routes]]
+matchers = ['via="schedule"']
+escalation_policy = "on-call"
 
 [[receivers]]
 name = "ops"
@@ -44,6 +47,10 @@ contacts = [{ kind = "webhook", url = "http://ADDR/bob" }]
 [[users]]
 name = "carol"
 contacts = [{ kind = "webhook", url = "http://ADDR/carol" }]
+
+[[users]]
+name = "dave"
+contacts = [{ kind = "webhook", url = "http://ADDR/dave" }]
 
 [[teams]]
 name = "db"
@@ -80,6 +87,19 @@ name = "delayed"
 wait = "2s"
 notify = ["user:alice"]
 
+[[escalation_policies]]
+name = "on-call"
+[[escalation_policies.levels]]
+notify = ["schedule:primary"]
+
+[[schedules]]
+name = "primary"
+time_zone = "UTC"
+[[schedules.layers]]
+users = ["dave"]
+shift = "1w"
+handoff = "2026-01-05T09:00:00"
+
 [sla]
 high = { acknowledge = "1s" }
 "#;
@@ -90,6 +110,7 @@ fn configure(c: &mut Config, addr: &str) {
     c.receivers = part.receivers;
     c.users = part.users;
     c.teams = part.teams;
+    c.schedules = part.schedules;
     c.escalation_policies = part.escalation_policies;
     c.sla = part.sla;
     c.collector.enabled = false;
@@ -358,5 +379,26 @@ async fn an_acknowledgement_that_times_out_pages_the_first_level_again_until_ack
     assert!(!pages(&got, "/alice", "After").is_empty(), "{got:#?}");
     assert_eq!(pages(&got, "/alice", "Stuck").len(), 2, "{got:#?}");
     assert!(pages(&got, "/bob", "Stuck").is_empty(), "{got:#?}");
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_target_pages_whoever_is_on_call() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("escalation-schedule");
+    let addr = addr.to_string();
+    let r = start(&dir, |c| configure(c, &addr)).await;
+    let (s, v) = r.admin("GET", "/v1/oncall?schedule=primary", "").await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v.to_string().contains("dave"), "dave is on call: {v}");
+    fire(&r, "Paged", json!({"severity": "low", "via": "schedule"})).await;
+    // Dave is named by no policy and in no team: only the schedule makes him a paged user.
+    let page = until_paged(&rx, "/dave", "Paged").await;
+    assert_eq!(
+        page.body["escalation"]["target"], "schedule:primary",
+        "{}",
+        page.body
+    );
+    assert_eq!(page.body["escalation"]["member"], "dave", "{}", page.body);
     r.stop().await;
 }

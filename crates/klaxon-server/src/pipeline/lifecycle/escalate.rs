@@ -21,6 +21,7 @@ use klaxon_store::{
 };
 
 use crate::config::{Escalations, Sla};
+use crate::oncall::OnCall;
 
 /// Escalations and SLA timers that come due handled in one batch at most; the rest go into
 /// the next batch at once (a restart after a long stop does not make one huge commit).
@@ -83,6 +84,8 @@ pub(crate) struct Pager {
     policies: HashMap<String, Arc<Policy>>,
     sla: Sla,
     notifier: Arc<Notifier>,
+    /// Who is on call, for `schedule:` targets.
+    oncall: Arc<OnCall>,
     teams: HashMap<String, Vec<String>>,
     /// Alerts that start escalating once they are active and nothing mutes them.
     waiting: HashMap<i64, Arc<AlertRecord>>,
@@ -108,11 +111,13 @@ impl Pager {
         escalations: Escalations,
         notifier: Arc<Notifier>,
         teams: HashMap<String, Vec<String>>,
+        oncall: Arc<OnCall>,
     ) -> Pager {
         Pager {
             policies: escalations.policies,
             sla: escalations.sla,
             notifier,
+            oncall,
             teams,
             waiting: HashMap::new(),
             live: HashMap::new(),
@@ -532,7 +537,7 @@ impl Pager {
         let group_key = format!("escalation:{subject}");
         let mut rows = Vec::new();
         for target in &level.notify {
-            let receivers: Vec<(String, Option<&str>)> = match target {
+            let receivers: Vec<(String, Option<String>)> = match target {
                 Target::Receiver(r) => vec![(r.clone(), None)],
                 Target::User(u) => vec![(format!("user:{u}"), None)],
                 Target::Team(t) => self
@@ -541,15 +546,24 @@ impl Pager {
                     .map(|members| {
                         members
                             .iter()
-                            .map(|m| (format!("user:{m}"), Some(m.as_str())))
+                            .map(|m| (format!("user:{m}"), Some(m.clone())))
                             .collect()
                     })
                     .unwrap_or_default(),
-                // Refused at load: schedules are not available.
-                Target::Schedule(_) => Vec::new(),
+                // Whoever is on call when the level came due.
+                Target::Schedule(s) => match self.oncall.on_call(s, page.at) {
+                    Some(u) => vec![(format!("user:{u}"), Some(u))],
+                    None => {
+                        tracing::warn!(schedule = %s, policy = %l.policy.name, level = page.level + 1, "nobody is on call: the schedule's part of the page reaches nobody");
+                        Vec::new()
+                    }
+                },
             };
             for (receiver, member) in receivers {
                 let Some(r) = self.notifier.receiver(&receiver) else {
+                    // A user of the API (an override through the API may name one): no
+                    // contacts the configuration knows.
+                    tracing::warn!(%receiver, "a paged user has no contacts in the configuration; not paged");
                     continue;
                 };
                 let target_text = target.to_string();
@@ -567,7 +581,10 @@ impl Pager {
                         page.level + 1,
                         l.policy.name,
                         target_text,
-                        member.map(|m| format!(" ({m})")).unwrap_or_default(),
+                        member
+                            .as_deref()
+                            .map(|m| format!(" ({m})"))
+                            .unwrap_or_default(),
                         reason
                     )),
                     escalation: Some(EscalationPage {
@@ -575,7 +592,7 @@ impl Pager {
                         level: page.level + 1,
                         round: page.round + 1,
                         target: target_text.clone(),
-                        member: member.map(str::to_owned),
+                        member: member.clone(),
                         reason: reason.clone(),
                         incident: l.incident,
                     }),
@@ -799,6 +816,7 @@ notify = ["receiver:ops"]
             c.escalations().unwrap(),
             Arc::new(c.notifier().unwrap()),
             HashMap::new(),
+            Arc::new(OnCall::default()),
         )
     }
 

@@ -210,6 +210,8 @@ pub(crate) struct Paging {
     pub escalations: crate::config::Escalations,
     pub notifier: Arc<klaxon_notify::Notifier>,
     pub teams: HashMap<String, Vec<String>>,
+    /// Who is on call, for `schedule:NAME` targets.
+    pub oncall: Arc<crate::oncall::OnCall>,
 }
 
 enum Reply {
@@ -316,7 +318,12 @@ impl<S: Store + Clone> Manager<S> {
         paging: Paging,
     ) -> Result<Manager<S>, StoreError> {
         let mut desk = Desk::new(correlator);
-        let mut pager = Pager::new(paging.escalations, paging.notifier, paging.teams);
+        let mut pager = Pager::new(
+            paging.escalations,
+            paging.notifier,
+            paging.teams,
+            paging.oncall,
+        );
         {
             // Without a policy or an SLA target the open alerts are not needed: escalations
             // stored before end here.
