@@ -135,7 +135,7 @@ impl Conv<'_> {
                         self.note(
                             v,
                             "templates",
-                            "Go template files are not converted: klaxon's channels use their own templates (minijinja, docs/notify.md); the defaults apply",
+                            "Go template files are not converted: klaxon's channels use their own templates (minijinja, docs/notifications.md); the defaults apply",
                         );
                     }
                 }
@@ -883,7 +883,7 @@ impl Conv<'_> {
     /// klaxon's templates); else a note, and the channel's default.
     fn literal(&mut self, v: &str, node: &Node, path: &str) -> Option<String> {
         if v.contains("{{") || v.contains("{%") || v.contains("{#") {
-            self.note(node, path, "a Go template: not converted (klaxon's templates are minijinja, docs/notify.md); the channel's default applies");
+            self.note(node, path, "a Go template: not converted (klaxon's templates are minijinja, docs/notifications.md); the channel's default applies");
             None
         } else {
             Some(v.to_owned())
