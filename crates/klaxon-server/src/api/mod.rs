@@ -1190,7 +1190,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             post(alertmanager::v1_gone),
         )
         .doc(
-            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+            Doc::new().no_body().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
         ),
         ep(
             "GET",
@@ -1212,7 +1212,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             post(alertmanager::v1_gone),
         )
         .doc(
-            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+            Doc::new().no_body().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
         ),
         ep(
             "GET",
