@@ -335,6 +335,26 @@ async fn amtool_reads_receivers_routes_and_silences() {
         ok && out.contains(id.trim()) && out.contains("team=\"web\"") && out.contains("amtool"),
         "{text}"
     );
+    // Every field of Alertmanager's `gettableSilence`, as amtool decodes it.
+    let (ok, out, text) = amtool.run(&["silence", "query", "-o", "json"]).await;
+    assert!(ok, "{text}");
+    let silences: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let s = &silences[0];
+    for key in [
+        "id",
+        "updatedAt",
+        "comment",
+        "createdBy",
+        "startsAt",
+        "endsAt",
+    ] {
+        assert!(s[key].is_string(), "{key} in {s}");
+    }
+    assert_eq!(s["status"]["state"], "active", "{s}");
+    assert_eq!(
+        s["matchers"],
+        json!([{"name": "team", "value": "web", "isRegex": false, "isEqual": true}])
+    );
     let (ok, out, text) = amtool.run(&["alert", "query", "--silenced"]).await;
     assert!(
         ok && out.contains("Cpu") && !out.contains("critical  team=\"db\""),
