@@ -84,7 +84,6 @@ pub(crate) fn parse_params(raw: &str) -> Result<ListParams, String> {
             _ => return Err(format!("{k}: `{v}` is not a boolean")),
         };
     }
-    let _ = p.muted;
     Ok(p)
 }
 
@@ -101,6 +100,8 @@ struct AmStatus {
     state: &'static str,
     silenced_by: Vec<String>,
     inhibited_by: Vec<String>,
+    /// Time intervals that mute it: none in klaxon (its maintenance windows suppress).
+    muted_by: Vec<String>,
 }
 
 /// `GET /api/v2/alerts`: klaxon's open alerts as Alertmanager's `gettableAlerts`, sorted by
@@ -238,7 +239,8 @@ async fn collect<S: Store + Clone>(
                     "unprocessed" => p.unprocessed,
                     _ => true,
                 } && (p.silenced || status.silenced_by.is_empty())
-                    && (p.inhibited || status.inhibited_by.is_empty());
+                    && (p.inhibited || status.inhibited_by.is_empty())
+                    && (p.muted || status.muted_by.is_empty());
                 if !keep {
                     return None;
                 }
@@ -318,11 +320,13 @@ fn am_status(
                 None => vec![format!("klaxon-suppression-{}", a.id)],
             },
             inhibited_by,
+            muted_by: Vec::new(),
         },
         AlertState::Pending => AmStatus {
             state: "unprocessed",
             silenced_by: Vec::new(),
             inhibited_by: Vec::new(),
+            muted_by: Vec::new(),
         },
         _ => AmStatus {
             state: if inhibited_by.is_empty() {
@@ -332,6 +336,7 @@ fn am_status(
             },
             silenced_by: Vec::new(),
             inhibited_by,
+            muted_by: Vec::new(),
         },
     }
 }
@@ -393,7 +398,7 @@ fn gettable(
             "state": status.state,
             "silencedBy": status.silenced_by,
             "inhibitedBy": status.inhibited_by,
-            "mutedBy": [],
+            "mutedBy": status.muted_by,
         },
     });
     if let Some(u) = a.generator_url.as_deref().filter(|u| !u.is_empty()) {
