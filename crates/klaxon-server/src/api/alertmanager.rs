@@ -425,7 +425,7 @@ pub(crate) async fn status<S: Store + Clone>(
 
 /// What Alertmanager 0.27 and later answer on every path of the API v1 they removed (which
 /// Prometheus 2.x still uses with `api_version: v1`), word for word.
-const V1_GONE: &str = "The Alertmanager v1 API was deprecated in version 0.16.0 and is removed as of version 0.28.0 - please use the equivalent route in the v2 API";
+const V1_GONE: &str = "The Alertmanager v1 API was deprecated in version 0.16.0 and is removed as of version 0.27.0 - please use the equivalent route in the v2 API";
 
 /// `/api/v1/...`: 410 Gone with Alertmanager's JSON body, as Alertmanager 0.27+ answers.
 pub(crate) async fn v1_gone() -> Response {
