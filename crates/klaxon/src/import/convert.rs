@@ -1161,6 +1161,42 @@ mod tests {
         );
     }
 
+    /// Every fixture with one line left out, and cut after each line: whatever the conversion
+    /// makes of a damaged file, it does not panic and what it prints reads back as TOML.
+    #[test]
+    fn damaged_fixtures_never_panic_and_always_print_toml() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files: Vec<std::path::PathBuf> =
+            std::fs::read_dir(root.join("third_party/alertmanager/config"))
+                .expect("fixtures")
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+        files.push(root.join("crates/klaxon/tests/data/alertmanager-routing.yml"));
+        let mut converted = 0;
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("read");
+            let lines: Vec<&str> = text.lines().collect();
+            for k in 0..lines.len() {
+                let without: Vec<&str> = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != k)
+                    .map(|(_, l)| *l)
+                    .collect();
+                for variant in [without.join("\n"), lines[..=k].join("\n")] {
+                    if let Ok((toml, _)) = convert(&variant) {
+                        toml::from_str::<toml::Table>(&toml).unwrap_or_else(|e| {
+                            panic!("{}: line {k}: {e}\n{variant}\n---\n{toml}", f.display())
+                        });
+                        converted += 1;
+                    }
+                }
+            }
+        }
+        assert!(converted > 500, "{converted}");
+    }
+
     #[test]
     fn an_active_interval_becomes_the_windows_outside_it() {
         let s = Spec {

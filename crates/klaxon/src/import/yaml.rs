@@ -122,7 +122,19 @@ impl Builder {
             Some(open) => match &mut open.node.value {
                 Value::List(items) => items.push(node),
                 Value::Map(entries) => match open.key.take() {
-                    None => open.key = Some(node),
+                    None => {
+                        // As Alertmanager's strict reading: a key twice in one map is an error.
+                        if let Some(text) = node.text() {
+                            if entries.iter().any(|(k, _)| k.text() == Some(text)) {
+                                self.error.get_or_insert(YamlError {
+                                    line: node.line,
+                                    column: 1,
+                                    message: format!("key `{text}` appears twice in one map"),
+                                });
+                            }
+                        }
+                        open.key = Some(node);
+                    }
                     Some(k) => entries.push((k, node)),
                 },
                 Value::Text { .. } => {}
@@ -218,5 +230,10 @@ mod tests {
         assert!(e.message.contains("nested deeper than 128"), "{e:?}");
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(parse(&ok).is_ok());
+        let e = parse("a: 1\nb: 2\na: 3\n").expect_err("a key twice");
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (3, "key `a` appears twice in one map")
+        );
     }
 }
