@@ -183,7 +183,9 @@ impl Conv<'_> {
                 },
                 ("smtp_from", Some(t)) => smtp.set("from", TVal::Str(t)),
                 ("smtp_smarthost", Some(t)) => {
+                    // Port 465 is implicit TLS in Alertmanager, whatever smtp_require_tls says.
                     if t.ends_with(":465") {
+                        smtp.keys.retain(|(k, _)| k != "tls");
                         smtp.set("tls", TVal::Str("tls".into()));
                     }
                     smtp.set("smarthost", TVal::Str(t));
@@ -1195,6 +1197,18 @@ mod tests {
             }
         }
         assert!(converted > 500, "{converted}");
+    }
+
+    #[test]
+    fn implicit_tls_wins_whatever_the_order_of_the_keys() {
+        for text in [
+            "global:\n  smtp_require_tls: false\n  smtp_smarthost: m:465\nroute:\n  receiver: a\nreceivers:\n- name: a\n",
+            "global:\n  smtp_smarthost: m:465\n  smtp_require_tls: false\nroute:\n  receiver: a\nreceivers:\n- name: a\n",
+        ] {
+            let (toml, _) = convert(text).expect("converts");
+            let t: toml::Table = toml::from_str(&toml).expect(&toml);
+            assert_eq!(t["smtp"]["tls"].as_str(), Some("tls"), "{toml}");
+        }
     }
 
     #[test]
