@@ -28,6 +28,7 @@ pub(crate) fn convert(text: &str) -> Result<(String, Vec<Note>), yaml::YamlError
         notes: Vec::new(),
         tables: Vec::new(),
         intervals: BTreeMap::new(),
+        used: std::collections::BTreeSet::new(),
         windows: Vec::new(),
         global: Global::default(),
     };
@@ -56,6 +57,8 @@ struct Conv<'a> {
     tables: Vec<Table>,
     /// `time_intervals` (and the older `mute_time_intervals`) by name.
     intervals: BTreeMap<String, (Node, String)>,
+    /// The names of the intervals routes refer to.
+    used: std::collections::BTreeSet<String>,
     /// `[[maintenance]]` tables made from routes' time intervals.
     windows: Vec<Table>,
     global: Global,
@@ -156,6 +159,7 @@ impl Conv<'_> {
         // Intervals no route refers to.
         let unused: Vec<(String, Node, String)> = std::mem::take(&mut self.intervals)
             .into_iter()
+            .filter(|(name, _)| !self.used.contains(name))
             .map(|(name, (node, path))| (name, node, path))
             .collect();
         for (name, node, path) in unused {
@@ -433,7 +437,7 @@ impl Conv<'_> {
                 continue;
             };
             // Used: not reported as unused later.
-            self.intervals.remove(name);
+            self.used.insert(name.clone());
             let list = node
                 .entries()
                 .and_then(|m| m.iter().find(|(k, _)| k.text() == Some("time_intervals")))
@@ -455,8 +459,9 @@ impl Conv<'_> {
             // Muted outside the interval: convertible for one interval of at most one time range.
             match specs.as_slice() {
                 [(name, s)] if s.ranges.len() <= 1 => {
-                    for (k, w) in complement(s).into_iter().enumerate() {
-                        made.push(window(&format!("{name}-outside-{k}"), &matchers, &w));
+                    for w in complement(s) {
+                        let n = self.window_name(&format!("{name}-outside"), &made);
+                        made.push(window(&n, &matchers, &w));
                     }
                 }
                 [] => {}
@@ -471,8 +476,9 @@ impl Conv<'_> {
             }
         } else {
             for (name, s) in &specs {
-                for (k, w) in s.windows().into_iter().enumerate() {
-                    made.push(window(&format!("{name}-{k}"), &matchers, &w));
+                for w in s.windows() {
+                    let n = self.window_name(name, &made);
+                    made.push(window(&n, &matchers, &w));
                 }
             }
         }
@@ -499,6 +505,22 @@ impl Conv<'_> {
             names.join(", ")
         ));
         self.windows.extend(made);
+    }
+
+    /// `<base>-<n>`, the first `n` no window made so far has: two routes that mute by the same
+    /// interval make windows of their own, and window names are unique.
+    fn window_name(&self, base: &str, made: &[Table]) -> String {
+        let taken = |n: &str| {
+            self.windows.iter().chain(made).any(|t| {
+                t.keys
+                    .iter()
+                    .any(|(k, v)| k == "name" && *v == TVal::Str(n.to_owned()))
+            })
+        };
+        (0..)
+            .map(|i| format!("{base}-{i}"))
+            .find(|n| !taken(n))
+            .unwrap_or_else(|| base.to_owned())
     }
 
     /// One of a time interval's specs, as weekly windows; `None` after a note when it uses what
@@ -1197,6 +1219,29 @@ mod tests {
             }
         }
         assert!(converted > 500, "{converted}");
+    }
+
+    #[test]
+    fn two_routes_muted_by_one_interval_make_windows_of_their_own() {
+        let (toml, notes) = convert(
+            "route:\n  receiver: a\n  routes:\n  - matchers: [x=\"1\"]\n    mute_time_intervals: [n]\n  - matchers: [x=\"2\"]\n    mute_time_intervals: [n]\n\
+             time_intervals:\n- name: n\n  time_intervals:\n  - weekdays: [saturday]\nreceivers:\n- name: a\n",
+        )
+        .expect("converts");
+        let t: toml::Table = toml::from_str(&toml).expect(&toml);
+        let names: Vec<&str> = t["maintenance"]
+            .as_array()
+            .expect("windows")
+            .iter()
+            .filter_map(|w| w["name"].as_str())
+            .collect();
+        assert_eq!(names, ["n-0", "n-1"]);
+        assert!(
+            notes
+                .iter()
+                .all(|n| !n.message.contains("no time interval")),
+            "{notes:?}"
+        );
     }
 
     #[test]
