@@ -207,14 +207,19 @@ async fn collect<S: Store + Clone>(
             break;
         }
     }
-    // The fingerprints of the alerts that inhibit others; a source the query left out is read.
-    let mut fingerprints: HashMap<i64, String> = alerts
-        .iter()
-        .map(|a| (a.id, a.fingerprint.clone()))
-        .collect();
-    let missing: Vec<i64> = muted
+    // The fingerprints of the alerts that inhibit others (usually none); a source the query
+    // left out is read.
+    let sources: std::collections::HashSet<i64> = muted
         .values()
         .filter_map(|m| m.inhibited.as_ref().map(|i| i.source))
+        .collect();
+    let mut fingerprints: HashMap<i64, String> = alerts
+        .iter()
+        .filter(|a| sources.contains(&a.id))
+        .map(|a| (a.id, a.fingerprint.clone()))
+        .collect();
+    let missing: Vec<i64> = sources
+        .into_iter()
         .filter(|id| !fingerprints.contains_key(id))
         .collect();
     for id in missing {
@@ -244,18 +249,26 @@ async fn collect<S: Store + Clone>(
                 if !keep {
                     return None;
                 }
-                let view = crate::pipeline::notify::view(a);
-                let mut groups: Vec<(String, String, BTreeMap<String, String>)> = notifier
-                    .targets(&view)
-                    .iter()
-                    .map(|t| {
-                        let (key, g) = t.group_key(&view.labels);
-                        (t.receiver.to_string(), key, g)
-                    })
-                    .collect();
+                // (receiver, group key, group labels); group keys only for groups.
+                let mut groups: Vec<(String, String, BTreeMap<String, String>)> = Vec::new();
+                if notifier.enabled() {
+                    let routed = crate::pipeline::notify::routing_labels(a);
+                    let named = crate::pipeline::notify::named_receivers(a);
+                    for t in notifier.targets_of(&routed, &named) {
+                        let (key, g) = match filter {
+                            Filter::Groups => t.group_key(&routed),
+                            Filter::Alerts => (String::new(), BTreeMap::new()),
+                        };
+                        groups.push((t.receiver.to_string(), key, g));
+                    }
+                }
                 if groups.is_empty() {
                     let r = receiver_of(a).to_owned();
-                    groups.push((r.clone(), format!("{{}}/{r}:{{}}"), BTreeMap::new()));
+                    let key = match filter {
+                        Filter::Groups => format!("{{}}/{r}:{{}}"),
+                        Filter::Alerts => String::new(),
+                    };
+                    groups.push((r, key, BTreeMap::new()));
                 }
                 let mut receivers: Vec<String> = Vec::new();
                 for (r, _, _) in &groups {
