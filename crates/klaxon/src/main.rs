@@ -4,6 +4,7 @@
 mod bench;
 mod client;
 mod correlate;
+mod import;
 mod oncall;
 mod people;
 mod print;
@@ -64,6 +65,11 @@ enum Command {
     Correlate(correlate::Args),
     /// Run the klaxon server.
     Serve(klaxon_server::ServeArgs),
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Drive a running server's signal ingest with load and report throughput and latency.
     ///
     /// Needs an admin token: it first stores and activates its own rule set in group `bench`.
@@ -82,6 +88,14 @@ enum RulesCommand {
     Activate(remote::ActivateArgs),
     /// List the rule sets stored on a running server, with what is active per group.
     List(remote::ListArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Convert an Alertmanager configuration (alertmanager.yml) into klaxon's and print it
+    /// (TOML); every construct not converted, or converted only approximately, is listed on
+    /// standard error with its place.
+    ImportAlertmanager(import::Args),
 }
 
 #[derive(Subcommand, Debug)]
@@ -175,6 +189,9 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Correlate(args) => correlate::run(&args),
+        Command::Config {
+            command: ConfigCommand::ImportAlertmanager(args),
+        } => import::run(&args),
         Command::Serve(args) => klaxon_server::serve(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -2,6 +2,8 @@
 //! own; `app` builds the router and the OpenAPI document from both).
 
 pub(crate) mod alertmanager;
+pub(crate) mod alertmanager_config;
+pub(crate) mod alertmanager_read;
 pub(crate) mod alertmanager_schema;
 pub(crate) mod alerts;
 pub(crate) mod audit;
@@ -1304,17 +1306,37 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Token(Read),
             SMALL,
             "Alertmanager API v2: open alerts with Alertmanager's filters",
-            get(alertmanager::get_alerts::<S>),
+            get(alertmanager_read::get_alerts::<S>),
         )
         .doc(
             Doc::new()
                 .param("active", Shape::boolean(), "list active and acknowledged alerts (default true)")
                 .param("silenced", Shape::boolean(), "list suppressed alerts (default true)")
-                .param("inhibited", Shape::boolean(), "leaves out nothing: klaxon has no inhibited alerts here")
+                .param("inhibited", Shape::boolean(), "list alerts an inhibition rule holds everywhere (default true)")
                 .param("unprocessed", Shape::boolean(), "list pending alerts (default true)")
                 .param("filter", Shape::array(Shape::string()), "label matchers, all of which must hold")
                 .param("receiver", Shape::string(), "a regular expression on the receiver")
                 .ok(am::gettable_alerts_shape())
+                .reply(400, "a parameter that does not parse: a JSON string", JSON, am::bad_request_shape())
+                .errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/api/v2/alerts/groups",
+            Token(Read),
+            SMALL,
+            "Alertmanager API v2: open alerts in the groups the routing tree forms, with their receiver",
+            get(alertmanager_read::get_groups::<S>),
+        )
+        .doc(
+            Doc::new()
+                .param("active", Shape::boolean(), "list active and acknowledged alerts (default true)")
+                .param("silenced", Shape::boolean(), "list suppressed alerts (default true)")
+                .param("inhibited", Shape::boolean(), "list alerts an inhibition rule holds everywhere (default true)")
+                .param("muted", Shape::boolean(), "leaves out nothing: no alert is muted by a time interval here")
+                .param("filter", Shape::array(Shape::string()), "label matchers, all of which must hold")
+                .param("receiver", Shape::string(), "a regular expression on the group's receiver")
+                .ok(am::alert_groups_shape())
                 .reply(400, "a parameter that does not parse: a JSON string", JSON, am::bad_request_shape())
                 .errors(&[503]),
         ),
@@ -1397,6 +1419,94 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         )
         .doc(
             Doc::new().ok(am::receivers_shape()).errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/api/v1/alerts",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "POST",
+            "/api/v1/alerts",
+            Public,
+            ALERT_BATCH,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            post(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().no_body().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "GET",
+            "/api/v1/silences",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "POST",
+            "/api/v1/silences",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            post(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().no_body().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "GET",
+            "/api/v1/silence/{id}",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().path("id", Shape::string(), "any").reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "DELETE",
+            "/api/v1/silence/{id}",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            delete(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().path("id", Shape::string(), "any").reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "GET",
+            "/api/v1/status",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "GET",
+            "/api/v1/receivers",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
         ),
     ]
 }

@@ -1,5 +1,6 @@
 //! The binary's integration tests, one test binary: the command line (`cli`, and
-//! `rules_check` for what `klaxon rules check` tells of a file), `klaxon rules`
+//! `rules_check` for what `klaxon rules check` tells of a file, `import_alertmanager` for
+//! `klaxon config import-alertmanager`), `klaxon rules`
 //! against a running server (`remote`), kill -9 during a burst of alerts (`crash`) and between
 //! escalation levels (`escalation`), and real
 //! Prometheus as a client (`prometheus`). `harness` starts `klaxon serve` and other programs.
@@ -15,6 +16,7 @@ mod correlate;
 mod crash;
 mod escalation;
 mod holds;
+mod import_alertmanager;
 mod incidents;
 mod oncall;
 mod prometheus;

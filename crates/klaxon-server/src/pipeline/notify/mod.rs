@@ -31,7 +31,7 @@ pub(crate) struct NotifyHandle {
     pub queries: Option<tokio::sync::mpsc::UnboundedSender<dispatch::Query>>,
 }
 
-pub(crate) use super::view::view;
+pub(crate) use super::view::{named_receivers, routing_labels, view};
 
 /// 128 random bits as 32 hex digits: an idempotency key.
 pub(crate) fn random_key() -> String {
