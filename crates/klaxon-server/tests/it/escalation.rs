@@ -1,7 +1,8 @@
 //! Escalation policies through a running server, with a real webhook receiver per person: a
 //! firing alert pages its policy's first level at once and the next after the wait;
-//! acknowledging stops it; an incident is escalated by hand (timeline, audit log) until no
-//! level is left; an alert not acknowledged within its SLA target is a breach, told through
+//! acknowledging stops it (an alert's or its incident's); an acknowledgement that times out
+//! pages again; an incident is escalated by hand (timeline, audit log) until no level is left;
+//! a schedule pages whoever is on call; an alert not acknowledged within its SLA target is a breach, told through
 //! its routes and counted on the SLA dashboard; the escalation statistics count the pages.
 
 use std::time::{Duration, Instant};
@@ -400,5 +401,42 @@ async fn a_schedule_target_pages_whoever_is_on_call() {
         page.body
     );
     assert_eq!(page.body["escalation"]["member"], "dave", "{}", page.body);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledging_an_incident_stops_its_alerts_escalations() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("escalation-incident-ack");
+    let addr = addr.to_string();
+    let r = start(&dir, |c| configure(c, &addr)).await;
+
+    let id = fire(&r, "InIncident", json!({"severity": "critical"})).await;
+    until_paged(&rx, "/alice", "InIncident").await;
+    let (s, inc) = r
+        .admin(
+            "POST",
+            "/incidents/create",
+            &json!({"alerts": [id]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 201, "{inc}");
+    let incident = inc["id"].as_i64().expect("incident id");
+    let (s, v) = r
+        .admin("POST", &format!("/incidents/{incident}/acknowledge"), "")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    // A later alert's second level (2 s after it) comes after the one acknowledged away.
+    fire(&r, "Unowned", json!({"severity": "critical"})).await;
+    let got = rx.until(|g| !pages(g, "/bob", "Unowned").is_empty()).await;
+    assert!(!pages(&got, "/bob", "Unowned").is_empty(), "{got:#?}");
+    assert!(pages(&got, "/bob", "InIncident").is_empty(), "{got:#?}");
+    assert!(pages(&got, "/carol", "InIncident").is_empty(), "{got:#?}");
+    // Escalating by hand sets the acknowledgement aside and pages the next level.
+    let (s, v) = r
+        .admin("POST", &format!("/incidents/{incident}/escalate"), "")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    until_paged(&rx, "/bob", "InIncident").await;
     r.stop().await;
 }
