@@ -2,8 +2,9 @@
 //! firing alert pages its policy's first level at once and the next after the wait;
 //! acknowledging stops it (an alert's or its incident's); an acknowledgement that times out
 //! pages again; an incident is escalated by hand (timeline, audit log) until no level is left;
-//! a schedule pages whoever is on call; an alert not acknowledged within its SLA target is a breach, told through
-//! its routes and counted on the SLA dashboard; the escalation statistics count the pages.
+//! a schedule pages whoever is on call; an alert not acknowledged within its SLA target is a
+//! breach, told through its routes and counted on the SLA dashboard; the escalation
+//! statistics count the pages.
 
 use std::time::{Duration, Instant};
 
