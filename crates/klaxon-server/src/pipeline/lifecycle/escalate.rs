@@ -139,7 +139,6 @@ impl Pager {
         escalations: Vec<EscalationRecord>,
         open: &HashMap<i64, StoredAlert>,
         breached: Vec<(String, String)>,
-        now: i64,
     ) {
         for (subject, what) in breached {
             let what = match what.as_str() {
@@ -194,7 +193,7 @@ impl Pager {
             {
                 self.waiting.insert(a.id, Arc::clone(&rec));
             }
-            self.watch(&rec, now);
+            self.watch(&rec);
         }
     }
 
@@ -247,7 +246,7 @@ impl Pager {
         for c in changes {
             match &c.detail {
                 CoreDetail::Created(rec) => {
-                    self.watch(rec, now);
+                    self.watch(rec);
                     match rec.state {
                         State::Active if c.mute.is_none() => self.start(rec, now),
                         State::Active | State::Pending | State::Suppressed
@@ -637,7 +636,7 @@ impl Pager {
     }
 
     /// Starts the SLA's timers of an open alert (those not told already).
-    fn watch(&mut self, rec: &Arc<AlertRecord>, now: i64) {
+    fn watch(&mut self, rec: &Arc<AlertRecord>) {
         if self.sla.is_empty() || matches!(rec.state, State::Resolved | State::Closed) {
             return;
         }
@@ -661,7 +660,6 @@ impl Pager {
             due.insert(what, (at, ms));
             self.sla_due.insert((at, rec.id, what));
         }
-        let _ = now;
         if !due.is_empty() {
             self.watches.insert(
                 rec.id,

@@ -341,7 +341,6 @@ impl<S: Store + Clone> Manager<S> {
                 store.open_escalations().await?,
                 &open,
                 store.open_sla_breaches().await?,
-                wall_ms(),
             );
         }
         let (max_incident, open_incidents, members) = open_incidents(&store).await?;
