@@ -734,15 +734,18 @@ async fn analytics_charts_and_live_health() {
     let v = b
         .until(
             "the charts",
-            "const bars = document.querySelectorAll('main svg rect[class^=\"fill-\"]').length; const rules = [...document.querySelectorAll('.hbar-label')].map(e => e.textContent); const lines = document.querySelectorAll('main svg path.stroke-accent').length; return bars && rules.length && lines && [bars, rules, document.querySelector('main').innerText.includes('No notifications were sent')]",
+            "const bars = document.querySelectorAll('main svg rect[class^=\"fill-\"]').length; const rules = [...document.querySelectorAll('.hbar-label')].map(e => e.textContent); const lines = document.querySelectorAll('main svg path.stroke-accent').length; return bars && rules.length && lines && [bars, rules]",
             Duration::from_secs(10),
         )
         .await;
     assert_eq!(v[1], json!(["Noisy", "Rare"]), "noisiest rules first: {v}");
-    assert_eq!(
-        v[2], true,
-        "a server that sent no notifications says so: {v}"
-    );
+    // The delivery panel loads on its own: a server that sent no notifications says so.
+    b.until(
+        "the delivery panel of a server that sent nothing",
+        "return document.querySelector('main').innerText.includes('No notifications were sent')",
+        Duration::from_secs(10),
+    )
+    .await;
     b.goto(&format!("http://{}/#/health", r.addr())).await;
     b.until(
         "live health figures",
