@@ -11,6 +11,7 @@ import * as alerts from "./page-alerts.js";
 import * as alert from "./page-alert.js";
 import * as incidents from "./page-incidents.js";
 import * as incident from "./page-incident.js";
+import * as sla from "./page-sla.js";
 import * as silences from "./page-silences.js";
 import * as rules from "./page-rules.js";
 import * as analytics from "./page-analytics.js";
@@ -27,6 +28,7 @@ const PAGES = [
   { path: "silences", title: "Silences", mod: silences },
   { path: "rules", title: "Rules", mod: rules },
   { path: "analytics", title: "Analytics", mod: analytics },
+  { path: "sla", title: "SLA", mod: sla },
   { path: "oncall", title: "On call", mod: oncall },
   { path: "users", title: "Users", mod: users, admin: true },
   { path: "teams", title: "Teams", mod: teams, admin: true },

@@ -70,12 +70,13 @@ export function stackedBars(rows, keys, { height = 220, label = "chart", cls = (
 }
 
 /**
- * Lines: `series` = [{name, cls, points: [[t, v|null], ...]}]; gaps where v is null.
+ * Lines: `series` = [{name, cls, points: [[t, v|null], ...]}]; gaps where v is null. `max`
+ * fixes the top of the scale (a percentage: 100); else it fits the values.
  */
-export function lines(series, { height = 220, label = "chart", fmt = num } = {}) {
+export function lines(series, { height = 220, label = "chart", fmt = num, max: top_ = null } = {}) {
   const top = 10, bottom = height - 22, left = 52;
   const all = series.flatMap((se) => se.points.filter((p) => p[1] !== null && p[1] !== undefined));
-  const max = niceMax(Math.max(0, ...all.map((p) => p[1])));
+  const max = top_ ?? niceMax(Math.max(0, ...all.map((p) => p[1])));
   const ts = series.flatMap((se) => se.points.map((p) => p[0]));
   const t0 = Math.min(...ts), t1 = Math.max(...ts);
   const span = Math.max(t1 - t0, 1);

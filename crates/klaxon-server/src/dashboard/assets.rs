@@ -35,6 +35,7 @@ assets! {
     "page-alert.js" => "text/javascript; charset=utf-8",
     "page-incident.js" => "text/javascript; charset=utf-8",
     "page-incidents.js" => "text/javascript; charset=utf-8",
+    "page-sla.js" => "text/javascript; charset=utf-8",
     "page-silences.js" => "text/javascript; charset=utf-8",
     "page-rules.js" => "text/javascript; charset=utf-8",
     "page-analytics.js" => "text/javascript; charset=utf-8",

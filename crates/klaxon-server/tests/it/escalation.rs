@@ -106,7 +106,7 @@ handoff = "2026-01-05T09:00:00"
 high = { acknowledge = "1s" }
 "#;
 
-fn configure(c: &mut Config, addr: &str) {
+pub(crate) fn configure(c: &mut Config, addr: &str) {
     let part: Config = toml::from_str(&CONFIG.replace("ADDR", addr)).expect("configuration");
     c.route = part.route;
     c.receivers = part.receivers;
@@ -118,7 +118,7 @@ fn configure(c: &mut Config, addr: &str) {
     c.collector.enabled = false;
 }
 
-async fn fire(r: &Running, name: &str, labels: Value) -> i64 {
+pub(crate) async fn fire(r: &Running, name: &str, labels: Value) -> i64 {
     let mut l = json!({"alertname": name});
     if let (Some(l), Some(extra)) = (l.as_object_mut(), labels.as_object()) {
         l.extend(extra.clone());

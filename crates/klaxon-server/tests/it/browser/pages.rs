@@ -190,6 +190,7 @@ fn ready(page: &str) -> String {
         "rules" => "m.querySelectorAll('section tbody tr').length >= 3",
         "analytics" => "m.querySelectorAll('svg').length > 0 && !t.includes('Loading')",
         "health" => "t.includes('Ready')",
+        "sla" => "m.querySelector('[data-loaded]') && t.includes('Escalations')",
         other => panic!("no readiness for {other}"),
     };
     format!("{main} return !m.querySelector('.loading') && ({cond})")
@@ -241,6 +242,7 @@ async fn every_page_reads_well_at_desktop_and_phone_width() {
         "silences/new?m=alertname%3DDiskFull".into(),
         "rules".into(),
         "analytics".into(),
+        "sla".into(),
         "health".into(),
     ];
     b.sign_in(&r, ADMIN).await;
