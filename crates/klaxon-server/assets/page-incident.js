@@ -56,6 +56,10 @@ function entryWords(e) {
       return `alerts ${(d.alerts || []).join(", ")} split off into incident ${d.into}`;
     case "moved":
       return `alerts ${(d.alerts || []).join(", ")} moved to incident ${d.to}`;
+    case "escalated":
+      return `escalated by hand (${Array.isArray(d.pages) ? d.pages.length : d.pages ?? 0} page(s))`;
+    case "notified":
+      return `${d.kind} notification to ${d.receiver} (alerts ${(d.alerts || []).join(", ")})`;
     case "priority":
       return `priority ${d.from} → ${d.to}${d.by_hand ? " (set by hand)" : " (follows its alerts again)"}`;
     default:

@@ -171,7 +171,7 @@ fn entry_shape() -> Shape {
         .req(
             "kind",
             Shape::string().describe(
-                "opened, created, joined, left, state, note, merged, split, moved, priority",
+                "opened, created, joined, left, state, note, merged, split, moved, priority, notified, escalated",
             ),
         )
         .req("detail", Shape::object())

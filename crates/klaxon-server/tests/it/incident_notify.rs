@@ -4,7 +4,7 @@
 //! payload with a link to it.
 #![allow(clippy::unwrap_used)] // tests
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::harness::receiver::{receiver, Got};
 use crate::harness::{self, configure_notify, data_dir, start};
@@ -82,6 +82,27 @@ async fn a_route_grouped_by_incident_tells_each_incident_once_and_then_its_news(
             "{}",
             g.body
         );
+    }
+
+    // What was told is on each incident's timeline.
+    for i in [first, second] {
+        let d = r
+            .until(&format!("/incidents/{i}"), |d| {
+                d["timeline"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|e| e["kind"] == "notified"))
+            })
+            .await;
+        let told: Vec<&Value> = d["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "notified")
+            .collect();
+        assert_eq!(told.len(), 1, "{d}");
+        assert_eq!(told[0]["detail"]["receiver"], "oncall");
+        assert_eq!(told[0]["detail"]["kind"], "firing");
+        assert_eq!(told[0]["actor"], "klaxon");
     }
 
     // A restart takes back which incident each alert is in: nothing is told again.

@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 
 /// Who the correlator's own changes are recorded as.
 const CORRELATOR: &str = "correlator";
+/// Who notifications on a timeline are recorded as.
+const NOTIFIER: &str = "klaxon";
 
 /// An incident that is not closed.
 #[derive(Debug)]
@@ -607,6 +609,13 @@ impl Desk {
             "priority",
             json!({"from": from, "to": to, "by_hand": priority.is_some()}),
         );
+    }
+
+    /// A notification about the alerts of held incident `id` was made: on its timeline.
+    pub(crate) fn notified(&mut self, id: i64, detail: Value, now: i64) {
+        if self.held.contains_key(&id) {
+            self.timeline(id, now, NOTIFIER, "notified", detail);
+        }
     }
 
     pub(crate) fn note(&mut self, id: i64, actor: &str, text: &str, now: i64) {

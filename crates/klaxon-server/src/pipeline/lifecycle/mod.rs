@@ -126,6 +126,12 @@ pub(crate) enum Command {
     /// Every alert something mutes now, answered with the batch it is asked in (a reader
     /// that subscribed to the changes before asking misses nothing).
     Muted { reply: oneshot::Sender<Muted> },
+    /// A notification about an incident's alerts went into the outbox: it goes on the
+    /// incident's timeline (`detail`: receiver, kind, alerts).
+    Notified {
+        incident: i64,
+        detail: serde_json::Value,
+    },
     /// An action on an incident; the reply is the incident it leaves the caller at.
     Incident {
         id: i64,
@@ -606,6 +612,9 @@ impl<S: Store + Clone> Manager<S> {
             }
             Command::Explain { id, reply } => {
                 let _ = reply.send(self.lc.explain(now, id).map(|e| explain::json(&e)));
+            }
+            Command::Notified { incident, detail } => {
+                self.desk.notified(incident, detail, now);
             }
             Command::Muted { reply } => {
                 let muted = self.lc.muted().map(|(id, m)| (id, Arc::clone(m))).collect();

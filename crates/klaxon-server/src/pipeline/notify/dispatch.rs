@@ -505,6 +505,7 @@ impl<S: Store + Clone> Dispatcher<S> {
             .into_iter()
             .map(|n| (n, false))
             .chain(summaries.into_iter().map(|n| (n, true)));
+        let mut timelines = Vec::new();
         for (n, summary) in told {
             let Some(r) = self.notifier.receiver(&n.receiver) else {
                 continue;
@@ -513,6 +514,12 @@ impl<S: Store + Clone> Dispatcher<S> {
                 continue;
             };
             let alert_ids: Vec<i64> = n.alerts.iter().map(|a| a.id).collect();
+            if let (Some(i), true) = (n.incident(), r.channels.iter().any(|c| c.wants(n.kind))) {
+                timelines.push((
+                    i,
+                    json!({"receiver": &n.receiver, "kind": n.kind.as_str(), "alerts": &alert_ids}),
+                ));
+            }
             for ch in r.channels.iter().filter(|c| c.wants(n.kind)) {
                 rows.push(NewNotification {
                     idempotency_key: super::random_key(),
@@ -549,6 +556,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                     for row in claimed {
                         self.work.submit(row);
                     }
+                    self.tell_incidents(timelines);
                     return;
                 }
                 Err(e) => {
@@ -556,6 +564,28 @@ impl<S: Store + Clone> Dispatcher<S> {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
+            }
+        }
+    }
+}
+
+impl<S> Dispatcher<S> {
+    /// Puts the notifications made about incidents on their timelines (through the lifecycle
+    /// manager, which owns the incidents). A full queue leaves the entry out, said in the log:
+    /// the notification itself is in the outbox whatever happens here.
+    fn tell_incidents(&self, timelines: Vec<(i64, Value)>) {
+        if timelines.is_empty() {
+            return;
+        }
+        let Some(tx) = self.lifecycle.upgrade() else {
+            return;
+        };
+        for (incident, detail) in timelines {
+            if tx.try_send(Command::Notified { incident, detail }).is_err() {
+                tracing::warn!(
+                    incident,
+                    "the lifecycle queue is full: a notification is left off the incident's timeline"
+                );
             }
         }
     }
