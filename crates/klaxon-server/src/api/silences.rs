@@ -146,13 +146,15 @@ pub(crate) fn decode(body: &[u8], caller: String, now: i64) -> Result<Silence, R
         .created_by
         .filter(|c| !c.trim().is_empty())
         .unwrap_or(caller);
-    let time = |field: &str, v: Option<String>| -> Result<i64, String> {
-        let v = v.ok_or(format!("{field} in body is required"))?;
-        parse_ts_str(&v).map_err(|e| format!("{field}: {e}"))
+    // A missing time is go-swagger's 422; one that is not a time is the 400 Alertmanager
+    // answers when its body cannot be decoded.
+    let time = |field: &str, v: Option<String>| -> Result<i64, Refused> {
+        let v = v.ok_or_else(|| Refused::Schema(602, format!("{field} in body is required")))?;
+        parse_ts_str(&v).map_err(|e| Refused::Am(StatusCode::BAD_REQUEST, format!("{field}: {e}")))
     };
     let (starts_at, ends_at) = match (time("startsAt", p.starts_at), time("endsAt", p.ends_at)) {
         (Ok(s), Ok(e)) => (s, e),
-        (Err(e), _) | (_, Err(e)) => return Err(Refused::Schema(602, e)),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     if ends_at <= starts_at {
         return Err(Refused::Am(
