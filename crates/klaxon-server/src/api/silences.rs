@@ -3,7 +3,7 @@
 //! given), `GET /api/v2/silences` (with `filter`), `GET` and `DELETE /api/v2/silence/{id}`.
 //! Shapes, states and error answers are Alertmanager's: a bad silence is a 400 with a JSON
 //! string, an unknown id 404, a malformed one 422; one over klaxon's own size limits (`limits`)
-//! is a 422 in klaxon's error shape.
+//! is a bad silence too, its 400 naming the field and the limit.
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -85,7 +85,8 @@ pub(crate) async fn post<S: Store + Clone>(
         Ok(s) => s,
         Err(Refused::Am(status, m)) => return Ok(am_error(status, m)),
         Err(Refused::Schema(code, m)) => return Ok(schema_error(code, m)),
-        Err(Refused::Limit(e)) => return Err(e.into()),
+        // As a bad silence: amtool and Alertmanager's clients show a 400's JSON string.
+        Err(Refused::Limit(e)) => return Ok(am_error(StatusCode::BAD_REQUEST, e.to_string())),
     };
     match ask(&st, |reply| Command::UpsertSilence { silence, reply }).await? {
         Ok(id) => {
