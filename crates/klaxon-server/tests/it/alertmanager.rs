@@ -881,3 +881,105 @@ async fn amtool_imports_exported_silences() {
     to.stop().await;
     from.stop().await;
 }
+
+/// `amtool silence import` into klaxon of a file `amtool silence query -o json` exported from
+/// a real Alertmanager (`/usr/bin/prometheus-alertmanager`; skipped without it or amtool).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amtool_imports_silences_exported_from_alertmanager() {
+    const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+    let dir = data_dir("am-silence-from-am");
+    let r = serve(&dir, |_| {}).await;
+    let Some(amtool) = Amtool::new(&r, &dir) else {
+        r.stop().await;
+        return;
+    };
+    if !std::path::Path::new(ALERTMANAGER).exists() {
+        assert!(
+            std::env::var_os("KLAXON_REQUIRE_PEERS").is_none(),
+            "KLAXON_REQUIRE_PEERS is set but {ALERTMANAGER} is missing"
+        );
+        println!("skipped: {ALERTMANAGER} not installed");
+        r.stop().await;
+        return;
+    }
+    let config = dir.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: default\nreceivers:\n- name: default\n",
+    )
+    .expect("write alertmanager.yml");
+    let port = crate::harness::free_port();
+    let log = std::fs::File::create(dir.join("alertmanager.log")).expect("log");
+    /// Killed when dropped, also when the test fails.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let am = Killed(
+        std::process::Command::new(ALERTMANAGER)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.join("am").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start Alertmanager"),
+    );
+    let at_am = |args: &[&str]| {
+        let mut all = vec![format!("--alertmanager.url=http://127.0.0.1:{port}")];
+        all.extend(args.iter().map(|s| (*s).to_owned()));
+        let out = std::process::Command::new(crate::harness::AMTOOL)
+            .args(&all)
+            .output()
+            .expect("run amtool");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (ok, _, err) = at_am(&[
+            "silence",
+            "add",
+            "service=~\"api|web\"",
+            "--comment=from Alertmanager",
+            "--author=ops",
+            "--duration=3h",
+        ]);
+        if ok {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "Alertmanager never took a silence: {err}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (ok, exported, err) = at_am(&["silence", "query", "-o", "json"]);
+    drop(am);
+    assert!(ok, "{err}");
+    let file = dir.join("from-alertmanager.json");
+    std::fs::write(&file, &exported).expect("write the export");
+    let (ok, _, text) = amtool
+        .run(&["silence", "import", &file.display().to_string()])
+        .await;
+    assert!(ok, "amtool silence import: {text}");
+    let (ok, listed, text) = amtool.run(&["silence", "query", "-o", "json"]).await;
+    assert!(ok, "{text}");
+    let theirs: Value = serde_json::from_str(&exported).expect("Alertmanager's export");
+    let ours: Value = serde_json::from_str(&listed).expect("klaxon's list");
+    assert_eq!(ours.as_array().map(Vec::len), Some(1), "{ours}");
+    let (a, b) = (&ours[0], &theirs[0]);
+    assert_ne!(a["id"], b["id"], "klaxon's own id");
+    for key in ["matchers", "comment", "createdBy", "endsAt"] {
+        assert_eq!(a[key], b[key], "{key}: {a} vs {b}");
+    }
+    assert_eq!(a["status"]["state"], "active", "{a}");
+    r.stop().await;
+}
