@@ -1352,9 +1352,9 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Doc::new()
                 .body(JSON, am::postable_silence_shape())
                 .ok(am::silence_id_shape())
-                .reply(400, "a bad silence: a JSON string", JSON, am::bad_request_shape())
+                .reply(400, "a bad silence, or one over a size limit: a JSON string", JSON, am::bad_request_shape())
                 .reply(404, "no silence of that id: a JSON string", JSON, Shape::string())
-                .reply(422, "a body against Alertmanager's schema, or over a size limit", JSON, am::unprocessable_shape())
+                .reply(422, "a body against Alertmanager's schema", JSON, am::unprocessable_shape())
                 .errors(&[429, 503]),
         ),
         ep(

@@ -3,7 +3,7 @@
 //! given), `GET /api/v2/silences` (with `filter`), `GET` and `DELETE /api/v2/silence/{id}`.
 //! Shapes, states and error answers are Alertmanager's: a bad silence is a 400 with a JSON
 //! string, an unknown id 404, a malformed one 422; one over klaxon's own size limits (`limits`)
-//! is a 422 in klaxon's error shape.
+//! is a bad silence too, its 400 naming the field and the limit.
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -85,7 +85,8 @@ pub(crate) async fn post<S: Store + Clone>(
         Ok(s) => s,
         Err(Refused::Am(status, m)) => return Ok(am_error(status, m)),
         Err(Refused::Schema(code, m)) => return Ok(schema_error(code, m)),
-        Err(Refused::Limit(e)) => return Err(e.into()),
+        // As a bad silence: amtool and Alertmanager's clients show a 400's JSON string.
+        Err(Refused::Limit(e)) => return Ok(am_error(StatusCode::BAD_REQUEST, e.to_string())),
     };
     match ask(&st, |reply| Command::UpsertSilence { silence, reply }).await? {
         Ok(id) => {
@@ -146,13 +147,15 @@ pub(crate) fn decode(body: &[u8], caller: String, now: i64) -> Result<Silence, R
         .created_by
         .filter(|c| !c.trim().is_empty())
         .unwrap_or(caller);
-    let time = |field: &str, v: Option<String>| -> Result<i64, String> {
-        let v = v.ok_or(format!("{field} in body is required"))?;
-        parse_ts_str(&v).map_err(|e| format!("{field}: {e}"))
+    // A missing time is go-swagger's 422; one that is not a time is the 400 Alertmanager
+    // answers when its body cannot be decoded.
+    let time = |field: &str, v: Option<String>| -> Result<i64, Refused> {
+        let v = v.ok_or_else(|| Refused::Schema(602, format!("{field} in body is required")))?;
+        parse_ts_str(&v).map_err(|e| Refused::Am(StatusCode::BAD_REQUEST, format!("{field}: {e}")))
     };
     let (starts_at, ends_at) = match (time("startsAt", p.starts_at), time("endsAt", p.ends_at)) {
         (Ok(s), Ok(e)) => (s, e),
-        (Err(e), _) | (_, Err(e)) => return Err(Refused::Schema(602, e)),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     if ends_at <= starts_at {
         return Err(Refused::Am(

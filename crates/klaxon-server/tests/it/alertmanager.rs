@@ -797,3 +797,189 @@ async fn amtool_adds_and_queries_alerts() {
     assert!(!ok, "{text}");
     r.stop().await;
 }
+
+/// `amtool silence import` of a file `amtool silence query -o json` exported: into a klaxon
+/// that has never seen those silences (every id unknown, as in a file exported from another
+/// Alertmanager: amtool posts with the id, gets the 404 and posts again as new), and back into
+/// the klaxon it came from (the ids known: updated in place, nothing added).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amtool_imports_exported_silences() {
+    let dir = data_dir("am-silence-import");
+    let other_dir = data_dir("am-silence-import-to");
+    let from = serve(&dir, |_| {}).await;
+    let Some(amtool) = Amtool::new(&from, &dir) else {
+        from.stop().await;
+        return;
+    };
+    for args in [
+        &["team=web", "--comment=deploy window", "--duration=2h"][..],
+        &[
+            "alertname=~Disk.*",
+            "env!=dev",
+            "--comment=disks",
+            "--duration=1h",
+        ][..],
+    ] {
+        let mut cmd = vec!["silence", "add"];
+        cmd.extend(args);
+        let (ok, _, text) = amtool.run(&cmd).await;
+        assert!(ok, "amtool silence add: {text}");
+    }
+    let (ok, exported, text) = amtool.run(&["silence", "query", "-o", "json"]).await;
+    assert!(ok, "{text}");
+    let file = dir.join("silences.json");
+    std::fs::write(&file, &exported).expect("write the export");
+    let file = file.display().to_string();
+    let sorted = |json: &str| {
+        let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        let mut out: Vec<Value> = v
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s["id"], "matchers": s["matchers"], "comment": s["comment"],
+                    "createdBy": s["createdBy"], "endsAt": s["endsAt"], "state": s["status"]["state"],
+                })
+            })
+            .collect();
+        out.sort_by_key(|s| s["comment"].to_string());
+        out
+    };
+    let before = sorted(&exported);
+    assert_eq!(before.len(), 2, "{exported}");
+
+    // Into a klaxon that does not know them: created anew, with new ids.
+    let to = serve(&other_dir, |_| {}).await;
+    let other = Amtool::new(&to, &other_dir).expect("amtool");
+    let (ok, out, text) = other.run(&["silence", "import", &file]).await;
+    assert!(ok, "amtool silence import: {text}");
+    assert_eq!(out.lines().count(), 2, "one new id a silence: {text}");
+    let (ok, listed, text) = other.run(&["silence", "query", "-o", "json"]).await;
+    assert!(ok, "{text}");
+    let after = sorted(&listed);
+    assert_eq!(after.len(), 2, "{listed}");
+    for (a, b) in after.iter().zip(&before) {
+        assert_ne!(a["id"], b["id"], "a new id: {a}");
+        for key in ["matchers", "comment", "createdBy", "endsAt", "state"] {
+            assert_eq!(a[key], b[key], "{key}: {a} vs {b}");
+        }
+    }
+
+    // Back into the klaxon it came from: the same two silences, updated, none added.
+    let (ok, _, text) = amtool.run(&["silence", "import", &file]).await;
+    assert!(ok, "amtool silence import: {text}");
+    let (ok, listed, text) = amtool.run(&["silence", "query", "-o", "json"]).await;
+    assert!(ok, "{text}");
+    let again = sorted(&listed);
+    assert_eq!(again.len(), 2, "{listed}");
+    for (a, b) in again.iter().zip(&before) {
+        for key in ["id", "matchers", "comment", "endsAt", "state"] {
+            assert_eq!(a[key], b[key], "{key}: {a} vs {b}");
+        }
+    }
+    to.stop().await;
+    from.stop().await;
+}
+
+/// `amtool silence import` into klaxon of a file `amtool silence query -o json` exported from
+/// a real Alertmanager (`/usr/bin/prometheus-alertmanager`; skipped without it or amtool).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amtool_imports_silences_exported_from_alertmanager() {
+    const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+    let dir = data_dir("am-silence-from-am");
+    let r = serve(&dir, |_| {}).await;
+    let Some(amtool) = Amtool::new(&r, &dir) else {
+        r.stop().await;
+        return;
+    };
+    if !std::path::Path::new(ALERTMANAGER).exists() {
+        assert!(
+            std::env::var_os("KLAXON_REQUIRE_PEERS").is_none(),
+            "KLAXON_REQUIRE_PEERS is set but {ALERTMANAGER} is missing"
+        );
+        println!("skipped: {ALERTMANAGER} not installed");
+        r.stop().await;
+        return;
+    }
+    let config = dir.join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: default\nreceivers:\n- name: default\n",
+    )
+    .expect("write alertmanager.yml");
+    let port = crate::harness::free_port();
+    let log = std::fs::File::create(dir.join("alertmanager.log")).expect("log");
+    /// Killed when dropped, also when the test fails.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let am = Killed(
+        std::process::Command::new(ALERTMANAGER)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.join("am").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start Alertmanager"),
+    );
+    let at_am = |args: &[&str]| {
+        let mut all = vec![format!("--alertmanager.url=http://127.0.0.1:{port}")];
+        all.extend(args.iter().map(|s| (*s).to_owned()));
+        let out = std::process::Command::new(crate::harness::AMTOOL)
+            .args(&all)
+            .output()
+            .expect("run amtool");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (ok, _, err) = at_am(&[
+            "silence",
+            "add",
+            "service=~\"api|web\"",
+            "--comment=from Alertmanager",
+            "--author=ops",
+            "--duration=3h",
+        ]);
+        if ok {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "Alertmanager never took a silence: {err}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (ok, exported, err) = at_am(&["silence", "query", "-o", "json"]);
+    drop(am);
+    assert!(ok, "{err}");
+    let file = dir.join("from-alertmanager.json");
+    std::fs::write(&file, &exported).expect("write the export");
+    let (ok, _, text) = amtool
+        .run(&["silence", "import", &file.display().to_string()])
+        .await;
+    assert!(ok, "amtool silence import: {text}");
+    let (ok, listed, text) = amtool.run(&["silence", "query", "-o", "json"]).await;
+    assert!(ok, "{text}");
+    let theirs: Value = serde_json::from_str(&exported).expect("Alertmanager's export");
+    let ours: Value = serde_json::from_str(&listed).expect("klaxon's list");
+    assert_eq!(ours.as_array().map(Vec::len), Some(1), "{ours}");
+    let (a, b) = (&ours[0], &theirs[0]);
+    assert_ne!(a["id"], b["id"], "klaxon's own id");
+    for key in ["matchers", "comment", "createdBy", "endsAt"] {
+        assert_eq!(a[key], b[key], "{key}: {a} vs {b}");
+    }
+    assert_eq!(a["status"]["state"], "active", "{a}");
+    r.stop().await;
+}

@@ -136,6 +136,23 @@ async fn silences_are_checked_and_changed_as_alertmanager_does() {
         (s, v["message"].as_str()),
         (422, Some("comment in body is required"))
     );
+    // A time that is not one: Alertmanager's 400 with a JSON string naming the field; a
+    // missing one: go-swagger's 422.
+    let mut no_time = base.clone();
+    no_time["startsAt"] = json!("");
+    let (s, v) = silence(&r, no_time).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v.as_str().is_some_and(|m| m.starts_with("startsAt: ")),
+        "{v}"
+    );
+    let mut no_end = base.clone();
+    no_end.as_object_mut().map(|o| o.remove("endsAt"));
+    let (s, v) = silence(&r, no_end).await;
+    assert_eq!(
+        (s, v["message"].as_str()),
+        (422, Some("endsAt in body is required"))
+    );
     let mut backwards = base.clone();
     backwards["endsAt"] = json!(at(-1_000));
     backwards["startsAt"] = json!(at(10_000));

@@ -295,3 +295,224 @@ fn converted_routes_choose_the_receivers_amtool_chooses_on_the_original() {
     }
     assert_eq!(compared, 23);
 }
+
+/// A small seeded generator (splitmix64), so a disagreement is found again with its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
+    }
+}
+
+/// The plain values a regular expression's alternative names: one per character of its first
+/// class (`[12]` gives `1` and `2`), else itself.
+fn class_values(alt: &str) -> Vec<String> {
+    if let (Some(open), Some(close)) = (alt.find('['), alt.find(']')) {
+        if open < close {
+            return alt[open + 1..close]
+                .chars()
+                .filter(|c| *c != '-' && *c != '^')
+                .map(|c| format!("{}{c}{}", &alt[..open], &alt[close + 1..]))
+                .collect();
+        }
+    }
+    vec![alt.to_owned()]
+}
+
+/// The label names and values a routing tree's matchers (`match`, `match_re`, `matchers`)
+/// name, regular expressions split at `|` into their plain alternatives; values amtool's
+/// command line could not carry plainly are left out.
+fn matcher_values(route: &yaml_rust2::Yaml, out: &mut BTreeMap<String, Vec<String>>) {
+    use yaml_rust2::Yaml;
+    let scalar = |v: &Yaml| match v {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let mut add = |name: &str, value: &str| {
+        for alt in value.split('|').flat_map(class_values) {
+            let plain: String = alt
+                .chars()
+                .filter(|c| !"^$()[]*+?\\{}".contains(*c))
+                .collect();
+            let plain = plain.trim_start_matches(".").to_owned();
+            let fine = |s: &str| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.@+".contains(c))
+            };
+            if fine(name) && fine(&plain) {
+                let values = out.entry(name.to_owned()).or_default();
+                if !values.contains(&plain) {
+                    values.push(plain);
+                }
+            }
+        }
+    };
+    for key in ["match", "match_re"] {
+        if let Yaml::Hash(h) = &route[key] {
+            for (k, v) in h {
+                if let (Some(k), Some(v)) = (k.as_str(), scalar(v)) {
+                    add(k, &v);
+                }
+            }
+        }
+    }
+    if let Yaml::Array(list) = &route["matchers"] {
+        for m in list.iter().filter_map(Yaml::as_str) {
+            let Some(at) = m.find(['=', '!']) else {
+                continue;
+            };
+            let name = m[..at].trim();
+            let value = m[at..]
+                .trim_start_matches(['=', '!', '~'])
+                .trim()
+                .trim_matches('"');
+            add(name, value);
+        }
+    }
+    if let Yaml::Array(children) = &route["routes"] {
+        for child in children {
+            matcher_values(child, out);
+        }
+    }
+}
+
+/// How many receivers a routing tree names.
+fn receivers_named(route: &yaml_rust2::Yaml) -> usize {
+    fn walk<'a>(r: &'a yaml_rust2::Yaml, out: &mut std::collections::BTreeSet<&'a str>) {
+        if let Some(name) = r["receiver"].as_str() {
+            out.insert(name);
+        }
+        for child in r["routes"].as_vec().into_iter().flatten() {
+            walk(child, out);
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    walk(route, &mut names);
+    names.len()
+}
+
+/// Routes at least `total` random label sets (seeded by `seed`), spread evenly over the fixtures
+/// whose route has child routes, through the converted configuration in klaxon and through `amtool config
+/// routes test` on the original, and asserts that every receiver list agrees. Label values are
+/// the matchers' own values, or noise. Returns how many were compared.
+fn random_routing_agreement(total: usize, seed: u64) -> usize {
+    let dir = TempDir::new("import-am-random");
+    let mut rng = Rng(seed);
+    let mut compared = 0;
+    let with_routes: Vec<(PathBuf, yaml_rust2::Yaml)> = fixtures()
+        .into_iter()
+        .filter_map(|file| {
+            let original = std::fs::read_to_string(&file).expect("read the fixture");
+            let mut docs = yaml_rust2::YamlLoader::load_from_str(&original).expect("YAML");
+            let doc = docs.swap_remove(0);
+            let has = doc["route"]["routes"]
+                .as_vec()
+                .is_some_and(|r| !r.is_empty());
+            has.then_some((file, doc))
+        })
+        .collect();
+    assert!(with_routes.len() >= 4, "{}", with_routes.len());
+    let per_fixture = total.div_ceil(with_routes.len());
+    for (file, doc) in with_routes {
+        let route = &doc["route"];
+        let mut values = BTreeMap::new();
+        matcher_values(route, &mut values);
+        values.entry("alertname".to_owned()).or_default();
+        let names: Vec<String> = values.keys().cloned().collect();
+        let (toml, _) = import(&file);
+        let config = load(&dir, "random", &toml);
+        let notifier = config.notifier().expect("compiles");
+        let route = notifier.route.as_ref().expect("a route");
+        let mut outcomes = std::collections::BTreeSet::new();
+        for _ in 0..per_fixture {
+            let mut set = BTreeMap::new();
+            for name in &names {
+                if rng.below(2) == 0 {
+                    continue;
+                }
+                let known = &values[name];
+                let value = if known.is_empty() || rng.below(4) == 0 {
+                    format!("noise{}", rng.below(3))
+                } else {
+                    known[rng.below(known.len())].clone()
+                };
+                set.insert(name.clone(), value);
+            }
+            let ours: Vec<String> = route
+                .targets(&set)
+                .iter()
+                .map(|t| t.receiver.to_string())
+                .collect();
+            let labels: Vec<(&str, &str)> =
+                set.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let theirs = amtool_routes(&file, &labels);
+            assert_eq!(
+                ours.join(","),
+                theirs,
+                "{} (seed {seed}): {labels:?}",
+                file.display()
+            );
+            outcomes.insert(theirs);
+            compared += 1;
+        }
+        // The label sets reach more than the root's receiver, when routes name others.
+        assert!(
+            outcomes.len() > 1 || receivers_named(&doc["route"]) == 1,
+            "{}: only {outcomes:?}",
+            file.display()
+        );
+        println!("{}: {outcomes:?}", file.display());
+    }
+    compared
+}
+
+fn amtool_installed() -> bool {
+    if Path::new(AMTOOL).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("KLAXON_REQUIRE_PEERS").is_none(),
+        "KLAXON_REQUIRE_PEERS is set but {AMTOOL} is missing"
+    );
+    println!("skipped: amtool not installed (apt-get install prometheus-alertmanager)");
+    false
+}
+
+#[test]
+fn random_label_sets_choose_the_receivers_amtool_chooses() {
+    if !amtool_installed() {
+        return;
+    }
+    // Bounded: amtool takes some 70 ms a call. The full thousand is the ignored test below.
+    let compared = random_routing_agreement(200, 0x6b6c_6178_6f6e);
+    assert!(compared >= 200, "{compared}");
+}
+
+/// `cargo test -p klaxon --test it -- --ignored thousand_random_label_sets`: the figure of
+/// BENCHMARKS.md's "Alertmanager conformance" table.
+#[test]
+#[ignore = "about 1,000 amtool calls; run by hand for BENCHMARKS.md"]
+fn thousand_random_label_sets_choose_the_receivers_amtool_chooses() {
+    if !amtool_installed() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let compared = random_routing_agreement(1000, 0x616d_746f_6f6c);
+    assert!(compared >= 1000, "{compared}");
+    println!(
+        "{compared} random label sets, every receiver list agrees with amtool ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+}

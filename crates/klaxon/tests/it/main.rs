@@ -1,6 +1,7 @@
 //! The binary's integration tests, one test binary: the command line (`cli`, and
 //! `rules_check` for what `klaxon rules check` tells of a file, `import_alertmanager` for
-//! `klaxon config import-alertmanager`), `klaxon rules`
+//! `klaxon config import-alertmanager`, `migrate_alertmanager` for the move from Alertmanager end
+//! to end), `klaxon rules`
 //! against a running server (`remote`), kill -9 during a burst of alerts (`crash`) and between
 //! escalation levels (`escalation`), and real
 //! Prometheus as a client (`prometheus`). `harness` starts `klaxon serve` and other programs.
@@ -18,6 +19,7 @@ mod escalation;
 mod holds;
 mod import_alertmanager;
 mod incidents;
+mod migrate_alertmanager;
 mod oncall;
 mod prometheus;
 mod remote;
