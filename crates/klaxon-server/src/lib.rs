@@ -21,6 +21,7 @@ mod limits;
 mod listen;
 mod metrics;
 mod openapi;
+mod otlp;
 mod people;
 mod pipeline;
 mod server;

@@ -274,7 +274,9 @@ impl<S: Store + Clone> Server<S> {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.ingest.queue_signals));
         let queue_bytes = Arc::new(Semaphore::new(config.ingest.queue_bytes));
+        let otlp_rates = Mutex::new(crate::otlp::Rates::new(config.otlp.max_rate_series));
         let shared = Arc::new(Shared {
+            otlp_rates,
             auth,
             config,
             store,

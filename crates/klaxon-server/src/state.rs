@@ -51,6 +51,8 @@ pub(crate) struct Shared<S> {
     pub engine_heartbeat: Arc<AtomicI64>,
     /// Receivers and the WebSocket feed of notifications.
     pub notify: Arc<NotifyHandle>,
+    /// The last point of each OTLP cumulative sum, to send its rate.
+    pub otlp_rates: Mutex<crate::otlp::Rates>,
 }
 
 /// Handler state: a cheap handle on [`Shared`].

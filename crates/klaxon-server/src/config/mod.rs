@@ -57,6 +57,74 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// Teams declared here (`[[teams]]`), of users declared here.
     pub teams: Vec<TeamConfig>,
+    /// OpenTelemetry in (`[otlp]`, docs/opentelemetry.md).
+    pub otlp: Otlp,
+}
+
+/// `[otlp]`: how OTLP spans, logs and metrics become klaxon's signals (docs/opentelemetry.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Otlp {
+    /// A span carrying this attribute is a process, named by the attribute's value, even when it
+    /// has a parent; a root span is a process named by it when it carries it, else by its name.
+    pub process_attribute: String,
+    /// The span (or span event) attribute whose value is the context of its trace (or mark).
+    pub context_attribute: String,
+    /// The resource attribute (or span or log attribute) that names the rule-set group.
+    pub group_attribute: String,
+    /// Quantiles of histograms sent as samples `NAME.pQ` (`0.95` is `NAME.p95`), at most 10.
+    pub quantiles: Vec<f64>,
+    /// Largest body once a `Content-Encoding: gzip` body is inflated, in bytes.
+    pub max_inflated_bytes: usize,
+    /// Series of cumulative sums whose last point is kept to turn them into rates.
+    pub max_rate_series: usize,
+}
+
+impl Default for Otlp {
+    fn default() -> Self {
+        Otlp {
+            process_attribute: "klaxon.process".to_owned(),
+            context_attribute: "klaxon.context".to_owned(),
+            group_attribute: "klaxon.group".to_owned(),
+            quantiles: vec![0.5, 0.9, 0.99],
+            max_inflated_bytes: 64 << 20,
+            max_rate_series: 100_000,
+        }
+    }
+}
+
+impl Otlp {
+    fn validate(&self, errors: &mut Vec<String>) {
+        for (key, name) in [
+            ("otlp.process_attribute", &self.process_attribute),
+            ("otlp.context_attribute", &self.context_attribute),
+            ("otlp.group_attribute", &self.group_attribute),
+        ] {
+            if name.trim().is_empty() || name.len() > 256 {
+                errors.push(format!(
+                    "{key}: must be an attribute name of 1 to 256 bytes"
+                ));
+            }
+        }
+        if self.quantiles.len() > 10 {
+            errors.push("otlp.quantiles: at most 10".to_owned());
+        }
+        for (i, q) in self.quantiles.iter().enumerate() {
+            if !(*q > 0.0 && *q < 1.0) {
+                errors.push(format!(
+                    "otlp.quantiles[{i}]: `{q}` is not between 0 and 1 (exclusive)"
+                ));
+            } else if self.quantiles[..i].contains(q) {
+                errors.push(format!("otlp.quantiles[{i}]: `{q}` is given twice"));
+            }
+        }
+        if self.max_inflated_bytes < 1024 {
+            errors.push("otlp.max_inflated_bytes: must be at least 1024".to_owned());
+        }
+        if self.max_rate_series == 0 {
+            errors.push("otlp.max_rate_series: must be at least 1".to_owned());
+        }
+    }
 }
 
 /// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
@@ -271,6 +339,7 @@ impl Default for Config {
             correlation: klaxon_engine::correlate::CorrelationConfig::default(),
             users: Vec::new(),
             teams: Vec::new(),
+            otlp: Otlp::default(),
         }
     }
 }
@@ -490,6 +559,7 @@ impl Config {
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());
         }
+        self.otlp.validate(&mut errors);
         self.check_external_url(&mut errors);
         people::validate(&self.users, &self.teams, &mut errors);
         self.notify.validate(&mut errors);
