@@ -816,6 +816,35 @@ mod tests {
     }
 
     #[test]
+    fn the_otlp_table_is_checked_at_load_with_every_error() {
+        let f = temp_file(
+            "otlp.toml",
+            "[otlp]\nprocess_attribute = \"app.job\"\nquantiles = [0.95, 0.999]\n",
+        );
+        let c = load(Some(&f), &[], &Flags::default()).expect("loads");
+        assert_eq!(c.otlp.process_attribute, "app.job");
+        assert_eq!(c.otlp.context_attribute, "klaxon.context");
+        let f = temp_file(
+            "otlp-bad.toml",
+            "[otlp]\ncontext_attribute = \" \"\nquantiles = [0.5, 1.5, 0.5]\nmax_inflated_bytes = 10\nmax_rate_series = 0\n",
+        );
+        let err = load(Some(&f), &[], &Flags::default()).expect_err("refused");
+        for part in [
+            "otlp.context_attribute",
+            "otlp.quantiles[1]: `1.5`",
+            "otlp.quantiles[2]: `0.5` is given twice",
+            "otlp.max_inflated_bytes",
+            "otlp.max_rate_series",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
+        let many = format!("[otlp]\nquantiles = [{}]\n", ["0.5"; 11].join(", "));
+        let f = temp_file("otlp-many.toml", &many);
+        let err = load(Some(&f), &[], &Flags::default()).expect_err("refused");
+        assert!(err.contains("otlp.quantiles: at most 10"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_errors_naming_the_key() {
         let f = temp_file("typo.toml", "[ingest]\nqueue_signal = 5\n");
         let err = load(Some(&f), &[], &Flags::default()).expect_err("typo rejected");

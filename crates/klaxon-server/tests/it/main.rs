@@ -21,6 +21,7 @@ mod noise;
 mod notify;
 mod notify_hardening;
 mod openapi;
+mod otlp;
 mod people;
 mod pipeline;
 mod roles;
