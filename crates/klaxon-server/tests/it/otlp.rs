@@ -23,7 +23,7 @@ use opentelemetry_proto::tonic::trace::v1::{
 use prost::Message;
 use serde_json::{json, Value};
 
-use crate::harness::{data_dir, start, Running, ADMIN};
+use crate::harness::{data_dir, serve, start, Running, ADMIN};
 
 const PROTOBUF: &str = "application/x-protobuf";
 
@@ -466,5 +466,83 @@ async fn gzip_bodies_inflate_within_their_bound() {
     )
     .await;
     assert_eq!(s, 415);
+    r.stop().await;
+}
+
+/// The OpenTelemetry Python SDK's packages, or why they are missing (a failure when
+/// KLAXON_REQUIRE_PEERS=1, as in CI, which installs them).
+fn python_sdk() -> Option<()> {
+    let require = std::env::var("KLAXON_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+    let probe = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http",
+        ])
+        .output();
+    let why = match probe {
+        Ok(o) if o.status.success() => return Some(()),
+        Ok(_) => "python3 has no OpenTelemetry SDK (pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http)".to_owned(),
+        Err(e) => format!("no python3: {e}"),
+    };
+    assert!(!require, "KLAXON_REQUIRE_PEERS=1 but {why}");
+    println!("skipped: {why}");
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_raises_an_alert_of_each_kind() {
+    if python_sdk().is_none() {
+        return;
+    }
+    let dir = data_dir("otlp-sdk");
+    let r = serve(&dir, |c| c.collector.enabled = false).await;
+    activate(&r).await;
+    let doc = json!({"header": {"rule_set": "sdk"}, "rules": [
+        {"id": "deep_queue", "metric": "queue.depth", "threshold": 10, "operator": "gt",
+         "labels": {"service.name": "shop", "queue": "mail"}}
+    ]});
+    let (s, v) = r
+        .admin("POST", "/v1/threshold-rules?group=ops", &doc.to_string())
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = r
+        .admin("POST", "/v1/threshold-rules/sdk/1/activate?group=ops", "")
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let base = format!("http://{}", r.addr());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/otel_sdk.py");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &base, ADMIN])
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let failed = alerts_of(&r, "FAILED", |a| !a.is_empty()).await;
+    assert_eq!(failed.len(), 1, "the failed checkout: {failed:?}");
+    let trace = failed[0]["process"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(trace.len(), 32, "{failed:?}");
+    let slow = alerts_of(&r, "SLOW_QUERY", |a| !a.is_empty()).await;
+    assert_eq!(slow[0]["context"], "orders", "{slow:?}");
+    assert_eq!(slow[0]["process"], trace.as_str(), "{slow:?}");
+    let miss = alerts_of(&r, "MISS", |a| !a.is_empty()).await;
+    assert_eq!(miss[0]["process"], trace.as_str(), "{miss:?}");
+    let logged = alerts_of(&r, "PAYMENT_LOG", |a| !a.is_empty()).await;
+    assert_eq!(
+        logged[0]["process"],
+        trace.as_str(),
+        "the log record's trace: {logged:?}"
+    );
+    let deep = alerts_of(&r, "deep_queue", |a| !a.is_empty()).await;
+    assert_eq!(deep[0]["labels"]["queue"], "mail", "{deep:?}");
     r.stop().await;
 }
