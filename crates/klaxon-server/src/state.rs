@@ -53,6 +53,8 @@ pub(crate) struct Shared<S> {
     pub notify: Arc<NotifyHandle>,
     /// The last point of each OTLP cumulative sum, to send its rate.
     pub otlp_rates: Mutex<crate::otlp::Rates>,
+    /// OTLP spans waiting for their trace's root span.
+    pub otlp_hold: Mutex<crate::otlp::Hold>,
 }
 
 /// Handler state: a cheap handle on [`Shared`].

@@ -366,6 +366,11 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
         Ok(Json(body))
     }
 
+    /// Signals accepted so far.
+    pub(crate) fn accepted(&self) -> usize {
+        self.accepted
+    }
+
     /// Sends what is left and waits for what asked to be durable; returns how many signals
     /// were accepted.
     pub(crate) async fn settle(&mut self, next_line: usize) -> ApiResult<usize> {
@@ -392,6 +397,52 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
         }
         Ok(self.accepted)
     }
+}
+
+/// Sends signals sorted by time that no request waits for (OTLP spans released from the hold):
+/// waits for room in the engine queue as long as it takes, chunk by chunk; `Err` once the
+/// engine has stopped.
+pub(crate) async fn send_in_time<S: Store + Clone>(
+    st: &AppState<S>,
+    signals: Vec<Signal>,
+    bytes_each: usize,
+) -> ApiResult<()> {
+    let mut rest = signals.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<Signal> = rest
+            .by_ref()
+            .take(CHUNK.min(st.config.ingest.queue_signals))
+            .collect();
+        let n = chunk.len();
+        let bytes = n * signal_bytes(bytes_each);
+        let n32 = u32::try_from(n).map_err(ApiError::internal)?;
+        let permit = loop {
+            if let Some(p) = st.room_within(n32, bytes, Duration::from_secs(1)).await {
+                break p;
+            }
+        };
+        let (depth, bytes) = (
+            i64::try_from(n).unwrap_or(0),
+            i64::try_from(permit.bytes()).unwrap_or(0),
+        );
+        st.metrics.queue_depth.fetch_add(depth, Relaxed);
+        st.metrics.queue_bytes.fetch_add(bytes, Relaxed);
+        let batch = Batch {
+            signals: chunk,
+            received_at: wall_ms(),
+            accepted: Instant::now(),
+            durable: None,
+            permit,
+            in_time: true,
+        };
+        if let Err(e) = st.send(Input::Batch(batch)) {
+            st.metrics.queue_depth.fetch_sub(depth, Relaxed);
+            st.metrics.queue_bytes.fetch_sub(bytes, Relaxed);
+            return Err(e);
+        }
+        st.metrics.signals_accepted.fetch_add(n as u64, Relaxed);
+    }
+    Ok(())
 }
 
 /// Adds the fields of `more` (an object) to an error's details.

@@ -26,13 +26,45 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 use serde_json::json;
 
+use crate::clock::wall_ms;
 use crate::error::ApiError;
 use crate::extract::too_large;
 use crate::openapi::shape::Shape;
-use crate::otlp::{map_logs, map_metrics, map_traces, Mapped, Settings};
+use crate::otlp::{map_logs, map_metrics, map_traces, Mapped, Released, Settings};
 use crate::state::AppState;
 
-use super::ingest::Intake;
+use super::ingest::{send_in_time, Intake};
+
+/// A lock of the OTLP state; a panic elsewhere left nothing half-written worth refusing over.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Releases, once a second, the spans that waited their time for a root span, each trace as a
+/// run of its own; at shutdown, every span still waiting.
+pub(crate) async fn release_held<S: Store + Clone>(
+    st: AppState<S>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        let all = tokio::select! {
+            _ = tick.tick() => false,
+            _ = shutdown.changed() => true,
+        };
+        let mut out = Vec::new();
+        lock(&st.otlp_hold).expired(wall_ms(), all, &mut out);
+        if !out.is_empty() {
+            out.sort_by_key(|s| (s.ts.unwrap_or(i64::MAX), crate::otlp::rank(&s.body)));
+            if send_in_time(&st, out, 128).await.is_err() || all {
+                return;
+            }
+        }
+        if all {
+            return;
+        }
+    }
+}
 
 /// OTLP's protobuf media type.
 pub(crate) const PROTOBUF: &str = "application/x-protobuf";
@@ -183,7 +215,7 @@ async fn export<S, M>(
     st: AppState<S>,
     headers: HeaderMap,
     body: Body,
-    map: fn(&M, Settings<'_>, &AppState<S>) -> Mapped,
+    map: fn(&M, Settings<'_>, &AppState<S>) -> (Mapped, Released),
     answer: fn(Encoding, &Mapped) -> Vec<u8>,
 ) -> Response
 where
@@ -216,7 +248,7 @@ where
         Ok::<_, Refused>(map(&req, set, &st))
     })
     .await;
-    let mut mapped = match mapped {
+    let (mut mapped, released) = match mapped {
         Ok(Ok(m)) => m,
         Ok(Err(Refused::Bad(message))) => return refuse(enc, StatusCode::BAD_REQUEST, message),
         Ok(Err(Refused::Api(e))) => return e.into_response(),
@@ -225,12 +257,21 @@ where
     let n = mapped.signals.len();
     let each = mapped.bytes / n.max(1);
     let mut intake = Intake::in_time(&st);
+    let mut result = Ok(());
     for (i, s) in std::mem::take(&mut mapped.signals).into_iter().enumerate() {
-        if let Err(e) = intake.push(s, i + 1, each).await {
-            return e.into_response();
+        result = intake.push(s, i + 1, each).await;
+        if result.is_err() {
+            break;
         }
     }
-    if let Err(e) = intake.settle(n + 1).await {
+    if result.is_ok() {
+        result = intake.settle(n + 1).await.map(|_| ());
+    }
+    if let Err(e) = result {
+        if intake.accepted() == 0 && !released.is_empty() {
+            // Nothing of the export was taken: what waited for its root waits again.
+            lock(&st.otlp_hold).put_back(wall_ms(), released);
+        }
         return e.into_response();
     }
     let media = match enc {
@@ -262,8 +303,12 @@ pub(crate) async fn traces<S: Store + Clone>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    fn map<S>(r: &ExportTraceServiceRequest, set: Settings<'_>, _: &AppState<S>) -> Mapped {
-        map_traces(r, set)
+    fn map<S>(
+        r: &ExportTraceServiceRequest,
+        set: Settings<'_>,
+        st: &AppState<S>,
+    ) -> (Mapped, Released) {
+        map_traces(r, set, &mut lock(&st.otlp_hold), wall_ms())
     }
     fn answer(enc: Encoding, m: &Mapped) -> Vec<u8> {
         match enc {
@@ -286,8 +331,12 @@ pub(crate) async fn logs<S: Store + Clone>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    fn map<S>(r: &ExportLogsServiceRequest, set: Settings<'_>, _: &AppState<S>) -> Mapped {
-        map_logs(r, set)
+    fn map<S>(
+        r: &ExportLogsServiceRequest,
+        set: Settings<'_>,
+        _: &AppState<S>,
+    ) -> (Mapped, Released) {
+        (map_logs(r, set), Released::new())
     }
     fn answer(enc: Encoding, m: &Mapped) -> Vec<u8> {
         match enc {
@@ -310,12 +359,15 @@ pub(crate) async fn metrics<S: Store + Clone>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    fn map<S>(r: &ExportMetricsServiceRequest, set: Settings<'_>, st: &AppState<S>) -> Mapped {
-        let mut rates = st
-            .otlp_rates
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map_metrics(r, set, &mut rates)
+    fn map<S>(
+        r: &ExportMetricsServiceRequest,
+        set: Settings<'_>,
+        st: &AppState<S>,
+    ) -> (Mapped, Released) {
+        (
+            map_metrics(r, set, &mut lock(&st.otlp_rates)),
+            Released::new(),
+        )
     }
     fn answer(enc: Encoding, m: &Mapped) -> Vec<u8> {
         match enc {

@@ -78,6 +78,11 @@ pub struct Otlp {
     pub max_inflated_bytes: usize,
     /// Series of cumulative sums whose last point is kept to turn them into rates.
     pub max_rate_series: usize,
+    /// How long a trace's spans wait for their root span, in seconds; then they are evaluated
+    /// as a run of their own.
+    pub hold_seconds: u64,
+    /// Signals of spans waiting for their root, at most; beyond, spans go out without it.
+    pub hold_signals: usize,
 }
 
 impl Default for Otlp {
@@ -89,6 +94,8 @@ impl Default for Otlp {
             quantiles: vec![0.5, 0.9, 0.99],
             max_inflated_bytes: 64 << 20,
             max_rate_series: 100_000,
+            hold_seconds: 60,
+            hold_signals: 100_000,
         }
     }
 }
@@ -123,6 +130,12 @@ impl Otlp {
         }
         if self.max_rate_series == 0 {
             errors.push("otlp.max_rate_series: must be at least 1".to_owned());
+        }
+        if self.hold_seconds == 0 || self.hold_seconds > 3600 {
+            errors.push("otlp.hold_seconds: must be between 1 and 3600".to_owned());
+        }
+        if self.hold_signals == 0 {
+            errors.push("otlp.hold_signals: must be at least 1".to_owned());
         }
     }
 }
@@ -826,7 +839,7 @@ mod tests {
         assert_eq!(c.otlp.context_attribute, "klaxon.context");
         let f = temp_file(
             "otlp-bad.toml",
-            "[otlp]\ncontext_attribute = \" \"\nquantiles = [0.5, 1.5, 0.5]\nmax_inflated_bytes = 10\nmax_rate_series = 0\n",
+            "[otlp]\ncontext_attribute = \" \"\nquantiles = [0.5, 1.5, 0.5]\nmax_inflated_bytes = 10\nmax_rate_series = 0\nhold_seconds = 0\n",
         );
         let err = load(Some(&f), &[], &Flags::default()).expect_err("refused");
         for part in [
@@ -835,6 +848,7 @@ mod tests {
             "otlp.quantiles[2]: `0.5` is given twice",
             "otlp.max_inflated_bytes",
             "otlp.max_rate_series",
+            "otlp.hold_seconds",
         ] {
             assert!(err.contains(part), "{part}: {err}");
         }

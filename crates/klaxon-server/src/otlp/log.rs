@@ -1,5 +1,7 @@
-//! Log records → log signals: the severity number gives the level, the body the message; a
-//! record of a trace belongs to its trace's run, any other to its service.
+//! Log records → log signals: the severity number gives the level, the body the message. A
+//! record belongs to the run of its service (or of the process attribute's value), one run
+//! that never stops, whatever trace it was written in: the trace and span ids go with it in
+//! `attrs`, and a trace's run opens and stops with its root span alone.
 
 use klaxon_engine::{Body, Level, Log, Signal};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -65,12 +67,9 @@ fn one(
     if span.is_some() && r.span_id.len() != 8 {
         return Err("span_id: must be 8 bytes".to_owned());
     }
-    let service = attr(resource, "service.name");
-    let process = trace.clone().unwrap_or_else(|| {
-        attr(&r.attributes, &c.process_attribute)
-            .or_else(|| service.clone())
-            .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned())
-    });
+    let process = attr(&r.attributes, &c.process_attribute)
+        .or_else(|| attr(resource, "service.name"))
+        .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned());
     let mut attrs = Map::new();
     if let Some(t) = trace {
         attrs.insert("trace_id".to_owned(), Value::from(t));
@@ -82,8 +81,8 @@ fn one(
         attr(&r.attributes, &c.group_attribute).or_else(|| attr(resource, &c.group_attribute));
     m.signals.push(Signal {
         ts: millis(r.time_unix_nano).or_else(|| millis(r.observed_time_unix_nano)),
+        name: Some(process.clone()),
         process,
-        name: service,
         group,
         baseline_scope: None,
         body: Body::Log(Log {

@@ -3,6 +3,7 @@
 //! the last point of each cumulative sum (`Rates`), which the caller owns. Decoding the bodies
 //! and answering is the API's (`api/otlp.rs`).
 
+mod hold;
 mod log;
 mod metric;
 mod trace;
@@ -10,6 +11,7 @@ mod trace;
 use klaxon_engine::Signal;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 
+pub(crate) use hold::{Hold, Released};
 pub(crate) use log::map_logs;
 pub(crate) use metric::{map_metrics, Rates};
 pub(crate) use trace::map_traces;
@@ -60,7 +62,7 @@ impl Mapped {
 }
 
 /// The order of signals of one millisecond: starts, then marks and logs, then stops.
-fn rank(b: &klaxon_engine::Body) -> u8 {
+pub(crate) fn rank(b: &klaxon_engine::Body) -> u8 {
     use klaxon_engine::Body;
     match b {
         Body::ProcessStart(_) => 0,

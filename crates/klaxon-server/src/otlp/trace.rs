@@ -8,23 +8,46 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
+use std::collections::HashMap;
+
+use super::hold::{Hold, Released};
 use super::{attr, hex_id, millis, Mapped, Settings};
 
-/// Maps every span of an export; the signals come sorted by time.
-pub(crate) fn map_traces(req: &ExportTraceServiceRequest, set: Settings<'_>) -> Mapped {
+/// Maps every span of an export; a trace's spans without its root wait in `hold` for it, and
+/// what waited with the root goes out with it (`Released`, to put back if the engine refuses).
+/// The signals come sorted by time.
+pub(crate) fn map_traces(
+    req: &ExportTraceServiceRequest,
+    set: Settings<'_>,
+    hold: &mut Hold,
+    now: i64,
+) -> (Mapped, Released) {
     let mut m = Mapped::default();
+    let mut traces: HashMap<String, (bool, Vec<Signal>)> = HashMap::new();
     for rs in &req.resource_spans {
         let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+        let service = attr(resource, "service.name");
         for ss in &rs.scope_spans {
             for span in &ss.spans {
-                if let Err(why) = one(span, resource, set, &mut m) {
+                if let Err(why) = one(span, resource, service.as_deref(), set, &mut m, &mut traces)
+                {
                     m.reject(|| format!("span {}: {why}", who(span)));
                 }
             }
         }
     }
+    let mut released = Released::new();
+    let before = released_len(&released);
+    for (trace, (rooted, signals)) in traces {
+        hold.take(now, trace, rooted, signals, &mut m.signals, &mut released);
+    }
+    m.bytes += (released_len(&released) - before) * (std::mem::size_of::<Signal>() + 64);
     m.sort();
-    m
+    (m, released)
+}
+
+fn released_len(r: &Released) -> usize {
+    r.iter().map(|(_, s)| s.len()).sum()
 }
 
 /// How a refused span is named: its id and the start of its name.
@@ -36,11 +59,15 @@ fn who(span: &Span) -> String {
     )
 }
 
+/// Maps one span: a run of its own (root or process attribute) or a trace of its trace's run;
+/// the signals of a trace's run go to `traces`, with whether the root is among them.
 fn one(
     span: &Span,
     resource: &[KeyValue],
+    service: Option<&str>,
     set: Settings<'_>,
     m: &mut Mapped,
+    traces: &mut HashMap<String, (bool, Vec<Signal>)>,
 ) -> Result<(), String> {
     let c = set.config;
     let size = span.encoded_len();
@@ -66,7 +93,6 @@ fn one(
         attr(&span.attributes, &c.group_attribute).or_else(|| attr(resource, &c.group_attribute));
     let named = attr(&span.attributes, &c.process_attribute);
     let root = hex_id(&span.parent_span_id).is_none();
-    let before = m.signals.len();
     let signal = |process: &str, ts: i64, name: Option<String>, body: Body| Signal {
         ts: Some(ts),
         process: process.to_owned(),
@@ -76,17 +102,22 @@ fn one(
         body,
         attrs: None,
     };
+    let mut out = Vec::with_capacity(2 + span.events.len());
     let process = if root || named.is_some() {
-        let process = if root { trace } else { format!("{trace}/{id}") };
+        let process = if root {
+            trace.clone()
+        } else {
+            format!("{trace}/{id}")
+        };
         let name = named.or_else(|| (!span.name.is_empty()).then(|| span.name.clone()));
-        m.signals.push(signal(
+        out.push(signal(
             &process,
             start,
             name.clone(),
             Body::ProcessStart(ProcessFields::default()),
         ));
         let status = span.status.as_ref();
-        m.signals.push(signal(
+        out.push(signal(
             &process,
             end,
             name,
@@ -103,27 +134,35 @@ fn one(
         }
         let context = attr(&span.attributes, &c.context_attribute);
         let monitor = Monitor::new(&span.name, context.as_deref());
-        m.signals.push(signal(
+        // Named by the service, should they open the run without their root.
+        let name = service.map(str::to_owned);
+        out.push(signal(
             &trace,
             start,
-            None,
+            name.clone(),
             Body::TraceStart(monitor.clone()),
         ));
-        m.signals
-            .push(signal(&trace, end, None, Body::TraceStop(monitor)));
-        trace
+        out.push(signal(&trace, end, name, Body::TraceStop(monitor)));
+        trace.clone()
     };
+    let name = out[0].name.clone();
     for e in span.events.iter().filter(|e| !e.name.is_empty()) {
         let context = attr(&e.attributes, &c.context_attribute);
         let ts = millis(e.time_unix_nano).unwrap_or(start);
-        m.signals.push(signal(
+        out.push(signal(
             &process,
             ts,
-            None,
+            name.clone(),
             Body::Mark(Monitor::new(&e.name, context.as_deref())),
         ));
     }
-    let n = m.signals.len() - before;
-    m.bytes += n * std::mem::size_of::<Signal>() + size;
+    m.bytes += out.len() * std::mem::size_of::<Signal>() + size;
+    if process == trace {
+        let entry = traces.entry(trace).or_default();
+        entry.0 |= root;
+        entry.1.extend(out);
+    } else {
+        m.signals.extend(out);
+    }
     Ok(())
 }

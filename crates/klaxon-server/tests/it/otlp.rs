@@ -173,6 +173,73 @@ async fn late_spans_raise_the_alerts_live_signals_would() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_exported_before_their_root_wait_for_it_or_end_as_their_own_run() {
+    let dir = data_dir("otlp-hold");
+    let r = start(&dir, |c| {
+        c.collector.enabled = false;
+        c.otlp.hold_seconds = 1;
+    })
+    .await;
+    activate(&r).await;
+    // A long checkout: its slow query is exported first, the root in a later export.
+    let t0 = now_ns() - 30_000 * MS;
+    let query = span(6, 2, 1, "db.query", t0 + 10 * MS, t0 + 500 * MS);
+    let (s, _, _) = post(
+        &r,
+        "/v1/traces",
+        PROTOBUF,
+        traces(vec![query]).encode_to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let mut root = span(6, 1, 0, "checkout", t0, t0 + 800 * MS);
+    root.status = Some(Status {
+        code: status::StatusCode::Error as i32,
+        ..Status::default()
+    });
+    let (s, _, _) = post(
+        &r,
+        "/v1/traces",
+        PROTOBUF,
+        traces(vec![root]).encode_to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let slow = alerts_of(&r, "SLOW_QUERY", |a| !a.is_empty()).await;
+    // Evaluated in the run the root opened, not one the query opened on its own.
+    assert_eq!(slow[0]["process_name"], "checkout", "{slow:?}");
+    assert_eq!(slow[0]["process"], "06060606060606060606060606060606");
+
+    // A query whose root never comes: after hold_seconds, a run of its own, named by the
+    // service and stopped at its end, so no run is left open.
+    let orphan = span(7, 2, 1, "db.query", t0 + 10 * MS, t0 + 500 * MS);
+    let (s, _, _) = post(
+        &r,
+        "/v1/traces",
+        PROTOBUF,
+        traces(vec![orphan]).encode_to_vec(),
+        &[],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let slow = alerts_of(&r, "SLOW_QUERY", |a| a.len() == 2).await;
+    assert_eq!(slow.len(), 2, "{slow:?}");
+    let alone = slow
+        .iter()
+        .find(|a| a["process"] == "07070707070707070707070707070707")
+        .expect("the orphan's alert");
+    assert_eq!(alone["process_name"], "shop", "{alone}");
+    let open = r.text("/monitoring/prometheus").await;
+    assert!(
+        open.lines().any(|l| l == "klaxon_open_processes 0"),
+        "{open}"
+    );
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_records_in_otlp_json_raise_log_alerts() {
     let dir = data_dir("otlp-logs");
     let r = start(&dir, |c| c.collector.enabled = false).await;
@@ -205,8 +272,8 @@ async fn log_records_in_otlp_json_raise_log_alerts() {
     let a = alerts_of(&r, "PAYMENT_LOG", |a| !a.is_empty()).await;
     assert_eq!(a.len(), 1, "the INFO record does not match ERROR|…: {a:?}");
     assert_eq!(
-        a[0]["process"], "0202020202020202020202020202020a",
-        "its trace's run: {a:?}"
+        a[0]["process"], "shop",
+        "its service's run, whatever its trace: {a:?}"
     );
     r.stop().await;
 }
@@ -538,9 +605,8 @@ async fn the_python_sdk_raises_an_alert_of_each_kind() {
     assert_eq!(miss[0]["process"], trace.as_str(), "{miss:?}");
     let logged = alerts_of(&r, "PAYMENT_LOG", |a| !a.is_empty()).await;
     assert_eq!(
-        logged[0]["process"],
-        trace.as_str(),
-        "the log record's trace: {logged:?}"
+        logged[0]["process"], "shop",
+        "the log record's service: {logged:?}"
     );
     let deep = alerts_of(&r, "deep_queue", |a| !a.is_empty()).await;
     assert_eq!(deep[0]["labels"]["queue"], "mail", "{deep:?}");
