@@ -134,13 +134,12 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, Box<Response>> {
     }
 }
 
-/// Reads the body within the endpoint's limit and checks its `Content-Encoding`; returns
-/// whether it is gzip.
+/// Reads the body within the endpoint's limit and checks its `Content-Encoding` (415, as JSON,
+/// for one OTLP does not use); returns whether it is gzip.
 async fn read<S>(
     st: &AppState<S>,
     headers: &HeaderMap,
     body: Body,
-    enc: Encoding,
 ) -> Result<(Bytes, bool), Box<Response>> {
     let gzip = match headers
         .get(header::CONTENT_ENCODING)
@@ -152,7 +151,7 @@ async fn read<S>(
         Some("gzip") => true,
         Some(other) => {
             return Err(Box::new(refuse(
-                enc,
+                Encoding::Json,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("Content-Encoding `{other}`: send gzip or none"),
             )))
@@ -226,7 +225,7 @@ where
         Ok(e) => e,
         Err(r) => return *r,
     };
-    let (bytes, gzip) = match read(&st, &headers, body, enc).await {
+    let (bytes, gzip) = match read(&st, &headers, body).await {
         Ok(b) => b,
         Err(r) => return *r,
     };
