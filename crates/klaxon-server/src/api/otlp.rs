@@ -321,10 +321,11 @@ pub(crate) fn map_body(
     };
     let m = match kind % 3 {
         0 => {
-            let mut hold = crate::otlp::Hold::new(config.otlp.hold_signals, 1_000);
+            let hold =
+                std::sync::Mutex::new(crate::otlp::Hold::new(config.otlp.hold_signals, 1_000));
             let req: ExportTraceServiceRequest = decode(enc, body).map_err(why)?;
-            let (mut m, _) = map_traces(&req, set, &mut hold, 0);
-            hold.expired(0, true, &mut m.signals);
+            let (mut m, _) = map_traces(&req, set, &hold, 0);
+            lock(&hold).expired(0, true, &mut m.signals);
             m
         }
         1 => map_logs(&decode(enc, body).map_err(why)?, set),
@@ -347,7 +348,7 @@ pub(crate) async fn traces<S: Store + Clone>(
         set: Settings<'_>,
         st: &AppState<S>,
     ) -> (Mapped, Released) {
-        map_traces(r, set, &mut lock(&st.otlp_hold), wall_ms())
+        map_traces(r, set, &st.otlp_hold, wall_ms())
     }
     fn answer(enc: Encoding, m: &Mapped) -> Vec<u8> {
         match enc {

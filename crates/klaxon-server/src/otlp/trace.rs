@@ -9,6 +9,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
 use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 
 use super::hold::{Hold, Released};
 use super::{attr, hex_id, millis, Mapped, Settings};
@@ -19,7 +20,7 @@ use super::{attr, hex_id, millis, Mapped, Settings};
 pub(crate) fn map_traces(
     req: &ExportTraceServiceRequest,
     set: Settings<'_>,
-    hold: &mut Hold,
+    hold: &Mutex<Hold>,
     now: i64,
 ) -> (Mapped, Released) {
     let mut m = Mapped::default();
@@ -38,8 +39,12 @@ pub(crate) fn map_traces(
     }
     let mut released = Released::new();
     let before = released_len(&released);
-    for (trace, (rooted, signals)) in traces {
-        hold.take(now, trace, rooted, signals, &mut m.signals, &mut released);
+    if !traces.is_empty() {
+        // Locked for the hold alone: exports map in parallel.
+        let mut hold = hold.lock().unwrap_or_else(PoisonError::into_inner);
+        for (trace, (rooted, signals)) in traces {
+            hold.take(now, trace, rooted, signals, &mut m.signals, &mut released);
+        }
     }
     m.bytes += (released_len(&released) - before) * (std::mem::size_of::<Signal>() + 64);
     m.sort();

@@ -128,7 +128,8 @@ async fn call(
 }
 
 /// Asserts that `r` is an error in the documented shape: JSON, `{"error": {"code", "message"}}`
-/// (the Alertmanager API's own 400 and 422 shapes on `/api/v2/`, as docs/alertmanager.md says).
+/// (the Alertmanager API's own 400 and 422 shapes on `/api/v2/`, as docs/alertmanager.md says;
+/// OTLP's `google.rpc.Status` for a body OTLP/HTTP cannot read, as docs/opentelemetry.md says).
 fn assert_error(what: &str, path: &str, r: &Resp) {
     assert!(
         (400..500).contains(&r.status),
@@ -145,6 +146,15 @@ fn assert_error(what: &str, path: &str, r: &Resp) {
     );
     let v = r.json();
     if path.starts_with("/api/v2/") && (v.is_string() || v["code"].is_number()) {
+        return;
+    }
+    let otlp = ["/v1/traces", "/v1/logs", "/v1/metrics"].contains(&path);
+    if otlp && (r.status == 400 || r.status == 415) {
+        assert!(
+            v["code"] == 3 && v["message"].is_string(),
+            "{what}: {path}: {} body is not a google.rpc.Status: {v}",
+            r.status
+        );
         return;
     }
     assert!(
