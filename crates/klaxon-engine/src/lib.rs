@@ -15,6 +15,7 @@ use std::collections::HashMap;
 mod check;
 pub mod correlate;
 pub mod duration;
+pub mod escalation;
 pub mod event;
 pub mod lifecycle;
 mod locate;

@@ -83,9 +83,19 @@ impl Notifier {
     /// catch-all for alerts no route took) is skipped; routes that match still apply.
     /// A receiver reached twice is kept once (the first target).
     pub fn targets(&self, a: &AlertView) -> Vec<Target> {
+        self.targets_of(&a.labels, &a.receivers)
+    }
+
+    /// [`Notifier::targets`] of an alert with these labels (as [`AlertView::labels`] has them)
+    /// whose rule names these receivers.
+    pub fn targets_of(
+        &self,
+        labels: &std::collections::BTreeMap<String, String>,
+        receivers: &[String],
+    ) -> Vec<Target> {
         let mut out: Vec<Target> = Vec::new();
         if let Some((group_by, timing)) = &self.direct {
-            for r in &a.receivers {
+            for r in receivers {
                 if self.receivers.contains_key(r) && !out.iter().any(|t| &*t.receiver == r.as_str())
                 {
                     out.push(Target {
@@ -93,13 +103,14 @@ impl Notifier {
                         receiver: Arc::from(r.as_str()),
                         group_by: Arc::clone(group_by),
                         timing: *timing,
+                        escalation_policy: None,
                     });
                 }
             }
         }
         let named = !out.is_empty();
         if let Some(root) = &self.route {
-            for t in root.targets(&a.labels) {
+            for t in root.targets(labels) {
                 if named && Arc::ptr_eq(&t.route, &root.target.route) {
                     continue;
                 }

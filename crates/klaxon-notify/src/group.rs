@@ -366,6 +366,7 @@ impl Grouper {
             at: now,
             folded: 0,
             notice: None,
+            escalation: None,
         };
         let mut told = false;
         if new_firing || repeat {
@@ -424,6 +425,7 @@ mod tests {
                 group_interval: interval,
                 repeat_interval: repeat,
             },
+            escalation_policy: None,
         }
     }
 

@@ -23,7 +23,7 @@ pub mod template;
 pub use channel::email::SmtpDefaults;
 pub use config::{compile, Notifier, NotifySettings, Receiver, ReceiverConfig};
 pub use limit::{Limiter, RateLimit};
-pub use notification::{AlertView, Kind, Muted, Notification};
+pub use notification::{AlertView, EscalationPage, Kind, Muted, Notification};
 pub use retry::{Backoff, DeliveryOutcome};
 pub use route::{GroupBy, RouteConfig, Target, Timing};
 pub use secret::Secret;

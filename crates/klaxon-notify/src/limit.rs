@@ -261,6 +261,7 @@ mod tests {
             at: 0,
             folded: 0,
             notice: None,
+            escalation: None,
         }
     }
 

@@ -13,7 +13,7 @@ pub enum Kind {
     Firing,
     Acknowledged,
     Resolved,
-    /// Reserved for escalation policies; nothing emits it yet.
+    /// An escalation policy pages someone: `escalation` says who, at which level, and why.
     Escalated,
     /// A heads-up that is not an alert's news (a silence about to expire): `notice` says it.
     Notice,
@@ -127,9 +127,34 @@ pub struct Notification {
     /// folded them into this one ("and 37 more"). 0 for most.
     #[serde(default)]
     pub folded: u32,
-    /// What a [`Kind::Notice`] says.
+    /// What a [`Kind::Notice`] says (an SLA breach, a silence about to end), or an
+    /// [`Kind::Escalated`] page in one sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
+    /// Set on [`Kind::Escalated`]: the page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationPage>,
+}
+
+/// What an `escalated` notification tells: who is paged now, at which level, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationPage {
+    pub policy: String,
+    /// 1-based.
+    pub level: usize,
+    /// 1-based: the run of the policy's levels.
+    pub round: u32,
+    /// Whom this notification pages: `user:bob`, `team:db` (then `member` names the user),
+    /// `receiver:ops`.
+    pub target: String,
+    /// For a page through a team: the member this notification reaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// Why, in one sentence: "nobody acknowledged within 5m".
+    pub reason: String,
+    /// The incident that escalates, when it is an incident's escalation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<i64>,
 }
 
 impl Notification {

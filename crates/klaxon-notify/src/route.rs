@@ -27,6 +27,9 @@ pub struct RouteConfig {
     pub group_wait: Option<Millis>,
     pub group_interval: Option<Millis>,
     pub repeat_interval: Option<Millis>,
+    /// The escalation policy the route's alerts follow; children inherit it.
+    #[serde(default)]
+    pub escalation_policy: Option<String>,
     /// Keep looking at the following siblings after this route matched.
     #[serde(default, rename = "continue")]
     pub continue_matching: bool,
@@ -93,6 +96,8 @@ pub struct Target {
     pub receiver: Arc<str>,
     pub group_by: Arc<GroupBy>,
     pub timing: Timing,
+    /// The escalation policy of the route (its own or inherited), if any.
+    pub escalation_policy: Option<Arc<str>>,
 }
 
 impl Target {
@@ -175,6 +180,7 @@ impl Route {
         }
         let root = Inherited {
             receiver: String::new(),
+            escalation_policy: None,
             group_by: GroupBy::Labels(Vec::new()),
             timing: Timing::default(),
         };
@@ -216,6 +222,29 @@ impl Route {
         true
     }
 
+    /// The escalation policy of an alert with these labels: that of the first route (in tree
+    /// order) that takes it and has one.
+    pub fn escalation_policy(&self, labels: &BTreeMap<String, String>) -> Option<Arc<str>> {
+        self.targets(labels)
+            .into_iter()
+            .find_map(|t| t.escalation_policy.clone())
+    }
+
+    /// Every escalation policy the tree names, with the key that names it.
+    pub fn escalation_policies(c: &RouteConfig) -> Vec<(String, String)> {
+        fn walk(c: &RouteConfig, at: &str, out: &mut Vec<(String, String)>) {
+            if let Some(p) = &c.escalation_policy {
+                out.push((format!("{at}.escalation_policy"), p.clone()));
+            }
+            for (i, child) in c.routes.iter().enumerate() {
+                walk(child, &format!("{at}.routes[{i}]"), out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(c, "route", &mut out);
+        out
+    }
+
     /// Every receiver the tree can choose.
     pub fn receivers(&self) -> Vec<&str> {
         let mut v = vec![&*self.target.receiver];
@@ -228,6 +257,7 @@ impl Route {
 
 struct Inherited {
     receiver: String,
+    escalation_policy: Option<Arc<str>>,
     group_by: GroupBy,
     timing: Timing,
 }
@@ -280,8 +310,13 @@ fn compile(
             Err(e) => errors.push(format!("{at}.matchers[{i}]: {e}")),
         }
     }
+    let escalation_policy = match &c.escalation_policy {
+        Some(p) => Some(Arc::from(p.as_str())),
+        None => parent.escalation_policy.clone(),
+    };
     let here = Inherited {
         receiver: receiver.clone(),
+        escalation_policy: escalation_policy.clone(),
         group_by: group_by.clone(),
         timing,
     };
@@ -306,6 +341,7 @@ fn compile(
             receiver: Arc::from(receiver),
             group_by: Arc::new(group_by),
             timing,
+            escalation_policy,
         },
         matchers,
         continue_matching: c.continue_matching,
@@ -354,6 +390,52 @@ mod tests {
             .iter()
             .map(|t| t.receiver.to_string())
             .collect()
+    }
+
+    #[test]
+    fn child_routes_inherit_the_escalation_policy_unless_they_name_their_own() {
+        let c: RouteConfig = toml::from_str(
+            r#"
+            receiver = "default"
+            [[routes]]
+            matchers = ['team="db"']
+            escalation_policy = "db-critical"
+              [[routes.routes]]
+              matchers = ['env="prod"']
+              receiver = "db"
+              [[routes.routes]]
+              matchers = ['env="dev"']
+              escalation_policy = "quiet"
+            [[routes]]
+            matchers = ['team="web"']
+            "#,
+        )
+        .expect("valid route");
+        let r = Route::compile(&c, &["default", "db"]).expect("compiles");
+        let policy = |l: &[(&str, &str)]| r.escalation_policy(&labels(l)).map(|p| p.to_string());
+        assert_eq!(
+            policy(&[("team", "db"), ("env", "prod")]).as_deref(),
+            Some("db-critical")
+        );
+        assert_eq!(
+            policy(&[("team", "db"), ("env", "dev")]).as_deref(),
+            Some("quiet")
+        );
+        assert_eq!(policy(&[("team", "db")]).as_deref(), Some("db-critical"));
+        assert_eq!(policy(&[("team", "web")]), None);
+        assert_eq!(
+            Route::escalation_policies(&c),
+            [
+                (
+                    "route.routes[0].escalation_policy".to_owned(),
+                    "db-critical".to_owned()
+                ),
+                (
+                    "route.routes[0].routes[1].escalation_policy".to_owned(),
+                    "quiet".to_owned()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -266,9 +266,10 @@ pub fn context(n: &Notification, external_url: &str) -> serde_json::Value {
 
 /// The templates klaxon ships, by name; a channel config overrides each by the same key.
 pub mod defaults {
-    /// `[FIRING:2] DiskFull` / `[ACKNOWLEDGED] ...` / `[RESOLVED] ...`.
-    pub const TITLE: &str = "{% if notice %}[NOTICE] {{ notice }}{% else %}[{{ kind|upper }}{% if kind == 'firing' %}:{{ alerts|length }}{% endif %}] \
-{% if incident %}incident {{ incident }}: {% endif %}\
+    /// `[FIRING:2] DiskFull` / `[ACKNOWLEDGED] ...` / `[RESOLVED] ...`; a notice or a page
+    /// (`[ESCALATED] DiskFull: level 2 of ...`) is its one sentence.
+    pub const TITLE: &str = "{% if notice %}[{{ kind|upper }}] {{ notice }}{% else %}[{{ kind|upper }}{% if kind == 'firing' %}:{{ alerts|length }}{% endif %}] \
+{% if group_labels.incident %}incident {{ group_labels.incident }}: {% endif %}\
 {{ common_labels.alertname or (alerts[0].name if alerts else 'alerts') }}\
 {% if alerts|length == 1 and alerts[0].summary and alerts[0].summary != alerts[0].name %}: {{ alerts[0].summary }}{% endif %}\
 {% if folded %} (and {{ folded }} more, held by the rate limit){% endif %}{% endif %}";

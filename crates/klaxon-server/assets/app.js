@@ -15,6 +15,10 @@ import * as silences from "./page-silences.js";
 import * as rules from "./page-rules.js";
 import * as analytics from "./page-analytics.js";
 import * as health from "./page-health.js";
+import * as oncall from "./page-oncall.js";
+import * as users from "./page-users.js";
+import * as teams from "./page-teams.js";
+import * as tokens from "./page-tokens.js";
 
 const PAGES = [
   { path: "", title: "Overview", mod: overview },
@@ -23,6 +27,10 @@ const PAGES = [
   { path: "silences", title: "Silences", mod: silences },
   { path: "rules", title: "Rules", mod: rules },
   { path: "analytics", title: "Analytics", mod: analytics },
+  { path: "oncall", title: "On call", mod: oncall },
+  { path: "users", title: "Users", mod: users, admin: true },
+  { path: "teams", title: "Teams", mod: teams, admin: true },
+  { path: "tokens", title: "Tokens", mod: tokens, admin: true },
   { path: "health", title: "Health", mod: health },
 ];
 
@@ -186,6 +194,11 @@ function start(session) {
   $("shell").hidden = false;
   $("who").textContent = `${session.name} · ${session.role}`;
   document.body.dataset.role = session.role;
+  // Users, teams and tokens are the admin's: other roles do not see their pages.
+  for (const p of PAGES) {
+    const link = $("nav").querySelector(`a[data-path="${p.path}"]`);
+    if (link) link.hidden = !!p.admin && !app.may("admin");
+  }
   armExpiry(Date.parse(session.expires_at));
   connect();
   route();

@@ -3,7 +3,7 @@
 // events and notes, notifications, and why it is suppressed. Follows the stream while open.
 
 import { get, post } from "./api.js";
-import { h, clear, num, time, fullTime, ago, dur, sevBadge, stateBadge, toast, failure, loading, ask, throttle, ms, title, labelCells } from "./ui.js";
+import { h, clear, num, time, fullTime, ago, dur, sevBadge, stateBadge, toast, failure, loading, ask, throttle, ms, title, labelCells, noteForm } from "./ui.js";
 import { compile, matches, show } from "./matcher.js";
 import { sparkline } from "./chart.js";
 import { evidenceWords } from "./page-incident.js";
@@ -81,28 +81,20 @@ export function render(main, app, { parts }) {
     const may = app.may("respond");
     const s = alert.state;
     const btn = (label, onclick, enabled, cls = "") => h("button", { class: cls, onclick, disabled: !may || !enabled, title: may ? "" : `Your role (${app.session.role}) may only read` }, label);
-    const noteBox = h("textarea", { rows: 2, "aria-label": "Note", placeholder: "Add a note for whoever looks next", disabled: !may });
-    const noteForm = h(
-      "form",
-      {
-        class: "row",
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          const text = noteBox.value.trim();
-          if (!text) return;
-          try {
-            await post(`/alerts/${id}/notes`, { text });
-            noteBox.value = "";
-            toast("Note added");
-          } catch (e) {
-            toast(`Note refused: ${e.message}`, "error");
-          }
-          load();
-        },
-      },
-      h("div", { class: "grow" }, noteBox),
-      h("button", { type: "submit", disabled: !may }, "Add note"),
-    );
+    const note = noteForm("Add a note for whoever looks next", async (text) => {
+      let taken = false;
+      try {
+        await post(`/alerts/${id}/notes`, { text });
+        toast("Note added");
+        taken = true;
+      } catch (e) {
+        toast(`Note refused: ${e.message}`, "error");
+      }
+      load();
+      return taken;
+    });
+    note.box.disabled = !may;
+    note.button.disabled = !may;
     return h(
       "section",
       { class: "panel", "aria-label": "Actions" },
@@ -118,7 +110,7 @@ export function render(main, app, { parts }) {
         h("a", { class: "button secondary", href: silenceLink() }, "Silence similar…"),
       ),
       may ? null : h("p", { class: "hint" }, `Signed in as ${app.session.role}: you can read, not act.`),
-      noteForm,
+      note.form,
     );
   }
 

@@ -4,7 +4,7 @@
 // a note). Follows /incidents/stream while open.
 
 import { get, post } from "./api.js";
-import { h, num, fullTime, ago, sevBadge, stateBadge, toast, failure, loading, ask, throttle, title } from "./ui.js";
+import { h, num, fullTime, ago, sevBadge, stateBadge, toast, failure, loading, ask, throttle, title, noteForm, SEVERITIES } from "./ui.js";
 import { Live } from "./live.js";
 import { incidentBadge, ACTIVE } from "./page-incidents.js";
 
@@ -56,6 +56,8 @@ function entryWords(e) {
       return `alerts ${(d.alerts || []).join(", ")} split off into incident ${d.into}`;
     case "moved":
       return `alerts ${(d.alerts || []).join(", ")} moved to incident ${d.to}`;
+    case "priority":
+      return `priority ${d.from} → ${d.to}${d.by_hand ? " (set by hand)" : " (follows its alerts again)"}`;
     default:
       return e.kind;
   }
@@ -120,6 +122,22 @@ export function render(main, app, { parts }) {
     if (res) location.hash = `#/incidents/${into}`;
   }
 
+  async function priority() {
+    const v = await ask("Priority", [
+      {
+        name: "priority",
+        label: "Priority",
+        type: "select",
+        options: [["auto", "Follow its open alerts"], ...SEVERITIES.map((s) => [s, s])],
+        value: inc.priority_by ? inc.priority : "auto",
+        hint: "Set by hand, it stays whatever its alerts do.",
+      },
+    ], "Set");
+    if (!v) return;
+    const p = v.priority === "auto" ? null : v.priority;
+    await act("priority", { priority: p }, (r) => `Incident ${id}: priority ${r.priority}${r.priority_by ? " (by hand)" : ""}`);
+  }
+
   async function split() {
     const v = await ask(`Split ${chosen.size} alert${chosen.size === 1 ? "" : "s"} off`, [{ name: "title", label: "Title of the new incident", placeholder: "default: the first alert's name" }], "Split");
     if (!v) return;
@@ -134,26 +152,10 @@ export function render(main, app, { parts }) {
   }
 
   // The note form is made once: a page redrawn by live news keeps what is being typed.
-  const noteBox = h("textarea", { rows: 2, "aria-label": "Note", placeholder: "What is known, what is being done" });
-  const noteButton = h("button", { type: "submit" }, "Add note");
-  const noteForm = h(
-    "form",
-    {
-      class: "row",
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        const text = noteBox.value.trim();
-        if (!text) return;
-        const done = await act("notes", { text }, () => "Note added");
-        if (done) noteBox.value = "";
-      },
-    },
-    h("div", { class: "grow" }, noteBox),
-    noteButton,
-  );
+  const note = noteForm("What is known, what is being done", async (text) => !!(await act("notes", { text }, () => "Note added")));
   const buttons = h("div", { class: "actions" });
   const hint = h("p", { class: "hint" });
-  const actionsPanel = h("section", { class: "panel", "aria-label": "Actions" }, buttons, hint, noteForm);
+  const actionsPanel = h("section", { class: "panel", "aria-label": "Actions" }, buttons, hint, note.form);
 
   function actions() {
     const may = app.may("respond");
@@ -164,13 +166,14 @@ export function render(main, app, { parts }) {
     buttons.replaceChildren(
       btn("Acknowledge", () => act("acknowledge", undefined, (r) => `Incident ${id}: ${r.state}, owned by ${r.owner}`), s === "open" || s === "reopened"),
       btn("Resolve", () => act("resolve", undefined, (r) => `Incident ${id}: ${r.state}`), open && s !== "resolved"),
+      btn("Priority…", priority, open, "secondary"),
       btn("Merge into…", merge, open, "secondary"),
       btn(n ? `Split ${n} off…` : "Split chosen off…", split, open && n > 0 && n < inc.members.length, "secondary"),
       btn(n ? `Move ${n} to…` : "Move chosen to…", move, open && n > 0, "secondary"),
     );
     hint.textContent = may ? "Choose alerts below to split them off or move them." : `Signed in as ${app.session.role}: you can read, not act.`;
-    noteBox.disabled = !may || !open;
-    noteButton.disabled = !may || !open;
+    note.box.disabled = !may || !open;
+    note.button.disabled = !may || !open;
     return actionsPanel;
   }
 
@@ -240,6 +243,7 @@ export function render(main, app, { parts }) {
         "p",
         { class: "hint" },
         `Opened ${ago(i.opened_at)} (${fullTime(i.opened_at)}) · ${num(i.members.length)} alert${i.members.length === 1 ? "" : "s"} · owner ${i.owner || "nobody yet"}`,
+        i.priority_by ? ` · priority set by ${i.priority_by}` : "",
         i.level ? ` · held together with ${i.level.replace("_", " ")} confidence` : "",
         i.resolved_at ? ` · resolved ${fullTime(i.resolved_at)}` : "",
       ),

@@ -183,6 +183,29 @@ export function labelCells(table, columns) {
   return table;
 }
 
+/**
+ * A note form: a text box and its button. `submit(text)` resolves to true when the note was
+ * taken; the box is emptied then (and keeps the text when it was refused).
+ */
+export function noteForm(placeholder, submit) {
+  const box = h("textarea", { rows: 2, "aria-label": "Note", placeholder });
+  const button = h("button", { type: "submit" }, "Add note");
+  const form = h(
+    "form",
+    {
+      class: "row",
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        const text = box.value.trim();
+        if (text && (await submit(text))) box.value = "";
+      },
+    },
+    h("div", { class: "grow" }, box),
+    button,
+  );
+  return { form, box, button };
+}
+
 /** A labelled card of the overview. */
 export function card(label, value, { cls = "", note = "", href = "" } = {}) {
   const inner = [h("span", { class: "card-label" }, label), h("span", { class: "card-value" }, value), note ? h("span", { class: "card-note" }, note) : null];

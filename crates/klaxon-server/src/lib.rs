@@ -20,6 +20,7 @@ mod gate;
 mod limits;
 mod listen;
 mod metrics;
+mod oncall;
 mod openapi;
 mod otlp;
 mod people;

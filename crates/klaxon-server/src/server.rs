@@ -66,7 +66,12 @@ impl<S: Store + Clone> Server<S> {
         store
             .change_people(config.declared_people(wall_ms()), Vec::new())
             .await
-            .context("declaring the users and teams of the configuration file")?;
+            .context("declaring the users, teams and schedules of the configuration file")?;
+        let oncall = Arc::new(crate::oncall::OnCall::default());
+        oncall
+            .reload(&store)
+            .await
+            .context("loading the on-call schedules")?;
         if let Some(path) = ensure_admin(&store, admin, &config.data_dir, wall_ms()).await? {
             tracing::warn!(
                 file = %path.display(),
@@ -163,6 +168,15 @@ impl<S: Store + Clone> Server<S> {
         let correlator = config
             .correlator()
             .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
+        let notifier = Arc::new(
+            config
+                .notifier()
+                .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
+        );
+        let escalations = config
+            .escalations()
+            .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let (incidents_tx, incidents_rx) = tokio::sync::watch::channel(0u64);
         let manager = lifecycle::Manager::load(
             store.clone(),
@@ -171,19 +185,25 @@ impl<S: Store + Clone> Server<S> {
                 changes: changes_tx.clone(),
                 metrics: Arc::clone(&metrics),
                 incidents: incidents_tx,
+                outbox: Arc::clone(&outbox_wake),
             },
             &rule_auto,
             controls,
             correlator,
+            lifecycle::Paging {
+                escalations,
+                notifier: Arc::clone(&notifier),
+                teams: config
+                    .teams
+                    .iter()
+                    .map(|t| (t.name.clone(), t.members.clone()))
+                    .collect(),
+                oncall: Arc::clone(&oncall),
+            },
         )
         .await
         .context("loading the open alerts")?;
         let content_keys = manager.content_keys();
-        let notifier = Arc::new(
-            config
-                .notifier()
-                .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
-        );
         let (pushed, _) = broadcast::channel(4096);
         let mut policy_errors = Vec::new();
         let policy = Arc::new(config.notify.outbound(&mut policy_errors));
@@ -207,6 +227,7 @@ impl<S: Store + Clone> Server<S> {
                     (Arc::clone(&policy), Arc::clone(&channel_health)),
                     changes_tx.subscribe(),
                     api_tx.downgrade(),
+                    outbox_wake,
                 )
                 .await?,
             )
@@ -305,6 +326,7 @@ impl<S: Store + Clone> Server<S> {
                 external_url,
                 queries: notifications.as_ref().map(|n| n.queries.clone()),
             }),
+            oncall,
         });
         let state = AppState { inner: shared };
         let telemetry_on = state.config.telemetry.enabled;
@@ -483,6 +505,7 @@ async fn start_notifications<S: Store + Clone>(
     ),
     changes: broadcast::Receiver<Arc<lifecycle::Change>>,
     lifecycle: mpsc::WeakSender<lifecycle::Command>,
+    outbox_wake: Arc<tokio::sync::Notify>,
 ) -> anyhow::Result<NotifyTasks> {
     let n = &config.notify;
     let released = store
@@ -508,6 +531,7 @@ async fn start_notifications<S: Store + Clone>(
         owner: n.node.clone(),
         external_url,
         per_host_connections: n.per_host_connections,
+        wake: outbox_wake,
     };
     let (workers, handle) = notify::deliver::start(
         store.clone(),

@@ -20,6 +20,7 @@ use crate::auth::{Auth, Need};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
+use crate::oncall::OnCall;
 use crate::openapi::doc::Doc;
 use crate::pipeline::driver::{Input, Room};
 use crate::pipeline::lifecycle::Command;
@@ -51,6 +52,8 @@ pub(crate) struct Shared<S> {
     pub engine_heartbeat: Arc<AtomicI64>,
     /// Receivers and the WebSocket feed of notifications.
     pub notify: Arc<NotifyHandle>,
+    /// The compiled on-call schedules: `oncall.on_call(schedule, at_ms)` says who is on call.
+    pub oncall: Arc<OnCall>,
     /// The last point of each OTLP cumulative sum, to send its rate.
     pub otlp_rates: Mutex<crate::otlp::Rates>,
     /// OTLP spans waiting for their trace's root span.

@@ -14,6 +14,7 @@ use crate::{AlertChange, AlertQuery, NewAlert, Occurrence, Source, Store, Stored
 
 mod alert;
 mod baseline;
+mod escalation;
 mod history;
 mod incident;
 mod lifecycle;
@@ -26,6 +27,7 @@ mod token;
 
 pub use self::alert::*;
 pub use self::baseline::*;
+pub use self::escalation::*;
 pub use self::history::*;
 pub use self::incident::*;
 pub use self::lifecycle::*;
@@ -66,6 +68,7 @@ macro_rules! store_conformance_tests {
             teams_keep_member_order_and_name_only_users,
             a_user_owning_a_token_in_force_is_not_deleted,
             declared_people_are_read_only_until_declared_again,
+            schedules_name_only_users_and_their_overrides_never_overlap,
             audit_rows_commit_with_their_change_and_page_newest_first,
             revoking_ends_sessions_frees_the_name_and_keeps_an_admin,
             token_use_is_recorded_and_never_moves_back,
@@ -98,6 +101,8 @@ macro_rules! store_conformance_tests {
             incidents_keep_members_links_and_timelines,
             an_incident_is_written_with_its_alerts_or_not_at_all,
             incidents_list_by_filters_and_cursor,
+            escalation_pages_and_breaches_are_written_once,
+            an_escalation_is_written_with_its_alert_change_or_not_at_all,
             ping_succeeds,
         );
     };

@@ -12,8 +12,10 @@ pub use klaxon_engine::correlate::IncidentState;
 pub struct IncidentRecord {
     pub id: i64,
     pub title: String,
-    /// The highest severity of its alerts, or set by hand.
+    /// The highest severity of its open alerts, or set by hand.
     pub priority: String,
+    /// Who set the priority by hand (`None`: it follows the alerts).
+    pub priority_by: Option<String>,
     pub state: IncidentState,
     pub owner: Option<String>,
     /// Epoch ms.

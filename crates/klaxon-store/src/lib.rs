@@ -5,6 +5,7 @@ pub mod access;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
+pub mod escalation;
 mod health;
 pub mod incident;
 pub mod lifecycle;
@@ -16,6 +17,7 @@ use std::future::Future;
 
 pub use access::{NewSession, NewToken, Role, SessionRecord, TokenRecord, TokenState};
 pub use error::StoreError;
+pub use escalation::{BreachRecord, EscalationChange, EscalationRecord, PageRecord, SlaAlert};
 pub use health::WriteFailure;
 pub use incident::{
     IncidentChange, IncidentDetail, IncidentQuery, IncidentRecord, IncidentState, Member,
@@ -33,7 +35,8 @@ pub use outbox::{
     Claim, Delivery, DeliveryCount, NewNotification, NotificationRecord, Notified, OutboxRow,
 };
 pub use people::{
-    AuditEntry, AuditQuery, AuditRecord, Contact, Origin, PeopleChange, TeamRecord, UserRecord,
+    AuditEntry, AuditQuery, AuditRecord, Contact, Origin, OverrideRecord, PeopleChange,
+    ScheduleRecord, TeamRecord, UserRecord,
 };
 use serde::Serialize;
 
@@ -301,6 +304,13 @@ pub trait Store: Send + Sync + 'static {
     fn get_team(&self, name: &str) -> impl Future<Output = Result<Option<TeamRecord>>> + Send;
     /// Every team with its members, by name.
     fn list_teams(&self) -> impl Future<Output = Result<Vec<TeamRecord>>> + Send;
+    /// The schedule of that name with its overrides, if any.
+    fn get_schedule(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ScheduleRecord>>> + Send;
+    /// Every schedule with its overrides, by name.
+    fn list_schedules(&self) -> impl Future<Output = Result<Vec<ScheduleRecord>>> + Send;
     /// Appends audit rows of actions that are not store writes of their own, durably.
     fn append_audit(&self, rows: Vec<AuditEntry>) -> impl Future<Output = Result<()>> + Send;
     /// Audit rows newest first, filtered, at most `q.limit` (capped).
@@ -318,6 +328,38 @@ pub trait Store: Send + Sync + 'static {
     /// Every alert that is not closed, for the lifecycle manager's index at start.
     fn load_open_alerts(&self) -> impl Future<Output = Result<Vec<AlertIndex>>> + Send;
     /// The highest incident id ever used (0 for none); incident ids are chosen by the caller.
+    /// Escalations that have not ended.
+    fn open_escalations(&self) -> impl Future<Output = Result<Vec<EscalationRecord>>> + Send;
+    /// Escalations started in [from, to), at most `limit`, oldest first.
+    fn escalations_started(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<EscalationRecord>>> + Send;
+    /// Pages in [from, to), at most `limit`, oldest first.
+    fn escalation_pages(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<PageRecord>>> + Send;
+    /// SLA breaches in [from, to), at most `limit`, oldest first.
+    fn sla_breaches(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<BreachRecord>>> + Send;
+    /// (subject, what) of the breaches recorded for alerts that are not closed.
+    fn open_sla_breaches(&self) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// Alerts first seen in [from, to), at most `limit`, oldest first.
+    fn sla_alerts(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<SlaAlert>>> + Send;
     fn max_incident_id(&self) -> impl Future<Output = Result<i64>> + Send;
     /// Every incident that is not closed, each with its members.
     fn load_open_incidents(

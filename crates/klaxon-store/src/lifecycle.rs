@@ -109,6 +109,9 @@ pub enum AlertChange {
     /// A change to incidents, made by what the alert changes before it in the same commit
     /// caused.
     Incident(crate::incident::IncidentChange),
+    /// A change to escalations or the SLA (a page, a breach, with their notifications), caused
+    /// by the alert changes before it in the same commit or by time.
+    Escalation(crate::escalation::EscalationChange),
 }
 
 impl From<&Write> for AlertChange {

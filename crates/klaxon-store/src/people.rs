@@ -1,6 +1,6 @@
-//! The records of people: users (`UserRecord`, their `Contact`s), teams (`TeamRecord`), the
-//! writes that change them (`PeopleChange`), and the audit log (`AuditEntry`, `AuditQuery`,
-//! `AuditRecord`). Validation of names, time zones and sizes belongs to the caller; the store
+//! The records of people: users (`UserRecord`, their `Contact`s), teams (`TeamRecord`), on-call
+//! schedules (`ScheduleRecord`, their `OverrideRecord`s), the writes that change them
+//! (`PeopleChange`), and the audit log (`AuditEntry`, `AuditQuery`, `AuditRecord`). Validation of names, time zones and sizes belongs to the caller; the store
 //! keeps names unique, team members existing, and objects declared in the configuration file
 //! out of reach of every write but [`PeopleChange::Declare`].
 
@@ -75,7 +75,42 @@ pub struct TeamRecord {
     pub updated_at: i64,
 }
 
-/// A write to users and teams, applied in one commit with its audit rows.
+/// An on-call schedule; the name is its id. The store keeps its definition whole and knows
+/// nothing of rotations: compiling it is the caller's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleRecord {
+    pub name: String,
+    /// The schedule as declared (time zone, layers, overrides declared with it), a JSON object
+    /// written and read whole, checked by the caller.
+    pub definition: String,
+    /// Every user the definition names: each must exist, and none can be deleted while named.
+    pub users: Vec<String>,
+    /// Overrides added one by one (someone covers a shift), by start. Ignored by the writes of
+    /// a schedule: they change through [`PeopleChange::AddOverride`] and
+    /// [`PeopleChange::DeleteOverride`] only, and stay when the schedule is replaced.
+    pub overrides: Vec<OverrideRecord>,
+    pub origin: Origin,
+    /// Epoch ms; kept by an update.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+/// Someone covers a schedule from `start` to `end` (epoch ms, end exclusive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverrideRecord {
+    /// Chosen by the store; ignored when adding.
+    pub id: i64,
+    pub user: String,
+    pub start: i64,
+    pub end: i64,
+    /// Who added it (the audit actor).
+    pub created_by: String,
+    /// Epoch ms.
+    pub created_at: i64,
+}
+
+/// A write to users, teams and schedules, applied in one commit with its audit rows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PeopleChange {
     /// AlreadyExists if the name is taken.
@@ -84,7 +119,7 @@ pub enum PeopleChange {
     /// there is none; Conflict if it is declared in the configuration file.
     UpdateUser(UserRecord),
     /// NotFound if there is none; Conflict if it is declared in the configuration file, is a
-    /// member of a team, or owns a token in force.
+    /// member of a team, is named by a schedule or an override, or owns a token in force.
     DeleteUser(String),
     /// AlreadyExists if the name is taken; Conflict if a member is not a user.
     CreateTeam(TeamRecord),
@@ -92,13 +127,32 @@ pub enum PeopleChange {
     UpdateTeam(TeamRecord),
     /// NotFound if there is none; Conflict if it is declared in the configuration file.
     DeleteTeam(String),
+    /// AlreadyExists if the name is taken; Conflict if a user it names does not exist.
+    CreateSchedule(ScheduleRecord),
+    /// Replaces the definition (overrides, `created_at` and origin are kept). NotFound if there
+    /// is none; Conflict if it is declared in the configuration file or names a user that does
+    /// not exist.
+    UpdateSchedule(ScheduleRecord),
+    /// Deletes a schedule with its overrides. NotFound if there is none; Conflict if it is
+    /// declared in the configuration file.
+    DeleteSchedule(String),
+    /// Adds an override to a schedule, declared in the configuration file or not (its `id` is
+    /// chosen here). NotFound if there is no such schedule; Conflict if the user does not
+    /// exist or it overlaps another added override of the schedule.
+    AddOverride {
+        schedule: String,
+        over: OverrideRecord,
+    },
+    /// NotFound if the schedule has no override with this id.
+    DeleteOverride { schedule: String, id: i64 },
     /// Makes these the objects declared in the configuration file: each replaces whatever
     /// had its name (made through the API or declared before; `created_at` is kept), and
     /// objects declared before but left out now become API objects (nothing is deleted).
-    /// Conflict if a declared team names a user that does not exist.
+    /// Conflict if a declared team or schedule names a user that does not exist.
     Declare {
         users: Vec<UserRecord>,
         teams: Vec<TeamRecord>,
+        schedules: Vec<ScheduleRecord>,
     },
 }
 

@@ -4,6 +4,8 @@
 mod bench;
 mod client;
 mod correlate;
+mod import;
+mod oncall;
 mod people;
 mod print;
 mod remote;
@@ -45,6 +47,13 @@ enum Command {
         #[command(subcommand)]
         command: TeamsCommand,
     },
+    /// Who is on call: every schedule's person now, or one schedule's shifts over a range.
+    Oncall(oncall::OnCallArgs),
+    /// List and show the on-call schedules of a running server.
+    Schedules {
+        #[command(subcommand)]
+        command: SchedulesCommand,
+    },
     /// Evaluate a rule set against recorded signals and print each alert as one JSON line.
     ///
     /// Engine time is event time: the largest `ts` seen so far.
@@ -56,6 +65,11 @@ enum Command {
     Correlate(correlate::Args),
     /// Run the klaxon server.
     Serve(klaxon_server::ServeArgs),
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Drive a running server's signal ingest with load and report throughput and latency.
     ///
     /// Needs an admin token: it first stores and activates its own rule set in group `bench`.
@@ -77,6 +91,14 @@ enum RulesCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Convert an Alertmanager configuration (alertmanager.yml) into klaxon's and print it
+    /// (TOML); every construct not converted, or converted only approximately, is listed on
+    /// standard error with its place.
+    ImportAlertmanager(import::Args),
+}
+
+#[derive(Subcommand, Debug)]
 enum TokensCommand {
     /// Create a token and print its secret (shown only this once) on stdout.
     Create(tokens::CreateArgs),
@@ -94,7 +116,7 @@ enum UsersCommand {
     List(people::ListArgs),
     /// Print one user as JSON.
     Show(people::NameArgs),
-    /// Delete a user (refused while in a team or owning a token in force).
+    /// Delete a user (refused while in a team, on a schedule or owning a token in force).
     Delete(people::NameArgs),
 }
 
@@ -108,6 +130,14 @@ enum TeamsCommand {
     Show(people::NameArgs),
     /// Delete a team.
     Delete(people::NameArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum SchedulesCommand {
+    /// List every schedule: time zone, origin, who is on call now, layers.
+    List(people::ListArgs),
+    /// Print one schedule as JSON.
+    Show(people::NameArgs),
 }
 
 /// The server allocates and frees small strings on every worker thread (JSON in, JSON out);
@@ -151,9 +181,17 @@ fn main() -> ExitCode {
             TeamsCommand::Show(args) => people::show(people::Kind::Team, &args),
             TeamsCommand::Delete(args) => people::delete(people::Kind::Team, &args),
         },
+        Command::Oncall(args) => oncall::oncall(&args),
+        Command::Schedules { command } => match command {
+            SchedulesCommand::List(args) => oncall::list(&args),
+            SchedulesCommand::Show(args) => oncall::show(&args),
+        },
         Command::Bench(args) => bench::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Correlate(args) => correlate::run(&args),
+        Command::Config {
+            command: ConfigCommand::ImportAlertmanager(args),
+        } => import::run(&args),
         Command::Serve(args) => klaxon_server::serve(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

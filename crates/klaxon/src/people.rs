@@ -57,6 +57,22 @@ pub(crate) struct NameArgs {
     target: Target,
 }
 
+impl ListArgs {
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+impl NameArgs {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
 /// Users or teams: the API's path and words.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {
@@ -95,7 +111,7 @@ fn contact(text: &str) -> anyhow::Result<Value> {
     Ok(json!({"kind": kind, field: value}))
 }
 
-fn send(
+pub(crate) fn send(
     target: &Target,
     method: Method,
     path: &str,
@@ -163,7 +179,7 @@ pub(crate) fn create_team(args: &CreateTeamArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".to_owned(),
         Value::String(s) => s.clone(),

@@ -113,6 +113,15 @@ impl Kind {
                             of,
                         }));
                     }
+                    if let Some(p) = &r.escalation_policy {
+                        names.push(Named {
+                            rule: r.id.clone(),
+                            index: i,
+                            field: "escalation_policy".to_owned(),
+                            name: p.clone(),
+                            of: Names::Policy,
+                        });
+                    }
                 }
                 Checked {
                     rules: p.set.rules.len(),
@@ -138,6 +147,8 @@ enum Names {
     Receiver,
     /// `[[maintenance]]`: a threshold rule's suppression rules.
     Window,
+    /// `[[escalation_policies]]`: a threshold rule's escalation policy.
+    Policy,
 }
 
 /// A name a rule gives to something the configuration defines.
@@ -183,6 +194,7 @@ struct Defined {
     file: String,
     receivers: Vec<String>,
     windows: Vec<String>,
+    policies: Vec<String>,
 }
 
 impl Defined {
@@ -196,10 +208,17 @@ impl Defined {
             file: path.display().to_string(),
             receivers: config.receivers.into_iter().map(|r| r.name).collect(),
             windows: config.maintenance.into_iter().map(|m| m.name).collect(),
+            policies: config
+                .escalation_policies
+                .into_iter()
+                .map(|p| p.name)
+                .collect(),
         })
     }
 
-    /// A warning for each name no `[[receivers]]` or `[[maintenance]]` entry defines.
+    /// A warning for each name no `[[receivers]]`, `[[maintenance]]` or
+    /// `[[escalation_policies]]` entry defines (an event rule's handler may name a receiver or
+    /// a policy).
     fn undefined(&self, names: &[Named]) -> Vec<RuleError> {
         names
             .iter()
@@ -207,8 +226,15 @@ impl Defined {
                 let (defined, what, section) = match n.of {
                     Names::Receiver => (&self.receivers, "receiver", "[[receivers]]"),
                     Names::Window => (&self.windows, "maintenance window", "[[maintenance]]"),
+                    Names::Policy => (
+                        &self.policies,
+                        "escalation policy",
+                        "[[escalation_policies]]",
+                    ),
                 };
-                if defined.contains(&n.name) {
+                if defined.contains(&n.name)
+                    || (n.field == "alert.handler" && self.policies.contains(&n.name))
+                {
                     return None;
                 }
                 let mut message = format!(

@@ -7,7 +7,7 @@ use std::fmt;
 use jiff::civil::{DateTime, Time};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::clock::Clock;
 use super::layer::{Layer, Restriction};
@@ -15,7 +15,7 @@ use super::length::{parse_length, Length, DAY_MS};
 use super::schedule::{Override, Schedule};
 
 /// A schedule as declared: `[[schedules]]` in the config file.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     pub name: String,
@@ -24,12 +24,12 @@ pub struct ScheduleConfig {
     /// Rotation layers; a later layer overrides earlier ones where it has someone on call.
     pub layers: Vec<LayerConfig>,
     /// Someone covers: these beat every layer.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<OverrideConfig>,
 }
 
 /// One rotation: `[[schedules.layers]]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerConfig {
     /// User names in rotation order (a name may appear more than once).
@@ -39,17 +39,17 @@ pub struct LayerConfig {
     /// The first hand-off, a local date-time of the schedule's zone (`"2026-12-07T09:00:00"`).
     pub handoff: String,
     /// When set, the layer has someone on call only inside these windows.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restrict: Vec<RestrictionConfig>,
 }
 
 /// A weekly window in the schedule's local time: `{ days = ["mon"], from = "09:00", to = "18:00" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestrictionConfig {
     /// Weekdays the window starts on (`mon`, `tues`, `friday`: three letters or more); absent:
     /// every day.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<Vec<String>>,
     /// `HH:MM` or `HH:MM:SS`.
     pub from: String,
@@ -58,7 +58,7 @@ pub struct RestrictionConfig {
 }
 
 /// Someone covers from `start` to `end`, RFC 3339 instants with an offset.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideConfig {
     pub user: String,

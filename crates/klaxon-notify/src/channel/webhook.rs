@@ -220,6 +220,12 @@ pub fn alertmanager_v4(n: &Notification, external_url: &str, max_alerts: usize) 
         "externalURL": external_url,
         "alerts": alerts,
     });
+    if let Some(notice) = &n.notice {
+        body["notice"] = json!(notice);
+    }
+    if let Some(e) = &n.escalation {
+        body["escalation"] = json!(e);
+    }
     // klaxon's addition: the incident all the alerts are in, when they are in one.
     if let Some(i) = n.incident() {
         body["incident"] = json!(i);

@@ -52,6 +52,7 @@ fn notification(kind: Kind, alerts: Vec<AlertView>) -> Notification {
         at: 1_700_000_001_000,
         folded: 0,
         notice: None,
+        escalation: None,
     }
 }
 
@@ -330,4 +331,54 @@ fn every_channel_links_to_the_alert_on_the_dashboard() {
         "the HTML part: {raw}"
     );
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// A page says who is paged and why: the webhook's v4 body carries `escalation` and `notice`,
+/// Slack's header is the page's sentence under its kind.
+#[test]
+fn an_escalated_page_tells_level_target_and_why() {
+    let mut n = notification(
+        Kind::Escalated,
+        vec![alert(7, "critical", &[("host", "db-1")], "full")],
+    );
+    n.notice = Some(
+        "DiskFull: level 2 of escalation policy critical pages team:db (bob): nobody acknowledged within 5m"
+            .to_owned(),
+    );
+    n.escalation = Some(klaxon_notify::EscalationPage {
+        policy: "critical".to_owned(),
+        level: 2,
+        round: 1,
+        target: "team:db".to_owned(),
+        member: Some("bob".to_owned()),
+        reason: "nobody acknowledged within 5m".to_owned(),
+        incident: None,
+    });
+    let v = alertmanager_v4(&n, "https://k", 0);
+    assert_eq!(v["kind"], "escalated");
+    assert_eq!(v["status"], "firing");
+    assert_eq!(v["escalation"]["level"], 2);
+    assert_eq!(v["escalation"]["member"], "bob");
+    assert_eq!(v["escalation"]["reason"], "nobody acknowledged within 5m");
+    assert!(v["escalation"].get("incident").is_none(), "{v}");
+    assert!(v["notice"].as_str().unwrap().contains("level 2"), "{v}");
+
+    let mut t = klaxon_notify::template::Templates::new();
+    let mut errors = Vec::new();
+    let cfg: klaxon_notify::channel::slack::SlackConfig =
+        toml::from_str("url = \"https://hooks.slack.example/x\"").unwrap();
+    let s = slack::Slack::compile(&cfg, "s", &mut t, &mut errors).unwrap();
+    let body = s.body(&t, &n, "https://k").unwrap();
+    assert!(
+        body.to_string()
+            .contains("[ESCALATED] DiskFull: level 2 of escalation policy critical"),
+        "{body}"
+    );
+    // A notice's title is unchanged.
+    n.kind = Kind::Notice;
+    let body = s.body(&t, &n, "https://k").unwrap();
+    assert!(
+        body.to_string().contains("[NOTICE] DiskFull: level 2"),
+        "{body}"
+    );
 }

@@ -1,6 +1,8 @@
 //! Alertmanager API v2, so that Prometheus, Grafana, vmalert and amtool can use klaxon as their
-//! Alertmanager: `POST /api/v2/alerts`, `GET /api/v2/alerts`, `GET /api/v2/status` and
-//! `GET /api/v2/receivers`, with Alertmanager's wire shapes (camelCase, its 400 bodies).
+//! Alertmanager: `POST /api/v2/alerts`, `GET /api/v2/status` and `GET /api/v2/receivers`, with
+//! Alertmanager's wire shapes (camelCase, its 400 bodies), and the 410 Alertmanager 0.27+
+//! answers on the paths of its removed API v1. Reads of alerts and groups are in
+//! `alertmanager_read`.
 //! It maps wire shapes only: deduplication, resolution and timers are the lifecycle manager's.
 //!
 //! - Posted alerts are identified by their label set. One request is at most two commands: a
@@ -8,45 +10,36 @@
 //!   resends), then a `Command::Labelled` with the rest, committed before the answer. As in
 //!   Alertmanager, valid alerts of a batch are kept when others are invalid (an alert over a
 //!   size limit of `limits` among them), and the 400 lists every invalid one.
-//! - Listed alerts are klaxon's open alerts of every source. States map as: `active` and
-//!   `acknowledged` → `active`; `suppressed` → `suppressed`, silenced by the silence's id (or
-//!   `maintenance:<name>`); `pending` → `unprocessed`. Resolved and closed alerts are not
-//!   listed, as Alertmanager does not list ended alerts.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Json;
-use klaxon_engine::lifecycle::State as AlertState;
 use klaxon_engine::timestamp::{format_ts, parse_ts_str};
-use klaxon_store::{HistoryQuery, Source, Store, StoredAlert};
+use klaxon_store::{Source, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use crate::clock::wall_ms;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::Raw;
 use crate::limits;
 use crate::pipeline::lifecycle::convert::{label_key, Labelled};
 use crate::pipeline::lifecycle::{Command, Resend};
 use crate::state::AppState;
 use klaxon_engine::lifecycle::ContentKeys;
-use klaxon_engine::matcher::{self, Matcher, Op, Regex};
 
 /// The receiver every alert without a handler of its own goes to.
 pub(crate) const RECEIVER: &str = "klaxon";
 
 /// Go's zero time, which Alertmanager clients send for "not set".
 const GO_ZERO_MS: i64 = -62_135_596_800_000;
-
-/// Alerts read from the store per page when listing.
-const PAGE: usize = 1000;
 
 static STARTED: OnceLock<i64> = OnceLock::new();
 
@@ -57,7 +50,7 @@ pub(crate) fn status_route<S: Store + Clone>() -> MethodRouter<AppState<S>> {
 }
 
 /// Alertmanager answers a bad request with a JSON string, and its clients expect that shape.
-fn bad_request(message: impl Into<String>) -> Response {
+pub(crate) fn bad_request(message: impl Into<String>) -> Response {
     (StatusCode::BAD_REQUEST, Json(Value::String(message.into()))).into_response()
 }
 
@@ -380,54 +373,6 @@ fn am_time(field: &str, s: Option<&str>) -> Result<Option<i64>, String> {
     }
 }
 
-/// The query of `GET /api/v2/alerts`.
-#[derive(Debug)]
-struct ListParams {
-    active: bool,
-    silenced: bool,
-    inhibited: bool,
-    unprocessed: bool,
-    filter: Vec<Matcher>,
-    receiver: Option<Regex>,
-}
-
-fn parse_params(raw: &str) -> Result<ListParams, String> {
-    let mut p = ListParams {
-        active: true,
-        silenced: true,
-        inhibited: true,
-        unprocessed: true,
-        filter: Vec::new(),
-        receiver: None,
-    };
-    for pair in raw.split('&').filter(|s| !s.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (decode(k)?, decode(v)?);
-        let flag = match k.as_str() {
-            "active" => &mut p.active,
-            "silenced" => &mut p.silenced,
-            "inhibited" => &mut p.inhibited,
-            "unprocessed" => &mut p.unprocessed,
-            "filter" => {
-                p.filter.extend(matcher::parse_filter(&v)?);
-                continue;
-            }
-            "receiver" => {
-                p.receiver = Some(Regex::new(&v).map_err(|e| format!("receiver: {e}"))?);
-                continue;
-            }
-            _ => continue,
-        };
-        // Go's strconv.ParseBool, which Alertmanager's query parsing uses.
-        *flag = match v.as_str() {
-            "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
-            "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
-            _ => return Err(format!("{k}: `{v}` is not a boolean")),
-        };
-    }
-    Ok(p)
-}
-
 /// Percent-decoding of a query component (`+` is a space).
 pub(crate) fn decode(s: &str) -> Result<String, String> {
     let b = s.as_bytes();
@@ -457,156 +402,10 @@ pub(crate) fn decode(s: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| format!("`{s}` is not UTF-8 once decoded"))
 }
 
-/// `GET /api/v2/alerts`: klaxon's open alerts as Alertmanager's `gettableAlerts`, sorted by
-/// fingerprint, filtered by `active`, `silenced`, `inhibited`, `unprocessed`, `filter` and
-/// `receiver` as Alertmanager filters them. Needs a reading token.
-pub(crate) async fn get_alerts<S: Store + Clone>(
-    State(st): State<AppState<S>>,
-    RawQuery(raw): RawQuery,
-) -> ApiResult<Response> {
-    let p = match parse_params(raw.as_deref().unwrap_or("")) {
-        Ok(p) => p,
-        Err(e) => return Ok(bad_request(e)),
-    };
-    let mut states = Vec::new();
-    if p.active {
-        states.extend([AlertState::Active, AlertState::Acknowledged]);
-    }
-    if p.silenced {
-        states.push(AlertState::Suppressed);
-    }
-    if p.unprocessed {
-        states.push(AlertState::Pending);
-    }
-    // `inhibited` has nothing to exclude: klaxon's inhibition mutes notifications only.
-    let _ = p.inhibited;
-    if states.is_empty() {
-        return Ok(Json(json!([])).into_response());
-    }
-    // Equality matchers on a non-empty value narrow the store's query; every matcher is still
-    // checked below.
-    let labels: Vec<(String, String)> = p
-        .filter
-        .iter()
-        .filter_map(|m| match &m.op {
-            Op::Eq(v) if !v.is_empty() => Some((m.name.clone(), v.clone())),
-            _ => None,
-        })
-        .collect();
-    let now = wall_ms();
-    let p = Arc::new(p);
-    let mut out: Vec<(String, Value)> = Vec::new();
-    let mut before = None;
-    loop {
-        let q = HistoryQuery {
-            before_id: before,
-            states: states.clone(),
-            labels: labels.clone(),
-            limit: PAGE,
-            ..HistoryQuery::default()
-        };
-        let page = st.store.alert_history(q).await?;
-        let full = page.len() == PAGE;
-        before = page.last().map(|a| a.id);
-        // Matching (regexes included) and shaping a page is CPU work: off the async workers.
-        let (p, settings) = (Arc::clone(&p), st.config.lifecycle.clone());
-        let shaped = tokio::task::spawn_blocking(move || {
-            page.iter()
-                .filter_map(|a| {
-                    let labels = alert_labels(a);
-                    let wanted = p.filter.iter().all(|m| m.matches(&labels))
-                        && p.receiver
-                            .as_ref()
-                            .is_none_or(|r| r.is_match(receiver_of(a)));
-                    wanted.then(|| (a.fingerprint.clone(), gettable(&settings, a, labels, now)))
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(ApiError::internal)?;
-        out.extend(shaped);
-        if !full {
-            break;
-        }
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Json(Value::Array(out.into_iter().map(|(_, v)| v).collect())).into_response())
-}
-
-/// An alert's labels as Alertmanager shows them: always with `alertname`.
-fn alert_labels(a: &StoredAlert) -> BTreeMap<String, String> {
-    let mut labels = a.labels.clone();
-    labels
-        .entry("alertname".to_owned())
-        .or_insert_with(|| a.name.clone());
-    labels
-}
-
-/// Engine alerts go to their rule's handler; every other alert to [`RECEIVER`].
-fn receiver_of(a: &StoredAlert) -> &str {
-    if a.handler.is_empty() {
-        RECEIVER
-    } else {
-        &a.handler
-    }
-}
-
-/// One alert as Alertmanager's `gettableAlert`.
-fn gettable(
-    settings: &crate::config::Lifecycle,
-    a: &StoredAlert,
-    labels: BTreeMap<String, String>,
-    now: i64,
-) -> Value {
-    let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
-    let timeout = secs(settings.resolve_timeout_seconds);
-    // When klaxon will resolve it unless it hears more; alerts that only a person resolves look
-    // like Alertmanager's alerts without endsAt: valid for another resolve timeout.
-    let ends = match a.source {
-        Source::Alertmanager => a.ends_at.unwrap_or(a.last_seen.saturating_add(timeout)),
-        Source::Rule if settings.rule_auto_resolve_seconds > 0 => a
-            .last_seen
-            .saturating_add(secs(settings.rule_auto_resolve_seconds)),
-        _ => now.saturating_add(timeout),
-    };
-    let mut annotations = a.annotations.clone();
-    if a.source != Source::Alertmanager && !a.message.is_empty() {
-        annotations
-            .entry("summary".to_owned())
-            .or_insert_with(|| a.message.clone());
-    }
-    // Alertmanager's states: `active`, `suppressed`, `unprocessed`.
-    let (state, silenced_by) = match a.state {
-        AlertState::Suppressed => (
-            "suppressed",
-            match a.suppressed_by.as_deref().and_then(|b| b.split_once(':')) {
-                Some(("silence", id)) => vec![id.to_owned()],
-                Some((_, w)) => vec![format!("maintenance:{w}")],
-                None => vec![format!("klaxon-suppression-{}", a.id)],
-            },
-        ),
-        AlertState::Pending => ("unprocessed", Vec::new()),
-        _ => ("active", Vec::new()),
-    };
-    let mut v = json!({
-        "labels": labels,
-        "annotations": annotations,
-        "startsAt": format_ts(a.first_seen),
-        "endsAt": format_ts(ends),
-        "updatedAt": format_ts(a.updated_at),
-        "fingerprint": a.fingerprint,
-        "receivers": [{"name": receiver_of(a)}],
-        "status": {"state": state, "silencedBy": silenced_by, "inhibitedBy": [], "mutedBy": []},
-    });
-    if let Some(u) = a.generator_url.as_deref().filter(|u| !u.is_empty()) {
-        v["generatorURL"] = json!(u);
-    }
-    v
-}
-
 /// `GET /api/v2/status`: Alertmanager's `alertmanagerStatus` for a single, ready node.
+/// `config.original` is klaxon's notification configuration as Alertmanager YAML.
 pub(crate) async fn status<S: Store + Clone>(
-    State(_): State<AppState<S>>,
+    State(st): State<AppState<S>>,
 ) -> ApiResult<Json<Value>> {
     let started = *STARTED.get_or_init(wall_ms);
     Ok(Json(json!({
@@ -619,9 +418,30 @@ pub(crate) async fn status<S: Store + Clone>(
             "buildDate": "",
             "goVersion": "none (klaxon is written in Rust)",
         },
-        "config": {"original": ""},
+        "config": {"original": super::alertmanager_config::original(&st.config, RECEIVER)},
         "uptime": format_ts(started),
     })))
+}
+
+/// What Alertmanager 0.27 and later answer on every path of the API v1 they removed (which
+/// Prometheus 2.x still uses with `api_version: v1`), word for word.
+const V1_GONE: &str = "The Alertmanager v1 API was deprecated in version 0.16.0 and is removed as of version 0.27.0 - please use the equivalent route in the v2 API";
+
+/// `/api/v1/...`: 410 Gone with Alertmanager's JSON body, as Alertmanager 0.27+ answers.
+pub(crate) async fn v1_gone() -> Response {
+    (
+        StatusCode::GONE,
+        Json(json!({"status": "deprecated", "error": V1_GONE})),
+    )
+        .into_response()
+}
+
+/// The body of [`v1_gone`].
+pub(crate) fn v1_gone_shape() -> crate::openapi::shape::Shape {
+    use crate::openapi::shape::Shape;
+    Shape::object()
+        .req("status", Shape::one_of_text(&["deprecated"]))
+        .req("error", Shape::string())
 }
 
 /// `GET /api/v2/receivers`: [`RECEIVER`] and the handlers of the active rule sets.
@@ -760,18 +580,5 @@ mod tests {
             let e = post(v.clone()).expect_err(&v.to_string());
             assert!(e.contains(says), "{v}: {e}");
         }
-    }
-
-    #[test]
-    fn list_parameters_parse_like_alertmanager() {
-        let p = parse_params("active=false&silenced=0&filter=alertname%3D%22a%20b%22&filter=severity%3D~%22crit.*%22&receiver=kl.*")
-            .expect("valid");
-        assert!(!p.active && !p.silenced && p.inhibited && p.unprocessed);
-        assert_eq!(p.filter.len(), 2);
-        assert!(p.receiver.is_some_and(|r| r.is_match("klaxon")));
-        assert!(parse_params("active=maybe").is_err_and(|e| e.contains("not a boolean")));
-        assert!(parse_params("filter=%ZZ").is_err());
-        assert!(parse_params("filter=alertname%3D~%22a%7B2%22")
-            .is_err_and(|e| e.contains("counted repetition")));
     }
 }

@@ -1,6 +1,6 @@
 //! The shapes of Alertmanager's API v2 as klaxon serves them, for the OpenAPI document:
 //! Alertmanager's own `postableAlert`, `gettableAlert`, `alertmanagerStatus`, `receiver`,
-//! `postableSilence` and `gettableSilence` (its `api/v2/openapi.yaml`), where klaxon takes or
+//! `alertGroups`, `postableSilence` and `gettableSilence` (its `api/v2/openapi.yaml`), where klaxon takes or
 //! answers the same, and its error bodies (a JSON string; go-swagger's `{code, message}`).
 //! Shapes only: the handlers are in `alertmanager` and `silences`.
 
@@ -38,6 +38,21 @@ fn receiver() -> Shape {
 
 /// `gettableAlerts`.
 pub(crate) fn gettable_alerts_shape() -> Shape {
+    Shape::array(gettable_alert())
+}
+
+/// `alertGroups`: each group's labels, its receiver and its alerts.
+pub(crate) fn alert_groups_shape() -> Shape {
+    let group = Shape::object()
+        .req("labels", label_set())
+        .req("receiver", receiver())
+        .req("alerts", Shape::array(gettable_alert()))
+        .named("alertGroup");
+    Shape::array(group)
+}
+
+/// `gettableAlert`.
+fn gettable_alert() -> Shape {
     let names = || Shape::array(Shape::string());
     let status = Shape::object()
         .req(
@@ -48,7 +63,7 @@ pub(crate) fn gettable_alerts_shape() -> Shape {
         .req("inhibitedBy", names())
         .opt("mutedBy", names())
         .named("alertStatus");
-    let alert = Shape::object()
+    Shape::object()
         .req("labels", label_set())
         .req("annotations", label_set())
         .req("receivers", Shape::array(receiver()))
@@ -58,8 +73,7 @@ pub(crate) fn gettable_alerts_shape() -> Shape {
         .req("endsAt", Shape::time())
         .req("status", status)
         .opt("generatorURL", Shape::string())
-        .named("gettableAlert");
-    Shape::array(alert)
+        .named("gettableAlert")
 }
 
 /// `alertmanagerStatus` of a single node.

@@ -61,6 +61,7 @@ pub(crate) fn incident_json(i: &IncidentRecord) -> Value {
         "opened_at": format_ts(i.opened_at),
         "updated_at": format_ts(i.updated_at),
         "resolved_at": i.resolved_at.map(format_ts),
+        "priority_by": i.priority_by,
         "confidence": i.confidence,
         "level": i.confidence.map(|c| Level::of(c).as_str()),
     })
@@ -88,7 +89,13 @@ fn incident_fields() -> Shape {
         .req("title", text())
         .req(
             "priority",
-            text().describe("the highest severity of its alerts"),
+            text().describe("the highest severity of its open alerts, or set by hand"),
+        )
+        .req(
+            "priority_by",
+            text()
+                .nullable()
+                .describe("who set the priority by hand; null while it follows the alerts"),
         )
         .req("state", state_shape())
         .req("owner", text().nullable())
@@ -163,8 +170,9 @@ fn entry_shape() -> Shape {
         .req("actor", Shape::string())
         .req(
             "kind",
-            Shape::string()
-                .describe("opened, created, joined, left, state, note, merged, split, moved"),
+            Shape::string().describe(
+                "opened, created, joined, left, state, note, merged, split, moved, priority",
+            ),
         )
         .req("detail", Shape::object())
 }
@@ -301,6 +309,7 @@ pub(crate) fn detail_shape() -> Shape {
         .req("id", Shape::integer())
         .req("title", Shape::string())
         .req("priority", Shape::string())
+        .req("priority_by", Shape::string().nullable())
         .req("state", state_shape())
         .req("owner", Shape::string().nullable())
         .req("opened_at", Shape::time())
@@ -422,9 +431,11 @@ async fn act_on<S: Store + Clone>(
         IncidentAct::Acknowledge => ("incident.acknowledge", Value::Null),
         IncidentAct::Resolve => ("incident.resolve", Value::Null),
         IncidentAct::Note(_) => ("incident.note", Value::Null),
+        IncidentAct::Priority(p) => ("incident.priority", json!({"priority": p})),
         IncidentAct::Merge { into } => ("incident.merge", json!({"into": into})),
         IncidentAct::Split { alerts, .. } => ("incident.split", json!({"alerts": alerts})),
         IncidentAct::Move { alerts, to } => ("incident.move", json!({"alerts": alerts, "to": to})),
+        IncidentAct::Escalate => ("incident.escalate", Value::Null),
     };
     let (tx, rx) = oneshot::channel();
     st.command(Command::Incident {
@@ -463,6 +474,16 @@ pub(crate) async fn resolve<S: Store + Clone>(
     Authed(caller): Authed,
 ) -> ApiResult<Json<Value>> {
     act_on(&st, id, IncidentAct::Resolve, &caller).await
+}
+
+/// `POST /incidents/{id}/escalate`: pages the next level of its open alerts' escalation
+/// policies now (an acknowledgement is set aside), recorded in its timeline and the audit log.
+pub(crate) async fn escalate<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Path(id): Path<i64>,
+    Authed(caller): Authed,
+) -> ApiResult<Json<Value>> {
+    act_on(&st, id, IncidentAct::Escalate, &caller).await
 }
 
 /// `POST /incidents/{id}/notes`.
@@ -572,6 +593,49 @@ pub(crate) fn reload_shape() -> Shape {
             "incidents",
             Shape::count().describe("incidents not closed, placed in the correlator again"),
         )
+}
+
+/// Body of `POST /incidents/{id}/priority`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PriorityBody {
+    priority: Option<String>,
+}
+
+impl Schema for PriorityBody {
+    fn shape() -> Shape {
+        Shape::object()
+            .req(
+                "priority",
+                Shape::string().nullable().describe(
+                    "critical, high, medium, low or info; null: follow its open alerts again",
+                ),
+            )
+            .closed()
+    }
+}
+
+/// `POST /incidents/{id}/priority`: sets the priority by hand, or gives it back to the alerts.
+pub(crate) async fn priority<S: Store + Clone>(
+    State(st): State<AppState<S>>,
+    Path(id): Path<i64>,
+    Authed(caller): Authed,
+    JsonBody(b): JsonBody<PriorityBody>,
+) -> ApiResult<Json<Value>> {
+    let p = match b.priority.as_deref() {
+        None => None,
+        Some(s) => Some(
+            klaxon_engine::Severity::parse(s)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "priority: `{s}` is not one of critical, high, medium, low, info"
+                    ))
+                })?
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    act_on(&st, id, IncidentAct::Priority(p), &caller).await
 }
 
 /// Body of `POST /incidents/{id}/split`.

@@ -2,6 +2,8 @@
 //! own; `app` builds the router and the OpenAPI document from both).
 
 pub(crate) mod alertmanager;
+pub(crate) mod alertmanager_config;
+pub(crate) mod alertmanager_read;
 pub(crate) mod alertmanager_schema;
 pub(crate) mod alerts;
 pub(crate) mod audit;
@@ -13,12 +15,14 @@ pub(crate) mod notifications;
 pub(crate) mod otlp;
 pub(crate) mod people;
 pub(crate) mod rulesets;
+pub(crate) mod schedules;
 pub(crate) mod signal_body;
 pub(crate) mod silences;
+pub(crate) mod sla;
 pub(crate) mod streams;
 pub(crate) mod tokens;
 
-use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use klaxon_store::Store;
 
 use alertmanager_schema as am;
@@ -536,7 +540,7 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             "/v1/users/{name}",
             Token(Admin),
             SMALL,
-            "Delete a user (409 while in a team, owning a token in force, or declared in the config file)",
+            "Delete a user (409 while in a team, on a schedule, owning a token in force, or declared in the config file)",
             delete(people::delete_user::<S>),
         )
         .doc(
@@ -624,6 +628,152 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .query::<audit::LogQuery>()
                 .ok(audit::log_shape())
                 .errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/v1/schedules",
+            Token(Read),
+            SMALL,
+            "Every on-call schedule: layers, overrides, who is on call now",
+            get(schedules::list::<S>),
+        )
+        .doc(Doc::new().ok(schedules::schedules_shape())),
+        ep(
+            "POST",
+            "/v1/schedules",
+            Token(Admin),
+            SMALL,
+            "Create an on-call schedule (time zone, layers); 422 with every problem",
+            post(schedules::create::<S>),
+        )
+        .doc(
+            Doc::new()
+                .json::<schedules::NewScheduleBody>()
+                .created(schedules::schedule_shape())
+                .errors(&[400, 409, 422, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/schedules/{name}",
+            Token(Read),
+            SMALL,
+            "One on-call schedule",
+            get(schedules::get::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .ok(schedules::schedule_shape())
+                .errors(&[404]),
+        ),
+        ep(
+            "PUT",
+            "/v1/schedules/{name}",
+            Token(Admin),
+            SMALL,
+            "Replace a schedule's time zone and layers; its overrides stay (409 if declared in the config file)",
+            put(schedules::replace::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .json::<schedules::SchedulePut>()
+                .ok(schedules::schedule_shape())
+                .errors(&[400, 404, 409, 422, 503]),
+        ),
+        ep(
+            "DELETE",
+            "/v1/schedules/{name}",
+            Token(Admin),
+            SMALL,
+            "Delete a schedule and its overrides (409 if declared in the config file)",
+            delete(schedules::delete::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .empty(204, "deleted")
+                .errors(&[404, 409, 503]),
+        ),
+        ep(
+            "POST",
+            "/v1/schedules/{name}/overrides",
+            Token(Respond),
+            SMALL,
+            "Someone covers a shift: an override from start to end (409 if it overlaps another)",
+            post(schedules::add_override::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .json::<schedules::NewOverrideBody>()
+                .created(Shape::object()
+                    .req("id", Shape::integer())
+                    .req("user", Shape::string())
+                    .req("start", Shape::time())
+                    .req("end", Shape::time())
+                    .req("created_by", Shape::string())
+                    .req("created_at", Shape::time()))
+                .errors(&[400, 404, 409, 422, 503]),
+        ),
+        ep(
+            "DELETE",
+            "/v1/schedules/{name}/overrides/{id}",
+            Token(Respond),
+            SMALL,
+            "Remove an override",
+            delete(schedules::delete_override::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .path("id", Shape::integer(), "the override's id")
+                .empty(204, "deleted")
+                .errors(&[404, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/oncall",
+            Token(Read),
+            SMALL,
+            "Who is on call: one schedule's shifts from at to until (at most 90 days), or every schedule's person now",
+            get(schedules::who::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<schedules::OnCallQuery>()
+                .ok(schedules::oncall_shape())
+                .errors(&[404]),
+        ),
+        ep(
+            "GET",
+            "/v1/feeds/schedules/{name}",
+            InBand(Read),
+            SMALL,
+            "iCalendar feed of a schedule's shifts (30 days back, 60 ahead); calendar apps pass a viewer token as ?token=",
+            get(schedules::schedule_feed::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the schedule's name")
+                .query::<schedules::FeedQuery>()
+                .reply(200, "an iCalendar feed", "text/calendar", Shape::string())
+                .errors(&[401, 403, 404, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/feeds/users/{name}",
+            InBand(Read),
+            SMALL,
+            "iCalendar feed of a user's shifts on every schedule (30 days back, 60 ahead); calendar apps pass a viewer token as ?token=",
+            get(schedules::user_feed::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the user's name")
+                .query::<schedules::FeedQuery>()
+                .reply(200, "an iCalendar feed", "text/calendar", Shape::string())
+                .errors(&[401, 403, 404, 503]),
         ),
         // End of people.
         ep(
@@ -799,6 +949,21 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         ),
         ep(
             "POST",
+            "/incidents/{id}/escalate",
+            Token(Respond),
+            SMALL,
+            "Page the next level of the escalation policies of an incident's open alerts now",
+            post(incidents::escalate::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident's id")
+                .no_body()
+                .ok(incidents::incident_shape())
+                .errors(&[404, 409, 429, 503]),
+        ),
+        ep(
+            "POST",
             "/incidents/{id}/notes",
             Token(Respond),
             SMALL,
@@ -840,6 +1005,21 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .no_body()
                 .ok(incidents::reload_shape())
                 .errors(&[409, 422, 429, 503]),
+        ),
+        ep(
+            "POST",
+            "/incidents/{id}/priority",
+            Token(Respond),
+            SMALL,
+            "Set an incident's priority by hand, or let it follow its alerts again",
+            post(incidents::priority::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("id", Shape::integer(), "the incident's id")
+                .json::<incidents::PriorityBody>()
+                .ok(incidents::incident_shape())
+                .errors(&[400, 404, 409, 422, 429, 503]),
         ),
         ep(
             "POST",
@@ -962,6 +1142,34 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .param("from", Shape::time(), "default: 24 h before `to`")
                 .param("to", Shape::time(), "default: now")
                 .ok(alerts::performance_shape())
+                .errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/alerts/sla/dashboard",
+            Token(Read),
+            SMALL,
+            "SLA compliance per period, team and severity, and the breaches told",
+            get(sla::dashboard::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<sla::WindowQuery>()
+                .ok(sla::dashboard_shape())
+                .errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/alerts/metrics/escalation",
+            Token(Read),
+            SMALL,
+            "Escalations started and acknowledged, pages per policy, level and reason",
+            get(sla::escalation::<S>),
+        )
+        .doc(
+            Doc::new()
+                .query::<sla::WindowQuery>()
+                .ok(sla::escalation_shape())
                 .errors(&[503]),
         ),
         ep(
@@ -1172,17 +1380,37 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
             Token(Read),
             SMALL,
             "Alertmanager API v2: open alerts with Alertmanager's filters",
-            get(alertmanager::get_alerts::<S>),
+            get(alertmanager_read::get_alerts::<S>),
         )
         .doc(
             Doc::new()
                 .param("active", Shape::boolean(), "list active and acknowledged alerts (default true)")
                 .param("silenced", Shape::boolean(), "list suppressed alerts (default true)")
-                .param("inhibited", Shape::boolean(), "leaves out nothing: klaxon has no inhibited alerts here")
+                .param("inhibited", Shape::boolean(), "list alerts an inhibition rule holds everywhere (default true)")
                 .param("unprocessed", Shape::boolean(), "list pending alerts (default true)")
                 .param("filter", Shape::array(Shape::string()), "label matchers, all of which must hold")
                 .param("receiver", Shape::string(), "a regular expression on the receiver")
                 .ok(am::gettable_alerts_shape())
+                .reply(400, "a parameter that does not parse: a JSON string", JSON, am::bad_request_shape())
+                .errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/api/v2/alerts/groups",
+            Token(Read),
+            SMALL,
+            "Alertmanager API v2: open alerts in the groups the routing tree forms, with their receiver",
+            get(alertmanager_read::get_groups::<S>),
+        )
+        .doc(
+            Doc::new()
+                .param("active", Shape::boolean(), "list active and acknowledged alerts (default true)")
+                .param("silenced", Shape::boolean(), "list suppressed alerts (default true)")
+                .param("inhibited", Shape::boolean(), "list alerts an inhibition rule holds everywhere (default true)")
+                .param("muted", Shape::boolean(), "leaves out nothing: no alert is muted by a time interval here")
+                .param("filter", Shape::array(Shape::string()), "label matchers, all of which must hold")
+                .param("receiver", Shape::string(), "a regular expression on the group's receiver")
+                .ok(am::alert_groups_shape())
                 .reply(400, "a parameter that does not parse: a JSON string", JSON, am::bad_request_shape())
                 .errors(&[503]),
         ),
@@ -1265,6 +1493,94 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
         )
         .doc(
             Doc::new().ok(am::receivers_shape()).errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/api/v1/alerts",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "POST",
+            "/api/v1/alerts",
+            Public,
+            ALERT_BATCH,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            post(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().no_body().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "GET",
+            "/api/v1/silences",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "POST",
+            "/api/v1/silences",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            post(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().no_body().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "GET",
+            "/api/v1/silence/{id}",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().path("id", Shape::string(), "any").reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "DELETE",
+            "/api/v1/silence/{id}",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            delete(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().path("id", Shape::string(), "any").reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "GET",
+            "/api/v1/status",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
+        ),
+        ep(
+            "GET",
+            "/api/v1/receivers",
+            Public,
+            SMALL,
+            "Alertmanager's removed API v1: 410 Gone, as Alertmanager 0.27+ answers",
+            get(alertmanager::v1_gone),
+        )
+        .doc(
+            Doc::new().reply(410, "gone: Alertmanager's JSON notice", JSON, alertmanager::v1_gone_shape()),
         ),
     ]
 }

@@ -347,7 +347,8 @@ pub(crate) async fn update_user<S: Store + Clone>(
     Ok(Json(user_json(&u)))
 }
 
-/// `DELETE /v1/users/{name}`: 204. 409 while the user is in a team or owns a token in force.
+/// `DELETE /v1/users/{name}`: 204. 409 while the user is in a team, is named by a schedule or
+/// an override, or owns a token in force.
 pub(crate) async fn delete_user<S: Store + Clone>(
     State(st): State<AppState<S>>,
     Authed(caller): Authed,

@@ -3,6 +3,7 @@
 //! environment is an argument so loading can be tested. The noise controls (`[[maintenance]]`,
 //! `[[inhibit]]`, `[flapping]`, `[silence_notice]`) are compiled in `noise`.
 
+mod escalation;
 mod noise;
 mod people;
 
@@ -10,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use escalation::{EscalationPolicyConfig, SlaConfig, SlaTargetConfig};
+pub(crate) use escalation::{Escalations, Sla};
 pub(crate) use noise::NoiseControls;
 pub use noise::{Flapping, InhibitConfig, MaintenanceConfig, SilenceNotice};
 pub use people::{TeamConfig, UserConfig};
@@ -57,8 +60,26 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// Teams declared here (`[[teams]]`), of users declared here.
     pub teams: Vec<TeamConfig>,
+    /// On-call schedules declared here (`[[schedules]]`), of users declared here: read-only
+    /// through the API.
+    pub schedules: Vec<klaxon_engine::oncall::ScheduleConfig>,
+    /// Escalation policies (`[[escalation_policies]]`, see docs/escalation.md).
+    pub escalation_policies: Vec<EscalationPolicyConfig>,
+    /// SLA targets per severity (`[sla]`); a team may override them (`sla` under `[[teams]]`).
+    pub sla: SlaConfig,
+    /// How pages reach people's contacts (`[paging]`).
+    pub paging: Paging,
     /// OpenTelemetry in (`[otlp]`, docs/opentelemetry.md).
     pub otlp: Otlp,
+}
+
+/// `[paging]`: how escalation pages reach users' contacts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Paging {
+    /// The Slack incoming-webhook URL that Slack contacts are paged through, each to its own
+    /// `target` (a channel or a user). Without it, a paged user may not have a Slack contact.
+    pub slack_url: Option<Secret>,
 }
 
 /// `[otlp]`: how OTLP spans, logs and metrics become klaxon's signals (docs/opentelemetry.md).
@@ -352,6 +373,10 @@ impl Default for Config {
             correlation: klaxon_engine::correlate::CorrelationConfig::default(),
             users: Vec::new(),
             teams: Vec::new(),
+            schedules: Vec::new(),
+            escalation_policies: Vec::new(),
+            sla: SlaConfig::new(),
+            paging: Paging::default(),
             otlp: Otlp::default(),
         }
     }
@@ -501,11 +526,14 @@ pub(crate) fn load_text(
 }
 
 impl Config {
-    /// The declared users and teams as the store keeps them, made at `now`.
+    /// The declared users, teams and schedules as the store keeps them, made at `now`.
     pub(crate) fn declared_people(&self, now: i64) -> klaxon_store::PeopleChange {
         klaxon_store::PeopleChange::Declare {
             users: self.users.iter().map(|u| u.record(now)).collect(),
             teams: self.teams.iter().map(|t| t.record(now)).collect(),
+            schedules: (self.schedules.iter())
+                .map(|s| crate::oncall::record(s, klaxon_store::Origin::Config, now))
+                .collect(),
         }
     }
 
@@ -575,8 +603,12 @@ impl Config {
         self.otlp.validate(&mut errors);
         self.check_external_url(&mut errors);
         people::validate(&self.users, &self.teams, &mut errors);
+        people::validate_schedules(&self.users, &self.schedules, &mut errors);
         self.notify.validate(&mut errors);
         if let Err(e) = self.notifier() {
+            errors.extend(e);
+        }
+        if let Err(e) = self.escalations() {
             errors.extend(e);
         }
         if errors.is_empty() {
@@ -641,12 +673,40 @@ impl Config {
         }
     }
 
-    /// Compiles receivers, routes and templates; every error with its key.
+    /// Compiles receivers, routes and templates; every error with its key. Each user an
+    /// escalation policy can page (named, or a member of a named team) is also a receiver,
+    /// `user:NAME`, with one channel per contact.
     pub fn notifier(&self) -> Result<klaxon_notify::Notifier, Vec<String>> {
-        klaxon_notify::compile(&self.receivers, self.route.as_ref(), &self.smtp).map(|mut n| {
-            n.templates.set_max_bytes(self.notify.template_max_bytes);
-            n
-        })
+        let (paged, mut errors) = self.paged_users();
+        let declared = self.receivers.len();
+        let mut all = self.receivers.clone();
+        all.extend(paged.iter().map(|(_, r)| r.clone()));
+        let compiled =
+            klaxon_notify::compile(&all, self.route.as_ref(), &self.smtp).map_err(|es| {
+                es.into_iter()
+                    .map(|e| {
+                        // A user's receiver is named by the user it pages.
+                        for (j, (at, _)) in paged.iter().enumerate() {
+                            let key = format!("receivers[{}]", declared + j);
+                            if let Some(rest) = e.strip_prefix(key.as_str()) {
+                                return format!("{at}: paging it{rest}");
+                            }
+                        }
+                        e
+                    })
+                    .collect::<Vec<_>>()
+            });
+        match compiled {
+            Ok(mut n) if errors.is_empty() => {
+                n.templates.set_max_bytes(self.notify.template_max_bytes);
+                Ok(n)
+            }
+            Ok(_) => Err(errors),
+            Err(es) => {
+                errors.extend(es);
+                Err(errors)
+            }
+        }
     }
 
     /// Compiles the noise controls (loading time zones), or every error.

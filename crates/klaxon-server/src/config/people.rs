@@ -1,6 +1,8 @@
-//! `[[users]]` and `[[teams]]`: people declared in the configuration file. Each is checked as
-//! the API checks it, and every problem is reported at once with its place
-//! (`users[1] (bob).time_zone: ...`). A team's members must be users declared in the file.
+//! `[[users]]`, `[[teams]]` and `[[schedules]]`: people and their on-call schedules declared in
+//! the configuration file. Each is checked as the API checks it, and every problem is reported
+//! at once with its place (`users[1] (bob).time_zone: ...`,
+//! `schedules[0] (db).layers[1].shift: ...`). A team's members and the users a schedule names
+//! must be users declared in the file.
 //! At start the server makes these the declared objects of the store, read-only through the API.
 
 use klaxon_store::{Contact, Origin, TeamRecord, UserRecord};
@@ -37,6 +39,9 @@ pub struct TeamConfig {
     pub name: String,
     #[serde(default)]
     pub members: Vec<String>,
+    /// SLA targets of the team's alerts (its `team` label), per severity, over `[sla]`.
+    #[serde(default)]
+    pub sla: Option<super::SlaConfig>,
 }
 
 impl UserConfig {
@@ -100,6 +105,43 @@ pub(crate) fn validate(users: &[UserConfig], teams: &[TeamConfig], errors: &mut 
             if !seen.contains(m.as_str()) {
                 errors.push(format!(
                     "{at}.members[{j}]: {m:?} is not a user declared under [[users]]"
+                ));
+            }
+        }
+    }
+}
+
+/// Every problem of the declared schedules, each with its place: the schedule (index and
+/// name), the layer and the field.
+pub(crate) fn validate_schedules(
+    users: &[UserConfig],
+    schedules: &[klaxon_engine::oncall::ScheduleConfig],
+    errors: &mut Vec<String>,
+) {
+    if schedules.len() > crate::oncall::SCHEDULES {
+        errors.push(format!(
+            "schedules: {} entries, over the limit of {}",
+            schedules.len(),
+            crate::oncall::SCHEDULES
+        ));
+        return;
+    }
+    let declared: std::collections::BTreeSet<&str> =
+        users.iter().map(|u| u.name.as_str()).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, s) in schedules.iter().enumerate() {
+        let at = format!("schedules[{i}] ({})", s.name);
+        if let Err(problems) = crate::oncall::check(s) {
+            errors.extend(problems.iter().map(|p| format!("{at}.{p}")));
+        }
+        if !seen.insert(s.name.as_str()) {
+            errors.push(format!("{at}.name: declared twice"));
+        }
+        for (layer, field, user) in s.user_references() {
+            if !declared.contains(user) {
+                let layer = layer.map(|l| format!("layers[{l}].")).unwrap_or_default();
+                errors.push(format!(
+                    "{at}.{layer}{field}: {user:?} is not a user declared under [[users]]"
                 ));
             }
         }

@@ -39,6 +39,10 @@ assets! {
     "page-rules.js" => "text/javascript; charset=utf-8",
     "page-analytics.js" => "text/javascript; charset=utf-8",
     "page-health.js" => "text/javascript; charset=utf-8",
+    "page-oncall.js" => "text/javascript; charset=utf-8",
+    "page-users.js" => "text/javascript; charset=utf-8",
+    "page-teams.js" => "text/javascript; charset=utf-8",
+    "page-tokens.js" => "text/javascript; charset=utf-8",
     "icon.svg" => "image/svg+xml",
 }
 

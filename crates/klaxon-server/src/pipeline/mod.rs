@@ -12,3 +12,4 @@ pub(crate) mod notify;
 pub(crate) mod probe;
 pub(crate) mod publish;
 pub(crate) mod telemetry;
+pub(crate) mod view;

@@ -12,7 +12,7 @@ use crate::harness::{data_dir, serve, start, Amtool, Running, ADMIN};
 
 /// A schema of Alertmanager's `api/v2/openapi.yaml` (v0.25, unchanged in what we serve since).
 #[derive(Clone, Copy)]
-enum Schema {
+pub(crate) enum Schema {
     Str,
     /// `type: string, format: date-time`.
     Time,
@@ -26,7 +26,7 @@ enum Schema {
 
 use Schema::{Array, Enum, LabelSet, Object, Str, Time};
 
-const RECEIVER: Schema = Object(&[("name", true, Str)]);
+pub(crate) const RECEIVER: Schema = Object(&[("name", true, Str)]);
 const ALERT_STATUS: Schema = Object(&[
     (
         "state",
@@ -38,7 +38,7 @@ const ALERT_STATUS: Schema = Object(&[
     // Newer Alertmanagers add it; optional for their clients.
     ("mutedBy", false, Array(&Str)),
 ]);
-const GETTABLE_ALERT: Schema = Object(&[
+pub(crate) const GETTABLE_ALERT: Schema = Object(&[
     ("labels", true, LabelSet),
     ("generatorURL", false, Str),
     ("annotations", true, LabelSet),
@@ -49,8 +49,8 @@ const GETTABLE_ALERT: Schema = Object(&[
     ("endsAt", true, Time),
     ("status", true, ALERT_STATUS),
 ]);
-const GETTABLE_ALERTS: Schema = Array(&GETTABLE_ALERT);
-const STATUS: Schema = Object(&[
+pub(crate) const GETTABLE_ALERTS: Schema = Array(&GETTABLE_ALERT);
+pub(crate) const STATUS: Schema = Object(&[
     (
         "cluster",
         true,
@@ -129,7 +129,7 @@ fn violations(schema: Schema, v: &Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
-fn assert_schema(schema: Schema, v: &Value) {
+pub(crate) fn assert_schema(schema: Schema, v: &Value) {
     let mut out = Vec::new();
     violations(schema, v, "$", &mut out);
     assert!(
@@ -179,7 +179,7 @@ async fn tokens(r: &Running) {
     }
 }
 
-async fn post(r: &Running, token: &str, body: &Value) -> (u16, Value) {
+pub(crate) async fn post(r: &Running, token: &str, body: &Value) -> (u16, Value) {
     let (s, _, v) = r
         .call(
             "POST",
@@ -192,7 +192,7 @@ async fn post(r: &Running, token: &str, body: &Value) -> (u16, Value) {
     (s, v)
 }
 
-async fn list(r: &Running, query: &str) -> Vec<Value> {
+pub(crate) async fn list(r: &Running, query: &str) -> Vec<Value> {
     let (s, _, v) = r
         .call(
             "GET",
@@ -674,7 +674,7 @@ async fn filters_states_and_receivers_work_as_in_alertmanager() {
     r.stop().await;
 }
 
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.' {

@@ -411,6 +411,53 @@ async fn split_and_move_carry_alerts_between_incidents_with_priority_and_audit()
     let (_, a) = r.admin("GET", &format!("/alerts/{lat}"), "").await;
     assert_eq!(a["incident"]["id"], db, "{a}");
 
+    // The priority follows the open alerts: the critical one resolves, medium is left.
+    let (s, v) = r.admin("POST", &format!("/alerts/{pg}/resolve"), "").await;
+    assert_eq!(s, 200, "{v}");
+    let (_, d) = r.admin("GET", &format!("/incidents/{db}"), "").await;
+    assert_eq!(
+        (&d["priority"], &d["priority_by"]),
+        (&json!("medium"), &Value::Null),
+        "{d}"
+    );
+    // Set by hand it stays, whatever the alerts do; given back, it follows them again.
+    let (s, v) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{db}/priority"),
+            r#"{"priority": "HIGH"}"#,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["priority"], "high", "{v}");
+    assert!(
+        v["priority_by"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("config-admin")),
+        "{v}"
+    );
+    let (s, _) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{db}/priority"),
+            r#"{"priority": "urgent"}"#,
+        )
+        .await;
+    assert_eq!(s, 422);
+    let (s, v) = r
+        .admin(
+            "POST",
+            &format!("/incidents/{db}/priority"),
+            r#"{"priority": null}"#,
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (&v["priority"], &v["priority_by"]),
+        (&json!("medium"), &Value::Null),
+        "{v}"
+    );
+
     // Refusals: an alert that is not a member, into itself, into an unknown incident.
     let (s, v) = r
         .admin(

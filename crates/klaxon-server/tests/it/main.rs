@@ -5,11 +5,13 @@
 mod harness;
 
 mod alertmanager;
+mod alertmanager_groups;
 mod api;
 mod browser;
 mod dashboard;
 mod disk_full;
 mod edge;
+mod escalation;
 mod https;
 mod incident_notify;
 mod incidents;
@@ -20,6 +22,7 @@ mod mute;
 mod noise;
 mod notify;
 mod notify_hardening;
+mod oncall;
 mod openapi;
 mod otlp;
 mod people;

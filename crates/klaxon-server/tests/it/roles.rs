@@ -1,8 +1,8 @@
 //! Roles on every route that changes something: the test walks the endpoint table (the
 //! OpenAPI document the router is built from) and, for every method but GET, sends it with a
 //! token of each role. Ingest tokens may only send signals and alerts; viewers may only check
-//! rule sets; responders act on alerts and silences; rule sets, tokens, users and teams are
-//! the admin's. The expected role of each route is written here, apart from the table, by what
+//! rule sets; responders act on alerts and silences and cover on-call shifts (overrides); rule
+//! sets, tokens, users, teams and schedules are the admin's. The expected role of each route is written here, apart from the table, by what
 //! the route does: a new route that changes something and is not classified below fails, and so
 //! does one whose `Access` in the table lets the wrong roles through.
 
@@ -25,6 +25,7 @@ fn expected(method: &str, path: &str) -> Option<Role> {
     let check = method == "POST" && path.ends_with("/check");
     let respond = path.starts_with("/alerts/")
         || (path.starts_with("/incidents/") && path != "/incidents/topology/reload")
+        || (path.starts_with("/v1/schedules/") && path.contains("/overrides"))
         || path == "/api/v2/silences"
         || path.starts_with("/api/v2/silence/");
     let admin = path == "/incidents/topology/reload"
@@ -34,6 +35,7 @@ fn expected(method: &str, path: &str) -> Option<Role> {
             "/v1/tokens",
             "/v1/users",
             "/v1/teams",
+            "/v1/schedules",
         ]
         .iter()
         .any(|p| path == *p || path.starts_with(&format!("{p}/")));
@@ -59,8 +61,15 @@ fn may(role: Role, need: Role) -> bool {
 }
 
 /// Routes without a token by design: the dashboard's sign-in and sign-out check their caller
-/// in band.
-const NO_TOKEN: &[&str] = &["POST /ui/signin", "POST /ui/signout"];
+/// in band; the paths of Alertmanager's removed API v1 change nothing and answer 410 to
+/// anyone, as Alertmanager does.
+const NO_TOKEN: &[&str] = &[
+    "POST /ui/signin",
+    "POST /ui/signout",
+    "POST /api/v1/alerts",
+    "POST /api/v1/silences",
+    "DELETE /api/v1/silence/{id}",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_that_changes_something_lets_only_its_roles_through() {
@@ -138,9 +147,18 @@ fn the_classification_says_what_a_person_would() {
         Some(Role::Responder)
     );
     assert_eq!(
+        expected("POST", "/incidents/{id}/escalate"),
+        Some(Role::Responder)
+    );
+    assert_eq!(
         expected("DELETE", "/api/v2/silence/{id}"),
         Some(Role::Responder)
     );
+    assert_eq!(
+        expected("POST", "/v1/schedules/{name}/overrides"),
+        Some(Role::Responder)
+    );
+    assert_eq!(expected("PUT", "/v1/schedules/{name}"), Some(Role::Admin));
     assert_eq!(expected("PATCH", "/v1/users/{name}"), Some(Role::Admin));
     assert_eq!(
         expected("POST", "/v1/rulesets/{name}/{version}/activate"),

@@ -23,6 +23,7 @@ fn record(id: i64, state: IncidentState, priority: &str, owner: Option<&str>) ->
         updated_at: T0 + id,
         resolved_at: None,
         confidence: None,
+        priority_by: None,
     }
 }
 
@@ -120,6 +121,7 @@ pub async fn incidents_keep_members_links_and_timelines<S: Store>(store: &Arc<S>
     let mut resolved = record(7, IncidentState::Resolved, "critical", Some("bob"));
     resolved.resolved_at = Some(T0 + 100);
     resolved.updated_at = T0 + 100;
+    resolved.priority_by = Some("bob".to_owned());
     store
         .apply_alert_changes(vec![put(resolved.clone())])
         .await

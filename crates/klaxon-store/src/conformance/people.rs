@@ -1,13 +1,14 @@
-//! Users, teams and the audit log: names are unique, updates keep `created_at`, teams keep
-//! their members' order and name only users, a user in a team or owning a token in force is
-//! not deleted, declared objects refuse every change but a new declaration, a failed change
-//! writes no audit row, and the audit log filters and pages newest first.
+//! Users, teams, schedules and the audit log: names are unique, updates keep `created_at`,
+//! teams keep their members' order and name only users, schedules name only users and their
+//! overrides never overlap, a user in a team, on a schedule or owning a token in force is not
+//! deleted, declared objects refuse every change but a new declaration, a failed change writes
+//! no audit row, and the audit log filters and pages newest first.
 
 use std::sync::Arc;
 
 use crate::{
-    AuditEntry, AuditQuery, Contact, NewToken, Origin, PeopleChange, Role, Store, StoreError,
-    TeamRecord, UserRecord,
+    AuditEntry, AuditQuery, Contact, NewToken, Origin, OverrideRecord, PeopleChange, Role,
+    ScheduleRecord, Store, StoreError, TeamRecord, UserRecord,
 };
 
 fn user(name: &str, at: i64) -> UserRecord {
@@ -205,6 +206,7 @@ pub async fn declared_people_are_read_only_until_declared_again<S: Store>(store:
         PeopleChange::Declare {
             users: vec![user("alice", 5), user("bob", 5)],
             teams: vec![team("db", &["alice", "bob"], 5)],
+            schedules: vec![],
         },
     )
     .await
@@ -236,6 +238,7 @@ pub async fn declared_people_are_read_only_until_declared_again<S: Store>(store:
         PeopleChange::Declare {
             users: vec![user("alice", 7)],
             teams: vec![],
+            schedules: vec![],
         },
     )
     .await
@@ -252,6 +255,7 @@ pub async fn declared_people_are_read_only_until_declared_again<S: Store>(store:
         PeopleChange::Declare {
             users: vec![],
             teams: vec![team("web", &["nobody"], 8)],
+            schedules: vec![],
         },
     )
     .await;
@@ -342,4 +346,160 @@ pub async fn audit_rows_commit_with_their_change_and_page_newest_first<S: Store>
     })
     .await;
     assert_eq!(times(rest), [100]);
+}
+
+fn schedule(name: &str, users: &[&str], at: i64) -> ScheduleRecord {
+    ScheduleRecord {
+        name: name.to_owned(),
+        definition: format!(r#"{{"time_zone":"UTC","users":{users:?}}}"#),
+        users: users.iter().map(|u| (*u).to_owned()).collect(),
+        overrides: Vec::new(),
+        origin: Origin::Api,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn cover(user: &str, start: i64, end: i64) -> OverrideRecord {
+    OverrideRecord {
+        id: 0,
+        user: user.to_owned(),
+        start,
+        end,
+        created_by: "root".to_owned(),
+        created_at: 1,
+    }
+}
+
+pub async fn schedules_name_only_users_and_their_overrides_never_overlap<S: Store>(store: &Arc<S>) {
+    for u in ["alice", "bob"] {
+        change(store, PeopleChange::CreateUser(user(u, 1)))
+            .await
+            .unwrap();
+    }
+    let missing = change(
+        store,
+        PeopleChange::CreateSchedule(schedule("db", &["alice", "nobody"], 2)),
+    )
+    .await;
+    assert!(
+        matches!(&missing, Err(StoreError::Conflict(m)) if m.contains("nobody")),
+        "{missing:?}"
+    );
+    change(
+        store,
+        PeopleChange::CreateSchedule(schedule("db", &["alice"], 2)),
+    )
+    .await
+    .unwrap();
+    let twice = change(store, PeopleChange::CreateSchedule(schedule("db", &[], 3))).await;
+    assert!(
+        matches!(twice, Err(StoreError::AlreadyExists(_))),
+        "{twice:?}"
+    );
+
+    let add = |o: OverrideRecord| PeopleChange::AddOverride {
+        schedule: "db".to_owned(),
+        over: o,
+    };
+    change(store, add(cover("bob", 100, 200))).await.unwrap();
+    change(store, add(cover("alice", 200, 300)))
+        .await
+        .expect("touching overrides do not overlap");
+    let clash = change(store, add(cover("alice", 150, 250))).await;
+    assert!(
+        matches!(&clash, Err(StoreError::Conflict(m)) if m.contains("overlaps")),
+        "{clash:?}"
+    );
+    let nobody = change(store, add(cover("nobody", 400, 500))).await;
+    assert!(matches!(nobody, Err(StoreError::Conflict(_))), "{nobody:?}");
+
+    // Replacing the definition keeps the overrides and `created_at`.
+    change(
+        store,
+        PeopleChange::UpdateSchedule(schedule("db", &["bob"], 9)),
+    )
+    .await
+    .unwrap();
+    let db = store.get_schedule("db").await.unwrap().unwrap();
+    assert_eq!(
+        (db.users.clone(), db.created_at, db.updated_at),
+        (vec!["bob".to_owned()], 2, 9)
+    );
+    let spans: Vec<(&str, i64, i64)> = (db.overrides.iter())
+        .map(|o| (o.user.as_str(), o.start, o.end))
+        .collect();
+    assert_eq!(spans, [("bob", 100, 200), ("alice", 200, 300)]);
+
+    // A user named by a schedule or an override is not deleted.
+    for u in ["alice", "bob"] {
+        let r = change(store, PeopleChange::DeleteUser(u.to_owned())).await;
+        assert!(
+            matches!(&r, Err(StoreError::Conflict(m)) if m.contains("schedule")),
+            "{u}: {r:?}"
+        );
+    }
+    let first = db.overrides[0].id;
+    change(
+        store,
+        PeopleChange::DeleteOverride {
+            schedule: "db".to_owned(),
+            id: first,
+        },
+    )
+    .await
+    .unwrap();
+    let again = change(
+        store,
+        PeopleChange::DeleteOverride {
+            schedule: "db".to_owned(),
+            id: first,
+        },
+    )
+    .await;
+    assert!(matches!(again, Err(StoreError::NotFound(_))), "{again:?}");
+
+    // Declared: read-only but for overrides, until declared no more.
+    change(
+        store,
+        PeopleChange::Declare {
+            users: vec![],
+            teams: vec![],
+            schedules: vec![schedule("db", &["alice"], 10)],
+        },
+    )
+    .await
+    .unwrap();
+    change(store, add(cover("bob", 1000, 2000)))
+        .await
+        .expect("someone covers a shift of a declared schedule");
+    let db = store.get_schedule("db").await.unwrap().unwrap();
+    assert_eq!((db.origin, db.overrides.len()), (Origin::Config, 2));
+    for c in [
+        PeopleChange::UpdateSchedule(schedule("db", &[], 11)),
+        PeopleChange::DeleteSchedule("db".to_owned()),
+    ] {
+        let r = change(store, c.clone()).await;
+        assert!(
+            matches!(&r, Err(StoreError::Conflict(m)) if m.contains("configuration file")),
+            "{c:?}: {r:?}"
+        );
+    }
+    change(
+        store,
+        PeopleChange::Declare {
+            users: vec![],
+            teams: vec![],
+            schedules: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    change(store, PeopleChange::DeleteSchedule("db".to_owned()))
+        .await
+        .unwrap();
+    assert!(store.list_schedules().await.unwrap().is_empty());
+    change(store, PeopleChange::DeleteUser("alice".to_owned()))
+        .await
+        .expect("deleting a schedule deletes its overrides, so alice is free to go");
 }

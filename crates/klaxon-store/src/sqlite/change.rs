@@ -124,6 +124,7 @@ fn apply_one(conn: &Connection, change: &AlertChange) -> Result<()> {
             row::insert_event(conn, *id, *at, actor, Some(*state), *state, &reason)
         }
         AlertChange::Incident(c) => super::incident::apply(conn, c),
+        AlertChange::Escalation(c) => super::escalation::apply(conn, c),
     }
 }
 

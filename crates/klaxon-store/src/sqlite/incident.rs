@@ -17,18 +17,21 @@ use crate::{Result, StoreError};
 const MAX_LIST: usize = 1_000;
 
 const INCIDENT_COLUMNS: &str =
-    "id, title, priority, state, owner, opened_at, updated_at, resolved_at, confidence";
+    "id, title, priority, state, owner, opened_at, updated_at, resolved_at, confidence, \
+     priority_by";
 
 pub(crate) fn apply(conn: &Connection, change: &IncidentChange) -> Result<()> {
     match change {
         IncidentChange::Put(i) => conn
             .prepare_cached(
                 "INSERT INTO incidents (id, title, priority, state, owner, opened_at, \
-                 updated_at, resolved_at, confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 updated_at, resolved_at, confidence, priority_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
                  ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
                  priority = excluded.priority, state = excluded.state, owner = excluded.owner, \
                  opened_at = excluded.opened_at, updated_at = excluded.updated_at, \
-                 resolved_at = excluded.resolved_at, confidence = excluded.confidence",
+                 resolved_at = excluded.resolved_at, confidence = excluded.confidence, \
+                 priority_by = excluded.priority_by",
             )
             .and_then(|mut st| {
                 st.execute(params![
@@ -40,7 +43,8 @@ pub(crate) fn apply(conn: &Connection, change: &IncidentChange) -> Result<()> {
                     i.opened_at,
                     i.updated_at,
                     i.resolved_at,
-                    i.confidence
+                    i.confidence,
+                    i.priority_by
                 ])
             })
             .map(drop)
@@ -112,6 +116,7 @@ fn incident(r: &Row<'_>) -> rusqlite::Result<IncidentRecord> {
         updated_at: r.get(6)?,
         resolved_at: r.get(7)?,
         confidence: r.get(8)?,
+        priority_by: r.get(9)?,
     })
 }
 

@@ -22,13 +22,16 @@ mod change;
 mod checkpoint;
 mod derived;
 mod error;
+mod escalation;
 mod history;
 mod incident;
+mod origin;
 mod outbox;
 mod people;
 mod read;
 mod report;
 mod row;
+mod schedule;
 mod schema;
 mod write;
 mod writer;
@@ -48,9 +51,9 @@ use crate::{
     AlertChange, AlertDetail, AlertIndex, AlertQuery, AuditEntry, AuditQuery, AuditRecord, Claim,
     Delivery, DeliveryCount, HistoryQuery, IncidentDetail, IncidentQuery, IncidentRecord, Member,
     NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified,
-    OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, SessionRecord, Store,
-    StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts, TelemetryRow, TimelineEntry,
-    TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
+    OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, ScheduleRecord,
+    SessionRecord, Store, StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts,
+    TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
 };
 
 /// Read-only connections in the pool (reads run at most this many at once).
@@ -429,6 +432,15 @@ impl Store for SqliteStore {
         self.read(people::list_teams).await
     }
 
+    async fn get_schedule(&self, name: &str) -> Result<Option<ScheduleRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| schedule::get_schedule(c, &name)).await
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>> {
+        self.read(schedule::list_schedules).await
+    }
+
     async fn append_audit(&self, rows: Vec<AuditEntry>) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
@@ -449,6 +461,49 @@ impl Store for SqliteStore {
 
     async fn max_alert_id(&self) -> Result<i64> {
         self.read(read::max_alert_id).await
+    }
+
+    async fn open_escalations(&self) -> Result<Vec<crate::EscalationRecord>> {
+        self.read(escalation::open).await
+    }
+
+    async fn escalations_started(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::EscalationRecord>> {
+        self.read(move |c| escalation::started(c, from, to, limit))
+            .await
+    }
+
+    async fn escalation_pages(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::PageRecord>> {
+        self.read(move |c| escalation::pages(c, from, to, limit))
+            .await
+    }
+
+    async fn sla_breaches(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::BreachRecord>> {
+        self.read(move |c| escalation::breaches(c, from, to, limit))
+            .await
+    }
+
+    async fn open_sla_breaches(&self) -> Result<Vec<(String, String)>> {
+        self.read(escalation::open_breaches).await
+    }
+
+    async fn sla_alerts(&self, from: i64, to: i64, limit: usize) -> Result<Vec<crate::SlaAlert>> {
+        self.read(move |c| escalation::sla_alerts(c, from, to, limit))
+            .await
     }
 
     async fn max_incident_id(&self) -> Result<i64> {

@@ -3,10 +3,11 @@
 //! Objects declared in the configuration file are refused here to every change but
 //! `Declare`, so no caller can forget the check. Must not begin or commit anything.
 
-use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::map;
+use super::origin::{bad_column, editable, origin_at};
+use super::schedule;
 use crate::{
     AuditEntry, AuditQuery, AuditRecord, Contact, Origin, PeopleChange, Result, StoreError,
     TeamRecord, UserRecord,
@@ -14,15 +15,6 @@ use crate::{
 
 const USER_COLUMNS: &str =
     "name, display_name, email, time_zone, contacts, origin, created_at, updated_at";
-
-fn bad_column(i: usize, what: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(i, Type::Text, what.into())
-}
-
-fn origin_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Origin> {
-    let s: String = row.get(i)?;
-    Origin::parse(&s).ok_or_else(|| bad_column(i, format!("unknown origin {s:?}")))
-}
 
 fn user_at(row: &Row<'_>) -> rusqlite::Result<UserRecord> {
     let contacts: String = row.get(4)?;
@@ -127,20 +119,23 @@ pub(crate) fn apply(conn: &Connection, change: &PeopleChange, audit: &[AuditEntr
                 .and_then(|mut st| st.execute([name]))
                 .map_err(map)?;
         }
-        PeopleChange::Declare { users, teams } => declare(conn, users, teams)?,
+        PeopleChange::CreateSchedule(s) => schedule::create(conn, s)?,
+        PeopleChange::UpdateSchedule(s) => schedule::update(conn, s)?,
+        PeopleChange::DeleteSchedule(name) => schedule::delete(conn, name)?,
+        PeopleChange::AddOverride { schedule: s, over } => schedule::add_override(conn, s, over)?,
+        PeopleChange::DeleteOverride { schedule: s, id } => {
+            schedule::delete_override(conn, s, *id)?;
+        }
+        PeopleChange::Declare {
+            users,
+            teams,
+            schedules,
+        } => {
+            declare(conn, users, teams)?;
+            schedule::declare(conn, schedules)?;
+        }
     }
     append_audit(conn, audit)
-}
-
-/// NotFound for none, Conflict for an object declared in the configuration file.
-fn editable(kind: &str, origin: Option<Origin>, name: &str) -> Result<()> {
-    match origin {
-        None => Err(StoreError::NotFound(format!("no {kind} named {name:?}"))),
-        Some(Origin::Config) => Err(StoreError::Conflict(format!(
-            "{kind} {name:?} is declared in the configuration file; change it there"
-        ))),
-        Some(Origin::Api) => Ok(()),
-    }
 }
 
 fn insert_user(conn: &Connection, u: &UserRecord) -> Result<()> {
@@ -203,6 +198,13 @@ fn delete_user(conn: &Connection, name: &str) -> Result<()> {
         return Err(StoreError::Conflict(format!(
             "user {name:?} is a member of team {}; remove it from its teams first",
             teams.join(", ")
+        )));
+    }
+    let schedules = schedule::naming(conn, name)?;
+    if !schedules.is_empty() {
+        return Err(StoreError::Conflict(format!(
+            "user {name:?} is on schedule {}; take it off the schedule first",
+            schedules.join(", ")
         )));
     }
     let tokens: i64 = conn

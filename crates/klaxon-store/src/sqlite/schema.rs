@@ -22,6 +22,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_rate_limit_holds.sql"),
     include_str!("migrations/0009_incidents.sql"),
     include_str!("migrations/0010_people.sql"),
+    include_str!("migrations/0011_schedules.sql"),
+    include_str!("migrations/0012_escalations.sql"),
+    include_str!("migrations/0013_incident_priority.sql"),
 ];
 
 /// The migrations of the telemetry database (its own file, its own `user_version`).

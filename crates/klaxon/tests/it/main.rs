@@ -1,6 +1,8 @@
 //! The binary's integration tests, one test binary: the command line (`cli`, and
-//! `rules_check` for what `klaxon rules check` tells of a file), `klaxon rules`
-//! against a running server (`remote`), kill -9 during a burst of alerts (`crash`), and real
+//! `rules_check` for what `klaxon rules check` tells of a file, `import_alertmanager` for
+//! `klaxon config import-alertmanager`), `klaxon rules`
+//! against a running server (`remote`), kill -9 during a burst of alerts (`crash`) and between
+//! escalation levels (`escalation`), and real
 //! Prometheus as a client (`prometheus`). `harness` starts `klaxon serve` and other programs.
 
 // The CLI's HTTP client, the same source the binary compiles (its unit tests run here too).
@@ -12,8 +14,11 @@ mod harness;
 mod cli;
 mod correlate;
 mod crash;
+mod escalation;
 mod holds;
+mod import_alertmanager;
 mod incidents;
+mod oncall;
 mod prometheus;
 mod remote;
 mod rules_check;

@@ -227,6 +227,62 @@ fn names_the_config_does_not_define_are_warnings() {
 }
 
 #[test]
+fn escalation_policies_the_config_does_not_declare_are_warnings() {
+    let config = temp(
+        "policies.toml",
+        &format!(
+            "{CONFIG}\n[[escalation_policies]]\nname = \"critical\"\n\
+             [[escalation_policies.levels]]\nnotify = [\"receiver:websocket\"]\n"
+        ),
+    );
+    let thresholds = temp(
+        "policies.thresholds.json",
+        r#"[{"id": "cpu", "metric": "m", "threshold": 1, "operator": "gt",
+             "escalation_policy": "critical"},
+            {"id": "mem", "metric": "m", "threshold": 1, "operator": "gt",
+             "escalation_policy": "nightmare"}]"#,
+    );
+    let out = klaxon(
+        &[
+            "rules",
+            "check",
+            "--config",
+            path(&config),
+            path(&thresholds),
+        ],
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(": warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stdout}");
+    assert!(
+        warnings[0]
+            .contains("rule mem (#1): escalation_policy: \"nightmare\" names no escalation policy"),
+        "{stdout}"
+    );
+    // An event rule's handler may name a policy instead of a receiver.
+    let event = temp(
+        "policies.rules.json",
+        r#"{"rules": [
+            {"id": "A", "trigger_type": "MARK_EVENT", "action": "X",
+             "condition": {"operator": "ON_EVENT"}, "alert": {"handler": "critical"}}]}"#,
+    );
+    let out = klaxon(
+        &["rules", "check", "--config", path(&config), path(&event)],
+        None,
+    );
+    assert!(
+        !text(&out.stdout).contains("warning"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
 fn an_invalid_config_fails_the_check() {
     let config = temp("broken.toml", "[[receivers]]\nnom = \"x\"\n");
     let out = klaxon(

@@ -232,8 +232,10 @@ impl Desk {
             return;
         }
         f.open = false;
+        let incident = f.incident;
         // The sender's own end when it gave one that has passed: the alerts' own times.
         let at = f.ends_at.filter(|e| *e <= at).unwrap_or(at);
+        self.reprioritise(incident, now);
         if let Some(c) = &mut self.correlator {
             c.observe(
                 &Event::Resolved {
@@ -272,6 +274,7 @@ impl Desk {
                         updated_at: now,
                         resolved_at: None,
                         confidence: None,
+                        priority_by: None,
                     };
                     self.held.insert(
                         id,
@@ -307,7 +310,9 @@ impl Desk {
                         continue;
                     };
                     h.members.insert(alert);
-                    h.rec.priority = higher(&h.rec.priority, &severity);
+                    if h.rec.priority_by.is_none() {
+                        h.rec.priority = higher(&h.rec.priority, &severity);
+                    }
                     h.rec.confidence = Some(
                         h.rec
                             .confidence
@@ -491,7 +496,6 @@ impl Desk {
         }
         if let Some(h) = self.held.get_mut(&into) {
             h.members.extend(moved.iter().copied());
-            h.rec.priority = higher(&h.rec.priority, &f.rec.priority);
             h.rec.updated_at = now;
             if f.rec.state.is_active() && h.rec.state == IncidentState::Resolved {
                 h.rec.state = IncidentState::Reopened;
@@ -513,6 +517,7 @@ impl Desk {
             json!({"into": into, "alerts": moved}),
         );
         self.state_entry(from, now, actor, was, IncidentState::Closed, "merged");
+        self.reprioritise(into, now);
         self.timeline(
             into,
             now,
@@ -574,6 +579,36 @@ impl Desk {
         );
     }
 
+    /// Someone set the priority by hand (`None`: it follows the open alerts again).
+    pub(crate) fn set_priority(
+        &mut self,
+        id: i64,
+        priority: Option<String>,
+        actor: &str,
+        now: i64,
+    ) {
+        let Some(h) = self.held.get_mut(&id) else {
+            return;
+        };
+        let from = h.rec.priority.clone();
+        h.rec.priority_by = priority.as_ref().map(|_| actor.to_owned());
+        if let Some(p) = &priority {
+            h.rec.priority.clone_from(p);
+        }
+        h.rec.updated_at = now;
+        let rec = h.rec.clone();
+        self.writes.push(IncidentChange::Put(rec));
+        self.reprioritise(id, now);
+        let to = self.held.get(&id).map(|h| h.rec.priority.clone());
+        self.timeline(
+            id,
+            now,
+            actor,
+            "priority",
+            json!({"from": from, "to": to, "by_hand": priority.is_some()}),
+        );
+    }
+
     pub(crate) fn note(&mut self, id: i64, actor: &str, text: &str, now: i64) {
         if let Some(h) = self.held.get_mut(&id) {
             h.rec.updated_at = now;
@@ -581,6 +616,26 @@ impl Desk {
             self.writes.push(IncidentChange::Put(rec));
         }
         self.timeline(id, now, actor, "note", json!({"text": text}));
+    }
+
+    /// Someone escalated the incident by hand: what each of its alerts paged.
+    pub(crate) fn escalated(
+        &mut self,
+        id: i64,
+        actor: &str,
+        pages: &[(i64, usize, Vec<String>)],
+        now: i64,
+    ) {
+        if let Some(h) = self.held.get_mut(&id) {
+            h.rec.updated_at = now;
+            let rec = h.rec.clone();
+            self.writes.push(IncidentChange::Put(rec));
+        }
+        let pages: Vec<Value> = pages
+            .iter()
+            .map(|(alert, level, notify)| json!({"alert": alert, "level": level, "notify": notify}))
+            .collect();
+        self.timeline(id, now, actor, "escalated", json!({"pages": pages}));
     }
 
     /// Merges held incident `from` into held incident `into`.
@@ -627,6 +682,7 @@ impl Desk {
             updated_at: now,
             resolved_at: None,
             confidence: None,
+            priority_by: None,
         };
         self.held.insert(
             id,
@@ -689,16 +745,21 @@ impl Desk {
         self.reprioritise(to, now);
     }
 
-    /// Sets a held incident's priority to the highest severity of its alerts (after alerts
-    /// left or came by hand).
+    /// Sets a held incident's priority to the highest severity of its open alerts (after
+    /// alerts left, came or resolved), unless it was set by hand; without open alerts it
+    /// stays.
     fn reprioritise(&mut self, id: i64, now: i64) {
         let Some(h) = self.held.get(&id) else {
             return;
         };
+        if h.rec.priority_by.is_some() {
+            return;
+        }
         let p = h
             .members
             .iter()
             .filter_map(|a| self.alerts.get(a))
+            .filter(|f| f.open)
             .fold(String::new(), |p, f| higher(&p, &f.severity));
         if p.is_empty() || p == h.rec.priority {
             return;

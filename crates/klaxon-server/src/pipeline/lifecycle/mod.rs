@@ -8,6 +8,7 @@
 
 mod change;
 pub(crate) mod convert;
+mod escalate;
 mod explain;
 mod incident;
 
@@ -32,6 +33,7 @@ use crate::pipeline::driver::Fired;
 
 pub(crate) use change::{Change, Detail};
 pub(crate) use convert::is_uuid;
+use escalate::{EscalateError, Pager};
 use incident::Desk;
 pub(crate) use incident::IncidentRefusal;
 pub(crate) use klaxon_engine::lifecycle::{
@@ -164,11 +166,15 @@ pub(crate) enum IncidentAct {
     Merge {
         into: i64,
     },
+    /// Pages the next level of its open alerts' escalations now.
+    Escalate,
     /// Makes a new incident of some of its alerts (answers the new incident).
     Split {
         alerts: Vec<i64>,
         title: Option<String>,
     },
+    /// Sets its priority by hand (`None`: it follows its open alerts again).
+    Priority(Option<String>),
     /// Moves some of its alerts into incident `to` (answers `to`).
     Move {
         alerts: Vec<i64>,
@@ -193,6 +199,19 @@ pub(crate) struct Outputs {
     /// Counts commits that wrote incidents: the incident stream wakes on it and reads the
     /// committed timeline.
     pub incidents: watch::Sender<u64>,
+    /// Woken after a commit that wrote outbox rows (pages, SLA breaches): the delivery
+    /// workers' claimer.
+    pub outbox: Arc<tokio::sync::Notify>,
+}
+
+/// What the pager needs: the policies and SLA targets, the receivers (users' contacts among
+/// them), and the declared teams' members.
+pub(crate) struct Paging {
+    pub escalations: crate::config::Escalations,
+    pub notifier: Arc<klaxon_notify::Notifier>,
+    pub teams: HashMap<String, Vec<String>>,
+    /// Who is on call, for `schedule:NAME` targets.
+    pub oncall: Arc<crate::oncall::OnCall>,
 }
 
 enum Reply {
@@ -240,6 +259,7 @@ pub(crate) struct Manager<S> {
     lc: Lifecycle,
     fx: Effects,
     desk: Desk,
+    pager: Pager,
     replies: Vec<Reply>,
     /// When the firings of this batch that change something were accepted, and when this
     /// task took them from the engine.
@@ -295,8 +315,34 @@ impl<S: Store + Clone> Manager<S> {
         rule_auto: &HashMap<(String, String), i64>,
         noise: NoiseConfig,
         correlator: Option<klaxon_engine::correlate::Correlator>,
+        paging: Paging,
     ) -> Result<Manager<S>, StoreError> {
         let mut desk = Desk::new(correlator);
+        let mut pager = Pager::new(
+            paging.escalations,
+            paging.notifier,
+            paging.teams,
+            paging.oncall,
+        );
+        {
+            // Without a policy or an SLA target the open alerts are not needed: escalations
+            // stored before end here.
+            let open: HashMap<i64, StoredAlert> = if pager.configured() {
+                store
+                    .open_alerts()
+                    .await?
+                    .into_iter()
+                    .map(|a| (a.id, a))
+                    .collect()
+            } else {
+                HashMap::new()
+            };
+            pager.restore(
+                store.open_escalations().await?,
+                &open,
+                store.open_sla_breaches().await?,
+            );
+        }
         let (max_incident, open_incidents, members) = open_incidents(&store).await?;
         desk.restore(max_incident, open_incidents, &members);
         let max_id = store.max_alert_id().await?;
@@ -336,6 +382,7 @@ impl<S: Store + Clone> Manager<S> {
             lc,
             fx: Effects::new(),
             desk,
+            pager,
             replies: Vec::new(),
             latencies: Vec::new(),
         })
@@ -362,13 +409,14 @@ impl<S: Store + Clone> Manager<S> {
         let (mut engine_open, mut api_open) = (true, true);
         while engine_open || api_open {
             // Deadlines are strictly past: `advance` acts on what is due before its `now`.
-            let wait = self
-                .lc
-                .next_deadline()
-                .map_or(Duration::from_secs(3600), |at| {
-                    let ms = at.saturating_add(1).saturating_sub(wall_ms());
-                    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-                });
+            let next = match (self.lc.next_deadline(), self.pager.next_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = next.map_or(Duration::from_secs(3600), |at| {
+                let ms = at.saturating_add(1).saturating_sub(wall_ms());
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+            });
             tokio::select! {
                 biased;
                 cmd = api.recv(), if api_open => match cmd {
@@ -481,6 +529,7 @@ impl<S: Store + Clone> Manager<S> {
                 reply,
             } => {
                 let (actor, reason) = (actor.as_str(), reason.as_str());
+                let again = act == Act::Acknowledge;
                 let r = self
                     .held(now, id, |stored| Input::Act {
                         id,
@@ -494,6 +543,19 @@ impl<S: Store + Clone> Manager<S> {
                         Answer::Act(r) => r.map_err(Refusal::from),
                         _ => Err(Refusal::Unavailable),
                     });
+                // Acknowledging an alert whose acknowledgement expired (its escalation runs
+                // again) stops the escalation again; the alert stays acknowledged.
+                let r = match r {
+                    Err(Refusal::Illegal {
+                        current: State::Acknowledged,
+                        ..
+                    }) if again && self.pager.acknowledge_again(id, now) => Ok(Done {
+                        id,
+                        from: State::Acknowledged,
+                        to: State::Acknowledged,
+                    }),
+                    r => r,
+                };
                 self.replies.push(Reply::Act(reply, r));
             }
             Command::Note {
@@ -637,9 +699,11 @@ impl<S: Store + Clone> Manager<S> {
             IncidentAct::Acknowledge => Some((Act::Acknowledge, "incident acknowledged")),
             IncidentAct::Resolve => Some((Act::Resolve, "incident resolved")),
             IncidentAct::Note(_)
+            | IncidentAct::Priority(_)
             | IncidentAct::Merge { .. }
             | IncidentAct::Split { .. }
-            | IncidentAct::Move { .. } => None,
+            | IncidentAct::Move { .. }
+            | IncidentAct::Escalate => None,
         };
         if let Some((alert_act, reason)) = alert_act {
             for a in self.desk.open_alerts(id).unwrap_or_default() {
@@ -659,6 +723,21 @@ impl<S: Store + Clone> Manager<S> {
             IncidentAct::Acknowledge => self.desk.acknowledge(id, actor, now),
             IncidentAct::Resolve => self.desk.resolve(id, actor, now),
             IncidentAct::Note(text) => self.desk.note(id, actor, &text, now),
+            IncidentAct::Escalate => {
+                let alerts = self.desk.open_alerts(id).unwrap_or_default();
+                match self.pager.escalate(id, &alerts, actor, now) {
+                    Ok(pages) => self.desk.escalated(id, actor, &pages, now),
+                    Err(EscalateError::NoPolicy) => {
+                        return Err(IncidentRefusal::Conflict(format!(
+                            "no open alert of incident {id} follows an escalation policy"
+                        )))
+                    }
+                    Err(EscalateError::Refused(r)) => {
+                        return Err(IncidentRefusal::Conflict(format!("incident {id}: {r}")))
+                    }
+                }
+            }
+            IncidentAct::Priority(p) => self.desk.set_priority(id, p, actor, now),
             IncidentAct::Merge { into } => {
                 if into == id {
                     return Err(IncidentRefusal::Conflict(
@@ -733,9 +812,17 @@ impl<S: Store + Clone> Manager<S> {
     /// Commits the batch (retrying until the store takes it), then publishes its changes and
     /// answers; nothing is told before the commit returns.
     async fn commit(&mut self) {
-        // Incidents follow from this batch's alert changes and are written with them.
-        self.desk.observe(&self.fx.changes, wall_ms());
-        if self.fx.is_empty() && self.replies.is_empty() && self.desk.is_empty() {
+        // Incidents, escalations and the SLA's timers follow from this batch's alert changes
+        // and are written with them.
+        let now = wall_ms();
+        self.desk.observe(&self.fx.changes, now);
+        self.pager.observe(&self.fx.changes, now);
+        self.pager.advance(now);
+        if self.fx.is_empty()
+            && self.replies.is_empty()
+            && self.desk.is_empty()
+            && self.pager.is_empty()
+        {
             return;
         }
         let commit_begins = Instant::now();
@@ -745,12 +832,13 @@ impl<S: Store + Clone> Manager<S> {
                 .alert_in_lifecycle
                 .observe(commit_begins.saturating_duration_since(*taken));
         }
-        if !self.fx.writes.is_empty() || !self.desk.is_empty() {
+        if !self.fx.writes.is_empty() || !self.desk.is_empty() || !self.pager.is_empty() {
             let mut backoff = Duration::from_millis(50);
             loop {
                 let mut changes: Vec<AlertChange> =
                     self.fx.writes.iter().map(AlertChange::from).collect();
                 changes.extend(self.desk.writes.iter().cloned().map(AlertChange::Incident));
+                changes.extend(self.pager.writes.iter().cloned());
                 let t0 = Instant::now();
                 match self.store.apply_alert_changes(changes).await {
                     Ok(()) => {
@@ -806,6 +894,10 @@ impl<S: Store + Clone> Manager<S> {
         if !self.desk.is_empty() {
             self.desk.writes.clear();
             self.out.incidents.send_modify(|n| *n += 1);
+        }
+        self.pager.writes.clear();
+        if std::mem::take(&mut self.pager.notified) {
+            self.out.outbox.notify_one();
         }
         for r in self.replies.drain(..) {
             r.send();

@@ -37,6 +37,9 @@ pub(crate) struct DeliverySettings {
     pub external_url: String,
     /// Deliveries at once to one host, unless the receiver sets its own limit.
     pub per_host_connections: usize,
+    /// Woken by whoever writes outbox rows the claimer does not hear of otherwise (the
+    /// lifecycle manager's pages and SLA breaches).
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// The running workers.
@@ -222,6 +225,7 @@ async fn claim_loop<S: Store + Clone>(
         };
         tokio::select! {
             () = sh.wake.notified() => {}
+            () = sh.settings.wake.notified() => {}
             () = tokio::time::sleep(wait) => {}
             _ = stop.changed() => {}
         }

@@ -372,6 +372,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                     at: now,
                     folded: 0,
                     notice: Some(text.clone()),
+                    escalation: None,
                 });
             }
             return;

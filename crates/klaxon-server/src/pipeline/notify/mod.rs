@@ -13,8 +13,7 @@ pub(crate) mod mute;
 use std::sync::Arc;
 
 use klaxon_notify::channel::Pushed;
-use klaxon_notify::{AlertView, Notifier};
-use klaxon_store::StoredAlert;
+use klaxon_notify::Notifier;
 use tokio::sync::broadcast;
 
 /// What the API holds of the notification side: the compiled receivers, the WebSocket feed,
@@ -32,52 +31,7 @@ pub(crate) struct NotifyHandle {
     pub queries: Option<tokio::sync::mpsc::UnboundedSender<dispatch::Query>>,
 }
 
-/// An alert as notifications show it. The `handler` column names receivers directly
-/// (comma-separated). The severity is a label for routing and grouping even when the alert's
-/// source did not make it one.
-pub(crate) fn view(a: &StoredAlert) -> AlertView {
-    let mut labels = a.labels.clone();
-    if !a.severity.is_empty() {
-        labels
-            .entry("severity".to_owned())
-            .or_insert_with(|| a.severity.clone());
-    }
-    let summary = if a.message.is_empty() {
-        a.annotations
-            .get("summary")
-            .cloned()
-            .unwrap_or_else(|| a.name.clone())
-    } else {
-        a.message.clone()
-    };
-    AlertView {
-        id: a.id,
-        fingerprint: a.fingerprint.clone(),
-        name: a.name.clone(),
-        state: a.state,
-        muted: None,
-        severity: a.severity.clone(),
-        summary,
-        labels,
-        annotations: a.annotations.clone(),
-        starts_at: a.first_seen,
-        ends_at: a.resolved_at,
-        acknowledged_at: a.acknowledged_at,
-        acknowledged_by: a.acknowledged_by.clone(),
-        resolved_by: a.resolved_by.clone(),
-        generator_url: a.generator_url.clone(),
-        occurrences: a.occurrences,
-        updated_at: a.updated_at,
-        receivers: a
-            .handler
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        incident: None,
-    }
-}
+pub(crate) use super::view::{named_receivers, routing_labels, view};
 
 /// 128 random bits as 32 hex digits: an idempotency key.
 pub(crate) fn random_key() -> String {

@@ -1,7 +1,7 @@
 //! Incidents in the browser: an incident the correlator opens appears on the incidents page
 //! live; its page groups the alerts by service and says why each is there; acknowledging,
-//! splitting chosen alerts off, merging into another incident and a note are clicks that reach
-//! the API; the alerts table shows which incident each alert is in.
+//! splitting chosen alerts off, setting the priority, merging into another incident and a
+//! note are clicks that reach the API; the alerts table shows which incident each alert is in.
 
 use std::time::Duration;
 
@@ -167,6 +167,25 @@ async fn an_incident_is_seen_live_explained_and_worked_on_with_clicks() {
         Duration::from_secs(5),
     )
     .await;
+
+    // The priority, set by hand in a dialog.
+    assert_eq!(b.js(CLICK, json!(["Priority"])).await, json!(true));
+    b.until(
+        "the priority dialog",
+        "return document.querySelector('dialog select[name=priority]')",
+        Duration::from_secs(5),
+    )
+    .await;
+    b.js(
+        "document.querySelector('dialog select[name=priority]').value = 'high'; return true;",
+        json!([]),
+    )
+    .await;
+    b.click("dialog button[type=submit]").await;
+    let v = r
+        .until(&format!("/incidents/{id}"), |v| v["priority"] == "high")
+        .await;
+    assert!(v["priority_by"].is_string(), "{v}");
 
     // A note, typed and added.
     b.type_into("main textarea", "failing over the primary")

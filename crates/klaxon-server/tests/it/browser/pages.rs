@@ -17,7 +17,7 @@ use crate::harness::{self, data_dir, Running, ADMIN};
 /// Words (in table headers and cells but the last column's free text, buttons, badges, chips,
 /// card labels) that the browser laid out on more than one line, and badges that an
 /// ancestor's `overflow` cuts; `[broken, clipped]`.
-const LAYOUT_FAULTS: &str = r#"
+pub(super) const LAYOUT_FAULTS: &str = r#"
 const broken = [];
 for (const el of document.querySelectorAll('th, td:not(:last-child), button, .button, .badge, .chip, .card-label')) {
   if (!el.offsetParent && getComputedStyle(el).position !== 'fixed') continue;
@@ -50,7 +50,7 @@ return [broken, clipped];
 
 /// The innermost elements that reach past the window's right edge (its width without the
 /// scroll bar), when the page scrolls sideways.
-const WIDER_THAN_THE_WINDOW: &str = r#"
+pub(super) const WIDER_THAN_THE_WINDOW: &str = r#"
 const width = document.documentElement.clientWidth;
 if (document.documentElement.scrollWidth <= width) return [];
 return [...document.querySelectorAll('body *')]

@@ -1,0 +1,974 @@
+//! The pager: the escalations of alerts (and incidents) and the SLA timers, owned by the
+//! lifecycle manager's task. It reads each batch of the core's changes before the batch is
+//! committed (an alert that fires and has a policy starts escalating; acknowledging stops it,
+//! resolving or closing ends it), advances what came due, and turns pages and breaches into
+//! store writes for the same commit: the escalation's state with its next due time, the page,
+//! and the page's outbox rows. A page is named by (subject, start, cycle, round, level) and
+//! each of its outbox rows by an idempotency key made from that name, so a page found again
+//! after a restart writes nothing the second time. Rebuilt from the store at start, so a level
+//! that came due while the server was down pages when it starts. Decides nothing about
+//! escalating itself: the policy core (`klaxon_engine::escalation`) does.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use klaxon_engine::escalation::{EscalateRefusal, Escalation, Page, Policy, Target};
+use klaxon_engine::lifecycle::{AlertRecord, Change as CoreChange, Detail as CoreDetail, State};
+use klaxon_notify::{EscalationPage, Kind, Notification, Notifier};
+use klaxon_store::{
+    AlertChange, BreachRecord, EscalationChange, EscalationRecord, NewNotification, PageRecord,
+    StoredAlert,
+};
+
+use crate::config::{Escalations, Sla};
+use crate::oncall::OnCall;
+
+/// Escalations and SLA timers that come due handled in one batch at most; the rest go into
+/// the next batch at once (a restart after a long stop does not make one huge commit).
+const MAX_DUE_PER_BATCH: usize = 1024;
+
+/// What the SLA asks of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum What {
+    Acknowledge,
+    Resolve,
+}
+
+impl What {
+    fn as_str(self) -> &'static str {
+        match self {
+            What::Acknowledge => "acknowledge",
+            What::Resolve => "resolve",
+        }
+    }
+
+    fn past(self) -> &'static str {
+        match self {
+            What::Acknowledge => "acknowledged",
+            What::Resolve => "resolved",
+        }
+    }
+}
+
+/// One escalation the pager holds.
+struct Live {
+    policy: Arc<Policy>,
+    state: Escalation,
+    started_at: i64,
+    /// The alert it pages about, as it was when the escalation began (its state kept current).
+    alert: Arc<AlertRecord>,
+    state_now: State,
+    /// The incident, for an incident's escalation.
+    incident: Option<i64>,
+    acknowledged_at: Option<i64>,
+    /// When it is filed in `due`.
+    next: Option<i64>,
+}
+
+/// An alert the SLA watches.
+struct Watch {
+    alert: Arc<AlertRecord>,
+    team: Option<String>,
+    due: BTreeMap<What, (i64, i64)>,
+}
+
+/// Why an incident cannot be escalated by hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EscalateError {
+    /// No alert of the incident follows a policy.
+    NoPolicy,
+    Refused(EscalateRefusal),
+}
+
+pub(crate) struct Pager {
+    policies: HashMap<String, Arc<Policy>>,
+    sla: Sla,
+    notifier: Arc<Notifier>,
+    /// Who is on call, for `schedule:` targets.
+    oncall: Arc<OnCall>,
+    teams: HashMap<String, Vec<String>>,
+    /// Alerts that start escalating once they are active and nothing mutes them.
+    waiting: HashMap<i64, Arc<AlertRecord>>,
+    live: HashMap<String, Live>,
+    due: BTreeSet<(i64, String)>,
+    watches: HashMap<i64, Watch>,
+    sla_due: BTreeSet<(i64, i64, What)>,
+    /// Breaches already recorded (subject, what): told once.
+    breached: BTreeSet<(String, &'static str)>,
+    pages: Vec<Page>,
+    /// Writes of the batch, committed with its alert changes.
+    pub(crate) writes: Vec<AlertChange>,
+    /// Whether the batch's writes hold outbox rows (the delivery workers are woken after it).
+    pub(crate) notified: bool,
+}
+
+fn subject_of_alert(id: i64) -> String {
+    format!("alert:{id}")
+}
+
+impl Pager {
+    pub(crate) fn new(
+        escalations: Escalations,
+        notifier: Arc<Notifier>,
+        teams: HashMap<String, Vec<String>>,
+        oncall: Arc<OnCall>,
+    ) -> Pager {
+        Pager {
+            policies: escalations.policies,
+            sla: escalations.sla,
+            notifier,
+            oncall,
+            teams,
+            waiting: HashMap::new(),
+            live: HashMap::new(),
+            due: BTreeSet::new(),
+            watches: HashMap::new(),
+            sla_due: BTreeSet::new(),
+            breached: BTreeSet::new(),
+            pages: Vec::new(),
+            writes: Vec::new(),
+            notified: false,
+        }
+    }
+
+    /// Takes back the escalations that had not ended, the alerts that may still start one,
+    /// and the SLA's timers of the open alerts (less the breaches already told).
+    /// Escalations of alerts that are gone, or of policies no longer configured, end here.
+    pub(crate) fn restore(
+        &mut self,
+        escalations: Vec<EscalationRecord>,
+        open: &HashMap<i64, StoredAlert>,
+        breached: Vec<(String, String)>,
+    ) {
+        for (subject, what) in breached {
+            let what = match what.as_str() {
+                "acknowledge" => What::Acknowledge.as_str(),
+                _ => What::Resolve.as_str(),
+            };
+            self.breached.insert((subject, what));
+        }
+        let mut escalating = BTreeSet::new();
+        for r in escalations {
+            let alert_id = r
+                .subject
+                .strip_prefix("alert:")
+                .and_then(|id| id.parse::<i64>().ok());
+            let alert = alert_id.and_then(|id| open.get(&id));
+            let state = serde_json::from_str::<Escalation>(&r.state);
+            let policy = self.policies.get(&r.policy).cloned();
+            match (alert, state, policy) {
+                (Some(a), Ok(state), Some(policy)) => {
+                    escalating.insert(a.id);
+                    let live = Live {
+                        policy,
+                        state,
+                        started_at: r.started_at,
+                        alert: Arc::new(a.clone()),
+                        state_now: a.state,
+                        incident: None,
+                        acknowledged_at: r.acknowledged_at,
+                        next: None,
+                    };
+                    self.live.insert(r.subject.clone(), live);
+                    self.file(&r.subject);
+                }
+                (_, state, policy) => {
+                    if let Err(e) = &state {
+                        tracing::warn!(subject = %r.subject, error = %e, "a stored escalation does not read back; it ends");
+                    } else if policy.is_none() {
+                        tracing::warn!(subject = %r.subject, policy = %r.policy, "an escalation's policy is no longer configured; it ends");
+                    }
+                    self.writes
+                        .push(AlertChange::Escalation(EscalationChange::Put(
+                            EscalationRecord { ended: true, ..r },
+                        )));
+                }
+            }
+        }
+        for a in open.values() {
+            let rec = Arc::new(a.clone());
+            if !self.policies.is_empty()
+                && matches!(a.state, State::Pending | State::Suppressed)
+                && !escalating.contains(&a.id)
+            {
+                self.waiting.insert(a.id, Arc::clone(&rec));
+            }
+            self.watch(&rec);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Whether it has anything to do: a policy or an SLA target is configured.
+    pub(crate) fn configured(&self) -> bool {
+        !self.policies.is_empty() || !self.sla.is_empty()
+    }
+
+    /// When something next comes due.
+    pub(crate) fn next_deadline(&self) -> Option<i64> {
+        let a = self.due.first().map(|(t, _)| *t);
+        let b = self.sla_due.first().map(|(t, _, _)| *t);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The policy an alert follows: the one a threshold rule names (`escalation_policy`), the
+    /// one an event rule's handler names, else that of the first route that takes it and names
+    /// one.
+    fn policy_of(&self, a: &AlertRecord) -> Option<Arc<Policy>> {
+        if let Some(p) = a
+            .annotations
+            .get("escalation_policy")
+            .and_then(|n| self.policies.get(n))
+        {
+            return Some(Arc::clone(p));
+        }
+        if let Some(p) = a
+            .handler
+            .split(',')
+            .map(str::trim)
+            .find_map(|n| self.policies.get(n))
+        {
+            return Some(Arc::clone(p));
+        }
+        let route = self.notifier.route.as_ref()?;
+        let view = crate::pipeline::view::view(a);
+        let name = route.escalation_policy(&view.labels)?;
+        self.policies.get(&*name).cloned()
+    }
+
+    /// Reads a batch of the core's changes.
+    pub(crate) fn observe(&mut self, changes: &[CoreChange], now: i64) {
+        for c in changes {
+            match &c.detail {
+                CoreDetail::Created(rec) => {
+                    self.watch(rec);
+                    match rec.state {
+                        State::Active if c.mute.is_none() => self.start(rec, now),
+                        State::Active | State::Pending | State::Suppressed
+                            if !self.policies.is_empty() =>
+                        {
+                            self.waiting.insert(rec.id, Arc::clone(rec));
+                        }
+                        _ => {}
+                    }
+                }
+                CoreDetail::Muted if c.state == State::Active && c.mute.is_none() => {
+                    if let Some(rec) = self.waiting.remove(&c.alert_id) {
+                        self.start(&rec, now);
+                    }
+                }
+                CoreDetail::Transition(t) => self.transition(t.id, t.from, t.to, t.at, c, now),
+                _ => {}
+            }
+        }
+    }
+
+    fn transition(&mut self, id: i64, from: State, to: State, at: i64, c: &CoreChange, now: i64) {
+        let subject = subject_of_alert(id);
+        if let Some(l) = self.live.get_mut(&subject) {
+            l.state_now = to;
+        }
+        match to {
+            State::Acknowledged => {
+                self.waiting.remove(&id);
+                self.unwatch(id, What::Acknowledge);
+                if let Some(l) = self.live.get_mut(&subject) {
+                    l.acknowledged_at.get_or_insert(at);
+                    let policy = Arc::clone(&l.policy);
+                    l.state.acknowledge(&policy, now, &mut self.pages);
+                    self.persist(&subject, now);
+                }
+            }
+            State::Active => {
+                let live = self.live.get_mut(&subject);
+                match (from, live) {
+                    (State::Acknowledged, Some(l)) if !l.state.ended => {
+                        let policy = Arc::clone(&l.policy);
+                        l.state.unacknowledge(&policy, now, &mut self.pages);
+                        self.persist(&subject, now);
+                    }
+                    // Back from resolved or suppressed: a new escalation.
+                    (_, Some(l)) if l.state.ended => {
+                        let rec = Arc::clone(&l.alert);
+                        if c.mute.is_none() {
+                            self.start(&rec, now);
+                        } else {
+                            self.waiting.insert(id, rec);
+                        }
+                    }
+                    (_, None) => {
+                        if let Some(rec) = self.waiting.remove(&id) {
+                            if c.mute.is_none() {
+                                self.start(&rec, now);
+                            } else {
+                                self.waiting.insert(id, rec);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            State::Suppressed => self.end(&subject, now, false),
+            State::Resolved => {
+                self.waiting.remove(&id);
+                self.unwatch(id, What::Acknowledge);
+                self.unwatch(id, What::Resolve);
+                self.end(&subject, now, false);
+            }
+            State::Closed => {
+                self.waiting.remove(&id);
+                self.unwatch(id, What::Acknowledge);
+                self.unwatch(id, What::Resolve);
+                self.end(&subject, now, true);
+                self.breached
+                    .retain(|(s, _)| s.as_str() != subject.as_str());
+            }
+            State::Pending => {}
+        }
+    }
+
+    /// Starts the escalation of an alert that fires, when a policy applies.
+    fn start(&mut self, rec: &Arc<AlertRecord>, now: i64) {
+        let Some(policy) = self.policy_of(rec) else {
+            return;
+        };
+        let subject = subject_of_alert(rec.id);
+        let mut state = Escalation::start(now);
+        if let Some(old) = self.live.get(&subject) {
+            // A reopened alert escalates anew; its cycles go on from the old escalation's.
+            state.cycle = old.state.cycle + 1;
+        }
+        self.live.insert(
+            subject.clone(),
+            Live {
+                policy,
+                state,
+                started_at: now,
+                alert: Arc::clone(rec),
+                state_now: State::Active,
+                incident: None,
+                acknowledged_at: None,
+                next: None,
+            },
+        );
+        self.step(&subject, now);
+    }
+
+    /// Ends an escalation (`forget`: the pager holds it no more).
+    fn end(&mut self, subject: &str, now: i64, forget: bool) {
+        if let Some(l) = self.live.get_mut(subject) {
+            if !l.state.ended {
+                let policy = Arc::clone(&l.policy);
+                l.state.end(&policy, now, &mut self.pages);
+                self.persist(subject, now);
+            }
+        }
+        if forget {
+            if let Some(l) = self.live.remove(subject) {
+                if let Some(at) = l.next {
+                    self.due.remove(&(at, subject.to_owned()));
+                }
+            }
+        }
+    }
+
+    /// Advances one escalation to `now` and writes what it paged.
+    fn step(&mut self, subject: &str, now: i64) {
+        if let Some(l) = self.live.get_mut(subject) {
+            let policy = Arc::clone(&l.policy);
+            l.state.advance(&policy, now, &mut self.pages);
+        }
+        self.persist(subject, now);
+    }
+
+    /// Writes the escalation's state and its pages (with their outbox rows), and files its
+    /// next due time.
+    fn persist(&mut self, subject: &str, now: i64) {
+        let mut pages = std::mem::take(&mut self.pages);
+        let Some(l) = self.live.get(subject) else {
+            pages.clear();
+            self.pages = pages;
+            return;
+        };
+        let mut out = Vec::with_capacity(pages.len() + 1);
+        let mut notified = false;
+        for page in &pages {
+            let (page, notifications) = self.page_rows(subject, l, page, now);
+            notified |= !notifications.is_empty();
+            out.push(AlertChange::Escalation(EscalationChange::Page {
+                page,
+                notifications,
+            }));
+        }
+        let record = EscalationRecord {
+            subject: subject.to_owned(),
+            policy: l.policy.name.clone(),
+            state: serde_json::to_string(&l.state).expect("an escalation serialises"),
+            next_due: l.state.next_due(&l.policy),
+            started_at: l.started_at,
+            ended: l.state.ended,
+            acknowledged_at: l.acknowledged_at,
+        };
+        out.push(AlertChange::Escalation(EscalationChange::Put(record)));
+        self.notified |= notified;
+        self.writes.extend(out);
+        pages.clear();
+        self.pages = pages;
+        self.file(subject);
+    }
+
+    /// Files an escalation under its next due time.
+    fn file(&mut self, subject: &str) {
+        let Some(l) = self.live.get_mut(subject) else {
+            return;
+        };
+        if let Some(at) = l.next.take() {
+            self.due.remove(&(at, subject.to_owned()));
+        }
+        l.next = l.state.next_due(&l.policy);
+        if let Some(at) = l.next {
+            self.due.insert((at, subject.to_owned()));
+        }
+    }
+
+    /// Pages what came due and tells the SLA breaches whose time passed.
+    pub(crate) fn advance(&mut self, now: i64) {
+        let mut budget = MAX_DUE_PER_BATCH;
+        while let Some((at, subject)) = self.due.first().cloned() {
+            if at > now || budget == 0 {
+                break;
+            }
+            budget -= 1;
+            self.due.remove(&(at, subject.clone()));
+            if let Some(l) = self.live.get_mut(&subject) {
+                l.next = None;
+            }
+            self.step(&subject, now);
+        }
+        while let Some(&(at, id, what)) = self.sla_due.first() {
+            if at > now || budget == 0 {
+                break;
+            }
+            budget -= 1;
+            self.sla_due.remove(&(at, id, what));
+            self.breach(id, what, at, now);
+        }
+    }
+
+    /// An acknowledged alert whose acknowledgement expired (its escalation re-triggered) is
+    /// acknowledged again: the escalation stops again. False when it has no such escalation.
+    pub(crate) fn acknowledge_again(&mut self, id: i64, now: i64) -> bool {
+        let subject = subject_of_alert(id);
+        let Some(l) = self.live.get_mut(&subject) else {
+            return false;
+        };
+        if l.state.ended || l.state.acknowledged_at.is_some() || l.state_now != State::Acknowledged
+        {
+            return false;
+        }
+        let policy = Arc::clone(&l.policy);
+        l.state.acknowledge(&policy, now, &mut self.pages);
+        self.persist(&subject, now);
+        true
+    }
+
+    /// Escalates an incident's alerts by hand: each escalation among `alerts` moves to its
+    /// next level now. Answers what paged (alert, 1-based level, targets). Refused when none
+    /// of them follows a policy, or none has a level left.
+    pub(crate) fn escalate(
+        &mut self,
+        incident: i64,
+        alerts: &[i64],
+        actor: &str,
+        now: i64,
+    ) -> Result<Vec<(i64, usize, Vec<String>)>, EscalateError> {
+        let mut moved = Vec::new();
+        let mut refusal = None;
+        for &id in alerts {
+            let subject = subject_of_alert(id);
+            let Some(l) = self.live.get_mut(&subject) else {
+                continue;
+            };
+            l.incident = Some(incident);
+            let policy = Arc::clone(&l.policy);
+            let before = self.pages.len();
+            match l.state.escalate(&policy, now, actor, &mut self.pages) {
+                Ok(()) => {
+                    if let Some(p) = self.pages[before..].last() {
+                        let targets = policy.levels[p.level]
+                            .notify
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect();
+                        moved.push((id, p.level + 1, targets));
+                    }
+                }
+                Err(e) => refusal = Some(e),
+            }
+            self.persist(&subject, now);
+        }
+        match (moved.is_empty(), refusal) {
+            (true, Some(e)) => Err(EscalateError::Refused(e)),
+            (true, None) => Err(EscalateError::NoPolicy),
+            (false, _) => Ok(moved),
+        }
+    }
+
+    /// The page's record and its outbox rows: one per channel of each target (a team's
+    /// members one by one).
+    fn page_rows(
+        &self,
+        subject: &str,
+        l: &Live,
+        page: &Page,
+        now: i64,
+    ) -> (PageRecord, Vec<NewNotification>) {
+        let level = &l.policy.levels[page.level];
+        let key = format!("{}.{}", l.started_at, page.key());
+        let reason = page.why.text();
+        let mut view = crate::pipeline::view::view(&l.alert);
+        view.state = l.state_now;
+        let group_key = format!("escalation:{subject}");
+        let mut rows = Vec::new();
+        for target in &level.notify {
+            let receivers: Vec<(String, Option<String>)> = match target {
+                Target::Receiver(r) => vec![(r.clone(), None)],
+                Target::User(u) => vec![(format!("user:{u}"), None)],
+                Target::Team(t) => self
+                    .teams
+                    .get(t)
+                    .map(|members| {
+                        members
+                            .iter()
+                            .map(|m| (format!("user:{m}"), Some(m.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                // Whoever is on call when the level came due.
+                Target::Schedule(s) => match self.oncall.on_call(s, page.at) {
+                    Some(u) => vec![(format!("user:{u}"), Some(u))],
+                    None => {
+                        tracing::warn!(schedule = %s, policy = %l.policy.name, level = page.level + 1, "nobody is on call: the schedule's part of the page reaches nobody");
+                        Vec::new()
+                    }
+                },
+            };
+            for (receiver, member) in receivers {
+                let Some(r) = self.notifier.receiver(&receiver) else {
+                    // A user of the API (an override through the API may name one): no
+                    // contacts the configuration knows.
+                    tracing::warn!(%receiver, "a paged user has no contacts in the configuration; not paged");
+                    continue;
+                };
+                let target_text = target.to_string();
+                let n = Notification {
+                    kind: Kind::Escalated,
+                    receiver: receiver.clone(),
+                    group_key: group_key.clone(),
+                    group_labels: BTreeMap::new(),
+                    alerts: vec![view.clone()],
+                    at: now,
+                    folded: 0,
+                    notice: Some(format!(
+                        "{}: level {} of escalation policy {} pages {}{}: {}",
+                        view.name,
+                        page.level + 1,
+                        l.policy.name,
+                        target_text,
+                        member
+                            .as_deref()
+                            .map(|m| format!(" ({m})"))
+                            .unwrap_or_default(),
+                        reason
+                    )),
+                    escalation: Some(EscalationPage {
+                        policy: l.policy.name.clone(),
+                        level: page.level + 1,
+                        round: page.round + 1,
+                        target: target_text.clone(),
+                        member: member.clone(),
+                        reason: reason.clone(),
+                        incident: l.incident,
+                    }),
+                };
+                let payload = serde_json::to_string(&n).expect("a notification serialises");
+                for c in &r.channels {
+                    rows.push(NewNotification {
+                        idempotency_key: format!(
+                            "escalation:{subject}:{key}:{target_text}:{receiver}:{}",
+                            c.index
+                        ),
+                        receiver: receiver.clone(),
+                        channel: c.kind().to_owned(),
+                        channel_index: i64::try_from(c.index).unwrap_or(i64::MAX),
+                        group_key: group_key.clone(),
+                        kind: Kind::Escalated.as_str().to_owned(),
+                        payload: payload.clone(),
+                        alert_ids: vec![l.alert.id],
+                        created_at: now,
+                        limited: false,
+                        summary: false,
+                    });
+                }
+            }
+        }
+        let record = PageRecord {
+            subject: subject.to_owned(),
+            key,
+            policy: l.policy.name.clone(),
+            level: i64::try_from(page.level).unwrap_or(i64::MAX),
+            round: i64::from(page.round),
+            cycle: i64::from(page.cycle),
+            targets: level.notify.iter().map(ToString::to_string).collect(),
+            reason,
+            actor: match &page.why {
+                klaxon_engine::escalation::Why::ByHand { actor } => Some(actor.clone()),
+                _ => None,
+            },
+            at: page.at,
+        };
+        (record, rows)
+    }
+
+    /// Starts the SLA's timers of an open alert (those not told already).
+    fn watch(&mut self, rec: &Arc<AlertRecord>) {
+        if self.sla.is_empty() || matches!(rec.state, State::Resolved | State::Closed) {
+            return;
+        }
+        let team = rec.labels.get("team").cloned();
+        let target = self.sla.target(&rec.severity, team.as_deref());
+        let subject = subject_of_alert(rec.id);
+        let mut due = BTreeMap::new();
+        for (what, ms, done) in [
+            (
+                What::Acknowledge,
+                target.acknowledge,
+                rec.acknowledged_at.is_some() || rec.state == State::Acknowledged,
+            ),
+            (What::Resolve, target.resolve, false),
+        ] {
+            let Some(ms) = ms else { continue };
+            if done || self.breached.contains(&(subject.clone(), what.as_str())) {
+                continue;
+            }
+            let at = rec.first_seen.saturating_add(ms);
+            due.insert(what, (at, ms));
+            self.sla_due.insert((at, rec.id, what));
+        }
+        if !due.is_empty() {
+            self.watches.insert(
+                rec.id,
+                Watch {
+                    alert: Arc::clone(rec),
+                    team,
+                    due,
+                },
+            );
+        }
+    }
+
+    fn unwatch(&mut self, id: i64, what: What) {
+        if let Some(w) = self.watches.get_mut(&id) {
+            if let Some((at, _)) = w.due.remove(&what) {
+                self.sla_due.remove(&(at, id, what));
+            }
+            if w.due.is_empty() {
+                self.watches.remove(&id);
+            }
+        }
+    }
+
+    /// A target of the SLA passed: the breach, told through the alert's routes.
+    fn breach(&mut self, id: i64, what: What, at: i64, now: i64) {
+        let Some(w) = self.watches.get_mut(&id) else {
+            return;
+        };
+        let Some((_, ms)) = w.due.remove(&what) else {
+            return;
+        };
+        let alert = Arc::clone(&w.alert);
+        let team = w.team.clone();
+        if w.due.is_empty() {
+            self.watches.remove(&id);
+        }
+        let subject = subject_of_alert(id);
+        self.breached.insert((subject.clone(), what.as_str()));
+        let mut view = crate::pipeline::view::view(&alert);
+        if let Some(l) = self.live.get(&subject) {
+            view.state = l.state_now;
+        }
+        let text = format!(
+            "SLA breached: {} ({}{}) was not {} within {}",
+            view.name,
+            alert.severity,
+            team.as_deref()
+                .map(|t| format!(", team {t}"))
+                .unwrap_or_default(),
+            what.past(),
+            klaxon_engine::escalation::human(ms)
+        );
+        let group_key = format!("sla:{subject}");
+        let mut rows = Vec::new();
+        for t in self.notifier.targets(&view) {
+            let Some(r) = self.notifier.receiver(&t.receiver) else {
+                continue;
+            };
+            let n = Notification {
+                kind: Kind::Notice,
+                receiver: t.receiver.to_string(),
+                group_key: group_key.clone(),
+                group_labels: BTreeMap::new(),
+                alerts: vec![view.clone()],
+                at: now,
+                folded: 0,
+                notice: Some(text.clone()),
+                escalation: None,
+            };
+            let payload = serde_json::to_string(&n).expect("a notification serialises");
+            for c in r.channels.iter().filter(|c| c.wants(Kind::Notice)) {
+                rows.push(NewNotification {
+                    idempotency_key: format!(
+                        "sla:{subject}:{}:{}:{}",
+                        what.as_str(),
+                        t.receiver,
+                        c.index
+                    ),
+                    receiver: t.receiver.to_string(),
+                    channel: c.kind().to_owned(),
+                    channel_index: i64::try_from(c.index).unwrap_or(i64::MAX),
+                    group_key: group_key.clone(),
+                    kind: Kind::Notice.as_str().to_owned(),
+                    payload: payload.clone(),
+                    alert_ids: vec![id],
+                    created_at: now,
+                    limited: false,
+                    summary: false,
+                });
+            }
+        }
+        self.notified |= !rows.is_empty();
+        self.writes
+            .push(AlertChange::Escalation(EscalationChange::Breach {
+                breach: BreachRecord {
+                    subject,
+                    what: what.as_str().to_owned(),
+                    severity: alert.severity.clone(),
+                    team,
+                    target_ms: ms,
+                    at,
+                },
+                notifications: rows,
+            }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::Path;
+
+    use klaxon_engine::lifecycle::Transition;
+    use klaxon_store::conformance::labelled;
+
+    use super::*;
+    use crate::config::{load_text, Flags};
+
+    const CONFIG: &str = r#"
+[route]
+receiver = "ops"
+[[route.routes]]
+matchers = ['team="db"']
+escalation_policy = "by-route"
+[[receivers]]
+name = "ops"
+[[receivers.webhook_configs]]
+url = "https://hooks.example.com/ops"
+[[users]]
+name = "alice"
+contacts = [{ kind = "webhook", url = "https://hooks.example.com/alice" }]
+[[escalation_policies]]
+name = "by-route"
+[[escalation_policies.levels]]
+notify = ["user:alice"]
+[[escalation_policies.levels]]
+wait = "5m"
+notify = ["receiver:ops"]
+[[escalation_policies]]
+name = "by-rule"
+[[escalation_policies.levels]]
+notify = ["receiver:ops"]
+"#;
+
+    const M: i64 = 60_000;
+
+    fn pager() -> Pager {
+        let (c, _) = load_text(Some((Path::new("k.toml"), CONFIG)), &[], &Flags::default())
+            .expect("configuration");
+        Pager::new(
+            c.escalations().unwrap(),
+            Arc::new(c.notifier().unwrap()),
+            HashMap::new(),
+            Arc::new(OnCall::default()),
+        )
+    }
+
+    fn created(a: &StoredAlert) -> CoreChange {
+        CoreChange {
+            alert_id: a.id,
+            state: a.state,
+            severity: Arc::from(a.severity.as_str()),
+            labels: Arc::new(a.labels.clone()),
+            mute: None,
+            detail: CoreDetail::Created(Arc::new(a.clone())),
+        }
+    }
+
+    fn moved(id: i64, from: State, to: State, at: i64) -> CoreChange {
+        CoreChange {
+            alert_id: id,
+            state: to,
+            severity: Arc::from("critical"),
+            labels: Arc::new(BTreeMap::new()),
+            mute: None,
+            detail: CoreDetail::Transition(Arc::new(Transition {
+                id,
+                from,
+                to,
+                at,
+                actor: "api".into(),
+                reason: "".into(),
+                until: None,
+                by: None,
+            })),
+        }
+    }
+
+    /// (receiver, level) of each outbox row of the pages written, and clears the writes.
+    fn paged(p: &mut Pager) -> Vec<(String, i64)> {
+        let out = p
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                AlertChange::Escalation(EscalationChange::Page {
+                    page,
+                    notifications,
+                }) => Some(
+                    notifications
+                        .iter()
+                        .map(|n| (n.receiver.clone(), page.level)),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        p.writes.clear();
+        out
+    }
+
+    #[test]
+    fn the_rule_names_the_policy_before_the_route() {
+        let p = pager();
+        let mut a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
+        assert_eq!(
+            p.policy_of(&a).map(|x| x.name.clone()).as_deref(),
+            Some("by-route")
+        );
+        a.handler = "ops,by-rule".to_owned();
+        assert_eq!(
+            p.policy_of(&a).map(|x| x.name.clone()).as_deref(),
+            Some("by-rule")
+        );
+        a.handler = String::new();
+        a.annotations
+            .insert("escalation_policy".to_owned(), "by-rule".to_owned());
+        assert_eq!(
+            p.policy_of(&a).map(|x| x.name.clone()).as_deref(),
+            Some("by-rule")
+        );
+        let other = labelled(2, "Cpu", "critical", 0, &[("team", "web")]);
+        assert!(p.policy_of(&other).is_none());
+    }
+
+    #[test]
+    fn an_alert_pages_until_acknowledged_and_is_forgotten_when_closed() {
+        let mut p = pager();
+        let a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
+        p.observe(&[created(&a)], 0);
+        assert_eq!(paged(&mut p), [("user:alice".to_owned(), 0)]);
+        assert_eq!(p.next_deadline(), Some(5 * M));
+        p.advance(5 * M);
+        assert_eq!(paged(&mut p), [("ops".to_owned(), 1)]);
+        assert_eq!(p.next_deadline(), None, "every level paged");
+
+        let b = labelled(2, "Disk2", "critical", 0, &[("team", "db")]);
+        p.observe(&[created(&b)], 6 * M);
+        paged(&mut p);
+        p.observe(
+            &[moved(2, State::Active, State::Acknowledged, 7 * M)],
+            7 * M,
+        );
+        p.advance(100 * M);
+        assert!(paged(&mut p).is_empty(), "acknowledged: nothing more");
+        p.observe(
+            &[moved(2, State::Acknowledged, State::Resolved, 101 * M)],
+            101 * M,
+        );
+        p.observe(
+            &[moved(2, State::Resolved, State::Closed, 102 * M)],
+            102 * M,
+        );
+        assert!(!p.live.contains_key("alert:2"));
+        assert!(p.due.is_empty());
+    }
+
+    #[test]
+    fn a_pending_alert_escalates_when_it_fires_and_a_reopened_one_anew() {
+        let mut p = pager();
+        let mut a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
+        a.state = State::Pending;
+        p.observe(&[created(&a)], 0);
+        assert!(paged(&mut p).is_empty());
+        p.observe(&[moved(1, State::Pending, State::Active, M)], M);
+        assert_eq!(paged(&mut p), [("user:alice".to_owned(), 0)]);
+        p.observe(&[moved(1, State::Active, State::Resolved, 2 * M)], 2 * M);
+        p.observe(&[moved(1, State::Resolved, State::Active, 3 * M)], 3 * M);
+        let keys: Vec<String> = p
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                AlertChange::Escalation(EscalationChange::Page { page, .. }) => {
+                    Some(page.key.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [format!("{}.1.0.0", 3 * M)],
+            "a new escalation, a new key"
+        );
+    }
+
+    #[test]
+    fn what_comes_due_at_once_is_paged_in_bounded_batches() {
+        let mut p = pager();
+        let n = MAX_DUE_PER_BATCH + 10;
+        let alerts: Vec<CoreChange> = (1..=n as i64)
+            .map(|id| created(&labelled(id, "Disk", "critical", 0, &[("team", "db")])))
+            .collect();
+        p.observe(&alerts, 0);
+        paged(&mut p);
+        p.advance(10 * M);
+        assert_eq!(paged(&mut p).len(), MAX_DUE_PER_BATCH);
+        assert_eq!(p.next_deadline(), Some(5 * M), "the rest is due at once");
+        p.advance(10 * M);
+        assert_eq!(paged(&mut p).len(), 10);
+        assert_eq!(p.next_deadline(), None);
+    }
+}
