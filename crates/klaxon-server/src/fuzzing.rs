@@ -50,6 +50,13 @@ pub fn signals_stream<'a>(
     (out, lines.line_no())
 }
 
+/// `POST /v1/traces` (`kind` 0), `/v1/logs` (1), `/v1/metrics` (2) with a protobuf or
+/// OTLP/JSON body, under the default configuration: how many signals the items map to and how
+/// many are refused, or why the whole body is refused.
+pub fn otlp(kind: u8, json: bool, body: &[u8]) -> Result<(usize, i64), String> {
+    crate::api::otlp::map_body(kind, json, body, &Config::default())
+}
+
 /// `POST /api/v2/alerts`: the alerts the lifecycle would take and why each other one is
 /// refused, or why the body is refused.
 pub fn alertmanager_alerts(body: &[u8], now: i64) -> Result<(Vec<Labelled>, Vec<String>), String> {

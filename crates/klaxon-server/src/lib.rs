@@ -22,6 +22,7 @@ mod listen;
 mod metrics;
 mod oncall;
 mod openapi;
+mod otlp;
 mod people;
 mod pipeline;
 mod server;

@@ -41,6 +41,8 @@ pub struct Server<S> {
     hub_task: tokio::task::JoinHandle<()>,
     collector: Option<tokio::task::JoinHandle<()>>,
     shutdown_tx: watch::Sender<bool>,
+    /// Releases OTLP spans that waited their time for a root span (all of them at shutdown).
+    otlp_release: tokio::task::JoinHandle<()>,
     notifications: Option<NotifyTasks>,
     rows_budget: Option<Arc<ByteBudget>>,
 }
@@ -295,7 +297,14 @@ impl<S: Store + Clone> Server<S> {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(config.ingest.queue_signals));
         let queue_bytes = Arc::new(Semaphore::new(config.ingest.queue_bytes));
+        let otlp_rates = Mutex::new(crate::otlp::Rates::new(config.otlp.max_rate_series));
+        let otlp_hold = Mutex::new(crate::otlp::Hold::new(
+            config.otlp.hold_signals,
+            i64::try_from(config.otlp.hold_seconds * 1000).unwrap_or(i64::MAX),
+        ));
         let shared = Arc::new(Shared {
+            otlp_rates,
+            otlp_hold,
             auth,
             config,
             store,
@@ -331,9 +340,14 @@ impl<S: Store + Clone> Server<S> {
                 state.shutdown.clone(),
             ))
         });
+        let otlp_release = tokio::spawn(crate::api::otlp::release_held(
+            state.clone(),
+            state.shutdown.clone(),
+        ));
         Ok(Server {
             state,
             collector,
+            otlp_release,
             engine_thread,
             publisher,
             writer,
@@ -412,6 +426,8 @@ impl<S: Store + Clone> Server<S> {
         if let Some(c) = self.collector {
             let _ = c.await;
         }
+        // Spans still waiting for their root go to the engine before its input closes.
+        let _ = self.otlp_release.await;
         if let Ok(mut g) = self.state.engine.lock() {
             g.take();
         }

@@ -54,6 +54,10 @@ pub(crate) struct Shared<S> {
     pub notify: Arc<NotifyHandle>,
     /// The compiled on-call schedules: `oncall.on_call(schedule, at_ms)` says who is on call.
     pub oncall: Arc<OnCall>,
+    /// The last point of each OTLP cumulative sum, to send its rate.
+    pub otlp_rates: Mutex<crate::otlp::Rates>,
+    /// OTLP spans waiting for their trace's root span.
+    pub otlp_hold: Mutex<crate::otlp::Hold>,
 }
 
 /// Handler state: a cheap handle on [`Shared`].

@@ -1,4 +1,5 @@
-//! `klaxon bench`: a load generator for `POST /v1/signals` and its report.
+//! `klaxon bench`: a load generator for `POST /v1/signals` (or, with `--otlp`, OTLP/HTTP span
+//! exports to `POST /v1/traces`) and its report.
 //! Owns the workload (rule set and pre-built NDJSON bodies), pacing over keep-alive connections,
 //! client-side latency and the server-side figures read from `/monitoring/prometheus`.
 //! It only talks to the URL it is given and stops by itself after `--duration`.
@@ -56,6 +57,11 @@ pub(crate) struct Args {
     /// Send with `?wait=durable`: each answer waits until the telemetry is committed.
     #[arg(long)]
     wait_durable: bool,
+    /// Send OTLP/HTTP protobuf span exports to `/v1/traces` instead of NDJSON: each request
+    /// carries `--batch`/2 spans (a span is two signals), traces of one root span and nine
+    /// children whose names and contexts are the NDJSON workload's actions and contexts.
+    #[arg(long)]
+    otlp: bool,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -106,6 +112,10 @@ fn validate(args: &Args) -> anyhow::Result<()> {
         (0.0..=100.0).contains(&args.fire_pct),
         "--fire-pct must be 0..=100"
     );
+    anyhow::ensure!(
+        !args.otlp || (!args.wait_durable && args.fire_pct == 0.0 && args.batch >= 2),
+        "--otlp takes neither --wait-durable nor --fire-pct, and a --batch of at least 2"
+    );
     Ok(())
 }
 
@@ -115,7 +125,9 @@ async fn bench(args: &Args, client: Client) -> anyhow::Result<Report> {
     let lanes: Vec<Lane> = (0..args.connections)
         .map(|c| Lane::build(c, args))
         .collect();
-    let path = if args.wait_durable {
+    let path = if args.otlp {
+        "/v1/traces"
+    } else if args.wait_durable {
         "/v1/signals?wait=durable"
     } else {
         "/v1/signals"
@@ -140,7 +152,9 @@ async fn bench(args: &Args, client: Client) -> anyhow::Result<Report> {
             let first = interval.map_or(start, |iv| {
                 start + iv.mul_f64(c as f64 / args.connections as f64)
             });
-            tokio::spawn(worker(client, uri, lane, first, interval, deadline))
+            tokio::spawn(worker(
+                client, uri, lane, first, interval, deadline, args.otlp,
+            ))
         })
         .collect();
     let mut tally = Tally::default();
@@ -261,12 +275,24 @@ struct Lane {
     hot_before: Vec<u32>,
     cycle: usize,
     batch: usize,
+    /// With `--otlp`: the lane's protobuf span exports, sent in turn (each `batch` signals).
+    otlp: Vec<Bytes>,
 }
 
 impl Lane {
     /// Lane `c` owns the processes `p` with `p % connections == c` (or shares one when there are
     /// fewer processes than connections), so a trace's start and stop travel in order.
     fn build(c: usize, args: &Args) -> Lane {
+        if args.otlp {
+            return Lane {
+                buf: Bytes::new(),
+                offsets: Vec::new(),
+                hot_before: Vec::new(),
+                cycle: 0,
+                batch: args.batch / 2 * 2,
+                otlp: otlp_bodies(c, args.batch / 2),
+            };
+        }
         let mut procs: Vec<usize> = (c..args.processes).step_by(args.connections).collect();
         if procs.is_empty() {
             procs.push(c % args.processes);
@@ -326,11 +352,15 @@ impl Lane {
             hot_before,
             cycle: cycle.len(),
             batch: args.batch,
+            otlp: Vec::new(),
         }
     }
 
     /// The `k`-th request body of this lane and how many of its signals are `HOT`.
     fn body(&self, k: u64) -> (Bytes, u64) {
+        if !self.otlp.is_empty() {
+            return (self.otlp[(k % self.otlp.len() as u64) as usize].clone(), 0);
+        }
         let start = ((k as u128 * self.batch as u128) % self.cycle as u128) as usize;
         let end = start + self.batch;
         let hot = self.hot_before[end] - self.hot_before[start];
@@ -339,6 +369,91 @@ impl Lane {
             u64::from(hot),
         )
     }
+}
+
+/// OTLP span exports a lane sends in turn.
+const OTLP_BODIES: usize = 16;
+/// Spans of one bench trace: a root and its children.
+const SPANS_PER_TRACE: usize = 10;
+
+/// Lane `c`'s OTLP/HTTP bodies, each an `ExportTraceServiceRequest` of `spans` spans: traces
+/// of a root span (`JOB_n`, the NDJSON workload's process names) and nine children (its actions
+/// and contexts, the context as the `klaxon.context` attribute), ended 5 s before the bench
+/// started as an SDK's export would carry them, in the bench's group (`klaxon.group`).
+fn otlp_bodies(c: usize, spans: usize) -> Vec<Bytes> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+
+    let kv = |k: &str, v: String| KeyValue {
+        key: k.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v)),
+        }),
+        ..KeyValue::default()
+    };
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let base = now_ns.saturating_sub(10_000_000_000);
+    let ms = 1_000_000_u64;
+    (0..OTLP_BODIES)
+        .map(|b| {
+            let mut out = Vec::with_capacity(spans);
+            let mut t = 0_usize;
+            while out.len() < spans {
+                let id = ((c as u128) << 64) | ((b as u128) << 32) | (t as u128 + 1);
+                let trace_id = id.to_be_bytes().to_vec();
+                let p = c * 1000 + t;
+                let root_id = 1_u64.to_be_bytes().to_vec();
+                let start = base + (t as u64 % 100) * ms;
+                out.push(Span {
+                    trace_id: trace_id.clone(),
+                    span_id: root_id.clone(),
+                    name: format!("JOB_{}", p % 10),
+                    start_time_unix_nano: start,
+                    end_time_unix_nano: start + 100 * ms,
+                    ..Span::default()
+                });
+                for k in 1..SPANS_PER_TRACE {
+                    if out.len() == spans {
+                        break;
+                    }
+                    let s = start + k as u64 * 5 * ms;
+                    out.push(Span {
+                        trace_id: trace_id.clone(),
+                        span_id: (k as u64 + 1).to_be_bytes().to_vec(),
+                        parent_span_id: root_id.clone(),
+                        name: action(p + k * 7),
+                        start_time_unix_nano: s,
+                        end_time_unix_nano: s + 4 * ms,
+                        attributes: vec![kv("klaxon.context", context(k))],
+                        ..Span::default()
+                    });
+                }
+                t += 1;
+            }
+            let req = ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans {
+                    resource: Some(Resource {
+                        attributes: vec![
+                            kv("service.name", "bench".to_owned()),
+                            kv("klaxon.group", GROUP.to_owned()),
+                        ],
+                        ..Resource::default()
+                    }),
+                    scope_spans: vec![ScopeSpans {
+                        spans: out,
+                        ..ScopeSpans::default()
+                    }],
+                    ..ResourceSpans::default()
+                }],
+            };
+            Bytes::from(req.encode_to_vec())
+        })
+        .collect()
 }
 
 /// What one connection (or all of them) saw.
@@ -396,7 +511,13 @@ async fn worker(
     first: Instant,
     interval: Option<Duration>,
     deadline: Instant,
+    otlp: bool,
 ) -> Tally {
+    let ctype = if otlp {
+        "application/x-protobuf"
+    } else {
+        "application/x-ndjson"
+    };
     let mut t = Tally::default();
     let deadline = tokio::time::Instant::from_std(deadline);
     let mut next = tokio::time::Instant::from_std(first);
@@ -416,7 +537,7 @@ async fn worker(
         k += 1;
         let req = match client
             .request(Method::POST, uri.clone())
-            .header(CONTENT_TYPE, "application/x-ndjson")
+            .header(CONTENT_TYPE, ctype)
             .body(Full::new(body))
         {
             Ok(r) => r,
@@ -461,6 +582,19 @@ async fn worker(
         t.latencies_us
             .push(u64::try_from(sent_at.elapsed().as_micros()).unwrap_or(u64::MAX));
         match reply.status {
+            StatusCode::OK if otlp => {
+                use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+                use prost::Message;
+                match ExportTraceServiceResponse::decode(&reply.body[..]) {
+                    Ok(r) => {
+                        let refused = r.partial_success.map_or(0, |p| p.rejected_spans);
+                        let refused = u64::try_from(refused).unwrap_or(0) * 2;
+                        t.accepted += (lane.batch as u64).saturating_sub(refused);
+                        t.rejected += refused;
+                    }
+                    Err(e) => t.error(format!("POST /v1/traces: {e}")),
+                }
+            }
             StatusCode::OK => match reply.json::<Ack>() {
                 Ok(ack) => {
                     t.accepted += ack.accepted;
@@ -882,6 +1016,7 @@ impl Report {
             "processes": args.processes,
             "fire_pct": args.fire_pct,
             "wait_durable": args.wait_durable,
+            "otlp": args.otlp,
             "elapsed_s": self.elapsed.as_secs_f64(),
             "requests": c.requests,
             "signals_sent": c.sent,
@@ -917,6 +1052,13 @@ impl Report {
             args.fire_pct,
             if args.wait_durable { ", wait=durable" } else { "" },
         );
+        if args.otlp {
+            out += &format!(
+                "OTLP         protobuf span exports to /v1/traces, {} spans a request ({} signals)\n",
+                args.batch / 2,
+                args.batch / 2 * 2
+            );
+        }
         out += &format!("rule set     {} in group {GROUP}\n", self.rule_set);
         out += &format!(
             "sent         {} signals ({} HOT) in {} requests over {:.2} s\n",
@@ -1030,6 +1172,24 @@ fn thousands(n: u64) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn otlp_bodies_carry_half_a_batch_of_spans_in_rooted_traces() {
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use prost::Message;
+        let bodies = otlp_bodies(3, 500);
+        assert_eq!(bodies.len(), OTLP_BODIES);
+        let req = ExportTraceServiceRequest::decode(&bodies[0][..]).expect("protobuf");
+        let spans = &req.resource_spans[0].scope_spans[0].spans;
+        assert_eq!(spans.len(), 500);
+        let roots = spans.iter().filter(|s| s.parent_span_id.is_empty()).count();
+        assert_eq!(roots, 50, "a root for every ten spans");
+        let other = ExportTraceServiceRequest::decode(&bodies[1][..]).expect("protobuf");
+        assert_ne!(
+            spans[0].trace_id, other.resource_spans[0].scope_spans[0].spans[0].trace_id,
+            "each body its own traces"
+        );
+    }
+
     fn args(connections: usize, batch: usize, processes: usize, fire_pct: f64) -> Args {
         Args {
             target: Target {
@@ -1043,6 +1203,7 @@ mod tests {
             processes,
             fire_pct,
             wait_durable: false,
+            otlp: false,
             json: false,
         }
     }

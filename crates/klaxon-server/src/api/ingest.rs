@@ -204,7 +204,7 @@ struct Rejected {
 }
 
 /// Accepts signals in chunks and sends them to the engine.
-struct Intake<'a, S> {
+pub(crate) struct Intake<'a, S> {
     st: &'a AppState<S>,
     received_at: i64,
     accepted_at: Instant,
@@ -217,10 +217,19 @@ struct Intake<'a, S> {
     chunk_size: usize,
     rejected: Vec<Rejected>,
     generated: Vec<String>,
+    /// The signals come sorted by time and may be late (OTLP): see `Batch::in_time`.
+    in_time: bool,
 }
 
 impl<'a, S: Store + Clone> Intake<'a, S> {
-    fn new(st: &'a AppState<S>, durable: bool) -> Self {
+    /// Signals sorted by time that may come late, each chunk evaluated in their time.
+    pub(crate) fn in_time(st: &'a AppState<S>) -> Self {
+        let mut intake = Intake::new(st, false);
+        intake.in_time = true;
+        intake
+    }
+
+    pub(crate) fn new(st: &'a AppState<S>, durable: bool) -> Self {
         let chunk_size = CHUNK.min(st.config.ingest.queue_signals);
         Intake {
             st,
@@ -234,6 +243,7 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             chunk_size,
             rejected: Vec::new(),
             generated: Vec::new(),
+            in_time: false,
         }
     }
 
@@ -258,7 +268,12 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
     }
 
     /// Adds a signal whose JSON took `json_len` bytes.
-    async fn push(&mut self, mut s: Signal, line: usize, json_len: usize) -> ApiResult<()> {
+    pub(crate) async fn push(
+        &mut self,
+        mut s: Signal,
+        line: usize,
+        json_len: usize,
+    ) -> ApiResult<()> {
         if s.process.is_empty() {
             if matches!(s.body, SignalBody::ProcessStart(_)) {
                 s.process = new_process_id()?;
@@ -320,6 +335,7 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             accepted: self.accepted_at,
             durable: tx,
             permit,
+            in_time: self.in_time,
         };
         let (depth, bytes) = (
             i64::try_from(n).unwrap_or(0),
@@ -342,6 +358,22 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
     }
 
     async fn finish(mut self, next_line: usize) -> ApiResult<Json<Value>> {
+        self.settle(next_line).await?;
+        let mut body = json!({"accepted": self.accepted, "rejected": self.rejected});
+        if !self.generated.is_empty() {
+            body["processes"] = json!(self.generated);
+        }
+        Ok(Json(body))
+    }
+
+    /// Signals accepted so far.
+    pub(crate) fn accepted(&self) -> usize {
+        self.accepted
+    }
+
+    /// Sends what is left and waits for what asked to be durable; returns how many signals
+    /// were accepted.
+    pub(crate) async fn settle(&mut self, next_line: usize) -> ApiResult<usize> {
         self.flush(next_line).await?;
         let wait = Duration::from_secs(self.st.config.store.commit_wait_seconds);
         let deadline = tokio::time::Instant::now() + wait;
@@ -363,12 +395,54 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
                 }
             }
         }
-        let mut body = json!({"accepted": self.accepted, "rejected": self.rejected});
-        if !self.generated.is_empty() {
-            body["processes"] = json!(self.generated);
-        }
-        Ok(Json(body))
+        Ok(self.accepted)
     }
+}
+
+/// Sends signals sorted by time that no request waits for (OTLP spans released from the hold):
+/// waits for room in the engine queue as long as it takes, chunk by chunk; `Err` once the
+/// engine has stopped.
+pub(crate) async fn send_in_time<S: Store + Clone>(
+    st: &AppState<S>,
+    signals: Vec<Signal>,
+    bytes_each: usize,
+) -> ApiResult<()> {
+    let mut rest = signals.into_iter().peekable();
+    while rest.peek().is_some() {
+        let chunk: Vec<Signal> = rest
+            .by_ref()
+            .take(CHUNK.min(st.config.ingest.queue_signals))
+            .collect();
+        let n = chunk.len();
+        let bytes = n * signal_bytes(bytes_each);
+        let n32 = u32::try_from(n).map_err(ApiError::internal)?;
+        let permit = loop {
+            if let Some(p) = st.room_within(n32, bytes, Duration::from_secs(1)).await {
+                break p;
+            }
+        };
+        let (depth, bytes) = (
+            i64::try_from(n).unwrap_or(0),
+            i64::try_from(permit.bytes()).unwrap_or(0),
+        );
+        st.metrics.queue_depth.fetch_add(depth, Relaxed);
+        st.metrics.queue_bytes.fetch_add(bytes, Relaxed);
+        let batch = Batch {
+            signals: chunk,
+            received_at: wall_ms(),
+            accepted: Instant::now(),
+            durable: None,
+            permit,
+            in_time: true,
+        };
+        if let Err(e) = st.send(Input::Batch(batch)) {
+            st.metrics.queue_depth.fetch_sub(depth, Relaxed);
+            st.metrics.queue_bytes.fetch_sub(bytes, Relaxed);
+            return Err(e);
+        }
+        st.metrics.signals_accepted.fetch_add(n as u64, Relaxed);
+    }
+    Ok(())
 }
 
 /// Adds the fields of `more` (an object) to an error's details.

@@ -12,6 +12,7 @@ pub(crate) mod ingest;
 pub(crate) mod manage;
 pub(crate) mod monitoring;
 pub(crate) mod notifications;
+pub(crate) mod otlp;
 pub(crate) mod people;
 pub(crate) mod rulesets;
 pub(crate) mod schedules;
@@ -75,6 +76,52 @@ fn signal_doc<const KIND: u8>() -> Doc {
         .json::<OneSignal<KIND>>()
         .ok(ingest::one_accepted_shape())
         .errors(&[400, 422, 429, 503])
+}
+
+/// An OTLP/HTTP export: protobuf or OTLP/JSON in, the same encoding out; `field` counts
+/// the items refused.
+fn otlp_doc(field: &str) -> Doc {
+    let binary = || Shape::string().with("format", "binary".into());
+    Doc::new()
+        .header(
+            "Content-Encoding",
+            Shape::one_of_text(&["gzip", "identity"]),
+            "gzip, inflated within `[otlp] max_inflated_bytes`",
+        )
+        .body(
+            otlp::PROTOBUF,
+            binary().describe("an Export…ServiceRequest"),
+        )
+        .body(
+            JSON,
+            Shape::object().describe("an Export…ServiceRequest in OTLP/JSON"),
+        )
+        .ok(otlp::answer_shape(field))
+        .reply(
+            200,
+            "success",
+            otlp::PROTOBUF,
+            binary().describe("an Export…ServiceResponse"),
+        )
+        .reply(
+            400,
+            "the body does not decode: a google.rpc.Status (protobuf for a protobuf request)",
+            JSON,
+            otlp::status_shape(),
+        )
+        .reply(
+            400,
+            "the body does not decode",
+            otlp::PROTOBUF,
+            binary().describe("a google.rpc.Status"),
+        )
+        .reply(
+            415,
+            "a Content-Type or Content-Encoding OTLP/HTTP does not have",
+            JSON,
+            otlp::status_shape(),
+        )
+        .errors(&[429, 503])
 }
 
 /// Storing a rule-set version (event or threshold).
@@ -167,6 +214,33 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .ok(ingest::accepted_shape())
                 .errors(&[400, 429, 503]),
         ),
+        ep(
+            "POST",
+            "/v1/traces",
+            Token(Ingest),
+            Batch,
+            "OTLP/HTTP: spans as process runs, traces and marks (docs/opentelemetry.md)",
+            post(otlp::traces::<S>),
+        )
+        .doc(otlp_doc("rejectedSpans")),
+        ep(
+            "POST",
+            "/v1/logs",
+            Token(Ingest),
+            Batch,
+            "OTLP/HTTP: log records as log signals (docs/opentelemetry.md)",
+            post(otlp::logs::<S>),
+        )
+        .doc(otlp_doc("rejectedLogRecords")),
+        ep(
+            "POST",
+            "/v1/metrics",
+            Token(Ingest),
+            Batch,
+            "OTLP/HTTP: metric points as samples for threshold rules (docs/opentelemetry.md)",
+            post(otlp::metrics::<S>),
+        )
+        .doc(otlp_doc("rejectedDataPoints")),
         ep(
             "POST",
             "/v1/processes",

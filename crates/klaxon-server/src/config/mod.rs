@@ -69,6 +69,8 @@ pub struct Config {
     pub sla: SlaConfig,
     /// How pages reach people's contacts (`[paging]`).
     pub paging: Paging,
+    /// OpenTelemetry in (`[otlp]`, docs/opentelemetry.md).
+    pub otlp: Otlp,
 }
 
 /// `[paging]`: how escalation pages reach users' contacts.
@@ -78,6 +80,85 @@ pub struct Paging {
     /// The Slack incoming-webhook URL that Slack contacts are paged through, each to its own
     /// `target` (a channel or a user). Without it, a paged user may not have a Slack contact.
     pub slack_url: Option<Secret>,
+}
+
+/// `[otlp]`: how OTLP spans, logs and metrics become klaxon's signals (docs/opentelemetry.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Otlp {
+    /// A span carrying this attribute is a process, named by the attribute's value, even when it
+    /// has a parent; a root span is a process named by it when it carries it, else by its name.
+    pub process_attribute: String,
+    /// The span (or span event) attribute whose value is the context of its trace (or mark).
+    pub context_attribute: String,
+    /// The resource attribute (or span or log attribute) that names the rule-set group.
+    pub group_attribute: String,
+    /// Quantiles of histograms sent as samples `NAME.pQ` (`0.95` is `NAME.p95`), at most 10.
+    pub quantiles: Vec<f64>,
+    /// Largest body once a `Content-Encoding: gzip` body is inflated, in bytes.
+    pub max_inflated_bytes: usize,
+    /// Series of cumulative sums whose last point is kept to turn them into rates.
+    pub max_rate_series: usize,
+    /// How long a trace's spans wait for their root span, in seconds; then they are evaluated
+    /// as a run of their own.
+    pub hold_seconds: u64,
+    /// Signals of spans waiting for their root, at most; beyond, spans go out without it.
+    pub hold_signals: usize,
+}
+
+impl Default for Otlp {
+    fn default() -> Self {
+        Otlp {
+            process_attribute: "klaxon.process".to_owned(),
+            context_attribute: "klaxon.context".to_owned(),
+            group_attribute: "klaxon.group".to_owned(),
+            quantiles: vec![0.5, 0.9, 0.99],
+            max_inflated_bytes: 64 << 20,
+            max_rate_series: 100_000,
+            hold_seconds: 60,
+            hold_signals: 100_000,
+        }
+    }
+}
+
+impl Otlp {
+    fn validate(&self, errors: &mut Vec<String>) {
+        for (key, name) in [
+            ("otlp.process_attribute", &self.process_attribute),
+            ("otlp.context_attribute", &self.context_attribute),
+            ("otlp.group_attribute", &self.group_attribute),
+        ] {
+            if name.trim().is_empty() || name.len() > 256 {
+                errors.push(format!(
+                    "{key}: must be an attribute name of 1 to 256 bytes"
+                ));
+            }
+        }
+        if self.quantiles.len() > 10 {
+            errors.push("otlp.quantiles: at most 10".to_owned());
+        }
+        for (i, q) in self.quantiles.iter().enumerate() {
+            if !(*q > 0.0 && *q < 1.0) {
+                errors.push(format!(
+                    "otlp.quantiles[{i}]: `{q}` is not between 0 and 1 (exclusive)"
+                ));
+            } else if self.quantiles[..i].contains(q) {
+                errors.push(format!("otlp.quantiles[{i}]: `{q}` is given twice"));
+            }
+        }
+        if self.max_inflated_bytes < 1024 {
+            errors.push("otlp.max_inflated_bytes: must be at least 1024".to_owned());
+        }
+        if self.max_rate_series == 0 {
+            errors.push("otlp.max_rate_series: must be at least 1".to_owned());
+        }
+        if self.hold_seconds == 0 || self.hold_seconds > 3600 {
+            errors.push("otlp.hold_seconds: must be between 1 and 3600".to_owned());
+        }
+        if self.hold_signals == 0 {
+            errors.push("otlp.hold_signals: must be at least 1".to_owned());
+        }
+    }
 }
 
 /// `[server]`: the URL people reach klaxon at, and the listener's connections: a connection
@@ -296,6 +377,7 @@ impl Default for Config {
             escalation_policies: Vec::new(),
             sla: SlaConfig::new(),
             paging: Paging::default(),
+            otlp: Otlp::default(),
         }
     }
 }
@@ -518,6 +600,7 @@ impl Config {
         if self.admin_token.as_ref().is_some_and(|t| t.0.len() < 16) {
             errors.push("admin_token: must be at least 16 characters".to_owned());
         }
+        self.otlp.validate(&mut errors);
         self.check_external_url(&mut errors);
         people::validate(&self.users, &self.teams, &mut errors);
         people::validate_schedules(&self.users, &self.schedules, &mut errors);
@@ -803,6 +886,36 @@ mod tests {
         assert_eq!(c.ingest.queue_signals, 7);
         assert!(!c.telemetry.enabled);
         assert_eq!(c.listen, "127.0.0.1:9001");
+    }
+
+    #[test]
+    fn the_otlp_table_is_checked_at_load_with_every_error() {
+        let f = temp_file(
+            "otlp.toml",
+            "[otlp]\nprocess_attribute = \"app.job\"\nquantiles = [0.95, 0.999]\n",
+        );
+        let c = load(Some(&f), &[], &Flags::default()).expect("loads");
+        assert_eq!(c.otlp.process_attribute, "app.job");
+        assert_eq!(c.otlp.context_attribute, "klaxon.context");
+        let f = temp_file(
+            "otlp-bad.toml",
+            "[otlp]\ncontext_attribute = \" \"\nquantiles = [0.5, 1.5, 0.5]\nmax_inflated_bytes = 10\nmax_rate_series = 0\nhold_seconds = 0\n",
+        );
+        let err = load(Some(&f), &[], &Flags::default()).expect_err("refused");
+        for part in [
+            "otlp.context_attribute",
+            "otlp.quantiles[1]: `1.5`",
+            "otlp.quantiles[2]: `0.5` is given twice",
+            "otlp.max_inflated_bytes",
+            "otlp.max_rate_series",
+            "otlp.hold_seconds",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
+        let many = format!("[otlp]\nquantiles = [{}]\n", ["0.5"; 11].join(", "));
+        let f = temp_file("otlp-many.toml", &many);
+        let err = load(Some(&f), &[], &Flags::default()).expect_err("refused");
+        assert!(err.contains("otlp.quantiles: at most 10"), "{err}");
     }
 
     #[test]

@@ -157,6 +157,7 @@ pub(crate) async fn run<S: Store + Clone>(
             accepted: Instant::now(),
             durable: None,
             permit,
+            in_time: false,
         };
         if st.send(Input::Batch(batch)).is_err() {
             return;

@@ -27,6 +27,9 @@ pub(crate) struct Batch {
     pub durable: Option<oneshot::Sender<()>>,
     /// Queue room held until the engine has evaluated the batch.
     pub permit: Room,
+    /// The signals are sorted by time and may come late (OTLP): evaluated with
+    /// `Engine::process_in_time`, timers firing between them at the signals' own times.
+    pub in_time: bool,
 }
 
 /// Room in the engine queue, in signals and in bytes, given back when the batch is evaluated.
@@ -231,15 +234,25 @@ fn evaluate(
         .engine_queue_wait
         .observe_n(started.saturating_duration_since(b.accepted), n as u64);
     let mut rows = Vec::with_capacity(if out.rows.is_some() { n } else { 0 });
+    if b.in_time {
+        engines.events.advance(now, alerts);
+    }
     for s in &b.signals {
         if let Body::Metric(m) = &s.body {
             engines.thresholds.process(now, s.ts, m, events);
             continue;
         }
-        let outcome = engines.events.process(now, s, alerts);
+        let outcome = if b.in_time {
+            engines.events.process_in_time(s, alerts)
+        } else {
+            engines.events.process(now, s, alerts)
+        };
         if out.rows.is_some() && !outcome.ignored {
             rows.extend(row(s, &outcome, b.received_at));
         }
+    }
+    if b.in_time {
+        engines.events.advance(now, alerts);
     }
     out.metrics
         .queue_bytes

@@ -129,7 +129,8 @@ async fn call(
 
 /// Asserts that `r` is an error in the documented shape: JSON, `{"error": {"code", "message"}}`
 /// (the Alertmanager API's own 400 and 422 shapes on `/api/v2/`, and its 410 notice on the
-/// removed `/api/v1/`, as docs/alertmanager.md says).
+/// removed `/api/v1/`, as docs/alertmanager.md says; OTLP's `google.rpc.Status` for a body
+/// OTLP/HTTP cannot read, as docs/opentelemetry.md says).
 fn assert_error(what: &str, path: &str, r: &Resp) {
     assert!(
         (400..500).contains(&r.status),
@@ -150,6 +151,15 @@ fn assert_error(what: &str, path: &str, r: &Resp) {
     }
     // Alertmanager's removed API v1 answers everything with its own 410 notice.
     if path.starts_with("/api/v1/") && r.status == 410 && v["status"] == "deprecated" {
+        return;
+    }
+    let otlp = ["/v1/traces", "/v1/logs", "/v1/metrics"].contains(&path);
+    if otlp && (r.status == 400 || r.status == 415) {
+        assert!(
+            v["code"] == 3 && v["message"].is_string(),
+            "{what}: {path}: {} body is not a google.rpc.Status: {v}",
+            r.status
+        );
         return;
     }
     assert!(

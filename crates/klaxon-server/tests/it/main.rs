@@ -24,6 +24,7 @@ mod notify;
 mod notify_hardening;
 mod oncall;
 mod openapi;
+mod otlp;
 mod people;
 mod pipeline;
 mod roles;

@@ -361,6 +361,30 @@ async fn real_answers_fit_the_documented_shapes() {
     )
     .await;
     w.json("POST", "/v1/signals?wait=soon", json!({})).await;
+
+    // OpenTelemetry in (OTLP/JSON): a span, a partly bad export, one that does not decode, and a
+    // media type OTLP does not have.
+    let span = |trace: &str| {
+        json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": trace,
+            "spanId": "0101010101010101", "name": "checkout",
+            "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000"}]}]}]})
+    };
+    w.json(
+        "POST",
+        "/v1/traces",
+        span("0101010101010101010101010101010a"),
+    )
+    .await;
+    w.json("POST", "/v1/traces", span("")).await;
+    w.json(
+        "POST",
+        "/v1/logs",
+        json!({"resourceLogs": [{"scopeLogs": [{"logRecords": 7}]}]}),
+    )
+    .await;
+    w.json("POST", "/v1/logs", json!({})).await;
+    w.json("POST", "/v1/metrics", json!({})).await;
+    w.send("POST", "/v1/metrics", "text/plain", "x").await;
     let (s, v) = w
         .json("POST", "/v1/processes", json!({"name": "train"}))
         .await;

@@ -20,6 +20,7 @@ fn expected(method: &str, path: &str) -> Option<Role> {
     let ingest = path == "/v1/signals"
         || path == "/v1/processes"
         || path.starts_with("/v1/processes/")
+        || ["/v1/traces", "/v1/logs", "/v1/metrics"].contains(&path)
         || (method == "POST" && path == "/api/v2/alerts");
     let check = method == "POST" && path.ends_with("/check");
     let respond = path.starts_with("/alerts/")
@@ -139,6 +140,7 @@ async fn every_route_that_changes_something_lets_only_its_roles_through() {
 #[test]
 fn the_classification_says_what_a_person_would() {
     assert_eq!(expected("POST", "/v1/signals"), Some(Role::Ingest));
+    assert_eq!(expected("POST", "/v1/traces"), Some(Role::Ingest));
     assert_eq!(expected("POST", "/v1/rulesets/check"), Some(Role::Viewer));
     assert_eq!(
         expected("POST", "/alerts/{id}/acknowledge"),

@@ -434,14 +434,28 @@ pub(crate) fn fire_due(
     procs: &mut [Option<Proc>],
     out: &mut Vec<Alert>,
 ) {
-    while let Some(t) = sh.timers.pop_due(sh.now) {
+    let now = sh.now;
+    fire_due_before(sh, c, procs, out, now);
+}
+
+/// Fires the timers strictly before `until` (at most engine time), in deadline order; what a
+/// firing measures (open ms, silent s, runtime) is measured at `until`.
+pub(crate) fn fire_due_before(
+    sh: &mut Shared,
+    c: &Compiled,
+    procs: &mut [Option<Proc>],
+    out: &mut Vec<Alert>,
+    until: i64,
+) {
+    let until = until.min(sh.now);
+    while let Some(t) = sh.timers.pop_due(until) {
         let Some(Some(p)) = procs.get_mut(t.slot as usize) else {
             continue;
         };
         if p.run != t.run {
             continue; // the run ended: its timers are cancelled
         }
-        let now = sh.now;
+        let now = until;
         match t.kind {
             TimerKind::Followed { pending } => {
                 let Some(ix) = p.pending.iter().position(|pd| pd.id == pending) else {

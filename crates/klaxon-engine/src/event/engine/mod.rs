@@ -210,6 +210,20 @@ impl Engine {
         outcome
     }
 
+    /// Evaluates one signal of a batch sorted by time whose signals may come late (an
+    /// OpenTelemetry span is sent when it ends, with its start and its end): before the signal it
+    /// fires only the timers due strictly before the signal's own time, and none after it, so a
+    /// timer armed by an earlier signal of the batch meets the later ones first, as it would have
+    /// had they been sent live. Engine time does not move: call [`Engine::advance`] when the
+    /// batch is done, which fires what is still due.
+    pub fn process_in_time(&mut self, signal: &Signal, out: &mut Vec<Alert>) -> Outcome {
+        self.sh.stats.signals += 1;
+        let ts = signal.ts.unwrap_or(self.sh.now);
+        let compiled = Arc::clone(&self.compiled);
+        eval::fire_due_before(&mut self.sh, &compiled, &mut self.procs, out, ts);
+        self.apply(&compiled, ts, signal, out)
+    }
+
     fn apply(&mut self, c: &Compiled, ts: i64, sig: &Signal, out: &mut Vec<Alert>) -> Outcome {
         let mut outcome = Outcome {
             ts,

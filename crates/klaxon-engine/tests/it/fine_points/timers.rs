@@ -258,3 +258,63 @@ fn fp03_process_timer_alerts_carry_process_name_and_steps_done() {
     }
     assert_eq!((a[0].signal_ts, a[1].signal_ts), (T0 + 5000, T0 + 5020));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Late batches in time order (`Engine::process_in_time`): a batch of signals that arrives a
+// minute after they happened fires the alerts the same signals fired live, no more and no less.
+
+#[test]
+fn a_late_batch_in_time_order_fires_what_the_live_signals_fired() {
+    let set = rules([
+        rule("OPEN", "TRACE_START", "q", "MAX_OPEN_MS", "1000"),
+        rule("RT", "PROCESS_START", "job", "RUNTIME_EXCEEDED", "3000"),
+        followed("F", "A", "B|500"),
+        rule("SLOW", "TRACE_STOP", "q", "MAX_DURATION_MS", "100"),
+    ]);
+    let batch = [
+        start("P", T0, "job", pf()),
+        ts_("P", T0 + 100, "q", "quick"),
+        mark("P", T0 + 200, "A", ""),
+        te("P", T0 + 350, "q", "quick"),
+        mark("P", T0 + 800, "B", ""),
+        ts_("P", T0 + 1_000, "q", "stuck"),
+        te("P", T0 + 3_000, "q", "stuck"),
+        stop("P", T0 + 5_000, pf()),
+    ];
+    let mut live = ids(&check(&set, &batch, Some(T0 + 60_000)))
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    live.sort();
+    assert_eq!(live, ["F", "OPEN", "RT", "SLOW", "SLOW"], "live");
+
+    let mut engine = engine(&set);
+    let mut out = Vec::new();
+    engine.advance(T0 + 60_000, &mut out);
+    for s in &batch {
+        engine.process_in_time(s, &mut out);
+    }
+    engine.advance(T0 + 60_000, &mut out);
+    let mut late: Vec<String> = ids(&out).into_iter().map(str::to_owned).collect();
+    late.sort();
+    assert_eq!(late, live, "a minute late, in time order");
+    let open: Vec<_> = out.iter().filter(|a| &*a.rule_id == "OPEN").collect();
+    assert_eq!(
+        open[0].context.as_deref(),
+        Some("stuck"),
+        "not the quick query"
+    );
+
+    // The same batch through `process` fires every timer whose deadline had passed when it
+    // arrived, before the signals that would have stopped it.
+    let mut engine = super::engine(&set);
+    let mut out = Vec::new();
+    for s in &batch {
+        engine.process(T0 + 60_000, s, &mut out);
+    }
+    assert_eq!(
+        count(&out, "OPEN"),
+        2,
+        "both queries, as a minute-late batch"
+    );
+}

@@ -190,6 +190,25 @@ impl Running {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Resp {
+        let (status, head, bytes) = self
+            .request_bytes(method, path, headers, body.as_bytes().to_vec())
+            .await;
+        Resp {
+            status,
+            head,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    /// As [`Running::request`], with a body of bytes and the answer's body as bytes (protobuf):
+    /// status, head, body.
+    pub(crate) async fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> (u16, String, Vec<u8>) {
         let mut req = axum::http::Request::builder().method(method).uri(path);
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             req = req.header("host", HOST);
@@ -197,9 +216,7 @@ impl Running {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req
-            .body(Body::from(body.to_owned()))
-            .expect("a well-formed request");
+        let req = req.body(Body::from(body)).expect("a well-formed request");
         let resp = self
             .app
             .clone()
@@ -220,11 +237,7 @@ impl Running {
             .await
             .expect("a complete body")
             .to_bytes();
-        Resp {
-            status,
-            head,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
+        (status, head, bytes.to_vec())
     }
 
     /// A request with an optional bearer token and a content type: status, head, JSON body.
