@@ -55,6 +55,7 @@ fn notification() -> Notification {
         at: 1_700_000_001_000,
         folded: 0,
         notice: None,
+        escalation: None,
     }
 }
 
