@@ -145,8 +145,9 @@ impl Schema for TeamPatch {
     }
 }
 
-/// 422 with every problem (the first in the message, all in `details.problems`).
-fn refuse(problems: Vec<Problem>) -> ApiResult<()> {
+/// 422 with every problem (the first in the message, all in `details.problems`): the answer
+/// of every people and schedule change that breaks a rule.
+pub(crate) fn refuse(problems: Vec<Problem>) -> ApiResult<()> {
     let Some(first) = problems.first() else {
         return Ok(());
     };

@@ -17,6 +17,7 @@ use klaxon_store::{Origin, OverrideRecord, PeopleChange, Role, Store};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::people::refuse;
 use crate::auth::Need;
 use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
@@ -266,26 +267,6 @@ pub(crate) fn oncall_shape() -> Shape {
             "schedules",
             Shape::array(now).describe("without `schedule`: every schedule's person at `at`"),
         )
-}
-
-/// 422 with every problem (the first in the message, all in `details.problems`).
-fn refuse(problems: Vec<Problem>) -> ApiResult<()> {
-    let Some(first) = problems.first() else {
-        return Ok(());
-    };
-    let message = if problems.len() == 1 {
-        first.to_string()
-    } else {
-        format!("{first} (and {} more)", problems.len() - 1)
-    };
-    let all: Vec<Value> = problems
-        .iter()
-        .map(|p| json!({"field": p.field, "message": p.message}))
-        .collect();
-    Err(
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", message)
-            .with_details(json!({ "problems": all })),
-    )
 }
 
 fn no_schedule(name: &str) -> ApiError {
