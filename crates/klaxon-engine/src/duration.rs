@@ -56,6 +56,30 @@ pub enum DurationError {
     TooLong(String),
 }
 
+/// Milliseconds written largest unit first (`1h30m`, `500ms`, `0s`): read back alike by
+/// [`parse`] and by Prometheus's and Alertmanager's duration syntax.
+pub fn format_ms(ms: i64) -> String {
+    if ms <= 0 {
+        return "0s".to_owned();
+    }
+    let mut left = ms;
+    let mut out = String::new();
+    for (unit, size) in [
+        ("w", 604_800_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if left >= size {
+            out.push_str(&format!("{}{unit}", left / size));
+            left %= size;
+        }
+    }
+    out
+}
+
 /// Parses a duration with units; a bare number other than `0` is an error.
 pub fn parse(text: &str) -> Result<Duration, DurationError> {
     parse_ms(text, None).map(to_std)

@@ -222,25 +222,7 @@ fn redacted_url(url: &str) -> String {
 
 /// Milliseconds in Prometheus's duration syntax (`1h30m`, `500ms`, `0s`).
 pub(crate) fn duration(ms: i64) -> String {
-    if ms <= 0 {
-        return "0s".to_owned();
-    }
-    let mut left = ms;
-    let mut out = String::new();
-    for (unit, size) in [
-        ("w", 604_800_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
-        if left >= size {
-            out.push_str(&format!("{}{unit}", left / size));
-            left %= size;
-        }
-    }
-    out
+    klaxon_engine::duration::format_ms(ms)
 }
 
 /// `v` as block-style YAML; strings are double-quoted (JSON's escapes are YAML's too).

@@ -1103,25 +1103,7 @@ pub(crate) fn am_duration(s: &str) -> Option<i64> {
 
 /// Milliseconds in klaxon's duration grammar, largest unit first.
 pub(crate) fn klaxon_duration(ms: i64) -> String {
-    if ms <= 0 {
-        return "0s".to_owned();
-    }
-    let mut left = ms;
-    let mut out = String::new();
-    for (unit, size) in [
-        ("w", 604_800_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
-        if left >= size {
-            out.push_str(&format!("{}{unit}", left / size));
-            left %= size;
-        }
-    }
-    out
+    klaxon_engine::duration::format_ms(ms)
 }
 
 fn base64(bytes: &[u8]) -> String {
