@@ -14,6 +14,7 @@ use crate::harness::{data_dir, serve, start, Amtool, Running, ADMIN};
 #[derive(Clone, Copy)]
 pub(crate) enum Schema {
     Str,
+    Bool,
     /// `type: string, format: date-time`.
     Time,
     Enum(&'static [&'static str]),
@@ -24,7 +25,7 @@ pub(crate) enum Schema {
     Object(&'static [(&'static str, bool, Schema)]),
 }
 
-use Schema::{Array, Enum, LabelSet, Object, Str, Time};
+use Schema::{Array, Bool, Enum, LabelSet, Object, Str, Time};
 
 pub(crate) const RECEIVER: Schema = Object(&[("name", true, Str)]);
 const ALERT_STATUS: Schema = Object(&[
@@ -86,6 +87,7 @@ fn violations(schema: Schema, v: &Value, path: &str, out: &mut Vec<String>) {
     let mut fail = |what: &str| out.push(format!("{path}: {what}, got {v}"));
     match schema {
         Str if !v.is_string() => fail("expected a string"),
+        Bool if !v.is_boolean() => fail("expected a boolean"),
         Time => match v.as_str() {
             Some(s) if !s.bytes().all(|b| b.is_ascii_digit()) && parse_ts_str(s).is_ok() => {}
             _ => fail("expected an RFC 3339 date-time"),

@@ -5,6 +5,7 @@
 mod harness;
 
 mod alertmanager;
+mod alertmanager_clients;
 mod alertmanager_groups;
 mod api;
 mod browser;
