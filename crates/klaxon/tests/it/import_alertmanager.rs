@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::harness::{klaxon, root, show, text, TempDir};
+use crate::harness::{get, klaxon, root, show, text, Serve, TempDir};
 
 const AMTOOL: &str = "/usr/bin/amtool";
 
@@ -515,4 +515,60 @@ fn thousand_random_label_sets_choose_the_receivers_amtool_chooses() {
         "{compared} random label sets, every receiver list agrees with amtool ({:.1} s)",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Runs `amtool check-config` on `file`: success, and what it printed.
+fn amtool_check_config(file: &Path) -> (bool, String) {
+    let out = std::process::Command::new(AMTOOL)
+        .arg("check-config")
+        .arg(file)
+        .output()
+        .expect("run amtool check-config");
+    (out.status.success(), show(&out))
+}
+
+/// The fixtures are good input: Alertmanager's own loader accepts every one.
+#[test]
+fn amtool_check_config_accepts_every_original_fixture() {
+    if !amtool_installed() {
+        return;
+    }
+    for f in fixtures() {
+        let (ok, out) = amtool_check_config(&f);
+        assert!(ok, "{}: {out}", f.display());
+    }
+}
+
+/// After a move from Alertmanager, the configuration klaxon serves in Alertmanager's shape
+/// (`GET /api/v2/status`, `config.original`), which amtool, Grafana and other clients load as
+/// an `alertmanager.yml`, passes `amtool check-config`: every fixture is imported, served by
+/// the real `klaxon serve`, and its status configuration checked.
+#[test]
+fn the_status_configuration_of_every_imported_fixture_passes_amtool_check_config() {
+    if !amtool_installed() {
+        return;
+    }
+    let dir = TempDir::new("import-am-check-config");
+    let mut checked = 0;
+    for (i, f) in fixtures().into_iter().enumerate() {
+        let name = f.file_name().expect("name").to_string_lossy().into_owned();
+        let (toml, _) = import(&f);
+        let config = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&config, &toml).expect("write the converted configuration");
+        let server = Serve::start_with(&dir.path().join(format!("data-{i}")), Some(&config));
+        let (status, v) = get(&server.addr, "/api/v2/status");
+        assert_eq!(status, 200, "{name}: {v}");
+        let original = v["config"]["original"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no config.original in {v}"));
+        let served = dir.path().join(format!("{name}.status.yml"));
+        std::fs::write(&served, original).expect("write the status configuration");
+        let (ok, out) = amtool_check_config(&served);
+        assert!(
+            ok,
+            "{name}: amtool check-config refuses what klaxon serves:\n{out}\n{original}\nfrom:\n{toml}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, fixtures().len());
 }
