@@ -104,6 +104,7 @@ impl Notifier {
                         group_by: Arc::clone(group_by),
                         timing: *timing,
                         escalation_policy: None,
+                        time_mute: crate::route::TimeMute::default(),
                     });
                 }
             }
@@ -132,6 +133,7 @@ pub fn compile(
     receivers: &[ReceiverConfig],
     route: Option<&RouteConfig>,
     smtp: &SmtpDefaults,
+    intervals: &crate::route::TimeIntervals,
 ) -> Result<Notifier, Vec<String>> {
     let mut errors = Vec::new();
     let mut templates = Templates::new();
@@ -221,7 +223,7 @@ pub fn compile(
     }
     let names: Vec<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
     let route = match route {
-        Some(c) => match Route::compile(c, &names) {
+        Some(c) => match Route::compile_with(c, &names, intervals) {
             Ok(r) => Some(r),
             Err(e) => {
                 errors.extend(e);
@@ -352,9 +354,14 @@ mod tests {
             receivers: Vec<ReceiverConfig>,
         }
         let doc: Doc = toml::from_str(toml_text).expect("toml");
-        compile(&doc.receivers, None, &SmtpDefaults::default())
-            .err()
-            .unwrap_or_default()
+        compile(
+            &doc.receivers,
+            None,
+            &SmtpDefaults::default(),
+            &Default::default(),
+        )
+        .err()
+        .unwrap_or_default()
     }
 
     #[test]

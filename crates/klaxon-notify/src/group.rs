@@ -11,6 +11,11 @@
 //! resolved since the last flush that were notified before; an alert resolved before anyone
 //! was told is dropped silently). An alert acknowledged before anyone was told it fired is in
 //! both the firing and the acknowledged notification. Acknowledged alerts do not repeat.
+//!
+//! A flush at an instant the target's route is muted (its `mute_time_intervals`, or outside
+//! its `active_time_intervals`) tells nothing, as in Alertmanager: firing and acknowledged
+//! news waits for the next flush, `group_interval` later, that is not muted; alerts resolved
+//! meanwhile leave the group untold.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -36,6 +41,8 @@ struct Group {
     last_firing: Option<i64>,
     /// The deadline waiting in the heap for this group.
     next: Option<i64>,
+    /// When the last flush found the route muted (cleared by a flush that was not).
+    muted_at: Option<i64>,
 }
 
 impl Group {
@@ -49,8 +56,17 @@ impl Group {
             .any(|m| m.alert.wanted() == Some(Kind::Firing))
     }
 
-    /// When the group should flush next, if ever.
+    /// When the group should flush next, if ever: never sooner than `group_interval` after a
+    /// muted flush.
     fn due(&self) -> Option<i64> {
+        let due = self.due_unmuted()?;
+        Some(match self.muted_at {
+            Some(m) => due.max(m + self.target.timing.group_interval),
+            None => due,
+        })
+    }
+
+    fn due_unmuted(&self) -> Option<i64> {
         if self.has_news() {
             return Some(match self.last_flush {
                 None => self.started.unwrap_or(0) + self.target.timing.group_wait,
@@ -180,6 +196,7 @@ impl Grouper {
                             last_flush: None,
                             last_firing: None,
                             next: None,
+                            muted_at: None,
                         },
                     );
                     g
@@ -332,6 +349,22 @@ impl Grouper {
             return;
         };
         g.next = None;
+        if g.target.time_mute.muted_at(now).is_some() {
+            g.muted_at = Some(now);
+            let resolved: Vec<i64> = g
+                .members
+                .iter()
+                .filter(|(_, m)| m.alert.wanted() == Some(Kind::Resolved))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in &resolved {
+                g.members.remove(id);
+            }
+            self.leave(gid, &resolved);
+            self.touch(gid, now);
+            return;
+        }
+        g.muted_at = None;
         let mut firing = Vec::new();
         let (mut new_firing, mut acked, mut resolved) = (false, Vec::new(), Vec::new());
         for m in g.members.values() {
@@ -396,15 +429,20 @@ impl Grouper {
         for id in &done {
             g.members.remove(id);
         }
-        for id in done {
-            if let Some(v) = self.by_alert.get_mut(&id) {
+        self.leave(gid, &done);
+        self.touch(gid, now);
+    }
+
+    /// `ids` are no longer members of group `gid`.
+    fn leave(&mut self, gid: u64, ids: &[i64]) {
+        for id in ids {
+            if let Some(v) = self.by_alert.get_mut(id) {
                 v.retain(|x| *x != gid);
                 if v.is_empty() {
-                    self.by_alert.remove(&id);
+                    self.by_alert.remove(id);
                 }
             }
         }
-        self.touch(gid, now);
     }
 }
 
@@ -426,6 +464,7 @@ mod tests {
                 repeat_interval: repeat,
             },
             escalation_policy: None,
+            time_mute: crate::route::TimeMute::default(),
         }
     }
 
@@ -501,6 +540,81 @@ mod tests {
         // Nothing new: the firing alert repeats after the repeat interval; the acked one not.
         assert_eq!(g.next_deadline(), Some(3930));
         assert_eq!(flush(&mut g, 3930), [(Kind::Firing, vec![3])]);
+    }
+
+    /// 00:00 to 01:00 UTC every day (epoch 0 is 1970-01-01T00:00Z), named `night`.
+    fn first_hour() -> Vec<(Arc<str>, Arc<[klaxon_engine::noise::TimeInterval]>)> {
+        let spec = klaxon_engine::noise::IntervalSpec {
+            times: Some(vec![klaxon_engine::noise::TimeRangeSpec {
+                start_time: "00:00".into(),
+                end_time: "01:00".into(),
+            }]),
+            ..Default::default()
+        };
+        let interval =
+            klaxon_engine::noise::TimeInterval::compile(&spec, |_| Err("no zones here".to_owned()))
+                .expect("compiles");
+        vec![(Arc::from("night"), Arc::from(vec![interval]))]
+    }
+
+    #[test]
+    fn a_muted_flush_tells_nothing_and_news_waits_for_the_first_flush_outside() {
+        let mut t = target(
+            GroupBy::Labels(vec!["alertname".into()]),
+            0,
+            1_800_000,
+            4 * 3_600_000,
+        );
+        t.time_mute = crate::route::TimeMute::new(first_hour(), vec![]);
+        let t = [t];
+        let mut g = Grouper::new();
+        g.insert(0, alert(1, "A", State::Active), &t, &none);
+        g.insert(0, alert(2, "A", State::Active), &t, &none);
+        assert_eq!(g.next_deadline(), Some(0));
+        assert!(flush(&mut g, 0).is_empty(), "muted at 00:00");
+        // Resolved while muted: leaves untold, as in Alertmanager.
+        g.update(60_000, alert(2, "A", State::Resolved));
+        assert_eq!(g.next_deadline(), Some(1_800_000));
+        assert!(flush(&mut g, 1_800_000).is_empty(), "muted at 00:30");
+        assert_eq!(g.groups_of(2), []);
+        assert_eq!(g.next_deadline(), Some(3_600_000));
+        assert_eq!(flush(&mut g, 3_600_000), [(Kind::Firing, vec![1])]);
+        // The next day's first hour holds the repeat back until 01:00.
+        assert_eq!(g.next_deadline(), Some(3_600_000 + 4 * 3_600_000));
+        let day = 86_400_000;
+        g.insert(day, alert(3, "A", State::Active), &t, &none);
+        let at = g.next_deadline().expect("due");
+        assert!(
+            flush(&mut g, at.max(day)).is_empty(),
+            "muted the next night"
+        );
+        assert_eq!(g.next_deadline(), Some(at.max(day) + 1_800_000));
+    }
+
+    #[test]
+    fn outside_its_active_intervals_a_route_tells_nothing() {
+        let mut t = target(
+            GroupBy::Labels(vec!["alertname".into()]),
+            0,
+            1_800_000,
+            4 * 3_600_000,
+        );
+        // Active only during the first hour: the mirror image of the test above.
+        t.time_mute = crate::route::TimeMute::new(vec![], first_hour());
+        let t = [t];
+        let mut g = Grouper::new();
+        g.insert(3_600_000, alert(1, "A", State::Active), &t, &none);
+        assert!(flush(&mut g, 3_600_000).is_empty(), "01:00 is outside");
+        assert_eq!(g.next_deadline(), Some(5_400_000));
+        assert!(flush(&mut g, 5_400_000).is_empty());
+        let next_day = 86_400_000;
+        // Flushes every 30 minutes until 00:00 the next day, which is inside.
+        let mut at = g.next_deadline().expect("due");
+        while at < next_day {
+            assert!(flush(&mut g, at).is_empty(), "{at}");
+            at = g.next_deadline().expect("due");
+        }
+        assert_eq!(flush(&mut g, at), [(Kind::Firing, vec![1])]);
     }
 
     fn in_incident(id: i64, name: &str, incident: Option<i64>) -> Arc<AlertView> {

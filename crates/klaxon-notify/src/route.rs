@@ -2,12 +2,16 @@
 //! take the alerts their label matchers (`=`, `!=`, `=~`, `!~`) accept, depth first, the first
 //! matching child winning unless it says `continue`. Children inherit the receiver and the
 //! grouping settings of their parent. Alerts whose rule names receivers directly also go to
-//! those receivers (see [`crate::Notifier::targets`]). Pure: no I/O, no clock.
+//! those receivers (see [`crate::Notifier::targets`]). A route may hold its notifications
+//! during named time intervals (`mute_time_intervals`) or send them only during others
+//! (`active_time_intervals`), as Alertmanager's routes do; neither is inherited. Pure: no I/O,
+//! no clock.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use klaxon_engine::matcher::{self, Matcher};
+use klaxon_engine::noise::TimeInterval;
 use serde::Deserialize;
 
 use crate::duration::Millis;
@@ -33,8 +37,72 @@ pub struct RouteConfig {
     /// Keep looking at the following siblings after this route matched.
     #[serde(default, rename = "continue")]
     pub continue_matching: bool,
+    /// Names of `[[time_intervals]]` during which the route's notifications are held (not
+    /// inherited by child routes, as in Alertmanager).
+    #[serde(default)]
+    pub mute_time_intervals: Vec<String>,
+    /// Names of `[[time_intervals]]` outside which the route's notifications are held (not
+    /// inherited).
+    #[serde(default)]
+    pub active_time_intervals: Vec<String>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+}
+
+/// The compiled time intervals a routing tree may name, by name.
+pub type TimeIntervals = BTreeMap<String, Arc<[TimeInterval]>>;
+
+/// When a route's notifications are held: during any interval of `mute`, and outside every
+/// interval of `active` (when it names some). Compared by the names it was made of.
+#[derive(Debug, Clone, Default)]
+pub struct TimeMute {
+    mute: Vec<(Arc<str>, Arc<[TimeInterval]>)>,
+    active: Vec<(Arc<str>, Arc<[TimeInterval]>)>,
+}
+
+impl PartialEq for TimeMute {
+    fn eq(&self, other: &Self) -> bool {
+        let names = |v: &[(Arc<str>, Arc<[TimeInterval]>)]| {
+            v.iter().map(|(n, _)| Arc::clone(n)).collect::<Vec<_>>()
+        };
+        names(&self.mute) == names(&other.mute) && names(&self.active) == names(&other.active)
+    }
+}
+
+impl Eq for TimeMute {}
+
+impl TimeMute {
+    /// Held during any interval of `mute`, and outside every interval of `active` when it
+    /// names some; each list as (name, intervals).
+    pub fn new(
+        mute: Vec<(Arc<str>, Arc<[TimeInterval]>)>,
+        active: Vec<(Arc<str>, Arc<[TimeInterval]>)>,
+    ) -> TimeMute {
+        TimeMute { mute, active }
+    }
+
+    /// Whether it holds nothing, ever.
+    pub fn is_empty(&self) -> bool {
+        self.mute.is_empty() && self.active.is_empty()
+    }
+
+    /// Why notifications are held at `now` (epoch ms): the mute interval that contains it, or
+    /// `active` when no active interval does; `None` when they go out.
+    pub fn muted_at(&self, now: i64) -> Option<String> {
+        if let Some((name, _)) = self
+            .mute
+            .iter()
+            .find(|(_, i)| klaxon_engine::noise::any_contains(i, now))
+        {
+            return Some(name.to_string());
+        }
+        let active = self.active.is_empty()
+            || self
+                .active
+                .iter()
+                .any(|(_, i)| klaxon_engine::noise::any_contains(i, now));
+        (!active).then(|| "outside the active time intervals".to_owned())
+    }
 }
 
 /// The name in `group_by` that stands for the incident an alert is in, not for a label.
@@ -98,6 +166,8 @@ pub struct Target {
     pub timing: Timing,
     /// The escalation policy of the route (its own or inherited), if any.
     pub escalation_policy: Option<Arc<str>>,
+    /// The route's own mute and active time intervals.
+    pub time_mute: TimeMute,
 }
 
 impl Target {
@@ -169,6 +239,15 @@ impl Route {
     /// Compiles the root route; `receivers` are the configured names. Every error is returned,
     /// each naming its key (`route.routes[1].matchers[0]: ...`).
     pub fn compile(config: &RouteConfig, receivers: &[&str]) -> Result<Route, Vec<String>> {
+        Route::compile_with(config, receivers, &TimeIntervals::new())
+    }
+
+    /// [`Route::compile`], with the time intervals routes may name.
+    pub fn compile_with(
+        config: &RouteConfig,
+        receivers: &[&str],
+        intervals: &TimeIntervals,
+    ) -> Result<Route, Vec<String>> {
         let mut errors = Vec::new();
         if !config.matchers.is_empty() {
             errors.push(
@@ -184,14 +263,23 @@ impl Route {
             group_by: GroupBy::Labels(Vec::new()),
             timing: Timing::default(),
         };
-        let route = compile(
-            config,
-            &root,
-            "route",
-            "{}".to_owned(),
+        for key in ["mute_time_intervals", "active_time_intervals"] {
+            let named = if key == "mute_time_intervals" {
+                &config.mute_time_intervals
+            } else {
+                &config.active_time_intervals
+            };
+            if !named.is_empty() {
+                errors.push(format!(
+                    "route.{key}: the root route takes every alert; it has no time intervals"
+                ));
+            }
+        }
+        let names = Names {
             receivers,
-            &mut errors,
-        );
+            intervals,
+        };
+        let route = compile(config, &root, "route", "{}".to_owned(), &names, &mut errors);
         if errors.is_empty() {
             Ok(route)
         } else {
@@ -262,14 +350,21 @@ struct Inherited {
     timing: Timing,
 }
 
+/// What a route may name.
+struct Names<'a> {
+    receivers: &'a [&'a str],
+    intervals: &'a TimeIntervals,
+}
+
 fn compile(
     c: &RouteConfig,
     parent: &Inherited,
     at: &str,
     id: String,
-    receivers: &[&str],
+    names: &Names<'_>,
     errors: &mut Vec<String>,
 ) -> Route {
+    let receivers = names.receivers;
     let receiver = c
         .receiver
         .clone()
@@ -331,10 +426,26 @@ fn compile(
             &here,
             &format!("{at}.routes[{i}]"),
             child_id,
-            receivers,
+            names,
             errors,
         ));
     }
+    let mut lookup = |key: &str, list: &[String]| -> Vec<(Arc<str>, Arc<[TimeInterval]>)> {
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, n)| match names.intervals.get(n) {
+                Some(iv) => Some((Arc::from(n.as_str()), Arc::clone(iv))),
+                None => {
+                    errors.push(format!("{at}.{key}[{i}]: no time interval is named `{n}`"));
+                    None
+                }
+            })
+            .collect()
+    };
+    let time_mute = TimeMute {
+        mute: lookup("mute_time_intervals", &c.mute_time_intervals),
+        active: lookup("active_time_intervals", &c.active_time_intervals),
+    };
     Route {
         target: Target {
             route: Arc::from(id),
@@ -342,6 +453,7 @@ fn compile(
             group_by: Arc::new(group_by),
             timing,
             escalation_policy,
+            time_mute,
         },
         matchers,
         continue_matching: c.continue_matching,

@@ -8,12 +8,14 @@
 mod flap;
 mod index;
 mod inhibit;
+mod interval;
 mod silence;
 mod window;
 
 pub use flap::{FlapSettings, Flaps};
 pub use index::LabelIndex;
 pub use inhibit::{InhibitRule, Inhibition, Inhibitor};
+pub use interval::{any_contains, IntervalSpec, TimeInterval, TimeRangeSpec};
 pub use silence::{MatcherSpec, Silence, SilenceState, Silences};
 pub use window::{MaintenanceWindow, Schedule, Windows};
 

@@ -1,6 +1,6 @@
 //! klaxon's notification configuration as Alertmanager's `alertmanager.yml`, for
 //! `GET /api/v2/status` (`config.original`): `global`, the routing tree, the inhibition rules
-//! and the receivers, in Alertmanager's keys, so `amtool config routes` and other readers of
+//! and the receivers, and the named time intervals routes mute by, in Alertmanager's keys, so `amtool config routes` and other readers of
 //! that field understand it. Secrets are written as Alertmanager writes them, `<secret>`; what
 //! Alertmanager has no key for (templates in klaxon's template language, WebSocket channels,
 //! rate limits, maintenance windows, a route-scoped inhibition's route) is left out.
@@ -71,13 +71,50 @@ fn document(c: &Config, fallback: &str) -> Value {
             Value::Object(m)
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "global": global,
         "route": route,
         "inhibit_rules": inhibit,
         "receivers": receivers,
         "templates": [],
-    })
+    });
+    if !c.time_intervals.is_empty() {
+        doc["time_intervals"] = c.time_intervals.iter().map(time_intervals).collect();
+    }
+    doc
+}
+
+/// A `[[time_intervals]]` entry in Alertmanager's keys, which are klaxon's.
+fn time_intervals(t: &crate::config::TimeIntervalsConfig) -> Value {
+    let specs: Vec<Value> = t
+        .time_intervals
+        .iter()
+        .map(|s| {
+            let mut m = Map::new();
+            if let Some(times) = &s.times {
+                let list: Vec<Value> = times
+                    .iter()
+                    .map(|r| json!({"start_time": r.start_time, "end_time": r.end_time}))
+                    .collect();
+                m.insert("times".into(), json!(list));
+            }
+            for (k, v) in [
+                ("weekdays", &s.weekdays),
+                ("days_of_month", &s.days_of_month),
+                ("months", &s.months),
+                ("years", &s.years),
+            ] {
+                if let Some(v) = v {
+                    m.insert(k.into(), json!(v));
+                }
+            }
+            if let Some(l) = &s.location {
+                m.insert("location".into(), json!(l));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json!({"name": t.name, "time_intervals": specs})
 }
 
 fn route(r: &RouteConfig) -> Value {
@@ -93,6 +130,14 @@ fn route(r: &RouteConfig) -> Value {
     }
     if r.continue_matching {
         m.insert("continue".into(), json!(true));
+    }
+    for (k, v) in [
+        ("mute_time_intervals", &r.mute_time_intervals),
+        ("active_time_intervals", &r.active_time_intervals),
+    ] {
+        if !v.is_empty() {
+            m.insert(k.into(), json!(v));
+        }
     }
     for (k, v) in [
         ("group_wait", r.group_wait),

@@ -48,6 +48,9 @@ pub struct Config {
     pub receivers: Vec<klaxon_notify::ReceiverConfig>,
     /// The routing tree; without one, only receivers named by rules get notifications.
     pub route: Option<klaxon_notify::RouteConfig>,
+    /// Named time intervals (`[[time_intervals]]`, Alertmanager's), which routes name in
+    /// `mute_time_intervals` and `active_time_intervals`.
+    pub time_intervals: Vec<TimeIntervalsConfig>,
     pub dashboard: Dashboard,
     /// How people reach this server, and its HTTP connections: timeouts and caps (`[server]`).
     pub server: Connections,
@@ -71,6 +74,16 @@ pub struct Config {
     pub paging: Paging,
     /// OpenTelemetry in (`[otlp]`, docs/opentelemetry.md).
     pub otlp: Otlp,
+}
+
+/// `[[time_intervals]]`: a name and the intervals it stands for (any of them), as in
+/// Alertmanager's `time_intervals`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeIntervalsConfig {
+    pub name: String,
+    #[serde(default)]
+    pub time_intervals: Vec<klaxon_engine::noise::IntervalSpec>,
 }
 
 /// `[paging]`: how escalation pages reach users' contacts.
@@ -367,6 +380,7 @@ impl Default for Config {
             smtp: klaxon_notify::SmtpDefaults::default(),
             receivers: Vec::new(),
             route: None,
+            time_intervals: Vec::new(),
             dashboard: Dashboard::default(),
             server: Connections::default(),
             tls: None,
@@ -681,8 +695,9 @@ impl Config {
         let declared = self.receivers.len();
         let mut all = self.receivers.clone();
         all.extend(paged.iter().map(|(_, r)| r.clone()));
-        let compiled =
-            klaxon_notify::compile(&all, self.route.as_ref(), &self.smtp).map_err(|es| {
+        let intervals = self.time_intervals(&mut errors);
+        let compiled = klaxon_notify::compile(&all, self.route.as_ref(), &self.smtp, &intervals)
+            .map_err(|es| {
                 es.into_iter()
                     .map(|e| {
                         // A user's receiver is named by the user it pages.
@@ -707,6 +722,40 @@ impl Config {
                 Err(errors)
             }
         }
+    }
+
+    /// Compiles `[[time_intervals]]` (loading their time zones); errors go to `errors`.
+    fn time_intervals(&self, errors: &mut Vec<String>) -> klaxon_notify::route::TimeIntervals {
+        let mut out = klaxon_notify::route::TimeIntervals::new();
+        for (i, named) in self.time_intervals.iter().enumerate() {
+            let key = format!("time_intervals[{i}]");
+            if named.name.is_empty() {
+                errors.push(format!("{key}.name: a time interval needs a name"));
+            } else if out.contains_key(&named.name) {
+                errors.push(format!(
+                    "{key}.name: a time interval is named `{}` twice",
+                    named.name
+                ));
+            }
+            let mut compiled = Vec::new();
+            for (j, spec) in named.time_intervals.iter().enumerate() {
+                let load = |name: &str| match name {
+                    "UTC" => Ok(jiff::tz::TimeZone::UTC),
+                    "Local" => jiff::tz::TimeZone::try_system().map_err(|e| e.to_string()),
+                    _ => jiff::tz::TimeZone::get(name)
+                        .map_err(|e| format!("`{name}` is not a known time zone ({e})")),
+                };
+                match klaxon_engine::noise::TimeInterval::compile(spec, load) {
+                    Ok(t) => compiled.push(t),
+                    Err(es) => errors.extend(
+                        es.into_iter()
+                            .map(|e| format!("{key}.time_intervals[{j}].{e}")),
+                    ),
+                }
+            }
+            out.insert(named.name.clone(), compiled.into());
+        }
+        out
     }
 
     /// Compiles the noise controls (loading time zones), or every error.
@@ -812,6 +861,65 @@ mod tests {
         let p = std::env::temp_dir().join(format!("klaxon-config-{}-{name}", std::process::id()));
         std::fs::write(&p, text).expect("write temp config");
         p
+    }
+
+    #[test]
+    fn routes_mute_by_named_time_intervals_and_every_mistake_is_named() {
+        let text = r#"
+[route]
+receiver = "a"
+[[route.routes]]
+matchers = ['team="db"']
+mute_time_intervals = ["nights"]
+active_time_intervals = ["nope"]
+[[receivers]]
+name = "a"
+[[time_intervals]]
+name = "nights"
+[[time_intervals.time_intervals]]
+weekdays = ["monday:friday"]
+location = "Europe/Berlin"
+[[time_intervals.time_intervals.times]]
+start_time = "22:00"
+end_time = "24:00"
+[[time_intervals]]
+name = "bad"
+[[time_intervals.time_intervals]]
+months = ["march:january"]
+location = "Mars/Olympus"
+"#;
+        let c: Config = toml::from_str(text).expect("parses");
+        let errors = c.notifier().expect_err("refused");
+        for want in [
+            "route.routes[0].active_time_intervals[0]: no time interval is named `nope`",
+            "time_intervals[1].time_intervals[0].months[0]:",
+            "time_intervals[1].time_intervals[0].location: `Mars/Olympus` is not a known time zone",
+        ] {
+            assert!(
+                errors.iter().any(|e| e.starts_with(want)),
+                "{want:?} not in {errors:?}"
+            );
+        }
+        let good = text
+            .replace(", \"nope\"", "")
+            .replace("active_time_intervals = [\"nope\"]\n", "");
+        let good = &good[..good
+            .find("[[time_intervals]]\nname = \"bad\"")
+            .expect("bad")];
+        let c: Config = toml::from_str(good).expect("parses");
+        let n = c.notifier().expect("compiles");
+        let route = n.route.as_ref().expect("a route");
+        let labels = [("team".to_owned(), "db".to_owned())].into_iter().collect();
+        let t = route.targets(&labels);
+        // Monday 2024-01-15 21:30 UTC is 22:30 in Berlin.
+        let at = |s: &str| klaxon_engine::timestamp::parse_ts_str(s).expect("instant");
+        assert_eq!(
+            t[0].time_mute
+                .muted_at(at("2024-01-15T21:30:00Z"))
+                .as_deref(),
+            Some("nights")
+        );
+        assert_eq!(t[0].time_mute.muted_at(at("2024-01-15T20:30:00Z")), None);
     }
 
     #[test]

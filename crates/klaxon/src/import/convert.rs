@@ -1,6 +1,6 @@
 //! `alertmanager.yml` → klaxon's configuration: the routing tree (`matchers`, old `match` and
-//! `match_re`, grouping, timings, `continue`), time intervals as maintenance windows, inhibition
-//! rules, receivers (webhook, e-mail, Slack, PagerDuty; every other integration kept as a
+//! `match_re`, grouping, timings, `continue`, mute and active time intervals), the named time
+//! intervals, inhibition rules, receivers (webhook, e-mail, Slack, PagerDuty; every other integration kept as a
 //! comment) and the `global` defaults they use. Every construct it does not convert, or converts
 //! only approximately, is a [`Note`] with its YAML path and line. Pure: text in, text out.
 
@@ -29,7 +29,6 @@ pub(crate) fn convert(text: &str) -> Result<(String, Vec<Note>), yaml::YamlError
         tables: Vec::new(),
         intervals: BTreeMap::new(),
         used: std::collections::BTreeSet::new(),
-        windows: Vec::new(),
         global: Global::default(),
     };
     c.document(&doc);
@@ -59,8 +58,6 @@ struct Conv<'a> {
     intervals: BTreeMap<String, (Node, String)>,
     /// The names of the intervals routes refer to.
     used: std::collections::BTreeSet<String>,
-    /// `[[maintenance]]` tables made from routes' time intervals.
-    windows: Vec<Table>,
     global: Global,
 }
 
@@ -149,25 +146,11 @@ impl Conv<'_> {
             Some(r) => self.route(r, "route", "route", &[]),
             None => self.note(doc, "route", "missing: Alertmanager needs a root route"),
         }
-        let windows = std::mem::take(&mut self.windows);
-        self.tables.extend(windows);
+        self.time_intervals();
         for (k, v) in entries {
             if k.text() == Some("receivers") {
                 self.receivers(v);
             }
-        }
-        // Intervals no route refers to.
-        let unused: Vec<(String, Node, String)> = std::mem::take(&mut self.intervals)
-            .into_iter()
-            .filter(|(name, _)| !self.used.contains(name))
-            .map(|(name, (node, path))| (name, node, path))
-            .collect();
-        for (name, node, path) in unused {
-            self.note(
-                &node,
-                &path,
-                format!("time interval `{name}` is not converted: no route refers to it"),
-            );
         }
     }
 
@@ -382,11 +365,13 @@ impl Conv<'_> {
         }
         let mut scope: Vec<String> = ancestors.to_vec();
         scope.extend(own.iter().cloned());
-        if let Some((k, v)) = mute {
-            self.route_intervals(k, v, path, &scope, false, &mut t);
-        }
-        if let Some((k, v)) = active {
-            self.route_intervals(k, v, path, &scope, true, &mut t);
+        for (what, named) in [
+            ("mute_time_intervals", mute),
+            ("active_time_intervals", active),
+        ] {
+            if let Some((k, v)) = named {
+                self.route_intervals(k, v, &format!("{path}.{what}"), root, what, &mut t);
+            }
         }
         self.tables.push(t);
         if let Some(list) = children {
@@ -401,43 +386,57 @@ impl Conv<'_> {
         }
     }
 
-    /// A route's `mute_time_intervals` (or, inverted, `active_time_intervals`) as maintenance
-    /// windows over the alerts its matchers (and its parents') take.
+    /// A route's `mute_time_intervals` or `active_time_intervals`: the names, as written, of
+    /// intervals the document defines.
     fn route_intervals(
         &mut self,
         key: &Node,
         list: &Node,
-        path: &str,
-        scope: &[String],
-        active: bool,
+        at: &str,
+        root: bool,
+        what: &str,
         t: &mut Table,
     ) {
-        let what = if active {
-            "active_time_intervals"
-        } else {
-            "mute_time_intervals"
-        };
-        let at = format!("{path}.{what}");
-        let names: Vec<String> = list
-            .items()
-            .unwrap_or_default()
+        if root {
+            self.note(
+                key,
+                at,
+                "not converted: the root route takes every alert and has no time intervals (Alertmanager refuses them there too)",
+            );
+            return;
+        }
+        let mut names = Vec::new();
+        for n in list.items().unwrap_or_default() {
+            let Some(name) = n.text() else { continue };
+            if self.intervals.contains_key(name) {
+                self.used.insert(name.to_owned());
+                names.push(name.to_owned());
+            } else {
+                self.note(
+                    n,
+                    at,
+                    format!("no time interval is named `{name}`; left out"),
+                );
+            }
+        }
+        if !names.is_empty() {
+            t.set(what, TVal::strs(&names));
+        }
+    }
+
+    /// Every named time interval, as `[[time_intervals]]` with Alertmanager's keys and values;
+    /// one that klaxon refuses (as Alertmanager would) is noted and left out, with the routes'
+    /// references to it.
+    fn time_intervals(&mut self) {
+        let intervals: Vec<(String, (Node, String))> = self
+            .intervals
             .iter()
-            .filter_map(|n| n.text().map(str::to_owned))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let matchers = if scope.is_empty() {
-            vec!["alertname=~\".*\"".to_owned()]
-        } else {
-            scope.to_vec()
-        };
-        let mut made = Vec::new();
-        let mut specs = Vec::new();
-        for name in &names {
-            let Some((node, ipath)) = self.intervals.get(name).cloned() else {
-                self.note(key, &at, format!("no time interval is named `{name}`"));
-                continue;
-            };
-            // Used: not reported as unused later.
-            self.used.insert(name.clone());
+        for (name, (node, path)) in intervals {
+            let mut tables = vec![Table::new("[[time_intervals]]")];
+            tables[0].set("name", TVal::Str(name.clone()));
+            let mut ok = true;
             let list = node
                 .entries()
                 .and_then(|m| m.iter().find(|(k, _)| k.text() == Some("time_intervals")))
@@ -449,150 +448,115 @@ impl Conv<'_> {
                 .iter()
                 .enumerate()
             {
-                let spath = format!("{ipath}.time_intervals[{j}]");
-                if let Some(s) = self.spec(spec, &spath) {
-                    specs.push((name.clone(), s));
+                match self.interval(spec, &format!("{path}.time_intervals[{j}]")) {
+                    Some(t) => tables.extend(t),
+                    None => ok = false,
                 }
             }
+            if ok {
+                self.tables.extend(tables);
+            } else {
+                self.drop_interval(&name);
+            }
         }
-        if active {
-            // Muted outside the interval: convertible for one interval of at most one time range.
-            match specs.as_slice() {
-                [(name, s)] if s.ranges.len() <= 1 => {
-                    for w in complement(s) {
-                        let n = self.window_name(&format!("{name}-outside"), &made);
-                        made.push(window(&n, &matchers, &w));
+    }
+
+    /// A route that names a dropped interval names it no more.
+    fn drop_interval(&mut self, name: &str) {
+        for t in &mut self.tables {
+            for (k, v) in &mut t.keys {
+                if k == "mute_time_intervals" || k == "active_time_intervals" {
+                    if let TVal::Arr(items) = v {
+                        items.retain(|x| *x != TVal::Str(name.to_owned()));
                     }
                 }
-                [] => {}
-                _ => {
-                    self.note(
-                        key,
-                        &at,
-                        "not converted: only one active interval with one time range can be inverted into maintenance windows",
-                    );
-                    return;
-                }
             }
-        } else {
-            for (name, s) in &specs {
-                for w in s.windows() {
-                    let n = self.window_name(name, &made);
-                    made.push(window(&n, &matchers, &w));
-                }
-            }
+            t.keys.retain(|(k, v)| {
+                !(matches!(k.as_str(), "mute_time_intervals" | "active_time_intervals")
+                    && matches!(v, TVal::Arr(items) if items.is_empty()))
+            });
         }
-        if made.is_empty() {
-            return;
-        }
-        let names: Vec<String> = made
-            .iter()
-            .filter_map(|w| match w.keys.first() {
-                Some((_, TVal::Str(n))) => Some(n.clone()),
-                _ => None,
-            })
-            .collect();
-        self.note(
-            key,
-            &at,
-            format!(
-                "converted approximately, to maintenance windows {}: they suppress the alerts this route's matchers take, on every receiver (klaxon's windows are not per route)",
-                names.join(", ")
-            ),
-        );
-        t.comments.push(format!(
-            "{what} of this route: maintenance windows {} (approximately: they suppress on every receiver)",
-            names.join(", ")
-        ));
-        self.windows.extend(made);
     }
 
-    /// `<base>-<n>`, the first `n` no window made so far has: two routes that mute by the same
-    /// interval make windows of their own, and window names are unique.
-    fn window_name(&self, base: &str, made: &[Table]) -> String {
-        let taken = |n: &str| {
-            self.windows.iter().chain(made).any(|t| {
-                t.keys
-                    .iter()
-                    .any(|(k, v)| k == "name" && *v == TVal::Str(n.to_owned()))
-            })
-        };
-        (0..)
-            .map(|i| format!("{base}-{i}"))
-            .find(|n| !taken(n))
-            .unwrap_or_else(|| base.to_owned())
-    }
-
-    /// One of a time interval's specs, as weekly windows; `None` after a note when it uses what
-    /// klaxon's windows cannot say.
-    fn spec(&mut self, spec: &Node, path: &str) -> Option<Spec> {
-        let mut s = Spec {
-            days: [true; 7],
-            ranges: Vec::new(),
-            zone: None,
-        };
+    /// One entry of an interval's `time_intervals`: its tables, or `None` after a note when
+    /// klaxon (as Alertmanager) refuses it.
+    fn interval(&mut self, spec: &Node, path: &str) -> Option<Vec<Table>> {
+        let mut t = Table::new("[[time_intervals.time_intervals]]");
+        let mut times = Vec::new();
+        let mut parsed = klaxon_engine::noise::IntervalSpec::default();
         for (k, v) in spec.entries().unwrap_or_default() {
             let key = k.text().unwrap_or_default();
             let at = format!("{path}.{key}");
+            let texts = || -> Vec<String> {
+                v.items()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|n| n.text().map(str::to_owned))
+                    .collect()
+            };
             match key {
-                "weekdays" => {
-                    s.days = [false; 7];
-                    for d in v.items().unwrap_or_default() {
-                        let text = d.text().unwrap_or_default().to_ascii_lowercase();
-                        let (a, b) = text.split_once(':').unwrap_or((&text, &text));
-                        match (weekday(a), weekday(b)) {
-                            (Some(a), Some(b)) if a <= b => (a..=b).for_each(|i| s.days[i] = true),
-                            _ => {
-                                self.note(d, &at, format!("`{text}` is not a weekday or range; interval not converted"));
-                                return None;
-                            }
-                        }
-                    }
+                "weekdays" | "days_of_month" | "months" | "years" => {
+                    let values = texts();
+                    t.set(key, TVal::strs(&values));
+                    let field = match key {
+                        "weekdays" => &mut parsed.weekdays,
+                        "days_of_month" => &mut parsed.days_of_month,
+                        "months" => &mut parsed.months,
+                        _ => &mut parsed.years,
+                    };
+                    *field = Some(values);
                 }
                 "times" => {
+                    let mut ranges = Vec::new();
                     for tr in v.items().unwrap_or_default() {
                         let get = |name: &str| {
                             tr.entries()
                                 .and_then(|m| m.iter().find(|(k, _)| k.text() == Some(name)))
                                 .and_then(|(_, v)| v.text())
-                                .map(str::to_owned)
+                                .unwrap_or_default()
+                                .to_owned()
                         };
-                        match (
-                            get("start_time").as_deref().and_then(minutes),
-                            get("end_time").as_deref().and_then(minutes),
-                        ) {
-                            (Some(a), Some(b)) if a < b => s.ranges.push((a, b)),
-                            _ => {
-                                self.note(tr, &at, "not a start_time and end_time (HH:MM, start first); interval not converted");
-                                return None;
-                            }
-                        }
+                        let r = klaxon_engine::noise::TimeRangeSpec {
+                            start_time: get("start_time"),
+                            end_time: get("end_time"),
+                        };
+                        let mut tt = Table::new("[[time_intervals.time_intervals.times]]");
+                        tt.set("start_time", TVal::Str(r.start_time.clone()));
+                        tt.set("end_time", TVal::Str(r.end_time.clone()));
+                        times.push(tt);
+                        ranges.push(r);
                     }
+                    parsed.times = Some(ranges);
                 }
-                "location" => match v.text() {
-                    Some("Local") => {
-                        self.note(v, &at, "`Local` (the host's time zone) is not converted: name the zone; interval not converted");
-                        return None;
+                "location" => {
+                    if let Some(z) = v.text() {
+                        t.set("location", TVal::Str(z.to_owned()));
+                        parsed.location = Some(z.to_owned());
                     }
-                    Some(z) => s.zone = Some(z.to_owned()),
-                    None => {}
-                },
-                "days_of_month" | "months" | "years" => {
-                    self.note(k, &at, "not converted: klaxon's maintenance windows repeat by weekday and time of day only; interval not converted");
-                    return None;
                 }
                 _ if v.is_null() => {}
                 other => {
                     self.note(
                         k,
                         &at,
-                        format!("`{other}` not converted; interval not converted"),
+                        format!(
+                            "`{other}` is not a key of a time interval; interval not converted"
+                        ),
                     );
                     return None;
                 }
             }
         }
-        Some(s)
+        // The zone is loaded when klaxon starts; here, what Alertmanager checks of the rest.
+        if let Err(es) =
+            klaxon_engine::noise::TimeInterval::compile(&parsed, |_| Ok(jiff::tz::TimeZone::UTC))
+        {
+            self.note(spec, path, format!("not converted: {}", es.join("; ")));
+            return None;
+        }
+        let mut out = vec![t];
+        out.extend(times);
+        Some(out)
     }
 
     fn inhibit_rules(&mut self, list: &Node) {
@@ -955,118 +919,6 @@ impl Conv<'_> {
     }
 }
 
-/// A time interval's spec as klaxon can hold it: weekdays and time ranges in minutes of the
-/// day, in a zone.
-struct Spec {
-    days: [bool; 7],
-    ranges: Vec<(u32, u32)>,
-    zone: Option<String>,
-}
-
-/// A weekly window: weekdays, from, to (minutes of the day; `to` 1440 is midnight), zone.
-struct Weekly {
-    days: Vec<usize>,
-    from: u32,
-    to: u32,
-    zone: Option<String>,
-}
-
-impl Spec {
-    fn windows(&self) -> Vec<Weekly> {
-        let days: Vec<usize> = (0..7).filter(|&i| self.days[i]).collect();
-        let ranges = if self.ranges.is_empty() {
-            vec![(0, 1440)]
-        } else {
-            self.ranges.clone()
-        };
-        ranges
-            .into_iter()
-            .map(|(from, to)| Weekly {
-                days: days.clone(),
-                from,
-                to,
-                zone: self.zone.clone(),
-            })
-            .collect()
-    }
-}
-
-/// The weekly windows outside a spec of at most one time range.
-fn complement(s: &Spec) -> Vec<Weekly> {
-    let on: Vec<usize> = (0..7).filter(|&i| s.days[i]).collect();
-    let off: Vec<usize> = (0..7).filter(|&i| !s.days[i]).collect();
-    let mut out = Vec::new();
-    if let Some(&(a, b)) = s.ranges.first() {
-        if a > 0 {
-            out.push(Weekly {
-                days: on.clone(),
-                from: 0,
-                to: a,
-                zone: s.zone.clone(),
-            });
-        }
-        if b < 1440 {
-            out.push(Weekly {
-                days: on.clone(),
-                from: b,
-                to: 1440,
-                zone: s.zone.clone(),
-            });
-        }
-    }
-    if !off.is_empty() {
-        out.push(Weekly {
-            days: off,
-            from: 0,
-            to: 1440,
-            zone: s.zone.clone(),
-        });
-    }
-    out.retain(|w| !w.days.is_empty());
-    out
-}
-
-const DAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
-
-fn weekday(s: &str) -> Option<usize> {
-    DAYS.iter().position(|d| *d == s.trim())
-}
-
-/// `HH:MM` (to `24:00`) as minutes of the day.
-fn minutes(s: &str) -> Option<u32> {
-    let (h, m) = s.trim().split_once(':')?;
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
-}
-
-fn hhmm(m: u32) -> String {
-    let m = m % 1440;
-    format!("{:02}:{:02}", m / 60, m % 60)
-}
-
-fn window(name: &str, matchers: &[String], w: &Weekly) -> Table {
-    let mut t = Table::new("[[maintenance]]");
-    t.set("name", TVal::Str(name.to_owned()));
-    t.set("matchers", TVal::strs(matchers));
-    let days: Vec<&str> = w.days.iter().map(|&d| DAYS[d]).collect();
-    t.set("weekdays", TVal::strs(&days));
-    // A window whose end is not after its start runs past midnight: 00:00–00:00 is a whole day.
-    t.set("from", TVal::Str(hhmm(w.from)));
-    t.set("to", TVal::Str(hhmm(w.to)));
-    if let Some(z) = &w.zone {
-        t.set("time_zone", TVal::Str(z.clone()));
-    }
-    t
-}
-
 /// Prometheus's duration syntax (`1h30m`, `1d`, `1y`, `0`), in milliseconds.
 pub(crate) fn am_duration(s: &str) -> Option<i64> {
     let s = s.trim();
@@ -1204,24 +1056,56 @@ mod tests {
     }
 
     #[test]
-    fn two_routes_muted_by_one_interval_make_windows_of_their_own() {
+    fn routes_keep_their_time_intervals_by_name_and_every_interval_converts_as_written() {
         let (toml, notes) = convert(
-            "route:\n  receiver: a\n  routes:\n  - matchers: [x=\"1\"]\n    mute_time_intervals: [n]\n  - matchers: [x=\"2\"]\n    mute_time_intervals: [n]\n\
-             time_intervals:\n- name: n\n  time_intervals:\n  - weekdays: [saturday]\nreceivers:\n- name: a\n",
+            "route:\n  receiver: a\n  routes:\n  - matchers: [x=\"1\"]\n    mute_time_intervals: [n, missing]\n  - matchers: [x=\"2\"]\n    active_time_intervals: [n]\n\
+             time_intervals:\n- name: n\n  time_intervals:\n  - weekdays: ['monday:friday']\n    days_of_month: ['-7:-1']\n    months: [december]\n    years: ['2024:2026']\n    location: Europe/Berlin\n    times:\n    - start_time: '22:00'\n      end_time: '24:00'\n\
+             - name: unused\n  time_intervals:\n  - weekdays: [monday]\nreceivers:\n- name: a\n",
         )
         .expect("converts");
         let t: toml::Table = toml::from_str(&toml).expect(&toml);
-        let names: Vec<&str> = t["maintenance"]
-            .as_array()
-            .expect("windows")
-            .iter()
-            .filter_map(|w| w["name"].as_str())
-            .collect();
-        assert_eq!(names, ["n-0", "n-1"]);
+        let routes = t["route"]["routes"].as_array().expect("routes");
+        assert_eq!(
+            routes[0]["mute_time_intervals"].as_array().map(Vec::len),
+            Some(1),
+            "{toml}"
+        );
+        assert_eq!(routes[1]["active_time_intervals"][0].as_str(), Some("n"));
+        let intervals = t["time_intervals"].as_array().expect("intervals");
+        assert_eq!(intervals.len(), 2, "{toml}");
+        let n = &intervals[0];
+        assert_eq!(n["name"].as_str(), Some("n"));
+        let spec = &n["time_intervals"][0];
+        assert_eq!(spec["days_of_month"][0].as_str(), Some("-7:-1"));
+        assert_eq!(spec["months"][0].as_str(), Some("december"));
+        assert_eq!(spec["years"][0].as_str(), Some("2024:2026"));
+        assert_eq!(spec["location"].as_str(), Some("Europe/Berlin"));
+        assert_eq!(spec["times"][0]["end_time"].as_str(), Some("24:00"));
+        assert!(t.get("maintenance").is_none(), "{toml}");
+        assert_eq!(
+            notes.iter().map(|n| n.message.as_str()).collect::<Vec<_>>(),
+            ["no time interval is named `missing`; left out"]
+        );
+    }
+
+    #[test]
+    fn an_interval_alertmanager_refuses_is_noted_and_left_out_with_its_references() {
+        let (toml, notes) = convert(
+            "route:\n  receiver: a\n  routes:\n  - matchers: [x=\"1\"]\n    mute_time_intervals: [bad]\n\
+             time_intervals:\n- name: bad\n  time_intervals:\n  - weekdays: ['friday:monday']\nreceivers:\n- name: a\n",
+        )
+        .expect("converts");
+        let t: toml::Table = toml::from_str(&toml).expect(&toml);
+        assert!(t.get("time_intervals").is_none(), "{toml}");
+        assert!(
+            t["route"]["routes"][0].get("mute_time_intervals").is_none(),
+            "{toml}"
+        );
         assert!(
             notes
                 .iter()
-                .all(|n| !n.message.contains("no time interval")),
+                .any(|n| n.path == "time_intervals[0].time_intervals[0]"
+                    && n.message.contains("start day cannot be after end day")),
             "{notes:?}"
         );
     }
@@ -1236,27 +1120,5 @@ mod tests {
             let t: toml::Table = toml::from_str(&toml).expect(&toml);
             assert_eq!(t["smtp"]["tls"].as_str(), Some("tls"), "{toml}");
         }
-    }
-
-    #[test]
-    fn an_active_interval_becomes_the_windows_outside_it() {
-        let s = Spec {
-            days: [true, true, true, true, true, false, false],
-            ranges: vec![(540, 1020)],
-            zone: None,
-        };
-        let w = complement(&s);
-        let shown: Vec<(Vec<usize>, String, String)> = w
-            .iter()
-            .map(|w| (w.days.clone(), hhmm(w.from), hhmm(w.to)))
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                (vec![0, 1, 2, 3, 4], "00:00".to_owned(), "09:00".to_owned()),
-                (vec![0, 1, 2, 3, 4], "17:00".to_owned(), "00:00".to_owned()),
-                (vec![5, 6], "00:00".to_owned(), "00:00".to_owned()),
-            ]
-        );
     }
 }
