@@ -57,11 +57,15 @@ impl Group {
     }
 
     /// When the group should flush next, if ever: never sooner than `group_interval` after a
-    /// muted flush.
+    /// muted flush, or, with a `group_interval` of 0, than the next minute (time intervals
+    /// change on whole minutes).
     fn due(&self) -> Option<i64> {
         let due = self.due_unmuted()?;
         Some(match self.muted_at {
-            Some(m) => due.max(m + self.target.timing.group_interval),
+            Some(m) if self.target.timing.group_interval > 0 => {
+                due.max(m + self.target.timing.group_interval)
+            }
+            Some(m) => due.max((m.div_euclid(60_000) + 1) * 60_000),
             None => due,
         })
     }
@@ -589,6 +593,32 @@ mod tests {
             "muted the next night"
         );
         assert_eq!(g.next_deadline(), Some(at.max(day) + 1_800_000));
+    }
+
+    #[test]
+    fn a_muted_route_without_a_group_interval_looks_again_at_the_next_minute() {
+        let mut t = target(
+            GroupBy::Labels(vec!["alertname".into()]),
+            0,
+            0,
+            4 * 3_600_000,
+        );
+        t.time_mute = crate::route::TimeMute::new(first_hour(), vec![]);
+        let t = [t];
+        let mut g = Grouper::new();
+        g.insert(1_000, alert(1, "A", State::Active), &t, &none);
+        assert!(
+            flush(&mut g, 1_000).is_empty(),
+            "muted, and the flush returns"
+        );
+        assert_eq!(g.next_deadline(), Some(60_000));
+        let mut at = 60_000;
+        while at < 3_600_000 {
+            assert!(flush(&mut g, at).is_empty(), "{at}");
+            at = g.next_deadline().expect("due");
+        }
+        assert_eq!(at, 3_600_000);
+        assert_eq!(flush(&mut g, at), [(Kind::Firing, vec![1])]);
     }
 
     #[test]

@@ -904,3 +904,86 @@ fn the_documented_configurations_load() {
         }
     }
 }
+
+/// A route muted by a time interval tells nothing while it holds, and a route outside its
+/// active intervals neither, while a route with neither notifies the same kind of alert as
+/// usual. The intervals hold at every instant (an interval without fields) or at none (an
+/// empty list of weekdays), so the test does not depend on the clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn routes_muted_by_time_intervals_tell_nothing_while_an_open_route_notifies() {
+    let (rx, raddr, _t) = receiver(0).await;
+    let dir = harness::data_dir("notify-time-mute");
+    let s = harness::start(&dir, |c| {
+        configure(
+            c,
+            &format!(
+                r#"
+                [route]
+                receiver = "open"
+                group_by = ["..."]
+                group_wait = "0s"
+                group_interval = "0s"
+                [[route.routes]]
+                matchers = ['team="db"']
+                receiver = "muted"
+                mute_time_intervals = ["always"]
+                [[route.routes]]
+                matchers = ['team="web"']
+                receiver = "inactive"
+                active_time_intervals = ["never"]
+                [[receivers]]
+                name = "open"
+                [[receivers.webhook_configs]]
+                url = "http://{raddr}/open"
+                [[receivers]]
+                name = "muted"
+                [[receivers.webhook_configs]]
+                url = "http://{raddr}/muted"
+                [[receivers]]
+                name = "inactive"
+                [[receivers.webhook_configs]]
+                url = "http://{raddr}/inactive"
+                "#
+            ),
+        );
+        #[derive(serde::Deserialize)]
+        struct Intervals {
+            time_intervals: Vec<klaxon_server::config::TimeIntervalsConfig>,
+        }
+        let i: Intervals = toml::from_str(
+            r#"
+            [[time_intervals]]
+            name = "always"
+            [[time_intervals.time_intervals]]
+            [[time_intervals]]
+            name = "never"
+            [[time_intervals.time_intervals]]
+            weekdays = []
+            "#,
+        )
+        .unwrap();
+        c.time_intervals = i.time_intervals;
+    })
+    .await;
+    create(&s, "Db", "high", serde_json::json!({"team": "db"})).await;
+    create(&s, "Web", "high", serde_json::json!({"team": "web"})).await;
+    // Posted last: once the open route has told of it, the muted ones had every chance.
+    create(&s, "Other", "high", serde_json::json!({"team": "ops"})).await;
+    poll(
+        "the open route's notification",
+        Duration::from_secs(20),
+        || (!accepted(&rx, "/open").is_empty()).then_some(()),
+    )
+    .await;
+    // The muted groups flushed (telling nothing) as their alerts came, before this one's.
+    assert!(accepted(&rx, "/muted").is_empty());
+    assert!(accepted(&rx, "/inactive").is_empty());
+    let open = accepted(&rx, "/open");
+    let names: Vec<String> = open
+        .values()
+        .flat_map(|g| g[0].body["alerts"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["labels"]["alertname"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(names, ["Other"], "{open:?}");
+    s.stop().await;
+}
