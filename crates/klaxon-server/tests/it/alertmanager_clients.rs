@@ -163,6 +163,8 @@ fn alertmanager_loads(original: &str, dir: &std::path::Path) {
 /// (`pkg/services/ngalert/api/lotex_am.go`, the `"prometheus"` entry of `endpoints`), passing
 /// the query string on as the UI wrote it (`withPath(*ctx.Req.URL, ...)`), and decodes each
 /// answer into Alertmanager's own models (`jsonExtractor(&apimodels.GettableAlerts{})`, ...).
+/// That file's table has no receivers endpoint for this implementation: Grafana does not ask
+/// `/api/v2/receivers`, it reads the receivers from the status's configuration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grafana_alertmanager_data_source_calls_answer_in_the_shapes_grafana_reads() {
     let dir = data_dir("am-grafana");
@@ -343,7 +345,8 @@ async fn grafana_alertmanager_data_source_calls_answer_in_the_shapes_grafana_rea
 /// Karma (github.com/prymitive/karma), each collection cycle `Alertmanager.Pull`
 /// (internal/alertmanager/models.go): `probeVersion` reads `GET /metrics`, then the `v017`
 /// mapper's go-swagger client (internal/mapper/v017/api.go, base path `/api/v2`) asks for the
-/// status, the silences and the alert groups, with no query parameters. Its UI creates and
+/// status, the silences and the alert groups, with no query parameters (its generated client
+/// has `GetReceivers` too, which Karma never calls). Its UI creates and
 /// expires silences through Karma's proxy (cmd/karma/proxy.go), which forwards `POST
 /// /api/v2/silences` and `DELETE /api/v2/silence/{id}` unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
