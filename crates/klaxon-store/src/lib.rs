@@ -11,6 +11,7 @@ pub mod incident;
 pub mod lifecycle;
 pub mod outbox;
 pub mod people;
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
