@@ -325,8 +325,8 @@ pub struct StoreSettings {
     /// answers 503 after this many seconds without one; what it asked for stays queued.
     pub commit_wait_seconds: u64,
     /// A PostgreSQL database to keep everything in (`postgres://user:password@host:port/db`,
-    /// `?options=-c%20search_path%3Dschema` for a schema of its own), shared by every node
-    /// given the same URL; none keeps it in SQLite files in the data directory.
+    /// `?options=-c%20search_path%3Dschema` for a schema of its own; one server per database);
+    /// none keeps it in SQLite files in the data directory.
     pub url: Option<Secret>,
 }
 

@@ -1,6 +1,6 @@
-//! The PostgreSQL backend of [`Store`], for several nodes sharing one database. Every write is
-//! one transaction that first takes the store's advisory write lock, so writes commit one at a
-//! time in the order they took it: ids (alerts, events, notifications, timeline entries) ascend
+//! The PostgreSQL backend of [`Store`], for several nodes sharing one database. Every write but
+//! telemetry is one transaction that first takes the store's advisory write lock, so writes
+//! commit one at a time in the order they took it: ids (alerts, events, notifications, timeline entries) ascend
 //! in commit order, and a follower reading "after id N" never misses a row committed later with
 //! a smaller id. A write returns only after its commit (PostgreSQL's `synchronous_commit`
 //! decides durability), so callers signal a change only once it is stored (write-then-signal).
@@ -118,11 +118,20 @@ async fn begin(client: &mut Client) -> Result<Transaction<'_>> {
 }
 
 /// Runs `$body` (an expression using the transaction `$tx`, awaited) in one write transaction
-/// and commits; an error rolls everything back (dropping the transaction).
+/// and commits; an error rolls everything back (dropping the transaction). `unlocked` leaves
+/// out the write lock: for telemetry, whose rows no reader follows by id, so a large append
+/// never holds up an alert's commit.
 macro_rules! writing {
     ($self:ident, |$tx:ident| $body:expr) => {{
         let mut conn = $self.inner.pool.get().await?;
         let $tx = begin(&mut conn).await?;
+        let out = $body.await?;
+        $tx.commit().await.map_err(map)?;
+        Ok(out)
+    }};
+    ($self:ident, unlocked, |$tx:ident| $body:expr) => {{
+        let mut conn = $self.inner.pool.get().await?;
+        let $tx = conn.transaction().await.map_err(map)?;
         let out = $body.await?;
         $tx.commit().await.map_err(map)?;
         Ok(out)
@@ -183,7 +192,7 @@ impl Store for PostgresStore {
         if rows.is_empty() {
             return Ok(());
         }
-        writing!(self, |tx| write::append_telemetry(&tx, rows))
+        writing!(self, unlocked, |tx| write::append_telemetry(&tx, rows))
     }
 
     async fn telemetry_counts(&self) -> Result<TelemetryCounts> {
@@ -191,7 +200,7 @@ impl Store for PostgresStore {
     }
 
     async fn delete_telemetry_before(&self, received_before: i64) -> Result<u64> {
-        writing!(self, |tx| write::delete_telemetry_before(
+        writing!(self, unlocked, |tx| write::delete_telemetry_before(
             &tx,
             received_before
         ))
