@@ -36,7 +36,8 @@ mod schema;
 mod write;
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use klaxon_engine::BaselineRecord;
 use tokio_postgres::{Client, Config, IsolationLevel, Transaction};
@@ -49,7 +50,7 @@ use crate::{
     NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified,
     OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, ScheduleRecord,
     SessionRecord, Store, StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts,
-    TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord,
+    TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
 };
 
 /// Connections in the pool (queries run at most this many at once per node).
@@ -67,6 +68,7 @@ pub struct PostgresStore {
 
 struct Inner {
     pool: Pool,
+    health: Health,
     /// The schema the store lives in, when not the connection's default.
     schema: Option<String>,
 }
@@ -89,6 +91,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 pool,
+                health: Health::default(),
                 schema: schema.map(str::to_owned),
             }),
         })
@@ -105,6 +108,58 @@ impl PostgresStore {
     }
 }
 
+/// Whether writes fail: from the first write that fails for the database's sake (`Unavailable`:
+/// the server is down, refuses, or the schema is gone) until one commits again. A write
+/// refused for its own content (`Conflict`, `NotFound`, …) changes nothing.
+#[derive(Default)]
+struct Health {
+    /// Set while `failure` is `Some`: the cheap check callers make per request.
+    failing: AtomicBool,
+    failure: Mutex<Option<WriteFailure>>,
+}
+
+impl Health {
+    fn record<T>(&self, outcome: &Result<T>) {
+        match outcome {
+            Ok(_) if !self.failing.load(Ordering::Acquire) => {}
+            Ok(_) => {
+                let mut f = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(old) = f.take() {
+                    tracing::info!(since = old.since, "postgresql: writes commit again");
+                }
+                self.failing.store(false, Ordering::Release);
+            }
+            Err(StoreError::Unavailable(why)) => {
+                let mut f = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+                let since = f.as_ref().map_or_else(now_ms, |old| old.since);
+                *f = Some(WriteFailure {
+                    since,
+                    error: why.clone(),
+                    database: "postgresql",
+                });
+                self.failing.store(true, Ordering::Release);
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn failure(&self) -> Option<WriteFailure> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Begins a write transaction holding the store's write lock until it ends.
 async fn begin(client: &mut Client) -> Result<Transaction<'_>> {
     let tx = client.transaction().await.map_err(map)?;
@@ -118,23 +173,33 @@ async fn begin(client: &mut Client) -> Result<Transaction<'_>> {
 }
 
 /// Runs `$body` (an expression using the transaction `$tx`, awaited) in one write transaction
-/// and commits; an error rolls everything back (dropping the transaction). `unlocked` leaves
-/// out the write lock: for telemetry, whose rows no reader follows by id, so a large append
-/// never holds up an alert's commit.
+/// and commits; an error rolls everything back (dropping the transaction). The outcome goes to
+/// the store's [`Health`]. `unlocked` leaves out the write lock: for telemetry, whose rows no
+/// reader follows by id, so a large append never holds up an alert's commit.
 macro_rules! writing {
     ($self:ident, |$tx:ident| $body:expr) => {{
-        let mut conn = $self.inner.pool.get().await?;
-        let $tx = begin(&mut conn).await?;
-        let out = $body.await?;
-        $tx.commit().await.map_err(map)?;
-        Ok(out)
+        let result = async {
+            let mut conn = $self.inner.pool.get().await?;
+            let $tx = begin(&mut conn).await?;
+            let out = $body.await?;
+            $tx.commit().await.map_err(map)?;
+            Ok::<_, StoreError>(out)
+        }
+        .await;
+        $self.inner.health.record(&result);
+        result
     }};
     ($self:ident, unlocked, |$tx:ident| $body:expr) => {{
-        let mut conn = $self.inner.pool.get().await?;
-        let $tx = conn.transaction().await.map_err(map)?;
-        let out = $body.await?;
-        $tx.commit().await.map_err(map)?;
-        Ok(out)
+        let result = async {
+            let mut conn = $self.inner.pool.get().await?;
+            let $tx = conn.transaction().await.map_err(map)?;
+            let out = $body.await?;
+            $tx.commit().await.map_err(map)?;
+            Ok::<_, StoreError>(out)
+        }
+        .await;
+        $self.inner.health.record(&result);
+        result
     }};
 }
 
@@ -517,5 +582,9 @@ impl Store for PostgresStore {
 
     async fn ping(&self) -> Result<()> {
         writing!(self, |tx| write::ping(&tx))
+    }
+
+    fn write_failure(&self) -> Option<WriteFailure> {
+        self.inner.health.failure()
     }
 }

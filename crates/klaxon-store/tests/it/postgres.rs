@@ -1,5 +1,6 @@
 //! What only PostgreSQL does: several nodes share one database. Nodes starting at once migrate
-//! it once, and two nodes claiming the outbox at once never get the same row. Each test has a
+//! it once, and two nodes claiming the outbox at once never get the same row. And how a store
+//! whose database fails says so. Each test has a
 //! fresh schema; without a reachable PostgreSQL it prints why and passes (see
 //! `postgres_conformance`).
 #![allow(clippy::unwrap_used)] // tests
@@ -7,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use klaxon_store::postgres::PostgresStore;
-use klaxon_store::{Claim, NewNotification, Store};
+use klaxon_store::{Claim, NewNotification, Role, Store, StoreError};
 
 use crate::postgres_conformance::{drop_schema, make, skip, url};
 
@@ -118,4 +119,54 @@ async fn two_nodes_never_claim_the_same_notification() {
     assert!(!got_a.is_empty() && !got_b.is_empty(), "both nodes claimed");
     drop(b);
     drop_schema(a).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn write_failures_are_reported_until_a_write_commits_again() {
+    if skip().await {
+        return;
+    }
+    let store = make().await;
+    let schema = store.schema().unwrap().to_owned();
+    let (client, connection) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    store.ping().await.unwrap();
+    assert_eq!(store.write_failure(), None);
+    // The store's tables vanish from its search path, as when the database is not the one it
+    // migrated: every write fails for the database's sake.
+    client
+        .batch_execute(&format!("ALTER SCHEMA {schema} RENAME TO {schema}_away"))
+        .await
+        .unwrap();
+    let err = store.ping().await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let first = store.write_failure().expect("a failing write is reported");
+    assert_eq!(first.database, "postgresql");
+    let err = store
+        .insert_token("t", Role::Admin, "h", 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    let later = store.write_failure().unwrap();
+    assert_eq!(
+        later.since, first.since,
+        "one run of failures, since its first"
+    );
+    client
+        .batch_execute(&format!("ALTER SCHEMA {schema}_away RENAME TO {schema}"))
+        .await
+        .unwrap();
+    store.ping().await.unwrap();
+    assert_eq!(store.write_failure(), None, "a commit ends the run");
+    // A write refused for its own content is not a failure of the database.
+    store.insert_token("t", Role::Admin, "h", 1).await.unwrap();
+    let err = store
+        .insert_token("t", Role::Admin, "h", 2)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyExists(_)), "{err:?}");
+    assert_eq!(store.write_failure(), None);
+    drop_schema(store).await;
 }
