@@ -40,6 +40,7 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use klaxon_store::postgres::PostgresStore;
 use klaxon_store::sqlite::SqliteStore;
 use klaxon_store::Store;
 use tokio::net::TcpListener;
@@ -116,9 +117,11 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests, flushing alerts and telemetry");
 }
 
-/// Runs the server on `listener` with the SQLite store until `shutdown` completes, then shuts
-/// down gracefully: in-flight requests finish, the engine drains its queue, every alert and
-/// telemetry row is committed, baselines are saved.
+/// Runs the server on `listener` with the configured store (PostgreSQL when `[store] url` is
+/// set, else SQLite in the data directory) until `shutdown` completes, then shuts down
+/// gracefully: in-flight requests finish, the engine drains its queue, every alert and
+/// telemetry row is committed, baselines are saved. The data directory holds the generated
+/// admin token either way.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -126,6 +129,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    if let Some(url) = config.store.url.clone() {
+        let store = PostgresStore::connect(&url.0, None)
+            .await
+            .context("opening the postgresql store ([store] url)")?;
+        let result = run_with(config, store.clone(), listener, shutdown).await;
+        store.close();
+        return result;
+    }
     let db = config.database_path();
     let store = SqliteStore::open(&db).with_context(|| format!("opening {}", db.display()))?;
     let result = run_with(config, store.clone(), listener, shutdown).await;

@@ -40,14 +40,23 @@ pub use self::token::*;
 
 /// Expands to one `#[tokio::test]` per behaviour of the suite. `make` is an `async fn() -> S`
 /// returning a fresh, empty store (`S: Store`); the optional `teardown` is an `async fn(S)` run
-/// after each test that passed (to close the store and delete its files).
+/// after each test that passed (to close the store and delete its files); the optional `skip`
+/// is an `async fn() -> bool` asked first: true skips the test (a peer the backend needs is
+/// absent; it prints why).
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($make:path) => {
         $crate::store_conformance_tests!($make, teardown = $crate::conformance::drop_store);
     };
     ($make:path, teardown = $teardown:path) => {
-        $crate::store_conformance_tests!(@each $make, $teardown;
+        $crate::store_conformance_tests!(
+            $make,
+            teardown = $teardown,
+            skip = $crate::conformance::never_skip
+        );
+    };
+    ($make:path, teardown = $teardown:path, skip = $skip:path) => {
+        $crate::store_conformance_tests!(@each $make, $teardown, $skip;
             alert_round_trip_keeps_every_field,
             alert_ids_ascend_in_insert_order,
             missing_alert_is_not_found,
@@ -106,10 +115,13 @@ macro_rules! store_conformance_tests {
             ping_succeeds,
         );
     };
-    (@each $make:path, $teardown:path; $($name:ident),* $(,)?) => {
+    (@each $make:path, $teardown:path, $skip:path; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
+                if $skip().await {
+                    return;
+                }
                 let store = ::std::sync::Arc::new($make().await);
                 $crate::conformance::$name(&store).await;
                 let store = ::std::sync::Arc::try_unwrap(store)
@@ -119,6 +131,11 @@ macro_rules! store_conformance_tests {
             }
         )*
     };
+}
+
+/// The default skip: never (the backend needs no peer).
+pub async fn never_skip() -> bool {
+    false
 }
 
 /// The default teardown: just drop the store.

@@ -1,5 +1,6 @@
 //! klaxon-store: the store boundary of klaxon. The [`Store`] trait, the records it keeps, and
-//! the SQLite backend. Only this crate knows SQL; callers see records and [`StoreError`].
+//! its backends, SQLite and PostgreSQL. Only this crate knows SQL; callers see records and
+//! [`StoreError`].
 
 pub mod access;
 #[doc(hidden)]
@@ -11,6 +12,7 @@ pub mod incident;
 pub mod lifecycle;
 pub mod outbox;
 pub mod people;
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -188,11 +190,12 @@ pub struct NewRuleSet {
 }
 
 /// The persistence boundary. Every method that writes returns only after the write is
-/// committed and durable (fsynced); backends batch concurrent writes into one commit
-/// (group commit), so many callers waiting at once cost one fsync.
+/// committed and durable (fsynced); SQLite batches concurrent writes into one commit (group
+/// commit), so many callers waiting at once cost one fsync; PostgreSQL commits each write as
+/// its own transaction.
 ///
-/// Implementations: [`sqlite::SqliteStore`]. Every implementation must pass
-/// [`conformance`]'s suite.
+/// Implementations: [`sqlite::SqliteStore`], [`postgres::PostgresStore`]. Every implementation
+/// must pass [`conformance`]'s suite.
 pub trait Store: Send + Sync + 'static {
     /// Stores alerts durably and returns them with their ids, in the given order.
     fn insert_alerts(

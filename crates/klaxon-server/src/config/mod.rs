@@ -330,19 +330,24 @@ pub struct Telemetry {
     pub retention_hours: u64,
 }
 
-/// How requests wait for the store (`[store]`).
+/// Where the store is and how requests wait for it (`[store]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
     /// A request that waits for a commit (`?wait=durable`, creating an alert, an action)
     /// answers 503 after this many seconds without one; what it asked for stays queued.
     pub commit_wait_seconds: u64,
+    /// A PostgreSQL database to keep everything in (`postgres://user:password@host:port/db`,
+    /// `?options=-c%20search_path%3Dschema` for a schema of its own; one server per database);
+    /// none keeps it in SQLite files in the data directory.
+    pub url: Option<Secret>,
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             commit_wait_seconds: 5,
+            url: None,
         }
     }
 }
@@ -587,6 +592,11 @@ impl Config {
         if self.store.commit_wait_seconds == 0 {
             errors.push("store.commit_wait_seconds: must be at least 1".to_owned());
         }
+        if let Some(url) = &self.store.url {
+            if !(url.0.starts_with("postgres://") || url.0.starts_with("postgresql://")) {
+                errors.push("store.url: must be a postgres:// or postgresql:// URL".to_owned());
+            }
+        }
         if self.collector.interval_seconds == 0 {
             errors.push("collector.interval_seconds: must be at least 1".to_owned());
         }
@@ -809,7 +819,7 @@ impl Config {
         }
     }
 
-    /// The SQLite file.
+    /// The SQLite file (unused when `[store] url` names a PostgreSQL database).
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("klaxon.sqlite")
     }
@@ -1081,6 +1091,21 @@ location = "Mars/Olympus"
             err.contains("listen") && err.contains("queue_signals"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_store_url_names_postgresql_and_stays_out_of_debug() {
+        let url = "postgres://klaxon:hunter2-secret@db.example:5432/klaxon";
+        let c = load(None, &env(&[("KLAXON_STORE__URL", url)]), &Flags::default()).expect("loads");
+        assert_eq!(c.store.url.as_ref().map(|u| u.0.as_str()), Some(url));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let err = load(
+            None,
+            &env(&[("KLAXON_STORE__URL", "mysql://db.example/klaxon")]),
+            &Flags::default(),
+        )
+        .expect_err("not postgresql");
+        assert!(err.contains("store.url"), "{err}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ mod openapi;
 mod otlp;
 mod people;
 mod pipeline;
+mod postgres;
 mod roles;
 mod test_layout;
 mod threshold;

@@ -1,8 +1,11 @@
 //! The store's integration tests, one binary: the conformance suite against SQLite
-//! (`sqlite_conformance`) and what only SQLite does (`sqlite`); temporary database files in
-//! `harness`.
+//! (`sqlite_conformance`) and PostgreSQL (`postgres_conformance`), what only SQLite does
+//! (`sqlite`) and what only PostgreSQL does (`postgres`: nodes sharing a database); temporary
+//! database files in `harness`.
 
 mod harness;
 
+mod postgres;
+mod postgres_conformance;
 mod sqlite;
 mod sqlite_conformance;
