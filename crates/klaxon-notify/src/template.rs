@@ -299,8 +299,10 @@ pub mod defaults {
 <table>{% for k, v in a.labels|items %}<tr><td>{{ k }}</td><td>{{ v }}</td></tr>{% endfor %}</table>\
 </div>{% endfor %}</body></html>";
 
-    /// PagerDuty's summary of one alert (the template sees the notification with that alert).
-    pub const PAGERDUTY_SUMMARY: &str = "{{ alerts[0].name }}: {{ alerts[0].summary }}";
+    /// PagerDuty's summary of one alert (the template sees the notification with that alert);
+    /// a page's is its notice (`DiskFull: level 2 of escalation policy ... pages user:bob: ...`).
+    pub const PAGERDUTY_SUMMARY: &str =
+        "{% if notice %}{{ notice }}{% else %}{{ alerts[0].name }}: {{ alerts[0].summary }}{% endif %}";
 
     /// PagerDuty's source: where it happened.
     pub const PAGERDUTY_SOURCE: &str = "{{ alerts[0].labels.instance or alerts[0].labels.host or alerts[0].labels.process_name or alerts[0].labels.scope or 'klaxon' }}";

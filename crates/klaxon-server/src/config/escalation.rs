@@ -173,7 +173,7 @@ impl Config {
                         .push(channel::<EmailConfig>(serde_json::json!({ "to": [to] }))),
                     Contact::Pagerduty { routing_key } => {
                         r.pagerduty_configs.push(channel::<PagerDutyConfig>(
-                            serde_json::json!({ "routing_key": routing_key }),
+                            serde_json::json!({ "routing_key": routing_key, "url": self.paging.pagerduty_url }),
                         ))
                     }
                     Contact::Slack { target } => match &self.paging.slack_url {

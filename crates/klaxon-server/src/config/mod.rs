@@ -93,6 +93,10 @@ pub struct Paging {
     /// The Slack incoming-webhook URL that Slack contacts are paged through, each to its own
     /// `target` (a channel or a user). Without it, a paged user may not have a Slack contact.
     pub slack_url: Option<Secret>,
+    /// The Events API v2 URL that PagerDuty contacts are paged through (default
+    /// `https://events.pagerduty.com/v2/enqueue`; `https://events.eu.pagerduty.com/v2/enqueue`
+    /// for an account in the EU service region).
+    pub pagerduty_url: Option<String>,
 }
 
 /// `[otlp]`: how OTLP spans, logs and metrics become klaxon's signals (docs/opentelemetry.md).

@@ -13,6 +13,7 @@ mod dashboard;
 mod disk_full;
 mod edge;
 mod escalation;
+mod escalation_contacts;
 mod https;
 mod incident_notify;
 mod incidents;

@@ -477,7 +477,7 @@ async fn configuration_errors_name_the_key() {
 
 /// Starts the SMTP sink, or says why it cannot (None) — a failure when KLAXON_REQUIRE_PEERS=1.
 /// Ends the child process when dropped.
-struct Peer(std::process::Child);
+pub(crate) struct Peer(std::process::Child);
 
 impl Drop for Peer {
     fn drop(&mut self) {
@@ -486,7 +486,7 @@ impl Drop for Peer {
     }
 }
 
-async fn smtp_sink(out: &std::path::Path) -> Option<(Peer, u16)> {
+pub(crate) async fn smtp_sink(out: &std::path::Path) -> Option<(Peer, u16)> {
     smtp_sink_in(out, "plain").await
 }
 
@@ -545,7 +545,7 @@ async fn smtp_sink_in(out: &std::path::Path, mode: &str) -> Option<(Peer, u16)> 
     Some((child, port))
 }
 
-fn mails(dir: &std::path::Path) -> Vec<Value> {
+pub(crate) fn mails(dir: &std::path::Path) -> Vec<Value> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
