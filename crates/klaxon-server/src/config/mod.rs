@@ -3,7 +3,7 @@
 //! environment is an argument so loading can be tested. The noise controls (`[[maintenance]]`,
 //! `[[inhibit]]`, `[flapping]`, `[silence_notice]`) are compiled in `noise`.
 
-mod escalation;
+pub(crate) mod escalation;
 mod noise;
 mod people;
 
@@ -535,6 +535,13 @@ impl Config {
                 .map(|s| crate::oncall::record(s, klaxon_store::Origin::Config, now))
                 .collect(),
         }
+    }
+
+    /// The declared escalation policies as the store keeps them, made at `now`.
+    pub(crate) fn declared_policies(&self, now: i64) -> Vec<klaxon_store::PolicyRecord> {
+        (self.escalation_policies.iter())
+            .map(|c| crate::escalation::record(c, klaxon_store::Origin::Config, now))
+            .collect()
     }
 
     fn validate(&self) -> Result<(), String> {
