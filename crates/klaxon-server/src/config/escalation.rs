@@ -1,7 +1,8 @@
 //! `[[escalation_policies]]` and `[sla]` (with the teams' `sla` overrides): compiled at load,
 //! every problem at once with its place (`escalation_policies[0]: policy "critical":
-//! levels[1].notify[0]: ...`). A level may name only users, teams and receivers this file
-//! declares; routes, and the configuration's own checks of rules, name policies it declares.
+//! levels[1].notify[0]: ...`). A level may name only users, teams, schedules and receivers
+//! this file declares. A route may name a policy made through the API: routes are checked at
+//! start, against the store too (`unknown_route_policies`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -220,12 +220,13 @@ impl Pager {
     /// one an event rule's handler names, else that of the first route that takes it and names
     /// one.
     fn policy_of(&self, a: &AlertRecord) -> Option<Arc<Policy>> {
-        if let Some(p) = a
-            .annotations
-            .get("escalation_policy")
-            .and_then(|n| self.policies.get(n))
-        {
-            return Some(Arc::clone(p));
+        if let Some(name) = a.annotations.get("escalation_policy") {
+            match self.policies.get(name) {
+                Some(p) => return Some(Arc::clone(p)),
+                None => {
+                    tracing::warn!(alert = a.id, policy = %name, "a rule names an escalation policy that does not exist; the alert does not escalate by it");
+                }
+            }
         }
         if let Some(p) = a
             .handler
@@ -240,7 +241,7 @@ impl Pager {
         let name = route.escalation_policy(&view.labels)?;
         let policy = self.policies.get(&*name).cloned();
         if policy.is_none() {
-            // Deleted through the API since the start (a route's policy is checked then).
+            // A route's policy is checked at start, and the API does not delete it.
             tracing::warn!(alert = a.id, policy = %name, "a route names an escalation policy that does not exist; the alert pages nobody");
         }
         policy
