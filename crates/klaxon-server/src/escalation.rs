@@ -128,6 +128,13 @@ pub(crate) fn record(c: &PolicyConfig, origin: Origin, now: i64) -> PolicyRecord
     }
 }
 
+/// The policies the configuration file declares, as the store keeps them, made at `now`.
+pub(crate) fn declared(config: &Config, now: i64) -> Vec<PolicyRecord> {
+    (config.escalation_policies.iter())
+        .map(|c| record(c, Origin::Config, now))
+        .collect()
+}
+
 /// A stored policy as people wrote it.
 pub(crate) fn definition(r: &PolicyRecord) -> Result<PolicyConfig, String> {
     serde_json::from_str(&r.definition).map_err(|e| format!("policy {:?}: {e}", r.name))

@@ -69,7 +69,10 @@ impl<S: Store + Clone> Server<S> {
             .context("declaring the users, teams and schedules of the configuration file")?;
         store
             .change_people(
-                klaxon_store::PeopleChange::DeclarePolicies(config.declared_policies(wall_ms())),
+                klaxon_store::PeopleChange::DeclarePolicies(crate::escalation::declared(
+                    &config,
+                    wall_ms(),
+                )),
                 Vec::new(),
             )
             .await

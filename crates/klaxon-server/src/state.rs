@@ -189,8 +189,15 @@ impl<S: Store> Shared<S> {
 
     /// After a change to users, teams, schedules or escalation policies: makes the receivers
     /// of the users the policies now page and hands the policies to the pager, which follows
-    /// them from then on. Answers once the pager has them.
-    pub(crate) async fn repage(&self) -> ApiResult<()> {
+    /// them from then on; returns once the pager has them. A failure is logged: the change is
+    /// stored, and the next change or a restart hands it over.
+    pub(crate) async fn repage(&self) {
+        if let Err(e) = self.try_repage().await {
+            tracing::warn!(error = %e.message, "the pager could not take the changed escalation policies yet");
+        }
+    }
+
+    async fn try_repage(&self) -> ApiResult<()> {
         let r = self
             .paging
             .refresh(

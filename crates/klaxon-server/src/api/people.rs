@@ -295,7 +295,7 @@ pub(crate) async fn create_user<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::CreateUser(u.clone()), vec![audit])
         .await?;
-    crate::api::policies::repage(&st).await;
+    st.repage().await;
     Ok((StatusCode::CREATED, Json(user_json(&u))).into_response())
 }
 
@@ -341,7 +341,7 @@ pub(crate) async fn update_user<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::UpdateUser(u), vec![audit])
         .await?;
-    crate::api::policies::repage(&st).await;
+    st.repage().await;
     let u = st
         .store
         .get_user(&name)
@@ -367,7 +367,7 @@ pub(crate) async fn delete_user<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::DeleteUser(name), vec![audit])
         .await?;
-    crate::api::policies::repage(&st).await;
+    st.repage().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -420,7 +420,7 @@ pub(crate) async fn create_team<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::CreateTeam(t.clone()), vec![audit])
         .await?;
-    crate::api::policies::repage(&st).await;
+    st.repage().await;
     Ok((StatusCode::CREATED, Json(team_json(&t))).into_response())
 }
 
@@ -452,7 +452,7 @@ pub(crate) async fn update_team<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::UpdateTeam(t), vec![audit])
         .await?;
-    crate::api::policies::repage(&st).await;
+    st.repage().await;
     let t = st
         .store
         .get_team(&name)
@@ -477,6 +477,6 @@ pub(crate) async fn delete_team<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::DeleteTeam(name), vec![audit])
         .await?;
-    crate::api::policies::repage(&st).await;
+    st.repage().await;
     Ok(StatusCode::NO_CONTENT)
 }

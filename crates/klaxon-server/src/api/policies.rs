@@ -177,14 +177,6 @@ async fn checked<S: Store + Clone>(st: &AppState<S>, c: &PolicyConfig) -> ApiRes
     }
 }
 
-/// The pager follows the change; a failure to hand it over is logged (the change is stored,
-/// and the next change or a restart hands it over).
-pub(crate) async fn repage<S: Store + Clone>(st: &AppState<S>) {
-    if let Err(e) = st.repage().await {
-        tracing::warn!(error = %e.message, "the pager could not take the changed escalation policies yet");
-    }
-}
-
 fn summary(c: &PolicyConfig) -> String {
     format!(
         "{} level(s), repeat {}{}",
@@ -249,7 +241,7 @@ pub(crate) async fn create<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::CreatePolicy(r.clone()), vec![audit])
         .await?;
-    repage(&st).await;
+    st.repage().await;
     Ok((StatusCode::CREATED, Json(policy_json(&st, &r))).into_response())
 }
 
@@ -297,7 +289,7 @@ pub(crate) async fn replace<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::UpdatePolicy(r), vec![audit])
         .await?;
-    repage(&st).await;
+    st.repage().await;
     let r = st
         .store
         .get_policy(&name)
@@ -335,6 +327,6 @@ pub(crate) async fn delete<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::DeletePolicy(name), vec![audit])
         .await?;
-    repage(&st).await;
+    st.repage().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -537,13 +537,6 @@ impl Config {
         }
     }
 
-    /// The declared escalation policies as the store keeps them, made at `now`.
-    pub(crate) fn declared_policies(&self, now: i64) -> Vec<klaxon_store::PolicyRecord> {
-        (self.escalation_policies.iter())
-            .map(|c| crate::escalation::record(c, klaxon_store::Origin::Config, now))
-            .collect()
-    }
-
     fn validate(&self) -> Result<(), String> {
         let mut errors = Vec::new();
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
