@@ -322,3 +322,78 @@ fn compile_receiver(mut r: klaxon_notify::ReceiverConfig, config: &Config) -> Op
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use klaxon_store::Contact;
+
+    use super::*;
+
+    fn kinds(n: &Notifier, name: &str) -> Vec<&'static str> {
+        n.receiver(name)
+            .map(|r| r.channels.iter().map(|c| c.kind()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_user_made_through_the_api_is_paged_on_every_contact_that_can_be() {
+        let contacts = [
+            Contact::Webhook {
+                url: "https://hooks.example.com/erin".to_owned(),
+            },
+            Contact::Email {
+                to: "erin@example.com".to_owned(),
+            },
+            Contact::Pagerduty {
+                routing_key: "R0UT1NG".to_owned(),
+            },
+            Contact::Slack {
+                target: "@erin".to_owned(),
+            },
+        ];
+        // No [smtp], no [paging] slack_url: those contacts are left out, the rest is paged.
+        let mut config = Config::default();
+        let (r, problems) = crate::config::escalation::contacts_receiver("erin", &contacts, None);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let n = compile_receiver(r, &config).expect("the rest compiles");
+        assert_eq!(kinds(&n, "user:erin"), ["webhook", "pagerduty"]);
+
+        config.smtp.smarthost = Some("127.0.0.1:25".to_owned());
+        config.smtp.from = Some("klaxon@example.com".to_owned());
+        let (r, problems) = crate::config::escalation::contacts_receiver(
+            "erin",
+            &contacts,
+            Some("https://hooks.slack.com/services/T/B/X"),
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let n = compile_receiver(r, &config).expect("every contact compiles");
+        assert_eq!(
+            kinds(&n, "user:erin"),
+            ["webhook", "slack", "email", "pagerduty"]
+        );
+    }
+
+    #[test]
+    fn problems_of_a_policy_name_their_field_and_the_limits_are_the_files() {
+        let known = Known {
+            users: ["alice".to_owned()].into(),
+            ..Known::default()
+        };
+        let c: PolicyConfig = serde_json::from_value(json!({
+            "name": "a b", "repeat": 21,
+            "levels": [{"notify": ["user:alice"]}, {"wait": "8d", "notify": ["team:db"]}]
+        }))
+        .unwrap();
+        let fields: Vec<String> = check(&c, &known)
+            .unwrap_err()
+            .into_iter()
+            .map(|p| p.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["repeat", "levels[1].wait", "levels[1].notify[0]", "name"]
+        );
+    }
+}
