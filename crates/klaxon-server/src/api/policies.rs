@@ -262,13 +262,12 @@ pub(crate) async fn replace<S: Store + Clone>(
         return Err(declared(&name));
     }
     if let Some(other) = b.name.as_deref().filter(|n| *n != name) {
-        return refuse(vec![people::Problem {
+        refuse(vec![people::Problem {
             field: "name".to_owned(),
             message: format!(
                 "{other:?} is not the name in the path ({name:?}); a policy is not renamed"
             ),
-        }])
-        .map(|()| Json(Value::Null));
+        }])?;
     }
     let c = PolicyConfig {
         name: name.clone(),

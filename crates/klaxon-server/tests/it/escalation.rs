@@ -505,6 +505,15 @@ async fn a_policy_made_through_the_api_pages_users_made_through_the_api() {
         .admin("POST", "/v1/escalation-policies", &made.to_string())
         .await;
     assert_eq!(s, 409, "the name is taken: {v}");
+    let (s, v) = r
+        .admin(
+            "PUT",
+            "/v1/escalation-policies/made",
+            &json!({"name": "other", "levels": [{"notify": ["user:erin"]}]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 422, "not renamed: {v}");
+    assert_eq!(v["error"]["details"]["problems"][0]["field"], "name", "{v}");
     // Declared in the file: read-only; named by a route: not deleted.
     let (s, v) = r
         .admin(
