@@ -70,6 +70,28 @@ pub struct Notifier {
     pub templates: Templates,
     /// Grouping for receivers an alert names directly: the root route's.
     direct: Option<(Arc<GroupBy>, Timing)>,
+    /// Receivers made while the server runs (the contacts of users that escalation policies
+    /// made through the API page), each in a notifier of its own with its templates; found
+    /// after [`Notifier::receivers`]. Empty in a notifier that is one of them.
+    paged: std::sync::RwLock<HashMap<String, Arc<Notifier>>>,
+}
+
+/// The notifier that holds a receiver: the configuration's, or one made while the server runs
+/// ([`Notifier::set_paged`]). Render with its templates.
+pub enum Holder<'a> {
+    Own(&'a Notifier),
+    Paged(Arc<Notifier>),
+}
+
+impl std::ops::Deref for Holder<'_> {
+    type Target = Notifier;
+
+    fn deref(&self) -> &Notifier {
+        match self {
+            Holder::Own(n) => n,
+            Holder::Paged(n) => n,
+        }
+    }
 }
 
 impl Notifier {
@@ -125,6 +147,36 @@ impl Notifier {
 
     pub fn receiver(&self, name: &str) -> Option<&Receiver> {
         self.receivers.get(name)
+    }
+
+    /// The notifier that holds receiver `name`: this one when the configuration declares it,
+    /// else the one made for it while the server runs, if any.
+    pub fn holder(&self, name: &str) -> Option<Holder<'_>> {
+        if self.receivers.contains_key(name) {
+            return Some(Holder::Own(self));
+        }
+        let paged = self
+            .paged
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        paged.get(name).map(|n| Holder::Paged(Arc::clone(n)))
+    }
+
+    /// Replaces the receivers made while the server runs: each name (one the configuration
+    /// does not declare) with the notifier that holds it.
+    pub fn set_paged(&self, receivers: HashMap<String, Arc<Notifier>>) {
+        *self
+            .paged
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = receivers;
+    }
+
+    /// The receivers made while the server runs, by name.
+    pub fn paged(&self) -> HashMap<String, Arc<Notifier>> {
+        self.paged
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -247,6 +299,7 @@ pub fn compile(
         receivers: compiled,
         templates,
         direct,
+        paged: std::sync::RwLock::default(),
     })
 }
 

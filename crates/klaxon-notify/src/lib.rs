@@ -21,7 +21,7 @@ pub mod secret;
 pub mod template;
 
 pub use channel::email::SmtpDefaults;
-pub use config::{compile, Notifier, NotifySettings, Receiver, ReceiverConfig};
+pub use config::{compile, Holder, Notifier, NotifySettings, Receiver, ReceiverConfig};
 pub use limit::{Limiter, RateLimit};
 pub use notification::{AlertView, EscalationPage, Kind, Muted, Notification};
 pub use retry::{Backoff, DeliveryOutcome};

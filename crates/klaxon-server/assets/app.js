@@ -19,6 +19,7 @@ import * as health from "./page-health.js";
 import * as oncall from "./page-oncall.js";
 import * as users from "./page-users.js";
 import * as teams from "./page-teams.js";
+import * as policies from "./page-policies.js";
 import * as tokens from "./page-tokens.js";
 
 const PAGES = [
@@ -30,6 +31,7 @@ const PAGES = [
   { path: "analytics", title: "Analytics", mod: analytics },
   { path: "sla", title: "SLA", mod: sla },
   { path: "oncall", title: "On call", mod: oncall },
+  { path: "policies", title: "Policies", mod: policies },
   { path: "users", title: "Users", mod: users, admin: true },
   { path: "teams", title: "Teams", mod: teams, admin: true },
   { path: "tokens", title: "Tokens", mod: tokens, admin: true },

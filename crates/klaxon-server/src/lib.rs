@@ -12,6 +12,7 @@ mod clock;
 pub mod config;
 mod dashboard;
 mod error;
+mod escalation;
 mod extract;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -67,6 +67,27 @@ impl<S: Store + Clone> Server<S> {
             .change_people(config.declared_people(wall_ms()), Vec::new())
             .await
             .context("declaring the users, teams and schedules of the configuration file")?;
+        store
+            .change_people(
+                klaxon_store::PeopleChange::DeclarePolicies(crate::escalation::declared(
+                    &config,
+                    wall_ms(),
+                )),
+                Vec::new(),
+            )
+            .await
+            .context("declaring the escalation policies of the configuration file")?;
+        {
+            // A route may name a policy made through the API.
+            let made: std::collections::HashSet<String> = (store.list_policies().await?)
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
+            let unknown = config.unknown_route_policies(&|n| made.contains(n));
+            if !unknown.is_empty() {
+                anyhow::bail!("configuration: {}", unknown.join("; "));
+            }
+        }
         let oncall = Arc::new(crate::oncall::OnCall::default());
         oncall
             .reload(&store)
@@ -173,9 +194,18 @@ impl<S: Store + Clone> Server<S> {
                 .notifier()
                 .map_err(|e| anyhow::anyhow!(e.join("; ")))?,
         );
-        let escalations = config
+        let mut escalations = config
             .escalations()
             .map_err(|e| anyhow::anyhow!("configuration: {}", e.join("; ")))?;
+        // The pager follows the stored policies (declared and made through the API), and the
+        // users they page get their receivers.
+        let paging = crate::escalation::Paging::default();
+        let catalog = paging
+            .refresh(&store, &config, &notifier, &oncall)
+            .await
+            .context("loading the escalation policies")?
+            .catalog;
+        escalations.policies = catalog.policies;
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         let (incidents_tx, incidents_rx) = tokio::sync::watch::channel(0u64);
         let manager = lifecycle::Manager::load(
@@ -193,11 +223,7 @@ impl<S: Store + Clone> Server<S> {
             lifecycle::Paging {
                 escalations,
                 notifier: Arc::clone(&notifier),
-                teams: config
-                    .teams
-                    .iter()
-                    .map(|t| (t.name.clone(), t.members.clone()))
-                    .collect(),
+                teams: catalog.teams,
                 oncall: Arc::clone(&oncall),
             },
         )
@@ -327,6 +353,7 @@ impl<S: Store + Clone> Server<S> {
                 queries: notifications.as_ref().map(|n| n.queries.clone()),
             }),
             oncall,
+            paging,
         });
         let state = AppState { inner: shared };
         let telemetry_on = state.config.telemetry.enabled;

@@ -54,6 +54,8 @@ pub(crate) struct Shared<S> {
     pub notify: Arc<NotifyHandle>,
     /// The compiled on-call schedules: `oncall.on_call(schedule, at_ms)` says who is on call.
     pub oncall: Arc<OnCall>,
+    /// The receivers of users the escalation policies page, made while the server runs.
+    pub paging: crate::escalation::Paging,
     /// The last point of each OTLP cumulative sum, to send its rate.
     pub otlp_rates: Mutex<crate::otlp::Rates>,
     /// OTLP spans waiting for their trace's root span.
@@ -183,6 +185,34 @@ impl<S: Store> Shared<S> {
                 e
             }
         }
+    }
+
+    /// After a change to users, teams, schedules or escalation policies: makes the receivers
+    /// of the users the policies now page and hands the policies to the pager, which follows
+    /// them from then on; returns once the pager has them. A failure is logged: the change is
+    /// stored, and the next change or a restart hands it over.
+    pub(crate) async fn repage(&self) {
+        if let Err(e) = self.try_repage().await {
+            tracing::warn!(error = %e.message, "the pager could not take the changed escalation policies yet");
+        }
+    }
+
+    async fn try_repage(&self) -> ApiResult<()> {
+        let r = self
+            .paging
+            .refresh(
+                &self.store,
+                &self.config,
+                &self.notify.notifier,
+                &self.oncall,
+            )
+            .await?;
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Paging {
+            catalog: Box::new(r.catalog),
+            reply,
+        })?;
+        self.committed(answer).await
     }
 
     /// Sends a command to the lifecycle manager; a full queue answers 429 with Retry-After.

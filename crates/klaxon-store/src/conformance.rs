@@ -20,6 +20,7 @@ mod incident;
 mod lifecycle;
 mod outbox;
 mod people;
+mod policy;
 mod report;
 mod rule_set;
 mod telemetry;
@@ -33,6 +34,7 @@ pub use self::incident::*;
 pub use self::lifecycle::*;
 pub use self::outbox::*;
 pub use self::people::*;
+pub use self::policy::*;
 pub use self::report::*;
 pub use self::rule_set::*;
 pub use self::telemetry::*;
@@ -78,6 +80,9 @@ macro_rules! store_conformance_tests {
             a_user_owning_a_token_in_force_is_not_deleted,
             declared_people_are_read_only_until_declared_again,
             schedules_name_only_users_and_their_overrides_never_overlap,
+            policies_round_trip_are_unique_and_keep_what_they_name,
+            declared_policies_are_read_only_until_declared_again,
+            a_policy_change_commits_with_its_audit_row_or_not_at_all,
             audit_rows_commit_with_their_change_and_page_newest_first,
             revoking_ends_sessions_frees_the_name_and_keeps_an_admin,
             token_use_is_recorded_and_never_moves_back,

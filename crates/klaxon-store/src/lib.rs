@@ -38,7 +38,7 @@ pub use outbox::{
 };
 pub use people::{
     AuditEntry, AuditQuery, AuditRecord, Contact, Origin, OverrideRecord, PeopleChange,
-    ScheduleRecord, TeamRecord, UserRecord,
+    PolicyRecord, ScheduleRecord, TeamRecord, UserRecord,
 };
 use serde::Serialize;
 
@@ -314,6 +314,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<ScheduleRecord>>> + Send;
     /// Every schedule with its overrides, by name.
     fn list_schedules(&self) -> impl Future<Output = Result<Vec<ScheduleRecord>>> + Send;
+    /// The escalation policy of that name, if any.
+    fn get_policy(&self, name: &str) -> impl Future<Output = Result<Option<PolicyRecord>>> + Send;
+    /// Every escalation policy, by name.
+    fn list_policies(&self) -> impl Future<Output = Result<Vec<PolicyRecord>>> + Send;
     /// Appends audit rows of actions that are not store writes of their own, durably.
     fn append_audit(&self, rows: Vec<AuditEntry>) -> impl Future<Output = Result<()>> + Send;
     /// Audit rows newest first, filtered, at most `q.limit` (capped).

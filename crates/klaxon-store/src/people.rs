@@ -1,5 +1,6 @@
 //! The records of people: users (`UserRecord`, their `Contact`s), teams (`TeamRecord`), on-call
-//! schedules (`ScheduleRecord`, their `OverrideRecord`s), the writes that change them
+//! schedules (`ScheduleRecord`, their `OverrideRecord`s), escalation policies
+//! (`PolicyRecord`), the writes that change them
 //! (`PeopleChange`), and the audit log (`AuditEntry`, `AuditQuery`, `AuditRecord`). Validation of names, time zones and sizes belongs to the caller; the store
 //! keeps names unique, team members existing, and objects declared in the configuration file
 //! out of reach of every write but [`PeopleChange::Declare`].
@@ -110,7 +111,27 @@ pub struct OverrideRecord {
     pub created_at: i64,
 }
 
-/// A write to users, teams and schedules, applied in one commit with its audit rows.
+/// An escalation policy; the name is its id. The store keeps its definition whole and knows
+/// nothing of levels: compiling it is the caller's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyRecord {
+    pub name: String,
+    /// The policy as declared (`repeat`, `ack_timeout`, `levels`), a JSON object written and
+    /// read whole, checked by the caller.
+    pub definition: String,
+    /// Every user, team and schedule its levels name, as `user:NAME`, `team:NAME`,
+    /// `schedule:NAME` (receivers are the configuration's, not the store's): each must exist,
+    /// and none can be deleted while named.
+    pub names: Vec<String>,
+    pub origin: Origin,
+    /// Epoch ms; kept by an update.
+    pub created_at: i64,
+    /// Epoch ms.
+    pub updated_at: i64,
+}
+
+/// A write to users, teams, schedules and escalation policies, applied in one commit with its
+/// audit rows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PeopleChange {
     /// AlreadyExists if the name is taken.
@@ -119,13 +140,15 @@ pub enum PeopleChange {
     /// there is none; Conflict if it is declared in the configuration file.
     UpdateUser(UserRecord),
     /// NotFound if there is none; Conflict if it is declared in the configuration file, is a
-    /// member of a team, is named by a schedule or an override, or owns a token in force.
+    /// member of a team, is named by a schedule, an override or an escalation policy, or owns
+    /// a token in force.
     DeleteUser(String),
     /// AlreadyExists if the name is taken; Conflict if a member is not a user.
     CreateTeam(TeamRecord),
     /// As [`PeopleChange::UpdateUser`]; Conflict if a member is not a user.
     UpdateTeam(TeamRecord),
-    /// NotFound if there is none; Conflict if it is declared in the configuration file.
+    /// NotFound if there is none; Conflict if it is declared in the configuration file or an
+    /// escalation policy names it.
     DeleteTeam(String),
     /// AlreadyExists if the name is taken; Conflict if a user it names does not exist.
     CreateSchedule(ScheduleRecord),
@@ -134,7 +157,7 @@ pub enum PeopleChange {
     /// not exist.
     UpdateSchedule(ScheduleRecord),
     /// Deletes a schedule with its overrides. NotFound if there is none; Conflict if it is
-    /// declared in the configuration file.
+    /// declared in the configuration file or an escalation policy names it.
     DeleteSchedule(String),
     /// Adds an override to a schedule, declared in the configuration file or not (its `id` is
     /// chosen here). NotFound if there is no such schedule; Conflict if the user does not
@@ -145,6 +168,17 @@ pub enum PeopleChange {
     },
     /// NotFound if the schedule has no override with this id.
     DeleteOverride { schedule: String, id: i64 },
+    /// AlreadyExists if the name is taken; Conflict if a user, team or schedule it names does
+    /// not exist.
+    CreatePolicy(PolicyRecord),
+    /// Replaces the definition (`created_at` and origin are kept). NotFound if there is none;
+    /// Conflict if it is declared in the configuration file or names what does not exist.
+    UpdatePolicy(PolicyRecord),
+    /// NotFound if there is none; Conflict if it is declared in the configuration file.
+    DeletePolicy(String),
+    /// Makes these the policies declared in the configuration file, as [`PeopleChange::Declare`]
+    /// does for people (after it: a declared policy names declared people).
+    DeclarePolicies(Vec<PolicyRecord>),
     /// Makes these the objects declared in the configuration file: each replaces whatever
     /// had its name (made through the API or declared before; `created_at` is kept), and
     /// objects declared before but left out now become API objects (nothing is deleted).

@@ -7,6 +7,7 @@ mod correlate;
 mod import;
 mod oncall;
 mod people;
+mod policies;
 mod print;
 mod remote;
 mod replay;
@@ -53,6 +54,12 @@ enum Command {
     Schedules {
         #[command(subcommand)]
         command: SchedulesCommand,
+    },
+    /// List, show, create, replace and delete the escalation policies of a running server
+    /// (changes need an admin token).
+    Policies {
+        #[command(subcommand)]
+        command: PoliciesCommand,
     },
     /// Evaluate a rule set against recorded signals and print each alert as one JSON line.
     ///
@@ -140,6 +147,20 @@ enum SchedulesCommand {
     Show(people::NameArgs),
 }
 
+#[derive(Subcommand, Debug)]
+enum PoliciesCommand {
+    /// List every escalation policy: origin, repeat, acknowledgement timeout, levels.
+    List(people::ListArgs),
+    /// Print one escalation policy as JSON.
+    Show(people::NameArgs),
+    /// Create an escalation policy from a JSON file.
+    Create(policies::CreateArgs),
+    /// Replace an escalation policy's levels, repeat and ack_timeout from a JSON file.
+    Replace(policies::ReplaceArgs),
+    /// Delete an escalation policy.
+    Delete(people::NameArgs),
+}
+
 /// The server allocates and frees small strings on every worker thread (JSON in, JSON out);
 /// mimalloc's per-thread heaps do that at a fraction of glibc malloc's cost (BENCHMARKS.md).
 #[global_allocator]
@@ -185,6 +206,13 @@ fn main() -> ExitCode {
         Command::Schedules { command } => match command {
             SchedulesCommand::List(args) => oncall::list(&args),
             SchedulesCommand::Show(args) => oncall::show(&args),
+        },
+        Command::Policies { command } => match command {
+            PoliciesCommand::List(args) => policies::list(&args),
+            PoliciesCommand::Show(args) => policies::show(&args),
+            PoliciesCommand::Create(args) => policies::create(&args),
+            PoliciesCommand::Replace(args) => policies::replace(&args),
+            PoliciesCommand::Delete(args) => policies::delete(&args),
         },
         Command::Bench(args) => bench::run(&args),
         Command::Replay(args) => replay::run(&args),

@@ -14,6 +14,7 @@ pub(crate) mod monitoring;
 pub(crate) mod notifications;
 pub(crate) mod otlp;
 pub(crate) mod people;
+pub(crate) mod policies;
 pub(crate) mod rulesets;
 pub(crate) mod schedules;
 pub(crate) mod signal_body;
@@ -628,6 +629,72 @@ pub(crate) fn endpoints<S: Store + Clone>() -> Vec<Endpoint<S>> {
                 .query::<audit::LogQuery>()
                 .ok(audit::log_shape())
                 .errors(&[503]),
+        ),
+        ep(
+            "GET",
+            "/v1/escalation-policies",
+            Token(Read),
+            SMALL,
+            "Every escalation policy: levels, targets, origin, the routes that name it",
+            get(policies::list::<S>),
+        )
+        .doc(Doc::new().ok(policies::policies_shape()).errors(&[503])),
+        ep(
+            "POST",
+            "/v1/escalation-policies",
+            Token(Admin),
+            SMALL,
+            "Create an escalation policy (the shape of [[escalation_policies]]); 422 with every problem",
+            post(policies::create::<S>),
+        )
+        .doc(
+            Doc::new()
+                .json::<policies::NewPolicyBody>()
+                .created(policies::policy_shape())
+                .errors(&[400, 409, 422, 503]),
+        ),
+        ep(
+            "GET",
+            "/v1/escalation-policies/{name}",
+            Token(Read),
+            SMALL,
+            "One escalation policy",
+            get(policies::get::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the policy's name")
+                .ok(policies::policy_shape())
+                .errors(&[404, 503]),
+        ),
+        ep(
+            "PUT",
+            "/v1/escalation-policies/{name}",
+            Token(Admin),
+            SMALL,
+            "Replace an escalation policy's levels, repeat and ack_timeout (409 if declared in the config file)",
+            put(policies::replace::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the policy's name")
+                .json::<policies::PolicyPut>()
+                .ok(policies::policy_shape())
+                .errors(&[400, 404, 409, 422, 503]),
+        ),
+        ep(
+            "DELETE",
+            "/v1/escalation-policies/{name}",
+            Token(Admin),
+            SMALL,
+            "Delete an escalation policy (409 while a route names it, or if declared in the config file)",
+            delete(policies::delete::<S>),
+        )
+        .doc(
+            Doc::new()
+                .path("name", Shape::string(), "the policy's name")
+                .empty(204, "deleted")
+                .errors(&[404, 409, 503]),
         ),
         ep(
             "GET",

@@ -295,6 +295,7 @@ pub(crate) async fn create_user<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::CreateUser(u.clone()), vec![audit])
         .await?;
+    st.repage().await;
     Ok((StatusCode::CREATED, Json(user_json(&u))).into_response())
 }
 
@@ -340,6 +341,7 @@ pub(crate) async fn update_user<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::UpdateUser(u), vec![audit])
         .await?;
+    st.repage().await;
     let u = st
         .store
         .get_user(&name)
@@ -365,6 +367,7 @@ pub(crate) async fn delete_user<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::DeleteUser(name), vec![audit])
         .await?;
+    st.repage().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -417,6 +420,7 @@ pub(crate) async fn create_team<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::CreateTeam(t.clone()), vec![audit])
         .await?;
+    st.repage().await;
     Ok((StatusCode::CREATED, Json(team_json(&t))).into_response())
 }
 
@@ -448,6 +452,7 @@ pub(crate) async fn update_team<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::UpdateTeam(t), vec![audit])
         .await?;
+    st.repage().await;
     let t = st
         .store
         .get_team(&name)
@@ -472,5 +477,6 @@ pub(crate) async fn delete_team<S: Store + Clone>(
     st.store
         .change_people(PeopleChange::DeleteTeam(name), vec![audit])
         .await?;
+    st.repage().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -317,6 +317,7 @@ fn entry<S>(st: &AppState<S>, name: &str) -> ApiResult<std::sync::Arc<Entry>> {
 /// Compiles a schedule again after a change to it.
 async fn reload<S: Store + Clone>(st: &AppState<S>, name: &str) -> ApiResult<()> {
     st.oncall.reload_one(&st.store, name).await?;
+    st.repage().await;
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! `[[escalation_policies]]` and `[sla]` (with the teams' `sla` overrides): compiled at load,
 //! every problem at once with its place (`escalation_policies[0]: policy "critical":
-//! levels[1].notify[0]: ...`). A level may name only users, teams and receivers this file
-//! declares; routes, and the configuration's own checks of rules, name policies it declares.
+//! levels[1].notify[0]: ...`). A level may name only users, teams, schedules and receivers
+//! this file declares. A route may name a policy made through the API: routes are checked at
+//! start, against the store too (`unknown_route_policies`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -79,6 +80,53 @@ fn channel<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
     serde_json::from_value(v).expect("every other key of a channel has a default")
 }
 
+/// The receiver `user:NAME` that pages a user's contacts, one channel per contact in order
+/// (webhook contacts get the Alertmanager v4 body, e-mail goes through `[smtp]`, PagerDuty
+/// gets Events v2, Slack is posted through `slack_url` to the contact's target); and the
+/// contacts that cannot be paged, by index (Slack without `slack_url`), left out.
+pub(crate) fn contacts_receiver(
+    user: &str,
+    contacts: &[klaxon_store::Contact],
+    slack_url: Option<&str>,
+    pagerduty_url: Option<&str>,
+) -> (klaxon_notify::ReceiverConfig, Vec<(usize, String)>) {
+    use klaxon_notify::channel::email::EmailConfig;
+    use klaxon_notify::channel::pagerduty::PagerDutyConfig;
+    use klaxon_notify::channel::slack::SlackConfig;
+    use klaxon_notify::channel::webhook::WebhookConfig;
+    use klaxon_store::Contact;
+    let mut r: klaxon_notify::ReceiverConfig =
+        channel(serde_json::json!({ "name": format!("user:{user}") }));
+    let mut problems = Vec::new();
+    for (j, c) in contacts.iter().enumerate() {
+        match c {
+            Contact::Webhook { url } => r
+                .webhook_configs
+                .push(channel::<WebhookConfig>(serde_json::json!({ "url": url }))),
+            Contact::Email { to } => r
+                .email_configs
+                .push(channel::<EmailConfig>(serde_json::json!({ "to": [to] }))),
+            Contact::Pagerduty { routing_key } => {
+                r.pagerduty_configs.push(channel::<PagerDutyConfig>(
+                    serde_json::json!({ "routing_key": routing_key, "url": pagerduty_url }),
+                ))
+            }
+            Contact::Slack { target } => match slack_url {
+                Some(url) => r.slack_configs.push(channel::<SlackConfig>(
+                    serde_json::json!({ "url": url, "channel": target }),
+                )),
+                None => problems.push((
+                    j,
+                    "an escalation policy pages this user, and Slack contacts are paged \
+                     through [paging] slack_url, which is not set"
+                        .to_owned(),
+                )),
+            },
+        }
+    }
+    (r, problems)
+}
+
 /// The longest SLA target.
 const MAX_SLA_TARGET_MS: i64 = 365 * 86_400_000;
 
@@ -128,11 +176,6 @@ impl Config {
     pub(crate) fn paged_users(
         &self,
     ) -> (Vec<(String, klaxon_notify::ReceiverConfig)>, Vec<String>) {
-        use klaxon_notify::channel::email::EmailConfig;
-        use klaxon_notify::channel::pagerduty::PagerDutyConfig;
-        use klaxon_notify::channel::slack::SlackConfig;
-        use klaxon_notify::channel::webhook::WebhookConfig;
-        use klaxon_store::Contact;
         let mut named = std::collections::BTreeSet::new();
         for p in &self.escalation_policies {
             for t in p.levels.iter().flat_map(|l| &l.notify) {
@@ -156,40 +199,54 @@ impl Config {
         }
         let mut out = Vec::new();
         let mut errors = Vec::new();
+        let slack_url = self.paging.slack_url.as_ref().map(|u| u.0.as_str());
+        let pagerduty_url = self.paging.pagerduty_url.as_deref();
         for (i, u) in self.users.iter().enumerate() {
             if !named.contains(&u.name) {
                 continue;
             }
             let at = format!("users[{i}] ({})", u.name);
-            let mut r: klaxon_notify::ReceiverConfig =
-                channel(serde_json::json!({ "name": format!("user:{}", u.name) }));
-            for (j, c) in u.contacts.iter().enumerate() {
-                match c {
-                    Contact::Webhook { url } => r
-                        .webhook_configs
-                        .push(channel::<WebhookConfig>(serde_json::json!({ "url": url }))),
-                    Contact::Email { to } => r
-                        .email_configs
-                        .push(channel::<EmailConfig>(serde_json::json!({ "to": [to] }))),
-                    Contact::Pagerduty { routing_key } => {
-                        r.pagerduty_configs.push(channel::<PagerDutyConfig>(
-                            serde_json::json!({ "routing_key": routing_key, "url": self.paging.pagerduty_url }),
-                        ))
-                    }
-                    Contact::Slack { target } => match &self.paging.slack_url {
-                        Some(url) => r.slack_configs.push(channel::<SlackConfig>(
-                            serde_json::json!({ "url": url.0, "channel": target }),
-                        )),
-                        None => errors.push(format!(
-                            "{at}.contacts[{j}]: an escalation policy pages this user, and Slack \
-                             contacts are paged through [paging] slack_url, which is not set"
-                        )),
-                    },
-                }
-            }
+            let (r, problems) = contacts_receiver(&u.name, &u.contacts, slack_url, pagerduty_url);
+            errors.extend(
+                problems
+                    .into_iter()
+                    .map(|(j, m)| format!("{at}.contacts[{j}]: {m}")),
+            );
             out.push((at, r));
         }
         (out, errors)
+    }
+
+    /// The routes that name an escalation policy neither this file declares nor `made` knows
+    /// (the policies made through the API), as errors with their key. Checked at start, when
+    /// the store is open: a route may name a policy made through the API.
+    pub(crate) fn unknown_route_policies(&self, made: &dyn Fn(&str) -> bool) -> Vec<String> {
+        let declared = |name: &str| self.escalation_policies.iter().any(|p| p.name == name);
+        let Some(route) = &self.route else {
+            return Vec::new();
+        };
+        klaxon_notify::route::Route::escalation_policies(route)
+            .into_iter()
+            .filter(|(_, name)| !declared(name) && !made(name))
+            .map(|(key, name)| {
+                format!(
+                    "{key}: no escalation policy named {name:?} is declared under \
+                     [[escalation_policies]] or made through the API"
+                )
+            })
+            .collect()
+    }
+
+    /// The routes that name each policy (`route.routes[0].escalation_policy`).
+    pub(crate) fn routes_naming(&self, policy: &str) -> Vec<String> {
+        let Some(route) = &self.route else {
+            return Vec::new();
+        };
+        klaxon_notify::route::Route::escalation_policies(route)
+            .into_iter()
+            .filter(|(_, name)| name == policy)
+            .map(|(key, _)| key)
+            .collect()
     }
 
     /// Compiles the escalation policies and SLA targets, or every error with its place.
@@ -237,16 +294,6 @@ impl Config {
                 }
                 Err(es) => {
                     errors.extend(es.iter().map(|e| format!("escalation_policies[{i}]: {e}")))
-                }
-            }
-        }
-        let declared = |name: &str| self.escalation_policies.iter().any(|p| p.name == name);
-        if let Some(route) = &self.route {
-            for (key, name) in klaxon_notify::route::Route::escalation_policies(route) {
-                if !declared(&name) {
-                    errors.push(format!(
-                        "{key}: no escalation policy named {name:?} is declared under [[escalation_policies]]"
-                    ));
                 }
             }
         }
@@ -358,12 +405,34 @@ high = {{ resolve = \"soon\" }}
             "levels[0].notify[1]: team:web: no team named \"web\" is declared under [[teams]]",
             "levels[0].notify[2]: receiver:pager: no receiver named \"pager\" is declared under [[receivers]]",
             "levels[0].notify[3]: schedule:db-primary: no schedule named \"db-primary\" is declared under [[schedules]]",
-            "route.escalation_policy: no escalation policy named \"nope\" is declared under [[escalation_policies]]",
             "sla.urgent: not a severity; use critical, high, medium, low or info",
             "sla.high.resolve: \"soon\" is not a duration",
         ] {
             assert!(e.contains(part), "{part}\nnot in\n{e}");
         }
+    }
+
+    #[test]
+    fn a_route_may_name_a_policy_made_through_the_api() {
+        let text = format!(
+            "{PEOPLE}
+[route]
+receiver = \"ops\"
+[[route.routes]]
+matchers = ['team=\"db\"']
+escalation_policy = \"made-later\"
+"
+        );
+        let (c, _) = load_text(Some((Path::new("k.toml"), &text)), &[], &Flags::default()).unwrap();
+        assert_eq!(
+            c.unknown_route_policies(&|_| false),
+            ["route.routes[0].escalation_policy: no escalation policy named \"made-later\" is declared under [[escalation_policies]] or made through the API"]
+        );
+        assert!(c.unknown_route_policies(&|n| n == "made-later").is_empty());
+        assert_eq!(
+            c.routes_naming("made-later"),
+            ["route.routes[0].escalation_policy"]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! environment is an argument so loading can be tested. The noise controls (`[[maintenance]]`,
 //! `[[inhibit]]`, `[flapping]`, `[silence_notice]`) are compiled in `noise`.
 
-mod escalation;
+pub(crate) mod escalation;
 mod noise;
 mod people;
 

@@ -43,6 +43,7 @@ assets! {
     "page-oncall.js" => "text/javascript; charset=utf-8",
     "page-users.js" => "text/javascript; charset=utf-8",
     "page-teams.js" => "text/javascript; charset=utf-8",
+    "page-policies.js" => "text/javascript; charset=utf-8",
     "page-tokens.js" => "text/javascript; charset=utf-8",
     "icon.svg" => "image/svg+xml",
 }

@@ -4,7 +4,8 @@
 //! pages again; an incident is escalated by hand (timeline, audit log) until no level is left;
 //! a schedule pages whoever is on call; an alert not acknowledged within its SLA target is a
 //! breach, told through its routes and counted on the SLA dashboard; the escalation
-//! statistics count the pages.
+//! statistics count the pages; a policy made through the API pages users made through the API,
+//! and an escalation in progress follows a change to its policy.
 
 use std::time::{Duration, Instant};
 
@@ -439,5 +440,173 @@ async fn acknowledging_an_incident_stops_its_alerts_escalations() {
         .await;
     assert_eq!(s, 200, "{v}");
     until_paged(&rx, "/bob", "InIncident").await;
+    r.stop().await;
+}
+
+/// The configuration of [`configure`] with one more route, `via="api"`, that names `made`: a
+/// policy the configuration file does not declare.
+fn configure_made(c: &mut Config, addr: &str) {
+    let text = CONFIG.replace("ADDR", addr).replacen(
+        "[[receivers]]",
+        "[[route.routes]]\nmatchers = ['via=\"api\"']\nescalation_policy = \"made\"\n\n[[receivers]]",
+        1,
+    );
+    let part: Config = toml::from_str(&text).expect("configuration");
+    configure(c, addr);
+    c.route = part.route;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_made_through_the_api_pages_users_made_through_the_api() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("escalation-api");
+    let addr = addr.to_string();
+
+    let r = start(&dir, |c| configure(c, &addr)).await;
+    for name in ["erin", "frank"] {
+        let body = json!({"name": name, "time_zone": "UTC",
+                          "contacts": [{"kind": "webhook", "url": format!("http://{addr}/{name}")}]});
+        let (s, v) = r.admin("POST", "/v1/users", &body.to_string()).await;
+        assert_eq!(s, 201, "{v}");
+    }
+    // Every problem with its field, as the configuration file's checks have them.
+    let bad = json!({"name": "made", "repeat": 1, "levels": [
+        {"notify": ["user:erin"]},
+        {"wait": "soon", "notify": ["user:nobody", "receiver:ops", "pager:x"]},
+    ]});
+    let (s, v) = r
+        .admin("POST", "/v1/escalation-policies", &bad.to_string())
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let fields: Vec<&str> = (v["error"]["details"]["problems"].as_array().into_iter())
+        .flatten()
+        .filter_map(|p| p["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "levels[1].wait",
+            "levels[1].notify[0]",
+            "levels[1].notify[2]"
+        ],
+        "{v}"
+    );
+    let made = json!({"name": "made", "levels": [
+        {"notify": ["user:erin"]},
+        {"wait": "1h", "notify": ["user:frank"]},
+        {"wait": "2s", "notify": ["user:erin", "receiver:ops"]},
+    ]});
+    let (s, v) = r
+        .admin("POST", "/v1/escalation-policies", &made.to_string())
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["origin"], "api", "{v}");
+    let (s, v) = r
+        .admin("POST", "/v1/escalation-policies", &made.to_string())
+        .await;
+    assert_eq!(s, 409, "the name is taken: {v}");
+    let (s, v) = r
+        .admin(
+            "PUT",
+            "/v1/escalation-policies/made",
+            &json!({"name": "other", "levels": [{"notify": ["user:erin"]}]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 422, "not renamed: {v}");
+    assert_eq!(v["error"]["details"]["problems"][0]["field"], "name", "{v}");
+    // Declared in the file: read-only; named by a route: not deleted.
+    let (s, v) = r
+        .admin(
+            "PUT",
+            "/v1/escalation-policies/critical",
+            &json!({"levels": [{"notify": ["user:erin"]}]}).to_string(),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    let (s, v) = r
+        .admin("DELETE", "/v1/escalation-policies/critical", "")
+        .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("route.escalation_policy")),
+        "says who names it: {v}"
+    );
+    // A user a policy names is not deleted.
+    let (s, v) = r.admin("DELETE", "/v1/users/frank", "").await;
+    assert_eq!(s, 409, "{v}");
+    let (_, audit) = r
+        .admin("GET", "/v1/audit?action=escalation_policy.create", "")
+        .await;
+    assert_eq!(
+        audit["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{audit}"
+    );
+    r.stop().await;
+
+    // Started again with a route that names the policy made through the API.
+    let r = start(&dir, |c| configure_made(c, &addr)).await;
+    let (s, v) = r.admin("GET", "/v1/escalation-policies/made", "").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["routes"],
+        json!(["route.routes[4].escalation_policy"]),
+        "{v}"
+    );
+
+    let id = fire(&r, "Made", json!({"severity": "low", "via": "api"})).await;
+    let page = until_paged(&rx, "/erin", "Made").await;
+    assert_eq!(page.body["escalation"]["policy"], "made", "{}", page.body);
+    assert_eq!(page.body["escalation"]["level"], 1, "{}", page.body);
+
+    // Level 2 waits 1h; changed to 2s, the running escalation follows it from its next level.
+    let t0 = Instant::now();
+    let changed = json!({"levels": [
+        {"notify": ["user:erin"]},
+        {"wait": "2s", "notify": ["user:frank"]},
+        {"wait": "2s", "notify": ["user:erin", "receiver:ops"]},
+    ]});
+    let (s, v) = r
+        .admin("PUT", "/v1/escalation-policies/made", &changed.to_string())
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let page = until_paged(&rx, "/frank", "Made").await;
+    assert_eq!(page.body["escalation"]["level"], 2, "{}", page.body);
+    assert_eq!(
+        page.body["escalation"]["reason"], "nobody acknowledged within 2s",
+        "{}",
+        page.body
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(60),
+        "the changed wait counted"
+    );
+    let (s, v) = r
+        .admin("POST", &format!("/alerts/{id}/acknowledge"), "{}")
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    // A later alert's level 2 (2 s after it fired) comes after the acknowledged alert's
+    // level 3 would have: that one never pages.
+    fire(&r, "MadeLater", json!({"severity": "low", "via": "api"})).await;
+    let got = rx
+        .until(|g| !pages(g, "/frank", "MadeLater").is_empty())
+        .await;
+    assert_eq!(pages(&got, "/erin", "Made").len(), 1, "{got:#?}");
+    assert!(pages(&got, "/ops", "Made").is_empty(), "{got:#?}");
+
+    // The route names it: not deleted; every change is in the audit log.
+    let (s, v) = r.admin("DELETE", "/v1/escalation-policies/made", "").await;
+    assert_eq!(s, 409, "{v}");
+    let (_, audit) = r
+        .admin("GET", "/v1/audit?action=escalation_policy.update", "")
+        .await;
+    assert_eq!(
+        audit["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{audit}"
+    );
     r.stop().await;
 }

@@ -517,6 +517,52 @@ async fn real_answers_fit_the_documented_shapes() {
     w.json("PATCH", "/v1/teams/nope", json!({})).await;
     w.json("DELETE", "/v1/teams/db", null.clone()).await;
     w.json("DELETE", "/v1/teams/db", null.clone()).await;
+    // Escalation policies.
+    let policy = json!({"name": "p", "repeat": 1, "ack_timeout": "30m",
+        "levels": [{"notify": ["user:alice"]}, {"wait": "5m", "notify": ["user:alice"]}]});
+    let (s, v) = w
+        .json("POST", "/v1/escalation-policies", policy.clone())
+        .await;
+    assert_eq!(s, 201, "{v}");
+    w.json("POST", "/v1/escalation-policies", policy).await;
+    w.json(
+        "POST",
+        "/v1/escalation-policies",
+        json!({"name": "q", "levels": [{"wait": "soon", "notify": ["user:ghost"]}]}),
+    )
+    .await;
+    w.json("POST", "/v1/escalation-policies", json!({"name": 1}))
+        .await;
+    w.json("GET", "/v1/escalation-policies", null.clone()).await;
+    w.json("GET", "/v1/escalation-policies/p", null.clone())
+        .await;
+    w.json("GET", "/v1/escalation-policies/nope", null.clone())
+        .await;
+    w.json(
+        "PUT",
+        "/v1/escalation-policies/p",
+        json!({"levels": [{"notify": ["user:alice"]}]}),
+    )
+    .await;
+    w.json(
+        "PUT",
+        "/v1/escalation-policies/p",
+        json!({"levels": [{"notify": ["team:ghost"]}]}),
+    )
+    .await;
+    w.json("PUT", "/v1/escalation-policies/p", json!({"levels": 1}))
+        .await;
+    w.json(
+        "PUT",
+        "/v1/escalation-policies/nope",
+        json!({"levels": [{"notify": ["user:alice"]}]}),
+    )
+    .await;
+    w.json("DELETE", "/v1/users/alice", null.clone()).await;
+    w.json("DELETE", "/v1/escalation-policies/p", null.clone())
+        .await;
+    w.json("DELETE", "/v1/escalation-policies/p", null.clone())
+        .await;
     // On-call schedules.
     let layer = json!({"users": ["alice"], "shift": "1d", "handoff": "2026-12-07T09:00:00",
         "restrict": [{"days": ["mon"], "from": "09:00", "to": "18:00"}]});

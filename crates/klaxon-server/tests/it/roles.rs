@@ -2,7 +2,7 @@
 //! OpenAPI document the router is built from) and, for every method but GET, sends it with a
 //! token of each role. Ingest tokens may only send signals and alerts; viewers may only check
 //! rule sets; responders act on alerts and silences and cover on-call shifts (overrides); rule
-//! sets, tokens, users, teams and schedules are the admin's. The expected role of each route is written here, apart from the table, by what
+//! sets, tokens, users, teams, schedules and escalation policies are the admin's. The expected role of each route is written here, apart from the table, by what
 //! the route does: a new route that changes something and is not classified below fails, and so
 //! does one whose `Access` in the table lets the wrong roles through.
 
@@ -36,6 +36,7 @@ fn expected(method: &str, path: &str) -> Option<Role> {
             "/v1/users",
             "/v1/teams",
             "/v1/schedules",
+            "/v1/escalation-policies",
         ]
         .iter()
         .any(|p| path == *p || path.starts_with(&format!("{p}/")));

@@ -27,6 +27,7 @@ mod incident;
 mod origin;
 mod outbox;
 mod people;
+mod policy;
 mod pool;
 mod read;
 mod report;
@@ -48,9 +49,10 @@ use crate::{
     AlertChange, AlertDetail, AlertIndex, AlertQuery, AuditEntry, AuditQuery, AuditRecord, Claim,
     Delivery, DeliveryCount, HistoryQuery, IncidentDetail, IncidentQuery, IncidentRecord, Member,
     NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified,
-    OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, ScheduleRecord,
-    SessionRecord, Store, StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts,
-    TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
+    OutboxRow, PeopleChange, Performance, PolicyRecord, Result, RuleKind, RuleSetRecord,
+    ScheduleRecord, SessionRecord, Store, StoreError, StoredAlert, Summary, TeamRecord,
+    TelemetryCounts, TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord,
+    WriteFailure,
 };
 
 /// Connections in the pool (queries run at most this many at once per node).
@@ -378,6 +380,14 @@ impl Store for PostgresStore {
 
     async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>> {
         snapshot!(self, |tx| schedule::list_schedules(&tx))
+    }
+
+    async fn get_policy(&self, name: &str) -> Result<Option<PolicyRecord>> {
+        snapshot!(self, |tx| policy::get_policy(&tx, name))
+    }
+
+    async fn list_policies(&self) -> Result<Vec<PolicyRecord>> {
+        snapshot!(self, |tx| policy::list_policies(&tx))
     }
 
     async fn append_audit(&self, rows: Vec<AuditEntry>) -> Result<()> {

@@ -8,7 +8,7 @@ use tokio_postgres::{GenericClient, Row, Transaction};
 use super::error::decoding;
 use super::origin::{editable, origin_at};
 use super::row::{collect, exec, get, one};
-use super::schedule;
+use super::{policy, schedule};
 use crate::{
     AuditEntry, AuditQuery, AuditRecord, Contact, Origin, PeopleChange, Result, StoreError,
     TeamRecord, UserRecord,
@@ -129,17 +129,25 @@ pub(crate) async fn apply(
         PeopleChange::DeleteTeam(name) => {
             let origin = get_team(tx, name).await?.map(|o| o.origin);
             editable("team", origin, name)?;
+            policy::refuse_named(tx, "team", name).await?;
             exec(tx, "DELETE FROM teams WHERE name = $1", &[name]).await?;
         }
         PeopleChange::CreateSchedule(s) => schedule::create(tx, s).await?,
         PeopleChange::UpdateSchedule(s) => schedule::update(tx, s).await?,
-        PeopleChange::DeleteSchedule(name) => schedule::delete(tx, name).await?,
+        PeopleChange::DeleteSchedule(name) => {
+            policy::refuse_named(tx, "schedule", name).await?;
+            schedule::delete(tx, name).await?;
+        }
         PeopleChange::AddOverride { schedule: s, over } => {
             schedule::add_override(tx, s, over).await?;
         }
         PeopleChange::DeleteOverride { schedule: s, id } => {
             schedule::delete_override(tx, s, *id).await?;
         }
+        PeopleChange::CreatePolicy(p) => policy::create(tx, p).await?,
+        PeopleChange::UpdatePolicy(p) => policy::update(tx, p).await?,
+        PeopleChange::DeletePolicy(name) => policy::delete(tx, name).await?,
+        PeopleChange::DeclarePolicies(ps) => policy::declare(tx, ps).await?,
         PeopleChange::Declare {
             users,
             teams,
@@ -221,6 +229,7 @@ async fn delete_user(tx: &Transaction<'_>, name: &str) -> Result<()> {
             schedules.join(", ")
         )));
     }
+    policy::refuse_named(tx, "user", name).await?;
     let r = tx
         .query_one(
             "SELECT count(*) FROM tokens WHERE user_name = $1 AND revoked_at IS NULL",

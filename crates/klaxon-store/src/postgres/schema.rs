@@ -9,7 +9,10 @@ use crate::{Result, StoreError};
 
 /// The migrations, in order; migration `i` (0-based) brings the schema to version `i + 1`,
 /// recorded in `schema_version`. Append only: never edit one that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_escalation_policies.sql"),
+];
 
 /// The schema version after every migration ran.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations

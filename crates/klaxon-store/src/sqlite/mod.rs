@@ -11,7 +11,8 @@
 //!   lifecycle changes, which `change.rs` owns; `derived.rs`: the tables derived from alerts
 //!   (counts, labels, search text), which every write of an alert keeps in step.
 //! - `access.rs`: the SQL of tokens and dashboard sessions, reads and writes.
-//! - `people.rs`: the SQL of users, teams and the audit log, reads and writes.
+//! - `people.rs`: the SQL of users, teams and the audit log, reads and writes; `schedule.rs`
+//!   and `policy.rs` those of on-call schedules and escalation policies.
 //! - `read.rs`: the reader pool and the SQL of most reads; `history.rs`: the alert history and
 //!   its plan choice; `report.rs`: summary, response times, trends; `row.rs`: row ↔ record
 //!   mapping and the row inserts both write paths share.
@@ -28,6 +29,7 @@ mod incident;
 mod origin;
 mod outbox;
 mod people;
+mod policy;
 mod read;
 mod report;
 mod row;
@@ -51,9 +53,10 @@ use crate::{
     AlertChange, AlertDetail, AlertIndex, AlertQuery, AuditEntry, AuditQuery, AuditRecord, Claim,
     Delivery, DeliveryCount, HistoryQuery, IncidentDetail, IncidentQuery, IncidentRecord, Member,
     NewAlert, NewNotification, NewRuleSet, NewSession, NewToken, NotificationRecord, Notified,
-    OutboxRow, PeopleChange, Performance, Result, RuleKind, RuleSetRecord, ScheduleRecord,
-    SessionRecord, Store, StoreError, StoredAlert, Summary, TeamRecord, TelemetryCounts,
-    TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord, WriteFailure,
+    OutboxRow, PeopleChange, Performance, PolicyRecord, Result, RuleKind, RuleSetRecord,
+    ScheduleRecord, SessionRecord, Store, StoreError, StoredAlert, Summary, TeamRecord,
+    TelemetryCounts, TelemetryRow, TimelineEntry, TokenRecord, TrendBucket, TrendQuery, UserRecord,
+    WriteFailure,
 };
 
 /// Read-only connections in the pool (reads run at most this many at once).
@@ -439,6 +442,15 @@ impl Store for SqliteStore {
 
     async fn list_schedules(&self) -> Result<Vec<ScheduleRecord>> {
         self.read(schedule::list_schedules).await
+    }
+
+    async fn get_policy(&self, name: &str) -> Result<Option<PolicyRecord>> {
+        let name = name.to_owned();
+        self.read(move |c| policy::get_policy(c, &name)).await
+    }
+
+    async fn list_policies(&self) -> Result<Vec<PolicyRecord>> {
+        self.read(policy::list_policies).await
     }
 
     async fn append_audit(&self, rows: Vec<AuditEntry>) -> Result<()> {

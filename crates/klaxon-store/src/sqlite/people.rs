@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::error::map;
 use super::origin::{bad_column, editable, origin_at};
-use super::schedule;
+use super::{policy, schedule};
 use crate::{
     AuditEntry, AuditQuery, AuditRecord, Contact, Origin, PeopleChange, Result, StoreError,
     TeamRecord, UserRecord,
@@ -115,17 +115,25 @@ pub(crate) fn apply(conn: &Connection, change: &PeopleChange, audit: &[AuditEntr
         }
         PeopleChange::DeleteTeam(name) => {
             editable("team", get_team(conn, name)?.map(|o| o.origin), name)?;
+            policy::refuse_named(conn, "team", name)?;
             conn.prepare_cached("DELETE FROM teams WHERE name = ?1")
                 .and_then(|mut st| st.execute([name]))
                 .map_err(map)?;
         }
         PeopleChange::CreateSchedule(s) => schedule::create(conn, s)?,
         PeopleChange::UpdateSchedule(s) => schedule::update(conn, s)?,
-        PeopleChange::DeleteSchedule(name) => schedule::delete(conn, name)?,
+        PeopleChange::DeleteSchedule(name) => {
+            policy::refuse_named(conn, "schedule", name)?;
+            schedule::delete(conn, name)?;
+        }
         PeopleChange::AddOverride { schedule: s, over } => schedule::add_override(conn, s, over)?,
         PeopleChange::DeleteOverride { schedule: s, id } => {
             schedule::delete_override(conn, s, *id)?;
         }
+        PeopleChange::CreatePolicy(p) => policy::create(conn, p)?,
+        PeopleChange::UpdatePolicy(p) => policy::update(conn, p)?,
+        PeopleChange::DeletePolicy(name) => policy::delete(conn, name)?,
+        PeopleChange::DeclarePolicies(ps) => policy::declare(conn, ps)?,
         PeopleChange::Declare {
             users,
             teams,
@@ -207,6 +215,7 @@ fn delete_user(conn: &Connection, name: &str) -> Result<()> {
             schedules.join(", ")
         )));
     }
+    policy::refuse_named(conn, "user", name)?;
     let tokens: i64 = conn
         .prepare_cached("SELECT count(*) FROM tokens WHERE user_name = ?1 AND revoked_at IS NULL")
         .and_then(|mut st| st.query_row([name], |r| r.get(0)))

@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_schedules.sql"),
     include_str!("migrations/0012_escalations.sql"),
     include_str!("migrations/0013_incident_priority.sql"),
+    include_str!("migrations/0014_escalation_policies.sql"),
 ];
 
 /// The migrations of the telemetry database (its own file, its own `user_version`).

@@ -21,6 +21,7 @@ mod import_alertmanager;
 mod incidents;
 mod migrate_alertmanager;
 mod oncall;
+mod policies;
 mod prometheus;
 mod remote;
 mod rules_check;

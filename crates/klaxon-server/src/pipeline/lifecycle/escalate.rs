@@ -222,12 +222,13 @@ impl Pager {
     /// one an event rule's handler names, else that of the first route that takes it and names
     /// one.
     fn policy_of(&self, a: &AlertRecord) -> Option<Arc<Policy>> {
-        if let Some(p) = a
-            .annotations
-            .get("escalation_policy")
-            .and_then(|n| self.policies.get(n))
-        {
-            return Some(Arc::clone(p));
+        if let Some(name) = a.annotations.get("escalation_policy") {
+            match self.policies.get(name) {
+                Some(p) => return Some(Arc::clone(p)),
+                None => {
+                    tracing::warn!(alert = a.id, policy = %name, "a rule names an escalation policy that does not exist; the alert does not escalate by it");
+                }
+            }
         }
         if let Some(p) = a
             .handler
@@ -240,7 +241,38 @@ impl Pager {
         let route = self.notifier.route.as_ref()?;
         let view = crate::pipeline::view::view(a);
         let name = route.escalation_policy(&view.labels)?;
-        self.policies.get(&*name).cloned()
+        let policy = self.policies.get(&*name).cloned();
+        if policy.is_none() {
+            // A route's policy is checked at start, and the API does not delete it.
+            tracing::warn!(alert = a.id, policy = %name, "a route names an escalation policy that does not exist; the alert pages nobody");
+        }
+        policy
+    }
+
+    /// Follows the policies and teams as they are now (changed through the API). An
+    /// escalation whose policy changed goes on under the changed one from its next level (by
+    /// position; its wait counts from the last page, as before; past the changed policy's last
+    /// level the round is over and `repeat` says what follows); the levels it paged are not
+    /// paged again. One whose policy was deleted keeps the policy it had until it ends.
+    pub(crate) fn follow(&mut self, catalog: crate::escalation::Catalog, _now: i64) {
+        self.policies = catalog.policies;
+        self.teams = catalog.teams;
+        let changed: Vec<String> = (self.live.iter())
+            .filter(|(_, l)| {
+                self.policies
+                    .get(&l.policy.name)
+                    .is_some_and(|p| **p != *l.policy)
+            })
+            .map(|(s, _)| s.clone())
+            .collect();
+        for subject in changed {
+            if let Some(l) = self.live.get_mut(&subject) {
+                if let Some(p) = self.policies.get(&l.policy.name) {
+                    l.policy = Arc::clone(p);
+                }
+            }
+            self.file(&subject);
+        }
     }
 
     /// Reads a batch of the core's changes.
@@ -251,9 +283,9 @@ impl Pager {
                     self.watch(rec);
                     match rec.state {
                         State::Active if c.mute.is_none() => self.start(rec, now),
-                        State::Active | State::Pending | State::Suppressed
-                            if !self.policies.is_empty() =>
-                        {
+                        // Kept even without a policy: one may be made through the API before
+                        // it fires.
+                        State::Active | State::Pending | State::Suppressed => {
                             self.waiting.insert(rec.id, Arc::clone(rec));
                         }
                         _ => {}
@@ -561,10 +593,11 @@ impl Pager {
                 },
             };
             for (receiver, member) in receivers {
-                let Some(r) = self.notifier.receiver(&receiver) else {
-                    // A user of the API (an override through the API may name one): no
-                    // contacts the configuration knows.
-                    tracing::warn!(%receiver, "a paged user has no contacts in the configuration; not paged");
+                let holder = self.notifier.holder(&receiver);
+                let Some(r) = holder.as_deref().and_then(|n| n.receiver(&receiver)) else {
+                    // A user with no contact that can be paged, or a receiver the
+                    // configuration no longer declares.
+                    tracing::warn!(%receiver, "a paged user or receiver has no channel; not paged");
                     continue;
                 };
                 let target_text = target.to_string();
@@ -895,6 +928,55 @@ notify = ["receiver:ops"]
         );
         let other = labelled(2, "Cpu", "critical", 0, &[("team", "web")]);
         assert!(p.policy_of(&other).is_none());
+    }
+
+    #[test]
+    fn a_changed_policy_goes_on_from_the_next_level_and_a_deleted_one_keeps_its_escalations() {
+        let mut p = pager();
+        let a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
+        p.observe(&[created(&a)], 0);
+        assert_eq!(paged(&mut p), [("user:alice".to_owned(), 0)]);
+        assert_eq!(p.next_deadline(), Some(5 * M));
+
+        // Level 2 now waits 1m and pages alice: due at 1m after level 1, not at 5m.
+        let mut policies = p.policies.clone();
+        let mut changed = (*policies["by-route"]).clone();
+        changed.levels[1] = klaxon_engine::escalation::Level {
+            wait_ms: M,
+            notify: vec![Target::User("alice".to_owned())],
+        };
+        changed.levels.push(klaxon_engine::escalation::Level {
+            wait_ms: M,
+            notify: vec![Target::Receiver("ops".to_owned())],
+        });
+        policies.insert("by-route".to_owned(), Arc::new(changed));
+        p.follow(
+            crate::escalation::Catalog {
+                policies: policies.clone(),
+                teams: HashMap::new(),
+            },
+            30_000,
+        );
+        assert_eq!(p.next_deadline(), Some(M), "the changed wait counts");
+        p.advance(M);
+        assert_eq!(paged(&mut p), [("user:alice".to_owned(), 1)]);
+
+        // Deleted: the running escalation goes on under the policy it had; a new alert under
+        // the route pages nobody.
+        policies.remove("by-route");
+        p.follow(
+            crate::escalation::Catalog {
+                policies,
+                teams: HashMap::new(),
+            },
+            M,
+        );
+        p.advance(2 * M);
+        assert_eq!(paged(&mut p), [("ops".to_owned(), 2)]);
+        let b = labelled(2, "Disk2", "critical", 0, &[("team", "db")]);
+        p.observe(&[created(&b)], 3 * M);
+        assert!(paged(&mut p).is_empty());
+        assert!(!p.live.contains_key("alert:2"));
     }
 
     #[test]

@@ -152,6 +152,12 @@ pub(crate) enum Command {
         actor: String,
         reply: oneshot::Sender<Result<i64, IncidentRefusal>>,
     },
+    /// The escalation policies and teams changed (through the API): the pager follows these
+    /// from now on; the reply comes once it does.
+    Paging {
+        catalog: Box<crate::escalation::Catalog>,
+        reply: oneshot::Sender<()>,
+    },
     /// Correlates these alerts now (those in no incident yet); the reply gives each one's
     /// incident.
     Correlate {
@@ -241,6 +247,7 @@ enum Reply {
         oneshot::Sender<Result<Vec<Option<i64>>, IncidentRefusal>>,
         Result<Vec<Option<i64>>, IncidentRefusal>,
     ),
+    Done(oneshot::Sender<()>),
 }
 
 impl Reply {
@@ -254,6 +261,7 @@ impl Reply {
             Reply::Muted(tx, v) => drop(tx.send(v)),
             Reply::Incident(tx, v) => drop(tx.send(v)),
             Reply::Correlate(tx, v) => drop(tx.send(v)),
+            Reply::Done(tx) => drop(tx.send(())),
         }
     }
 }
@@ -664,6 +672,10 @@ impl<S: Store + Clone> Manager<S> {
                     Err(e) => Err(e),
                 };
                 self.replies.push(Reply::Correlate(reply, r));
+            }
+            Command::Paging { catalog, reply } => {
+                self.pager.follow(*catalog, now);
+                self.replies.push(Reply::Done(reply));
             }
         }
     }

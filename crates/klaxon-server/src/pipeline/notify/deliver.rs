@@ -478,9 +478,10 @@ async fn deliver<S: Store + Clone>(sh: &Shared<S>, row: OutboxRow) -> Delivery {
 }
 
 async fn attempt<S: Store + Clone>(sh: &Shared<S>, row: &OutboxRow) -> DeliveryOutcome {
-    let Some(channel) = sh
-        .notifier
-        .receiver(&row.receiver)
+    let holder = sh.notifier.holder(&row.receiver);
+    let Some(channel) = holder
+        .as_deref()
+        .and_then(|n| n.receiver(&row.receiver))
         .and_then(|r| {
             r.channels
                 .get(usize::try_from(row.channel_index).unwrap_or(usize::MAX))
@@ -498,7 +499,7 @@ async fn attempt<S: Store + Clone>(sh: &Shared<S>, row: &OutboxRow) -> DeliveryO
     };
     let cx = SendContext {
         http: &sh.http,
-        templates: &sh.notifier.templates,
+        templates: &holder.as_deref().unwrap_or(&*sh.notifier).templates,
         external_url: &sh.settings.external_url,
         websocket: &sh.pushed,
         id: row.id,

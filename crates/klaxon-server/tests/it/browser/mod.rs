@@ -11,6 +11,7 @@ pub(crate) mod driver;
 mod incidents;
 mod pages;
 mod people;
+mod policies;
 mod sla;
 
 use std::time::{Duration, Instant};

@@ -254,7 +254,7 @@ async fn the_oncall_page_shows_who_is_on_call_and_two_weeks_of_the_api_shifts() 
     let mut faults = Vec::new();
     for (width, height, tag) in [(1280, 900, "desktop"), (390, 844, "phone")] {
         b.size(width, height).await;
-        for page in ["oncall", "users", "teams", "tokens"] {
+        for page in ["oncall", "policies", "users", "teams", "tokens"] {
             b.goto(&format!("{base}/#/{page}")).await;
             b.until(
                 &format!("{tag} {page}"),
