@@ -99,6 +99,12 @@ fn every_alert_a_client_saw_survives_kill_9_on_postgresql() {
 }
 
 fn every_alert_survives_kill_9_on(backend: &Backend) {
+    // PostgreSQL commits each batch of new alerts over a socket, behind the schema's write
+    // lock: the first ones show later than on SQLite, so the bounds on time are wider.
+    let slack = match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres(_) => 2,
+    };
     let started = Instant::now();
     let dir = TempDir::new("crash");
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -130,6 +136,7 @@ fn every_alert_survives_kill_9_on(backend: &Backend) {
         Arc::clone(&stop),
         Arc::clone(&accepted),
         Arc::clone(&sender_done),
+        Duration::from_secs(15) * slack,
     ));
 
     // Fire for a while, and until the client has seen enough, boundedly.
@@ -143,7 +150,8 @@ fn every_alert_survives_kill_9_on(backend: &Backend) {
             break;
         }
         assert!(
-            firing.elapsed() < Duration::from_secs(12) && !sender_done.load(Ordering::SeqCst),
+            firing.elapsed() < Duration::from_secs(12) * slack
+                && !sender_done.load(Ordering::SeqCst),
             "the client saw only {seen} alerts ({} signals accepted); log:\n{}",
             accepted.load(Ordering::SeqCst),
             server.log()
@@ -241,7 +249,7 @@ fn every_alert_survives_kill_9_on(backend: &Backend) {
     );
     drop(server);
     assert!(
-        started.elapsed() < Duration::from_secs(60),
+        started.elapsed() < Duration::from_secs(60) * slack,
         "took {:?}",
         started.elapsed()
     );
@@ -299,12 +307,13 @@ async fn load_rules(client: &Client) {
 }
 
 /// Sends batches of `FIRE` marks as fast as the server takes them, until stopped, the server
-/// goes away, or 15 s pass.
+/// goes away, or `fire_for` passes.
 async fn send_fire(
     client: Client,
     stop: Arc<AtomicBool>,
     accepted: Arc<AtomicU64>,
     done: Arc<AtomicBool>,
+    fire_for: Duration,
 ) {
     // Every mark has a context of its own, so every firing opens a new alert (a repeat would
     // only add an occurrence to an existing one).
@@ -319,7 +328,7 @@ async fn send_fire(
         Bytes::from(body)
     };
     let mut n = 0;
-    let give_up = Instant::now() + Duration::from_secs(15);
+    let give_up = Instant::now() + fire_for;
     while !stop.load(Ordering::SeqCst) && Instant::now() < give_up {
         n += 1;
         match client
