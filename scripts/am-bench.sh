@@ -6,6 +6,7 @@
 #
 #   scripts/am-bench.sh                      # 10 s each, 32 connections
 #   AM_BENCH_SECONDS=30 AM_BENCH_CONNECTIONS=64 scripts/am-bench.sh
+#   AM_BENCH_STORE=postgresql scripts/am-bench.sh   # klaxon on KLAXON_TEST_POSTGRES_URL
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec cargo bench -p klaxon --bench alertmanager

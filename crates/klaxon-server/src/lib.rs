@@ -131,7 +131,13 @@ pub async fn run(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     if let Some(url) = config.store.url.clone() {
-        let store = PostgresStore::connect(&url.0, None)
+        let limits = klaxon_store::postgres::Limits {
+            lock_timeout: std::time::Duration::from_secs(config.store.lock_timeout_seconds),
+            statement_timeout: std::time::Duration::from_secs(
+                config.store.statement_timeout_seconds,
+            ),
+        };
+        let store = PostgresStore::connect_with(&url.0, None, limits)
             .await
             .context("opening the postgresql store ([store] url)")?;
         let result = run_with(config, store.clone(), listener, shutdown).await;

@@ -2,7 +2,9 @@
 //! (the real `klaxon serve` of this build) against a real Prometheus Alertmanager
 //! (`/usr/bin/prometheus-alertmanager`) on the same machine with the same load. Run with
 //! `scripts/am-bench.sh` or `cargo bench -p klaxon --bench alertmanager`; without Alertmanager
-//! it says so and measures nothing.
+//! it says so and measures nothing. klaxon keeps its data in SQLite, or with
+//! `AM_BENCH_STORE=postgresql` in a fresh schema of the PostgreSQL at `KLAXON_TEST_POSTGRES_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/test`), dropped afterwards.
 
 // The CLI's HTTP client, which the harness uses (its unit tests compile to nothing here).
 #[allow(dead_code, unused_imports)]
@@ -21,7 +23,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 
-use harness::{env_or, free_port, get, wait_ready, Proc, Serve, TempDir, TOKEN};
+use harness::{env_or, free_port, get, wait_ready, Backend, Proc, Serve, TempDir, TOKEN};
 
 const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 
@@ -40,13 +42,21 @@ fn alertmanager_load_comparison() {
     let connections: usize = env_or("AM_BENCH_CONNECTIONS", 32);
     let rounds: usize = env_or("AM_BENCH_ROUNDS", 3).max(1);
     let workload = Workload::new();
+    let backend = match std::env::var("AM_BENCH_STORE").as_deref() {
+        Ok("postgresql") => match Backend::postgres("am_bench") {
+            Some(pg) => pg,
+            None => return,
+        },
+        _ => Backend::Sqlite,
+    };
     let dir = TempDir::new("bench");
-    let klaxon = Serve::start(&dir.path().join("klaxon"));
+    let klaxon = Serve::start_on(&backend, &dir.path().join("klaxon"), None);
     let am = Alertmanager::start(&dir.path().join("alertmanager"));
     println!(
         "POST /api/v2/alerts, batches of {BATCH}, {DISTINCT} distinct alerts resent, {connections} connections, \
-         {rounds} x {seconds} s each, alternating, loopback, {} CPUs",
-        cpus()
+         {rounds} x {seconds} s each, alternating, loopback, {} CPUs, klaxon on {}",
+        cpus(),
+        backend.name()
     );
     let k_first = first_pass(&klaxon.addr, &workload, connections);
     let a_first = first_pass(&am.addr, &workload, connections);
@@ -99,6 +109,7 @@ fn alertmanager_load_comparison() {
         "{}",
         json!({
             "batch": BATCH, "distinct": DISTINCT, "connections": connections, "seconds": seconds,
+            "store": backend.name(), "first_pass_seconds": {"klaxon": k_first.as_secs_f64(), "alertmanager": a_first.as_secs_f64()},
             "rounds": rounds, "cpus": cpus(),
             "klaxon": k.to_json(), "alertmanager": a.to_json(), "ratio": (ratio * 100.0).round() / 100.0,
             "rss_kib": {"klaxon": k_rss, "alertmanager": a_rss},
@@ -228,15 +239,20 @@ impl Sender {
 
     /// Whether the body was answered 200.
     async fn send(&self, body: Bytes) -> bool {
+        self.answer(body).await == Some(200)
+    }
+
+    /// The status the body was answered with (its body read), or none without an answer.
+    async fn answer(&self, body: Bytes) -> Option<u16> {
         let req = hyper::Request::post(self.uri.clone())
             .header("content-type", "application/json")
             .header("authorization", format!("Bearer {TOKEN}"))
             .body(Full::new(body))
             .expect("request");
-        match self.client.request(req).await {
-            Ok(resp) => resp.status() == 200 && resp.into_body().collect().await.is_ok(),
-            Err(_) => false,
-        }
+        let resp = self.client.request(req).await.ok()?;
+        let status = resp.status().as_u16();
+        resp.into_body().collect().await.ok()?;
+        Some(status)
     }
 }
 
@@ -259,7 +275,14 @@ fn first_pass(addr: &str, w: &Workload, connections: usize) -> Duration {
             let (chunk, send) = (chunk.to_vec(), send.clone());
             tasks.spawn(async move {
                 for b in chunk {
-                    assert!(send.send(b).await, "first pass: a request failed");
+                    let t = Instant::now();
+                    let got = send.answer(b).await;
+                    assert_eq!(
+                        got,
+                        Some(200),
+                        "first pass: a request failed after {:?}",
+                        t.elapsed()
+                    );
                 }
             });
         }

@@ -345,6 +345,11 @@ pub struct StoreSettings {
     /// `?options=-c%20search_path%3Dschema` for a schema of its own; one server per database);
     /// none keeps it in SQLite files in the data directory.
     pub url: Option<Secret>,
+    /// PostgreSQL: the longest a statement waits for a lock, the store's write lock included
+    /// (`lock_timeout`; 0 waits forever). A write that times out fails and is retried.
+    pub lock_timeout_seconds: u64,
+    /// PostgreSQL: the longest one statement may run (`statement_timeout`; 0 is no limit).
+    pub statement_timeout_seconds: u64,
 }
 
 impl Default for StoreSettings {
@@ -352,6 +357,8 @@ impl Default for StoreSettings {
         StoreSettings {
             commit_wait_seconds: 5,
             url: None,
+            lock_timeout_seconds: 10,
+            statement_timeout_seconds: 60,
         }
     }
 }
@@ -599,6 +606,15 @@ impl Config {
         if let Some(url) = &self.store.url {
             if !(url.0.starts_with("postgres://") || url.0.starts_with("postgresql://")) {
                 errors.push("store.url: must be a postgres:// or postgresql:// URL".to_owned());
+            }
+            if ["sslmode=require", "sslmode=verify"]
+                .iter()
+                .any(|m| url.0.contains(m))
+            {
+                errors.push(
+                    "store.url: TLS to PostgreSQL is not supported yet (sslmode=require, verify-ca, verify-full)"
+                        .to_owned(),
+                );
             }
         }
         if self.collector.interval_seconds == 0 {
@@ -1110,6 +1126,16 @@ location = "Mars/Olympus"
         )
         .expect_err("not postgresql");
         assert!(err.contains("store.url"), "{err}");
+        let err = load(
+            None,
+            &env(&[(
+                "KLAXON_STORE__URL",
+                "postgres://db.example/klaxon?sslmode=require",
+            )]),
+            &Flags::default(),
+        )
+        .expect_err("no tls yet");
+        assert!(err.contains("TLS to PostgreSQL is not supported"), "{err}");
     }
 
     #[test]

@@ -9,10 +9,38 @@ use tokio_postgres::Transaction;
 use super::row::{self, exec, get, one};
 use crate::{AlertChange, Result, StoreError};
 
-/// Applies every change in order.
+/// Applies every change in order; a run of consecutive inserts is written in a few statements.
 pub(crate) async fn apply(tx: &Transaction<'_>, changes: &[AlertChange]) -> Result<()> {
-    for c in changes {
-        apply_one(tx, c).await?;
+    let mut rest = changes;
+    while let Some(first) = rest.first() {
+        let run = rest
+            .iter()
+            .take_while(|c| matches!(c, AlertChange::Insert { .. }))
+            .count();
+        if run > 1 {
+            let rows: Vec<row::NewRow<'_>> = rest[..run]
+                .iter()
+                .filter_map(|c| match c {
+                    AlertChange::Insert {
+                        alert,
+                        actor,
+                        reason,
+                        occurrence,
+                    } => Some(row::NewRow {
+                        alert,
+                        actor,
+                        reason,
+                        occurrence,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            row::insert_alerts(tx, &rows).await?;
+            rest = &rest[run..];
+        } else {
+            apply_one(tx, first).await?;
+            rest = &rest[1..];
+        }
     }
     Ok(())
 }

@@ -44,7 +44,8 @@ use klaxon_engine::BaselineRecord;
 use tokio_postgres::{Client, Config, IsolationLevel, Transaction};
 
 use self::error::map;
-use self::pool::Pool;
+pub use self::pool::Limits;
+use self::pool::{prepared, with_statements, Pool};
 use crate::{
     AlertChange, AlertDetail, AlertIndex, AlertQuery, AuditEntry, AuditQuery, AuditRecord, Claim,
     Delivery, DeliveryCount, HistoryQuery, IncidentDetail, IncidentQuery, IncidentRecord, Member,
@@ -83,9 +84,18 @@ impl PostgresStore {
     /// form) and migrates it. `schema`, when given, is the search path of every connection:
     /// the store's tables live there (the schema must exist).
     pub async fn connect(url: &str, schema: Option<&str>) -> Result<PostgresStore> {
+        PostgresStore::connect_with(url, schema, Limits::default()).await
+    }
+
+    /// As [`PostgresStore::connect`], with the lock and statement timeouts of `limits`.
+    pub async fn connect_with(
+        url: &str,
+        schema: Option<&str>,
+        limits: Limits,
+    ) -> Result<PostgresStore> {
         let config = Config::from_str(url)
             .map_err(|e| StoreError::Invalid(format!("postgresql url: {e}")))?;
-        let pool = Pool::new(config, schema, CONNECTIONS);
+        let pool = Pool::new(config, schema, CONNECTIONS, limits);
         {
             let mut conn = pool.get().await?;
             schema::migrate(&mut conn).await?;
@@ -165,12 +175,12 @@ fn now_ms() -> i64 {
 /// Begins a write transaction holding the store's write lock until it ends.
 async fn begin(client: &mut Client) -> Result<Transaction<'_>> {
     let tx = client.transaction().await.map_err(map)?;
-    tx.execute(
+    let lock = prepared(
+        &tx,
         "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))",
-        &[&WRITE_LOCK],
     )
-    .await
-    .map_err(map)?;
+    .await?;
+    tx.execute(&lock, &[&WRITE_LOCK]).await.map_err(map)?;
     Ok(tx)
 }
 
@@ -182,10 +192,13 @@ macro_rules! writing {
     ($self:ident, |$tx:ident| $body:expr) => {{
         let result = async {
             let mut conn = $self.inner.pool.get().await?;
-            let $tx = begin(&mut conn).await?;
-            let out = $body.await?;
-            $tx.commit().await.map_err(map)?;
-            Ok::<_, StoreError>(out)
+            with_statements(conn.statements(), async {
+                let $tx = begin(&mut conn).await?;
+                let out = $body.await?;
+                $tx.commit().await.map_err(map)?;
+                Ok::<_, StoreError>(out)
+            })
+            .await
         }
         .await;
         $self.inner.health.record(&result);
@@ -194,10 +207,13 @@ macro_rules! writing {
     ($self:ident, unlocked, |$tx:ident| $body:expr) => {{
         let result = async {
             let mut conn = $self.inner.pool.get().await?;
-            let $tx = conn.transaction().await.map_err(map)?;
-            let out = $body.await?;
-            $tx.commit().await.map_err(map)?;
-            Ok::<_, StoreError>(out)
+            with_statements(conn.statements(), async {
+                let $tx = conn.transaction().await.map_err(map)?;
+                let out = $body.await?;
+                $tx.commit().await.map_err(map)?;
+                Ok::<_, StoreError>(out)
+            })
+            .await
         }
         .await;
         $self.inner.health.record(&result);
@@ -210,7 +226,7 @@ macro_rules! reading {
     ($self:ident, |$c:ident| $body:expr) => {{
         let conn = $self.inner.pool.get().await?;
         let $c: &Client = &conn;
-        $body.await
+        with_statements(conn.statements(), $body).await
     }};
 }
 
@@ -218,16 +234,19 @@ macro_rules! reading {
 macro_rules! snapshot {
     ($self:ident, |$tx:ident| $body:expr) => {{
         let mut conn = $self.inner.pool.get().await?;
-        let $tx = conn
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(map)?;
-        let out = $body.await?;
-        $tx.commit().await.map_err(map)?;
-        Ok(out)
+        with_statements(conn.statements(), async {
+            let $tx = conn
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(map)?;
+            let out = $body.await?;
+            $tx.commit().await.map_err(map)?;
+            Ok(out)
+        })
+        .await
     }};
 }
 

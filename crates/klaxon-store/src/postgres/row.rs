@@ -11,6 +11,7 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{GenericClient, Row};
 
 use super::error::{decoding, map};
+use super::pool::prepared;
 use crate::{
     AlertEvent, Note, Occurrence, Result, RuleKind, RuleSetRecord, Source, StoreError, StoredAlert,
 };
@@ -46,7 +47,8 @@ pub(crate) async fn collect<C: GenericClient + Sync, T>(
     args: &[Param<'_>],
     f: impl Fn(&Row) -> Result<T>,
 ) -> Result<Vec<T>> {
-    let rows = c.query(sql, args).await.map_err(map)?;
+    let stmt = prepared(c, sql).await?;
+    let rows = c.query(&stmt, args).await.map_err(map)?;
     rows.iter().map(f).collect()
 }
 
@@ -57,7 +59,8 @@ pub(crate) async fn one<C: GenericClient + Sync, T>(
     args: &[Param<'_>],
     f: impl Fn(&Row) -> Result<T>,
 ) -> Result<Option<T>> {
-    let row = c.query_opt(sql, args).await.map_err(map)?;
+    let stmt = prepared(c, sql).await?;
+    let row = c.query_opt(&stmt, args).await.map_err(map)?;
     row.as_ref().map(f).transpose()
 }
 
@@ -67,7 +70,8 @@ pub(crate) async fn exec<C: GenericClient + Sync>(
     sql: &str,
     args: &[Param<'_>],
 ) -> Result<u64> {
-    c.execute(sql, args).await.map_err(map)
+    let stmt = prepared(c, sql).await?;
+    c.execute(&stmt, args).await.map_err(map)
 }
 
 /// Columns of `alerts` (as `a`) in the order [`alert`] reads them.
@@ -165,19 +169,18 @@ pub(crate) async fn insert_alert<C: GenericClient + Sync>(
     let (action_count, occurrences) = (count(a.action_count), count(a.occurrences));
     let state = a.state.as_str();
     let source = a.source.as_str();
-    let counter = c
-        .query_one(
-            "UPDATE meta \
-             SET last_alert_id = greatest(last_alert_id, coalesce($1, last_alert_id + 1)) \
-             WHERE id = 1 RETURNING coalesce($1, last_alert_id)",
-            &[&id],
-        )
-        .await
-        .map_err(map)?;
+    let counter = prepared(
+        c,
+        "UPDATE meta \
+         SET last_alert_id = greatest(last_alert_id, coalesce($1, last_alert_id + 1)) \
+         WHERE id = 1 RETURNING coalesce($1, last_alert_id)",
+    )
+    .await?;
+    let counter = c.query_one(&counter, &[&id]).await.map_err(map)?;
     let id: i64 = get(&counter, 0)?;
-    let row = c
-        .query_one(
-            "INSERT INTO alerts (id, fingerprint, state, \"group\", rule_set, rule_set_version, \
+    let insert = prepared(
+        c,
+        "INSERT INTO alerts (id, fingerprint, state, \"group\", rule_set, rule_set_version, \
              rule_id, \"trigger\", operator, severity, handler, process, process_name, scope, \
              \"action\", context, action_count, value, \"limit\", signal_ts, engine_ts, message, \
              created_at, source, name, labels, annotations, first_seen, last_seen, occurrences, \
@@ -187,6 +190,11 @@ pub(crate) async fn insert_alert<C: GenericClient + Sync>(
              $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
              $22, $23, $24, $25, $26::text::jsonb, $27::text::jsonb, $28, $29, $30, $31, $32, \
              $33, $34, $35, $36, $37, $38, $39, $40, $41) RETURNING id",
+    )
+    .await?;
+    let row = c
+        .query_one(
+            &insert,
             &[
                 &id,
                 &a.fingerprint,
@@ -238,6 +246,234 @@ pub(crate) async fn insert_alert<C: GenericClient + Sync>(
         })?;
     let stored: i64 = get(&row, 0)?;
     Ok(stored)
+}
+
+/// One new alert of [`insert_alerts`]: the row, its first event's actor and reason, and its
+/// first occurrence.
+pub(crate) struct NewRow<'a> {
+    pub alert: &'a StoredAlert,
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub occurrence: &'a Occurrence,
+}
+
+/// Columns of `alerts` with their array types, in the order [`insert_alerts`] binds them.
+const ALERT_ARRAYS: [(&str, &str); 41] = [
+    ("id", "bigint"),
+    ("fingerprint", "text"),
+    ("state", "text"),
+    ("\"group\"", "text"),
+    ("rule_set", "text"),
+    ("rule_set_version", "text"),
+    ("rule_id", "text"),
+    ("\"trigger\"", "text"),
+    ("operator", "text"),
+    ("severity", "text"),
+    ("handler", "text"),
+    ("process", "text"),
+    ("process_name", "text"),
+    ("scope", "text"),
+    ("\"action\"", "text"),
+    ("context", "text"),
+    ("action_count", "bigint"),
+    ("value", "float8"),
+    ("\"limit\"", "float8"),
+    ("signal_ts", "bigint"),
+    ("engine_ts", "bigint"),
+    ("message", "text"),
+    ("created_at", "bigint"),
+    ("source", "text"),
+    ("name", "text"),
+    ("labels", "jsonb"),
+    ("annotations", "jsonb"),
+    ("first_seen", "bigint"),
+    ("last_seen", "bigint"),
+    ("occurrences", "bigint"),
+    ("acknowledged_at", "bigint"),
+    ("acknowledged_by", "text"),
+    ("resolved_at", "bigint"),
+    ("resolved_by", "text"),
+    ("closed_at", "bigint"),
+    ("suppressed_until", "bigint"),
+    ("assignee", "text"),
+    ("ends_at", "bigint"),
+    ("generator_url", "text"),
+    ("updated_at", "bigint"),
+    ("suppressed_by", "text"),
+];
+
+/// `INSERT INTO alerts (…) SELECT … FROM unnest($1::bigint[], …)`, one array per column (JSON
+/// columns travel as text and are cast per row).
+fn insert_alerts_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let names: Vec<&str> = ALERT_ARRAYS.iter().map(|(n, _)| *n).collect();
+        let select: Vec<String> = ALERT_ARRAYS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| match *t {
+                "jsonb" => format!("c{i}::jsonb"),
+                _ => format!("c{i}"),
+            })
+            .collect();
+        let arrays: Vec<String> = ALERT_ARRAYS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| match *t {
+                "jsonb" => format!("${}::text[]", i + 1),
+                t => format!("${}::{t}[]", i + 1),
+            })
+            .collect();
+        let aliases: Vec<String> = (0..ALERT_ARRAYS.len()).map(|i| format!("c{i}")).collect();
+        format!(
+            "INSERT INTO alerts ({}) SELECT {} FROM unnest({}) AS t({})",
+            names.join(", "),
+            select.join(", "),
+            arrays.join(", "),
+            aliases.join(", ")
+        )
+    })
+}
+
+/// Writes new alerts with their given ids, each with its first event and occurrence, in four
+/// statements whatever their number (rows travel as arrays), and raises the highest id ever
+/// used (`meta.last_alert_id`) to theirs. The many-row form of [`insert_alert`] with an id.
+pub(crate) async fn insert_alerts<C: GenericClient + Sync>(
+    c: &C,
+    rows: &[NewRow<'_>],
+) -> Result<()> {
+    let Some(max_id) = rows.iter().map(|r| r.alert.id).max() else {
+        return Ok(());
+    };
+    macro_rules! col {
+        ($f:expr) => {
+            rows.iter().map($f).collect::<Vec<_>>()
+        };
+    }
+    let mut labels = Vec::with_capacity(rows.len());
+    let mut annotations = Vec::with_capacity(rows.len());
+    for r in rows {
+        labels.push(encode_map(&r.alert.labels)?);
+        annotations.push(encode_map(&r.alert.annotations)?);
+    }
+    let id = col!(|r| r.alert.id);
+    let fingerprint = col!(|r| r.alert.fingerprint.as_str());
+    let state = col!(|r| r.alert.state.as_str());
+    let group = col!(|r| r.alert.group.as_str());
+    let rule_set = col!(|r| r.alert.rule_set.as_str());
+    let version = col!(|r| r.alert.rule_set_version.as_ref().map(encode_number));
+    let rule_id = col!(|r| r.alert.rule_id.as_str());
+    let trigger = col!(|r| r.alert.trigger.as_str());
+    let operator = col!(|r| r.alert.operator.as_str());
+    let severity = col!(|r| r.alert.severity.as_str());
+    let handler = col!(|r| r.alert.handler.as_str());
+    let process = col!(|r| r.alert.process.as_str());
+    let process_name = col!(|r| r.alert.process_name.as_str());
+    let scope = col!(|r| r.alert.scope.as_str());
+    let action = col!(|r| r.alert.action.as_str());
+    let context = col!(|r| r.alert.context.as_deref());
+    let action_count = col!(|r| count(r.alert.action_count));
+    let value = col!(|r| r.alert.value);
+    let limit = col!(|r| r.alert.limit);
+    let signal_ts = col!(|r| r.alert.signal_ts);
+    let engine_ts = col!(|r| r.alert.engine_ts);
+    let message = col!(|r| r.alert.message.as_str());
+    let created_at = col!(|r| r.alert.created_at);
+    let source = col!(|r| r.alert.source.as_str());
+    let name = col!(|r| r.alert.name.as_str());
+    let first_seen = col!(|r| r.alert.first_seen);
+    let last_seen = col!(|r| r.alert.last_seen);
+    let occurrences = col!(|r| count(r.alert.occurrences));
+    let acknowledged_at = col!(|r| r.alert.acknowledged_at);
+    let acknowledged_by = col!(|r| r.alert.acknowledged_by.as_deref());
+    let resolved_at = col!(|r| r.alert.resolved_at);
+    let resolved_by = col!(|r| r.alert.resolved_by.as_deref());
+    let closed_at = col!(|r| r.alert.closed_at);
+    let suppressed_until = col!(|r| r.alert.suppressed_until);
+    let assignee = col!(|r| r.alert.assignee.as_deref());
+    let ends_at = col!(|r| r.alert.ends_at);
+    let generator_url = col!(|r| r.alert.generator_url.as_deref());
+    let updated_at = col!(|r| r.alert.updated_at);
+    let suppressed_by = col!(|r| r.alert.suppressed_by.as_deref());
+    exec(
+        c,
+        "UPDATE meta SET last_alert_id = greatest(last_alert_id, $1) WHERE id = 1",
+        &[&max_id],
+    )
+    .await?;
+    exec(
+        c,
+        insert_alerts_sql(),
+        &[
+            &id,
+            &fingerprint,
+            &state,
+            &group,
+            &rule_set,
+            &version,
+            &rule_id,
+            &trigger,
+            &operator,
+            &severity,
+            &handler,
+            &process,
+            &process_name,
+            &scope,
+            &action,
+            &context,
+            &action_count,
+            &value,
+            &limit,
+            &signal_ts,
+            &engine_ts,
+            &message,
+            &created_at,
+            &source,
+            &name,
+            &labels,
+            &annotations,
+            &first_seen,
+            &last_seen,
+            &occurrences,
+            &acknowledged_at,
+            &acknowledged_by,
+            &resolved_at,
+            &resolved_by,
+            &closed_at,
+            &suppressed_until,
+            &assignee,
+            &ends_at,
+            &generator_url,
+            &updated_at,
+            &suppressed_by,
+        ],
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::AlreadyExists(why) => StoreError::AlreadyExists(format!("alert: {why}")),
+        other => other,
+    })?;
+    let actor = col!(|r| r.actor);
+    let reason = col!(|r| r.reason);
+    exec(
+        c,
+        "INSERT INTO alert_events (alert_id, ts, actor, from_state, to_state, reason) \
+         SELECT a, t, ac, NULL, s, re FROM unnest($1::bigint[], $2::bigint[], $3::text[], \
+         $4::text[], $5::text[]) AS u(a, t, ac, s, re)",
+        &[&id, &created_at, &actor, &state, &reason],
+    )
+    .await?;
+    let at = col!(|r| r.occurrence.at);
+    let value = col!(|r| r.occurrence.value);
+    let message = col!(|r| r.occurrence.message.as_str());
+    exec(
+        c,
+        "INSERT INTO alert_occurrences (alert_id, at, value, message) \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::text[])",
+        &[&id, &at, &value, &message],
+    )
+    .await
+    .map(drop)
 }
 
 /// Appends one entry to an alert's audit trail.

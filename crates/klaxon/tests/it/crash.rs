@@ -1,7 +1,8 @@
 //! Write-then-signal, proven with `kill -9`: while alerts fire at a high rate, a client follows
 //! the alert stream and polls the listing; the server is killed without warning, restarted on
 //! the same data directory, and every alert the client had seen must be there, through the API
-//! and in the SQLite file, with the same process, rule and times.
+//! and in the database itself (the SQLite file, or the PostgreSQL schema), with the same
+//! process, rule and times.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use hyper::header::{ACCEPT, CONTENT_TYPE};
 use hyper::Method;
 
 use crate::client::Client;
-use crate::harness::{Serve, TempDir};
+use crate::harness::{Backend, Serve, TempDir};
 
 /// Marks per request; every one fires.
 const BATCH: usize = 500;
@@ -87,6 +88,23 @@ impl Ledger {
 
 #[test]
 fn every_alert_a_client_saw_survives_kill_9() {
+    every_alert_survives_kill_9_on(&Backend::Sqlite);
+}
+
+#[test]
+fn every_alert_a_client_saw_survives_kill_9_on_postgresql() {
+    if let Some(pg) = Backend::postgres("crash") {
+        every_alert_survives_kill_9_on(&pg);
+    }
+}
+
+fn every_alert_survives_kill_9_on(backend: &Backend) {
+    // PostgreSQL commits each batch of new alerts over a socket, behind the schema's write
+    // lock: the first ones show later than on SQLite, so the bounds on time are wider.
+    let slack = match backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres(_) => 2,
+    };
     let started = Instant::now();
     let dir = TempDir::new("crash");
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -95,7 +113,7 @@ fn every_alert_a_client_saw_survives_kill_9() {
         .build()
         .expect("runtime");
 
-    let mut server = Serve::start(dir.path());
+    let mut server = Serve::start_on(backend, dir.path(), None);
     let client = server.client();
     rt.block_on(load_rules(&client));
 
@@ -118,6 +136,7 @@ fn every_alert_a_client_saw_survives_kill_9() {
         Arc::clone(&stop),
         Arc::clone(&accepted),
         Arc::clone(&sender_done),
+        Duration::from_secs(15) * slack,
     ));
 
     // Fire for a while, and until the client has seen enough, boundedly.
@@ -131,7 +150,8 @@ fn every_alert_a_client_saw_survives_kill_9() {
             break;
         }
         assert!(
-            firing.elapsed() < Duration::from_secs(12) && !sender_done.load(Ordering::SeqCst),
+            firing.elapsed() < Duration::from_secs(12) * slack
+                && !sender_done.load(Ordering::SeqCst),
             "the client saw only {seen} alerts ({} signals accepted); log:\n{}",
             accepted.load(Ordering::SeqCst),
             server.log()
@@ -181,7 +201,7 @@ fn every_alert_a_client_saw_survives_kill_9() {
     );
 
     // Restart on the same data directory: everything seen must be there, unchanged.
-    let server = Serve::start(dir.path());
+    let server = Serve::start_on(backend, dir.path(), None);
     let client = server.client();
     let stored = rt.block_on(all_alerts(&client));
     let mut missing = Vec::new();
@@ -200,22 +220,8 @@ fn every_alert_a_client_saw_survives_kill_9() {
         stored.len()
     );
 
-    // And in the SQLite file itself.
-    let db = rusqlite::Connection::open_with_flags(
-        dir.path().join("klaxon.sqlite"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open klaxon.sqlite read-only");
-    let mut stmt = db
-        .prepare("SELECT id, rule_id, process, signal_ts, engine_ts FROM alerts")
-        .expect("select alerts");
-    let rows: BTreeMap<i64, (String, String, i64, i64)> = stmt
-        .query_map([], |r| {
-            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        })
-        .expect("query alerts")
-        .collect::<Result<_, _>>()
-        .expect("read alerts");
+    // And in the database itself.
+    let rows = stored_rows(backend, dir.path());
     for (id, s) in &seen {
         let ms = |t: &str| klaxon_engine::timestamp::parse_ts_str(t).expect("RFC 3339 time");
         let want = (
@@ -224,10 +230,16 @@ fn every_alert_a_client_saw_survives_kill_9() {
             ms(&s.signal_ts),
             ms(&s.engine_ts),
         );
-        assert_eq!(rows.get(id), Some(&want), "alert {id} in klaxon.sqlite");
+        assert_eq!(
+            rows.get(id),
+            Some(&want),
+            "alert {id} in the {} database",
+            backend.name()
+        );
     }
     eprintln!(
-        "crash test: {} signals accepted, {} alerts seen ({} stream events, {} listed), {} alerts stored after restart, {:?} in all",
+        "crash test ({}): {} signals accepted, {} alerts seen ({} stream events, {} listed), {} alerts stored after restart, {:?} in all",
+        backend.name(),
         accepted.load(Ordering::SeqCst),
         seen.len(),
         ledger.from_stream,
@@ -237,10 +249,46 @@ fn every_alert_a_client_saw_survives_kill_9() {
     );
     drop(server);
     assert!(
-        started.elapsed() < Duration::from_secs(60),
+        started.elapsed() < Duration::from_secs(60) * slack,
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// `id → (rule_id, process, signal_ts, engine_ts)` of every alert, read from the database
+/// rather than through the server.
+fn stored_rows(
+    backend: &Backend,
+    dir: &std::path::Path,
+) -> BTreeMap<i64, (String, String, i64, i64)> {
+    const SQL: &str = "SELECT id, rule_id, process, signal_ts, engine_ts FROM alerts";
+    match backend {
+        Backend::Sqlite => {
+            let db = rusqlite::Connection::open_with_flags(
+                dir.join("klaxon.sqlite"),
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .expect("open klaxon.sqlite read-only");
+            let mut stmt = db.prepare(SQL).expect("select alerts");
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                })
+                .expect("query alerts")
+                .collect::<Result<_, _>>()
+                .expect("read alerts");
+            rows
+        }
+        Backend::Postgres(pg) => pg
+            .run(|db| async move {
+                let rows = db.query(SQL, &[]).await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4))))
+                    .collect())
+            })
+            .expect("read alerts from postgresql"),
+    }
 }
 
 async fn load_rules(client: &Client) {
@@ -259,12 +307,13 @@ async fn load_rules(client: &Client) {
 }
 
 /// Sends batches of `FIRE` marks as fast as the server takes them, until stopped, the server
-/// goes away, or 15 s pass.
+/// goes away, or `fire_for` passes.
 async fn send_fire(
     client: Client,
     stop: Arc<AtomicBool>,
     accepted: Arc<AtomicU64>,
     done: Arc<AtomicBool>,
+    fire_for: Duration,
 ) {
     // Every mark has a context of its own, so every firing opens a new alert (a repeat would
     // only add an occurrence to an existing one).
@@ -279,7 +328,7 @@ async fn send_fire(
         Bytes::from(body)
     };
     let mut n = 0;
-    let give_up = Instant::now() + Duration::from_secs(15);
+    let give_up = Instant::now() + fire_for;
     while !stop.load(Ordering::SeqCst) && Instant::now() < give_up {
         n += 1;
         match client

@@ -16,7 +16,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use crate::client;
-use crate::harness::{get, Serve, TempDir};
+use crate::harness::{get, Backend, Serve, TempDir};
 
 const CONFIG: &str = r#"
 [collector]
@@ -185,11 +185,22 @@ fn settled(server: &Serve) {
 
 #[test]
 fn a_level_due_while_the_server_was_down_pages_once_when_it_starts() {
+    a_level_due_while_down_pages_once_on(&Backend::Sqlite);
+}
+
+#[test]
+fn a_level_due_while_the_server_was_down_pages_once_when_it_starts_on_postgresql() {
+    if let Some(pg) = Backend::postgres("escalation") {
+        a_level_due_while_down_pages_once_on(&pg);
+    }
+}
+
+fn a_level_due_while_down_pages_once_on(backend: &Backend) {
     let sink = Sink::start();
     let dir = TempDir::new("escalation");
     let config = dir.path().join("klaxon.toml");
     std::fs::write(&config, CONFIG.replace("ADDR", &sink.addr)).expect("write config");
-    let mut server = Serve::start_with(dir.path(), Some(&config));
+    let mut server = Serve::start_on(backend, dir.path(), Some(&config));
 
     let fired = Instant::now();
     fire(&server, "DiskFull");
@@ -206,7 +217,7 @@ fn a_level_due_while_the_server_was_down_pages_once_when_it_starts() {
     // Down until the second level is due.
     std::thread::sleep(SECOND_LEVEL.saturating_sub(fired.elapsed()) + Duration::from_millis(500));
 
-    let server = Serve::start_with(dir.path(), Some(&config));
+    let server = Serve::start_on(backend, dir.path(), Some(&config));
     sink.until("bob's page after the restart", |s| {
         !s.pages("/bob").is_empty()
     });

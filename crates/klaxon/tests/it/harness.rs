@@ -143,6 +143,11 @@ impl Serve {
 
     /// As [`Serve::start`], with a configuration file (`--config`).
     pub(crate) fn start_with(data_dir: &Path, config: Option<&Path>) -> Serve {
+        Serve::start_on(&Backend::Sqlite, data_dir, config)
+    }
+
+    /// As [`Serve::start_with`], keeping its data in `backend`.
+    pub(crate) fn start_on(backend: &Backend, data_dir: &Path, config: Option<&Path>) -> Serve {
         std::fs::create_dir_all(data_dir).expect("data dir");
         let mut cmd = klaxon();
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -150,6 +155,9 @@ impl Serve {
             .args(["--admin-token", TOKEN]);
         if let Some(c) = config {
             cmd.arg("--config").arg(c);
+        }
+        if let Backend::Postgres(pg) = backend {
+            cmd.env("KLAXON_STORE__URL", pg.store_url());
         }
         cmd.current_dir(data_dir)
             .env("NO_COLOR", "1")
@@ -233,6 +241,102 @@ impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Where a server under test keeps its data: SQLite files in its data directory, or a
+/// PostgreSQL schema of its own.
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres(PgSchema),
+}
+
+impl Backend {
+    /// A fresh PostgreSQL schema at `KLAXON_TEST_POSTGRES_URL` (default
+    /// `postgres://postgres@127.0.0.1:5432/test`), or none with the reason printed when no
+    /// PostgreSQL answers (a failure instead if `KLAXON_REQUIRE_PEERS` is set).
+    pub(crate) fn postgres(tag: &str) -> Option<Backend> {
+        PgSchema::new(tag).map(Backend::Postgres)
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgresql",
+        }
+    }
+}
+
+/// A fresh schema in the test database, dropped with everything in it when this is dropped.
+pub(crate) struct PgSchema {
+    url: String,
+    pub schema: String,
+}
+
+impl PgSchema {
+    /// A new empty schema, or none (the reason printed) when no PostgreSQL answers.
+    pub(crate) fn new(tag: &str) -> Option<PgSchema> {
+        let url = std::env::var("KLAXON_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let schema = format!("klaxon_it_{tag}_{}_{nanos}", std::process::id());
+        let pg = PgSchema { url, schema };
+        let sql = format!("CREATE SCHEMA {}", pg.schema);
+        match pg.run(|db| async move { db.batch_execute(&sql).await }) {
+            Ok(()) => Some(pg),
+            Err(why) => {
+                assert!(
+                    std::env::var_os("KLAXON_REQUIRE_PEERS").is_none(),
+                    "KLAXON_REQUIRE_PEERS is set but {why}"
+                );
+                eprintln!("skipped: {why} (set KLAXON_TEST_POSTGRES_URL)");
+                None
+            }
+        }
+    }
+
+    /// `[store] url` of a server keeping its data in this schema.
+    pub(crate) fn store_url(&self) -> String {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.url, self.schema
+        )
+    }
+
+    /// Runs `f` on a connection whose search path is this schema, on a runtime of its own.
+    pub(crate) fn run<T, F, Fut>(&self, f: F) -> Result<T, String>
+    where
+        F: FnOnce(tokio_postgres::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        let url = self.store_url();
+        rt.block_on(async move {
+            let connecting = tokio_postgres::connect(&url, tokio_postgres::NoTls);
+            let (client, connection) =
+                match tokio::time::timeout(Duration::from_secs(5), connecting).await {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => return Err(format!("cannot connect to {url}: {e}")),
+                    Err(_) => return Err(format!("connecting to {url} timed out")),
+                };
+            tokio::spawn(connection);
+            f(client).await.map_err(|e| format!("postgresql: {e}"))
+        })
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        if let Err(e) = self.run(|db| async move { db.batch_execute(&sql).await }) {
+            eprintln!("dropping schema {}: {e}", self.schema);
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use crate::client;
-use crate::harness::{get, Serve, TempDir};
+use crate::harness::{get, Backend, Serve, TempDir};
 
 /// One token every 5 s, none saved up beyond one.
 const CONFIG: &str = r#"
@@ -172,11 +172,22 @@ fn told(got: &[Got], name: &str) -> bool {
 
 #[test]
 fn a_rate_limits_summary_is_not_told_again_and_a_hold_keeps_its_place_after_kill_9() {
+    holds_survive_kill_9_on(&Backend::Sqlite);
+}
+
+#[test]
+fn a_rate_limits_summary_is_not_told_again_and_a_hold_keeps_its_place_after_kill_9_on_postgresql() {
+    if let Some(pg) = Backend::postgres("holds") {
+        holds_survive_kill_9_on(&pg);
+    }
+}
+
+fn holds_survive_kill_9_on(backend: &Backend) {
     let sink = Sink::start();
     let dir = TempDir::new("holds");
     let config = dir.path().join("klaxon.toml");
     std::fs::write(&config, CONFIG.replace("ADDR", &sink.addr)).expect("write config");
-    let mut server = Serve::start_with(dir.path(), Some(&config));
+    let mut server = Serve::start_on(backend, dir.path(), Some(&config));
 
     fire(&server, &["First"]);
     sink.until("the first alert", |g| told(g, "First"));
@@ -217,7 +228,7 @@ fn a_rate_limits_summary_is_not_told_again_and_a_hold_keeps_its_place_after_kill
     server.kill_9();
     let before_kill = sink.got().len();
 
-    let server = Serve::start_with(dir.path(), Some(&config));
+    let server = Serve::start_on(backend, dir.path(), Some(&config));
     // Behind the hold: it goes out with it, once the token is due.
     fire(&server, &["AfterRestart"]);
     let got = sink.until("the alert fired after the restart", |g| {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 
 use crate::client::{self, Client, Target};
-use crate::harness::{klaxon, show, text, Serve, TempDir, TOKEN};
+use crate::harness::{klaxon, show, text, Backend, Serve, TempDir, TOKEN};
 
 const TOPOLOGY: &str = r#"{
   "clusters": [{"name": "euw1"}, {"name": "use1"}],
@@ -256,9 +256,20 @@ fn the_server_finds_the_incidents_klaxon_correlate_finds() {
 
 #[test]
 fn an_incident_survives_kill_9_and_takes_the_next_alert() {
+    an_incident_survives_kill_9_on(&Backend::Sqlite);
+}
+
+#[test]
+fn an_incident_survives_kill_9_and_takes_the_next_alert_on_postgresql() {
+    if let Some(pg) = Backend::postgres("incidents") {
+        an_incident_survives_kill_9_on(&pg);
+    }
+}
+
+fn an_incident_survives_kill_9_on(backend: &Backend) {
     let dir = TempDir::new("incidents-kill");
     let data = dir.path().join("data");
-    let mut server = Serve::start(&data);
+    let mut server = Serve::start_on(backend, &data, None);
     let t = now_ms() - 120_000;
     let instance = [("service", "orders-api"), ("cluster", "euw1")];
     let first = alert(
@@ -296,7 +307,7 @@ fn an_incident_survives_kill_9_and_takes_the_next_alert() {
     let (_, before) = call(&server, "GET", &format!("/incidents/{id}"), "");
 
     server.kill_9();
-    let server = Serve::start(&data);
+    let server = Serve::start_on(backend, &data, None);
     let (s, after) = call(&server, "GET", &format!("/incidents/{id}"), "");
     assert_eq!(s, 200, "{after}");
     assert_eq!(
