@@ -214,19 +214,33 @@ impl Browser {
     }
 
     pub(crate) async fn click(&self, css: &str) {
-        let e = self.find(css).await;
-        self.cmd("POST", &format!("/element/{e}/click"), json!({}))
-            .await;
+        self.on_element(css, "click", json!({})).await;
     }
 
     pub(crate) async fn type_into(&self, css: &str, text: &str) {
-        let e = self.find(css).await;
-        self.cmd(
-            "POST",
-            &format!("/element/{e}/value"),
-            json!({ "text": text }),
-        )
-        .await;
+        self.on_element(css, "value", json!({ "text": text })).await;
+    }
+
+    /// Finds `css` and sends it `action`. A live page may redraw between the two, replacing
+    /// the element (WebDriver's "stale element reference"): then it finds the new one and tries
+    /// again, as a person clicks the button where it now is (a few times, then it fails).
+    async fn on_element(&self, css: &str, action: &str, body: Value) {
+        for _ in 0..5 {
+            let e = self.find(css).await;
+            let full = format!("/session/{}/element/{e}/{action}", self.session);
+            let v = self
+                .call("POST", &full, Some(body.clone()))
+                .await
+                .unwrap_or_else(|| panic!("chromedriver did not answer {action} on {css}"));
+            match v["value"]["error"].as_str() {
+                None => return,
+                Some("stale element reference") => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Some(_) => panic!("{action} on {css}: {}", v["value"]),
+            }
+        }
+        panic!("{action} on {css}: the element was replaced by a redraw five times in a row");
     }
 
     pub(crate) async fn new_window(&self) -> String {
