@@ -443,6 +443,66 @@ async fn acknowledging_an_incident_stops_its_alerts_escalations() {
     r.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_of_three_correlated_alerts_pages_each_level_once() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("escalation-incident-one");
+    let addr = addr.to_string();
+    let r = start(&dir, |c| configure(c, &addr)).await;
+
+    // Three alerts of one service instance, correlated into one incident.
+    let t = crate::incidents::now_ms() - 60_000;
+    let alerts: Vec<(Value, &str, i64)> = ["PgDown", "HighErrorRate", "SlowCheckout"]
+        .iter()
+        .zip(0..)
+        .map(|(name, i)| {
+            (
+                json!({"alertname": name, "service": "orders-api", "cluster": "euw1", "severity": "critical"}),
+                "orders-api database connection refused",
+                t + i * 10_000,
+            )
+        })
+        .collect();
+    crate::incidents::post(&r, &alerts).await;
+    let mut ids = Vec::new();
+    for name in ["PgDown", "HighErrorRate", "SlowCheckout"] {
+        ids.push(crate::incidents::alert_id(&r, name).await);
+    }
+    let (_, v) = r
+        .admin("GET", &format!("/alerts/correlation/{}", ids[0]), "")
+        .await;
+    let incident = v["incident"]["id"].as_i64().expect("an incident");
+    for id in &ids[1..] {
+        let (_, v) = r
+            .admin("GET", &format!("/alerts/correlation/{id}"), "")
+            .await;
+        assert_eq!(v["incident"]["id"], incident, "one incident: {v}");
+    }
+
+    let escalated = |got: &[Got], path: &str| -> Vec<Got> {
+        got.iter()
+            .filter(|g| g.path == path && g.body["kind"] == "escalated")
+            .cloned()
+            .collect()
+    };
+    // Level 2 (team db: bob and carol) comes 2 s after level 1; then a while for more.
+    rx.until(|g| !escalated(g, "/carol").is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = rx.got.lock().expect("received").clone();
+    for path in ["/alice", "/bob", "/carol"] {
+        let pages = escalated(&got, path);
+        assert_eq!(pages.len(), 1, "{path} paged once: {pages:#?}");
+        let body = &pages[0].body;
+        assert_eq!(body["escalation"]["incident"], incident, "{body}");
+        let notice = body["notice"].as_str().unwrap_or_default();
+        assert!(
+            notice.starts_with(&format!("incident {incident} (3 alerts")),
+            "{body}"
+        );
+    }
+    r.stop().await;
+}
+
 /// The configuration of [`configure`] with one more route, `via="api"`, that names `made`: a
 /// policy the configuration file does not declare.
 fn configure_made(c: &mut Config, addr: &str) {
