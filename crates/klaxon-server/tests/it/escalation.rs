@@ -5,7 +5,8 @@
 //! a schedule pages whoever is on call; an alert not acknowledged within its SLA target is a
 //! breach, told through its routes and counted on the SLA dashboard; the escalation
 //! statistics count the pages; a policy made through the API pages users made through the API,
-//! and an escalation in progress follows a change to its policy.
+//! and an escalation in progress follows a change to its policy; an incident of three
+//! correlated alerts pages each level once.
 
 use std::time::{Duration, Instant};
 

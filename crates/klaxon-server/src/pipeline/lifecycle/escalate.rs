@@ -1,9 +1,10 @@
 //! The pager: the escalations of alerts (and incidents) and the SLA timers, owned by the
 //! lifecycle manager's task. It reads each batch of the core's changes before the batch is
-//! committed (an alert that fires and has a policy starts escalating; acknowledging stops it,
-//! resolving or closing ends it), advances what came due, and turns pages and breaches into
-//! store writes for the same commit: the escalation's state with its next due time, the page,
-//! and the page's outbox rows. A page is named by (subject, start, cycle, round, level) and
+//! committed (an alert that fires and has a policy starts escalating, or its incident does
+//! when the incident has other open alerts: an incident of several alerts escalates as one,
+//! subject `incident:ID`; acknowledging stops it, resolving or closing ends it), advances
+//! what came due, and turns pages and breaches into store writes for the same commit: the
+//! escalation's state with its next due time, the page, and the page's outbox rows. A page is named by (subject, start, cycle, round, level) and
 //! each of its outbox rows by an idempotency key made from that name, so a page found again
 //! after a restart writes nothing the second time. Rebuilt from the store at start, so a level
 //! that came due while the server was down pages when it starts. Decides nothing about
