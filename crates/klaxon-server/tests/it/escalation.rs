@@ -504,6 +504,58 @@ async fn an_incident_of_three_correlated_alerts_pages_each_level_once() {
     r.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_joining_an_escalating_incident_one_by_one_page_no_level_again() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("escalation-incident-join");
+    let addr = addr.to_string();
+    let r = start(&dir, |c| configure(c, &addr)).await;
+
+    let t = crate::incidents::now_ms() - 60_000;
+    let alert = |name: &str, i: i64| {
+        (
+            json!({"alertname": name, "service": "orders-api", "cluster": "euw1", "severity": "critical"}),
+            "orders-api database connection refused",
+            t + i * 10_000,
+        )
+    };
+    let escalated = |got: &[Got], path: &str| -> Vec<Got> {
+        got.iter()
+            .filter(|g| g.path == path && g.body["kind"] == "escalated")
+            .cloned()
+            .collect()
+    };
+    // The first alert pages level 1 alone; the others join its incident before level 2.
+    crate::incidents::post(&r, &[alert("PgDown", 0)]).await;
+    rx.until(|g| !escalated(g, "/alice").is_empty()).await;
+    crate::incidents::post(&r, &[alert("HighErrorRate", 1)]).await;
+    crate::incidents::post(&r, &[alert("SlowCheckout", 2)]).await;
+    let first = crate::incidents::alert_id(&r, "PgDown").await;
+    let (_, v) = r
+        .admin("GET", &format!("/alerts/correlation/{first}"), "")
+        .await;
+    let incident = v["incident"]["id"].as_i64().expect("an incident");
+    rx.until(|g| !escalated(g, "/carol").is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = rx.got.lock().expect("received").clone();
+    for path in ["/alice", "/bob", "/carol"] {
+        assert_eq!(
+            escalated(&got, path).len(),
+            1,
+            "{path} paged once: {got:#?}"
+        );
+    }
+    let bob = &escalated(&got, "/bob")[0].body;
+    assert_eq!(bob["escalation"]["incident"], incident, "{bob}");
+    assert_eq!(bob["escalation"]["level"], 2, "{bob}");
+    let notice = bob["notice"].as_str().unwrap_or_default();
+    assert!(
+        notice.starts_with(&format!("incident {incident} (3 alerts, first PgDown)")),
+        "{bob}"
+    );
+    r.stop().await;
+}
+
 /// The configuration of [`configure`] with one more route, `via="api"`, that names `made`: a
 /// policy the configuration file does not declare.
 fn configure_made(c: &mut Config, addr: &str) {
