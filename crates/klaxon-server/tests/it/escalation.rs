@@ -5,7 +5,8 @@
 //! a schedule pages whoever is on call; an alert not acknowledged within its SLA target is a
 //! breach, told through its routes and counted on the SLA dashboard; the escalation
 //! statistics count the pages; a policy made through the API pages users made through the API,
-//! and an escalation in progress follows a change to its policy.
+//! and an escalation in progress follows a change to its policy; an incident of three
+//! correlated alerts pages each level once.
 
 use std::time::{Duration, Instant};
 
@@ -440,6 +441,118 @@ async fn acknowledging_an_incident_stops_its_alerts_escalations() {
         .await;
     assert_eq!(s, 200, "{v}");
     until_paged(&rx, "/bob", "InIncident").await;
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_of_three_correlated_alerts_pages_each_level_once() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("escalation-incident-one");
+    let addr = addr.to_string();
+    let r = start(&dir, |c| configure(c, &addr)).await;
+
+    // Three alerts of one service instance, correlated into one incident.
+    let t = crate::incidents::now_ms() - 60_000;
+    let alerts: Vec<(Value, &str, i64)> = ["PgDown", "HighErrorRate", "SlowCheckout"]
+        .iter()
+        .zip(0..)
+        .map(|(name, i)| {
+            (
+                json!({"alertname": name, "service": "orders-api", "cluster": "euw1", "severity": "critical"}),
+                "orders-api database connection refused",
+                t + i * 10_000,
+            )
+        })
+        .collect();
+    crate::incidents::post(&r, &alerts).await;
+    let mut ids = Vec::new();
+    for name in ["PgDown", "HighErrorRate", "SlowCheckout"] {
+        ids.push(crate::incidents::alert_id(&r, name).await);
+    }
+    let (_, v) = r
+        .admin("GET", &format!("/alerts/correlation/{}", ids[0]), "")
+        .await;
+    let incident = v["incident"]["id"].as_i64().expect("an incident");
+    for id in &ids[1..] {
+        let (_, v) = r
+            .admin("GET", &format!("/alerts/correlation/{id}"), "")
+            .await;
+        assert_eq!(v["incident"]["id"], incident, "one incident: {v}");
+    }
+
+    let escalated = |got: &[Got], path: &str| -> Vec<Got> {
+        got.iter()
+            .filter(|g| g.path == path && g.body["kind"] == "escalated")
+            .cloned()
+            .collect()
+    };
+    // Level 2 (team db: bob and carol) comes 2 s after level 1; then a while for more.
+    rx.until(|g| !escalated(g, "/carol").is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = rx.got.lock().expect("received").clone();
+    for path in ["/alice", "/bob", "/carol"] {
+        let pages = escalated(&got, path);
+        assert_eq!(pages.len(), 1, "{path} paged once: {pages:#?}");
+        let body = &pages[0].body;
+        assert_eq!(body["escalation"]["incident"], incident, "{body}");
+        let notice = body["notice"].as_str().unwrap_or_default();
+        assert!(
+            notice.starts_with(&format!("incident {incident} (3 alerts")),
+            "{body}"
+        );
+    }
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_joining_an_escalating_incident_one_by_one_page_no_level_again() {
+    let (rx, addr, _h) = receiver(0).await;
+    let dir = data_dir("escalation-incident-join");
+    let addr = addr.to_string();
+    let r = start(&dir, |c| configure(c, &addr)).await;
+
+    let t = crate::incidents::now_ms() - 60_000;
+    let alert = |name: &str, i: i64| {
+        (
+            json!({"alertname": name, "service": "orders-api", "cluster": "euw1", "severity": "critical"}),
+            "orders-api database connection refused",
+            t + i * 10_000,
+        )
+    };
+    let escalated = |got: &[Got], path: &str| -> Vec<Got> {
+        got.iter()
+            .filter(|g| g.path == path && g.body["kind"] == "escalated")
+            .cloned()
+            .collect()
+    };
+    // The first alert pages level 1 alone; the others join its incident before level 2.
+    crate::incidents::post(&r, &[alert("PgDown", 0)]).await;
+    rx.until(|g| !escalated(g, "/alice").is_empty()).await;
+    crate::incidents::post(&r, &[alert("HighErrorRate", 1)]).await;
+    crate::incidents::post(&r, &[alert("SlowCheckout", 2)]).await;
+    let first = crate::incidents::alert_id(&r, "PgDown").await;
+    let (_, v) = r
+        .admin("GET", &format!("/alerts/correlation/{first}"), "")
+        .await;
+    let incident = v["incident"]["id"].as_i64().expect("an incident");
+    rx.until(|g| !escalated(g, "/carol").is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let got = rx.got.lock().expect("received").clone();
+    for path in ["/alice", "/bob", "/carol"] {
+        assert_eq!(
+            escalated(&got, path).len(),
+            1,
+            "{path} paged once: {got:#?}"
+        );
+    }
+    let bob = &escalated(&got, "/bob")[0].body;
+    assert_eq!(bob["escalation"]["incident"], incident, "{bob}");
+    assert_eq!(bob["escalation"]["level"], 2, "{bob}");
+    let notice = bob["notice"].as_str().unwrap_or_default();
+    assert!(
+        notice.starts_with(&format!("incident {incident} (3 alerts, first PgDown)")),
+        "{bob}"
+    );
     r.stop().await;
 }
 

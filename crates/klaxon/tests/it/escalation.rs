@@ -4,7 +4,8 @@
 //! paged when the server starts, exactly once, and alice never again (a notification sent
 //! twice may only be a re-send of the same outbox row, with the same idempotency key). The
 //! alert's SLA target (acknowledged within 3 s) passed while the server was down too: the
-//! breach is told once when it starts.
+//! breach is told once when it starts. The same holds for an incident of two correlated
+//! alerts, which escalates as one: one page per level, none twice.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -266,4 +267,63 @@ fn a_level_due_while_down_pages_once_on(backend: &Backend) {
         breaches[0].body["notice"],
         "SLA breached: DiskFull (critical) was not acknowledged within 3s"
     );
+}
+
+#[test]
+fn an_incidents_level_due_while_the_server_was_down_pages_once_when_it_starts() {
+    let sink = Sink::start();
+    let dir = TempDir::new("escalation-incident");
+    let config = dir.path().join("klaxon.toml");
+    std::fs::write(&config, CONFIG.replace("ADDR", &sink.addr)).expect("write config");
+    let mut server = Serve::start_with(dir.path(), Some(&config));
+
+    let fired = Instant::now();
+    // Two alerts of one service instance in one request: one incident.
+    let alerts: Vec<Value> = ["PgDown", "HighErrorRate"]
+        .iter()
+        .map(|name| {
+            serde_json::json!({
+                "labels": {"alertname": name, "severity": "critical", "service": "orders-api", "cluster": "euw1"},
+                "annotations": {"summary": "orders-api database connection refused"},
+            })
+        })
+        .collect();
+    let reply = client::runtime()
+        .expect("runtime")
+        .block_on(server.client().call(
+            Method::POST,
+            "/api/v2/alerts",
+            Some("application/json"),
+            Bytes::from(Value::Array(alerts).to_string()),
+        ))
+        .expect("post alerts");
+    assert_eq!(reply.status.as_u16(), 200);
+    sink.until("alice's page", |s| !s.pages("/alice").is_empty());
+    server.kill_9();
+    assert!(
+        fired.elapsed() < SECOND_LEVEL,
+        "the kill came after the second level was due; the machine is too slow for this test"
+    );
+    std::thread::sleep(SECOND_LEVEL.saturating_sub(fired.elapsed()) + Duration::from_millis(500));
+
+    let server = Serve::start_with(dir.path(), Some(&config));
+    sink.until("bob's page after the restart", |s| {
+        !s.pages("/bob").is_empty()
+    });
+    settled(&server);
+
+    let alice = sink.pages("/alice");
+    let incident = &alice[0].body["escalation"]["incident"];
+    assert!(
+        incident.is_i64(),
+        "the page carries the incident: {alice:#?}"
+    );
+    assert!(
+        alice.iter().all(|g| g.key == alice[0].key),
+        "alice was paged more than once: {alice:#?}"
+    );
+    let bob = sink.pages("/bob");
+    assert_eq!(bob.len(), 1, "bob paged exactly once: {bob:#?}");
+    assert_eq!(bob[0].body["escalation"]["incident"], *incident, "{bob:#?}");
+    assert_eq!(bob[0].body["escalation"]["level"], 2);
 }

@@ -1,9 +1,10 @@
 //! The pager: the escalations of alerts (and incidents) and the SLA timers, owned by the
 //! lifecycle manager's task. It reads each batch of the core's changes before the batch is
-//! committed (an alert that fires and has a policy starts escalating; acknowledging stops it,
-//! resolving or closing ends it), advances what came due, and turns pages and breaches into
-//! store writes for the same commit: the escalation's state with its next due time, the page,
-//! and the page's outbox rows. A page is named by (subject, start, cycle, round, level) and
+//! committed (an alert that fires and has a policy starts escalating, or its incident does
+//! when the incident has other open alerts: an incident of several alerts escalates as one,
+//! subject `incident:ID`; acknowledging stops it, resolving or closing ends it), advances
+//! what came due, and turns pages and breaches into store writes for the same commit: the
+//! escalation's state with its next due time, the page, and the page's outbox rows. A page is named by (subject, start, cycle, round, level) and
 //! each of its outbox rows by an idempotency key made from that name, so a page found again
 //! after a restart writes nothing the second time. Rebuilt from the store at start, so a level
 //! that came due while the server was down pages when it starts. Decides nothing about
@@ -60,8 +61,10 @@ struct Live {
     /// The alert it pages about, as it was when the escalation began (its state kept current).
     alert: Arc<AlertRecord>,
     state_now: State,
-    /// The incident, for an incident's escalation.
+    /// The incident, for an incident's escalation (or an alert's escalated by hand).
     incident: Option<i64>,
+    /// The incident's open alerts when it last looked (pages name the count).
+    alerts: usize,
     acknowledged_at: Option<i64>,
     /// When it is filed in `due`.
     next: Option<i64>,
@@ -82,6 +85,14 @@ pub(crate) enum EscalateError {
     Refused(EscalateRefusal),
 }
 
+/// The incidents as the incident desk holds them, after it read the batch.
+pub(crate) trait Groups {
+    /// The incident an alert is in.
+    fn incident_of(&self, alert: i64) -> Option<i64>;
+    /// The open alerts of an incident (empty when it is not held).
+    fn open_alerts(&self, incident: i64) -> Vec<i64>;
+}
+
 pub(crate) struct Pager {
     policies: HashMap<String, Arc<Policy>>,
     sla: Sla,
@@ -92,6 +103,12 @@ pub(crate) struct Pager {
     /// Alerts that start escalating once they are active and nothing mutes them.
     waiting: HashMap<i64, Arc<AlertRecord>>,
     live: HashMap<String, Live>,
+    /// Alerts that started no escalation of their own because their incident's ran: a reopened
+    /// one starts escalating again (or joins its incident's again).
+    joined: HashMap<i64, Arc<AlertRecord>>,
+    /// Open alerts that are acknowledged: an incident's escalation stops when all its open
+    /// alerts are.
+    acked: BTreeSet<i64>,
     due: BTreeSet<(i64, String)>,
     watches: HashMap<i64, Watch>,
     sla_due: BTreeSet<(i64, i64, What)>,
@@ -106,6 +123,10 @@ pub(crate) struct Pager {
 
 fn subject_of_alert(id: i64) -> String {
     format!("alert:{id}")
+}
+
+fn subject_of_incident(id: i64) -> String {
+    format!("incident:{id}")
 }
 
 impl Pager {
@@ -123,6 +144,8 @@ impl Pager {
             teams,
             waiting: HashMap::new(),
             live: HashMap::new(),
+            joined: HashMap::new(),
+            acked: BTreeSet::new(),
             due: BTreeSet::new(),
             watches: HashMap::new(),
             sla_due: BTreeSet::new(),
@@ -135,12 +158,14 @@ impl Pager {
 
     /// Takes back the escalations that had not ended, the alerts that may still start one,
     /// and the SLA's timers of the open alerts (less the breaches already told).
-    /// Escalations of alerts that are gone, or of policies no longer configured, end here.
+    /// Escalations of alerts that are gone, of incidents with no open alert, or of policies no
+    /// longer configured, end here. `groups` is the incident desk, restored before.
     pub(crate) fn restore(
         &mut self,
         escalations: Vec<EscalationRecord>,
         open: &HashMap<i64, StoredAlert>,
         breached: Vec<(String, String)>,
+        groups: &dyn Groups,
     ) {
         for (subject, what) in breached {
             let what = match what.as_str() {
@@ -150,24 +175,40 @@ impl Pager {
             self.breached.insert((subject, what));
         }
         let mut escalating = BTreeSet::new();
+        let mut incidents = Vec::new();
         for r in escalations {
-            let alert_id = r
-                .subject
-                .strip_prefix("alert:")
-                .and_then(|id| id.parse::<i64>().ok());
-            let alert = alert_id.and_then(|id| open.get(&id));
+            let of = |prefix: &str| {
+                r.subject
+                    .strip_prefix(prefix)
+                    .and_then(|id| id.parse::<i64>().ok())
+            };
+            // An incident's escalation pages about one of its open alerts.
+            let target = match (of("alert:"), of("incident:")) {
+                (Some(id), _) => open.get(&id).map(|a| (a, None, 1)),
+                (None, Some(inc)) => {
+                    let alerts = groups.open_alerts(inc);
+                    (alerts.iter().find_map(|a| open.get(a))).map(|a| (a, Some(inc), alerts.len()))
+                }
+                (None, None) => None,
+            };
             let state = serde_json::from_str::<Escalation>(&r.state);
             let policy = self.policies.get(&r.policy).cloned();
-            match (alert, state, policy) {
-                (Some(a), Ok(state), Some(policy)) => {
-                    escalating.insert(a.id);
+            match (target, state, policy) {
+                (Some((a, incident, alerts)), Ok(state), Some(policy)) => {
+                    match incident {
+                        Some(inc) => incidents.push(inc),
+                        None => {
+                            escalating.insert(a.id);
+                        }
+                    }
                     let live = Live {
                         policy,
                         state,
                         started_at: r.started_at,
                         alert: Arc::new(a.clone()),
                         state_now: a.state,
-                        incident: None,
+                        incident,
+                        alerts,
                         acknowledged_at: r.acknowledged_at,
                         next: None,
                     };
@@ -187,7 +228,17 @@ impl Pager {
                 }
             }
         }
+        for inc in incidents {
+            for id in groups.open_alerts(inc) {
+                if let Some(a) = open.get(&id).filter(|_| !escalating.contains(&id)) {
+                    self.joined.insert(id, Arc::new(a.clone()));
+                }
+            }
+        }
         for a in open.values() {
+            if a.state == State::Acknowledged {
+                self.acked.insert(a.id);
+            }
             let rec = Arc::new(a.clone());
             if !self.policies.is_empty()
                 && matches!(a.state, State::Pending | State::Suppressed)
@@ -275,14 +326,14 @@ impl Pager {
         }
     }
 
-    /// Reads a batch of the core's changes.
-    pub(crate) fn observe(&mut self, changes: &[CoreChange], now: i64) {
+    /// Reads a batch of the core's changes (`groups`: the incidents after the desk read it).
+    pub(crate) fn observe(&mut self, changes: &[CoreChange], now: i64, groups: &dyn Groups) {
         for c in changes {
             match &c.detail {
                 CoreDetail::Created(rec) => {
                     self.watch(rec);
                     match rec.state {
-                        State::Active if c.mute.is_none() => self.start(rec, now),
+                        State::Active if c.mute.is_none() => self.start(rec, now, groups),
                         // Kept even without a policy: one may be made through the API before
                         // it fires.
                         State::Active | State::Pending | State::Suppressed => {
@@ -293,19 +344,42 @@ impl Pager {
                 }
                 CoreDetail::Muted if c.state == State::Active && c.mute.is_none() => {
                     if let Some(rec) = self.waiting.remove(&c.alert_id) {
-                        self.start(&rec, now);
+                        self.start(&rec, now, groups);
                     }
                 }
-                CoreDetail::Transition(t) => self.transition(t.id, t.from, t.to, t.at, c, now),
+                CoreDetail::Transition(t) => {
+                    self.transition(t.id, t.from, t.to, t.at, c, now, groups);
+                }
                 _ => {}
             }
         }
     }
 
-    fn transition(&mut self, id: i64, from: State, to: State, at: i64, c: &CoreChange, now: i64) {
+    #[allow(clippy::too_many_arguments)]
+    fn transition(
+        &mut self,
+        id: i64,
+        from: State,
+        to: State,
+        at: i64,
+        c: &CoreChange,
+        now: i64,
+        groups: &dyn Groups,
+    ) {
         let subject = subject_of_alert(id);
         if let Some(l) = self.live.get_mut(&subject) {
             l.state_now = to;
+        }
+        if to == State::Acknowledged {
+            self.acked.insert(id);
+        } else {
+            self.acked.remove(&id);
+        }
+        let incident = groups.incident_of(id).map(subject_of_incident);
+        if let Some(l) = incident.as_ref().and_then(|s| self.live.get_mut(s)) {
+            if l.alert.id == id {
+                l.state_now = to;
+            }
         }
         match to {
             State::Acknowledged => {
@@ -317,6 +391,7 @@ impl Pager {
                     l.state.acknowledge(&policy, now, &mut self.pages);
                     self.persist(&subject, now);
                 }
+                self.settle(id, now, groups);
             }
             State::Active => {
                 let live = self.live.get_mut(&subject);
@@ -330,21 +405,34 @@ impl Pager {
                     (_, Some(l)) if l.state.ended => {
                         let rec = Arc::clone(&l.alert);
                         if c.mute.is_none() {
-                            self.start(&rec, now);
+                            self.start(&rec, now, groups);
                         } else {
                             self.waiting.insert(id, rec);
                         }
                     }
                     (_, None) => {
-                        if let Some(rec) = self.waiting.remove(&id) {
+                        let rec = (self.waiting.remove(&id)).or_else(|| self.joined.remove(&id));
+                        if let Some(rec) = rec {
                             if c.mute.is_none() {
-                                self.start(&rec, now);
+                                self.start(&rec, now, groups);
                             } else {
                                 self.waiting.insert(id, rec);
                             }
                         }
                     }
                     _ => {}
+                }
+                // Back from acknowledged: its incident's escalation goes on.
+                if let Some(l) = incident.as_ref().and_then(|s| self.live.get_mut(s)) {
+                    if from == State::Acknowledged
+                        && !l.state.ended
+                        && l.state.acknowledged_at.is_some()
+                    {
+                        let policy = Arc::clone(&l.policy);
+                        l.state.unacknowledge(&policy, now, &mut self.pages);
+                        let s = incident.clone().unwrap_or_default();
+                        self.persist(&s, now);
+                    }
                 }
             }
             State::Suppressed => self.end(&subject, now, false),
@@ -353,24 +441,70 @@ impl Pager {
                 self.unwatch(id, What::Acknowledge);
                 self.unwatch(id, What::Resolve);
                 self.end(&subject, now, false);
+                self.settle(id, now, groups);
             }
             State::Closed => {
                 self.waiting.remove(&id);
+                self.joined.remove(&id);
                 self.unwatch(id, What::Acknowledge);
                 self.unwatch(id, What::Resolve);
                 self.end(&subject, now, true);
                 self.breached
                     .retain(|(s, _)| s.as_str() != subject.as_str());
+                self.settle(id, now, groups);
             }
             State::Pending => {}
         }
     }
 
-    /// Starts the escalation of an alert that fires, when a policy applies.
-    fn start(&mut self, rec: &Arc<AlertRecord>, now: i64) {
+    /// Starts the escalation of an alert that fires, when a policy applies. In an incident
+    /// with other open alerts, the incident escalates instead: the alert joins the incident's
+    /// escalation when one runs; else an escalation of another of its alerts becomes the
+    /// incident's; else the incident's starts now, under this alert's policy.
+    fn start(&mut self, rec: &Arc<AlertRecord>, now: i64, groups: &dyn Groups) {
         let Some(policy) = self.policy_of(rec) else {
             return;
         };
+        if let Some(inc) = groups.incident_of(rec.id) {
+            let open = groups.open_alerts(inc);
+            if open.iter().any(|&a| a != rec.id) {
+                self.joined.insert(rec.id, Arc::clone(rec));
+                let subject = subject_of_incident(inc);
+                if let Some(l) = self.live.get_mut(&subject).filter(|l| !l.state.ended) {
+                    l.alerts = open.len();
+                    return;
+                }
+                let other = (open.iter())
+                    .filter(|&&a| a != rec.id)
+                    .map(|&a| subject_of_alert(a))
+                    .find(|s| self.live.get(s).is_some_and(|l| !l.state.ended));
+                if let Some(other) = other {
+                    self.adopt(&other, inc, open.len(), now);
+                    return;
+                }
+                let mut state = Escalation::start(now);
+                if let Some(old) = self.live.get(&subject) {
+                    // Its cycles go on from the ended escalation's: no page key repeats.
+                    state.cycle = old.state.cycle + 1;
+                }
+                self.live.insert(
+                    subject.clone(),
+                    Live {
+                        policy,
+                        state,
+                        started_at: now,
+                        alert: Arc::clone(rec),
+                        state_now: State::Active,
+                        incident: Some(inc),
+                        alerts: open.len(),
+                        acknowledged_at: None,
+                        next: None,
+                    },
+                );
+                self.step(&subject, now);
+                return;
+            }
+        }
         let subject = subject_of_alert(rec.id);
         let mut state = Escalation::start(now);
         if let Some(old) = self.live.get(&subject) {
@@ -386,11 +520,135 @@ impl Pager {
                 alert: Arc::clone(rec),
                 state_now: State::Active,
                 incident: None,
+                alerts: 1,
                 acknowledged_at: None,
                 next: None,
             },
         );
         self.step(&subject, now);
+    }
+
+    /// An alert's escalation becomes incident `inc`'s: it goes on where it was (the levels it
+    /// paged are not paged again), under the incident's subject; the alert's record ends.
+    fn adopt(&mut self, subject: &str, inc: i64, alerts: usize, now: i64) {
+        let Some(mut l) = self.live.remove(subject) else {
+            return;
+        };
+        if let Some(at) = l.next.take() {
+            self.due.remove(&(at, subject.to_owned()));
+        }
+        let mut ended = l.state.clone();
+        ended.ended = true;
+        self.writes
+            .push(AlertChange::Escalation(EscalationChange::Put(
+                EscalationRecord {
+                    subject: subject.to_owned(),
+                    policy: l.policy.name.clone(),
+                    state: serde_json::to_string(&ended).expect("an escalation serialises"),
+                    next_due: None,
+                    started_at: l.started_at,
+                    ended: true,
+                    acknowledged_at: l.acknowledged_at,
+                },
+            )));
+        if subject.starts_with("alert:") {
+            self.joined.insert(l.alert.id, Arc::clone(&l.alert));
+        }
+        l.incident = Some(inc);
+        l.alerts = alerts;
+        let to = subject_of_incident(inc);
+        self.live.insert(to.clone(), l);
+        self.persist(&to, now);
+    }
+
+    /// An alert of an incident was acknowledged, resolved or closed: the incident's escalation
+    /// stops when every open alert of it is acknowledged, and ends when none is open.
+    fn settle(&mut self, alert: i64, now: i64, groups: &dyn Groups) {
+        let Some(inc) = groups.incident_of(alert) else {
+            return;
+        };
+        self.settle_incident(inc, now, groups);
+    }
+
+    fn settle_incident(&mut self, inc: i64, now: i64, groups: &dyn Groups) {
+        let subject = subject_of_incident(inc);
+        let Some(l) = self.live.get_mut(&subject) else {
+            return;
+        };
+        if l.state.ended {
+            return;
+        }
+        let open = groups.open_alerts(inc);
+        if open.is_empty() {
+            self.end(&subject, now, true);
+            return;
+        }
+        l.alerts = open.len();
+        if !open.contains(&l.alert.id) {
+            // Pages name an alert that is still open.
+            if let Some(rec) = open.iter().find_map(|a| self.joined.get(a)) {
+                l.alert = Arc::clone(rec);
+                l.state_now = rec.state;
+            }
+        }
+        if l.state.acknowledged_at.is_none() && open.iter().all(|a| self.acked.contains(a)) {
+            l.acknowledged_at.get_or_insert(now);
+            let policy = Arc::clone(&l.policy);
+            l.state.acknowledge(&policy, now, &mut self.pages);
+            self.persist(&subject, now);
+        }
+    }
+
+    /// Incidents were merged, or alerts moved between them: `into` escalates as one. Of the
+    /// escalations running for it (its own, those of `from`, those of its open alerts when it
+    /// has more than one) the oldest goes on as `into`'s, the others end. Then each of `from`
+    /// whose escalation still runs settles (it ends when no alert of it is open).
+    pub(crate) fn regroup(&mut self, into: i64, from: &[i64], now: i64, groups: &dyn Groups) {
+        let open = groups.open_alerts(into);
+        let mut subjects: Vec<String> = from.iter().map(|&i| subject_of_incident(i)).collect();
+        subjects.push(subject_of_incident(into));
+        if open.len() > 1 {
+            subjects.extend(open.iter().map(|&a| subject_of_alert(a)));
+        }
+        let mut running: Vec<(i64, String)> = (subjects.into_iter())
+            .filter_map(|s| {
+                let l = self.live.get(&s).filter(|l| !l.state.ended)?;
+                Some((l.started_at, s))
+            })
+            .collect();
+        running.sort();
+        let target = subject_of_incident(into);
+        if let Some((_, keep)) = running.first().cloned() {
+            // A moved alert's escalation stays its own while its incident is of one alert.
+            if keep != target && (open.len() > 1 || keep.starts_with("incident:")) {
+                for (_, s) in &running[1..] {
+                    self.retire(s, now);
+                }
+                self.adopt(&keep, into, open.len(), now);
+            } else if keep == target {
+                for (_, s) in &running[1..] {
+                    self.retire(s, now);
+                }
+            }
+        }
+        if let Some(l) = self.live.get_mut(&target) {
+            l.alerts = open.len();
+        }
+        for &f in from {
+            self.settle_incident(f, now, groups);
+        }
+        self.settle_incident(into, now, groups);
+    }
+
+    /// Ends an escalation that another one takes over; an alert's alert joins that one.
+    fn retire(&mut self, subject: &str, now: i64) {
+        if let Some(l) = self.live.get(subject) {
+            if subject.starts_with("alert:") {
+                let rec = Arc::clone(&l.alert);
+                self.joined.insert(rec.id, rec);
+            }
+        }
+        self.end(subject, now, true);
     }
 
     /// Ends an escalation (`forget`: the pager holds it no more).
@@ -496,10 +754,22 @@ impl Pager {
 
     /// An acknowledged alert whose acknowledgement expired (its escalation re-triggered) is
     /// acknowledged again: the escalation stops again. False when it has no such escalation.
-    pub(crate) fn acknowledge_again(&mut self, id: i64, now: i64) -> bool {
+    /// For an alert of an escalating incident, the incident's stops again when every open
+    /// alert of it is acknowledged.
+    pub(crate) fn acknowledge_again(&mut self, id: i64, now: i64, groups: &dyn Groups) -> bool {
         let subject = subject_of_alert(id);
         let Some(l) = self.live.get_mut(&subject) else {
-            return false;
+            let Some(inc) = groups.incident_of(id) else {
+                return false;
+            };
+            let subject = subject_of_incident(inc);
+            let again = self.live.get(&subject).is_some_and(|l| {
+                !l.state.ended && l.state.acknowledged_at.is_none() && self.acked.contains(&id)
+            });
+            if again {
+                self.settle_incident(inc, now, groups);
+            }
+            return again;
         };
         if l.state.ended || l.state.acknowledged_at.is_some() || l.state_now != State::Acknowledged
         {
@@ -521,6 +791,28 @@ impl Pager {
         actor: &str,
         now: i64,
     ) -> Result<Vec<(i64, usize, Vec<String>)>, EscalateError> {
+        // An incident that escalates as one moves to its next level once.
+        let subject = subject_of_incident(incident);
+        if let Some(l) = self.live.get_mut(&subject) {
+            let policy = Arc::clone(&l.policy);
+            let alert = l.alert.id;
+            let before = self.pages.len();
+            let r = l.state.escalate(&policy, now, actor, &mut self.pages);
+            let moved: Vec<(i64, usize, Vec<String>)> = (self.pages[before..].last())
+                .map(|p| {
+                    let targets = (policy.levels[p.level].notify.iter())
+                        .map(ToString::to_string)
+                        .collect();
+                    (alert, p.level + 1, targets)
+                })
+                .into_iter()
+                .collect();
+            self.persist(&subject, now);
+            return match r {
+                Ok(()) => Ok(moved),
+                Err(e) => Err(EscalateError::Refused(e)),
+            };
+        }
         let mut moved = Vec::new();
         let mut refusal = None;
         for &id in alerts {
@@ -568,6 +860,15 @@ impl Pager {
         let mut view = crate::pipeline::view::view(&l.alert);
         view.state = l.state_now;
         let group_key = format!("escalation:{subject}");
+        let about = match l.incident.filter(|_| subject.starts_with("incident:")) {
+            Some(inc) => format!(
+                "incident {inc} ({} alert{}, first {})",
+                l.alerts,
+                if l.alerts == 1 { "" } else { "s" },
+                view.name
+            ),
+            None => view.name.to_string(),
+        };
         let mut rows = Vec::new();
         for target in &level.notify {
             let receivers: Vec<(String, Option<String>)> = match target {
@@ -611,7 +912,7 @@ impl Pager {
                     folded: 0,
                     notice: Some(format!(
                         "{}: level {} of escalation policy {} pages {}{}: {}",
-                        view.name,
+                        about,
                         page.level + 1,
                         l.policy.name,
                         target_text,
@@ -842,6 +1143,37 @@ notify = ["receiver:ops"]
 
     const M: i64 = 60_000;
 
+    /// No incidents (alerts alone).
+    struct NoGroups;
+
+    impl Groups for NoGroups {
+        fn incident_of(&self, _: i64) -> Option<i64> {
+            None
+        }
+        fn open_alerts(&self, _: i64) -> Vec<i64> {
+            Vec::new()
+        }
+    }
+
+    /// Incidents as the desk would hold them: alert → incident, and the alerts that ended.
+    #[derive(Default)]
+    struct Desk {
+        of: BTreeMap<i64, i64>,
+        ended: BTreeSet<i64>,
+    }
+
+    impl Groups for Desk {
+        fn incident_of(&self, alert: i64) -> Option<i64> {
+            self.of.get(&alert).copied()
+        }
+        fn open_alerts(&self, incident: i64) -> Vec<i64> {
+            (self.of.iter())
+                .filter(|(a, i)| **i == incident && !self.ended.contains(a))
+                .map(|(a, _)| *a)
+                .collect()
+        }
+    }
+
     fn pager() -> Pager {
         let (c, _) = load_text(Some((Path::new("k.toml"), CONFIG)), &[], &Flags::default())
             .expect("configuration");
@@ -934,7 +1266,7 @@ notify = ["receiver:ops"]
     fn a_changed_policy_goes_on_from_the_next_level_and_a_deleted_one_keeps_its_escalations() {
         let mut p = pager();
         let a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
-        p.observe(&[created(&a)], 0);
+        p.observe(&[created(&a)], 0, &NoGroups);
         assert_eq!(paged(&mut p), [("user:alice".to_owned(), 0)]);
         assert_eq!(p.next_deadline(), Some(5 * M));
 
@@ -974,7 +1306,7 @@ notify = ["receiver:ops"]
         p.advance(2 * M);
         assert_eq!(paged(&mut p), [("ops".to_owned(), 2)]);
         let b = labelled(2, "Disk2", "critical", 0, &[("team", "db")]);
-        p.observe(&[created(&b)], 3 * M);
+        p.observe(&[created(&b)], 3 * M, &NoGroups);
         assert!(paged(&mut p).is_empty());
         assert!(!p.live.contains_key("alert:2"));
     }
@@ -983,7 +1315,7 @@ notify = ["receiver:ops"]
     fn an_alert_pages_until_acknowledged_and_is_forgotten_when_closed() {
         let mut p = pager();
         let a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
-        p.observe(&[created(&a)], 0);
+        p.observe(&[created(&a)], 0, &NoGroups);
         assert_eq!(paged(&mut p), [("user:alice".to_owned(), 0)]);
         assert_eq!(p.next_deadline(), Some(5 * M));
         p.advance(5 * M);
@@ -991,21 +1323,24 @@ notify = ["receiver:ops"]
         assert_eq!(p.next_deadline(), None, "every level paged");
 
         let b = labelled(2, "Disk2", "critical", 0, &[("team", "db")]);
-        p.observe(&[created(&b)], 6 * M);
+        p.observe(&[created(&b)], 6 * M, &NoGroups);
         paged(&mut p);
         p.observe(
             &[moved(2, State::Active, State::Acknowledged, 7 * M)],
             7 * M,
+            &NoGroups,
         );
         p.advance(100 * M);
         assert!(paged(&mut p).is_empty(), "acknowledged: nothing more");
         p.observe(
             &[moved(2, State::Acknowledged, State::Resolved, 101 * M)],
             101 * M,
+            &NoGroups,
         );
         p.observe(
             &[moved(2, State::Resolved, State::Closed, 102 * M)],
             102 * M,
+            &NoGroups,
         );
         assert!(!p.live.contains_key("alert:2"));
         assert!(p.due.is_empty());
@@ -1016,12 +1351,20 @@ notify = ["receiver:ops"]
         let mut p = pager();
         let mut a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
         a.state = State::Pending;
-        p.observe(&[created(&a)], 0);
+        p.observe(&[created(&a)], 0, &NoGroups);
         assert!(paged(&mut p).is_empty());
-        p.observe(&[moved(1, State::Pending, State::Active, M)], M);
+        p.observe(&[moved(1, State::Pending, State::Active, M)], M, &NoGroups);
         assert_eq!(paged(&mut p), [("user:alice".to_owned(), 0)]);
-        p.observe(&[moved(1, State::Active, State::Resolved, 2 * M)], 2 * M);
-        p.observe(&[moved(1, State::Resolved, State::Active, 3 * M)], 3 * M);
+        p.observe(
+            &[moved(1, State::Active, State::Resolved, 2 * M)],
+            2 * M,
+            &NoGroups,
+        );
+        p.observe(
+            &[moved(1, State::Resolved, State::Active, 3 * M)],
+            3 * M,
+            &NoGroups,
+        );
         let keys: Vec<String> = p
             .writes
             .iter()
@@ -1046,7 +1389,7 @@ notify = ["receiver:ops"]
         let alerts: Vec<CoreChange> = (1..=n as i64)
             .map(|id| created(&labelled(id, "Disk", "critical", 0, &[("team", "db")])))
             .collect();
-        p.observe(&alerts, 0);
+        p.observe(&alerts, 0, &NoGroups);
         paged(&mut p);
         p.advance(10 * M);
         assert_eq!(paged(&mut p).len(), MAX_DUE_PER_BATCH);
@@ -1054,5 +1397,188 @@ notify = ["receiver:ops"]
         p.advance(10 * M);
         assert_eq!(paged(&mut p).len(), 10);
         assert_eq!(p.next_deadline(), None);
+    }
+
+    /// The subjects of the pages written (with their level), and clears the writes.
+    fn page_subjects(p: &mut Pager) -> Vec<(String, i64)> {
+        let out = (p.writes.iter())
+            .filter_map(|w| match w {
+                AlertChange::Escalation(EscalationChange::Page { page, .. }) => {
+                    Some((page.subject.clone(), page.level))
+                }
+                _ => None,
+            })
+            .collect();
+        p.writes.clear();
+        out
+    }
+
+    fn db(id: i64) -> StoredAlert {
+        labelled(id, &format!("Disk{id}"), "critical", 0, &[("team", "db")])
+    }
+
+    #[test]
+    fn an_incident_of_two_alerts_pages_once_per_level() {
+        // Both fire in one batch: the incident's escalation starts, the second alert joins it.
+        let mut p = pager();
+        let mut d = Desk::default();
+        d.of.extend([(1, 7), (2, 7)]);
+        p.observe(&[created(&db(1)), created(&db(2))], 0, &d);
+        assert_eq!(page_subjects(&mut p), [("incident:7".to_owned(), 0)]);
+        p.advance(5 * M);
+        assert_eq!(page_subjects(&mut p), [("incident:7".to_owned(), 1)]);
+        assert!(!p.live.contains_key("alert:1") && !p.live.contains_key("alert:2"));
+
+        // One after the other: the first alert's escalation becomes the incident's, and goes
+        // on where it was.
+        let mut p = pager();
+        let mut d = Desk::default();
+        d.of.insert(1, 7);
+        p.observe(&[created(&db(1))], 0, &d);
+        assert_eq!(page_subjects(&mut p), [("alert:1".to_owned(), 0)]);
+        d.of.insert(2, 7);
+        p.observe(&[created(&db(2))], M, &d);
+        let ended: Vec<(String, bool)> = (p.writes.iter())
+            .filter_map(|w| match w {
+                AlertChange::Escalation(EscalationChange::Put(r)) => {
+                    Some((r.subject.clone(), r.ended))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            ended,
+            [
+                ("alert:1".to_owned(), true),
+                ("incident:7".to_owned(), false)
+            ]
+        );
+        assert!(
+            page_subjects(&mut p).is_empty(),
+            "level 1 is not paged again"
+        );
+        d.of.insert(3, 7);
+        p.observe(&[created(&db(3))], 2 * M, &d);
+        assert!(page_subjects(&mut p).is_empty());
+        p.advance(5 * M);
+        let rows = paged_rows(&mut p);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let n: Notification = serde_json::from_str(&rows[0]).unwrap();
+        assert_eq!(n.escalation.as_ref().and_then(|e| e.incident), Some(7));
+        let notice = n.notice.unwrap_or_default();
+        assert!(notice.starts_with("incident 7 (3 alerts"), "{notice}");
+    }
+
+    /// The payloads of the outbox rows of the pages written, and clears the writes.
+    fn paged_rows(p: &mut Pager) -> Vec<String> {
+        let out = (p.writes.iter())
+            .filter_map(|w| match w {
+                AlertChange::Escalation(EscalationChange::Page { notifications, .. }) => {
+                    Some(notifications.iter().map(|n| n.payload.clone()))
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        p.writes.clear();
+        out
+    }
+
+    #[test]
+    fn acknowledging_every_open_alert_of_an_incident_stops_it_and_resolving_ends_it() {
+        let mut p = pager();
+        let mut d = Desk::default();
+        d.of.extend([(1, 7), (2, 7)]);
+        p.observe(&[created(&db(1)), created(&db(2))], 0, &d);
+        page_subjects(&mut p);
+        p.observe(&[moved(1, State::Active, State::Acknowledged, M)], M, &d);
+        assert_eq!(
+            p.next_deadline(),
+            Some(5 * M),
+            "alert 2 is not acknowledged"
+        );
+        p.observe(&[moved(2, State::Active, State::Acknowledged, M)], M, &d);
+        assert_eq!(p.next_deadline(), None, "every open alert acknowledged");
+        p.advance(100 * M);
+        assert!(page_subjects(&mut p).is_empty());
+        // Back to firing: it goes on.
+        p.observe(
+            &[moved(2, State::Acknowledged, State::Active, 101 * M)],
+            101 * M,
+            &d,
+        );
+        assert_eq!(p.next_deadline(), Some(106 * M));
+        // An acknowledged alert resolves; the last open one is acknowledged: it stops.
+        d.ended.insert(1);
+        p.observe(
+            &[moved(1, State::Acknowledged, State::Resolved, 102 * M)],
+            102 * M,
+            &d,
+        );
+        p.observe(
+            &[moved(2, State::Active, State::Acknowledged, 102 * M)],
+            102 * M,
+            &d,
+        );
+        assert_eq!(p.next_deadline(), None);
+        d.ended.insert(2);
+        p.observe(
+            &[moved(2, State::Acknowledged, State::Resolved, 103 * M)],
+            103 * M,
+            &d,
+        );
+        assert!(
+            !p.live.contains_key("incident:7"),
+            "no open alert: it ended"
+        );
+    }
+
+    #[test]
+    fn merging_two_escalating_incidents_keeps_the_older_escalation() {
+        for (from, into) in [(8, 7), (7, 8)] {
+            let mut p = pager();
+            let mut d = Desk::default();
+            d.of.extend([(1, 7), (2, 7)]);
+            p.observe(&[created(&db(1)), created(&db(2))], 0, &d);
+            d.of.extend([(3, 8), (4, 8)]);
+            p.observe(&[created(&db(3)), created(&db(4))], M, &d);
+            assert_eq!(
+                page_subjects(&mut p),
+                [("incident:7".to_owned(), 0), ("incident:8".to_owned(), 0)]
+            );
+            for a in 1..=4 {
+                d.of.insert(a, into);
+            }
+            p.regroup(into, &[from], 2 * M, &d);
+            assert!(!p.live.contains_key(&format!("incident:{from}")));
+            assert_eq!(
+                p.live[&format!("incident:{into}")].started_at,
+                0,
+                "the older"
+            );
+            assert_eq!(p.live[&format!("incident:{into}")].alerts, 4);
+            p.advance(10 * M);
+            assert_eq!(
+                page_subjects(&mut p),
+                [(format!("incident:{into}"), 1)],
+                "one level 2, at 5m"
+            );
+        }
+    }
+
+    #[test]
+    fn escalating_an_incident_by_hand_moves_its_one_escalation() {
+        let mut p = pager();
+        let mut d = Desk::default();
+        d.of.extend([(1, 7), (2, 7)]);
+        p.observe(&[created(&db(1)), created(&db(2))], 0, &d);
+        page_subjects(&mut p);
+        let moved = p.escalate(7, &[1, 2], "ann", M).unwrap();
+        assert_eq!(moved, [(1, 2, vec!["receiver:ops".to_owned()])]);
+        assert_eq!(page_subjects(&mut p), [("incident:7".to_owned(), 1)]);
+        assert_eq!(
+            p.escalate(7, &[1, 2], "ann", M),
+            Err(EscalateError::Refused(EscalateRefusal::Exhausted))
+        );
     }
 }

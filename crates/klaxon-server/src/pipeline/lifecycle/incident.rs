@@ -861,6 +861,16 @@ fn link_json(l: &Link) -> Value {
     l.json(|id| json!(id))
 }
 
+impl super::escalate::Groups for Desk {
+    fn incident_of(&self, alert: i64) -> Option<i64> {
+        Desk::incident_of(self, alert)
+    }
+
+    fn open_alerts(&self, incident: i64) -> Vec<i64> {
+        Desk::open_alerts(self, incident).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::higher;

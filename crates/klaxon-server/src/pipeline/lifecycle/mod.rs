@@ -12,7 +12,7 @@ mod escalate;
 mod explain;
 mod incident;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -338,6 +338,9 @@ impl<S: Store + Clone> Manager<S> {
             paging.teams,
             paging.oncall,
         );
+        // The desk first: an incident's escalation pages about its open alerts.
+        let (max_incident, open_incidents, members) = open_incidents(&store).await?;
+        desk.restore(max_incident, open_incidents, &members);
         {
             // Without a policy or an SLA target the open alerts are not needed: escalations
             // stored before end here.
@@ -355,10 +358,9 @@ impl<S: Store + Clone> Manager<S> {
                 store.open_escalations().await?,
                 &open,
                 store.open_sla_breaches().await?,
+                &desk,
             );
         }
-        let (max_incident, open_incidents, members) = open_incidents(&store).await?;
-        desk.restore(max_incident, open_incidents, &members);
         let max_id = store.max_alert_id().await?;
         let silences = store.silences().await?;
         let alerts = store.load_open_alerts().await?.into_iter().map(|a| {
@@ -563,7 +565,7 @@ impl<S: Store + Clone> Manager<S> {
                     Err(Refusal::Illegal {
                         current: State::Acknowledged,
                         ..
-                    }) if again && self.pager.acknowledge_again(id, now) => Ok(Done {
+                    }) if again && self.pager.acknowledge_again(id, now, &self.desk) => Ok(Done {
                         id,
                         from: State::Acknowledged,
                         to: State::Acknowledged,
@@ -658,7 +660,17 @@ impl<S: Store + Clone> Manager<S> {
                 reply,
             } => {
                 let r = match self.stored(&alerts).await {
-                    Ok(stored) => Ok(self.desk.create(&stored, title.as_deref(), &actor, now)),
+                    Ok(stored) => {
+                        let from: BTreeSet<i64> = (stored.iter())
+                            .filter_map(|a| self.desk.incident_of(a.id))
+                            .collect();
+                        let id = self.desk.create(&stored, title.as_deref(), &actor, now);
+                        self.pager.regroup(id, &[], now, &self.desk);
+                        for f in from {
+                            self.pager.regroup(f, &[], now, &self.desk);
+                        }
+                        Ok(id)
+                    }
                     Err(e) => Err(e),
                 };
                 self.replies.push(Reply::Incident(reply, r));
@@ -769,12 +781,16 @@ impl<S: Store + Clone> Manager<S> {
                     return Err(self.not_held(into).await);
                 }
                 self.desk.merge(id, into, actor, now);
+                self.pager.regroup(into, &[id], now, &self.desk);
                 return Ok(into);
             }
             IncidentAct::Split { alerts, title } => {
                 self.members_of(id, &alerts)?;
                 let stored = self.stored(&alerts).await?;
-                return Ok(self.desk.split(id, &stored, title.as_deref(), actor, now));
+                let new = self.desk.split(id, &stored, title.as_deref(), actor, now);
+                self.pager.regroup(new, &[], now, &self.desk);
+                self.pager.regroup(id, &[], now, &self.desk);
+                return Ok(new);
             }
             IncidentAct::Move { alerts, to } => {
                 if to == id {
@@ -788,6 +804,8 @@ impl<S: Store + Clone> Manager<S> {
                 self.members_of(id, &alerts)?;
                 let stored = self.stored(&alerts).await?;
                 self.desk.move_to(id, &stored, to, actor, now);
+                self.pager.regroup(to, &[], now, &self.desk);
+                self.pager.regroup(id, &[], now, &self.desk);
                 return Ok(to);
             }
         }
@@ -837,7 +855,7 @@ impl<S: Store + Clone> Manager<S> {
         // and are written with them.
         let now = wall_ms();
         self.desk.observe(&self.fx.changes, now);
-        self.pager.observe(&self.fx.changes, now);
+        self.pager.observe(&self.fx.changes, now, &self.desk);
         self.pager.advance(now);
         if self.fx.is_empty()
             && self.replies.is_empty()
