@@ -482,33 +482,26 @@ impl Pager {
                     self.adopt(&other, inc, open.len(), now);
                     return;
                 }
-                let mut state = Escalation::start(now);
-                if let Some(old) = self.live.get(&subject) {
-                    // Its cycles go on from the ended escalation's: no page key repeats.
-                    state.cycle = old.state.cycle + 1;
-                }
-                self.live.insert(
-                    subject.clone(),
-                    Live {
-                        policy,
-                        state,
-                        started_at: now,
-                        alert: Arc::clone(rec),
-                        state_now: State::Active,
-                        incident: Some(inc),
-                        alerts: open.len(),
-                        acknowledged_at: None,
-                        next: None,
-                    },
-                );
-                self.step(&subject, now);
+                self.begin(subject, policy, rec, Some((inc, open.len())), now);
                 return;
             }
         }
-        let subject = subject_of_alert(rec.id);
+        self.begin(subject_of_alert(rec.id), policy, rec, None, now);
+    }
+
+    /// Starts the escalation of `subject` (an alert's, or an incident's with its count of open
+    /// alerts) at its first level. A subject that escalated before (a reopened alert, an
+    /// incident escalating again) goes on from the old escalation's cycles: no page key repeats.
+    fn begin(
+        &mut self,
+        subject: String,
+        policy: Arc<Policy>,
+        rec: &Arc<AlertRecord>,
+        incident: Option<(i64, usize)>,
+        now: i64,
+    ) {
         let mut state = Escalation::start(now);
         if let Some(old) = self.live.get(&subject) {
-            // A reopened alert escalates anew; its cycles go on from the old escalation's.
             state.cycle = old.state.cycle + 1;
         }
         self.live.insert(
@@ -519,8 +512,8 @@ impl Pager {
                 started_at: now,
                 alert: Arc::clone(rec),
                 state_now: State::Active,
-                incident: None,
-                alerts: 1,
+                incident: incident.map(|(inc, _)| inc),
+                alerts: incident.map_or(1, |(_, n)| n),
                 acknowledged_at: None,
                 next: None,
             },
