@@ -10,7 +10,7 @@
 //! that came due while the server was down pages when it starts. Decides nothing about
 //! escalating itself: the policy core (`klaxon_engine::escalation`) does.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use klaxon_engine::escalation::{EscalateRefusal, Escalation, Page, Policy, Target};
@@ -109,6 +109,9 @@ pub(crate) struct Pager {
     /// Open alerts that are acknowledged: an incident's escalation stops when all its open
     /// alerts are.
     acked: BTreeSet<i64>,
+    /// Policy names found missing, each warned of once until the policies change (a log line
+    /// per alert would flood the log).
+    missing: HashSet<String>,
     due: BTreeSet<(i64, String)>,
     watches: HashMap<i64, Watch>,
     sla_due: BTreeSet<(i64, i64, What)>,
@@ -146,6 +149,7 @@ impl Pager {
             live: HashMap::new(),
             joined: HashMap::new(),
             acked: BTreeSet::new(),
+            missing: HashSet::new(),
             due: BTreeSet::new(),
             watches: HashMap::new(),
             sla_due: BTreeSet::new(),
@@ -272,13 +276,14 @@ impl Pager {
     /// The policy an alert follows: the one a threshold rule names (`escalation_policy`), the
     /// one an event rule's handler names, else that of the first route that takes it and names
     /// one.
-    fn policy_of(&self, a: &AlertRecord) -> Option<Arc<Policy>> {
+    fn policy_of(&mut self, a: &AlertRecord) -> Option<Arc<Policy>> {
         if let Some(name) = a.annotations.get("escalation_policy") {
             match self.policies.get(name) {
                 Some(p) => return Some(Arc::clone(p)),
-                None => {
-                    tracing::warn!(alert = a.id, policy = %name, "a rule names an escalation policy that does not exist; the alert does not escalate by it");
+                None if self.missing.insert(name.clone()) => {
+                    tracing::warn!(alert = a.id, policy = %name, "a rule names an escalation policy that does not exist; its alerts do not escalate by it (told once until the policies change)");
                 }
+                None => {}
             }
         }
         if let Some(p) = a
@@ -293,9 +298,9 @@ impl Pager {
         let view = crate::pipeline::view::view(a);
         let name = route.escalation_policy(&view.labels)?;
         let policy = self.policies.get(&*name).cloned();
-        if policy.is_none() {
-            // A route's policy is checked at start, and the API does not delete it.
-            tracing::warn!(alert = a.id, policy = %name, "a route names an escalation policy that does not exist; the alert pages nobody");
+        // A route's policy is checked at start, and the API does not delete it.
+        if policy.is_none() && self.missing.insert(name.to_string()) {
+            tracing::warn!(alert = a.id, policy = %name, "a route names an escalation policy that does not exist; its alerts page nobody (told once until the policies change)");
         }
         policy
     }
@@ -308,6 +313,7 @@ impl Pager {
     pub(crate) fn follow(&mut self, catalog: crate::escalation::Catalog, _now: i64) {
         self.policies = catalog.policies;
         self.teams = catalog.teams;
+        self.missing.clear();
         let changed: Vec<String> = (self.live.iter())
             .filter(|(_, l)| {
                 self.policies
@@ -1233,7 +1239,7 @@ notify = ["receiver:ops"]
 
     #[test]
     fn the_rule_names_the_policy_before_the_route() {
-        let p = pager();
+        let mut p = pager();
         let mut a = labelled(1, "Disk", "critical", 0, &[("team", "db")]);
         assert_eq!(
             p.policy_of(&a).map(|x| x.name.clone()).as_deref(),
