@@ -140,7 +140,7 @@ fn bucket_quantile(p: &HistogramDataPoint, q: f64) -> Option<f64> {
     let rank = q * p.count as f64;
     let mut below = 0u64;
     for (i, &n) in p.bucket_counts.iter().enumerate() {
-        if n > 0 && (below + n) as f64 >= rank {
+        if n > 0 && below.saturating_add(n) as f64 >= rank {
             let upper = p.explicit_bounds.get(i).copied().or(p.max)?;
             let lower = if i == 0 {
                 p.min.unwrap_or(0.0_f64.min(upper))
@@ -155,7 +155,7 @@ fn bucket_quantile(p: &HistogramDataPoint, q: f64) -> Option<f64> {
             let within = (rank - below as f64) / n as f64;
             return Some(lower + (upper - lower) * within.clamp(0.0, 1.0));
         }
-        below += n;
+        below = below.saturating_add(n);
     }
     p.explicit_bounds.last().copied()
 }
@@ -330,6 +330,21 @@ mod tests {
         };
         assert_eq!(bucket_quantile(&p, 0.5), Some(150.0));
         assert_eq!(bucket_quantile(&p, 0.9), Some(190.0));
+    }
+
+    #[test]
+    fn bucket_counts_that_overflow_when_added_do_not_panic() {
+        let p = HistogramDataPoint {
+            count: 10,
+            bucket_counts: vec![u64::MAX, u64::MAX, 1],
+            explicit_bounds: vec![100.0, 200.0],
+            ..HistogramDataPoint::default()
+        };
+        assert_eq!(
+            bucket_quantile(&p, 0.5),
+            Some(100.0 * (5.0 / u64::MAX as f64))
+        );
+        assert!(bucket_quantile(&p, 1e30).is_some());
     }
 
     #[test]
