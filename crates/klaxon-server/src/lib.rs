@@ -18,6 +18,7 @@ mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;
+pub mod jetstream;
 mod limits;
 mod listen;
 mod metrics;

@@ -124,6 +124,52 @@ pub(crate) struct Metrics {
     pub connections_open: AtomicI64,
     pub connections_refused: AtomicU64,
     pub connections_timed_out: AtomicU64,
+    /// Signals through NATS JetStream (`[cluster] nats`).
+    pub stream: StreamMetrics,
+}
+
+/// The signal stream's figures (`[cluster] nats`): publishing, consuming, the last rebuild.
+#[derive(Debug, Default)]
+pub(crate) struct StreamMetrics {
+    /// Batches JetStream acknowledged.
+    pub published: AtomicU64,
+    /// Batches not acknowledged (NATS unreachable, timeout, refused): answered 503.
+    pub publish_failures: AtomicU64,
+    /// Batches the consumer fed to the engine live.
+    pub applied: AtomicU64,
+    /// Messages of the stream that were not batches of signals, skipped.
+    pub undecodable: AtomicU64,
+    /// The last sequence acknowledged after its commit.
+    pub acked: AtomicU64,
+    /// Batches replayed by the last rebuild of the engine's state.
+    pub replayed: AtomicU64,
+    /// 1 when the last rebuild found the stream's window starting after its first batch
+    /// (state built by dropped batches is lost).
+    pub replay_truncated: AtomicU64,
+    /// Batches dropped by the stream's limits before the engine applied them.
+    pub lost: AtomicU64,
+}
+
+impl StreamMetrics {
+    fn render(&self, s: &mut String) {
+        let rows: [(&str, &str, &str, &AtomicU64); 8] = [
+            ("klaxon_stream_published_total", "counter", "batches of signals JetStream acknowledged", &self.published),
+            ("klaxon_stream_publish_failures_total", "counter", "batches JetStream did not acknowledge (answered 503)", &self.publish_failures),
+            ("klaxon_stream_applied_total", "counter", "batches of the signal stream fed to the engine", &self.applied),
+            ("klaxon_stream_undecodable_total", "counter", "messages of the signal stream that were not batches of signals", &self.undecodable),
+            ("klaxon_stream_acked_sequence", "gauge", "the last stream sequence acknowledged once committed", &self.acked),
+            ("klaxon_stream_replayed_batches", "gauge", "batches replayed by the last rebuild of the engine's state", &self.replayed),
+            ("klaxon_stream_replay_truncated", "gauge", "1 when the stream's window began after its first batch at the last rebuild: state older than the window is lost", &self.replay_truncated),
+            ("klaxon_stream_lost_batches", "gauge", "batches the stream's limits dropped before the engine applied them, at the last rebuild", &self.lost),
+        ];
+        for (name, kind, help, v) in rows {
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                v.load(Relaxed)
+            );
+        }
+    }
 }
 
 impl Metrics {
@@ -402,6 +448,7 @@ impl Metrics {
         for (name, help, v) in gauges {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
+        self.stream.render(&mut s);
         self.engine_latency.render(
             &mut s,
             "klaxon_engine_latency_seconds",

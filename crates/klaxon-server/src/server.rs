@@ -45,6 +45,8 @@ pub struct Server<S> {
     otlp_release: tokio::task::JoinHandle<()>,
     notifications: Option<NotifyTasks>,
     rows_budget: Option<Arc<ByteBudget>>,
+    /// With `[cluster] nats`: the consumer of the signal stream, which feeds the engine.
+    stream: Option<crate::jetstream::consume::Consumer>,
 }
 
 /// The notification tasks.
@@ -170,6 +172,18 @@ impl<S: Store + Clone> Server<S> {
         if !firing.is_empty() {
             engine_tx.send(Input::RestoreFiring(firing)).ok();
         }
+        // With the signal stream, the engine's state is rebuilt from it before anything else
+        // is evaluated and before any timer fires (the consumer ends the replay).
+        let signal_stream = match crate::jetstream::StreamSettings::of(&config.cluster) {
+            Some((url, settings)) => {
+                engine_tx.send(Input::Replaying(true)).ok();
+                let p = crate::jetstream::Publisher::connect(&url, settings)
+                    .await
+                    .with_context(|| format!("cluster.nats: {url}"))?;
+                Some(Arc::new(p))
+            }
+            None => None,
+        };
 
         let (changes_tx, changes_rx) = broadcast::channel(16_384);
         let hub = publish::Hub::new(wall_ms(), HUB_CAPACITY);
@@ -354,6 +368,7 @@ impl<S: Store + Clone> Server<S> {
             }),
             oncall,
             paging,
+            publisher: signal_stream,
         });
         let state = AppState { inner: shared };
         let telemetry_on = state.config.telemetry.enabled;
@@ -371,6 +386,10 @@ impl<S: Store + Clone> Server<S> {
             state.clone(),
             state.shutdown.clone(),
         ));
+        let stream = state
+            .publisher
+            .clone()
+            .map(|p| crate::jetstream::consume::start(state.clone(), p, state.shutdown.clone()));
         Ok(Server {
             state,
             collector,
@@ -386,6 +405,7 @@ impl<S: Store + Clone> Server<S> {
             shutdown_tx,
             notifications,
             rows_budget: telemetry_on.then_some(rows_budget),
+            stream,
         })
     }
 
@@ -455,6 +475,14 @@ impl<S: Store + Clone> Server<S> {
         }
         // Spans still waiting for their root go to the engine before its input closes.
         let _ = self.otlp_release.await;
+        // The consumer feeds nothing more; what it fed is acknowledged once committed, below.
+        let acker = match self.stream {
+            Some(c) => {
+                let _ = c.feeder.await;
+                Some(c.acker)
+            }
+            None => None,
+        };
         if let Ok(mut g) = self.state.engine.lock() {
             g.take();
         }
@@ -465,6 +493,13 @@ impl<S: Store + Clone> Server<S> {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         let publisher = self.publisher;
         let _ = tokio::task::spawn_blocking(move || publisher.join()).await;
+        if let Some(a) = acker {
+            // Everything fed is committed (or the pipeline stopped): acknowledged, then sent.
+            let _ = tokio::time::timeout(Duration::from_secs(10), a).await;
+            if let Some(p) = &self.state.publisher {
+                p.flush().await;
+            }
+        }
         if let Some(w) = self.writer {
             let _ = w.await;
         }

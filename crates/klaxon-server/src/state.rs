@@ -60,6 +60,9 @@ pub(crate) struct Shared<S> {
     pub otlp_rates: Mutex<crate::otlp::Rates>,
     /// OTLP spans waiting for their trace's root span.
     pub otlp_hold: Mutex<crate::otlp::Hold>,
+    /// With `[cluster] nats`: ingest publishes accepted batches to the signal stream, which
+    /// the consumer feeds to the engine, instead of sending them to the engine itself.
+    pub publisher: Option<Arc<crate::jetstream::Publisher>>,
 }
 
 /// Handler state: a cheap handle on [`Shared`].

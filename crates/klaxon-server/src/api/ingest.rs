@@ -22,6 +22,7 @@ use crate::clock::wall_ms;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{too_large, JsonBody, Path, Query};
 use crate::gate::over_cap;
+use crate::jetstream::{Publisher, SignalBatch};
 use crate::openapi::shape::{Schema, Shape};
 use crate::pipeline::driver::{Batch, Input};
 use crate::state::AppState;
@@ -215,6 +216,8 @@ pub(crate) struct Intake<'a, S> {
     /// What the chunk's signals take in memory, estimated from their JSON.
     chunk_bytes: usize,
     chunk_size: usize,
+    /// A chunk is sent once its signals take this much (less when it must fit a NATS message).
+    chunk_max_bytes: usize,
     rejected: Vec<Rejected>,
     generated: Vec<String>,
     /// The signals come sorted by time and may be late (OTLP): see `Batch::in_time`.
@@ -241,6 +244,10 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             chunk: Vec::with_capacity(chunk_size),
             chunk_bytes: 0,
             chunk_size,
+            chunk_max_bytes: st
+                .publisher
+                .as_ref()
+                .map_or(CHUNK_BYTES, |p| p.max_batch_bytes().min(CHUNK_BYTES)),
             rejected: Vec::new(),
             generated: Vec::new(),
             in_time: false,
@@ -285,7 +292,7 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
         }
         self.chunk.push(s);
         self.chunk_bytes += signal_bytes(json_len);
-        if self.chunk.len() >= self.chunk_size || self.chunk_bytes >= CHUNK_BYTES {
+        if self.chunk.len() >= self.chunk_size || self.chunk_bytes >= self.chunk_max_bytes {
             self.flush(line).await?;
         }
         Ok(())
@@ -304,6 +311,9 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
         if let Some(err) = self.st.store_refusal() {
             self.st.metrics.ingest_refused.fetch_add(1, Relaxed);
             return Err(more_details(err, progress));
+        }
+        if let Some(p) = self.st.publisher.clone() {
+            return self.publish(&p, progress).await;
         }
         let n32 = u32::try_from(n).map_err(ApiError::internal)?;
         let room = if self.accepted == 0 {
@@ -336,6 +346,9 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
             durable: tx,
             permit,
             in_time: self.in_time,
+            at: None,
+            replay: false,
+            committed: None,
         };
         let (depth, bytes) = (
             i64::try_from(n).unwrap_or(0),
@@ -355,6 +368,44 @@ impl<'a, S: Store + Clone> Intake<'a, S> {
         self.accepted += n;
         self.waits.extend(rx);
         Ok(())
+    }
+
+    /// Stores the chunk in the signal stream (`[cluster] nats`) and counts it accepted once
+    /// JetStream has acknowledged it; the consumer feeds it to the engine. 503 with
+    /// Retry-After, the chunk not accepted, when JetStream does not acknowledge it in time.
+    async fn publish(&mut self, p: &Publisher, progress: Value) -> ApiResult<()> {
+        let n = self.chunk.len();
+        let batch = SignalBatch {
+            signals: std::mem::replace(&mut self.chunk, Vec::with_capacity(self.chunk_size)),
+            accepted_ms: self.received_at,
+            in_time: self.in_time,
+        };
+        self.chunk_bytes = 0;
+        match p.publish(&batch).await {
+            Ok(_) => {
+                let m = &self.st.metrics;
+                m.stream.published.fetch_add(1, Relaxed);
+                m.signals_accepted.fetch_add(n as u64, Relaxed);
+                self.accepted += n;
+                Ok(())
+            }
+            Err(e) => {
+                self.st
+                    .metrics
+                    .stream
+                    .publish_failures
+                    .fetch_add(1, Relaxed);
+                tracing::warn!(error = %e, signals = n, "signals not accepted: the signal stream did not take them");
+                let retry = self.st.config.ingest.retry_after_seconds;
+                let mut err = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!("the signal stream did not take the signals; retry later ({e})"),
+                );
+                err.retry_after = Some(retry);
+                Err(err.with_details(progress))
+            }
+        }
     }
 
     async fn finish(mut self, next_line: usize) -> ApiResult<Json<Value>> {
@@ -407,6 +458,9 @@ pub(crate) async fn send_in_time<S: Store + Clone>(
     signals: Vec<Signal>,
     bytes_each: usize,
 ) -> ApiResult<()> {
+    if let Some(p) = st.publisher.clone() {
+        return publish_in_time(st, &p, signals).await;
+    }
     let mut rest = signals.into_iter().peekable();
     while rest.peek().is_some() {
         let chunk: Vec<Signal> = rest
@@ -434,12 +488,50 @@ pub(crate) async fn send_in_time<S: Store + Clone>(
             durable: None,
             permit,
             in_time: true,
+            at: None,
+            replay: false,
+            committed: None,
         };
         if let Err(e) = st.send(Input::Batch(batch)) {
             st.metrics.queue_depth.fetch_sub(depth, Relaxed);
             st.metrics.queue_bytes.fetch_sub(bytes, Relaxed);
             return Err(e);
         }
+        st.metrics.signals_accepted.fetch_add(n as u64, Relaxed);
+    }
+    Ok(())
+}
+
+/// As [`send_in_time`], through the signal stream: retries each chunk until JetStream takes
+/// it; `Err` once shutdown has begun and it still did not.
+async fn publish_in_time<S: Store + Clone>(
+    st: &AppState<S>,
+    p: &Publisher,
+    signals: Vec<Signal>,
+) -> ApiResult<()> {
+    let per = (p.max_batch_bytes() / (std::mem::size_of::<Signal>() + 256)).clamp(1, CHUNK);
+    let mut rest = signals.into_iter().peekable();
+    while rest.peek().is_some() {
+        let batch = SignalBatch {
+            signals: rest.by_ref().take(per).collect(),
+            accepted_ms: wall_ms(),
+            in_time: true,
+        };
+        let n = batch.signals.len();
+        loop {
+            match p.publish(&batch).await {
+                Ok(_) => break,
+                Err(e) => {
+                    st.metrics.stream.publish_failures.fetch_add(1, Relaxed);
+                    tracing::warn!(error = %e, signals = n, "released spans not yet in the signal stream; retrying");
+                    if *st.shutdown.borrow() {
+                        return Err(ApiError::unavailable(e));
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        st.metrics.stream.published.fetch_add(1, Relaxed);
         st.metrics.signals_accepted.fetch_add(n as u64, Relaxed);
     }
     Ok(())

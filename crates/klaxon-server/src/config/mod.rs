@@ -3,6 +3,7 @@
 //! environment is an argument so loading can be tested. The noise controls (`[[maintenance]]`,
 //! `[[inhibit]]`, `[flapping]`, `[silence_notice]`) are compiled in `noise`.
 
+mod cluster;
 pub(crate) mod escalation;
 mod noise;
 mod people;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use cluster::Cluster;
 pub use escalation::{EscalationPolicyConfig, SlaConfig, SlaTargetConfig};
 pub(crate) use escalation::{Escalations, Sla};
 pub(crate) use noise::NoiseControls;
@@ -74,6 +76,8 @@ pub struct Config {
     pub paging: Paging,
     /// OpenTelemetry in (`[otlp]`, docs/opentelemetry.md).
     pub otlp: Otlp,
+    /// Several nodes (`[cluster]`): signals through NATS JetStream (docs/cluster-signals.md).
+    pub cluster: Cluster,
 }
 
 /// `[[time_intervals]]`: a name and the intervals it stands for (any of them), as in
@@ -408,6 +412,7 @@ impl Default for Config {
             sla: SlaConfig::new(),
             paging: Paging::default(),
             otlp: Otlp::default(),
+            cluster: Cluster::default(),
         }
     }
 }
@@ -645,6 +650,7 @@ impl Config {
             errors.push("admin_token: must be at least 16 characters".to_owned());
         }
         self.otlp.validate(&mut errors);
+        self.cluster.validate(&mut errors);
         self.check_external_url(&mut errors);
         people::validate(&self.users, &self.teams, &mut errors);
         people::validate_schedules(&self.users, &self.schedules, &mut errors);

@@ -158,6 +158,9 @@ pub(crate) async fn run<S: Store + Clone>(
             durable: None,
             permit,
             in_time: false,
+            at: None,
+            replay: false,
+            committed: None,
         };
         if st.send(Input::Batch(batch)).is_err() {
             return;

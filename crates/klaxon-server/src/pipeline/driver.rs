@@ -30,6 +30,15 @@ pub(crate) struct Batch {
     /// The signals are sorted by time and may come late (OTLP): evaluated with
     /// `Engine::process_in_time`, timers firing between them at the signals' own times.
     pub in_time: bool,
+    /// The engine's time for the batch (the time a stream batch was accepted); `None`: the
+    /// wall clock.
+    pub at: Option<i64>,
+    /// Replayed to rebuild the engine's state: what it emits (alerts, threshold events,
+    /// telemetry rows) was committed before and is discarded.
+    pub replay: bool,
+    /// Answered once the alerts the engine emitted up to and including this batch are
+    /// committed (a barrier through the lifecycle manager).
+    pub committed: Option<oneshot::Sender<()>>,
 }
 
 /// Room in the engine queue, in signals and in bytes, given back when the batch is evaluated.
@@ -70,6 +79,10 @@ pub(crate) enum Input {
     /// Threshold alerts that were firing before a restart (at start, after activation), so
     /// that they resolve when their condition is found false.
     RestoreFiring(Vec<FiringBefore>),
+    /// `true`: the state is being rebuilt from the signal stream: only replayed batches are
+    /// evaluated, others wait, and no timer fires by the wall clock. `false`: live again; the
+    /// batches that waited are evaluated, then timers due by the wall clock fire.
+    Replaying(bool),
 }
 
 /// A threshold alert firing before a restart: its rule, its series and since when.
@@ -88,6 +101,8 @@ pub(crate) struct Fired {
     pub accepted: Instant,
     /// When the engine handed them over (before waiting for room in the channel).
     pub handed: Instant,
+    /// Answered once these alerts, and all handed over before them, are committed.
+    pub committed: Option<oneshot::Sender<()>>,
 }
 
 /// Telemetry rows of one batch, on their way to the disk.
@@ -122,6 +137,9 @@ pub(crate) fn run(rx: Receiver<Input>, out: Outputs) {
     let mut alerts: Vec<Alert> = Vec::with_capacity(1024);
     let mut events: Vec<ThresholdEvent> = Vec::new();
     let mut last_save = Instant::now();
+    let mut replaying = false;
+    // Batches that came while the state was being rebuilt (bounded by the ingest queue).
+    let mut waiting: Vec<Batch> = Vec::new();
     loop {
         out.heartbeat.store(wall_ms(), Relaxed);
         let deadline = match (engine.next_deadline(), thresholds.next_deadline()) {
@@ -137,12 +155,25 @@ pub(crate) fn run(rx: Receiver<Input>, out: Outputs) {
         }
         .min(Duration::from_millis(500));
         match rx.recv_timeout(timeout) {
+            Ok(Input::Batch(b)) if replaying && !b.replay => waiting.push(b),
             Ok(Input::Batch(b)) => {
                 let mut engines = Engines {
                     events: &mut engine,
                     thresholds: &mut thresholds,
                 };
                 evaluate(&mut engines, b, &mut alerts, &mut events, &out);
+            }
+            Ok(Input::Replaying(on)) => {
+                replaying = on;
+                if !on {
+                    let mut engines = Engines {
+                        events: &mut engine,
+                        thresholds: &mut thresholds,
+                    };
+                    for b in waiting.drain(..) {
+                        evaluate(&mut engines, b, &mut alerts, &mut events, &out);
+                    }
+                }
             }
             Ok(Input::ActivateThreshold {
                 group,
@@ -176,12 +207,23 @@ pub(crate) fn run(rx: Receiver<Input>, out: Outputs) {
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Disconnected) => {
+                let mut engines = Engines {
+                    events: &mut engine,
+                    thresholds: &mut thresholds,
+                };
+                for b in waiting.drain(..) {
+                    evaluate(&mut engines, b, &mut alerts, &mut events, &out);
+                }
+                break;
+            }
         }
-        let now = wall_ms();
-        engine.advance(now, &mut alerts);
-        thresholds.advance(now, &mut events);
-        hand_over(&out, &mut alerts, &mut events, Instant::now());
+        if !replaying {
+            let now = wall_ms();
+            engine.advance(now, &mut alerts);
+            thresholds.advance(now, &mut events);
+            hand_over(&out, &mut alerts, &mut events, Instant::now(), None);
+        }
         let ts = thresholds.stats();
         out.metrics
             .samples_evaluated
@@ -228,12 +270,13 @@ fn evaluate(
     out: &Outputs,
 ) {
     let started = Instant::now();
-    let now = wall_ms();
+    let now = b.at.unwrap_or_else(wall_ms);
     let n = b.signals.len();
     out.metrics
         .engine_queue_wait
         .observe_n(started.saturating_duration_since(b.accepted), n as u64);
-    let mut rows = Vec::with_capacity(if out.rows.is_some() { n } else { 0 });
+    let keep_rows = out.rows.is_some() && !b.replay;
+    let mut rows = Vec::with_capacity(if keep_rows { n } else { 0 });
     if b.in_time {
         engines.events.advance(now, alerts);
     }
@@ -247,7 +290,7 @@ fn evaluate(
         } else {
             engines.events.process(now, s, alerts)
         };
-        if out.rows.is_some() && !outcome.ignored {
+        if keep_rows && !outcome.ignored {
             rows.extend(row(s, &outcome, b.received_at));
         }
     }
@@ -267,7 +310,13 @@ fn evaluate(
             n as u64,
         );
     }
-    hand_over(out, alerts, events, b.accepted);
+    if b.replay {
+        // Committed when the batch was first evaluated.
+        alerts.clear();
+        events.clear();
+        return;
+    }
+    hand_over(out, alerts, events, b.accepted, b.committed);
     match &out.rows {
         Some(tx) => {
             let bytes = rows.iter().map(row_bytes).sum();
@@ -296,18 +345,21 @@ fn evaluate(
 }
 
 /// Hands what the engines emitted to the lifecycle manager; waits while its channel is full.
+/// With `committed`, hands over even nothing, so that it is answered after the commit.
 fn hand_over(
     out: &Outputs,
     alerts: &mut Vec<Alert>,
     events: &mut Vec<ThresholdEvent>,
     accepted: Instant,
+    committed: Option<oneshot::Sender<()>>,
 ) {
-    if !alerts.is_empty() || !events.is_empty() {
+    if !alerts.is_empty() || !events.is_empty() || committed.is_some() {
         let _ = out.fired.blocking_send(Fired {
             alerts: std::mem::take(alerts),
             threshold: std::mem::take(events),
             accepted,
             handed: Instant::now(),
+            committed,
         });
     }
 }

@@ -25,4 +25,5 @@ mod policies;
 mod prometheus;
 mod remote;
 mod rules_check;
+mod signal_stream;
 mod tokens;

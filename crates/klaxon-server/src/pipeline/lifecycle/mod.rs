@@ -499,6 +499,10 @@ impl<S: Store + Clone> Manager<S> {
                     let answer = self.lc.apply(now, Input::Threshold(ev), &mut self.fx);
                     self.firing(&answer, Some((f.accepted, taken)));
                 }
+                // The barrier of a batch from the signal stream: answered after the commit.
+                if let Some(c) = f.committed {
+                    self.replies.push(Reply::Done(c));
+                }
             }
             Command::Labelled { alerts, reply } => {
                 for l in alerts

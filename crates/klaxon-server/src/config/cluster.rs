@@ -1,0 +1,89 @@
+//! `[cluster]`: signals through NATS JetStream (docs/cluster-signals.md). With `nats` set,
+//! every accepted batch of signals is stored in a JetStream stream before ingest answers, and
+//! the node that runs the engine consumes the stream; without it, nothing of this section is
+//! used.
+
+use klaxon_notify::duration::Millis;
+use serde::Deserialize;
+
+/// `[cluster]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    /// The NATS server (`nats://host:port`), with JetStream enabled; `None`: signals go
+    /// straight to this node's engine.
+    pub nats: Option<String>,
+    /// The stream that holds the signals (made, or changed to these settings, at start).
+    pub nats_stream: String,
+    /// The subject batches are published to; the stream holds this subject only.
+    pub nats_subject: String,
+    /// Batches older than this are dropped from the stream (JetStream's `max_age`); the
+    /// engine's state is rebuilt from what the stream still holds.
+    pub nats_max_age: Millis,
+    /// The stream's size at most, in bytes; beyond, the oldest batches are dropped.
+    pub nats_max_bytes: i64,
+    /// Copies of the stream in a clustered JetStream (1 on a single NATS server).
+    pub nats_replicas: usize,
+    /// How long ingest waits for JetStream's acknowledgement before it answers 503.
+    pub nats_publish_timeout: Millis,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            nats: None,
+            nats_stream: "KLAXON_SIGNALS".to_owned(),
+            nats_subject: "klaxon.signals".to_owned(),
+            nats_max_age: Millis(7 * 24 * 3_600_000),
+            nats_max_bytes: 8 << 30,
+            nats_replicas: 1,
+            nats_publish_timeout: Millis(5_000),
+        }
+    }
+}
+
+impl Cluster {
+    pub(crate) fn validate(&self, errors: &mut Vec<String>) {
+        let Some(url) = &self.nats else {
+            return;
+        };
+        if !(url.starts_with("nats://") || url.starts_with("tls://")) || url.contains(' ') {
+            errors.push(format!(
+                "cluster.nats: `{url}` is not a URL like nats://127.0.0.1:4222"
+            ));
+        }
+        let name_ok = !self.nats_stream.is_empty()
+            && self.nats_stream.len() <= 64
+            && (self.nats_stream.bytes())
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !name_ok {
+            errors.push(format!(
+                "cluster.nats_stream: `{}` must be 1 to 64 letters, digits, `_` or `-`",
+                self.nats_stream
+            ));
+        }
+        let subject_ok = !self.nats_subject.is_empty()
+            && self
+                .nats_subject
+                .split('.')
+                .all(|t| !t.is_empty() && t != "*" && t != ">" && !t.contains(char::is_whitespace));
+        if !subject_ok {
+            errors.push(format!(
+                "cluster.nats_subject: `{}` must be a subject without wildcards, like klaxon.signals",
+                self.nats_subject
+            ));
+        }
+        if self.nats_max_age.0 <= 0 {
+            errors.push("cluster.nats_max_age: must be longer than 0".to_owned());
+        }
+        if self.nats_max_bytes < 1 << 20 {
+            errors.push("cluster.nats_max_bytes: must be at least 1048576".to_owned());
+        }
+        if !(1..=5).contains(&self.nats_replicas) {
+            errors.push("cluster.nats_replicas: must be between 1 and 5".to_owned());
+        }
+        if self.nats_publish_timeout.0 <= 0 {
+            errors.push("cluster.nats_publish_timeout: must be longer than 0".to_owned());
+        }
+    }
+}
