@@ -87,3 +87,52 @@ impl Cluster {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{load_text, Flags};
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<crate::config::Config, String> {
+        let env: Vec<(String, String)> = (env.iter())
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        load_text(Some((Path::new("k.toml"), text)), &env, &Flags::default()).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn the_stream_is_configured_from_the_file_and_the_environment() {
+        let c = load(
+            "[cluster]\nnats = \"nats://n1:4222\"\nnats_max_age = \"2d\"\nnats_publish_timeout = 2\n",
+            &[("KLAXON_CLUSTER__NATS_STREAM", "SIGNALS_EU")],
+        )
+        .expect("loads");
+        assert_eq!(c.cluster.nats.as_deref(), Some("nats://n1:4222"));
+        assert_eq!(c.cluster.nats_stream, "SIGNALS_EU");
+        assert_eq!(c.cluster.nats_max_age.0, 2 * 86_400_000);
+        assert_eq!(c.cluster.nats_publish_timeout.0, 2_000);
+        assert!(load("", &[]).expect("loads").cluster.nats.is_none());
+    }
+
+    #[test]
+    fn every_mistake_names_its_key() {
+        let err = load(
+            "[cluster]\nnats = \"http://n1\"\nnats_stream = \"a.b\"\nnats_subject = \"klaxon.*\"\nnats_max_bytes = 10\nnats_replicas = 0\nnats_publish_timeout = \"0s\"\n",
+            &[],
+        )
+        .expect_err("refused");
+        for key in [
+            "cluster.nats:",
+            "cluster.nats_stream:",
+            "cluster.nats_subject:",
+            "cluster.nats_max_bytes:",
+            "cluster.nats_replicas:",
+            "cluster.nats_publish_timeout:",
+        ] {
+            assert!(err.contains(key), "{key} in {err}");
+        }
+        let err = load("[cluster]\nnat = \"nats://x\"\n", &[]).expect_err("refused");
+        assert!(err.contains("nat"), "{err}");
+    }
+}
