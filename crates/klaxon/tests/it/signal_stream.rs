@@ -140,17 +140,24 @@ const RULES: &str = r#"{
     {"id": "LONG-RUN", "trigger_type": "PROCESS_STOP", "action": "job",
      "condition": {"operator": "MAX_RUNTIME_EXCEEDED", "value": 2000}, "alert": {"handler": "h"}},
     {"id": "STILL-OPEN", "trigger_type": "PROCESS_START", "action": "slow",
-     "condition": {"operator": "RUNTIME_EXCEEDED", "value": 4000}, "alert": {"handler": "h"}}
+     "condition": {"operator": "RUNTIME_EXCEEDED", "value": 4000}, "alert": {"handler": "h"}},
+    {"id": "LOG", "trigger_type": "LOGGING",
+     "condition": {"operator": "LOG_CONTAINS", "value": "ERROR|declined"}, "alert": {"handler": "h"}}
   ]
 }"#;
 
+/// POSTs `body` as JSON on a runtime of its own (a pooled connection stays with its runtime).
 fn call(client: &Client, path: &str, body: &str) -> client::Reply {
+    post(client, path, "application/json", body)
+}
+
+fn post(client: &Client, path: &str, content_type: &str, body: &str) -> client::Reply {
     client::runtime()
         .expect("runtime")
         .block_on(client.call(
             hyper::Method::POST,
             path,
-            Some("application/json"),
+            Some(content_type),
             Bytes::from(body.to_owned()),
         ))
         .unwrap_or_else(|e| panic!("POST {path}: {e}"))
@@ -266,14 +273,39 @@ fn signals_through_the_stream_fire_the_alerts_they_fire_without_it() {
     load_rules(&streamed);
     let t0 = now_ms() - 60_000;
     let signals = workload(t0);
+    // Every ingest route: a JSON array, NDJSON, a process endpoint, OTLP/HTTP (JSON).
+    let ndjson = [
+        json!({"kind": "mark", "process": "nd-1", "action": "FIRE", "ts": t0 + 100}),
+        json!({"kind": "mark", "process": "nd-2", "action": "FIRE", "ts": t0 + 101}),
+    ]
+    .iter()
+    .map(|v| format!("{v}\n"))
+    .collect::<String>();
+    let t_ns = (t0 + 200) * 1_000_000;
+    let otlp = json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "shop"}}]},
+        "scopeLogs": [{"logRecords": [
+            {"timeUnixNano": t_ns.to_string(), "severityNumber": 17, "severityText": "ERROR",
+             "body": {"stringValue": "Payment declined for order 7"}}
+        ]}]
+    }]});
     for s in [&plain, &streamed] {
         let reply = post_signals(s, &signals);
         assert_eq!(reply.status, 200, "{:?}", reply.error());
         let body: Value = reply.json().expect("answer");
         assert_eq!(body["accepted"], signals.len(), "{body}");
+        let client = s.client();
+        let reply = post(&client, "/v1/signals", "application/x-ndjson", &ndjson);
+        assert_eq!(reply.status, 200, "{:?}", reply.error());
+        let mark = json!({"action": "FIRE", "ts": t0 + 150}).to_string();
+        let reply = call(&client, "/v1/processes/conv-1/marks", &mark);
+        assert_eq!(reply.status, 200, "{:?}", reply.error());
+        let reply = call(&client, "/v1/logs", &otlp.to_string());
+        assert_eq!(reply.status, 200, "{:?}", reply.error());
     }
-    // 20 marks, 19 steps past the first, one slow trace, one long run.
-    let expected = 20 + 19 + 1 + 1;
+    // 20 marks, 19 steps past the first, one slow trace, one long run, two NDJSON marks, one
+    // mark through a process endpoint, one OTLP log.
+    let expected = 20 + 19 + 1 + 1 + 2 + 1 + 1;
     let count = |l: &[Value]| {
         l.iter()
             .map(|a| a["occurrences"].as_u64().unwrap_or(0))
@@ -285,11 +317,14 @@ fn signals_through_the_stream_fire_the_alerts_they_fire_without_it() {
     });
     assert_eq!(fired(&with), fired(&without));
     let (floor, last) = stream.positions();
-    assert_eq!(last, 1, "the batch is one message of the stream");
+    assert_eq!(last, 4, "each request is one message of the stream");
     let give_up = Instant::now() + Duration::from_secs(10);
     let mut floor = floor;
     while floor < last {
-        assert!(Instant::now() < give_up, "the batch was never acknowledged");
+        assert!(
+            Instant::now() < give_up,
+            "the batches were never acknowledged"
+        );
         std::thread::sleep(Duration::from_millis(50));
         floor = stream.positions().0;
     }
