@@ -148,11 +148,14 @@ pub(crate) struct StreamMetrics {
     pub replay_truncated: AtomicU64,
     /// Batches dropped by the stream's limits before the engine applied them.
     pub lost: AtomicU64,
+    /// Runs the last rebuild saw signals of but not their start, when the window was
+    /// truncated: their state from before the window is lost.
+    pub runs_before_window: AtomicU64,
 }
 
 impl StreamMetrics {
     fn render(&self, s: &mut String) {
-        let rows: [(&str, &str, &str, &AtomicU64); 8] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 9] = [
             ("klaxon_stream_published_total", "counter", "batches of signals JetStream acknowledged", &self.published),
             ("klaxon_stream_publish_failures_total", "counter", "batches JetStream did not acknowledge (answered 503)", &self.publish_failures),
             ("klaxon_stream_applied_total", "counter", "batches of the signal stream fed to the engine", &self.applied),
@@ -160,6 +163,7 @@ impl StreamMetrics {
             ("klaxon_stream_acked_sequence", "gauge", "the last stream sequence acknowledged once committed", &self.acked),
             ("klaxon_stream_replayed_batches", "gauge", "batches replayed by the last rebuild of the engine's state", &self.replayed),
             ("klaxon_stream_replay_truncated", "gauge", "1 when the stream's window began after its first batch at the last rebuild: state older than the window is lost", &self.replay_truncated),
+            ("klaxon_stream_runs_before_window", "gauge", "runs with signals in a truncated window but no start in it, at the last rebuild (at most 100000): their earlier state is lost", &self.runs_before_window),
             ("klaxon_stream_lost_batches", "gauge", "batches the stream's limits dropped before the engine applied them, at the last rebuild", &self.lost),
         ];
         for (name, kind, help, v) in rows {

@@ -5,6 +5,7 @@
 //! a batch only once the alerts the engine emitted up to it are committed and its telemetry is
 //! durable.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::stream;
 use futures_util::StreamExt;
+use klaxon_engine::Body;
 use klaxon_store::Store;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -237,6 +239,8 @@ impl<S: Store + Clone> Run<'_, S> {
         let began = Instant::now();
         let first = state.first_sequence;
         let mut replayed = 0u64;
+        // With batches dropped before the window: the runs the window shows without their start.
+        let mut orphans = (first > 1).then(Orphans::default);
         if state.messages > 0 && floor >= first {
             let replay = stream
                 .create_consumer(pull::OrderedConfig {
@@ -263,6 +267,9 @@ impl<S: Store + Clone> Run<'_, S> {
                 }
                 match codec::decode(m.headers.as_ref(), &m.payload) {
                     Ok(batch) => {
+                        if let Some(o) = &mut orphans {
+                            o.see(&batch.signals);
+                        }
                         if feed(self.st, batch, true).await.is_none() {
                             return Ok(());
                         }
@@ -285,8 +292,10 @@ impl<S: Store + Clone> Run<'_, S> {
         let dropped = first.saturating_sub(1);
         let lost_unapplied = first.saturating_sub(floor + 1);
         let truncated = dropped > 0;
+        let before_window = orphans.as_ref().map_or(0, |o| o.orphans.len());
         let m = &self.st.metrics.stream;
         m.replayed.store(replayed, Relaxed);
+        m.runs_before_window.store(before_window as u64, Relaxed);
         m.replay_truncated.store(u64::from(truncated), Relaxed);
         m.lost.store(lost_unapplied, Relaxed);
         if truncated {
@@ -295,6 +304,7 @@ impl<S: Store + Clone> Run<'_, S> {
                 first_sequence = first,
                 dropped_before_window = dropped,
                 never_applied = lost_unapplied,
+                runs_begun_before_window = before_window,
                 "engine state rebuilt from the signal stream, whose window starts after its beginning: state built by the {dropped} dropped batches (runs opened, marks and traces begun) is lost"
             );
         } else {
@@ -309,6 +319,37 @@ impl<S: Store + Clone> Run<'_, S> {
             .send(Input::Replaying(false))
             .map_err(|e| e.message)?;
         Ok(())
+    }
+}
+
+/// The runs a replay shows signals of but not their start (counted up to a bound): when
+/// batches were dropped before the window, these are the runs whose state is incomplete.
+#[derive(Default)]
+struct Orphans {
+    started: HashSet<String>,
+    orphans: HashSet<String>,
+}
+
+impl Orphans {
+    /// Runs remembered at most, each set: beyond, the count says "at least".
+    const MAX: usize = 100_000;
+
+    fn see(&mut self, signals: &[klaxon_engine::Signal]) {
+        for s in signals {
+            match s.body {
+                Body::Metric(_) => {}
+                Body::ProcessStart(_) => {
+                    if self.started.len() < Self::MAX {
+                        self.started.insert(s.process.clone());
+                    }
+                }
+                _ => {
+                    if self.orphans.len() < Self::MAX && !self.started.contains(&s.process) {
+                        self.orphans.insert(s.process.clone());
+                    }
+                }
+            }
+        }
     }
 }
 

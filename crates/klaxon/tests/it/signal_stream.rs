@@ -536,3 +536,56 @@ fn ingest_answers_503_with_retry_after_when_nats_is_unreachable() {
     assert_eq!(reply.status, 503, "{:?}", reply.error());
     assert!(reply.retry_after().is_some());
 }
+
+#[test]
+fn a_rebuild_says_when_the_window_no_longer_holds_the_start_of_runs() {
+    let Some(stream) = TestStream::new("window") else {
+        return;
+    };
+    let dir = TempDir::new("stream-window");
+    let config = stream.config(dir.path());
+    let mut server = Serve::start_with(dir.path(), Some(&config));
+    load_rules(&server);
+    let t0 = now_ms();
+    let start = [json!({"kind": "process_start", "process": "early", "name": "job", "ts": t0})];
+    let mark = [json!({"kind": "mark", "process": "early", "action": "FIRE", "ts": t0 + 1})];
+    for batch in [&start[..], &mark[..]] {
+        assert_eq!(post_signals(&server, batch).status, 200);
+    }
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while stream.positions().0 < 2 {
+        assert!(Instant::now() < give_up, "never acknowledged");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill_9();
+    // The window moves past the run's start, as `nats_max_age` or `nats_max_bytes` would.
+    let name = stream.stream.clone();
+    stream
+        .js(|js| async move {
+            let s = js.get_stream(&name).await.map_err(|e| e.to_string())?;
+            s.purge().sequence(2).await.map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .expect("purged");
+    let server = Serve::start_with(dir.path(), Some(&config));
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while metric(&server, "klaxon_stream_replay_truncated") != Some(1.0) {
+        assert!(
+            Instant::now() < give_up,
+            "the truncated window was not reported; log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(metric(&server, "klaxon_stream_replayed_batches"), Some(1.0));
+    assert_eq!(
+        metric(&server, "klaxon_stream_runs_before_window"),
+        Some(1.0)
+    );
+    assert_eq!(metric(&server, "klaxon_stream_lost_batches"), Some(0.0));
+    let log = server.log();
+    assert!(
+        log.contains("dropped_before_window=1") && log.contains("runs_begun_before_window=1"),
+        "{log}"
+    );
+}
