@@ -138,7 +138,7 @@ impl<S: Store + Clone> Run<'_, S> {
             }
             None => {
                 let floor = match stream.consumer_info(DURABLE).await {
-                    Ok(info) => info.ack_floor.stream_sequence,
+                    Ok(info) => position(&info),
                     Err(e)
                         if e.kind()
                             == async_nats::jetstream::context::ConsumerInfoErrorKind::NotFound =>
@@ -319,6 +319,19 @@ impl<S: Store + Clone> Run<'_, S> {
             .send(Input::Replaying(false))
             .map_err(|e| e.message)?;
         Ok(())
+    }
+}
+
+/// The stream sequence up to which everything is committed: the ack floor, or, while a
+/// consumer made anew has acknowledged nothing yet, the sequence before the one it was made
+/// to start at (JetStream reports an ack floor of 0 then).
+fn position(info: &async_nats::jetstream::consumer::Info) -> u64 {
+    if info.ack_floor.consumer_sequence > 0 {
+        return info.ack_floor.stream_sequence;
+    }
+    match info.config.deliver_policy {
+        DeliverPolicy::ByStartSequence { start_sequence } => start_sequence.saturating_sub(1),
+        _ => 0,
     }
 }
 

@@ -506,6 +506,51 @@ fn the_engine_state_is_rebuilt_by_replay_across_a_restart() {
         list2.iter().filter(|a| a["rule_id"] == "LONG-RUN").count(),
         1
     );
+    // Two more restarts, the second before anything new was acknowledged: each rebuilds from
+    // the whole window, and nothing fires twice.
+    let mut server = server;
+    for _ in 0..2 {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (floor, last) = stream.positions();
+            if floor >= last || metric(&server, "klaxon_stream_replayed_batches") == Some(3.0) {
+                break;
+            }
+            assert!(Instant::now() < give_up, "never acknowledged");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server.kill_9();
+        server = Serve::start_with(dir.path(), Some(&config));
+        let give_up = Instant::now() + Duration::from_secs(10);
+        while metric(&server, "klaxon_stream_replayed_batches") != Some(3.0) {
+            assert!(
+                Instant::now() < give_up,
+                "the restart did not replay the 3 batches; log:\n{}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let last = [json!({"kind": "mark", "process": "last", "action": "FIRE"})];
+    assert_eq!(post_signals(&server, &last).status, 200);
+    let list3 = wait_alerts(&server, "fired the last mark", |l| {
+        l.iter().any(|a| a["process"] == "last")
+    });
+    let mut by_process: Vec<(String, u64)> = list3
+        .iter()
+        .map(|a| {
+            (
+                a["process"].as_str().unwrap_or_default().to_owned(),
+                a["occurrences"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    by_process.sort();
+    let expected: Vec<(String, u64)> = ["across", "after", "before", "last", "open"]
+        .iter()
+        .map(|p| ((*p).to_owned(), 1))
+        .collect();
+    assert_eq!(by_process, expected, "{list3:#?}");
 }
 
 #[test]
