@@ -164,7 +164,7 @@ impl StreamMetrics {
             ("klaxon_stream_replayed_batches", "gauge", "batches replayed by the last rebuild of the engine's state", &self.replayed),
             ("klaxon_stream_replay_truncated", "gauge", "1 when the stream's window began after its first batch at the last rebuild: state older than the window is lost", &self.replay_truncated),
             ("klaxon_stream_runs_before_window", "gauge", "runs with signals in a truncated window but no start in it, at the last rebuild (at most 100000): their earlier state is lost", &self.runs_before_window),
-            ("klaxon_stream_lost_batches", "gauge", "batches the stream's limits dropped before the engine applied them, at the last rebuild", &self.lost),
+            ("klaxon_stream_lost_batches", "gauge", "batches the stream's limits dropped before the engine applied them (found by the last rebuild, and since)", &self.lost),
         ];
         for (name, kind, help, v) in rows {
             let _ = writeln!(

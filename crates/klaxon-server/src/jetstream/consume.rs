@@ -156,6 +156,8 @@ impl<S: Store + Clone> Run<'_, S> {
         if *shutdown.borrow() {
             return Ok(());
         }
+        // A gap after this is a loss; before it, the rebuild has counted it.
+        let first_live = start.max(state.first_sequence.saturating_sub(1));
         // Made anew at the position: batches delivered to an earlier process and never
         // acknowledged come at once, instead of after their acknowledgement wait.
         match stream.delete_consumer(DURABLE).await {
@@ -201,6 +203,18 @@ impl<S: Store + Clone> Run<'_, S> {
             if self.fed.is_some_and(|f| seq <= f) {
                 // Delivered again while its first delivery waits for its commit.
                 continue;
+            }
+            if let Some(f) = *self.fed {
+                if seq > f + 1 && f >= first_live {
+                    // The stream's limits dropped batches the engine had not taken yet.
+                    let gap = seq - f - 1;
+                    self.st.metrics.stream.lost.fetch_add(gap, Relaxed);
+                    tracing::error!(
+                        from = f + 1,
+                        to = seq - 1,
+                        "batches of the signal stream were dropped by its limits before the engine took them: the engine falls behind by more than the stream's window"
+                    );
+                }
             }
             let (committed, durable) = match codec::decode(msg.headers.as_ref(), &msg.payload) {
                 Ok(batch) => match feed(self.st, batch, false).await {
