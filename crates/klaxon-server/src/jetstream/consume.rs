@@ -71,8 +71,11 @@ async fn feed_forever<S: Store + Clone>(
 ) {
     // The last sequence the engine has taken; `None` until the state is rebuilt.
     let mut fed: Option<u64> = None;
-    // The position the rebuild ended at: what was fed after it is acknowledged by the acker.
+    // While rebuilding, the last sequence replayed (a rebuild cut short by an error goes on
+    // after it, never feeding a batch twice); then the position the rebuild ended at: what was
+    // fed after it is acknowledged by the acker.
     let mut base = 0u64;
+    let mut replayed = 0u64;
     let mut backoff = Duration::from_millis(200);
     loop {
         if *shutdown.borrow() {
@@ -83,6 +86,7 @@ async fn feed_forever<S: Store + Clone>(
             publisher: &publisher,
             fed: &mut fed,
             base: &mut base,
+            replayed: &mut replayed,
             fed_tx: &fed_tx,
             acked: acked.clone(),
         };
@@ -109,6 +113,8 @@ struct Run<'a, S> {
     publisher: &'a Publisher,
     fed: &'a mut Option<u64>,
     base: &'a mut u64,
+    /// Batches replayed by the rebuild, over every attempt.
+    replayed: &'a mut u64,
     fed_tx: &'a mpsc::Sender<Fed>,
     acked: watch::Receiver<u64>,
 }
@@ -252,14 +258,14 @@ impl<S: Store + Clone> Run<'_, S> {
     ) -> Result<(), String> {
         let began = Instant::now();
         let first = state.first_sequence;
-        let mut replayed = 0u64;
+        let from = first.max(*self.base + 1);
         // With batches dropped before the window: the runs the window shows without their start.
         let mut orphans = (first > 1).then(Orphans::default);
-        if state.messages > 0 && floor >= first {
+        if state.messages > 0 && floor >= from {
             let replay = stream
                 .create_consumer(pull::OrderedConfig {
                     deliver_policy: DeliverPolicy::ByStartSequence {
-                        start_sequence: first,
+                        start_sequence: from,
                     },
                     ..Default::default()
                 })
@@ -287,13 +293,14 @@ impl<S: Store + Clone> Run<'_, S> {
                         if feed(self.st, batch, true).await.is_none() {
                             return Ok(());
                         }
-                        replayed += 1;
+                        *self.replayed += 1;
                     }
                     Err(e) => {
                         self.st.metrics.stream.undecodable.fetch_add(1, Relaxed);
                         tracing::warn!(seq, error = %e, "a message of the signal stream is not a batch of signals; not replayed");
                     }
                 }
+                *self.base = seq;
                 if seq >= floor || pending == 0 {
                     break;
                 }
@@ -307,6 +314,7 @@ impl<S: Store + Clone> Run<'_, S> {
         let lost_unapplied = first.saturating_sub(floor + 1);
         let truncated = dropped > 0;
         let before_window = orphans.as_ref().map_or(0, |o| o.orphans.len());
+        let replayed = *self.replayed;
         let m = &self.st.metrics.stream;
         m.replayed.store(replayed, Relaxed);
         m.runs_before_window.store(before_window as u64, Relaxed);

@@ -460,7 +460,11 @@ fn the_engine_state_is_rebuilt_by_replay_across_a_restart() {
     server.kill_9();
     let server = Serve::start_with(dir.path(), Some(&config));
     let give_up = Instant::now() + Duration::from_secs(10);
-    while metric(&server, "klaxon_stream_replayed_batches") != Some(1.0) {
+    while metric(&server, "klaxon_stream_replayed_batches") != Some(1.0)
+        || !server
+            .log()
+            .contains("engine state rebuilt from the signal stream")
+    {
         assert!(
             Instant::now() < give_up,
             "no replay reported; log:\n{}",
@@ -614,7 +618,9 @@ fn a_rebuild_says_when_the_window_no_longer_holds_the_start_of_runs() {
         .expect("purged");
     let server = Serve::start_with(dir.path(), Some(&config));
     let give_up = Instant::now() + Duration::from_secs(10);
-    while metric(&server, "klaxon_stream_replay_truncated") != Some(1.0) {
+    while metric(&server, "klaxon_stream_replay_truncated") != Some(1.0)
+        || !server.log().contains("dropped_before_window")
+    {
         assert!(
             Instant::now() < give_up,
             "the truncated window was not reported; log:\n{}",
