@@ -11,8 +11,11 @@
 # alert that follows no policy): level 2 of the 10,000 comes due about 20 s after they were
 # opened, level 3 about 60 s after. The figure is the server's alert publish latency (signal
 # accepted → alert committed and published) over the bench's window, as `klaxon bench` reads
-# it from /monitoring/prometheus. The variant `none` is the same run with the route's
-# `escalation_policy` left out. Variants alternate, ESC_BENCH_ROUNDS rounds of both.
+# it from /monitoring/prometheus, with its parts (engine queue wait, engine → lifecycle
+# handoff, time in the lifecycle, alert commit), and the server's commits of escalation levels
+# that came due (`klaxon_escalation_commit_seconds`: how many, their time). The variant `none`
+# is the same run with the route's `escalation_policy` left out. Variants alternate,
+# ESC_BENCH_ROUNDS rounds of both.
 #
 #   scripts/escalation-bench.sh                     # 2 rounds, 10,000 signals/s, 5 % firing
 #   ESC_BENCH_ROUNDS=3 ESC_BENCH_RATE=50000 ESC_BENCH_FIRE_PCT=1 scripts/escalation-bench.sh
@@ -138,9 +141,11 @@ EOF
         --duration "$seconds" --rate "$rate" --fire-pct "$fire_pct" --json)
     local load_after
     load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-    local escalation
+    local escalation prometheus
     escalation=$(curl -fsS -H "authorization: Bearer $token" \
         "http://127.0.0.1:$port/alerts/metrics/escalation" || echo null)
+    prometheus=$(curl -fsS -H "authorization: Bearer $token" \
+        "http://127.0.0.1:$port/monitoring/prometheus" | grep '^klaxon_escalation_commit_seconds' || true)
     kill "$server"
     wait "$server" 2>/dev/null || true
     exec {SINK[1]}>&-
@@ -148,9 +153,21 @@ EOF
     read -r pages <&"${SINK[0]}" || pages='{}'
     wait "$sink_pid" 2>/dev/null || true
     rm -rf "$dir"
-    python3 - "$variant" "$report" "$pages" "$escalation" "$load_before" "$load_after" "$opened" <<'PY'
+    python3 - "$variant" "$report" "$pages" "$escalation" "$load_before" "$load_after" "$opened" "$prometheus" <<'PY'
 import json, sys
-variant, report, pages, esc, lb, la, opened = sys.argv[1:8]
+variant, report, pages, esc, lb, la, opened, prom = sys.argv[1:9]
+# The escalation commits over the whole run: count, mean, and the bucket holding the p99.
+buckets, total, n = [], 0.0, 0
+for line in prom.splitlines():
+    name, _, value = line.rpartition(" ")
+    if name.startswith("klaxon_escalation_commit_seconds_bucket"):
+        le = name.split('le="')[1].split('"')[0]
+        buckets.append((float("inf") if le == "+Inf" else float(le), float(value)))
+    elif name.startswith("klaxon_escalation_commit_seconds_sum"):
+        total = float(value)
+    elif name.startswith("klaxon_escalation_commit_seconds_count"):
+        n = int(float(value))
+p99 = next((le for le, c in sorted(buckets) if n and c >= 0.99 * n), None)
 r = json.loads(report)
 s = r["server"] or {}
 def q(name):
@@ -162,13 +179,18 @@ print(f"== {variant}: load {lb} -> {la}; {opened} s to open the alerts")
 print(f"   alert publish latency  {q('alert_publish_latency')}")
 print(f"   alert commit           {q('alert_commit')}")
 print(f"   alert in lifecycle     {q('alert_in_lifecycle')}")
+print(f"   engine → lifecycle     {q('alert_handoff')}")
 print(f"   engine queue wait      {q('engine_queue_wait')}")
 print(f"   signals/s {r['signals_per_s']:,.0f}, alerts fired {s.get('alerts_fired')}, "
       f"request p99 {r['latency_ms']['p99']} ms, 429s {r['throttled_429']}, errors {r['errors']}")
 print(f"   pages received by level: {pages}; escalations {esc.get('escalations')}, "
       f"pages {esc.get('pages')}")
+print(f"   escalation commits (whole run): {n}, mean {1000 * total / max(n, 1):.2f} ms, "
+      f"p99 <= {'-' if p99 is None else f'{1000 * p99:g}'} ms")
 print("   json " + json.dumps({"variant": variant, "load_before": lb, "load_after": la,
       "publish": s.get("alert_publish_latency"), "commit": s.get("alert_commit"),
+      "handoff": s.get("alert_handoff"), "lifecycle": s.get("alert_in_lifecycle"),
+      "escalation_commits": n, "escalation_commit_s": total,
       "pages": json.loads(pages or "{}")}))
 PY
 }

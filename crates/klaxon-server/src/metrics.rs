@@ -106,6 +106,9 @@ pub(crate) struct Metrics {
     pub store_commit: Histogram,
     /// One commit of the lifecycle manager (alert changes only).
     pub alert_commit: Histogram,
+    /// One commit of what time alone brings to the pager (escalation levels that came due,
+    /// SLA targets that passed), apart from alert changes.
+    pub escalation_commit: Histogram,
     /// Signal accepted → telemetry row committed.
     pub telemetry_lag: Histogram,
     /// Signal accepted → alert committed and published.
@@ -467,6 +470,11 @@ impl Metrics {
             &mut s,
             "klaxon_alert_commit_seconds",
             "time of one durable commit of alert changes",
+        );
+        self.escalation_commit.render(
+            &mut s,
+            "klaxon_escalation_commit_seconds",
+            "time of one durable commit of escalation levels come due and SLA breaches",
         );
         self.telemetry_lag.render(
             &mut s,

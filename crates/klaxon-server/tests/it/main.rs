@@ -14,6 +14,7 @@ mod disk_full;
 mod edge;
 mod escalation;
 mod escalation_contacts;
+mod escalation_regroup;
 mod https;
 mod incident_notify;
 mod incidents;

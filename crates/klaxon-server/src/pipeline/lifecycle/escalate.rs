@@ -2,13 +2,16 @@
 //! lifecycle manager's task. It reads each batch of the core's changes before the batch is
 //! committed (an alert that fires and has a policy starts escalating, or its incident does
 //! when the incident has other open alerts: an incident of several alerts escalates as one,
-//! subject `incident:ID`; acknowledging stops it, resolving or closing ends it), advances
-//! what came due, and turns pages and breaches into store writes for the same commit: the
-//! escalation's state with its next due time, the page, and the page's outbox rows. A page is named by (subject, start, cycle, round, level) and
-//! each of its outbox rows by an idempotency key made from that name, so a page found again
-//! after a restart writes nothing the second time. Rebuilt from the store at start, so a level
-//! that came due while the server was down pages when it starts. Decides nothing about
-//! escalating itself: the policy core (`klaxon_engine::escalation`) does.
+//! subject `incident:ID`; acknowledging stops it, resolving or closing ends it), and turns
+//! what the batch caused into store writes for the same commit: the escalation's state with
+//! its next due time, the page, and the page's outbox rows. What time alone brings (a level
+//! coming due, an SLA target passing) is found by [`Pager::advance`], which the manager calls
+//! only for a commit of its own, apart from alert changes (`mod.rs`, `Pacer`). A page is named
+//! by (subject, start, cycle, round, level) and each of its outbox rows by an idempotency key
+//! made from that name, so a page found again after a restart writes nothing the second time.
+//! Rebuilt from the store at start, so a level that came due while the server was down pages
+//! when it starts. Decides nothing about escalating itself: the policy core
+//! (`klaxon_engine::escalation`) does.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -24,11 +27,12 @@ use klaxon_store::{
 use crate::config::{Escalations, Sla};
 use crate::oncall::OnCall;
 
-/// Escalations and SLA timers that come due handled in one batch at most; the rest go into
-/// the next batch at once (a restart after a long stop does not make one huge commit). Small,
-/// because the alert changes of the same batch wait for its commit: with 1,024, a burst of
-/// levels coming due made the alert publish p99 several times longer (BENCHMARKS.md).
-const MAX_DUE_PER_BATCH: usize = 64;
+/// Escalations and SLA timers that come due handled by one [`Pager::advance`] at most: the
+/// size of one commit of time-driven pages, the rest going into the next one (a restart after
+/// a long stop does not make one huge commit). Small, because an alert change that arrives
+/// while such a commit is written waits for it (one writer): with 1,024 in the alert's own
+/// commit the alert publish p99 grew several times longer (BENCHMARKS.md).
+pub(crate) const MAX_DUE_PER_COMMIT: usize = 16;
 
 /// What the SLA asks of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -727,9 +731,15 @@ impl Pager {
         }
     }
 
-    /// Pages what came due and tells the SLA breaches whose time passed.
+    /// Whether an escalation or an SLA timer is due at `now` (its time is not after `now`).
+    pub(crate) fn due(&self, now: i64) -> bool {
+        self.next_deadline().is_some_and(|at| at <= now)
+    }
+
+    /// Pages what came due and tells the SLA breaches whose time passed, at most
+    /// [`MAX_DUE_PER_COMMIT`] of them (the rest stay due).
     pub(crate) fn advance(&mut self, now: i64) {
-        let mut budget = MAX_DUE_PER_BATCH;
+        let mut budget = MAX_DUE_PER_COMMIT;
         while let Some((at, subject)) = self.due.first().cloned() {
             if at > now || budget == 0 {
                 break;
@@ -1384,18 +1394,20 @@ notify = ["receiver:ops"]
     #[test]
     fn what_comes_due_at_once_is_paged_in_bounded_batches() {
         let mut p = pager();
-        let n = MAX_DUE_PER_BATCH + 10;
+        let n = MAX_DUE_PER_COMMIT + 10;
         let alerts: Vec<CoreChange> = (1..=n as i64)
             .map(|id| created(&labelled(id, "Disk", "critical", 0, &[("team", "db")])))
             .collect();
         p.observe(&alerts, 0, &NoGroups);
         paged(&mut p);
         p.advance(10 * M);
-        assert_eq!(paged(&mut p).len(), MAX_DUE_PER_BATCH);
+        assert_eq!(paged(&mut p).len(), MAX_DUE_PER_COMMIT);
+        assert!(p.due(10 * M));
         assert_eq!(p.next_deadline(), Some(5 * M), "the rest is due at once");
         p.advance(10 * M);
         assert_eq!(paged(&mut p).len(), 10);
         assert_eq!(p.next_deadline(), None);
+        assert!(!p.due(10 * M));
     }
 
     /// The subjects of the pages written (with their level), and clears the writes.

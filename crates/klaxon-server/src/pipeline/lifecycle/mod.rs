@@ -11,6 +11,7 @@ pub(crate) mod convert;
 mod escalate;
 mod explain;
 mod incident;
+mod pace;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering::Relaxed;
@@ -39,6 +40,7 @@ pub(crate) use incident::IncidentRefusal;
 pub(crate) use klaxon_engine::lifecycle::{
     Act, Done, Labelled, Resend, Settings as LifecycleSettings, SilenceRefusal,
 };
+use pace::Pacer;
 
 /// Changes gathered into one commit at most (then committed, published and answered), so a
 /// storm of firings is published in steady steps instead of one late lump.
@@ -274,6 +276,8 @@ pub(crate) struct Manager<S> {
     fx: Effects,
     desk: Desk,
     pager: Pager,
+    /// When what time alone brings to the pager is committed.
+    pacer: Pacer,
     replies: Vec<Reply>,
     /// When the firings of this batch that change something were accepted, and when this
     /// task took them from the engine.
@@ -399,6 +403,7 @@ impl<S: Store + Clone> Manager<S> {
             fx: Effects::new(),
             desk,
             pager,
+            pacer: Pacer::default(),
             replies: Vec::new(),
             latencies: Vec::new(),
         })
@@ -424,15 +429,27 @@ impl<S: Store + Clone> Manager<S> {
         self.commit().await;
         let (mut engine_open, mut api_open) = (true, true);
         while engine_open || api_open {
+            // Levels that came due while the server was down page here first, nothing waiting.
+            let waiting = !api.is_empty() || !engine.is_empty();
+            self.commit_due(waiting).await;
             // Deadlines are strictly past: `advance` acts on what is due before its `now`.
-            let next = match (self.lc.next_deadline(), self.pager.next_deadline()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let wait = next.map_or(Duration::from_secs(3600), |at| {
-                let ms = at.saturating_add(1).saturating_sub(wall_ms());
+            let now = wall_ms();
+            let until = |at: i64| {
+                let ms = at.saturating_add(1).saturating_sub(now);
                 Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+            };
+            let alerts = self.lc.next_deadline().map(until);
+            // What the pager has due waits for the writer's rest too.
+            let pages = self.pager.next_deadline().map(|at| {
+                let rest = (self.pacer.rest_until(Instant::now())).map_or(Duration::ZERO, |t| {
+                    t.saturating_duration_since(Instant::now())
+                });
+                until(at).max(rest)
             });
+            let wait = match (alerts, pages) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(Duration::from_secs(3600)),
+            };
             tokio::select! {
                 biased;
                 cmd = api.recv(), if api_open => match cmd {
@@ -460,6 +477,35 @@ impl<S: Store + Clone> Manager<S> {
         }
         self.lc.flush(&mut self.fx);
         self.commit().await;
+        // What is still due pages at the next start.
+    }
+
+    /// Commits what time alone brings to the pager (levels that came due, SLA targets that
+    /// passed), [`escalate::MAX_DUE_PER_COMMIT`] at most, in a commit of its own, when the
+    /// pacer lets it (`waiting`: alert work waits in the channels). Its state is advanced only
+    /// here, right before the commit and with nothing in between: a later alert commit never
+    /// carries an escalation's state older than one committed after it.
+    async fn commit_due(&mut self, waiting: bool) {
+        let now = wall_ms();
+        if !self.pager.due(now) {
+            self.pacer.idle();
+            return;
+        }
+        let began = Instant::now();
+        if !self.pacer.may(began, waiting) {
+            return;
+        }
+        self.pager.advance(now);
+        if !self.pager.is_empty() {
+            let pager = &self.pager;
+            let took = write(&self.store, &self.out.metrics, || pager.writes.clone()).await;
+            self.out.metrics.escalation_commit.observe(took);
+            self.pager.writes.clear();
+        }
+        if std::mem::take(&mut self.pager.notified) {
+            self.out.outbox.notify_one();
+        }
+        self.pacer.done(began, Instant::now());
     }
 
     /// Counts a firing's answer: a quiet one is published with the next flush, by design, and
@@ -855,12 +901,11 @@ impl<S: Store + Clone> Manager<S> {
     /// Commits the batch (retrying until the store takes it), then publishes its changes and
     /// answers; nothing is told before the commit returns.
     async fn commit(&mut self) {
-        // Incidents, escalations and the SLA's timers follow from this batch's alert changes
-        // and are written with them.
+        // Incidents and escalations follow from this batch's alert changes and commands and
+        // are written with them; what time alone brings to the pager waits for `commit_due`.
         let now = wall_ms();
         self.desk.observe(&self.fx.changes, now);
         self.pager.observe(&self.fx.changes, now, &self.desk);
-        self.pager.advance(now);
         if self.fx.is_empty()
             && self.replies.is_empty()
             && self.desk.is_empty()
@@ -876,29 +921,16 @@ impl<S: Store + Clone> Manager<S> {
                 .observe(commit_begins.saturating_duration_since(*taken));
         }
         if !self.fx.writes.is_empty() || !self.desk.is_empty() || !self.pager.is_empty() {
-            let mut backoff = Duration::from_millis(50);
-            loop {
+            let (fx, desk, pager) = (&self.fx, &self.desk, &self.pager);
+            let took = write(&self.store, &self.out.metrics, || {
                 let mut changes: Vec<AlertChange> =
-                    self.fx.writes.iter().map(AlertChange::from).collect();
-                changes.extend(self.desk.writes.iter().cloned().map(AlertChange::Incident));
-                changes.extend(self.pager.writes.iter().cloned());
-                let t0 = Instant::now();
-                match self.store.apply_alert_changes(changes).await {
-                    Ok(()) => {
-                        self.out.metrics.store_commit.observe(t0.elapsed());
-                        self.out.metrics.alert_commit.observe(t0.elapsed());
-                        break;
-                    }
-                    Err(e) => {
-                        self.out.metrics.store_errors.fetch_add(1, Relaxed);
-                        tracing::error!(error = %e, changes = self.fx.writes.len(), "committing alert changes failed; retrying");
-                        // Retried for as long as it takes: nothing is lost. Requests that wait
-                        // for this commit give up on their own after `commit_wait_seconds`.
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(1));
-                    }
-                }
-            }
+                    fx.writes.iter().map(AlertChange::from).collect();
+                changes.extend(desk.writes.iter().cloned().map(AlertChange::Incident));
+                changes.extend(pager.writes.iter().cloned());
+                changes
+            })
+            .await;
+            self.out.metrics.alert_commit.observe(took);
         }
         // Where alerts moved between incidents, after the alert changes of the same commit.
         let mut moved: Vec<(i64, Option<i64>)> = Vec::new();
@@ -949,6 +981,36 @@ impl<S: Store + Clone> Manager<S> {
     }
 }
 
+/// Writes the changes `make` makes in one `apply_alert_changes`, retrying until the store
+/// takes them (made anew for each try); answers how long the commit that took them ran.
+async fn write<S: Store>(
+    store: &S,
+    metrics: &Metrics,
+    make: impl Fn() -> Vec<AlertChange>,
+) -> Duration {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let changes = make();
+        let n = changes.len();
+        let t0 = Instant::now();
+        match store.apply_alert_changes(changes).await {
+            Ok(()) => {
+                let took = t0.elapsed();
+                metrics.store_commit.observe(took);
+                return took;
+            }
+            Err(e) => {
+                metrics.store_errors.fetch_add(1, Relaxed);
+                tracing::error!(error = %e, changes = n, "committing alert changes failed; retrying");
+                // Retried for as long as it takes: nothing is lost. Requests that wait for
+                // this commit give up on their own after `commit_wait_seconds`.
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
 fn unit(a: Answer) -> Result<(), Refusal> {
     match a {
         Answer::Unit(r) => r.map_err(Refusal::from),
@@ -960,5 +1022,150 @@ fn silence_answer(a: Answer) -> Result<String, SilenceRefusal> {
     match a {
         Answer::Silence(r) => r,
         _ => Err(SilenceRefusal::NotFound),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::BTreeMap;
+    use std::path::Path;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+
+    use klaxon_store::sqlite::SqliteStore;
+
+    use super::*;
+    use crate::config::{load_text, Flags};
+
+    const CONFIG: &str = r#"
+[route]
+receiver = "ops"
+[[route.routes]]
+matchers = ['paged="yes"']
+escalation_policy = "two"
+[[receivers]]
+name = "ops"
+[[receivers.webhook_configs]]
+url = "https://hooks.example.com/ops"
+[[users]]
+name = "alice"
+contacts = [{ kind = "webhook", url = "https://hooks.example.com/alice" }]
+[[escalation_policies]]
+name = "two"
+[[escalation_policies.levels]]
+notify = ["user:alice"]
+[[escalation_policies.levels]]
+wait = "1s"
+notify = ["receiver:ops"]
+"#;
+
+    fn alert(labels: &[(&str, &str)]) -> Command {
+        let labels: BTreeMap<String, String> = (labels.iter())
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let l = Labelled::of_labels(
+            Source::Api,
+            labels,
+            BTreeMap::new(),
+            ("critical", "load"),
+            wall_ms(),
+        );
+        Command::Labelled {
+            alerts: vec![l],
+            reply: None,
+        }
+    }
+
+    /// Alert work waits in the manager's channel after every commit (a producer fills it
+    /// while the manager commits): the level that comes due is committed all the same, within
+    /// the pacer's hold and rest of when it came due.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_due_level_pages_within_a_bound_under_a_steady_stream_of_alerts() {
+        let dir =
+            std::env::temp_dir().join(format!("klaxon-pace-{}-{}", std::process::id(), wall_ms()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&dir.join("klaxon.db")).unwrap();
+        let (c, _) = load_text(Some((Path::new("k.toml"), CONFIG)), &[], &Flags::default())
+            .expect("configuration");
+        let (changes, _) = broadcast::channel(16);
+        let outbox = Arc::new(tokio::sync::Notify::new());
+        let manager = Manager::load(
+            store.clone(),
+            LifecycleSettings {
+                reopen_window_ms: 0,
+                close_after_ms: 3_600_000,
+                rule_auto_resolve_ms: None,
+                resolve_timeout_ms: 3_600_000,
+            },
+            Outputs {
+                changes,
+                metrics: Arc::new(Metrics::default()),
+                incidents: watch::channel(0).0,
+                outbox: Arc::clone(&outbox),
+            },
+            &HashMap::new(),
+            NoiseConfig::default(),
+            None,
+            Paging {
+                escalations: c.escalations().unwrap(),
+                notifier: Arc::new(c.notifier().unwrap()),
+                teams: HashMap::new(),
+                oncall: Arc::new(crate::oncall::OnCall::default()),
+            },
+        )
+        .await
+        .unwrap();
+        let (engine_tx, engine_rx) = mpsc::channel(16);
+        let (api_tx, api_rx) = mpsc::channel(256);
+        let run = tokio::spawn(manager.run(engine_rx, api_rx));
+
+        // Level 1 pages in the alert's commit; level 2 is due 1 s later.
+        api_tx.send(alert(&[("paged", "yes")])).await.unwrap();
+        let fired = Instant::now();
+        tokio::time::timeout(Duration::from_secs(10), outbox.notified())
+            .await
+            .expect("level 1 paged");
+
+        // A steady stream of alerts that page nobody, faster than the manager commits them.
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let producer = {
+            let (api_tx, stop, sent) = (api_tx.clone(), Arc::clone(&stop), Arc::clone(&sent));
+            tokio::spawn(async move {
+                let begun = Instant::now();
+                while !stop.load(Relaxed) && begun.elapsed() < Duration::from_secs(20) {
+                    let n = sent.fetch_add(1, Relaxed).to_string();
+                    if api_tx.send(alert(&[("load", &n)])).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        // Due 1 s after it fired; held back and rested at most this long after; slack for a
+        // busy machine (alert commits of the stream run in between).
+        let bound = Duration::from_secs(1) + pace::MAX_HOLD + pace::MAX_REST;
+        let deadline = tokio::time::Instant::from_std(fired + bound + Duration::from_secs(2));
+        let paged = tokio::time::timeout_at(deadline, outbox.notified()).await;
+        let took = fired.elapsed();
+        let running = !producer.is_finished();
+        stop.store(true, Relaxed);
+        producer.await.unwrap();
+        drop((api_tx, engine_tx));
+        run.await.unwrap();
+        let pages = store.escalation_pages(0, i64::MAX, 10).await.unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            paged.is_ok() && took <= bound + Duration::from_secs(2) && running,
+            "level 2 not paged under the stream: paged {}, after {took:?}, the stream running {running}",
+            paged.is_ok()
+        );
+        assert!(
+            sent.load(Relaxed) > 1_000,
+            "a stream: {} alerts",
+            sent.load(Relaxed)
+        );
+        let levels: Vec<i64> = pages.iter().map(|p| p.level).collect();
+        assert_eq!(levels.iter().filter(|&&l| l == 1).count(), 1, "{levels:?}");
     }
 }
