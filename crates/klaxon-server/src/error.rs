@@ -92,7 +92,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
-            StoreError::Unavailable(m) => ApiError::unavailable(m),
+            StoreError::Unavailable(m) | StoreError::Fenced(m) => ApiError::unavailable(m),
         }
     }
 }
