@@ -74,6 +74,86 @@ pub struct Config {
     pub paging: Paging,
     /// OpenTelemetry in (`[otlp]`, docs/opentelemetry.md).
     pub otlp: Otlp,
+    /// Several nodes on one PostgreSQL database (`[cluster]`, docs/cluster.md); without it,
+    /// this node is the only one.
+    pub cluster: Option<Cluster>,
+}
+
+/// `[cluster]`: this node's name and address among the nodes sharing the `[store] url`
+/// database, and the timings of the leader election (docs/cluster.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    /// This node's name, unique among the nodes of the database.
+    pub node: String,
+    /// The URL the other nodes and clients reach this node at (`http://10.0.0.5:7731`).
+    pub advertise: String,
+    /// How often a node records its heartbeat, and the leader pings its lock.
+    pub heartbeat: klaxon_notify::duration::Millis,
+    /// How long the database waits for a silent leader before ending its lock session (and so
+    /// its leadership): at least three heartbeats.
+    pub lease: klaxon_notify::duration::Millis,
+    /// A follower forwarding a request waits this long to connect to the leader.
+    pub forward_connect_timeout: klaxon_notify::duration::Millis,
+    /// … and this long for the head of the leader's answer (its body, a stream say, has no
+    /// deadline).
+    pub forward_header_timeout: klaxon_notify::duration::Millis,
+    /// Requests a follower forwards at once (streams included); beyond, 503 with Retry-After.
+    pub forward_max_in_flight: usize,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            node: String::new(),
+            advertise: String::new(),
+            heartbeat: klaxon_notify::duration::Millis(1_000),
+            lease: klaxon_notify::duration::Millis(10_000),
+            forward_connect_timeout: klaxon_notify::duration::Millis(2_000),
+            forward_header_timeout: klaxon_notify::duration::Millis(30_000),
+            forward_max_in_flight: 200,
+        }
+    }
+}
+
+impl Cluster {
+    fn validate(&self, store_url: bool, errors: &mut Vec<String>) {
+        if !store_url {
+            errors.push(
+                "cluster: needs a PostgreSQL database shared by the nodes ([store] url = \"postgres://...\")"
+                    .to_owned(),
+            );
+        }
+        if self.node.trim().is_empty() || self.node.len() > 128 {
+            errors.push(
+                "cluster.node: a name of 1 to 128 characters, unique among the nodes".to_owned(),
+            );
+        }
+        let a = &self.advertise;
+        if !(a.starts_with("http://") || a.starts_with("https://"))
+            || a.parse::<axum::http::Uri>()
+                .map_or(true, |u| u.host().is_none())
+        {
+            errors.push(format!(
+                "cluster.advertise: `{a}` is not a URL like http://10.0.0.5:{DEFAULT_PORT} that the other nodes reach this node at"
+            ));
+        }
+        if self.heartbeat.0 <= 0 || self.lease.0 < 3 * self.heartbeat.0 {
+            errors.push(
+                "cluster.heartbeat, cluster.lease: the heartbeat must be longer than 0 and the lease at least three heartbeats"
+                    .to_owned(),
+            );
+        }
+        if self.forward_connect_timeout.0 <= 0 || self.forward_header_timeout.0 <= 0 {
+            errors.push(
+                "cluster.forward_connect_timeout, cluster.forward_header_timeout: must be longer than 0"
+                    .to_owned(),
+            );
+        }
+        if self.forward_max_in_flight == 0 {
+            errors.push("cluster.forward_max_in_flight: must be at least 1".to_owned());
+        }
+    }
 }
 
 /// `[[time_intervals]]`: a name and the intervals it stands for (any of them), as in
@@ -342,7 +422,8 @@ pub struct StoreSettings {
     /// answers 503 after this many seconds without one; what it asked for stays queued.
     pub commit_wait_seconds: u64,
     /// A PostgreSQL database to keep everything in (`postgres://user:password@host:port/db`,
-    /// `?options=-c%20search_path%3Dschema` for a schema of its own; one server per database);
+    /// `?options=-c%20search_path%3Dschema` for a schema of its own; one server per database,
+    /// or several with `[cluster]`);
     /// none keeps it in SQLite files in the data directory.
     pub url: Option<Secret>,
     /// PostgreSQL: the longest a statement waits for a lock, the store's write lock included
@@ -408,6 +489,7 @@ impl Default for Config {
             sla: SlaConfig::new(),
             paging: Paging::default(),
             otlp: Otlp::default(),
+            cluster: None,
         }
     }
 }
@@ -615,6 +697,12 @@ impl Config {
                     "store.url: TLS to PostgreSQL is not supported yet (sslmode=require, verify-ca, verify-full)"
                         .to_owned(),
                 );
+            }
+        }
+        if let Some(c) = &self.cluster {
+            c.validate(self.store.url.is_some(), &mut errors);
+            if self.tls.is_some() {
+                errors.push("cluster: [tls] is not supported on cluster nodes yet (terminate TLS in a proxy in front of them)".to_owned());
             }
         }
         if self.collector.interval_seconds == 0 {
@@ -891,6 +979,36 @@ mod tests {
         let p = std::env::temp_dir().join(format!("klaxon-config-{}-{name}", std::process::id()));
         std::fs::write(&p, text).expect("write temp config");
         p
+    }
+
+    #[test]
+    fn a_cluster_needs_postgresql_a_name_and_a_reachable_address() {
+        let flags = Flags::default();
+        let load = |text: &str| load_text(Some((Path::new("k.toml"), text)), &[], &flags);
+        let err = load("[cluster]\nnode = \"n1\"\nadvertise = \"http://10.0.0.5:7731\"\n")
+            .expect_err("no database");
+        assert!(
+            err.contains("cluster: needs a PostgreSQL database"),
+            "{err}"
+        );
+        let err = load(
+            "[store]\nurl = \"postgres://db/k\"\n[cluster]\nnode = \"\"\nadvertise = \"10.0.0.5:7731\"\nheartbeat = \"5s\"\n",
+        )
+        .expect_err("bad cluster");
+        for want in [
+            "cluster.node: a name of 1 to 128 characters",
+            "cluster.advertise: `10.0.0.5:7731` is not a URL",
+            "cluster.heartbeat, cluster.lease: ",
+        ] {
+            assert!(err.contains(want), "{want:?} not in {err}");
+        }
+        let (c, _) = load(
+            "[store]\nurl = \"postgres://db/k\"\n[cluster]\nnode = \"n1\"\nadvertise = \"http://10.0.0.5:7731\"\n",
+        )
+        .expect("a good cluster");
+        let c = c.cluster.expect("[cluster]");
+        assert_eq!((c.heartbeat.0, c.lease.0), (1_000, 10_000));
+        assert!(load("").expect("no cluster").0.cluster.is_none());
     }
 
     #[test]
