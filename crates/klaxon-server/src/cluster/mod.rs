@@ -60,6 +60,9 @@ impl Node {
 
     /// The leader's URL to forward to, when another node leads; else why there is none.
     fn leader(&self) -> Result<String, &'static str> {
+        if self.leading() {
+            return Err("this node has just won the leadership and is starting");
+        }
         let v = self.view.lock().unwrap_or_else(PoisonError::into_inner);
         match &v.last {
             Some((view, _)) => match &view.leader {
@@ -320,7 +323,8 @@ pub(crate) fn follower_router(node: Arc<Node>) -> Router {
         .with_state(node)
 }
 
-/// `GET /monitoring/health` on a follower: live; ready while it knows a leader to forward to.
+/// `GET /monitoring/health` on a follower: live; ready while it knows a leader to forward to
+/// (not while it has won and starts the pipeline: its role says `leader` already).
 async fn follower_health(State(node): State<Arc<Node>>) -> Response {
     let (ready, store_error) = {
         let v = node.view.lock().unwrap_or_else(PoisonError::into_inner);
@@ -329,7 +333,8 @@ async fn follower_health(State(node): State<Arc<Node>>) -> Response {
             .as_ref()
             .is_some_and(|(_, at)| at.elapsed() < node.settings.lease.as_std());
         (
-            fresh
+            !node.leading()
+                && fresh
                 && v.last
                     .as_ref()
                     .is_some_and(|(view, _)| view.leader.is_some()),

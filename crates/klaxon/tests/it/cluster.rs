@@ -214,6 +214,12 @@ fn listed(addr: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether the node at `addr` leads and serves (its health answers 200 as the leader).
+fn leads(addr: &str) -> bool {
+    let (status, body) = get(addr, "/monitoring/health");
+    status == 200 && body["cluster"]["role"] == "leader"
+}
+
 /// The `cluster` part of a node's health (whatever its status).
 fn cluster_of(addr: &str) -> Value {
     let (_, body) = get(addr, "/monitoring/health");
@@ -304,10 +310,7 @@ fn three_nodes_survive_the_loss_of_their_leader() {
         during.push(name);
     }
     let new_leader = loop {
-        let found = followers
-            .iter()
-            .map(|a| cluster_of(a))
-            .find(|c| c["role"] == "leader");
+        let found = followers.iter().find(|a| leads(a)).map(|a| cluster_of(a));
         if let Some(c) = found {
             break c;
         }
@@ -372,4 +375,117 @@ fn three_nodes_survive_the_loss_of_their_leader() {
         keys.len()
     );
     drop((n1, n2, n3));
+}
+
+/// Reads the server-sent events of `/alerts/stream` at `addr` on a raw connection until one
+/// names `name`, within `within`.
+fn stream_shows(addr: &str, name: &str, within: Duration) -> bool {
+    let mut conn = TcpStream::connect(addr).expect("connect for the stream");
+    conn.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("read timeout");
+    write!(
+        conn,
+        "GET /alerts/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Accept: text/event-stream\r\n\r\n"
+    )
+    .expect("send the stream request");
+    let give_up = Instant::now() + within;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 8192];
+    while Instant::now() < give_up {
+        match conn.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        let text = String::from_utf8_lossy(&seen);
+        if text.contains(name) {
+            assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+            assert!(text.contains("text/event-stream"), "{text}");
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn a_follower_streams_events_and_a_leader_that_loses_its_lock_exits() {
+    let Some(backend) = Backend::postgres("cluster_lock") else {
+        return;
+    };
+    let Backend::Postgres(pg) = &backend else {
+        unreachable!("a PostgreSQL backend")
+    };
+    let dir = TempDir::new("cluster-lock");
+    let sink = Sink::start();
+    let nodes: Vec<Node> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            let port = free_port();
+            Node {
+                port,
+                config: config(&dir, name, port, &sink.addr),
+                data: dir.path().join(name),
+            }
+        })
+        .collect();
+    let mut a = nodes[0].start(&backend);
+    let b = nodes[1].start(&backend);
+    assert_eq!(cluster_of(&nodes[1].addr())["leader"]["node"], "a");
+
+    // A stream opened on the follower carries the leader's events.
+    let addr = nodes[1].addr();
+    let streaming = std::thread::spawn(move || {
+        stream_shows(&addr, "streamed-through-b", Duration::from_secs(10))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        post(&nodes[1].addr(), &["streamed-through-b".to_owned()]),
+        Some(200)
+    );
+    assert!(
+        streaming.join().expect("stream thread"),
+        "the event never came through the follower"
+    );
+
+    // The leader's lock session is ended behind its back: it exits, b leads.
+    let schema = pg.schema.clone();
+    let ended = pg
+        .run(|db| async move {
+            db.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
+                 AND granted AND objsubid = 2 AND classid = $1::integer::oid \
+                 AND objid = hashtext($2)::oid",
+                &[&0x6b6c_7802_i32, &schema],
+            )
+            .await
+        })
+        .expect("end the leader's session");
+    assert_eq!(ended.len(), 1, "one session holds the leader lock");
+    let give_up = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = a.child.try_wait().expect("poll the leader") {
+            break s;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "the deposed leader did not exit:\n{}",
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success(), "{status}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        a.log().contains("lost the cluster's leadership"),
+        "{}",
+        a.log()
+    );
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while !leads(&nodes[1].addr()) {
+        assert!(Instant::now() < give_up, "b never led:\n{}", b.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(listed(&nodes[1].addr()).contains("streamed-through-b"));
+    drop(b);
 }
