@@ -237,14 +237,6 @@ fn lost(why: &str) -> ! {
     std::process::exit(1)
 }
 
-/// A write refused because another node leads now is never retried: the process exits, as when
-/// the leadership is lost (the lock's check usually notices first).
-pub(crate) fn exit_if_fenced(e: &klaxon_store::StoreError) {
-    if let klaxon_store::StoreError::Fenced(why) = e {
-        lost(why);
-    }
-}
-
 /// Records this node's heartbeat and reads the cluster's view, every heartbeat.
 async fn heartbeats(node: Arc<Node>, store: PostgresStore, mut stop: watch::Receiver<bool>) {
     let s = &node.settings;

@@ -886,7 +886,7 @@ impl<S: Store + Clone> Manager<S> {
                         break;
                     }
                     Err(e) => {
-                        crate::cluster::exit_if_fenced(&e);
+                        crate::error::exit_if_fenced(&e);
                         self.out.metrics.store_errors.fetch_add(1, Relaxed);
                         tracing::error!(error = %e, changes = self.fx.writes.len(), "committing alert changes failed; retrying");
                         // Retried for as long as it takes: nothing is lost. Requests that wait
