@@ -122,7 +122,11 @@ pub(crate) fn cluster_shape() -> Shape {
                 Shape::object()
                     .req("node", Shape::string())
                     .req("advertise", Shape::string())
-                    .req("role", Shape::one_of_text(&["leader", "follower"]))
+                    .req(
+                        "role",
+                        Shape::one_of_text(&["leader", "follower", "gone"])
+                            .describe("`gone`: no heartbeat for longer than the lease"),
+                    )
                     .req("heartbeat_age_ms", Shape::integer())
                     .req("started_at", Shape::time()),
             ),

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
-use klaxon_store::postgres::cluster::ClusterView;
+use klaxon_store::postgres::cluster::{ClusterNode, ClusterView};
 use klaxon_store::postgres::PostgresStore;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -97,7 +97,7 @@ impl Node {
             "members": view.map_or_else(Vec::new, |v| v.nodes.iter().map(|n| json!({
                 "node": n.node,
                 "advertise": n.advertise,
-                "role": n.role,
+                "role": member_role(v, n, self.settings.lease.0),
                 "heartbeat_age_ms": n.heartbeat_age_ms,
                 "started_at": klaxon_engine::timestamp::format_ts(n.started_at),
             })).collect()),
@@ -112,6 +112,19 @@ impl Node {
 struct Seen {
     last: Option<(ClusterView, Instant)>,
     error: Option<String>,
+}
+
+/// A member's role: `gone` when its last heartbeat is older than the lease (it died, or cannot
+/// reach the database), else `leader` for the node holding the lock and `follower` for the
+/// others (a node's own word lags by up to a heartbeat).
+fn member_role(view: &ClusterView, n: &ClusterNode, lease_ms: i64) -> &'static str {
+    if n.heartbeat_age_ms > lease_ms {
+        "gone"
+    } else if view.leader.as_ref().is_some_and(|l| l.node == n.node) {
+        "leader"
+    } else {
+        "follower"
+    }
 }
 
 /// Runs a cluster node on `listener` until `shutdown` completes (or, as leader, until it loses

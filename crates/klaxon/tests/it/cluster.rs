@@ -386,7 +386,7 @@ fn stream_shows(addr: &str, name: &str, within: Duration) -> bool {
     write!(
         conn,
         "GET /alerts/stream HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
-         Accept: text/event-stream\r\n\r\n"
+         Accept: text/event-stream\r\nLast-Event-ID: 0\r\n\r\n"
     )
     .expect("send the stream request");
     let give_up = Instant::now() + within;
