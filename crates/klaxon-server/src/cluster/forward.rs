@@ -11,11 +11,12 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, Limited};
+use futures_util::StreamExt;
+use http_body_util::Limited;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 
 use crate::config::Cluster;
 use crate::error::ApiError;
@@ -41,11 +42,13 @@ pub(crate) struct Forwarder {
     slots: Arc<Semaphore>,
     max_body: usize,
     node: HeaderValue,
+    /// Turns true when the node stops.
+    stop: watch::Receiver<bool>,
 }
 
 impl Forwarder {
     /// A forwarder with `[cluster]`'s bounds; `max_body` is the largest body any endpoint takes.
-    pub(crate) fn new(c: &Cluster, max_body: usize) -> Forwarder {
+    pub(crate) fn new(c: &Cluster, max_body: usize, stop: watch::Receiver<bool>) -> Forwarder {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(c.forward_connect_timeout.as_std()));
         connector.set_nodelay(true);
@@ -59,6 +62,7 @@ impl Forwarder {
             slots: Arc::new(Semaphore::new(c.forward_max_in_flight)),
             max_body,
             node: HeaderValue::from_str(&c.node).unwrap_or(HeaderValue::from_static("-")),
+            stop,
         }
     }
 
@@ -113,12 +117,15 @@ impl Forwarder {
         };
         let (mut parts, body) = resp.into_parts();
         strip(&mut parts.headers);
-        // The permit lives as long as the answer's body: a stream holds its slot.
-        let body = body.map_frame(move |f| {
-            let _slot = &permit;
-            f
-        });
-        Response::from_parts(parts, Body::new(body))
+        // The permit lives as long as the answer's body: a stream holds its slot. The body ends
+        // when the node stops, so that a stream does not hold up its shutdown.
+        let mut stop = self.stop.clone();
+        let ended = async move {
+            let _slot = permit;
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        let frames = http_body_util::BodyStream::new(body).take_until(ended);
+        Response::from_parts(parts, Body::new(http_body_util::StreamBody::new(frames)))
     }
 }
 

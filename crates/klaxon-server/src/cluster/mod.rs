@@ -144,8 +144,9 @@ pub(crate) async fn run(
         .map(|e| e.body.bytes(&config))
         .max()
         .unwrap_or(64 << 10);
+    let (stop_tx, stop) = watch::channel(false);
     let node = Arc::new(Node {
-        forwarder: Forwarder::new(&settings, max_body),
+        forwarder: Forwarder::new(&settings, max_body, stop.clone()),
         settings: settings.clone(),
         leading: false.into(),
         view: Mutex::new(Seen::default()),
@@ -155,7 +156,6 @@ pub(crate) async fn run(
         .await
         .context("recording this node in the cluster's table of nodes")?;
     let every = settings.heartbeat.as_std();
-    let (stop_tx, stop) = watch::channel(false);
     let beats = tokio::spawn(heartbeats(Arc::clone(&node), store.clone(), stop.clone()));
 
     // Every request goes to the router of the moment: the follower's, then the leader's.
@@ -185,6 +185,7 @@ pub(crate) async fn run(
 
     // Campaign until this node wins or stops.
     let mut stopping = stop.clone();
+    let mut failing = false;
     let mut leadership = loop {
         if *stopping.borrow() {
             break None;
@@ -194,8 +195,13 @@ pub(crate) async fn run(
             .await
         {
             Ok(Some(l)) => break Some(l),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "campaigning for the cluster's leadership failed"),
+            Ok(None) => failing = false,
+            // Once per run of failures, not every heartbeat.
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "campaigning for the cluster's leadership failed; retrying every heartbeat");
+            }
+            Err(_) => {}
         }
         tokio::select! {
             () = tokio::time::sleep(every) => {}
