@@ -161,3 +161,52 @@ pub(crate) fn unavailable(why: &str) -> Response {
     e.retry_after = Some(1);
     e.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("x-private", HeaderValue::from_static("1"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        h.insert(header::COOKIE, HeaderValue::from_static("klaxon_session=s"));
+        strip(&mut h);
+        let mut left: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["authorization", "cookie"]);
+    }
+
+    #[tokio::test]
+    async fn a_request_already_forwarded_is_not_forwarded_again() {
+        let c = Cluster {
+            node: "b".to_owned(),
+            ..Cluster::default()
+        };
+        let (_tx, stop) = watch::channel(false);
+        let f = Forwarder::new(&c, 1 << 20, stop);
+        let req = Request::builder()
+            .uri("/alerts")
+            .header(FORWARDED_BY, "a")
+            .body(Body::empty())
+            .expect("request");
+        // The leader's address is never reached: nothing listens on port 9.
+        let resp = f.forward("http://127.0.0.1:9", req).await;
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        // Without the mark, the unreachable leader gives the same answer, after trying.
+        let req = Request::builder()
+            .uri("/alerts")
+            .body(Body::empty())
+            .expect("request");
+        let resp = f.forward("http://127.0.0.1:9", req).await;
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
