@@ -186,14 +186,13 @@ pub(crate) async fn run(
     // Campaign until this node wins or stops.
     let mut stopping = stop.clone();
     let mut failing = false;
+    let mut candidate =
+        store.candidate(&settings.node, &settings.advertise, settings.lease.as_std());
     let mut leadership = loop {
         if *stopping.borrow() {
             break None;
         }
-        match store
-            .try_lead(&settings.node, &settings.advertise, settings.lease.as_std())
-            .await
-        {
+        match candidate.try_lead().await {
             Ok(Some(l)) => break Some(l),
             Ok(None) => failing = false,
             // Once per run of failures, not every heartbeat.

@@ -83,56 +83,26 @@ impl PostgresStore {
     /// lock on a session of its own, which PostgreSQL ends when it has been idle for `lease`
     /// (so [`Leadership::hold`] must ping it more often), and raises the epoch. From then on
     /// this store's locked writes are fenced by that epoch. `None` when another session holds
-    /// the lock.
+    /// the lock. A node that campaigns again and again keeps one session: [`Candidate`].
     pub async fn try_lead(
         &self,
         node: &str,
         advertise: &str,
         lease: Duration,
     ) -> Result<Option<Leadership>> {
-        let options = format!("-c idle_session_timeout={}", lease.as_millis().max(1));
-        let (mut client, ended) = self.inner.pool.dedicated(&options).await?;
-        let won: bool = client
-            .query_one(
-                "SELECT pg_try_advisory_lock($1, hashtext(coalesce(current_schema(), '')))",
-                &[&LEADER_LOCK],
-            )
-            .await
-            .map_err(map)?
-            .try_get(0)
-            .map_err(map)?;
-        if !won {
-            return Ok(None);
+        self.candidate(node, advertise, lease).try_lead().await
+    }
+
+    /// A candidate for the leadership as `node`, whose attempts share one session until it
+    /// wins or the session fails.
+    pub fn candidate(&self, node: &str, advertise: &str, lease: Duration) -> Candidate {
+        Candidate {
+            store: self.clone(),
+            node: node.to_owned(),
+            advertise: advertise.to_owned(),
+            lease,
+            session: None,
         }
-        // Under the write lock: the previous leader's writes still running commit first; any
-        // it begins afterwards read the new epoch and are refused.
-        let tx = client.transaction().await.map_err(map)?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))",
-            &[&WRITE_LOCK],
-        )
-        .await
-        .map_err(map)?;
-        let epoch: i64 = tx
-            .query_one(
-                &format!(
-                    "UPDATE cluster_leader SET epoch = epoch + 1, node = $1, advertise = $2, \
-                     since = {NOW_MS} WHERE id = 1 RETURNING epoch"
-                ),
-                &[&node, &advertise],
-            )
-            .await
-            .map_err(map)?
-            .try_get(0)
-            .map_err(map)?;
-        tx.commit().await.map_err(map)?;
-        self.inner.fence.store(epoch, Ordering::Release);
-        tracing::info!(node, epoch, "won the cluster leadership");
-        Ok(Some(Leadership {
-            epoch,
-            client,
-            ended,
-        }))
     }
 
     /// The leader epoch this store's writes are fenced by (0: it never led).
@@ -229,6 +199,77 @@ impl PostgresStore {
             })
         })
         .await
+    }
+}
+
+/// A node campaigning for the leadership ([`PostgresStore::candidate`]).
+pub struct Candidate {
+    store: PostgresStore,
+    node: String,
+    advertise: String,
+    lease: Duration,
+    /// The session the attempts run on, opened by the first (again after one failed).
+    session: Option<(Client, oneshot::Receiver<String>)>,
+}
+
+impl Candidate {
+    /// Tries once to become the leader: see [`PostgresStore::try_lead`].
+    pub async fn try_lead(&mut self) -> Result<Option<Leadership>> {
+        if self.session.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+            let options = format!("-c idle_session_timeout={}", self.lease.as_millis().max(1));
+            self.session = Some(self.store.inner.pool.dedicated(&options).await?);
+        }
+        let Some((client, _)) = &self.session else {
+            return Ok(None);
+        };
+        let won = client
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext(coalesce(current_schema(), '')))",
+                &[&LEADER_LOCK],
+            )
+            .await
+            .and_then(|r| r.try_get::<_, bool>(0));
+        match won {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => {
+                self.session = None;
+                return Err(map(e));
+            }
+        }
+        let Some((mut client, ended)) = self.session.take() else {
+            return Ok(None);
+        };
+        // Under the write lock: the previous leader's writes still running commit first; any
+        // it begins afterwards read the new epoch and are refused. On an error the session is
+        // dropped, which releases the lock.
+        let tx = client.transaction().await.map_err(map)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))",
+            &[&WRITE_LOCK],
+        )
+        .await
+        .map_err(map)?;
+        let epoch: i64 = tx
+            .query_one(
+                &format!(
+                    "UPDATE cluster_leader SET epoch = epoch + 1, node = $1, advertise = $2, \
+                     since = {NOW_MS} WHERE id = 1 RETURNING epoch"
+                ),
+                &[&self.node, &self.advertise],
+            )
+            .await
+            .map_err(map)?
+            .try_get(0)
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        self.store.inner.fence.store(epoch, Ordering::Release);
+        tracing::info!(node = %self.node, epoch, "won the cluster leadership");
+        Ok(Some(Leadership {
+            epoch,
+            client,
+            ended,
+        }))
     }
 }
 

@@ -78,9 +78,11 @@ async fn one_node_leads_and_another_takes_over_when_its_session_ends() {
     .await
     .expect("a leader notices its lost session within seconds");
     assert!(!noticed.is_empty());
+    // A candidate campaigning again and again, on one session.
+    let mut candidate = b.candidate("b", "http://b:7731", LEASE);
     let give_up = Instant::now() + Duration::from_secs(10);
     let mut lead_b = loop {
-        if let Some(l) = b.try_lead("b", "http://b:7731", LEASE).await.unwrap() {
+        if let Some(l) = candidate.try_lead().await.unwrap() {
             break l;
         }
         assert!(Instant::now() < give_up, "b never took over");
