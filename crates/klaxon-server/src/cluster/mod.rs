@@ -225,6 +225,13 @@ pub(crate) async fn run(
         };
         let started = started.context("starting the pipeline as the cluster's leader")?;
         started.own_address(addr);
+        // The node's stop is the server's: its streams end, so the listener can finish.
+        let server_stop = started.shutdown_sender();
+        let mut stopped = stop.clone();
+        tokio::spawn(async move {
+            let _ = stopped.wait_for(|s| *s).await;
+            let _ = server_stop.send(true);
+        });
         *current.write().unwrap_or_else(PoisonError::into_inner) = started.router();
         server = Some(started);
         tracing::info!(node = %settings.node, epoch = lead.epoch(), "serving as the cluster's leader");
