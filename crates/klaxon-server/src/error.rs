@@ -83,6 +83,19 @@ impl ApiError {
     }
 }
 
+/// A write refused because another node of the cluster leads now (docs/cluster.md) is never
+/// retried: the process exits, as when the leadership is lost (crash-only: restarted, the node
+/// follows). The lock's check (`cluster/`) usually notices first.
+pub(crate) fn exit_if_fenced(e: &StoreError) {
+    if let StoreError::Fenced(why) = e {
+        tracing::error!(
+            reason = %why,
+            "lost the cluster's leadership: exiting so that a supervisor restarts this node as a follower"
+        );
+        std::process::exit(1);
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
@@ -92,7 +105,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             StoreError::Invalid(m) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", m),
-            StoreError::Unavailable(m) => ApiError::unavailable(m),
+            StoreError::Unavailable(m) | StoreError::Fenced(m) => ApiError::unavailable(m),
         }
     }
 }

@@ -9,6 +9,7 @@ mod app;
 mod auth;
 mod budget;
 mod clock;
+mod cluster;
 pub mod config;
 mod dashboard;
 mod error;
@@ -141,7 +142,11 @@ pub async fn run(
         let store = PostgresStore::connect_with(&url.0, None, limits)
             .await
             .context("opening the postgresql store ([store] url)")?;
-        let result = run_with(config, store.clone(), listener, shutdown).await;
+        let result = if config.cluster.is_node() {
+            cluster::run(config, store.clone(), listener, shutdown).await
+        } else {
+            run_with(config, store.clone(), listener, shutdown).await
+        };
         store.close();
         return result;
     }

@@ -421,6 +421,18 @@ impl<S: Store + Clone> Server<S> {
         self.rows_budget.clone()
     }
 
+    /// Begins the shutdown `serve` begins when its future completes: streams end, background
+    /// tasks stop taking work; [`Server::drain`] then waits for them.
+    pub(crate) fn shutdown_sender(&self) -> watch::Sender<bool> {
+        self.shutdown_tx.clone()
+    }
+
+    /// Tells the notification policy that `addr` is this server's own address (notifications
+    /// must not call klaxon itself), as `serve` does for its listener.
+    pub(crate) fn own_address(&self, addr: std::net::SocketAddr) {
+        self.state.notify.policy.add_own(addr);
+    }
+
     /// The router `serve` serves, for tests that call it in process (no socket); not API.
     #[doc(hidden)]
     pub fn router(&self) -> axum::Router {

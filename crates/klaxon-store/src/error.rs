@@ -14,4 +14,8 @@ pub enum StoreError {
     Unavailable(String),
     #[error("invalid: {0}")]
     Invalid(String),
+    /// The write was refused because this node is no longer the cluster's leader (another node
+    /// raised the leader epoch since it won): nothing was written, and retrying cannot succeed.
+    #[error("fenced: {0}")]
+    Fenced(String),
 }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod client;
+mod cluster;
 mod correlate;
 mod import;
 mod oncall;
@@ -70,6 +71,12 @@ enum Command {
     ///
     /// Time is the alerts' own: the same input always gives the same output.
     Correlate(correlate::Args),
+    /// The nodes of a cluster as one of them sees them: roles, leader, epoch, heartbeat ages;
+    /// exits 1 when no node leads.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// Run the klaxon server.
     Serve(klaxon_server::ServeArgs),
     /// Work with configuration files.
@@ -148,6 +155,12 @@ enum SchedulesCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum ClusterCommand {
+    /// Print the members, their roles and heartbeat ages, the leader and its epoch.
+    Status(cluster::StatusArgs),
+}
+
+#[derive(Subcommand, Debug)]
 enum PoliciesCommand {
     /// List every escalation policy: origin, repeat, acknowledgement timeout, levels.
     List(people::ListArgs),
@@ -214,6 +227,9 @@ fn main() -> ExitCode {
             PoliciesCommand::Replace(args) => policies::replace(&args),
             PoliciesCommand::Delete(args) => policies::delete(&args),
         },
+        Command::Cluster {
+            command: ClusterCommand::Status(args),
+        } => cluster::status(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Correlate(args) => correlate::run(&args),

@@ -86,11 +86,54 @@ pub(crate) fn health_shape() -> Shape {
                 .nullable()
                 .describe("why the store cannot write, while it cannot"),
         )
-        .req("engine", Shape::one_of_text(&["ok", "stalled"]))
-        .req("queue_depth", Shape::integer())
-        .req("telemetry_buffered", Shape::integer())
-        .req("failing_channels", Shape::array(Shape::string()))
-        .req("channels", Shape::array(channel_shape()))
+        .opt("engine", Shape::one_of_text(&["ok", "stalled"]))
+        .opt("queue_depth", Shape::integer())
+        .opt("telemetry_buffered", Shape::integer())
+        .opt("failing_channels", Shape::array(Shape::string()))
+        .opt("channels", Shape::array(channel_shape()))
+        .opt("cluster", cluster_shape())
+        .describe(
+            "a node's health; a cluster's follower (docs/cluster.md) has no pipeline of its own \
+             and leaves out `engine`, `queue_depth`, `telemetry_buffered`, `failing_channels` \
+             and `channels`: it is ready while it knows a leader to forward requests to",
+        )
+}
+
+/// The `cluster` part of a cluster node's health answer (`[cluster]`, docs/cluster.md).
+pub(crate) fn cluster_shape() -> Shape {
+    Shape::object()
+        .req("node", Shape::string())
+        .req("advertise", Shape::string())
+        .req("role", Shape::one_of_text(&["leader", "follower"]))
+        .req("epoch", Shape::integer().nullable())
+        .req(
+            "leader",
+            Shape::object()
+                .req("node", Shape::string())
+                .req("advertise", Shape::string())
+                .req("epoch", Shape::integer())
+                .req("since", Shape::time())
+                .nullable()
+                .describe("the leader, while one holds the leadership"),
+        )
+        .req(
+            "members",
+            Shape::array(
+                Shape::object()
+                    .req("node", Shape::string())
+                    .req("advertise", Shape::string())
+                    .req(
+                        "role",
+                        Shape::one_of_text(&["leader", "follower", "gone"])
+                            .describe("`gone`: no heartbeat for longer than the lease"),
+                    )
+                    .req("heartbeat_age_ms", Shape::integer())
+                    .req("started_at", Shape::time()),
+            ),
+        )
+        .req("view_age_ms", Shape::integer().nullable())
+        .req("view_error", Shape::string().nullable())
+        .describe("the cluster as this node last read it from the database")
 }
 
 /// One channel's health as health and the delivery statistics show it.

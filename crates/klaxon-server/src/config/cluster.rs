@@ -1,15 +1,35 @@
-//! `[cluster]`: signals through NATS JetStream (docs/cluster-signals.md). With `nats` set,
-//! every accepted batch of signals is stored in a JetStream stream before ingest answers, and
-//! the node that runs the engine consumes the stream; without it, nothing of this section is
-//! used.
+//! `[cluster]`: several nodes on one PostgreSQL database (`node`, `advertise` and the election's
+//! timings, docs/cluster.md: one leader runs the pipeline, the others forward to it), and
+//! signals through NATS JetStream (`nats*`, docs/cluster-signals.md: with `nats` set, every
+//! accepted batch of signals is stored in a JetStream stream before ingest answers, and the
+//! node that runs the engine consumes the stream). Either part works without the other.
 
 use klaxon_notify::duration::Millis;
 use serde::Deserialize;
+
+use super::DEFAULT_PORT;
 
 /// `[cluster]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Cluster {
+    /// This node's name, unique among the nodes of the database; empty: this node is the only
+    /// one (no election).
+    pub node: String,
+    /// The URL the other nodes and clients reach this node at (`http://10.0.0.5:7731`).
+    pub advertise: String,
+    /// How often a node records its heartbeat, and the leader pings its lock.
+    pub heartbeat: Millis,
+    /// How long the database waits for a silent leader before ending its lock session (and so
+    /// its leadership): at least three heartbeats.
+    pub lease: Millis,
+    /// A follower forwarding a request waits this long to connect to the leader.
+    pub forward_connect_timeout: Millis,
+    /// … and this long for the head of the leader's answer (its body, a stream say, has no
+    /// deadline).
+    pub forward_header_timeout: Millis,
+    /// Requests a follower forwards at once (streams included); beyond, 503 with Retry-After.
+    pub forward_max_in_flight: usize,
     /// The NATS server (`nats://host:port`), with JetStream enabled; `None`: signals go
     /// straight to this node's engine.
     pub nats: Option<String>,
@@ -31,6 +51,13 @@ pub struct Cluster {
 impl Default for Cluster {
     fn default() -> Self {
         Cluster {
+            node: String::new(),
+            advertise: String::new(),
+            heartbeat: Millis(1_000),
+            lease: Millis(10_000),
+            forward_connect_timeout: Millis(2_000),
+            forward_header_timeout: Millis(30_000),
+            forward_max_in_flight: 200,
             nats: None,
             nats_stream: "KLAXON_SIGNALS".to_owned(),
             nats_subject: "klaxon.signals".to_owned(),
@@ -43,6 +70,51 @@ impl Default for Cluster {
 }
 
 impl Cluster {
+    /// Whether this node is one of several on one database (`node` or `advertise` set).
+    pub fn is_node(&self) -> bool {
+        !self.node.is_empty() || !self.advertise.is_empty()
+    }
+
+    /// The keys of the election, for a node of several.
+    pub(crate) fn validate_nodes(&self, store_url: bool, errors: &mut Vec<String>) {
+        if !store_url {
+            errors.push(
+                "cluster: needs a PostgreSQL database shared by the nodes ([store] url = \"postgres://...\")"
+                    .to_owned(),
+            );
+        }
+        if self.node.trim().is_empty() || self.node.len() > 128 {
+            errors.push(
+                "cluster.node: a name of 1 to 128 characters, unique among the nodes".to_owned(),
+            );
+        }
+        let a = &self.advertise;
+        if !(a.starts_with("http://") || a.starts_with("https://"))
+            || a.parse::<axum::http::Uri>()
+                .map_or(true, |u| u.host().is_none())
+        {
+            errors.push(format!(
+                "cluster.advertise: `{a}` is not a URL like http://10.0.0.5:{DEFAULT_PORT} that the other nodes reach this node at"
+            ));
+        }
+        if self.heartbeat.0 <= 0 || self.lease.0 < 3 * self.heartbeat.0 {
+            errors.push(
+                "cluster.heartbeat, cluster.lease: the heartbeat must be longer than 0 and the lease at least three heartbeats"
+                    .to_owned(),
+            );
+        }
+        if self.forward_connect_timeout.0 <= 0 || self.forward_header_timeout.0 <= 0 {
+            errors.push(
+                "cluster.forward_connect_timeout, cluster.forward_header_timeout: must be longer than 0"
+                    .to_owned(),
+            );
+        }
+        if self.forward_max_in_flight == 0 {
+            errors.push("cluster.forward_max_in_flight: must be at least 1".to_owned());
+        }
+    }
+
+    /// The keys of the signal stream.
     pub(crate) fn validate(&self, errors: &mut Vec<String>) {
         let Some(url) = &self.nats else {
             return;

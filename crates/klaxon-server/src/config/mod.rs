@@ -76,7 +76,8 @@ pub struct Config {
     pub paging: Paging,
     /// OpenTelemetry in (`[otlp]`, docs/opentelemetry.md).
     pub otlp: Otlp,
-    /// Several nodes (`[cluster]`): signals through NATS JetStream (docs/cluster-signals.md).
+    /// Several nodes (`[cluster]`): on one PostgreSQL database with one leader
+    /// (docs/cluster.md), and signals through NATS JetStream (docs/cluster-signals.md).
     pub cluster: Cluster,
 }
 
@@ -346,7 +347,8 @@ pub struct StoreSettings {
     /// answers 503 after this many seconds without one; what it asked for stays queued.
     pub commit_wait_seconds: u64,
     /// A PostgreSQL database to keep everything in (`postgres://user:password@host:port/db`,
-    /// `?options=-c%20search_path%3Dschema` for a schema of its own; one server per database);
+    /// `?options=-c%20search_path%3Dschema` for a schema of its own; one server per database,
+    /// or several with `[cluster]`);
     /// none keeps it in SQLite files in the data directory.
     pub url: Option<Secret>,
     /// PostgreSQL: the longest a statement waits for a lock, the store's write lock included
@@ -620,6 +622,12 @@ impl Config {
                     "store.url: TLS to PostgreSQL is not supported yet (sslmode=require, verify-ca, verify-full)"
                         .to_owned(),
                 );
+            }
+        }
+        if let Some(c) = Some(&self.cluster).filter(|c| c.is_node()) {
+            c.validate_nodes(self.store.url.is_some(), &mut errors);
+            if self.tls.is_some() {
+                errors.push("cluster: [tls] is not supported on cluster nodes yet (terminate TLS in a proxy in front of them)".to_owned());
             }
         }
         if self.collector.interval_seconds == 0 {
@@ -897,6 +905,36 @@ mod tests {
         let p = std::env::temp_dir().join(format!("klaxon-config-{}-{name}", std::process::id()));
         std::fs::write(&p, text).expect("write temp config");
         p
+    }
+
+    #[test]
+    fn a_cluster_needs_postgresql_a_name_and_a_reachable_address() {
+        let flags = Flags::default();
+        let load = |text: &str| load_text(Some((Path::new("k.toml"), text)), &[], &flags);
+        let err = load("[cluster]\nnode = \"n1\"\nadvertise = \"http://10.0.0.5:7731\"\n")
+            .expect_err("no database");
+        assert!(
+            err.contains("cluster: needs a PostgreSQL database"),
+            "{err}"
+        );
+        let err = load(
+            "[store]\nurl = \"postgres://db/k\"\n[cluster]\nnode = \"\"\nadvertise = \"10.0.0.5:7731\"\nheartbeat = \"5s\"\n",
+        )
+        .expect_err("bad cluster");
+        for want in [
+            "cluster.node: a name of 1 to 128 characters",
+            "cluster.advertise: `10.0.0.5:7731` is not a URL",
+            "cluster.heartbeat, cluster.lease: ",
+        ] {
+            assert!(err.contains(want), "{want:?} not in {err}");
+        }
+        let (c, _) = load(
+            "[store]\nurl = \"postgres://db/k\"\n[cluster]\nnode = \"n1\"\nadvertise = \"http://10.0.0.5:7731\"\n",
+        )
+        .expect("a good cluster");
+        let c = Some(c.cluster).filter(|c| c.is_node()).expect("[cluster]");
+        assert_eq!((c.heartbeat.0, c.lease.0), (1_000, 10_000));
+        assert!(!load("").expect("no cluster").0.cluster.is_node());
     }
 
     #[test]

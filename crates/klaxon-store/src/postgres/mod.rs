@@ -20,6 +20,7 @@
 
 mod access;
 mod change;
+pub mod cluster;
 mod error;
 mod escalation;
 mod history;
@@ -37,7 +38,7 @@ mod schema;
 mod write;
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use klaxon_engine::BaselineRecord;
@@ -74,6 +75,9 @@ struct Inner {
     health: Health,
     /// The schema the store lives in, when not the connection's default.
     schema: Option<String>,
+    /// The leader epoch this node won (`cluster.rs`), 0 when it never led: while not 0, every
+    /// locked write checks under the write lock that the stored epoch is still this one.
+    fence: AtomicI64,
 }
 
 impl PostgresStore {
@@ -105,6 +109,7 @@ impl PostgresStore {
                 pool,
                 health: Health::default(),
                 schema: schema.map(str::to_owned),
+                fence: AtomicI64::new(0),
             }),
         })
     }
@@ -172,8 +177,12 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Begins a write transaction holding the store's write lock until it ends.
-async fn begin(client: &mut Client) -> Result<Transaction<'_>> {
+/// Begins a write transaction holding the store's write lock until it ends. With a `fence`
+/// (the leader epoch this node won, not 0), the transaction goes on only while the stored epoch
+/// is still that one: a deposed leader's write fails with [`StoreError::Fenced`], writing
+/// nothing. The check runs under the write lock, which the next leader takes to raise the
+/// epoch, so no write of the old leader commits after the new one won.
+async fn begin(client: &mut Client, fence: i64) -> Result<Transaction<'_>> {
     let tx = client.transaction().await.map_err(map)?;
     let lock = prepared(
         &tx,
@@ -181,6 +190,9 @@ async fn begin(client: &mut Client) -> Result<Transaction<'_>> {
     )
     .await?;
     tx.execute(&lock, &[&WRITE_LOCK]).await.map_err(map)?;
+    if fence != 0 {
+        cluster::check_fence(&tx, fence).await?;
+    }
     Ok(tx)
 }
 
@@ -193,7 +205,7 @@ macro_rules! writing {
         let result = async {
             let mut conn = $self.inner.pool.get().await?;
             with_statements(conn.statements(), async {
-                let $tx = begin(&mut conn).await?;
+                let $tx = begin(&mut conn, $self.inner.fence.load(Ordering::Acquire)).await?;
                 let out = $body.await?;
                 $tx.commit().await.map_err(map)?;
                 Ok::<_, StoreError>(out)

@@ -127,6 +127,32 @@ impl Pool {
         Ok(client)
     }
 
+    /// A connection of its own, outside the pool and its limit, with the session `options`
+    /// (`-c name=value …`) after the pool's; the receiver completes when the connection ends,
+    /// with why. For a session that must outlive no one: the leader's lock (`cluster.rs`).
+    pub(crate) async fn dedicated(
+        &self,
+        options: &str,
+    ) -> Result<(Client, tokio::sync::oneshot::Receiver<String>)> {
+        let mut config = self.config.clone();
+        let mut all = config.get_options().unwrap_or_default().to_owned();
+        all.push(' ');
+        all.push_str(options);
+        config.options(all);
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| {
+            StoreError::Unavailable(format!("cannot connect to postgresql: {}", map(e)))
+        })?;
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let why = match connection.await {
+                Ok(()) => "the connection was closed".to_owned(),
+                Err(e) => format!("the connection ended: {e}"),
+            };
+            let _ = ended_tx.send(why);
+        });
+        Ok((client, ended))
+    }
+
     /// Refuses new checkouts and closes the idle connections (those in use close when their
     /// holders return them).
     pub(crate) fn close(&self) {

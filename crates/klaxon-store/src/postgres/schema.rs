@@ -12,6 +12,7 @@ use crate::{Result, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_escalation_policies.sql"),
+    include_str!("migrations/0003_cluster.sql"),
 ];
 
 /// The schema version after every migration ran.

@@ -57,7 +57,8 @@ pub(crate) fn message(e: &StoreError) -> &str {
         | StoreError::AlreadyExists(m)
         | StoreError::Conflict(m)
         | StoreError::Unavailable(m)
-        | StoreError::Invalid(m) => m,
+        | StoreError::Invalid(m)
+        | StoreError::Fenced(m) => m,
     }
 }
 

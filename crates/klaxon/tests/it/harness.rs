@@ -148,9 +148,19 @@ impl Serve {
 
     /// As [`Serve::start_with`], keeping its data in `backend`.
     pub(crate) fn start_on(backend: &Backend, data_dir: &Path, config: Option<&Path>) -> Serve {
+        Serve::start_listening(backend, data_dir, config, "127.0.0.1:0")
+    }
+
+    /// As [`Serve::start_on`], listening on `listen`.
+    pub(crate) fn start_listening(
+        backend: &Backend,
+        data_dir: &Path,
+        config: Option<&Path>,
+        listen: &str,
+    ) -> Serve {
         std::fs::create_dir_all(data_dir).expect("data dir");
         let mut cmd = klaxon();
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        cmd.args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(["--admin-token", TOKEN]);
         if let Some(c) = config {

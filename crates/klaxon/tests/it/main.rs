@@ -3,7 +3,8 @@
 //! `klaxon config import-alertmanager`, `migrate_alertmanager` for the move from Alertmanager end
 //! to end), `klaxon rules`
 //! against a running server (`remote`), kill -9 during a burst of alerts (`crash`) and between
-//! escalation levels (`escalation`), and real
+//! escalation levels (`escalation`), three nodes on one PostgreSQL database losing their
+//! leader (`cluster`), and real
 //! Prometheus as a client (`prometheus`). `harness` starts `klaxon serve` and other programs.
 
 // The CLI's HTTP client, the same source the binary compiles (its unit tests run here too).
@@ -13,6 +14,7 @@ mod client;
 mod harness;
 
 mod cli;
+mod cluster;
 mod correlate;
 mod crash;
 mod escalation;

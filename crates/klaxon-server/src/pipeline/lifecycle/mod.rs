@@ -1000,6 +1000,7 @@ async fn write<S: Store>(
                 return took;
             }
             Err(e) => {
+                crate::error::exit_if_fenced(&e);
                 metrics.store_errors.fetch_add(1, Relaxed);
                 tracing::error!(error = %e, changes = n, "committing alert changes failed; retrying");
                 // Retried for as long as it takes: nothing is lost. Requests that wait for

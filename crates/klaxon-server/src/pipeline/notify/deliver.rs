@@ -359,6 +359,7 @@ async fn record_loop<S: Store + Clone>(
             match sh.store.record_deliveries(batch.clone()).await {
                 Ok(()) => break,
                 Err(e) => {
+                    crate::error::exit_if_fenced(&e);
                     tracing::error!(error = %e, outcomes = n, "recording deliveries failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));

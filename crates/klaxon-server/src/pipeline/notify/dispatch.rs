@@ -560,6 +560,7 @@ impl<S: Store + Clone> Dispatcher<S> {
                     return;
                 }
                 Err(e) => {
+                    crate::error::exit_if_fenced(&e);
                     tracing::error!(error = %e, rows = rows.len(), "writing notifications to the outbox failed; retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
