@@ -26,6 +26,7 @@
 #
 #   scripts/cluster-fault.sh                        # 180 s, a kill every 20 s
 #   FAULT_SECONDS=60 FAULT_KILL_EVERY=10 FAULT_SENDERS=8 scripts/cluster-fault.sh
+#   FAULT_SECONDS=60 FAULT_KILL_EVERY=0 scripts/cluster-fault.sh   # no kill: the baseline
 #
 # Senders: FAULT_SENDERS (4) of ungrouped alerts, FAULT_GROUPED_SENDERS (1) of grouped ones,
 # FAULT_SIGNAL_SENDERS (2) of signal batches of FAULT_BATCH (20) marks, each sender pausing
@@ -348,7 +349,11 @@ for t in threads:
 began = time.time()
 failovers = []
 kills = 0
+kill_times = []
 while time.time() - began < SECONDS:
+    if KILL_EVERY <= 0:
+        time.sleep(SECONDS)
+        break
     time.sleep(KILL_EVERY)
     victim = leader()
     if victim is None:
@@ -357,6 +362,7 @@ while time.time() - began < SECONDS:
     victim["proc"].send_signal(signal.SIGKILL)
     victim["proc"].wait()
     kills += 1
+    kill_times.append(killed - began)
     start(victim)
     while leader() is None and time.time() - killed < 60:
         time.sleep(0.05)
@@ -398,7 +404,7 @@ with lock:
         for a, b in zip(times, times[1:]):
             gaps.append(b - a)
             if b - a < GI - GI_TOLERANCE:
-                violations.append((group, round(b - a, 3)))
+                violations.append((group, round(b - a, 3), round(b - began, 1)))
     group_notifications = sum(len({k for _, k in a}) for a in group_arrivals.values())
 stream_info = json.loads(nats_request(f"$JS.API.STREAM.INFO.{STREAM}"))
 deleted = json.loads(nats_request(f"$JS.API.STREAM.DELETE.{STREAM}"))
@@ -434,7 +440,9 @@ print(f"signal alerts lost: {len(signals_lost)}; the stream held "
       f"{deleted.get('success', deleted)}")
 if lost or unnotified or twice or signals_lost or violations:
     print(f"lost: {lost[:10]} unnotified: {unnotified[:10]} twice: {list(twice.items())[:5]} "
-          f"signals lost: {signals_lost[:10]} violations: {violations[:10]}")
+          f"signals lost: {signals_lost[:10]}")
+    print(f"violations (group, gap s, at s): {violations[:40]}; kills at (s): "
+          f"{[round(k, 1) for k in kill_times]}")
     print(f"logs in {work}")
     sys.exit(1)
 shutil.rmtree(work, ignore_errors=True)
