@@ -23,15 +23,15 @@ fn nats_url() -> String {
 }
 
 /// A stream of the test's own on the test NATS server, deleted when dropped.
-struct TestStream {
-    url: String,
-    stream: String,
-    subject: String,
+pub(crate) struct TestStream {
+    pub(crate) url: String,
+    pub(crate) stream: String,
+    pub(crate) subject: String,
 }
 
 impl TestStream {
     /// A fresh stream name and subject, or none (the reason printed) when NATS does not answer.
-    fn new(tag: &str) -> Option<TestStream> {
+    pub(crate) fn new(tag: &str) -> Option<TestStream> {
         let url = nats_url();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
